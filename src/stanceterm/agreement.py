@@ -1,0 +1,697 @@
+"""Inter-annotator agreement: Krippendorff's alpha, Cohen's and Fleiss' kappa, MASI, bootstrap CIs.
+
+Pure functions on plain data. Nothing here touches the database, the UI or the CLI, so the module
+works the same in tests, benchmarks and notebooks. numpy is the only dependency.
+
+Layout of *reliability data* (the argument of :func:`alpha`, :func:`fleiss_kappa`,
+:func:`percent_agreement`, :func:`bootstrap_ci`): a rectangular matrix whose **rows are annotators**
+and whose **columns are units** (sentences, claims ...). Either a sequence of equally long
+sequences, or a 2-D numpy array. A missing value is ``None`` or a float NaN.
+
+Every bad input raises :class:`ValueError` with a one-line message (ragged rows, an unknown level,
+non-numeric values at the interval/ratio level, negative values at the ratio level, values that are
+not sets at the ``masi``/``jaccard`` levels, unhashable values ...).
+
+Undefined statistics are ``float('nan')``, never an invented 1.0: for example alpha when the data
+show no variation at all (expected disagreement ``De == 0``), or when no unit has two values.
+
+Implementation sketch (shared by all levels of alpha and by the bootstrap): values are mapped to
+integer category codes, a units x categories count matrix ``C`` (``C[u, c]`` = how many annotators
+gave value ``c`` to unit ``u``) is built with one ``np.bincount``, and the coincidence matrix is a
+matrix product of ``C`` with itself. A level only changes the category distance matrix ``d``.
+Memory is ``O(units x categories + categories**2)``: meant for labels and rating scales, not for
+near-continuous numbers with hundreds of thousands of distinct values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any, Final, Literal, TypeAlias, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "LEVELS",
+    "AgreementResult",
+    "Level",
+    "ReliabilityData",
+    "Statistic",
+    "alpha",
+    "alpha_with_ci",
+    "bootstrap_ci",
+    "bootstrap_samples",
+    "cohen_kappa",
+    "coincidence_matrix",
+    "fleiss_kappa",
+    "jaccard_distance",
+    "masi_distance",
+    "percent_agreement",
+]
+
+Level = Literal["nominal", "ordinal", "interval", "ratio", "masi", "jaccard"]
+LEVELS: Final[tuple[Level, ...]] = get_args(Level)
+
+ReliabilityData: TypeAlias = Sequence[Sequence[Hashable | None]] | npt.NDArray[Any]
+"""Rows are annotators, columns are units; ``None`` / NaN is a missing value."""
+
+Statistic: TypeAlias = Callable[[ReliabilityData], float]
+"""Any agreement statistic computed from reliability data (for :func:`bootstrap_ci`)."""
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+Domain: TypeAlias = list[Any]
+
+_SET_LEVELS: Final = ("masi", "jaccard")
+_NUMERIC_LEVELS: Final = ("interval", "ratio")
+# Above this many float64 elements the ordinal bootstrap stops materialising the per-unit
+# coincidence matrices (units x categories**2) and builds each resample's matrix in a loop.
+_QFLAT_MAX_ELEMENTS = 4_000_000
+# Resamples are drawn in blocks of about this many unit indices (bounds bootstrap memory).
+_BOOT_BLOCK_ELEMENTS: Final = 2_000_000
+# Integer-valued numeric data spanning fewer values than this is coded with a lookup table.
+_LUT_MAX_SPAN: Final = 1 << 16
+
+
+# --------------------------------------------------------------------------------------------
+# set metrics
+# --------------------------------------------------------------------------------------------
+
+
+def jaccard_distance(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
+    """Jaccard distance ``1 - |a ∩ b| / |a ∪ b|``; two empty sets are identical (distance 0)."""
+    union = len(a | b)
+    if union == 0:
+        return 0.0
+    return 1.0 - len(a & b) / union
+
+
+def _monotonicity(inter: int, size_a: int, size_b: int) -> float:
+    if inter == size_a == size_b:
+        return 1.0
+    if inter == min(size_a, size_b):
+        return 2.0 / 3.0
+    if inter > 0:
+        return 1.0 / 3.0
+    return 0.0
+
+
+def masi_distance(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
+    """MASI distance ``1 - J(a, b) * M(a, b)`` (Passonneau 2006).
+
+    ``J`` is the Jaccard similarity ``|a ∩ b| / |a ∪ b|`` and ``M`` the monotonicity weight:
+    1 if ``a == b``, 2/3 if one set is a proper subset of the other, 1/3 if they overlap without
+    either containing the other, 0 if they are disjoint. Two empty sets are identical
+    (similarity 1, distance 0). NLTK rounds the weights to 0.67/0.33; we use the exact fractions.
+    """
+    inter = len(a & b)
+    union = len(a | b)
+    if union == 0:
+        return 0.0
+    return 1.0 - (inter / union) * _monotonicity(inter, len(a), len(b))
+
+
+# --------------------------------------------------------------------------------------------
+# encoding: values -> integer codes
+# --------------------------------------------------------------------------------------------
+
+
+def _is_missing(v: object) -> bool:
+    return v is None or (isinstance(v, float | np.floating) and math.isnan(v))
+
+
+def _check_level(level: str) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+
+
+def _rows(data: ReliabilityData) -> tuple[list[Any], int, int]:
+    """Flatten a sequence of rows (row-major) and check that it is rectangular."""
+    if isinstance(data, str | bytes):
+        raise ValueError("reliability data must be a sequence of rows, not a string")
+    flat: list[Any] = []
+    width: int | None = None
+    n_rows = 0
+    for i, row in enumerate(data):
+        if isinstance(row, str | bytes) or not isinstance(row, Sequence | np.ndarray):
+            raise ValueError(f"row {i} of the reliability data is not a sequence of values")
+        values = list(row)
+        if width is None:
+            width = len(values)
+        elif len(values) != width:
+            raise ValueError(
+                f"reliability data is ragged: row {i} has {len(values)} values, row 0 has {width}"
+            )
+        flat.extend(values)
+        n_rows += 1
+    return flat, n_rows, width or 0
+
+
+def _encode_numeric(arr: FloatArray, level: str) -> tuple[IntArray, Domain]:
+    if level in _SET_LEVELS:
+        raise ValueError(f"level {level!r} needs set-valued data (frozensets), got numbers")
+    if np.isinf(arr).any():
+        raise ValueError("reliability data contains an infinite value")
+    missing = np.isnan(arr)
+    domain = np.unique(arr)  # sorted; NaNs (missing) collapse into one trailing entry
+    domain = domain[~np.isnan(domain)]
+    if level == "ratio" and domain.size and float(domain[0]) < 0:
+        raise ValueError("ratio level needs non-negative values")
+    if domain.size == 0:
+        return np.full(arr.shape, -1, dtype=np.int64), []
+    lo, hi = float(domain[0]), float(domain[-1])
+    if hi - lo < _LUT_MAX_SPAN and bool((domain == np.floor(domain)).all()):
+        # Integer-valued data (the usual label codes or rating scales): a lookup table indexed
+        # by ``value - lo`` is much cheaper than ``np.unique(..., return_inverse=True)``.
+        span = int(hi - lo) + 1
+        lut = np.full(span + 1, -1, dtype=np.int64)  # slot ``span`` is for missing values
+        lut[(domain - lo).astype(np.intp)] = np.arange(domain.size)
+        filled = np.where(missing, hi + 1.0, arr)
+        codes: IntArray = lut[(filled - lo).astype(np.intp)]
+        return codes, list(domain.tolist())
+    present = ~missing
+    _, inverse = np.unique(arr[present], return_inverse=True)
+    codes = np.full(arr.shape, -1, dtype=np.int64)
+    codes[present] = inverse.ravel()
+    return codes, list(domain.tolist())
+
+
+def _encode_objects(flat: list[Any], shape: tuple[int, int], level: str) -> tuple[IntArray, Domain]:
+    sets = level in _SET_LEVELS
+    mapping: dict[Hashable, int] = {}
+    codes_list: list[int] = []
+    append = codes_list.append
+    for v in flat:
+        if _is_missing(v):
+            append(-1)
+            continue
+        if sets:
+            if not isinstance(v, AbstractSet):
+                raise ValueError(f"level {level!r} needs set-valued data, got {v!r}")
+            v = frozenset(v)
+        try:
+            code = mapping.get(v)
+            if code is None:
+                code = mapping[v] = len(mapping)
+        except TypeError:
+            raise ValueError(f"unhashable value in reliability data: {v!r}") from None
+        append(code)
+    codes = np.asarray(codes_list, dtype=np.int64).reshape(shape)
+    domain: Domain = list(mapping)
+    if level in _NUMERIC_LEVELS:
+        for v in domain:
+            if not isinstance(v, Real) or not math.isfinite(float(v)):
+                raise ValueError(f"level {level!r} needs finite numbers, got {v!r}")
+            if level == "ratio" and float(v) < 0:
+                raise ValueError("ratio level needs non-negative values")
+        order = sorted(range(len(domain)), key=lambda i: float(domain[i]))
+    elif level == "ordinal":
+        if any(isinstance(v, AbstractSet) for v in domain):
+            raise ValueError("ordinal level needs totally ordered values, got sets")
+        try:
+            order = sorted(range(len(domain)), key=lambda i: domain[i])
+            ok = all(domain[i] < domain[j] for i, j in itertools.pairwise(order))
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError("ordinal level needs values that sort (e.g. all numbers or all str)")
+    else:
+        return codes, domain
+    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+    rank[-1] = -1  # code -1 (missing) indexes the last slot and stays -1
+    sorted_domain = [domain[i] for i in order]
+    if level in _NUMERIC_LEVELS:
+        sorted_domain = [float(v) for v in sorted_domain]
+    return rank[codes], sorted_domain
+
+
+def _encode(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
+    """Map reliability data to integer codes (``-1`` = missing) and the list of distinct values.
+
+    For the ordinal, interval and ratio levels the codes follow the sorted order of the values.
+    """
+    _check_level(level)
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2:
+            raise ValueError(
+                f"reliability data must be 2-D (annotators x units), got {data.ndim}-D"
+            )
+        kind = data.dtype.kind
+        if kind in "biuf":
+            return _encode_numeric(data.astype(np.float64, copy=False), level)
+        if kind in "US" and level not in _NUMERIC_LEVELS and level not in _SET_LEVELS:
+            domain, inverse = np.unique(data, return_inverse=True)
+            return inverse.reshape(data.shape).astype(np.int64), list(domain.tolist())
+        return _encode_objects(data.ravel().tolist(), (data.shape[0], data.shape[1]), level)
+    flat, n_rows, n_cols = _rows(data)
+    return _encode_objects(flat, (n_rows, n_cols), level)
+
+
+def _unit_counts(codes: IntArray, n_categories: int) -> IntArray:
+    """Units x categories matrix: ``C[u, c]`` annotators gave value ``c`` to unit ``u``."""
+    n_units = codes.shape[1]
+    width = n_categories + 1  # one extra column collects the missing values
+    shifted = np.where(codes < 0, n_categories, codes) + np.arange(n_units) * width
+    counts = np.bincount(shifted.ravel(), minlength=n_units * width)
+    return counts.reshape(n_units, width)[:, :n_categories].astype(np.int64)
+
+
+def _pairable(codes: IntArray, n_categories: int) -> tuple[FloatArray, IntArray]:
+    """Count matrix restricted to pairable units (two values or more), and their column ids."""
+    counts = _unit_counts(codes, n_categories)
+    pairable = counts.sum(axis=1) >= 2
+    if pairable.all():
+        return counts.astype(np.float64), np.arange(counts.shape[0])
+    return counts[pairable].astype(np.float64), np.flatnonzero(pairable)
+
+
+# --------------------------------------------------------------------------------------------
+# Krippendorff's alpha
+# --------------------------------------------------------------------------------------------
+
+
+def _set_distances(level: str, domain: Domain) -> FloatArray:
+    """Category distance matrix for set values, vectorised over a membership matrix."""
+    elements: dict[Hashable, int] = {}
+    for s in domain:
+        for e in s:
+            elements.setdefault(e, len(elements))
+    member = np.zeros((len(domain), len(elements)), dtype=np.float64)
+    for i, s in enumerate(domain):
+        member[i, [elements[e] for e in s]] = 1.0
+    inter = member @ member.T  # small integers, exact in float64
+    size = member.sum(axis=1)
+    union = size[:, None] + size[None, :] - inter
+    sim = np.divide(inter, union, out=np.ones_like(inter), where=union > 0)
+    if level == "masi":
+        equal = (inter == size[:, None]) & (inter == size[None, :])
+        subset = inter == np.minimum(size[:, None], size[None, :])
+        weight = np.select([equal, subset, inter > 0], [1.0, 2.0 / 3.0, 1.0 / 3.0], 0.0)
+        sim = sim * weight
+    d: FloatArray = 1.0 - sim
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def _ordinal_distances(n_c: FloatArray) -> FloatArray:
+    """Ordinal metric for one or many marginal vectors (last axis = sorted categories)."""
+    mid = np.cumsum(n_c, axis=-1) - n_c / 2.0
+    diff = mid[..., :, None] - mid[..., None, :]
+    out: FloatArray = diff * diff
+    return out
+
+
+def _distances(level: str, domain: Domain, n_c: FloatArray) -> FloatArray:
+    """Category distance matrix ``d[c, k]`` for a level (``d[c, c] == 0`` always).
+
+    ``n_c`` are the pairable-value marginals, used by the ordinal metric only.
+    """
+    n_cat = len(domain)
+    if level == "nominal":
+        return 1.0 - np.eye(n_cat)
+    if level == "ordinal":
+        return _ordinal_distances(n_c)
+    if level in _SET_LEVELS:
+        return _set_distances(level, domain)
+    v = np.asarray(domain, dtype=np.float64)
+    diff = v[:, None] - v[None, :]
+    if level == "interval":
+        out: FloatArray = diff * diff
+        return out
+    total = v[:, None] + v[None, :]
+    ratio = np.divide(diff, total, out=np.zeros_like(diff), where=total != 0)
+    out = ratio * ratio
+    return out
+
+
+def _coincidences(counts: FloatArray) -> FloatArray:
+    """``o[c, k] = sum_u (C[u, c] * C[u, k] - [c == k] * C[u, c]) / (m_u - 1)``."""
+    m = counts.sum(axis=1)
+    scaled = counts / (m - 1.0)[:, None]
+    o: FloatArray = scaled.T @ counts
+    o[np.diag_indices_from(o)] -= scaled.sum(axis=0)
+    return o
+
+
+def _alpha_from(observed: FloatArray, expected: FloatArray, n: FloatArray) -> FloatArray:
+    """``alpha = 1 - (n - 1) * observed / expected``, NaN where ``expected == 0``."""
+    out = np.full(np.shape(expected), np.nan, dtype=np.float64)
+    ok = expected > 0
+    np.subtract(1.0, (n - 1.0) * observed / np.where(ok, expected, 1.0), out=out, where=ok)
+    return out
+
+
+def _alpha_counts(counts: FloatArray, level: str, domain: Domain) -> float:
+    if counts.shape[0] == 0:
+        return math.nan
+    n_c = counts.sum(axis=0)
+    d = _distances(level, domain, n_c)
+    observed = float((_coincidences(counts) * d).sum())
+    expected = float(n_c @ d @ n_c)
+    return float(_alpha_from(np.asarray(observed), np.asarray(expected), n_c.sum()))
+
+
+def alpha(reliability_data: ReliabilityData, level: Level = "nominal") -> float:
+    """Krippendorff's alpha. Rows are annotators, columns units; ``None``/NaN is missing.
+
+    Following Krippendorff (2011, "Computing Krippendorff's Alpha-Reliability"):
+
+    * Only *pairable* values count: a unit with ``m_u < 2`` values is ignored.
+    * Coincidence matrix, with ``n_uc`` the number of annotators giving value ``c`` to unit ``u``::
+
+          o_ck = sum_u  sum_{i != j} [x_ui = c][x_uj = k] / (m_u - 1)
+               = sum_u (n_uc * n_uk - [c = k] * n_uc) / (m_u - 1)
+
+      Marginals ``n_c = sum_k o_ck`` (the number of pairable values ``c``), ``n = sum_c n_c``.
+    * Observed and expected disagreement, with a category distance ``d_ck`` (``d_cc = 0``)::
+
+          Do = (1 / n) * sum_{c,k} o_ck d_ck
+          De = 1 / (n (n - 1)) * sum_{c,k} n_c n_k d_ck
+          alpha = 1 - Do / De  =  1 - (n - 1) * sum o_ck d_ck / sum n_c n_k d_ck
+
+    * Distances (``level``):
+
+      - ``nominal``: ``d_ck = 0 if c == k else 1``;
+      - ``ordinal``: ``d_ck = (sum_{g=c..k} n_g - (n_c + n_k) / 2) ** 2`` over the *sorted*
+        values, with ``n_g`` the pairable-value marginals (values must sort);
+      - ``interval``: ``d_ck = (c - k) ** 2``;
+      - ``ratio``: ``d_ck = ((c - k) / (c + k)) ** 2`` (0 when ``c = k = 0``; values >= 0);
+      - ``jaccard``: ``d_ck = 1 - |c ∩ k| / |c ∪ k|`` on set values (see :func:`jaccard_distance`);
+      - ``masi``: ``d_ck = 1 - Jaccard(c, k) * M(c, k)`` (see :func:`masi_distance`).
+
+    Returns NaN when alpha is undefined: no pairable unit, or no variation at all among the
+    pairable values (``De == 0``). Perfect agreement on varied data gives exactly 1.0.
+    """
+    codes, domain = _encode(reliability_data, level)
+    counts, _ = _pairable(codes, len(domain))
+    return _alpha_counts(counts, level, domain)
+
+
+def coincidence_matrix(
+    reliability_data: ReliabilityData, level: Level = "nominal"
+) -> tuple[list[Any], FloatArray]:
+    """The values (sorted for ordered levels) and Krippendorff's coincidence matrix ``o``.
+
+    ``o[c, k]`` is defined in :func:`alpha`; ``o`` is symmetric and ``o.sum()`` is the number of
+    pairable values. Numbers come back as floats when the input was numeric.
+    """
+    codes, domain = _encode(reliability_data, level)
+    counts, _ = _pairable(codes, len(domain))
+    return domain, _coincidences(counts)
+
+
+# --------------------------------------------------------------------------------------------
+# kappas and raw agreement
+# --------------------------------------------------------------------------------------------
+
+
+def cohen_kappa(a: Sequence[Hashable | None], b: Sequence[Hashable | None]) -> float:
+    """Cohen's kappa of two annotators over the same units (unweighted).
+
+    Pairs where either value is missing (``None``/NaN) are dropped. With ``n`` kept pairs,
+    ``p_o`` the proportion of agreeing pairs and ``p_e = sum_k (a_k / n) * (b_k / n)``
+    (``a_k``, ``b_k`` the label counts of each annotator)::
+
+        kappa = (p_o - p_e) / (1 - p_e)
+
+    evaluated exactly in integers as ``(n * agree - sum a_k b_k) / (n**2 - sum a_k b_k)``.
+    NaN when undefined: no pair left, or ``p_e == 1`` (both annotators used one same label).
+    """
+    if len(a) != len(b):
+        raise ValueError(f"cohen_kappa needs two sequences of equal length ({len(a)} != {len(b)})")
+    codes, domain = _encode([list(a), list(b)], "nominal")
+    keep = (codes >= 0).all(axis=0)
+    x, y = codes[0, keep], codes[1, keep]
+    n = int(x.size)
+    if n == 0:
+        return math.nan
+    agree = int((x == y).sum())
+    n_cat = len(domain)
+    chance = int(np.bincount(x, minlength=n_cat) @ np.bincount(y, minlength=n_cat))
+    denominator = n * n - chance
+    if denominator == 0:
+        return math.nan
+    return (n * agree - chance) / denominator
+
+
+def fleiss_kappa(reliability_data: ReliabilityData) -> float:
+    """Fleiss' kappa (Fleiss 1971). Rows are annotators, columns units.
+
+    Units with any missing value are dropped, so every remaining unit has the same number of
+    ratings ``r`` (= number of rows), as Fleiss' kappa requires. With ``N`` units, ``n_ij`` the
+    number of ratings of unit ``i`` in category ``j``::
+
+        P_i  = (sum_j n_ij**2 - r) / (r (r - 1))        P_bar = mean_i P_i
+        p_j  = sum_i n_ij / (N r)                       P_e   = sum_j p_j**2
+        kappa = (P_bar - P_e) / (1 - P_e)
+
+    evaluated exactly in integers. NaN when undefined: fewer than two annotators, no complete
+    unit, or ``P_e == 1`` (every rating in one category).
+    """
+    codes, domain = _encode(reliability_data, "nominal")
+    r = codes.shape[0]
+    complete = codes[:, (codes >= 0).all(axis=0)]
+    n_units = complete.shape[1]
+    if r < 2 or n_units == 0:
+        return math.nan
+    counts = _unit_counts(complete, len(domain))
+    total = n_units * r
+    a = int((counts * counts).sum()) - total
+    s = int((counts.sum(axis=0) ** 2).sum())
+    denominator = (r - 1) * (total * total - s)
+    if denominator == 0:
+        return math.nan
+    kappa: float = (a * total - s * (r - 1)) / denominator
+    return kappa
+
+
+def percent_agreement(reliability_data: ReliabilityData) -> float:
+    """Observed pairwise agreement, averaged over pairable units.
+
+    For each unit with ``m_u >= 2`` values, the share of agreeing ordered pairs of its values,
+    ``sum_c n_uc (n_uc - 1) / (m_u (m_u - 1))``; the result is the plain mean over those units
+    (units with fewer than two values are ignored). With two annotators this is the familiar
+    share of doubly-annotated units on which they agree; with complete data it equals Fleiss'
+    ``P_bar``. Values are compared for equality (nominal). NaN when no unit is pairable.
+    """
+    codes, domain = _encode(reliability_data, "nominal")
+    counts, _ = _pairable(codes, len(domain))
+    if counts.shape[0] == 0:
+        return math.nan
+    m = counts.sum(axis=1)
+    per_unit = (counts * (counts - 1.0)).sum(axis=1) / (m * (m - 1.0))
+    return float(per_unit.mean())
+
+
+# --------------------------------------------------------------------------------------------
+# bootstrap
+# --------------------------------------------------------------------------------------------
+
+
+def _index_blocks(n_units: int, n: int, seed: int | None) -> Iterator[npt.NDArray[np.int64]]:
+    """Blocks of bootstrap resamples: each row draws ``n_units`` unit indices with replacement."""
+    rng = np.random.default_rng(seed)
+    block = max(1, min(n, _BOOT_BLOCK_ELEMENTS // max(n_units, 1)))
+    done = 0
+    while done < n:
+        b = min(block, n - done)
+        yield rng.integers(0, n_units, size=(b, n_units), dtype=np.int64)
+        done += b
+
+
+def _weights(idx: npt.NDArray[np.int64], n_units: int) -> FloatArray:
+    """How many times each unit is drawn, per resample: ``(b, n_units)``."""
+    b = idx.shape[0]
+    flat = (idx + (np.arange(b, dtype=np.int64) * n_units)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(np.float64)
+
+
+def _boot_level(
+    counts: FloatArray, level: str, domain: Domain, n: int, seed: int | None
+) -> FloatArray:
+    """Alpha of ``n`` unit resamples, from per-unit quantities computed once.
+
+    A resample is a weight vector ``w`` (how often each unit is drawn). Coincidences and marginals
+    are then weighted sums over units: ``o(w) = sum_u w_u o_u`` and ``n_c(w) = sum_u w_u n_uc``.
+    For a fixed distance matrix the observed term collapses to ``w @ D`` with the per-unit scalar
+    ``D_u = sum_{c,k} o_u[c, k] d_ck``. The ordinal metric depends on ``n_c(w)``, so there the
+    per-unit matrices ``C_u C_u^T / (m_u - 1)`` are summed instead (the ``[c = k]`` correction
+    of ``o_u`` is irrelevant because ``d_cc = 0``).
+    """
+    n_units, n_cat = counts.shape
+    out = np.empty(n, dtype=np.float64)
+    inv = 1.0 / (counts.sum(axis=1) - 1.0)
+    done = 0
+    if level != "ordinal":
+        d = _distances(level, domain, counts.sum(axis=0))
+        per_unit = ((counts @ d) * counts).sum(axis=1) * inv
+        for idx in _index_blocks(n_units, n, seed):
+            w = _weights(idx, n_units)
+            n_c = w @ counts
+            expected = ((n_c @ d) * n_c).sum(axis=1)
+            out[done : done + len(w)] = _alpha_from(w @ per_unit, expected, n_c.sum(axis=1))
+            done += len(w)
+        return out
+    q_flat: FloatArray | None = None
+    if n_units * n_cat * n_cat <= _QFLAT_MAX_ELEMENTS:
+        q_flat = ((counts[:, :, None] * counts[:, None, :]) * inv[:, None, None]).reshape(
+            n_units, n_cat * n_cat
+        )
+    for idx in _index_blocks(n_units, n, seed):
+        w = _weights(idx, n_units)
+        n_c = w @ counts
+        d = _ordinal_distances(n_c)  # (b, V, V)
+        if q_flat is not None:
+            q = (w @ q_flat).reshape(len(w), n_cat, n_cat)
+        else:
+            q = np.stack([(counts * (wi * inv)[:, None]).T @ counts for wi in w])
+        observed = (q * d).sum(axis=(1, 2))
+        expected = np.einsum("bc,bck,bk->b", n_c, d, n_c)
+        out[done : done + len(w)] = _alpha_from(observed, expected, n_c.sum(axis=1))
+        done += len(w)
+    return out
+
+
+def _object_matrix(data: ReliabilityData) -> npt.NDArray[Any]:
+    """Reliability data as a 2-D array whose columns can be fancy-indexed (values untouched)."""
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2:
+            raise ValueError(
+                f"reliability data must be 2-D (annotators x units), got {data.ndim}-D"
+            )
+        return data
+    flat, n_rows, n_cols = _rows(data)
+    arr = np.empty(n_rows * n_cols, dtype=object)
+    for i, v in enumerate(flat):
+        arr[i] = v
+    return arr.reshape(n_rows, n_cols)
+
+
+def _check_boot_args(n: int, ci: float) -> None:
+    if n < 1:
+        raise ValueError(f"the number of bootstrap resamples must be >= 1, got {n}")
+    if not 0.0 < ci < 1.0:
+        raise ValueError(f"the confidence level must be strictly between 0 and 1, got {ci}")
+
+
+def bootstrap_samples(
+    reliability_data: ReliabilityData,
+    statistic: Level | Statistic = "nominal",
+    n: int = 1000,
+    seed: int | None = 0,
+) -> FloatArray:
+    """The statistic on ``n`` bootstrap resamples of the pairable units (NaNs included).
+
+    Units (columns) with fewer than two values carry no pairing information and are dropped
+    first; the remaining ``U`` units are resampled ``U`` at a time with replacement, from
+    ``numpy.random.default_rng(seed)``, so a given seed gives the same resamples whatever the
+    statistic. ``statistic`` is an alpha level (fast path, see below) or any callable on
+    reliability data (it is called once per resample with a sub-matrix of the input).
+    The fast path never rebuilds a resample: per-unit coincidences are computed once and each
+    resample is a weighted sum of them (weights = ``np.bincount`` of the drawn indices).
+    """
+    _check_boot_args(n, 0.5)
+    if isinstance(statistic, str):
+        codes, domain = _encode(reliability_data, statistic)
+        counts, _ = _pairable(codes, len(domain))
+        if counts.shape[0] == 0:
+            return np.full(n, np.nan)
+        return _boot_level(counts, statistic, domain, n, seed)
+    data = _object_matrix(reliability_data)
+    if data.dtype.kind in "fc":
+        present = ~np.isnan(data)
+    elif data.dtype.kind == "O":
+        present = ~np.frompyfunc(_is_missing, 1, 1)(data).astype(bool)
+    else:
+        present = np.ones(data.shape, dtype=bool)
+    keep = np.flatnonzero(present.sum(axis=0) >= 2)
+    if keep.size == 0:
+        return np.full(n, np.nan)
+    data = data[:, keep]
+    values = [statistic(data[:, row]) for idx in _index_blocks(keep.size, n, seed) for row in idx]
+    return np.asarray(values, dtype=np.float64)
+
+
+def _percentile_ci(samples: FloatArray, ci: float) -> tuple[float, float]:
+    valid = samples[~np.isnan(samples)]
+    if valid.size == 0:
+        return math.nan, math.nan
+    low, high = np.quantile(valid, [(1.0 - ci) / 2.0, (1.0 + ci) / 2.0])
+    return float(low), float(high)
+
+
+def bootstrap_ci(
+    reliability_data: ReliabilityData,
+    statistic: Level | Statistic = "nominal",
+    n: int = 1000,
+    ci: float = 0.95,
+    seed: int | None = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of an agreement statistic, resampling units.
+
+    ``statistic`` is an alpha level (``"nominal"`` ... ``"masi"``: fast vectorised path) or any
+    callable on reliability data (e.g. ``fleiss_kappa``). The resamples are those of
+    :func:`bootstrap_samples` (pairable units drawn with replacement, seeded, reproducible).
+    Resamples on which the statistic is NaN (e.g. a resample with no variation) are excluded;
+    the bounds are the ``(1 - ci) / 2`` and ``(1 + ci) / 2`` quantiles (``np.quantile``, linear
+    interpolation) of the rest. Returns ``(nan, nan)`` when no resample is defined.
+    """
+    _check_boot_args(n, ci)
+    return _percentile_ci(bootstrap_samples(reliability_data, statistic, n, seed), ci)
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementResult:
+    """Krippendorff's alpha with its bootstrap confidence interval.
+
+    ``units`` counts the pairable units (two values or more), ``annotators`` the rows that gave
+    at least one value to a pairable unit, ``n_valid`` the resamples that were defined (the CI is
+    computed over those).
+    """
+
+    value: float
+    ci_low: float
+    ci_high: float
+    units: int
+    annotators: int
+    level: Level = "nominal"
+    ci: float = 0.95
+    n_boot: int = 0
+    n_valid: int = 0
+
+
+def alpha_with_ci(
+    reliability_data: ReliabilityData,
+    level: Level = "nominal",
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int | None = 0,
+) -> AgreementResult:
+    """:func:`alpha` plus the :func:`bootstrap_ci` interval, sharing one encoding of the data."""
+    _check_boot_args(n_boot, ci)
+    codes, domain = _encode(reliability_data, level)
+    counts, keep = _pairable(codes, len(domain))
+    value = _alpha_counts(counts, level, domain)
+    if counts.shape[0]:
+        samples = _boot_level(counts, level, domain, n_boot, seed)
+    else:
+        samples = np.full(n_boot, np.nan)
+    low, high = _percentile_ci(samples, ci)
+    annotators = int((codes[:, keep] >= 0).any(axis=1).sum())
+    return AgreementResult(
+        value=value,
+        ci_low=low,
+        ci_high=high,
+        units=int(keep.size),
+        annotators=annotators,
+        level=level,
+        ci=ci,
+        n_boot=n_boot,
+        n_valid=int((~np.isnan(samples)).sum()),
+    )
