@@ -1,0 +1,3 @@
+from stanceterm.cli import main
+
+main()

@@ -1,0 +1,399 @@
+"""The ``stanceterm`` command line: each command parses its options, calls the core, and prints.
+
+Errors a user can cause (bad files, bad DB, bad schema) end as one line on stderr and a non-zero
+exit, never a traceback (set ``STANCETERM_DEBUG=1`` to see one for a bug report).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from stanceterm import __version__
+from stanceterm.config import (
+    ConfigError,
+    Settings,
+    demo_article_path,
+    load_settings,
+    resolve_annotator,
+    resolve_db,
+    resolve_schema,
+)
+from stanceterm.schema import LabelSchema, SchemaError, json_schemas, load_schema
+from stanceterm.store import Store, StoreError
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+class UserError(click.ClickException):
+    """A one-line error for the user (exit 1)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+@dataclass
+class AppContext:
+    db_flag: str | None
+    schema_flag: str | None
+    settings: Settings
+    _store: Store | None = None
+    _schema: LabelSchema | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def db_path(self) -> Path:
+        return resolve_db(self.db_flag, self.settings)
+
+    def store(self, create: bool = True) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.db_path, create=create)
+            self.closers.append(self._store.close)
+        return self._store
+
+    def schema(self) -> LabelSchema:
+        """The label schema: an explicit --schema/env/config file, else the DB's, else the default.
+
+        An explicitly chosen schema is recorded in the DB so every later command agrees on it.
+        """
+        if self._schema is None:
+            store = self.store()
+            explicit = resolve_schema(self.schema_flag, self.settings)
+            schema = load_schema(explicit) if explicit else store.label_schema()
+            if schema is None:
+                schema = load_schema()
+            store.set_label_schema(schema)
+            self._schema = schema
+        return self._schema
+
+    def annotator(self, flag: str | None, required: bool = True) -> str | None:
+        name = resolve_annotator(flag, self.settings)
+        if name is None and required:
+            fail(
+                "no annotator: pass --annotator NAME, set STANCETERM_ANNOTATOR, or put "
+                'annotator = "NAME" in stanceterm.toml'
+            )
+        if name is not None and (len(name) > 100 or any(ord(ch) < 32 for ch in name)):
+            fail("annotator name must be 1-100 printable characters")
+        return name
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stanceterm")
+@click.option(
+    "--db",
+    "db",
+    metavar="PATH",
+    help="SQLite database (default: $STANCETERM_DB, the config file, or ./stanceterm.db).",
+)
+@click.option(
+    "--schema",
+    "schema",
+    metavar="FILE",
+    help="Label schema JSON (default: $STANCETERM_SCHEMA, the one stored in the DB, or the bundled one).",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, schema: str | None) -> None:
+    """Annotate claims and actor stances in news text, in the terminal.
+
+    The whole loop lives in one SQLite file: import articles, annotate, deduplicate,
+    export, measure agreement and adjudicate.
+    """
+    app = AppContext(db, schema, load_settings())
+    ctx.obj = app
+    ctx.call_on_close(lambda: [close() for close in app.closers])
+
+
+# --------------------------------------------------------------------------- import
+
+
+def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> int:
+    """Import files and folders; prints per-file errors and a summary. Returns the exit code."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from stanceterm.ingest import discover, import_file
+    from stanceterm.store import ImportCounts
+
+    store = app.store()
+    schema = app.schema()
+    files = list(discover(paths))
+    if not files:
+        fail("nothing to import: no .txt or .jsonl files in " + ", ".join(paths))
+    total = ImportCounts()
+    failed = 0
+    show_progress = err_console.is_terminal and not quiet
+    progress = Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files · {task.fields[sentences]} sentences"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show_progress,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("import", total=len(files), sentences=0)
+        added = 0
+
+        def on_article(n: int) -> None:
+            nonlocal added
+            added += n
+            progress.update(task, sentences=added)
+
+        for path in files:
+            result = import_file(
+                store, path, boilerplate=schema.boilerplate or None, on_article=on_article
+            )
+            progress.advance(task)
+            if result.error:
+                failed += 1
+                click.echo(f"error: {result.error}", err=True)
+                continue
+            if result.warning:
+                click.echo(f"warning: {result.warning}", err=True)
+            c = result.counts
+            total.articles_added += c.articles_added
+            total.articles_skipped += c.articles_skipped
+            total.sentences_added += c.sentences_added
+            total.sentences_skipped += c.sentences_skipped
+    if not quiet or failed:
+        click.echo(
+            f"Imported {total.articles_added} article(s), {total.sentences_added} sentence(s); "
+            f"skipped {total.articles_skipped} article(s) already present "
+            f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {store.path}",
+            err=True,
+        )
+    return 1 if failed else 0
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@pass_app
+def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool) -> None:
+    """Import articles from .txt files, .jsonl files or folders.
+
+    A .txt file is one article whose first non-empty line is the title. A .jsonl file holds one
+    article per line: "text" is required; "id", "title", "source", "url", "published" and "lang"
+    are optional. Each file is one transaction: a file with a bad line is refused whole (the error
+    names the line) and the other files still import. Importing the same article twice adds nothing.
+    """
+    code = run_import(app, paths, quiet)
+    if code:
+        sys.exit(code)
+
+
+# --------------------------------------------------------------------------- export / import-labels
+
+
+@cli.command("export")
+@click.option(
+    "--kind",
+    type=click.Choice(["annotations", "sentences", "gold"]),
+    default="annotations",
+    show_default=True,
+    help="What to write.",
+)
+@click.option(
+    "--out",
+    "out",
+    metavar="FILE",
+    help="Output file, '-' for stdout (default: exports/KIND-TIMESTAMP.jsonl).",
+)
+@click.option("--annotator", "annotators", multiple=True, help="Only this annotator (repeatable).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["done", "skipped", "flagged", "draft"]),
+    help="Only this status (repeatable; default: done, skipped and flagged).",
+)
+@click.option("--article", "articles", multiple=True, help="Only this article id (repeatable).")
+@pass_app
+def export_cmd(
+    app: AppContext,
+    kind: str,
+    out: str | None,
+    annotators: tuple[str, ...],
+    statuses: tuple[str, ...],
+    articles: tuple[str, ...],
+) -> None:
+    """Export sentences, annotations or gold labels as JSONL.
+
+    annotations: one line per (sentence, annotator) with status, claims, stances
+    ({"claim", "actor", "stance"}), propagated_from, note and timestamps. A "done" line with
+    "claims": [] means "no claim"; "skipped" means missing data.
+
+    sentences: one line per sentence with its cluster_id and all its annotations.
+
+    gold: one line per adjudicated sentence with the gold labels and the annotators' versions.
+    """
+    from stanceterm.export import Filters, default_out_path, export
+
+    store = app.store(create=False)
+    target = out or str(default_out_path(kind))
+    filters = Filters(annotators, statuses or ("done", "skipped", "flagged"), articles)
+    n = export(store, kind, target, filters)
+    where = "stdout" if target == "-" else target
+    click.echo(f"Wrote {n} {kind} line(s) to {where}", err=True)
+
+
+@cli.command("import-labels")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_app
+def import_labels_cmd(app: AppContext, file: str) -> None:
+    """Import an annotations export (JSONL) back into the DB.
+
+    Every record is checked against the label schema; an unknown claim, stance or sentence id
+    refuses the whole file with an error naming the line. Importing the same file twice changes
+    nothing; each label keeps its annotator.
+    """
+    from stanceterm.export import import_labels
+
+    path = Path(file)
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    store = app.store(create=False)
+    result = import_labels(store, path, app.schema())
+    click.echo(
+        f"Imported {result.written} label record(s) ({result.unchanged} unchanged, "
+        f"{result.actors_created} new actor(s)) from {path}",
+        err=True,
+    )
+
+
+# --------------------------------------------------------------------------- stats / schemas / demo
+
+
+@cli.command("stats")
+@pass_app
+def stats_cmd(app: AppContext) -> None:
+    """Articles, sentences, and annotations per annotator and per status."""
+    store = app.store(create=False)
+    counts = store.counts()
+    head = Table(title="stanceterm database", show_header=False, title_justify="left")
+    head.add_column("what")
+    head.add_column("count", justify="right")
+    head.add_row("database", Text(store.path))
+    for key in (
+        "articles",
+        "sentences",
+        "visible_sentences",
+        "clusters",
+        "annotators",
+        "actors",
+        "gold",
+    ):
+        head.add_row(key.replace("_", " "), str(counts[key]))
+    out_console.print(head)
+    per = store.status_counts()
+    if not per:
+        out_console.print("No annotations yet.")
+        return
+    statuses = ["done", "skipped", "flagged", "draft"]
+    table = Table(title="annotations per annotator", title_justify="left")
+    table.add_column("annotator")
+    for s in statuses:
+        table.add_column(s, justify="right")
+    table.add_column("propagated", justify="right")
+    for annotator, by in per.items():
+        prop = sum(v for k, v in by.items() if k.endswith("+prop"))
+        table.add_row(Text(annotator), *(str(by.get(s, 0)) for s in statuses), str(prop))
+    out_console.print(table)
+
+
+@cli.command("schemas")
+@click.option(
+    "--check", is_flag=True, help="Fail if the files in --dir are stale instead of writing."
+)
+@click.option(
+    "--dir", "folder", default="schemas", show_default=True, type=click.Path(file_okay=False)
+)
+def schemas_cmd(check: bool, folder: str) -> None:
+    """Write the JSON Schema of every record type (label schema, article, exports)."""
+    target = Path(folder)
+    stale = []
+    for name, text in json_schemas().items():
+        path = target / name
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            stale.append(name)
+            if not check:
+                target.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    if check and stale:
+        fail(f"stale JSON Schemas in {target}: {', '.join(stale)}; run `stanceterm schemas`")
+    click.echo(
+        ("up to date" if not stale else f"wrote {', '.join(stale)}") + f" in {target}", err=True
+    )
+
+
+@cli.command("demo")
+@pass_app
+def demo_cmd(app: AppContext) -> None:
+    """Import the bundled demo article (a French news story, Sept 2023) into the DB."""
+    store = app.store()
+    article = demo_article_path()
+    code = run_import(app, (str(article),), quiet=True)
+    if code:
+        sys.exit(code)
+    counts = store.counts()
+    click.echo(
+        f"Demo article imported into {store.path}: {counts['articles']} article(s), "
+        f"{counts['sentences']} sentence(s).",
+        err=True,
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user errors become one line on stderr, never a traceback."""
+    from stanceterm.export import LabelsError
+
+    debug = bool(os.environ.get("STANCETERM_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="stanceterm", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (StoreError, SchemaError, ConfigError, LabelsError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"error: internal error ({type(exc).__name__}: {exc}); rerun with STANCETERM_DEBUG=1 "
+            "for details and report it",
+            err=True,
+        )
+        sys.exit(2)

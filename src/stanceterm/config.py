@@ -1,0 +1,103 @@
+"""Where things live: the DB, the label schema, the annotator, user settings.
+
+Precedence everywhere: command-line flag > environment variable > config file > default.
+The config file is TOML: ``./stanceterm.toml`` if present, else ``$XDG_CONFIG_HOME/stanceterm/config.toml``
+(``STANCETERM_CONFIG`` names another file). Recognised keys::
+
+    annotator = "alice"
+    db = "team.db"
+    schema = "schemas/my-labels.json"
+
+    [keys]            # TUI keymap overrides: action = "key[,key...]"
+    next = "j,down"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DB = "stanceterm.db"
+ENV_DB = "STANCETERM_DB"
+ENV_SCHEMA = "STANCETERM_SCHEMA"
+ENV_ANNOTATOR = "STANCETERM_ANNOTATOR"
+ENV_CONFIG = "STANCETERM_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    annotator: str | None = None
+    db: str | None = None
+    schema: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get(ENV_CONFIG)
+    if explicit:
+        return Path(explicit)
+    local = Path("stanceterm.toml")
+    if local.is_file():
+        return local
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    user = base / "stanceterm" / "config.toml"
+    return user if user.is_file() else None
+
+
+def load_settings() -> Settings:
+    path = config_path()
+    if path is None:
+        return Settings()
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in keys.items()
+    ):
+        raise ConfigError(f"{path}: [keys] must map action names to key strings")
+    for name in ("annotator", "db", "schema"):
+        if name in data and not isinstance(data[name], str):
+            raise ConfigError(f"{path}: {name} must be a string")
+    return Settings(
+        annotator=data.get("annotator"),
+        db=data.get("db"),
+        schema=data.get("schema"),
+        keys=dict(keys),
+        path=path,
+    )
+
+
+def resolve_db(flag: str | None, settings: Settings) -> Path:
+    return Path(flag or os.environ.get(ENV_DB) or settings.db or DEFAULT_DB)
+
+
+def resolve_schema(flag: str | None, settings: Settings) -> Path | None:
+    """An explicitly chosen schema file, or None to use the DB's (or the bundled default)."""
+    value = flag or os.environ.get(ENV_SCHEMA) or settings.schema
+    return Path(value) if value else None
+
+
+def resolve_annotator(flag: str | None, settings: Settings) -> str | None:
+    value = flag or os.environ.get(ENV_ANNOTATOR) or settings.annotator
+    return value.strip() if value and value.strip() else None
+
+
+def demo_article_path() -> Path:
+    from importlib import resources
+
+    packaged = resources.files("stanceterm").joinpath("_data/putin-kim-arms-fr.txt")
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "data" / "putin-kim-arms-fr.txt"

@@ -1,0 +1,357 @@
+"""Streaming JSONL writers (annotations, sentences, gold) and the import-labels reader.
+
+Writers never leave a half-written file: they write to a temporary file beside the target and
+rename it into place at the end. Lines are orjson-encoded with a fixed key order, so an export,
+imported back with :func:`import_labels` and exported again, is byte-identical.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import orjson
+from pydantic import ValidationError
+
+from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
+from stanceterm.store import Annotation, Stance, Store
+
+Kind = Literal["annotations", "sentences", "gold"]
+KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+class LabelsError(Exception):
+    """A bad line in a labels file: ``file:line: reason``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    annotators: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    articles: Sequence[str] = ()
+
+
+def default_out_path(kind: str, folder: Path = Path("exports")) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return folder / f"{kind}-{stamp}.jsonl"
+
+
+@contextmanager
+def atomic_output(target: str | Path) -> Iterator[IO[bytes]]:
+    """A binary stream for ``target`` ('-' is stdout): temp file + rename, never half-written."""
+    if str(target) == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb", buffering=1024 * 1024) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _stances(raw: str, names: dict[str, str]) -> list[dict[str, str]]:
+    return [
+        {
+            "claim": d["claim"],
+            "actor": names.get(d["actor"], d["actor"]),
+            "stance": d["stance"],
+            "actor_id": d["actor"],
+        }
+        for d in orjson.loads(raw)
+    ]
+
+
+def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+    names = store.actor_names()
+    dumps, loads = orjson.dumps, orjson.loads
+    for (
+        sid,
+        aid,
+        text,
+        annotator,
+        status,
+        claims,
+        stances,
+        prop,
+        note,
+        created,
+        updated,
+    ) in store.iter_annotation_rows(
+        annotators=filters.annotators, statuses=filters.statuses, articles=filters.articles
+    ):
+        yield dumps(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "sentence_id": sid,
+                "article_id": aid,
+                "text": text,
+                "annotator": annotator,
+                "status": status,
+                "claims": loads(claims),
+                "stances": _stances(stances, names) if stances != "[]" else [],
+                "propagated_from": prop,
+                "note": note,
+                "created_at": created,
+                "updated_at": updated,
+            }
+        )
+
+
+def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+    """One line per sentence with its annotations (annotations are matched by a merge walk)."""
+    names = store.actor_names()
+    anns = store.iter_annotation_rows(
+        annotators=filters.annotators, statuses=filters.statuses, articles=filters.articles
+    )
+    pending = next(anns, None)
+    # Both streams are in sentence order: walk them together instead of a query per sentence.
+    for _seq, sid, aid, idx, text, cluster in store.iter_sentence_rows(articles=filters.articles):
+        mine: list[dict[str, Any]] = []
+        while pending is not None and pending[0] == sid:
+            _, _, _, annotator, status, claims, stances, prop, note, _created, updated = pending
+            mine.append(
+                {
+                    "annotator": annotator,
+                    "status": status,
+                    "claims": orjson.loads(claims),
+                    "stances": _stances(stances, names),
+                    "propagated_from": prop,
+                    "note": note,
+                    "updated_at": updated,
+                }
+            )
+            pending = next(anns, None)
+        yield orjson.dumps(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "sentence_id": sid,
+                "article_id": aid,
+                "index": idx,
+                "text": text,
+                "cluster_id": cluster,
+                "annotations": mine,
+            }
+        )
+
+
+def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+    names = store.actor_names()
+    for (
+        sid,
+        aid,
+        text,
+        status,
+        claims,
+        stances,
+        adj,
+        chosen,
+        sources,
+        note,
+        updated,
+    ) in store.iter_gold_rows(articles=filters.articles):
+        srcs = [
+            {
+                "annotator": s["annotator"],
+                "status": s["status"],
+                "claims": s["claims"],
+                "stances": [
+                    {**st, "actor": names.get(st["actor"], st["actor"]), "actor_id": st["actor"]}
+                    for st in s["stances"]
+                ],
+            }
+            for s in orjson.loads(sources)
+        ]
+        yield orjson.dumps(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "sentence_id": sid,
+                "article_id": aid,
+                "text": text,
+                "status": status,
+                "claims": orjson.loads(claims),
+                "stances": _stances(stances, names),
+                "adjudicator": adj,
+                "chosen_from": chosen,
+                "sources": srcs,
+                "note": note,
+                "decided_at": updated,
+            }
+        )
+
+
+WRITERS: dict[str, Callable[[Store, Filters], Iterator[bytes]]] = {
+    "annotations": annotation_lines,
+    "sentences": sentence_lines,
+    "gold": gold_lines,
+}
+
+
+def export(store: Store, kind: str, out: str | Path, filters: Filters = Filters()) -> int:
+    """Write ``kind`` records to ``out`` (or stdout for '-'); returns the number of lines."""
+    writer = WRITERS[kind]
+    n = 0
+    with atomic_output(out) as f:
+        write = f.write
+        for line in writer(store, filters):
+            write(line)
+            write(b"\n")
+            n += 1
+    return n
+
+
+# --------------------------------------------------------------------------- import-labels
+
+
+@dataclass
+class LabelsResult:
+    written: int = 0
+    unchanged: int = 0
+    actors_created: int = 0
+
+
+def _read_records(path: Path) -> Iterator[tuple[int, AnnotationRecord]]:
+    with path.open("rb") as f:
+        lineno = 0
+        while True:
+            raw = f.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            lineno += 1
+            where = f"{path}:{lineno}"
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise LabelsError(f"{where}: line longer than {MAX_LINE_BYTES} bytes")
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            if b"\x00" in raw:
+                raise LabelsError(f"{where}: NUL byte in input")
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                reason = "invalid UTF-8" if "utf-8" in str(exc).lower() else f"broken JSON: {exc}"
+                raise LabelsError(f"{where}: {reason}") from None
+            if not isinstance(data, dict):
+                raise LabelsError(f"{where}: expected a JSON object, got {type(data).__name__}")
+            try:
+                rec = AnnotationRecord.model_validate(data)
+            except ValidationError as exc:
+                raise LabelsError(f"{where}: {describe_error(exc)}") from None
+            yield lineno, rec
+
+
+def _check_strings(where: str, rec: AnnotationRecord) -> None:
+    values = [rec.sentence_id, rec.annotator, rec.note or "", *rec.claims]
+    values += [v for s in rec.stances for v in (s.claim, s.actor, s.stance, s.actor_id or "")]
+    if any("\x00" in v for v in values):
+        raise LabelsError(f"{where}: NUL character in a field")
+
+
+def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult:
+    """Read an ``annotations`` export back, atomically: any bad line refuses the whole file.
+
+    Every record is validated against the label schema; unknown claims, stances, sentence ids,
+    or a sentence filed under the wrong article are errors naming the line. Actors are matched by
+    id, then by name or alias; an unknown actor is created (attributed to the record's annotator).
+    Importing the same file twice changes nothing.
+    """
+    claims_ok, stances_ok = set(schema.claim_ids), set(schema.stances)
+    result = LabelsResult()
+    seen: dict[tuple[str, str], int] = {}
+    try:
+        with store.tx():
+            batch: list[Annotation] = []
+            for lineno, rec in _read_records(path):
+                where = f"{path}:{lineno}"
+                _check_strings(where, rec)
+                key = (rec.sentence_id, rec.annotator)
+                if key in seen:
+                    raise LabelsError(
+                        f"{where}: duplicate record for sentence {rec.sentence_id!r} by "
+                        f"{rec.annotator!r} (first at line {seen[key]})"
+                    )
+                seen[key] = lineno
+                sentence = store.sentence(rec.sentence_id)
+                if sentence is None:
+                    raise LabelsError(f"{where}: unknown sentence_id {rec.sentence_id!r}")
+                if sentence.article_id != rec.article_id:
+                    raise LabelsError(
+                        f"{where}: sentence {rec.sentence_id!r} belongs to article "
+                        f"{sentence.article_id!r}, not {rec.article_id!r}"
+                    )
+                for claim in rec.claims:
+                    if claim not in claims_ok:
+                        raise LabelsError(
+                            f"{where}: claims: unknown claim {claim!r} (schema has "
+                            f"{', '.join(schema.claim_ids)})"
+                        )
+                if len(set(rec.claims)) != len(rec.claims):
+                    raise LabelsError(f"{where}: claims: listed twice")
+                if rec.propagated_from is not None and store.sentence(rec.propagated_from) is None:
+                    raise LabelsError(
+                        f"{where}: propagated_from: unknown sentence_id {rec.propagated_from!r}"
+                    )
+                stances: list[Stance] = []
+                for i, st in enumerate(rec.stances):
+                    if st.claim not in claims_ok:
+                        raise LabelsError(f"{where}: stances.{i}.claim: unknown claim {st.claim!r}")
+                    if st.claim not in rec.claims:
+                        raise LabelsError(
+                            f"{where}: stances.{i}.claim: {st.claim!r} is not among the claims"
+                        )
+                    if st.stance not in stances_ok:
+                        raise LabelsError(
+                            f"{where}: stances.{i}.stance: unknown stance {st.stance!r} (schema has "
+                            f"{', '.join(schema.stances)})"
+                        )
+                    actor_id = None
+                    if st.actor_id is not None:
+                        actor_id = store.resolve_actor(st.actor_id)
+                    if actor_id is None:
+                        actor_id = store.resolve_actor(st.actor)
+                    if actor_id is None:
+                        actor_id = store.add_actor(st.actor, created_by=rec.annotator)
+                        result.actors_created += 1
+                    stances.append(Stance(st.claim, actor_id, st.stance))
+                batch.append(
+                    Annotation(
+                        sentence_id=rec.sentence_id,
+                        annotator=rec.annotator,
+                        status=rec.status,
+                        claims=tuple(rec.claims),
+                        stances=tuple(stances),
+                        note=rec.note,
+                        propagated_from=rec.propagated_from,
+                        created_at=rec.created_at,
+                        updated_at=rec.updated_at,
+                    )
+                )
+                if len(batch) >= 2000:
+                    w, u = store.import_annotations(batch)
+                    result.written, result.unchanged = result.written + w, result.unchanged + u
+                    batch.clear()
+            w, u = store.import_annotations(batch)
+            result.written, result.unchanged = result.written + w, result.unchanged + u
+    except OSError as exc:
+        raise LabelsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return result
