@@ -1036,6 +1036,87 @@ class Store:
                     return
                 yield from rows
 
+    # ---------------------------------------------------------------- clusters
+
+    def cluster_members(self, cluster_id: str) -> list[tuple[Sentence, str | None]]:
+        """(sentence, article title) of every member, representative first, then by sequence."""
+        with self.read() as c:
+            rep = c.execute(
+                "SELECT representative_id FROM clusters WHERE id = ?", (cluster_id,)
+            ).fetchone()
+            rows = c.execute(
+                "SELECT s.seq, s.id, s.article_id, s.idx, s.text, s.cluster_id, s.hidden, a.title "
+                "FROM sentences s JOIN articles a ON a.id = s.article_id "
+                "WHERE s.cluster_id = ? ORDER BY s.seq",
+                (cluster_id,),
+            ).fetchall()
+        rep_id = None if rep is None else rep[0]
+        out = [(_sentence(r), r[7]) for r in rows]
+        out.sort(key=lambda m: (m[0].id != rep_id, m[0].seq))
+        return out
+
+    def cluster_size(self, cluster_id: str) -> tuple[int, int]:
+        """(members, distinct articles) of a cluster."""
+        with self.read() as c:
+            row = c.execute(
+                "SELECT count(*), count(DISTINCT article_id) FROM sentences WHERE cluster_id = ?",
+                (cluster_id,),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def split_sentence(self, sentence_id: str, annotator: str | None = None) -> int:
+        """Take a sentence out of its cluster for good; its propagated labels are withdrawn.
+
+        Splitting the representative dissolves the cluster (every member becomes its own
+        sentence again, and all labels propagated from it are withdrawn). The split is remembered,
+        so a later ``dedup`` never merges the sentence again. Returns the labels withdrawn.
+        """
+        with self.tx() as c:
+            row = c.execute(
+                "SELECT cluster_id FROM sentences WHERE id = ?", (sentence_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(sentence_id)
+            c.execute(
+                "INSERT OR IGNORE INTO cluster_splits(sentence_id, annotator, created_at) "
+                "VALUES (?, ?, ?)",
+                (sentence_id, annotator, now()),
+            )
+            cluster_id = row[0]
+            if cluster_id is None:
+                return 0
+            rep = c.execute(
+                "SELECT representative_id FROM clusters WHERE id = ?", (cluster_id,)
+            ).fetchone()
+            if rep is not None and rep[0] == sentence_id:
+                withdrawn = c.execute(
+                    "DELETE FROM annotations WHERE propagated_from = ?", (sentence_id,)
+                ).rowcount
+                c.execute(
+                    "UPDATE sentences SET cluster_id = NULL, hidden = 0 WHERE cluster_id = ?",
+                    (cluster_id,),
+                )
+                c.execute("DELETE FROM clusters WHERE id = ?", (cluster_id,))
+                return int(withdrawn)
+            withdrawn = c.execute(
+                "DELETE FROM annotations WHERE sentence_id = ? AND propagated_from IS NOT NULL",
+                (sentence_id,),
+            ).rowcount
+            c.execute(
+                "UPDATE sentences SET cluster_id = NULL, hidden = 0 WHERE id = ?", (sentence_id,)
+            )
+            c.execute("UPDATE clusters SET size = size - 1 WHERE id = ?", (cluster_id,))
+            left = c.execute(
+                "SELECT count(*) FROM sentences WHERE cluster_id = ?", (cluster_id,)
+            ).fetchone()[0]
+            if left <= 1:
+                c.execute(
+                    "UPDATE sentences SET cluster_id = NULL, hidden = 0 WHERE cluster_id = ?",
+                    (cluster_id,),
+                )
+                c.execute("DELETE FROM clusters WHERE id = ?", (cluster_id,))
+            return int(withdrawn)
+
     # ---------------------------------------------------------------- gold
 
     def set_gold(self, gold: Gold) -> Gold:
