@@ -81,9 +81,33 @@ def _stances(raw: str, names: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
+class _StanceRenderer:
+    """Stored stances JSON -> exported fragment (actor ids resolved to names), memoised.
+
+    Many rows share the same stances, so rendering is cached (bounded); claims JSON from the DB is
+    already canonical and is spliced in as an :class:`orjson.Fragment` without re-parsing.
+    """
+
+    def __init__(self, names: dict[str, str], limit: int = 20_000) -> None:
+        self.names, self.limit = names, limit
+        self.cache: dict[str, orjson.Fragment] = {}
+        self.empty = orjson.Fragment(b"[]")
+
+    def __call__(self, raw: str) -> orjson.Fragment:
+        if raw == "[]":
+            return self.empty
+        frag = self.cache.get(raw)
+        if frag is None:
+            if len(self.cache) >= self.limit:
+                self.cache.clear()
+            frag = orjson.Fragment(orjson.dumps(_stances(raw, self.names)))
+            self.cache[raw] = frag
+        return frag
+
+
 def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
-    names = store.actor_names()
-    dumps, loads = orjson.dumps, orjson.loads
+    render = _StanceRenderer(store.actor_names())
+    dumps, fragment = orjson.dumps, orjson.Fragment
     for (
         sid,
         aid,
@@ -107,8 +131,8 @@ def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[byt
                 "text": text,
                 "annotator": annotator,
                 "status": status,
-                "claims": loads(claims),
-                "stances": _stances(stances, names) if stances != "[]" else [],
+                "claims": fragment(claims),
+                "stances": render(stances),
                 "propagated_from": prop,
                 "note": note,
                 "created_at": created,

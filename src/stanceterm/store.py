@@ -988,6 +988,45 @@ class Store:
             written += 1
         return written, unchanged
 
+    def bulk_load_annotations(self, records: Iterable[Annotation], batch: int = 50_000) -> int:
+        """Write annotation states without history, in batched transactions (benchmarks, merge
+        of fresh DBs). Rows are replaced as given. Returns the number written."""
+        n = 0
+        rows: list[tuple[Any, ...]] = []
+
+        def flush() -> None:
+            with self.tx() as c:
+                c.executemany(
+                    "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
+                    [(a, now()) for a in {r[1] for r in rows}],
+                )
+                c.executemany(
+                    f"INSERT OR REPLACE INTO annotations({_ANN_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+            rows.clear()
+
+        for a in records:
+            rows.append(
+                (
+                    a.sentence_id,
+                    a.annotator,
+                    a.status,
+                    _dumps(list(a.claims)),
+                    _dumps([s.as_dict() for s in a.stances]),
+                    a.note,
+                    a.propagated_from,
+                    a.created_at,
+                    a.updated_at,
+                )
+            )
+            n += 1
+            if len(rows) >= batch:
+                flush()
+        if rows:
+            flush()
+        return n
+
     def iter_annotation_rows(
         self,
         *,
