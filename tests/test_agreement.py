@@ -364,6 +364,16 @@ def test_bad_input_raises_value_error(data: Any, level: Level, message: str) -> 
         alpha(data, level)
 
 
+def test_too_many_distinct_values_is_a_clean_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agreement, "_MAX_CATEGORIES", 3)
+    with pytest.raises(ValueError, match="4 distinct values over 2 units"):
+        alpha([[0.1, 0.2], [0.3, 0.4]], "interval")
+    monkeypatch.setattr(agreement, "_MAX_CATEGORIES", 10)
+    monkeypatch.setattr(agreement, "_MAX_COUNT_CELLS", 5)
+    with pytest.raises(ValueError, match="too many"):
+        percent_agreement([[1, 2, 3], [1, 2, 3]])
+
+
 # --------------------------------------------------------------------------------------------
 # set-valued levels: MASI and Jaccard
 # --------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ integer category codes, a units x categories count matrix ``C`` (``C[u, c]`` = h
 gave value ``c`` to unit ``u``) is built with one ``np.bincount``, and the coincidence matrix is a
 matrix product of ``C`` with itself. A level only changes the category distance matrix ``d``.
 Memory is ``O(units x categories + categories**2)``: meant for labels and rating scales, not for
-near-continuous numbers with hundreds of thousands of distinct values.
+near-continuous numbers with many thousands of distinct values. Rather than exhausting memory,
+more than 10,000 distinct values, or more than 1e8 units x values cells, raise ValueError.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ _NUMERIC_LEVELS: Final = ("interval", "ratio")
 _QFLAT_MAX_ELEMENTS = 4_000_000
 # Resamples are drawn in blocks of about this many unit indices (bounds bootstrap memory).
 _BOOT_BLOCK_ELEMENTS: Final = 2_000_000
+# Memory guards (see the module docstring): the count matrix and the distance matrix.
+_MAX_COUNT_CELLS = 100_000_000
+_MAX_CATEGORIES = 10_000
 # Integer-valued numeric data spanning fewer values than this is coded with a lookup table.
 _LUT_MAX_SPAN: Final = 1 << 16
 
@@ -257,6 +261,12 @@ def _unit_counts(codes: IntArray, n_categories: int) -> IntArray:
     """Units x categories matrix: ``C[u, c]`` annotators gave value ``c`` to unit ``u``."""
     n_units = codes.shape[1]
     width = n_categories + 1  # one extra column collects the missing values
+    if n_categories > _MAX_CATEGORIES or n_units * width > _MAX_COUNT_CELLS:
+        raise ValueError(
+            f"{n_categories} distinct values over {n_units} units is too many for the "
+            f"count-matrix method (at most {_MAX_CATEGORIES} values and "
+            f"{_MAX_COUNT_CELLS} units x values); bin or round near-continuous data"
+        )
     shifted = np.where(codes < 0, n_categories, codes) + np.arange(n_units) * width
     counts = np.bincount(shifted.ravel(), minlength=n_units * width)
     return counts.reshape(n_units, width)[:, :n_categories].astype(np.int64)
@@ -384,6 +394,10 @@ def alpha(reliability_data: ReliabilityData, level: Level = "nominal") -> float:
       - ``ratio``: ``d_ck = ((c - k) / (c + k)) ** 2`` (0 when ``c = k = 0``; values >= 0);
       - ``jaccard``: ``d_ck = 1 - |c ∩ k| / |c ∪ k|`` on set values (see :func:`jaccard_distance`);
       - ``masi``: ``d_ck = 1 - Jaccard(c, k) * M(c, k)`` (see :func:`masi_distance`).
+
+    Values are compared with Python equality (``1``, ``1.0`` and ``True`` are one value). The
+    ordinal order is Python's sort order of the values, so strings sort alphabetically: map
+    ordered labels (``"low" < "mid" < "high"``) to numbers first.
 
     Returns NaN when alpha is undefined: no pairable unit, or no variation at all among the
     pairable values (``De == 0``). Perfect agreement on varied data gives exactly 1.0.
