@@ -487,6 +487,8 @@ def test_ordinal_bootstrap_loop_path_equals_matrix_path(monkeypatch: pytest.Monk
     monkeypatch.setattr(agreement, "_QFLAT_MAX_ELEMENTS", 0)
     looped = bootstrap_samples(data, "ordinal", n=30, seed=4)
     np.testing.assert_allclose(matrix, looped, rtol=1e-12)
+    monkeypatch.setattr(agreement, "_BOOT_ORDINAL_ELEMENTS", 40)  # 2 resamples at a time
+    np.testing.assert_allclose(bootstrap_samples(data, "ordinal", n=30, seed=4), matrix, rtol=1e-12)
 
 
 def test_interval_contains_estimate_and_narrows_with_more_units() -> None:

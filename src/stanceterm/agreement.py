@@ -21,7 +21,7 @@ gave value ``c`` to unit ``u``) is built with one ``np.bincount``, and the coinc
 matrix product of ``C`` with itself. A level only changes the category distance matrix ``d``.
 Memory is ``O(units x categories + categories**2)``: meant for labels and rating scales, not for
 near-continuous numbers with many thousands of distinct values. Rather than exhausting memory,
-more than 10,000 distinct values, or more than 1e8 units x values cells, raise ValueError.
+more than 5,000 distinct values, or more than 1e8 units x values cells, raise ValueError.
 """
 
 from __future__ import annotations
@@ -75,9 +75,11 @@ _NUMERIC_LEVELS: Final = ("interval", "ratio")
 _QFLAT_MAX_ELEMENTS = 4_000_000
 # Resamples are drawn in blocks of about this many unit indices (bounds bootstrap memory).
 _BOOT_BLOCK_ELEMENTS: Final = 2_000_000
+# The ordinal bootstrap handles at most about this many resamples x categories**2 at once.
+_BOOT_ORDINAL_ELEMENTS = 8_000_000
 # Memory guards (see the module docstring): the count matrix and the distance matrix.
 _MAX_COUNT_CELLS = 100_000_000
-_MAX_CATEGORIES = 10_000
+_MAX_CATEGORIES = 5_000
 # Integer-valued numeric data spanning fewer values than this is coded with a lookup table.
 _LUT_MAX_SPAN: Final = 1 << 16
 
@@ -557,18 +559,20 @@ def _boot_level(
         q_flat = ((counts[:, :, None] * counts[:, None, :]) * inv[:, None, None]).reshape(
             n_units, n_cat * n_cat
         )
+    rows = max(1, _BOOT_ORDINAL_ELEMENTS // (n_cat * n_cat))  # bounds the (rows, V, V) arrays
     for idx in _index_blocks(n_units, n, seed):
-        w = _weights(idx, n_units)
-        n_c = w @ counts
-        d = _ordinal_distances(n_c)  # (b, V, V)
-        if q_flat is not None:
-            q = (w @ q_flat).reshape(len(w), n_cat, n_cat)
-        else:
-            q = np.stack([(counts * (wi * inv)[:, None]).T @ counts for wi in w])
-        observed = (q * d).sum(axis=(1, 2))
-        expected = np.einsum("bc,bck,bk->b", n_c, d, n_c)
-        out[done : done + len(w)] = _alpha_from(observed, expected, n_c.sum(axis=1))
-        done += len(w)
+        for start in range(0, len(idx), rows):
+            w = _weights(idx[start : start + rows], n_units)
+            n_c = w @ counts
+            d = _ordinal_distances(n_c)  # (rows, V, V): each resample has its own marginals
+            if q_flat is not None:
+                q = (w @ q_flat).reshape(len(w), n_cat, n_cat)
+            else:
+                q = np.stack([(counts * (wi * inv)[:, None]).T @ counts for wi in w])
+            observed = (q * d).sum(axis=(1, 2))
+            expected = np.einsum("bc,bck,bk->b", n_c, d, n_c)
+            out[done : done + len(w)] = _alpha_from(observed, expected, n_c.sum(axis=1))
+            done += len(w)
     return out
 
 
@@ -609,6 +613,9 @@ def bootstrap_samples(
     reliability data (it is called once per resample with a sub-matrix of the input).
     The fast path never rebuilds a resample: per-unit coincidences are computed once and each
     resample is a weighted sum of them (weights = ``np.bincount`` of the drawn indices).
+
+    This is the plain unit (cluster) bootstrap. It is not the procedure of Krippendorff's and
+    Hayes' SPSS/SAS macro, which resamples pairs of values; intervals can differ slightly.
     """
     _check_boot_args(n, 0.5)
     if isinstance(statistic, str):
