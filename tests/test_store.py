@@ -104,7 +104,11 @@ def test_save_history_and_undo(filled: Store) -> None:
     assert first.created_at and first.updated_at
     s.save(
         Annotation(
-            "a1:0", "alice", "done", ("arms_deal",), (Stance("arms_deal", "vladimir-poutine", "support"),)
+            "a1:0",
+            "alice",
+            "done",
+            ("arms_deal",),
+            (Stance("arms_deal", "vladimir-poutine", "support"),),
         )
     )
     s.save(Annotation("a1:1", "alice", "done", ()))
@@ -157,7 +161,12 @@ def test_sql_injection_is_data(store: Store) -> None:
     actor = store.add_actor("O'Brien'; DROP TABLE actors;--")
     store.save(
         Annotation(
-            "x'; DROP TABLE articles;--:0", evil, "done", ("denial",), (Stance("denial", actor, "oppose"),), note=evil
+            "x'; DROP TABLE articles;--:0",
+            evil,
+            "done",
+            ("denial",),
+            (Stance("denial", actor, "oppose"),),
+            note=evil,
         )
     )
     assert store.counts()["sentences"] == 2
@@ -187,7 +196,9 @@ def test_propagation_to_cluster_members(filled: Store) -> None:
         c.execute("UPDATE sentences SET hidden = 1 WHERE id = 'a2:0'")
     s.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
     member = s.annotation("a2:0", "alice")
-    assert member is not None and member.propagated_from == "a1:0" and member.claims == ("arms_deal",)
+    assert (
+        member is not None and member.propagated_from == "a1:0" and member.claims == ("arms_deal",)
+    )
     s.undo("alice")
     assert s.annotation("a2:0", "alice") is None
     assert s.queue_size() == 4

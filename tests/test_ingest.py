@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from stanceterm.ingest import import_file
+from stanceterm.store import Store
+from tests.conftest import DEMO
+
+
+def _write_jsonl(path: Path, records: list[object]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return path
+
+
+def test_demo_article_imports_without_boilerplate(store: Store) -> None:
+    res = import_file(store, DEMO)
+    assert res.error is None, res.error
+    assert res.counts.articles_added == 1
+    art_id = store.article_ids()[0]
+    art = store.article(art_id)
+    assert art is not None
+    assert (
+        art.title
+        == "Vladimir Poutine signale son aide à Kim Jong Un mais reste silencieux sur les armes"
+    )
+    assert art.lang == "fr"
+    texts = [row[4] for row in store.iter_sentence_rows()]
+    assert texts[0].startswith(
+        "Kim Jong Un de Corée du Nord a rencontré"
+    )  # title is not sentence 0
+    assert texts[-1].startswith("Si des preuves apparaissent")
+    joined = "\n".join(texts)
+    for junk in ("Leave a Reply", "email address", "Required fields"):
+        assert junk not in joined
+    assert len(texts) > 40
+    assert not any(t.endswith(("M.", " M")) for t in texts)  # "M. Kim" never splits
+
+
+def test_reimport_adds_nothing(store: Store) -> None:
+    import_file(store, DEMO)
+    again = import_file(store, DEMO)
+    assert again.counts.articles_added == 0 and again.counts.articles_skipped == 1
+    assert store.counts()["articles"] == 1
+
+
+def test_jsonl_fields_ids_and_lang(store: Store, tmp_path: Path) -> None:
+    f = _write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            {
+                "id": "wire-1",
+                "title": "T1",
+                "text": "Moscow denied the report. Washington disagreed.",
+                "lang": "en",
+                "source": "AFP",
+                "url": "http://x",
+                "published": "2023-09-14",
+            },
+            {
+                "text": "Le Kremlin a démenti ces informations. Washington n'est pas d'accord avec cela."
+            },
+        ],
+    )
+    res = import_file(store, f)
+    assert res.error is None
+    assert res.counts.articles_added == 2 and res.counts.sentences_added == 4
+    assert store.sentence("wire-1:0") is not None
+    assert store.sentence("wire-1:1") is not None
+    other = next(a for a in store.article_ids() if a != "wire-1")
+    art = store.article(other)
+    assert art is not None and art.lang == "fr"
+
+
+def test_nbsp_normalised_typography_kept(store: Store, tmp_path: Path) -> None:
+    f = _write_jsonl(
+        tmp_path / "n.jsonl",
+        [{"id": "n", "text": "Il a dit\u00a0: «\u202fnon\u202f». Fin de l'histoire."}],
+    )
+    import_file(store, f)
+    s = store.sentence("n:0")
+    assert s is not None
+    assert "\u00a0" not in s.text and "\u202f" not in s.text
+    assert "«" in s.text
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        (b'{"text": "ok one."}\n{"text": "broken\n', 2, "broken JSON"),
+        (b'{"text": "ok."}\n{"text": 12}\n', 2, "text"),
+        (b'{"text": "ok."}\n\n{"text": "bad \xff byte."}\n', 3, "invalid UTF-8"),
+        (b'{"text": "ok."}\n{"text": "nul \x00 here."}\n', 2, "NUL"),
+        (b'{"text": "ok."}\n{"text": "esc nul \\u0000 here."}\n', 2, "NUL"),
+        (b"[1, 2]\n", 1, "JSON object"),
+        (b'{"title": "no text"}\n', 1, "text"),
+        (b'{"text": "x.", "lang": "klingon!"}\n', 1, "lang"),
+        (b"[" * 5000 + b"\n", 1, "broken JSON"),
+    ],
+)
+def test_bad_lines_refuse_whole_file(
+    store: Store, tmp_path: Path, content: bytes, line: int, reason: str
+) -> None:
+    f = tmp_path / "bad.jsonl"
+    f.write_bytes(content)
+    res = import_file(store, f)
+    assert res.error is not None
+    assert res.error.startswith(f"{f}:{line}: ")
+    assert reason in res.error
+    assert "\n" not in res.error
+    assert store.counts()["articles"] == 0  # nothing partial
+
+
+def test_bad_txt(store: Store, tmp_path: Path) -> None:
+    f = tmp_path / "bad.txt"
+    f.write_bytes("Titre\n\nPremière phrase.\nDeuxième \xe9 ligne.\n".encode("latin-1"))
+    res = import_file(store, f)
+    assert res.error is not None and res.error.startswith(f"{f}:3: invalid UTF-8")
+    assert store.counts()["articles"] == 0
+
+
+def test_empty_file_warns(store: Store, tmp_path: Path) -> None:
+    f = tmp_path / "empty.jsonl"
+    f.write_bytes(b"")
+    res = import_file(store, f)
+    assert res.error is None and res.warning is not None
+
+
+def test_unicode_path_with_spaces(store: Store, tmp_path: Path) -> None:
+    d = tmp_path / "dossier spécial été"
+    d.mkdir()
+    f = d / "article à lire.txt"
+    f.write_text("Titre\n\nUne phrase. Une autre phrase.\n", encoding="utf-8")
+    res = import_file(store, f)
+    assert res.error is None and res.counts.sentences_added == 2
