@@ -20,6 +20,7 @@ from rich.text import Text
 
 from stanceterm import __version__
 from stanceterm.config import (
+    ENV_DB,
     ConfigError,
     Settings,
     demo_article_path,
@@ -31,6 +32,7 @@ from stanceterm.config import (
 from stanceterm.schema import LabelSchema, SchemaError, json_schemas, load_schema
 from stanceterm.store import Store, StoreError
 
+DEMO_DB = "stanceterm-demo.db"
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
 
@@ -347,9 +349,18 @@ def schemas_cmd(check: bool, folder: str) -> None:
 
 
 @cli.command("demo")
+@click.option("--annotator", default="demo", show_default=True, help="Annotate as this user.")
+@click.option("--no-ui", is_flag=True, help="Only import the demo article; do not open the TUI.")
 @pass_app
-def demo_cmd(app: AppContext) -> None:
-    """Import the bundled demo article (a French news story, Sept 2023) into the DB."""
+def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
+    """Import the bundled demo article (a French news story, Sept 2023) and annotate it.
+
+    The DB is --db (or $STANCETERM_DB, or the config file's db) if given, else
+    ./stanceterm-demo.db, so the demo never mixes with a real ./stanceterm.db. The article is
+    imported only when absent; the annotation screen then opens as user "demo".
+    """
+    if not (app.db_flag or os.environ.get(ENV_DB) or app.settings.db):
+        app.db_flag = DEMO_DB
     store = app.store()
     article = demo_article_path()
     code = run_import(app, (str(article),), quiet=True)
@@ -357,10 +368,49 @@ def demo_cmd(app: AppContext) -> None:
         sys.exit(code)
     counts = store.counts()
     click.echo(
-        f"Demo article imported into {store.path}: {counts['articles']} article(s), "
+        f"Demo article in {store.path}: {counts['articles']} article(s), "
         f"{counts['sentences']} sentence(s).",
         err=True,
     )
+    if not no_ui:
+        _annotate(app, annotator, show_others=False)
+
+
+@cli.command("annotate")
+@click.option("--annotator", help="Who is annotating (default: $STANCETERM_ANNOTATOR or config).")
+@click.option(
+    "--show-others",
+    is_flag=True,
+    help="Also show other annotators' labels for each sentence (off: annotators are blind).",
+)
+@pass_app
+def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> None:
+    """Open the annotation screen (press ? inside for every key).
+
+    Resumes at the first sentence this annotator has not done. Every key press is saved at once;
+    the keymap can be changed in the config file's [keys] table (action = "key,key").
+    """
+    name = app.annotator(annotator)
+    assert name is not None
+    _annotate(app, name, show_others)
+
+
+def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
+    from stanceterm.ui.app import KeymapError, check_keymap, run_app
+
+    store = app.store(create=False)
+    schema = app.schema()
+    if store.first(annotator) is None:
+        fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
+    try:
+        keymap = check_keymap(app.settings.keys)
+    except KeymapError as exc:
+        fail(f"{app.settings.path}: [keys]: {exc}")
+    result = run_app(store, schema, annotator, show_others=show_others, keymap=keymap)
+    if result.failed_writes:
+        for line in result.errors:
+            click.echo(f"error: {line}", err=True)
+        fail(f"{result.failed_writes} sentence(s) have changes that could not be saved")
 
 
 # --------------------------------------------------------------------------- entry point

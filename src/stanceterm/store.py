@@ -1259,6 +1259,18 @@ class Store:
         with self.read() as c:
             return str(c.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
 
+    # ---------------------------------------------------------------- annotation TUI helpers
+
+    def claim_counts(self, annotator: str) -> dict[str, int]:
+        """Claim id -> how many of the annotator's own (not propagated) rows carry it."""
+        with self.read() as c:
+            rows = c.execute(
+                "SELECT j.value, count(*) FROM annotations a, json_each(a.claims) j "
+                "WHERE a.annotator = ? AND a.propagated_from IS NULL GROUP BY j.value",
+                (annotator,),
+            ).fetchall()
+        return {str(k): int(n) for k, n in rows}
+
 
 # --------------------------------------------------------------------------- helpers
 

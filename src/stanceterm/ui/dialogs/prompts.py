@@ -1,0 +1,223 @@
+"""Small modal prompts: which claim, which stance, a note, a search, a cluster's members."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from stanceterm.store import Sentence
+from stanceterm.ui.text import data, visible
+
+
+def stance_keys(stances: Sequence[str]) -> dict[str, str]:
+    """One letter per stance: its first letter, else its next letter not yet taken."""
+    out: dict[str, str] = {}
+    for stance in stances:
+        for ch in stance.casefold() + "abcdefghijklmnopqrstuvwxyz":
+            if ch.isalpha() and ch not in out:
+                out[ch] = stance
+                break
+    return out
+
+
+class ClaimChooser(ModalScreen[str | None]):
+    """« which claim? 1-3 »: a digit (or a click) picks one of the tagged claims."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, claims: Sequence[tuple[int, str]]) -> None:
+        super().__init__()
+        self.claims = list(claims)
+
+    def compose(self) -> ComposeResult:
+        keys = [k for k, _ in self.claims]
+        with Vertical(classes="dialog small"):
+            yield Static(Text(f"which claim? {min(keys)}-{max(keys)}", style="bold"))
+            with Horizontal(classes="buttons"):
+                for key, claim in self.claims:
+                    yield Button(Content(f"{key} {claim}"), id=f"pick-{key}", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_key(self, event: events.Key) -> None:
+        for key, claim in self.claims:
+            if event.character == str(key):
+                event.stop()
+                self.dismiss(claim)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        for key, claim in self.claims:
+            if event.button.id == f"pick-{key}":
+                self.dismiss(claim)
+                return
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class StancePrompt(ModalScreen[str | None]):
+    """`s` support, `o` oppose, `n` neutral (letters from the schema's stances)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, actor: str, claim: str, stances: Sequence[str]) -> None:
+        super().__init__()
+        self.actor = actor
+        self.claim = claim
+        self.keys = stance_keys(stances)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog small"):
+            title = Text("stance of ")
+            title.append(visible(self.actor), style="bold")
+            title.append(f" on {self.claim}?")
+            yield Static(title)
+            with Horizontal(classes="buttons"):
+                for key, stance in self.keys.items():
+                    yield Button(Content(f"{key} {stance}"), id=f"stance-{key}", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character and event.character in self.keys:
+            event.stop()
+            self.dismiss(self.keys[event.character])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        key = (event.button.id or "").removeprefix("stance-")
+        self.dismiss(self.keys.get(key))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NoteDialog(ModalScreen[str | None]):
+    """Edit the sentence's note; ctrl+s saves ("" clears it), escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "save"),
+        Binding("escape", "cancel", "cancel"),
+    ]
+
+    def __init__(self, note: str | None) -> None:
+        super().__init__()
+        self.note = note or ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text("Note for this sentence (ctrl+s save, esc cancel)", style="bold"))
+            yield TextArea(self.note, id="note-text", soft_wrap=True, show_line_numbers=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.dismiss(None)
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SearchDialog(ModalScreen[str | None]):
+    """Search sentences by text (accent-, case- and quote-insensitive)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog small"):
+            yield Static(Text("Search sentences (Enter: next match)", style="bold"))
+            yield Input(placeholder="text to find…", id="search-query", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ClusterDialog(ModalScreen[str | None]):
+    """The members of a dedup cluster; `s` (or the button) splits the highlighted one out."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "split", "split out"),
+        Binding("escape", "cancel", "close"),
+        Binding("down", "move(1)", "next", show=False),
+        Binding("up", "move(-1)", "previous", show=False),
+    ]
+
+    def __init__(self, members: Sequence[tuple[Sentence, str | None]], current_id: str) -> None:
+        super().__init__()
+        self.members = list(members)
+        self.current_id = current_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                Text(
+                    f"{len(self.members)} copies of this sentence (s: split the highlighted one "
+                    "out of the cluster, esc: close)",
+                    style="bold",
+                )
+            )
+            options = []
+            for i, (sentence, title) in enumerate(self.members):
+                prompt = Text()
+                prompt.append("★ " if i == 0 else "  ", style="bold")
+                prompt.append(visible(title or sentence.article_id), style="italic")
+                prompt.append("\n")
+                prompt.append_text(data(sentence.text))
+                options.append(Option(prompt, id=f"m{i}"))
+            yield OptionList(*options, id="cluster-members", compact=True)
+            with Horizontal(classes="buttons"):
+                yield Button("Split out", id="split", variant="warning", compact=True)
+                yield Button("Close", id="close", compact=True)
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = 0
+        options.focus()
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        current = options.highlighted or 0
+        options.highlighted = max(0, min(len(self.members) - 1, current + step))
+
+    def action_split(self) -> None:
+        index = self.query_one(OptionList).highlighted
+        if index is not None:
+            self.dismiss(self.members[index][0].id)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "split":
+            self.action_split()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

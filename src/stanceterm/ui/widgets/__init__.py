@@ -1,0 +1,1 @@
+"""stanceterm terminal UI (Textual)."""

@@ -1,0 +1,59 @@
+"""The claim bar: one clickable toggle per claim type, with its key number, on (●) or off (○)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Button
+
+from stanceterm.schema import LabelSchema
+
+
+class ClaimButton(Button, can_focus=False):
+    """A claim toggle; not focusable, so Enter and the digits always reach the screen."""
+
+
+class ClaimBar(Horizontal):
+    @dataclass
+    class Toggled(Message):
+        """A claim button was clicked."""
+
+        key: int
+
+    def __init__(self, schema: LabelSchema, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.schema = schema
+        self._on: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        for claim in sorted(self.schema.claims, key=lambda c: c.key):
+            yield ClaimButton(
+                self._label(claim.key, claim.id, on=False),
+                id=f"claim-{claim.id}",
+                compact=True,
+                classes="claim",
+            )
+
+    @staticmethod
+    def _label(key: int, claim_id: str, *, on: bool) -> Content:
+        return Content(f"{key} {claim_id} {'●' if on else '○'}")
+
+    def set_claims(self, claims: Iterable[str]) -> None:
+        self._on = set(claims)
+        for claim in self.schema.claims:
+            on = claim.id in self._on
+            button = self.query_one(f"#claim-{claim.id}", ClaimButton)
+            button.label = self._label(claim.key, claim.id, on=on)
+            button.set_class(on, "-on")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        claim_id = (event.button.id or "").removeprefix("claim-")
+        for claim in self.schema.claims:
+            if claim.id == claim_id:
+                self.post_message(self.Toggled(claim.key))

@@ -1,0 +1,47 @@
+"""The sentence being annotated, its article, and its neighbours (dimmed) for context."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from stanceterm.store import Article
+from stanceterm.ui.text import data, visible
+
+
+def article_line(article: Article | None, position: str = "") -> Text:
+    """« Title — Source · 2023-09-14 » as literal text (title bold)."""
+    line = Text(overflow="ellipsis", no_wrap=True)
+    if article is None:
+        return line
+    line.append(visible(article.title or "(untitled)"), style="bold")
+    extra = [visible(x) for x in (article.source, article.published) if x]
+    if extra:
+        line.append(" — " + " · ".join(extra), style="italic")
+    if position:
+        line.append(f"  {position}", style="dim")
+    return line
+
+
+class SentenceView(VerticalScroll, can_focus=False):
+    """Previous sentence (dim), the current one (bold), the next one (dim)."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="prev-sentence", classes="context")
+        yield Static(id="current-sentence")
+        yield Static(id="next-sentence", classes="context")
+
+    def show(self, prev: list[str], text: str, nxt: list[str]) -> None:
+        self.query_one("#prev-sentence", Static).update(data(" ".join(prev)))
+        self.query_one("#current-sentence", Static).update(data(text))
+        self.query_one("#next-sentence", Static).update(data(" ".join(nxt)))
+        self.query_one("#prev-sentence").display = bool(prev)
+        self.query_one("#next-sentence").display = bool(nxt)
+        self.scroll_home(animate=False)
+
+    @property
+    def current_text(self) -> str:
+        """The rendered current sentence, as plain text (for tests)."""
+        return str(self.query_one("#current-sentence", Static).visual)

@@ -1,0 +1,493 @@
+"""Pilot tests of the annotation screen: every key, asserted on the DB, not only on the screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_ui_support import make_db, run_async, settle
+
+from stanceterm.store import Annotation, Stance, Store
+from stanceterm.ui.app import StanceApp
+from stanceterm.ui.dialogs.actor_picker import ActorPicker
+from stanceterm.ui.dialogs.prompts import ClaimChooser, ClusterDialog, NoteDialog, StancePrompt
+from stanceterm.ui.screens.annotate import AnnotateScreen
+from stanceterm.ui.screens.help import HelpScreen
+from stanceterm.ui.widgets.claim_bar import ClaimBar
+
+SIZE = (80, 24)
+A0, A1, A2, A3, B0, B1 = "art-a:0", "art-a:1", "art-a:2", "art-a:3", "art-b:0", "art-b:1"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Any:
+    store = make_db(tmp_path / "ui.db")
+    yield store
+    store.close()
+
+
+def app_for(store: Store, annotator: str = "alice", **kwargs: Any) -> StanceApp:
+    schema = store.label_schema()
+    assert schema is not None
+    return StanceApp(store, schema, annotator, **kwargs)
+
+
+def screen(app: StanceApp) -> AnnotateScreen:
+    for s in app.screen_stack:
+        if isinstance(s, AnnotateScreen):
+            return s
+    raise AssertionError("no annotate screen")
+
+
+def current(app: StanceApp) -> str:
+    s = screen(app).sentence
+    assert s is not None
+    return s.id
+
+
+def ann(store: Store, sid: str, who: str = "alice") -> Annotation | None:
+    return store.annotation(sid, who)
+
+
+@run_async
+async def test_claim_toggles_save_draft_immediately(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert current(app) == A0
+        await pilot.press("1", "3")
+        await settle(app, pilot)
+        a = ann(db, A0)
+        assert a is not None and a.status == "draft"
+        assert a.claims == ("arms_deal", "sanctions_efficacy")
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert ann(db, A0).claims == ("sanctions_efficacy",)  # type: ignore[union-attr]
+        # a digit with no claim type does nothing
+        await pilot.press("9")
+        await settle(app, pilot)
+        assert ann(db, A0).claims == ("sanctions_efficacy",)  # type: ignore[union-attr]
+        # the mouse works too: click the claim bar
+        await pilot.click("#claim-denial")
+        await settle(app, pilot)
+        assert ann(db, A0).claims == ("denial", "sanctions_efficacy")  # type: ignore[union-attr]
+        assert "2 denial ●" in str(app.screen.query_one("#claim-denial").label)  # type: ignore[attr-defined]
+
+
+@run_async
+async def test_zero_enter_x_f_statuses_and_advance(db: Store) -> None:
+    db.save(Annotation(A2, "alice", status="done"))  # already done: enter skips over it
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert current(app) == A0
+        await pilot.press("1", "0")  # no claim: done, no claims, no stances, advance
+        await settle(app, pilot)
+        a = ann(db, A0)
+        assert a is not None and (a.status, a.claims, a.stances) == ("done", (), ())
+        assert current(app) == A1
+        await pilot.press("2", "enter")  # done, advance to the next not done (A2 is done)
+        await settle(app, pilot)
+        a = ann(db, A1)
+        assert a is not None and (a.status, a.claims) == ("done", ("denial",))
+        assert current(app) == A3
+        await pilot.press("x")  # skipped: missing data
+        await settle(app, pilot)
+        assert ann(db, A3).status == "skipped"  # type: ignore[union-attr]
+        assert current(app) == B0
+        await pilot.press("3", "f")  # flagged keeps the labels
+        await settle(app, pilot)
+        a = ann(db, B0)
+        assert a is not None and (a.status, a.claims) == ("flagged", ("sanctions_efficacy",))
+        assert current(app) == B1
+        # toggling on a done sentence keeps it done
+        await pilot.press("k", "k", "k")
+        await settle(app, pilot)
+        assert current(app) == A2
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert ann(db, A2).status == "done"  # type: ignore[union-attr]
+        # progress counts what is done
+        assert screen(app).progress.done == 5
+        assert screen(app).progress.claims["arms_deal"] == 1
+
+
+@run_async
+async def test_note_is_saved(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteDialog)
+        await pilot.press(*"check [quote]")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        a = ann(db, A0)
+        assert a is not None and a.note == "check [quote]" and a.status == "draft"
+        await pilot.press("m", "escape")  # cancel keeps the note
+        await settle(app, pilot)
+        assert ann(db, A0).note == "check [quote]"  # type: ignore[union-attr]
+
+
+@run_async
+async def test_stance_pick_known_actor_then_support(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert not screen(app).check_action("add_stance", ())  # no claim tagged yet
+        await pilot.press("1", "a")  # one tagged claim: straight to the picker
+        await pilot.pause()
+        assert isinstance(app.screen, ActorPicker)
+        await pilot.press(*"poutine")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("o")
+        await settle(app, pilot)
+        a = ann(db, A0)
+        assert a is not None
+        assert a.stances == (Stance("arms_deal", "vladimir-poutine", "oppose"),)
+        # a second stance, by clicking in the picker (sentence actors come first: Kim is 2nd)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("down", "enter", "n")
+        await settle(app, pilot)
+        a = ann(db, A0)
+        assert a is not None and a.stances[-1] == Stance("arms_deal", "kim-jong-un", "neutral")
+        # d deletes the highlighted row (the last added), removing the claim removes its stances
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert ann(db, A0).stances == (Stance("arms_deal", "vladimir-poutine", "oppose"),)  # type: ignore[union-attr]
+        await pilot.press("1")
+        await settle(app, pilot)
+        a = ann(db, A0)
+        assert a is not None and a.claims == () and a.stances == ()
+
+
+@run_async
+async def test_stance_with_several_claims_and_new_actor(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "j")  # « Selon Jean Dupont, les sanctions ne fonctionnent plus. »
+        assert current(app) == A2
+        await pilot.press("1", "3", "a")
+        await pilot.pause()
+        assert isinstance(app.screen, ClaimChooser)
+        await pilot.press("3")
+        await pilot.pause()
+        assert isinstance(app.screen, ActorPicker)
+        # with nothing typed, the cue name « Jean Dupont » (not a known actor) is offered
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("o")
+        await settle(app, pilot)
+        a = ann(db, A2)
+        assert a is not None
+        assert a.stances == (Stance("sanctions_efficacy", "jean-dupont", "oppose"),)
+        assert db.actor_names()["jean-dupont"] == "Jean Dupont"
+        # the table shows the name, not the id
+        assert "Jean Dupont" in str(screen(app).query_one("#stances").get_row_at(0)[1])  # type: ignore[attr-defined]
+
+
+@run_async
+async def test_near_duplicate_actor_warns_then_creates(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1", "a")
+        await pilot.pause()
+        await pilot.press(*"Vladimir Poutinne")
+        await pilot.press("up")  # the last option: + create « Vladimir Poutinne »
+        await pilot.press("enter")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, ActorPicker)
+        warning = str(picker.query_one("#actor-warning").visual)  # type: ignore[attr-defined]
+        assert "close to known actor" in warning and "Vladimir Poutine" in warning
+        await pilot.press("enter")  # create it anyway
+        await pilot.pause()
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("s")
+        await settle(app, pilot)
+        a = ann(db, A0)
+        assert a is not None and a.stances == (Stance("arms_deal", "vladimir-poutinne", "support"),)
+        assert db.actor_names()["vladimir-poutinne"] == "Vladimir Poutinne"
+
+
+@run_async
+async def test_escape_cancels_stance_without_writing(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2", "a", "escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, AnnotateScreen)
+        assert ann(db, A0).stances == ()  # type: ignore[union-attr]
+
+
+@run_async
+async def test_undo_walks_back_and_jumps(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1", "2", "enter")  # A0: draft, draft, done → now on A1
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert current(app) == A1
+        await pilot.press("u")  # undoes A1's claim
+        await settle(app, pilot)
+        assert ann(db, A1) is None and current(app) == A1
+        await pilot.press("u")  # undoes A0's done: jumps back there
+        await settle(app, pilot)
+        assert current(app) == A0
+        a = ann(db, A0)
+        assert a is not None and (a.status, a.claims) == ("draft", ("arms_deal", "denial"))
+        assert screen(app).progress.done == 0
+        await pilot.press("u", "u")
+        await settle(app, pilot)
+        assert ann(db, A0) is None
+        await pilot.press("u")  # nothing left: a message, nothing changes
+        await settle(app, pilot)
+        assert ann(db, A0) is None
+
+
+@run_async
+async def test_navigation_g_search(db: Store) -> None:
+    db.save(Annotation(A1, "alice", status="done"))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "down")
+        assert current(app) == A2
+        await pilot.press("k")
+        assert current(app) == A1
+        await pilot.press("up", "up")  # stays on the first
+        assert current(app) == A0
+        await pilot.press("g")  # next not done: A1 is done
+        assert current(app) == A2
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"ARMOURED", "enter")
+        await pilot.pause()
+        assert current(app) == B1
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"ÉTATS-unis", "enter")  # case folded; wraps around
+        await pilot.pause()
+        assert current(app) == A1
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"zzz", "enter")
+        await pilot.pause()
+        assert current(app) == A1
+
+
+@run_async
+async def test_help_guidelines_and_quit(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        ids = {i for _, _, i in help_screen.rows}
+        bound = {b.id for b in AnnotateScreen.BINDINGS if not isinstance(b, tuple)}
+        assert bound - {f"claim_{n}" for n in range(2, 10)} <= ids
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AnnotateScreen)
+        panel = app.screen.query_one("#guidelines")
+        assert not panel.display
+        await pilot.press("G")
+        assert panel.display
+        await pilot.press("f1")
+        assert not panel.display
+        await pilot.press("1", "q")
+        await pilot.pause()
+    assert app.return_value is not None and app.return_value.failed_writes == 0
+    assert ann(db, A0) is not None  # q waited for the pending write
+
+
+@run_async
+async def test_restart_resumes_at_first_not_done(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("0", "0", "2")  # A0, A1 done; A2 draft
+        await pilot.press("q")
+        await pilot.pause()
+    app2 = app_for(db)
+    async with app2.run_test(size=SIZE) as pilot:
+        await settle(app2, pilot)
+        assert current(app2) == A2
+        assert screen(app2).ann is not None and screen(app2).ann.claims == ("denial",)  # type: ignore[union-attr]
+        assert screen(app2).progress.done == 2 and screen(app2).progress.total == 6
+
+
+@run_async
+async def test_annotators_are_blind_unless_show_others(db: Store) -> None:
+    db.save(
+        Annotation(
+            A0, "alice", "done", ("arms_deal",), (Stance("arms_deal", "kim-jong-un", "support"),)
+        )
+    )
+    bob = app_for(db, "bob")
+    async with bob.run_test(size=SIZE) as pilot:
+        await settle(bob, pilot)
+        assert current(bob) == A0  # alice's done does not count for bob
+        s = screen(bob)
+        assert s.ann is not None and s.ann.claims == () and not s.stored
+        assert not s.query_one("#others").display
+        await pilot.press("2")
+        await settle(bob, pilot)
+    assert ann(db, A0, "bob").claims == ("denial",)  # type: ignore[union-attr]
+    assert ann(db, A0, "alice").claims == ("arms_deal",)  # type: ignore[union-attr]
+    bob2 = app_for(db, "bob", show_others=True)
+    async with bob2.run_test(size=SIZE) as pilot:
+        await settle(bob2, pilot)
+        await pilot.press("k")  # resumed on A1; look at A0
+        others = screen(bob2).query_one("#others")
+        assert others.display
+        text = str(others.visual)  # type: ignore[attr-defined]
+        assert "alice: done" in text and "Kim Jong Un support" in text
+
+
+@run_async
+async def test_failed_write_is_shown_and_retried(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = app_for(db)
+    real_save = Store.save
+
+    def broken(self: Store, a: Annotation, action: str = "set") -> Annotation:
+        raise RuntimeError("disk full")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        monkeypatch.setattr(Store, "save", broken)
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert ann(db, A0) is None
+        assert A0 in app.unsaved
+        status = str(screen(app).query_one("#status").visual)  # type: ignore[attr-defined]
+        assert "NOT SAVED" in status
+        progress = str(screen(app).query_one("#progress").visual)  # type: ignore[attr-defined]
+        assert "1 NOT SAVED" in progress
+        assert any("disk full" in str(n.message) for n in app._notifications)
+        # the optimistic state stays on screen; the next change saves everything
+        assert screen(app).ann is not None and screen(app).ann.claims == ("arms_deal",)  # type: ignore[union-attr]
+        monkeypatch.setattr(Store, "save", real_save)
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert ann(db, A0).claims == ("arms_deal", "denial")  # type: ignore[union-attr]
+        assert not app.unsaved
+        monkeypatch.setattr(Store, "save", broken)
+        await pilot.press("3", "q")
+        await pilot.pause()
+    assert app.return_value is not None and app.return_value.failed_writes == 1
+
+
+@run_async
+async def test_writes_apply_in_order(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press(*"123123121")  # no waiting between keys
+        await settle(app, pilot)
+        assert ann(db, A0).claims == ("denial",)  # type: ignore[union-attr]
+        # moving away and back before commits shows the newest state
+        await pilot.press("1", "j", "k")
+        assert screen(app).ann.claims == ("arms_deal", "denial")  # type: ignore[union-attr]
+        await settle(app, pilot)
+        assert ann(db, A0).claims == ("arms_deal", "denial")  # type: ignore[union-attr]
+
+
+@run_async
+async def test_keymap_override(db: Store) -> None:
+    app = app_for(db, keymap={"next": "l", "accept": "space"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("l")
+        assert current(app) == A1
+        await pilot.press("j")  # j is no longer "next"
+        assert current(app) == A1
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert ann(db, A1).status == "done"  # type: ignore[union-attr]
+
+
+@run_async
+async def test_cluster_members_and_split_by_keyboard(db: Store) -> None:
+    with db.tx() as c:  # a hand-made dedup cluster: A0 represents B1
+        c.execute(
+            "INSERT INTO clusters(id, representative_id, size, threshold, created_at) "
+            "VALUES ('c1', ?, 2, 0.9, 'now')",
+            (A0,),
+        )
+        c.execute("UPDATE sentences SET cluster_id = 'c1' WHERE id IN (?, ?)", (A0, B1))
+        c.execute("UPDATE sentences SET hidden = 1 WHERE id = ?", (B1,))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        status = str(screen(app).query_one("#status").visual)  # type: ignore[attr-defined]
+        assert "also in 1 article" in status
+        await pilot.press("2")  # labels of the representative propagate to the member
+        await settle(app, pilot)
+        b1 = ann(db, B1)
+        assert b1 is not None and b1.propagated_from == A0
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ClusterDialog)
+        await pilot.press("down", "s")  # split the copy out
+        await settle(app, pilot)
+        assert isinstance(app.screen, AnnotateScreen)
+        s = db.sentence(B1)
+        assert s is not None and s.cluster_id is None and not s.hidden
+        assert ann(db, B1) is None  # its propagated labels were withdrawn
+        assert not screen(app).check_action("cluster", ())
+
+
+HOSTILE = [
+    "[bold]x[/bold] and [red] and [link=http://x]y and a lone [ bracket",
+    "\x1b[31mred\x1b[0m then \x07bell and \x00nul",
+    "Z" * 400 + " after a very long word",
+]
+
+
+@run_async
+async def test_hostile_sentences_render_literally(tmp_path: Path) -> None:
+    store = make_db(tmp_path / "h.db", [("h", "[b]T[/b] \x1b[2J", "[red]", None, HOSTILE)])  # type: ignore[list-item]
+    app = app_for(store)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            s = screen(app)
+            text = s.current_text
+            assert text == HOSTILE[0]
+            article = str(s.query_one("#article").visual)  # type: ignore[attr-defined]
+            assert "[b]T[/b] ␛[2J" in article and "[red]" in article
+            bar = s.query_one(ClaimBar)
+            assert bar.region.height == 1 and bar.region.y < 24
+            await pilot.press("j")
+            assert s.current_text == "␛[31mred␛[0m then ␇bell and ␀nul"
+            await pilot.press("j")
+            assert s.current_text.startswith("Z" * 400)
+            assert s.query_one(ClaimBar).region.y < 24
+            assert s.query_one("#sentence").region.width == 80
+            # notes and actor names are data too
+            await pilot.press("1", "a")
+            await pilot.pause()
+            await pilot.press(*"[red]Evil", "up", "enter")
+            await pilot.pause()
+            await pilot.press("s")
+            await settle(app, pilot)
+            row = s.query_one("#stances").get_row_at(0)  # type: ignore[attr-defined]
+            assert str(row[1]) == "[red]Evil"
+    finally:
+        store.close()

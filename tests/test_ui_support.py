@@ -1,0 +1,156 @@
+"""Shared helpers for the UI tests (a fixed DB, an async runner) and tests of the UI's pure parts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+
+from stanceterm.schema import load_schema
+from stanceterm.segment import match_key
+from stanceterm.store import ImportCounts, NewArticle, Store
+
+ARTICLES: list[tuple[str, str, str, str, list[str]]] = [
+    (
+        "art-a",
+        "Sommet à Vostochny",
+        "AFP",
+        "2023-09-14",
+        [
+            "Vladimir Poutine a reçu Kim Jong Un au cosmodrome de Vostochny.",
+            "Les deux parties nient l'affirmation des États-Unis sur un accord d'armement.",
+            "Selon Jean Dupont, les sanctions ne fonctionnent plus.",
+            "Moscou a indiqué qu'elle aiderait Pyongyang à développer ses satellites.",
+        ],
+    ),
+    (
+        "art-b",
+        "Kim heads home",
+        "Reuters",
+        "2023-09-15",
+        [
+            "The sanctions have failed, analysts said.",
+            "Kim Jong Un returned home by armoured train.",
+        ],
+    ),
+]
+
+
+def make_db(
+    path: Path, articles: list[tuple[str, str, str, str, list[str]]] | None = None
+) -> Store:
+    """A file DB with the default label schema and fixed articles (deterministic content)."""
+    store = Store.open(path)
+    store.set_label_schema(load_schema())
+    arts = [
+        NewArticle(
+            id=aid,
+            title=title,
+            source=source,
+            url=None,
+            published=published,
+            lang="fr",
+            content_hash="h-" + aid,
+            sentences=sentences,
+            norms=[match_key(s) for s in sentences],
+        )
+        for aid, title, source, published, sentences in (articles or ARTICLES)
+    ]
+    with store.tx():
+        store.insert_articles(arts, ImportCounts())
+    return store
+
+
+def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test function with asyncio.run (no pytest-asyncio needed)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), timeout=60))
+
+    return wrapper
+
+
+async def settle(app: Any, pilot: Any) -> None:
+    """Let key handlers run, every queued write commit, and the UI catch up."""
+    await pilot.pause()
+    await app.flush()
+    await pilot.pause()
+
+
+def noop(*_: object) -> Awaitable[None] | None:
+    return None
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_visible_shows_controls_and_keeps_brackets() -> None:
+    from stanceterm.ui.text import data, one_line, visible
+
+    assert visible("\x1b[31mred\x1b[0m") == "␛[31mred␛[0m"
+    assert visible("\x07bell") == "␇bell"
+    assert visible("a\u202eb") == "a⟨U+202E⟩b"
+    assert visible("x\x9by") == "x⟨U+009B⟩y"
+    assert visible("[bold]x[/bold] [") == "[bold]x[/bold] ["
+    t = data("[link=http://x]y")
+    assert isinstance(t, Text) and t.plain == "[link=http://x]y" and not t.spans
+    assert one_line("a\nb  c" * 10, 12).endswith("…") and len(one_line("a" * 50, 12)) == 12
+
+
+def test_stance_keys_first_free_letter() -> None:
+    from stanceterm.ui.dialogs.prompts import stance_keys
+
+    assert stance_keys(["support", "oppose", "neutral"]) == {
+        "s": "support",
+        "o": "oppose",
+        "n": "neutral",
+    }
+    keys = stance_keys(["support", "skeptical", "neutral"])
+    assert keys["s"] == "support" and keys["k"] == "skeptical"
+
+
+def test_help_rows_follow_keymap() -> None:
+    from stanceterm.ui.screens.annotate import AnnotateScreen
+    from stanceterm.ui.screens.help import help_rows
+
+    bindings = [b for b in AnnotateScreen.BINDINGS if not isinstance(b, tuple)]
+    rows = {i: keys for keys, _, i in help_rows(bindings, {"next": "l,space"})}
+    assert rows["next"] == "l, Space"
+    assert rows["prev"] == "k, ↑"
+    assert rows["help"] == "?" and rows["search"] == "/"
+    assert rows["claim_1"] == "1, 2, 3, 4, 5, 6, 7, 8, 9"
+
+
+def test_check_keymap_rejects_unknown_action() -> None:
+    from stanceterm.ui.app import KeymapError, check_keymap
+
+    assert check_keymap({"next": "l, down"}) == {"next": "l,down"}
+    with pytest.raises(KeymapError, match="unknown action 'jump'"):
+        check_keymap({"jump": "x"})
+    with pytest.raises(KeymapError):
+        check_keymap({"next": ""})
+
+
+def test_picker_candidates_put_sentence_actors_first(tmp_path: Path) -> None:
+    from stanceterm.ui.dialogs.actor_picker import candidates
+
+    store = make_db(tmp_path / "c.db")
+    aliases, names = store.alias_map(), store.actor_names()
+    text = "Selon Jean Dupont, Moscou et les États-Unis divergent."
+    empty = candidates("", text, aliases, names)
+    assert [c.actor_id for c in empty[:2]] == ["la-russie", "les-etats-unis"]
+    assert empty[2].actor_id is None and empty[2].name == "Jean Dupont"
+    assert len({c.actor_id for c in empty if c.actor_id}) == len(names)
+    typed = candidates("poutine", text, aliases, names)
+    assert typed[0].actor_id == "vladimir-poutine"
+    new = candidates("Matthieu Martin", text, aliases, names)
+    assert new[-1].actor_id is None and new[-1].name == "Matthieu Martin"
+    # an exact alias offers no "create"
+    assert all(c.actor_id is not None for c in candidates("Moscou", text, aliases, names))
+    store.close()
