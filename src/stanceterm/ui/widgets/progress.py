@@ -23,7 +23,7 @@ class Progress:
         self.times: deque[float] = deque(maxlen=RATE_WINDOW)
 
     def rate_per_min(self) -> float | None:
-        if len(self.times) < 2:
+        if len(self.times) < 3:  # too few completions for a meaningful rate
             return None
         span = self.times[-1] - self.times[0]
         return None if span <= 0 else (len(self.times) - 1) / span * 60.0

@@ -1,0 +1,57 @@
+"""Snapshots (80×24) of the main screen, the actor picker and the help screen, on a fixed DB.
+
+Regenerate after an intended layout change with ``pytest tests/test_ui_snapshots.py
+--snapshot-update`` and look at the SVGs in tests/__snapshots__/ before committing them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from test_ui_support import make_db, settle
+from textual.widgets import Input
+
+from stanceterm.ui.app import StanceApp
+
+
+def _app(tmp_path: Path) -> StanceApp:
+    store = make_db(tmp_path / "snap.db")
+    schema = store.label_schema()
+    assert schema is not None
+    return StanceApp(store, schema, "alice")
+
+
+def test_main_screen(snap_compare: Any, tmp_path: Path) -> None:
+    app = _app(tmp_path)
+
+    async def before(pilot: Any) -> None:
+        await settle(app, pilot)
+        await pilot.press("j", "1", "2")
+        await settle(app, pilot)
+
+    assert snap_compare(app, run_before=before)
+
+
+def test_actor_picker(snap_compare: Any, tmp_path: Path) -> None:
+    app = _app(tmp_path)
+
+    async def before(pilot: Any) -> None:
+        await settle(app, pilot)
+        await pilot.press("j", "2", "a")
+        await settle(app, pilot)
+        app.screen.query_one(Input).cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=before)
+
+
+def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
+    app = _app(tmp_path)
+
+    async def before(pilot: Any) -> None:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=before)
