@@ -203,3 +203,24 @@ def test_export_never_leaves_partial_file(
         export(filled, "annotations", out)
     assert out.read_bytes() == b"old content\n"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.jsonl"]
+
+
+def test_export_to_a_device_writes_through(filled: Store, tmp_path: Path) -> None:
+    """Exporting to /dev/null (or a FIFO) must not replace the device with a regular file."""
+    import os
+    import stat
+
+    _label(filled)
+    assert export(filled, "annotations", os.devnull) == 5
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    export(filled, "annotations", fifo)
+    reader.join(10)
+    assert got and got[0].count(b"\n") == 5
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

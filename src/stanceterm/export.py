@@ -52,6 +52,11 @@ def atomic_output(target: str | Path) -> Iterator[IO[bytes]]:
         sys.stdout.buffer.flush()
         return
     path = Path(target)
+    if path.exists() and not path.is_file():
+        # a device or a pipe (/dev/null, a FIFO): there is nothing to replace, write straight in
+        with path.open("wb") as f:
+            yield f
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
