@@ -152,8 +152,13 @@ CREATE TABLE gold (
 );
 """
 
+#: v2: undo looks up "is this event undone?" by index instead of scanning the history.
+_V2 = """
+CREATE INDEX annotation_events_undoes ON annotation_events(undoes) WHERE undoes IS NOT NULL;
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
