@@ -16,12 +16,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import sqlite_utils
@@ -157,8 +158,53 @@ _V2 = """
 CREATE INDEX annotation_events_undoes ON annotation_events(undoes) WHERE undoes IS NOT NULL;
 """
 
+#: v3 (teams): per-annotator counters kept by triggers, so the live team progress is a few-row
+#: read even on a million-sentence DB (counting annotations scans them). ``kind`` is a status
+#: (draft/done/skipped/flagged; direct labels only, propagated copies are not work done) or
+#: ``assigned``. The triggers rely on ``PRAGMA recursive_triggers = ON`` (set on every
+#: connection) so that ``INSERT OR REPLACE`` runs the delete trigger of the row it replaces.
+#: Also: assignments by sentence (who else holds this sentence: the overlap of an assignment).
+_V3 = """
+CREATE TABLE annotator_counts (
+    annotator TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (annotator, kind)
+) WITHOUT ROWID;
+INSERT INTO annotator_counts(annotator, kind, n)
+    SELECT annotator, status, count(*) FROM annotations WHERE propagated_from IS NULL
+    GROUP BY annotator, status;
+INSERT INTO annotator_counts(annotator, kind, n)
+    SELECT annotator, 'assigned', count(*) FROM assignments GROUP BY annotator;
+CREATE TRIGGER annotations_count_insert AFTER INSERT ON annotations
+WHEN NEW.propagated_from IS NULL BEGIN
+    INSERT INTO annotator_counts(annotator, kind, n) VALUES (NEW.annotator, NEW.status, 1)
+    ON CONFLICT(annotator, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER annotations_count_delete AFTER DELETE ON annotations
+WHEN OLD.propagated_from IS NULL BEGIN
+    UPDATE annotator_counts SET n = n - 1 WHERE annotator = OLD.annotator AND kind = OLD.status;
+END;
+CREATE TRIGGER annotations_count_update AFTER UPDATE OF annotator, status, propagated_from
+ON annotations BEGIN
+    UPDATE annotator_counts SET n = n - 1
+    WHERE OLD.propagated_from IS NULL AND annotator = OLD.annotator AND kind = OLD.status;
+    INSERT INTO annotator_counts(annotator, kind, n)
+    SELECT NEW.annotator, NEW.status, 1 WHERE NEW.propagated_from IS NULL
+    ON CONFLICT(annotator, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER assignments_count_insert AFTER INSERT ON assignments BEGIN
+    INSERT INTO annotator_counts(annotator, kind, n) VALUES (NEW.annotator, 'assigned', 1)
+    ON CONFLICT(annotator, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER assignments_count_delete AFTER DELETE ON assignments BEGIN
+    UPDATE annotator_counts SET n = n - 1 WHERE annotator = OLD.annotator AND kind = 'assigned';
+END;
+CREATE INDEX assignments_seq ON assignments(seq);
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
@@ -269,6 +315,33 @@ class Gold:
     updated_at: str = ""
 
 
+class MergeConflict(StoreError):
+    """The other DB cannot be merged into this one; the message is one line."""
+
+
+@dataclass(slots=True)
+class MergeCounts:
+    """What :meth:`Store.merge_from` changed."""
+
+    articles_added: int = 0
+    sentences_added: int = 0
+    annotators_added: int = 0
+    actors_added: int = 0
+    actors_remapped: int = 0
+    aliases_added: int = 0
+    events_added: int = 0
+    labels_taken: int = 0
+    labels_kept: int = 0
+    labels_deleted: int = 0
+    gold_taken: int = 0
+    gold_kept: int = 0
+    splits_applied: int = 0
+
+
+#: The counters of :meth:`Store.progress_by_annotator` besides ``last_activity``.
+_PROGRESS_KINDS: tuple[str, ...] = ("done", "skipped", "flagged", "draft", "assigned")
+
+
 def _stances_from_json(raw: str | None) -> tuple[Stance, ...]:
     if not raw:
         return ()
@@ -310,16 +383,23 @@ class Store:
         self.path = path
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
+        self.read_only = False
 
     # ---------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, create: bool = True) -> Store:
+    def open(
+        cls, path: str | os.PathLike[str], *, create: bool = True, read_only: bool = False
+    ) -> Store:
         """Open (and if needed create or upgrade) a stanceterm DB.
 
         A file that is not a stanceterm DB (random bytes, text, another program's SQLite) or one
         from a newer stanceterm is refused with :class:`StoreError`, and left untouched.
+        ``read_only`` opens an existing DB without creating, upgrading or writing anything (the
+        source of a merge); an older schema version is read as it is.
         """
+        if read_only:
+            return cls._open_read_only(Path(path))
         p = Path(path)
         if p.exists():
             if p.is_dir():
@@ -342,6 +422,36 @@ class Store:
         try:
             store._configure(wal=True)
             store._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{p}: not a usable stanceterm database: {exc}") from None
+        except StoreError:
+            conn.close()
+            raise
+        return store
+
+    @classmethod
+    def _open_read_only(cls, p: Path) -> Store:
+        if not p.is_file():
+            raise StoreError(f"{p}: no such database")
+        _check_foreign_file(p)
+        try:
+            conn = sqlite3.connect(
+                f"file:{quote(str(p.resolve()))}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{p}: cannot open database: {exc}") from None
+        store = cls(conn, str(p))
+        store.read_only = True
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA query_only = ON")
+            if store.schema_version() == 0 or store.get_meta("app") != APP_ID:
+                raise StoreError(f"{p}: is not a stanceterm database (empty); left untouched")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{p}: not a usable stanceterm database: {exc}") from None
@@ -377,6 +487,7 @@ class Store:
                 raise StoreError(f"{self.path}: cannot switch the database to WAL mode")
         c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA foreign_keys = ON")
+        c.execute("PRAGMA recursive_triggers = ON")  # the annotator_counts triggers need it
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -391,11 +502,15 @@ class Store:
         if version == 0:
             tables = self.db.table_names()
             if tables:
+                # a stanceterm opening the same new file at the same moment may just have
+                # committed its first migration between our two reads
+                version = self.schema_version()
+            if tables and version == 0:
                 raise StoreError(
                     f"{self.path}: is an SQLite database of another program (tables: "
                     f"{', '.join(tables[:5])}); refusing to touch it"
                 )
-        elif self.get_meta("app") != APP_ID:
+        if version > 0 and self.get_meta("app") != APP_ID:
             raise StoreError(f"{self.path}: is not a stanceterm database")
         for target, script in MIGRATIONS:
             if target <= version:
@@ -405,6 +520,10 @@ class Store:
 
     def _run_migration(self, target: int, script: str) -> None:
         with self.tx() as c:
+            # Another process opening the same file at the same moment may have run this
+            # migration while we waited for the write lock: look again under the lock.
+            if int(c.execute("PRAGMA user_version").fetchone()[0]) >= target:
+                return
             for statement in _split_sql(script):
                 c.execute(statement)
             if target == 1:
@@ -867,11 +986,12 @@ class Store:
         before: Annotation | None,
         after: Annotation | None,
         undoes: str | None = None,
+        origin: str | None = None,
     ) -> str:
         uid = uuid.uuid4().hex
         c.execute(
             "INSERT INTO annotation_events(uid, sentence_id, annotator, ts, action, before, after, "
-            "undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "undoes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 uid,
                 sentence_id,
@@ -881,6 +1001,7 @@ class Store:
                 None if before is None else _dumps(before.labels()),
                 None if after is None else _dumps(after.labels()),
                 undoes,
+                origin,
             ),
         )
         return uid
@@ -933,7 +1054,8 @@ class Store:
         with self.tx() as c:
             row = c.execute(
                 "SELECT uid, sentence_id, before FROM annotation_events e WHERE annotator = ? "
-                "AND action NOT IN ('undo', 'import', 'merge') AND NOT EXISTS "
+                "AND action NOT IN ('undo', 'import', 'merge') "
+                "AND (origin IS NULL OR origin NOT LIKE 'merge:%') AND NOT EXISTS "
                 "(SELECT 1 FROM annotation_events u WHERE u.annotator = e.annotator "
                 "AND u.undoes = e.uid) ORDER BY id DESC LIMIT 1",
                 (annotator,),
@@ -1276,6 +1398,382 @@ class Store:
             ).fetchall()
         return {str(k): int(n) for k, n in rows}
 
+    # ================================================================ teams (issue 7)
+    # Assignment, live progress, activity, overlapping labels and merging another annotator's DB.
+    # Planning and statistics live in stanceterm.team (no SQL there); this block reads and writes.
+
+    def progress_by_annotator(self) -> dict[str, dict[str, Any]]:
+        """Per annotator: ``done``, ``skipped``, ``flagged``, ``draft`` (their own labels, not
+        propagated copies), ``assigned`` (sentences in their queue) and ``last_activity`` (UTC
+        timestamp of their latest own change among their last 200 history events, or None).
+
+        Reads the trigger-kept ``annotator_counts`` and one short index range per annotator, so it
+        costs the same on a million-sentence DB as on a small one: safe to poll every few seconds.
+        """
+
+        def blank() -> dict[str, Any]:
+            return {k: 0 for k in _PROGRESS_KINDS} | {"last_activity": None}
+
+        with self.read() as c:
+            out = {
+                str(r[0]): blank() for r in c.execute("SELECT name FROM annotators ORDER BY name")
+            }
+            for name, kind, n in c.execute("SELECT annotator, kind, n FROM annotator_counts"):
+                out.setdefault(str(name), blank())[str(kind)] = int(n)
+            for name, entry in out.items():
+                row = c.execute(
+                    "SELECT max(CASE WHEN action NOT IN ('import', 'merge') THEN ts END) FROM "
+                    "(SELECT ts, action FROM annotation_events WHERE annotator = ? "
+                    "ORDER BY id DESC LIMIT 200)",
+                    (name,),
+                ).fetchone()
+                entry["last_activity"] = None if row is None else row[0]
+        return dict(sorted(out.items()))
+
+    def visible_seqs(self, *, unassigned_only: bool = False) -> list[int]:
+        """Sequence numbers of the visible sentences (unclustered ones and cluster
+        representatives), in document order; ``unassigned_only``: those in nobody's queue."""
+        sql = "SELECT seq FROM sentences s WHERE hidden = 0"
+        if unassigned_only:
+            sql += " AND NOT EXISTS (SELECT 1 FROM assignments q WHERE q.seq = s.seq)"
+        with self.read() as c:
+            return [int(r[0]) for r in c.execute(sql + " ORDER BY seq")]
+
+    def assignment_count(self) -> int:
+        with self.read() as c:
+            return int(c.execute("SELECT count(*) FROM assignments").fetchone()[0])
+
+    def assigned_loads(self) -> dict[str, int]:
+        """Annotator -> number of assigned sentences (from the counters)."""
+        with self.read() as c:
+            return {
+                str(a): int(n)
+                for a, n in c.execute(
+                    "SELECT annotator, n FROM annotator_counts WHERE kind = 'assigned' AND n > 0"
+                )
+            }
+
+    def write_assignments(self, plan: Mapping[str, Sequence[int]], *, replace: bool = False) -> int:
+        """Store an assignment plan (annotator -> sentence seqs) in one transaction.
+
+        ``replace`` first drops every earlier assignment. Labels are never touched. Returns the
+        number of (annotator, sentence) rows written.
+        """
+        stamp = now()
+        n = 0
+        with self.tx() as c:
+            if replace:
+                c.execute("DELETE FROM assignments")
+            for name, seqs in plan.items():
+                self._ensure_annotator(c, name)
+                cur = c.executemany(
+                    "INSERT INTO assignments(annotator, seq, sentence_id, created_at) "
+                    "SELECT ?, seq, id, ? FROM sentences WHERE seq = ?",
+                    ((name, stamp, q) for q in seqs),
+                )
+                n += max(cur.rowcount, 0)
+        return n
+
+    def assignment_summary(self) -> dict[str, tuple[int, int]]:
+        """Annotator -> (assigned sentences, of which also assigned to someone else)."""
+        with self.read() as c:
+            rows = c.execute(
+                "SELECT q.annotator, count(*), sum(EXISTS (SELECT 1 FROM assignments o "
+                "WHERE o.seq = q.seq AND o.annotator != q.annotator)) "
+                "FROM assignments q GROUP BY q.annotator ORDER BY q.annotator"
+            ).fetchall()
+        return {str(a): (int(n), int(k or 0)) for a, n, k in rows}
+
+    def iter_activity(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Stream (annotator, ts, action, status before, status after) of every change an
+        annotator made (imports and merge bookkeeping left out), by annotator, then time."""
+        sql = (
+            "SELECT annotator, ts, action, json_extract(before, '$.status'), "
+            "json_extract(after, '$.status') FROM annotation_events "
+            "WHERE action NOT IN ('import', 'merge') ORDER BY annotator, ts"
+        )
+        yield from self._stream(sql, (), batch)
+
+    def iter_shared_claims(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Stream (sentence_id, annotator, claims_json) of the direct (not propagated) done and
+        flagged labels of every sentence that has at least two such labels."""
+        labelled = "propagated_from IS NULL AND status IN ('done', 'flagged')"
+        sql = (
+            f"SELECT sentence_id, annotator, claims FROM annotations WHERE {labelled} AND "
+            f"sentence_id IN (SELECT sentence_id FROM annotations WHERE {labelled} "
+            "GROUP BY sentence_id HAVING count(*) >= 2) ORDER BY sentence_id, annotator"
+        )
+        yield from self._stream(sql, (), batch)
+
+    # ---------------------------------------------------------------- merge
+
+    def merge_from(self, other: Store) -> MergeCounts:
+        """Fold another stanceterm DB (opened read-only) into this one, in one transaction.
+
+        * articles and sentences missing here are copied (sentences match by their stable id; a
+          labelled sentence whose text differs here, or that is missing, refuses the merge with
+          :class:`MergeConflict`: the two DBs segmented the article differently);
+        * annotators are added; actors are matched by alias key (their name, then their
+          aliases), new ones are created, and actor ids inside copied labels are remapped;
+        * history events are copied by ``uid`` (``INSERT OR IGNORE``: idempotent), marked with
+          ``origin = 'merge:<their db_uid>'`` (so ``undo`` here never reverts them);
+        * annotations: for each (sentence, annotator), the later ``updated_at`` wins (ties: a fixed
+          order of the labels, so A into B and B into A agree); a label deleted (undone) there
+          later than it was last changed here is deleted; every change here is recorded as a
+          ``merge`` event and propagated to this DB's dedup clusters. Propagated rows there are
+          not copied (this DB propagates by its own clusters);
+        * gold records: the later ``updated_at`` wins; cluster splits there are applied here.
+
+        Merging the same DB twice changes nothing the second time.
+        """
+        counts = MergeCounts()
+        origin = f"merge:{other.db_uid or 'unknown'}"
+        o = other.conn
+        with other.read(), self.tx() as c:
+            o.execute("BEGIN")  # one consistent snapshot of the other DB
+            try:
+                if self.get_meta("label_schema") is None:
+                    raw = other.get_meta("label_schema")
+                    if raw is not None:
+                        self.set_label_schema(load_schema_text(raw, f"{other.path} (label schema)"))
+                self._merge_articles(c, o, counts)
+                self._merge_check_sentences(c, o, other.path)
+                for name, created in o.execute(
+                    "SELECT name, created_at FROM annotators"
+                ).fetchall():
+                    counts.annotators_added += c.execute(
+                        "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
+                        (name, created),
+                    ).rowcount
+                amap = self._merge_actors(c, o, counts)
+                self._merge_events(c, o, origin, amap, counts)
+                self._merge_annotations(c, o, origin, amap, counts)
+                self._merge_gold(c, o, amap, counts)
+                for sid, annotator in o.execute(
+                    "SELECT sentence_id, annotator FROM cluster_splits ORDER BY created_at"
+                ).fetchall():
+                    known = c.execute(
+                        "SELECT 1 FROM sentences WHERE id = ? AND id NOT IN "
+                        "(SELECT sentence_id FROM cluster_splits)",
+                        (sid,),
+                    ).fetchone()
+                    if known:
+                        self.split_sentence(str(sid), annotator)
+                        counts.splits_applied += 1
+            finally:
+                o.execute("COMMIT")
+        return counts
+
+    @staticmethod
+    def _merge_articles(c: sqlite3.Connection, o: sqlite3.Connection, counts: MergeCounts) -> None:
+        rows = o.execute(
+            "SELECT id, title, source, url, published, lang, content_hash, n_sentences, origin, "
+            "imported_at FROM articles ORDER BY rowid"
+        ).fetchall()
+        for row in rows:
+            here = c.execute(
+                "SELECT 1 FROM articles WHERE id = ? OR content_hash = ?", (row[0], row[6])
+            ).fetchone()
+            if here is not None:
+                continue
+            c.execute(
+                "INSERT INTO articles(id, title, source, url, published, lang, content_hash, "
+                "n_sentences, origin, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            sentences = o.execute(
+                "SELECT id, article_id, idx, text, norm FROM sentences WHERE article_id = ? "
+                "ORDER BY idx",
+                (row[0],),
+            ).fetchall()
+            cur = c.executemany(
+                "INSERT OR IGNORE INTO sentences(id, article_id, idx, text, norm) "
+                "VALUES (?, ?, ?, ?, ?)",
+                sentences,
+            )
+            counts.articles_added += 1
+            counts.sentences_added += max(cur.rowcount, 0)
+
+    @staticmethod
+    def _merge_check_sentences(c: sqlite3.Connection, o: sqlite3.Connection, where: str) -> None:
+        cur = o.execute(
+            "SELECT id, text FROM sentences WHERE id IN (SELECT sentence_id FROM annotations "
+            "WHERE propagated_from IS NULL UNION SELECT sentence_id FROM gold "
+            "UNION SELECT sentence_id FROM annotation_events)"
+        )
+        bad = 0
+        example = ""
+        while chunk := cur.fetchmany(500):
+            marks = ",".join("?" * len(chunk))
+            here = dict(
+                c.execute(
+                    f"SELECT id, text FROM sentences WHERE id IN ({marks})", [r[0] for r in chunk]
+                ).fetchall()
+            )
+            for sid, text in chunk:
+                if here.get(sid) != text:
+                    bad += 1
+                    if not example:
+                        state = "missing here" if sid not in here else "has another text here"
+                        example = f"{sid} {state}"
+        if bad:
+            raise MergeConflict(
+                f"{where}: {bad} labelled sentence(s) do not match this database (e.g. {example}): "
+                "the articles were imported under other ids or split into sentences differently; "
+                "nothing merged"
+            )
+
+    def _merge_actors(
+        self, c: sqlite3.Connection, o: sqlite3.Connection, counts: MergeCounts
+    ) -> dict[str, str]:
+        """Their actor id -> ours."""
+        aliases: dict[str, list[str]] = {}
+        for alias, actor_id in o.execute("SELECT alias, actor_id FROM actor_aliases ORDER BY key"):
+            aliases.setdefault(str(actor_id), []).append(str(alias))
+        amap: dict[str, str] = {}
+        for oid, name, created_by in o.execute(
+            "SELECT id, name, created_by FROM actors ORDER BY created_at, id"
+        ).fetchall():
+            own = aliases.get(str(oid), [])
+            local: str | None = None
+            for key in [alias_key(name), *(alias_key(a) for a in own)]:
+                row = c.execute(
+                    "SELECT actor_id FROM actor_aliases WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None:
+                    local = str(row[0])
+                    break
+            if local is None:
+                row = c.execute("SELECT id FROM actors WHERE name = ?", (name,)).fetchone()
+                local = None if row is None else str(row[0])
+            if local is None:
+                local = self._add_actor(c, str(name), own, created_by)
+                counts.actors_added += 1
+            else:
+                for alias in own:
+                    if alias.strip():
+                        counts.aliases_added += c.execute(
+                            "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id) "
+                            "VALUES (?, ?, ?)",
+                            (alias_key(alias), alias.strip(), local),
+                        ).rowcount
+            amap[str(oid)] = local
+            if local != oid:
+                counts.actors_remapped += 1
+        return {k: v for k, v in amap.items() if k != v}
+
+    @staticmethod
+    def _merge_events(
+        c: sqlite3.Connection,
+        o: sqlite3.Connection,
+        origin: str,
+        amap: dict[str, str],
+        counts: MergeCounts,
+    ) -> None:
+        cur = o.execute(
+            "SELECT uid, sentence_id, annotator, ts, action, before, after, undoes, origin "
+            "FROM annotation_events ORDER BY id"
+        )
+        while chunk := cur.fetchmany(5000):
+            rows = [
+                (
+                    *r[:5],
+                    _remap_labels_json(r[5], amap),
+                    _remap_labels_json(r[6], amap),
+                    r[7],
+                    r[8] or origin,
+                )
+                for r in chunk
+            ]
+            done = c.executemany(
+                "INSERT OR IGNORE INTO annotation_events(uid, sentence_id, annotator, ts, action, "
+                "before, after, undoes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            counts.events_added += max(done.rowcount, 0)
+
+    def _merge_annotations(
+        self,
+        c: sqlite3.Connection,
+        o: sqlite3.Connection,
+        origin: str,
+        amap: dict[str, str],
+        counts: MergeCounts,
+    ) -> None:
+        select_ours = f"SELECT {_ANN_COLS} FROM annotations WHERE sentence_id = ? AND annotator = ?"
+        cur = o.execute(f"SELECT {_ANN_COLS} FROM annotations WHERE propagated_from IS NULL")
+        while chunk := cur.fetchmany(5000):
+            for row in chunk:
+                theirs = _remap_annotation(_annotation_from_row(row), amap)
+                found = c.execute(select_ours, (theirs.sentence_id, theirs.annotator)).fetchone()
+                ours = None if found is None else _annotation_from_row(found)
+                created = theirs.created_at
+                if ours is not None and ours.propagated_from is None:
+                    if ours.same_labels(theirs) or (theirs.updated_at, _label_key(theirs)) <= (
+                        ours.updated_at,
+                        _label_key(ours),
+                    ):
+                        counts.labels_kept += 1
+                        continue
+                    created = min(ours.created_at, theirs.created_at)
+                state = replace(theirs, created_at=created)
+                self._write_state(c, state)
+                self._event(
+                    c, state.sentence_id, state.annotator, "merge", ours, state, None, origin
+                )
+                self._propagate(c, state.sentence_id, state.annotator, state)
+                counts.labels_taken += 1
+        # Deletions: (sentence, annotator) with history there but no label any more, whose last
+        # event (an undo back to nothing) is later than our own last change.
+        gone = o.execute(
+            "SELECT e.sentence_id, e.annotator, max(e.ts), e.after IS NULL FROM annotation_events e "
+            "WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.sentence_id = e.sentence_id "
+            "AND a.annotator = e.annotator) GROUP BY e.sentence_id, e.annotator"
+        ).fetchall()
+        for sid, annotator, ts, deleted in gone:
+            if not deleted:
+                continue
+            found = c.execute(select_ours, (sid, annotator)).fetchone()
+            ours = None if found is None else _annotation_from_row(found)
+            if ours is None or ours.propagated_from is not None or ours.updated_at >= ts:
+                continue
+            c.execute(
+                "DELETE FROM annotations WHERE sentence_id = ? AND annotator = ?", (sid, annotator)
+            )
+            self._event(c, sid, annotator, "merge", ours, None, None, origin)
+            self._propagate(c, sid, annotator, None)
+            counts.labels_deleted += 1
+
+    @staticmethod
+    def _merge_gold(
+        c: sqlite3.Connection, o: sqlite3.Connection, amap: dict[str, str], counts: MergeCounts
+    ) -> None:
+        cols = (
+            "sentence_id, status, claims, stances, adjudicator, chosen_from, sources, note, "
+            "created_at, updated_at"
+        )
+        for row in o.execute(f"SELECT {cols} FROM gold").fetchall():
+            theirs = list(row)
+            if amap:
+                theirs[3] = _dumps(_remap_stances(orjson.loads(theirs[3]), amap))
+                sources = orjson.loads(theirs[6])
+                for src in sources:
+                    if isinstance(src, dict) and isinstance(src.get("stances"), list):
+                        src["stances"] = _remap_stances(src["stances"], amap)
+                theirs[6] = _dumps(sources)
+            here = c.execute(f"SELECT {cols} FROM gold WHERE sentence_id = ?", (row[0],)).fetchone()
+            if here is not None:
+                same = list(here[1:8]) == theirs[1:8]
+                if same or (theirs[9], [str(v) for v in theirs[1:8]]) <= (
+                    here[9],
+                    [str(v) for v in here[1:8]],
+                ):
+                    counts.gold_kept += 1
+                    continue
+                theirs[8] = min(here[8], theirs[8])
+            c.execute(f"INSERT OR REPLACE INTO gold({cols}) VALUES (?,?,?,?,?,?,?,?,?,?)", theirs)
+            counts.gold_taken += 1
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -1283,6 +1781,37 @@ class Store:
 def _sentence(row: Sequence[Any]) -> Sentence:
     return Sentence(
         int(row[0]), str(row[1]), str(row[2]), int(row[3]), str(row[4]), row[5], bool(row[6])
+    )
+
+
+def _remap_stances(stances: list[dict[str, Any]], amap: dict[str, str]) -> list[dict[str, Any]]:
+    return [{**st, "actor": amap.get(st["actor"], st["actor"])} for st in stances]
+
+
+def _remap_labels_json(raw: str | None, amap: dict[str, str]) -> str | None:
+    """A history state (``Annotation.labels()`` JSON) with actor ids mapped to ours."""
+    if raw is None or not amap:
+        return raw
+    state = orjson.loads(raw)
+    state["stances"] = _remap_stances(state.get("stances", []), amap)
+    return _dumps(state)
+
+
+def _remap_annotation(a: Annotation, amap: dict[str, str]) -> Annotation:
+    if not amap:
+        return a
+    return replace(
+        a, stances=tuple(Stance(s.claim, amap.get(s.actor, s.actor), s.stance) for s in a.stances)
+    )
+
+
+def _label_key(a: Annotation) -> tuple[Any, ...]:
+    """A fixed order on labels (the merge tie-break when two edits carry the same time)."""
+    return (
+        a.status,
+        a.claims,
+        tuple((s.claim, s.actor, s.stance) for s in a.stances),
+        a.note or "",
     )
 
 
@@ -1326,5 +1855,16 @@ def _check_foreign_file(p: Path) -> None:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (no semicolons inside our literals)."""
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """Split a migration script into statements (no semicolons inside our literals; a trigger's
+    body, whose statements end in semicolons, stays one statement)."""
+    out: list[str] = []
+    buf = ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n\t;"):
+                out.append(buf.strip().rstrip(";").strip())
+            buf = ""
+    if buf.strip(" \n\t;"):
+        out.append(buf.strip().rstrip(";").strip())
+    return out
