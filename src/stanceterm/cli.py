@@ -30,6 +30,7 @@ from stanceterm.config import (
     resolve_schema,
 )
 from stanceterm.schema import LabelSchema, SchemaError, json_schemas, load_schema
+from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
 from stanceterm.store import Store, StoreError
 
 DEMO_DB = "stanceterm-demo.db"
@@ -310,16 +311,59 @@ def stats_cmd(app: AppContext) -> None:
     if not per:
         out_console.print("No annotations yet.")
         return
+    from stanceterm.team import activity, claim_agreement
+
+    rates = activity(store.iter_activity())
+    overall, agree = claim_agreement(store.iter_shared_claims())
     statuses = ["done", "skipped", "flagged", "draft"]
     table = Table(title="annotations per annotator", title_justify="left")
     table.add_column("annotator")
     for s in statuses:
         table.add_column(s, justify="right")
     table.add_column("propagated", justify="right")
+    table.add_column("labels/h", justify="right")
+    table.add_column("active", justify="right")
+    table.add_column("α claims", justify="right")
+    table.add_column("shared", justify="right")
     for annotator, by in per.items():
         prop = sum(v for k, v in by.items() if k.endswith("+prop"))
-        table.add_row(Text(annotator), *(str(by.get(s, 0)) for s in statuses), str(prop))
+        act = rates.get(annotator)
+        rate = None if act is None else act.per_hour
+        ag = agree.get(annotator)
+        table.add_row(
+            Text(annotator),
+            *(str(by.get(s, 0)) for s in statuses),
+            str(prop),
+            "-" if rate is None else f"{rate:.0f}",
+            "-" if act is None else _duration(act.active_seconds),
+            "-" if ag is None else _alpha_text(ag.alpha),
+            "0" if ag is None else str(ag.units),
+        )
     out_console.print(table)
+    click.echo(
+        f"All annotators: α claims = {_alpha_text(overall.alpha)} on {overall.units} shared "
+        "sentence(s)."
+    )
+    click.echo(
+        "labels/h: sentences finished (done, skipped, flagged) per hour of active time, which "
+        f"sums the pauses shorter than {SESSION_GAP_MINUTES} min between an annotator's changes. "
+        "α claims: Krippendorff's alpha (MASI) on the claim sets of the sentences an annotator "
+        "shares with others (done and flagged count; skipped and draft are missing; propagated "
+        "copies count once); n/a when undefined.",
+        err=True,
+    )
+
+
+SESSION_GAP_MINUTES = 10
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"{minutes} min"
+
+
+def _alpha_text(value: float) -> str:
+    return "n/a" if value != value else f"{value:.3f}"  # NaN: undefined (no variation)
 
 
 @cli.command("schemas")
@@ -411,6 +455,248 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
         for line in result.errors:
             click.echo(f"error: {line}", err=True)
         fail(f"{result.failed_writes} sentence(s) have changes that could not be saved")
+
+
+# --------------------------------------------------------------------------- teams
+
+
+@cli.command("annotators")
+@pass_app
+def annotators_cmd(app: AppContext) -> None:
+    """List the annotators with their label counts, assigned sentences and latest activity.
+
+    Counts are the annotator's own labels (copies propagated to duplicate sentences are not
+    counted); "assigned" is the size of their queue (see `stanceterm assign`).
+    """
+    store = app.store(create=False)
+    progress = store.progress_by_annotator()
+    if not progress:
+        out_console.print("No annotators yet.")
+        return
+    kinds = ["done", "skipped", "flagged", "draft", "assigned"]
+    table = Table(title="annotators", title_justify="left")
+    table.add_column("annotator")
+    for kind in kinds:
+        table.add_column(kind, justify="right")
+    table.add_column("last activity (UTC)")
+    for name, entry in progress.items():
+        last = entry["last_activity"]
+        table.add_row(
+            Text(name),
+            *(str(entry[k]) for k in kinds),
+            "-" if last is None else str(last)[:19].replace("T", " "),
+        )
+    out_console.print(table)
+
+
+@cli.command("assign")
+@click.option(
+    "--annotators",
+    "names",
+    required=True,
+    metavar="A,B,C",
+    help="Comma-separated annotator names.",
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Annotators per sentence (K, at most the number of annotators).",
+)
+@click.option(
+    "--overlap-sample",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    metavar="FRACTION",
+    help="Give only this seeded fraction of the sentences K annotators, the rest one.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the plan.")
+@click.option(
+    "--replace", is_flag=True, help="Drop every earlier assignment and plan again (labels kept)."
+)
+@click.option(
+    "--extend", is_flag=True, help="Assign only the visible sentences nobody has been assigned."
+)
+@pass_app
+def assign_cmd(
+    app: AppContext,
+    names: str,
+    overlap: int,
+    overlap_sample: float | None,
+    seed: int,
+    replace: bool,
+    extend: bool,
+) -> None:
+    """Split the visible sentences between annotators, each sentence to K of them.
+
+    Visible sentences are the unclustered ones and the representative of each dedup cluster.
+    Loads differ by at most one sentence; the plan is the same for the same seed, and each
+    annotator's queue is a few runs of consecutive sentences. `annotate` then walks only the
+    annotator's queue. With --overlap-sample, a seeded fraction of the sentences is annotated
+    K times (enough for agreement) and the rest once.
+
+    A DB that already has assignments is refused: --replace plans again from scratch (labels
+    stay; an annotator's queue may then hold sentences someone else labelled), --extend gives
+    out only the sentences nobody has yet (after a new import), favouring the least loaded.
+    """
+    from stanceterm.team import AssignmentError, check_annotator_names, plan_assignment
+
+    if replace and extend:
+        fail("--replace and --extend exclude each other")
+    store = app.store(create=False)
+    try:
+        annotators = check_annotator_names(names.split(","))
+    except AssignmentError as exc:
+        fail(str(exc))
+    existing = store.assignment_count()
+    if existing and not (replace or extend):
+        fail(
+            f"{store.path}: already has {existing} assignment(s); pass --replace to plan again "
+            "from scratch (labels are kept) or --extend to assign only the sentences nobody has"
+        )
+    seqs = store.visible_seqs(unassigned_only=extend)
+    if extend and not seqs:
+        click.echo("Nothing to assign: every visible sentence is already assigned.", err=True)
+        return
+    if not seqs:
+        fail(f"{store.path}: no sentences to assign; run `stanceterm import FILES` first")
+    try:
+        plan = plan_assignment(
+            seqs,
+            annotators,
+            overlap,
+            seed=seed,
+            overlap_sample=overlap_sample,
+            existing=store.assigned_loads() if extend else None,
+        )
+    except AssignmentError as exc:
+        fail(str(exc))
+    written = store.write_assignments(plan.queues, replace=replace)
+    summary = store.assignment_summary()
+    table = Table(title="assignments", title_justify="left")
+    table.add_column("annotator")
+    table.add_column("assigned", justify="right")
+    table.add_column("shared with others", justify="right")
+    table.add_column("this run", justify="right")
+    for name, (n, shared) in summary.items():
+        table.add_row(Text(name), str(n), str(shared), str(len(plan.queues.get(name, []))))
+    out_console.print(table)
+    how = f"{overlap} per sentence"
+    if overlap_sample is not None:
+        how = f"{plan.shared} of them to {overlap} annotators, the rest to one"
+    click.echo(
+        f"Assigned {plan.units} sentence(s) ({how}; {written} queue entries) to "
+        f"{len(annotators)} annotator(s), seed {seed}.",
+        err=True,
+    )
+
+
+@cli.command("merge")
+@click.argument("others", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@pass_app
+def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
+    """Fold other annotators' databases (e.g. offline copies) into this one.
+
+    Sentences match by their stable id; articles missing here are copied. The history is the
+    union of both (events are copied by id, so merging twice changes nothing). When the same
+    sentence was labelled by the same annotator in both, the later change wins and both stay in
+    the history. Actors match by name and aliases. Gold labels: the later decision wins. Each
+    OTHER.db is opened read-only and left untouched; a DB with another label schema (other claim
+    types or stances) or a labelled sentence whose text differs is refused. All files merge in
+    one transaction: an interruption leaves this DB as it was.
+    """
+    from stanceterm.team import merge_databases
+
+    store = app.store()
+    results = merge_databases(store, others)
+    table = Table(title=f"merged into {store.path}", title_justify="left")
+    for col in (
+        "from",
+        "articles",
+        "sentences",
+        "events",
+        "labels taken",
+        "kept",
+        "deleted",
+        "gold taken",
+        "actors new",
+        "annotators new",
+    ):
+        table.add_column(col, justify="left" if col == "from" else "right")
+    for path, c in results:
+        table.add_row(
+            Text(str(path)),
+            str(c.articles_added),
+            str(c.sentences_added),
+            str(c.events_added),
+            str(c.labels_taken),
+            str(c.labels_kept),
+            str(c.labels_deleted),
+            str(c.gold_taken),
+            str(c.actors_added),
+            str(c.annotators_added),
+        )
+    out_console.print(table)
+    click.echo(
+        "labels taken: the other DB's change was later and now stands here; kept: ours was later "
+        "or equal; deleted: undone there after our last change. Run `stanceterm dedup` if "
+        "articles were added.",
+        err=True,
+    )
+
+
+@cli.command("serve")
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Address to listen on. Keep the loopback default; see below to reach it from elsewhere.",
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port."
+)
+@click.option("--annotator", help="Who annotates (default: $STANCETERM_ANNOTATOR or config).")
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="The address browsers use, when behind a reverse proxy (e.g. https://annot.example.org).",
+)
+@pass_app
+def serve_cmd(
+    app: AppContext, host: str, port: int, annotator: str | None, public_url: str | None
+) -> None:
+    """Serve the annotation screen in a web browser (textual-serve).
+
+    One server annotates as one annotator: textual-serve cannot tell browsers apart, so each
+    annotator runs their own `stanceterm serve --annotator NAME --port P`. Every browser tab
+    runs `python -m stanceterm --db DB annotate --annotator NAME`.
+
+    It listens on 127.0.0.1 only. To annotate from another computer, open an SSH tunnel there:
+    `ssh -L 8000:localhost:8000 THIS_HOST`, then browse http://localhost:8000. To serve a team,
+    put a reverse proxy with authentication and TLS in front and pass --public-url. textual-serve
+    has no login and no encryption: a --host other than a loopback address lets anyone who
+    reaches the port annotate under this name and read every article.
+    """
+    from stanceterm import serve as serve_mod
+
+    name = app.annotator(annotator)
+    assert name is not None
+    store = app.store(create=False)
+    if store.first(name) is None:
+        fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
+    schema = Path(app.schema_flag) if app.schema_flag else None
+    command = serve_mod.annotate_command(Path(store.path), name, schema=schema)
+    url = public_url or serve_mod.public_url(host, port)
+    if serve_mod.is_loopback(host):
+        err_console.print(
+            f"Serving stanceterm as {name} on {url} (only this machine can connect).",
+            markup=False,
+        )
+        err_console.print(serve_mod.exposure_help(port), markup=False, style="dim")
+    else:
+        err_console.print(serve_mod.exposure_warning(host, port), markup=False, style="bold red")
+    serve_mod.serve(command, host=host, port=port, title=f"stanceterm · {name}", url=public_url)
 
 
 # --------------------------------------------------------------------------- entry point

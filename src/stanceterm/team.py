@@ -114,9 +114,12 @@ def plan_assignment(
     tiebreak = {name: rng.random() for name in names}
     order = sorted(names, key=lambda a: (existing.get(a, 0), tiebreak[a]))
 
-    if overlap_sample is None:
+    shared_idx: list[int] = []
+    single_idx: list[int] = []
+    if overlap == 1:  # nothing shared: every sentence tops the loads up
+        single_idx = list(range(total))
+    elif overlap_sample is None:
         shared_idx = list(range(total))
-        single_idx: list[int] = []
     else:
         k = round(overlap_sample * total)
         shared_idx = sorted(rng.sample(range(total), k))
@@ -125,8 +128,7 @@ def plan_assignment(
 
     queues: dict[str, list[int]] = {name: [] for name in names}
     m = len(shared_idx)
-    length = overlap * m
-    bounds = [j * length // n for j in range(n + 1)]
+    bounds = [j * overlap * m // n for j in range(n + 1)]
     # one chunk per annotator; the larger chunks (sizes differ by one) to the least loaded
     chunks = sorted(range(n), key=lambda j: (-(bounds[j + 1] - bounds[j]), j))
     for name, j in zip(order, chunks, strict=True):
@@ -140,7 +142,7 @@ def plan_assignment(
         start += size
 
     out = {name: sorted(seqs[i] for i in queues[name]) for name in names}
-    return AssignmentPlan(out, overlap, m if overlap > 1 else 0, total)
+    return AssignmentPlan(out, overlap, m, total)
 
 
 def _water_fill(loads: Sequence[int], amount: int) -> list[int]:

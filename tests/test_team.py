@@ -1,0 +1,356 @@
+"""Teams: assignment planning, the assignment CLI, live progress counters, activity and agreement."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stanceterm.agreement import alpha
+from stanceterm.store import Annotation, Stance, Store
+from stanceterm.team import (
+    AssignmentError,
+    activity,
+    claim_agreement,
+    plan_assignment,
+)
+from tests.conftest import DEMO, add_article
+from tests.test_cli import assert_clean_error, run
+
+NAMES = ["alice", "bob", "carol", "dan", "eve", "fay", "gus"]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    total=st.integers(1, 400),
+    n=st.integers(1, 7),
+    data=st.data(),
+    seed=st.integers(0, 2**32),
+)
+def test_plan_covers_each_sentence_k_times_balanced(
+    total: int, n: int, data: st.DataObject, seed: int
+) -> None:
+    k = data.draw(st.integers(1, n))
+    sample = data.draw(st.none() | st.floats(0.01, 1.0)) if k > 1 else None
+    seqs = sorted(random.Random(seed).sample(range(10 * total), total))
+    plan = plan_assignment(seqs, NAMES[:n], k, seed=seed, overlap_sample=sample)
+    per_sentence = Counter(q for queue in plan.queues.values() for q in queue)
+    for queue in plan.queues.values():
+        assert queue == sorted(queue) and len(set(queue)) == len(queue)  # distinct annotators
+    assert set(per_sentence) == set(seqs)
+    if sample is None:
+        assert set(per_sentence.values()) == {k}
+    else:
+        shared = round(sample * total)
+        assert Counter(per_sentence.values()) == Counter({k: shared, 1: total - shared}) - Counter()
+        assert plan.shared == shared
+    loads = plan.loads().values()
+    assert max(loads) - min(loads) <= 1
+    again = plan_assignment(seqs, NAMES[:n], k, seed=seed, overlap_sample=sample)
+    assert again == plan
+
+
+def test_full_overlap_gives_every_sentence_to_all() -> None:
+    seqs = list(range(1, 38))
+    plan = plan_assignment(seqs, NAMES[:3], 3, seed=5)
+    assert all(q == seqs for q in plan.queues.values())
+
+
+def test_single_overlap_gives_contiguous_runs() -> None:
+    seqs = list(range(100))
+    plan = plan_assignment(seqs, NAMES[:3], 1, seed=1)
+    for queue in plan.queues.values():
+        assert queue == list(range(queue[0], queue[-1] + 1))  # one run of consecutive sentences
+    assert sorted(len(q) for q in plan.queues.values()) == [33, 33, 34]
+
+
+def test_overlap_two_mixes_pairs_and_seed_changes_plan() -> None:
+    seqs = list(range(500))
+    plan = plan_assignment(seqs, NAMES[:5], 2, seed=3)
+    holders: dict[int, list[str]] = {}
+    for name, queue in plan.queues.items():
+        for q in queue:
+            holders.setdefault(q, []).append(name)
+    pairs = {tuple(sorted(h)) for h in holders.values()}
+    assert len(pairs) >= 5  # every annotator overlaps with several others
+    partners = {a: {b for p in pairs if a in p for b in p if b != a} for a in NAMES[:5]}
+    assert all(len(p) >= 2 for p in partners.values())
+    assert plan_assignment(seqs, NAMES[:5], 2, seed=4) != plan
+
+
+def test_extend_favours_the_least_loaded() -> None:
+    plan = plan_assignment(list(range(10)), ["alice", "bob"], 1, existing={"alice": 20, "bob": 4})
+    assert len(plan.queues["bob"]) == 10 and plan.queues["alice"] == []
+    plan = plan_assignment(list(range(10)), ["alice", "bob"], 1, existing={"alice": 7, "bob": 5})
+    assert len(plan.queues["bob"]) == 6 and len(plan.queues["alice"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("names", "k", "sample", "message"),
+    [
+        (["alice", "bob"], 3, None, "needs at least 3 annotators"),
+        (["alice", "bob"], 0, None, "at least 1"),
+        (["alice", "alice"], 1, None, "listed twice"),
+        (["alice", " "], 1, None, "empty annotator name"),
+        (["alice", "bob"], 2, 1.5, "fraction"),
+        (["alice", "bob"], 1, 0.2, "--overlap 2 or more"),
+    ],
+)
+def test_plan_refuses_bad_options(
+    names: list[str], k: int, sample: float | None, message: str
+) -> None:
+    with pytest.raises(AssignmentError, match=message):
+        plan_assignment([1, 2, 3], names, k, overlap_sample=sample)
+
+
+# --------------------------------------------------------------------------- store: assignments
+
+
+def test_assignments_drive_the_queue(filled: Store) -> None:
+    seqs = filled.visible_seqs()
+    assert len(seqs) == 5
+    plan = plan_assignment(seqs, ["alice", "bob"], 1, seed=0)
+    assert filled.write_assignments(plan.queues) == 5
+    for name, queue in plan.queues.items():
+        assert filled.queue_size(name) == len(queue)
+        first = filled.first(name)
+        assert first is not None and first.seq == queue[0]
+    summary = filled.assignment_summary()
+    assert {a: n for a, (n, _) in summary.items()} == plan.loads()
+    assert all(shared == 0 for _, shared in summary.values())
+    assert filled.visible_seqs(unassigned_only=True) == []
+    # hidden (non-representative) sentences are never handed out
+    with filled.tx() as c:
+        c.execute("UPDATE sentences SET hidden = 1 WHERE id = 'a2:1'")
+    assert len(filled.visible_seqs()) == 4
+    filled.write_assignments({"alice": filled.visible_seqs()}, replace=True)
+    assert filled.assigned_loads() == {"alice": 4}
+
+
+def _direct_counts(store: Store) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    with store.read() as c:
+        for a, s, n in c.execute(
+            "SELECT annotator, status, count(*) FROM annotations WHERE propagated_from IS NULL "
+            "GROUP BY annotator, status"
+        ):
+            out.setdefault(a, {})[s] = n
+        for a, n in c.execute("SELECT annotator, count(*) FROM assignments GROUP BY annotator"):
+            out.setdefault(a, {})["assigned"] = n
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ops=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 4), st.integers(0, 2)), max_size=40)
+)
+def test_progress_counters_match_a_full_count(ops: list[tuple[int, int, int]]) -> None:
+    """The trigger-kept counters equal a GROUP BY after any mix of writes (save, undo,
+    propagation into a cluster, split, bulk load, import, assignments)."""
+    from stanceterm.schema import load_schema
+
+    store = Store.memory()
+    store.set_label_schema(load_schema())
+    add_article(store, "a1", ["S0.", "S1.", "S2."])
+    add_article(store, "a2", ["S0 copy.", "T1."])
+    with store.tx() as c:
+        c.execute(
+            "INSERT INTO clusters(id, representative_id, size, threshold, created_at) "
+            "VALUES ('c1', 'a1:0', 2, 90, 'now')"
+        )
+        c.execute("UPDATE sentences SET cluster_id = 'c1' WHERE id IN ('a1:0', 'a2:0')")
+        c.execute("UPDATE sentences SET hidden = 1 WHERE id = 'a2:0'")
+    sids = ["a1:0", "a1:1", "a1:2", "a2:0", "a2:1"]
+    people = ["alice", "bob", "carol"]
+    statuses = ["draft", "done", "skipped", "flagged"]
+    for op, i, j in ops:
+        sid, who = sids[i], people[j]
+        if op <= 3:
+            store.save(Annotation(sid, who, statuses[op], ("arms_deal",) if op else ()))
+        elif op == 4:
+            store.undo(who)
+        elif op == 5:
+            store.split_sentence(sid, who)
+        elif op == 6:
+            store.bulk_load_annotations(
+                [Annotation(sid, who, "done", (), (), None, None, "t", "t")]
+            )
+        else:
+            store.write_assignments({who: [i + 1]}, replace=True)
+    expected = _direct_counts(store)
+    progress = store.progress_by_annotator()
+    for name, entry in progress.items():
+        for kind in ("done", "skipped", "flagged", "draft", "assigned"):
+            assert entry[kind] == expected.get(name, {}).get(kind, 0), (name, kind)
+    store.close()
+
+
+def test_progress_last_activity(filled: Store) -> None:
+    filled.ensure_annotator("zoe")
+    filled.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
+    saved = filled.save(Annotation("a1:1", "alice", "skipped"))
+    progress = filled.progress_by_annotator()
+    assert progress["alice"]["done"] == 1 and progress["alice"]["skipped"] == 1
+    assert progress["alice"]["last_activity"] >= saved.updated_at  # the event follows the save
+    assert progress["zoe"] == {
+        "done": 0,
+        "skipped": 0,
+        "flagged": 0,
+        "draft": 0,
+        "assigned": 0,
+        "last_activity": None,
+    }
+
+
+def test_progress_is_flat_on_a_large_db(tmp_path: Path) -> None:
+    """progress_by_annotator reads counters: a 100x larger annotation table costs about the same."""
+
+    def timed(n: int) -> float:
+        s = Store.open(tmp_path / f"p{n}.db")
+        add_article(s, f"a{n}", [f"Sentence {i}." for i in range(n)])
+        s.bulk_load_annotations(
+            Annotation(f"a{n}:{i}", who, "done", (), (), None, None, "t", "t")
+            for i in range(n)
+            for who in ("alice", "bob")
+        )
+        best = min(_time(s.progress_by_annotator) for _ in range(5))
+        assert s.progress_by_annotator()["bob"]["done"] == n
+        s.close()
+        return best
+
+    small, large = timed(500), timed(50_000)
+    assert large < small * 10 + 0.002, (small, large)
+
+
+def _time(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- activity / agreement
+
+
+def test_activity_sessions_and_rate() -> None:
+    rows = [
+        ("alice", "2026-01-01T10:00:00.000000Z", "set", None, "draft"),
+        ("alice", "2026-01-01T10:00:30.000000Z", "set", "draft", "done"),
+        ("alice", "2026-01-01T10:01:00.000000Z", "set", None, "done"),
+        ("alice", "2026-01-01T10:01:10.000000Z", "set", "done", "done"),  # an edit, not a label
+        ("alice", "2026-01-01T10:02:00.000000Z", "undo", "done", None),
+        # an hour's pause: a new session, the gap is not active time
+        ("alice", "2026-01-01T11:02:00.000000Z", "set", None, "skipped"),
+        ("alice", "2026-01-01T11:03:00.000000Z", "set", None, "flagged"),
+        ("bob", "2026-01-01T09:00:00.000000Z", "set", None, "done"),
+    ]
+    acts = activity(rows)
+    a = acts["alice"]
+    assert (a.labels, a.sessions, a.active_seconds) == (4, 2, 180.0)
+    assert a.per_hour == pytest.approx(80.0)
+    assert acts["bob"].per_hour is None and acts["bob"].labels == 1
+
+
+def test_claim_agreement_matches_alpha() -> None:
+    rows = [
+        ("s1", "alice", '["arms_deal"]'),
+        ("s1", "bob", '["arms_deal"]'),
+        ("s2", "alice", '["denial"]'),
+        ("s2", "bob", '["denial","arms_deal"]'),
+        ("s3", "bob", "[]"),
+        ("s3", "carol", "[]"),
+        ("s4", "alice", '["denial"]'),
+        ("s4", "carol", '["sanctions_efficacy"]'),
+    ]
+    overall, per = claim_agreement(rows)
+    A, D, S, E = (
+        frozenset({"arms_deal"}),
+        frozenset({"denial"}),
+        frozenset({"sanctions_efficacy"}),
+        frozenset(),
+    )
+    full = [[A, D, None, D], [A, D | A, E, None], [None, None, E, S]]
+    assert overall.units == 4 and overall.alpha == pytest.approx(alpha(full, "masi"))
+    alice = [[A, D, D], [A, D | A, None], [None, None, S]]
+    assert per["alice"].units == 3 and per["alice"].alpha == pytest.approx(alpha(alice, "masi"))
+    none, _ = claim_agreement([])
+    assert none.units == 0 and math.isnan(none.alpha)
+
+
+def test_shared_claims_exclude_skipped_drafts_and_propagated(filled: Store) -> None:
+    s = filled
+    s.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
+    s.save(Annotation("a1:0", "bob", "flagged", ("arms_deal",)))
+    s.save(Annotation("a1:1", "alice", "done", ("denial",)))
+    s.save(Annotation("a1:1", "bob", "skipped"))
+    s.save(Annotation("a1:2", "alice", "done", ()))
+    s.save(Annotation("a1:2", "bob", "draft", ("denial",)))
+    s.bulk_load_annotations(
+        [Annotation("a2:0", "bob", "done", (), (), None, "a1:0", "t", "t")]  # a propagated copy
+    )
+    s.save(Annotation("a2:0", "alice", "done", ()))
+    rows = list(s.iter_shared_claims())
+    assert [(r[0], r[1]) for r in rows] == [("a1:0", "alice"), ("a1:0", "bob")]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_assign_annotators_stats(tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    assert run("--db", db, "import", str(DEMO), cwd=tmp_path).returncode == 0
+    p = run("--db", db, "assign", "--annotators", "alice,bob,carol", "--overlap", "2", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "alice" in p.stdout and "27" in p.stdout and "28" in p.stdout
+    assert "41 sentence(s)" in p.stderr
+    again = run("--db", db, "assign", "--annotators", "alice,bob", cwd=tmp_path)
+    assert_clean_error(again, "already has 82 assignment(s)", "--replace")
+    p = run(
+        "--db", db, "assign", "--annotators", "alice,bob", "--overlap", "2",
+        "--overlap-sample", "0.2", "--seed", "7", "--replace", cwd=tmp_path,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    s = Store.open(tmp_path / "t.db")
+    summary = s.assignment_summary()
+    assert sum(n for n, _ in summary.values()) == 41 + 8 and summary["alice"][1] == 8
+    assert abs(summary["alice"][0] - summary["bob"][0]) <= 1
+    assert "carol" not in summary
+    # label a few sentences, including overlapping ones, to see rates and agreement
+    shared = [sid for sid in _assigned(s, "alice") if sid in _assigned(s, "bob")]
+    for sid in shared[:4]:
+        s.save(Annotation(sid, "alice", "done", ("arms_deal",)))
+        s.save(Annotation(sid, "bob", "done", ("arms_deal",) if sid != shared[0] else ("denial",)))
+    s.save(
+        Annotation(shared[0], "bob", "done", ("denial",), (Stance("denial", "putin", "oppose"),))
+    )
+    s.close()
+    ext = run("--db", db, "assign", "--annotators", "alice,bob", "--extend", cwd=tmp_path)
+    assert ext.returncode == 0 and "Nothing to assign" in ext.stderr
+    ann = run("--db", db, "annotators", cwd=tmp_path)
+    assert ann.returncode == 0 and "alice" in ann.stdout and "carol" in ann.stdout
+    stats = run("--db", db, "stats", cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert "α claims" in stats.stdout and "4 shared sentence(s)" in stats.stdout
+    bad = run(
+        "--db", db, "assign", "--annotators", "alice", "--overlap", "2", "--replace", cwd=tmp_path
+    )
+    assert_clean_error(bad, "needs at least 2 annotators")
+
+
+def _assigned(store: Store, annotator: str) -> list[str]:
+    with store.read() as c:
+        return [
+            r[0]
+            for r in c.execute(
+                "SELECT sentence_id FROM assignments WHERE annotator = ? ORDER BY seq", (annotator,)
+            )
+        ]
