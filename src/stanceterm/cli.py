@@ -610,33 +610,24 @@ def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
 
     store = app.store()
     results = merge_databases(store, others)
-    table = Table(title=f"merged into {store.path}", title_justify="left")
-    for col in (
-        "from",
-        "articles",
-        "sentences",
-        "events",
-        "labels taken",
-        "kept",
-        "deleted",
-        "gold taken",
-        "actors new",
-        "annotators new",
+    table = Table(title="merged", title_justify="left")
+    table.add_column("into " + Path(store.path).name)
+    for path, _ in results:
+        table.add_column(Text(path.name), justify="right")
+    for label, attr in (
+        ("articles added", "articles_added"),
+        ("sentences added", "sentences_added"),
+        ("history events copied", "events_added"),
+        ("labels taken", "labels_taken"),
+        ("labels kept", "labels_kept"),
+        ("labels deleted", "labels_deleted"),
+        ("gold taken", "gold_taken"),
+        ("gold kept", "gold_kept"),
+        ("actors added", "actors_added"),
+        ("annotators added", "annotators_added"),
+        ("cluster splits applied", "splits_applied"),
     ):
-        table.add_column(col, justify="left" if col == "from" else "right")
-    for path, c in results:
-        table.add_row(
-            Text(str(path)),
-            str(c.articles_added),
-            str(c.sentences_added),
-            str(c.events_added),
-            str(c.labels_taken),
-            str(c.labels_kept),
-            str(c.labels_deleted),
-            str(c.gold_taken),
-            str(c.actors_added),
-            str(c.annotators_added),
-        )
+        table.add_row(label, *(str(getattr(c, attr)) for _, c in results))
     out_console.print(table)
     click.echo(
         "labels taken: the other DB's change was later and now stands here; kept: ours was later "

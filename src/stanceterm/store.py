@@ -1714,6 +1714,12 @@ class Store:
                         _label_key(ours),
                     ):
                         counts.labels_kept += 1
+                        if theirs.created_at < ours.created_at:  # first labelled there: both
+                            c.execute(  # DBs then agree on when the label was first made
+                                "UPDATE annotations SET created_at = ? WHERE sentence_id = ? "
+                                "AND annotator = ?",
+                                (theirs.created_at, ours.sentence_id, ours.annotator),
+                            )
                         continue
                     created = min(ours.created_at, theirs.created_at)
                 state = replace(theirs, created_at=created)
