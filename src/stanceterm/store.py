@@ -420,8 +420,7 @@ class Store:
             raise StoreError(f"{p}: cannot open database: {exc}") from None
         store = cls(conn, str(p))
         try:
-            store._configure(wal=True)
-            store._migrate()
+            store._configure_and_migrate()
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{p}: not a usable stanceterm database: {exc}") from None
@@ -429,6 +428,26 @@ class Store:
             conn.close()
             raise
         return store
+
+    def _configure_and_migrate(self) -> None:
+        """Switch to WAL and upgrade, retried while other processes hold the file locked.
+
+        Several annotators starting at once on a new (or older-version) file race to create or
+        upgrade it; switching the journal mode and the first reads can then fail with "database
+        is locked" before the busy timeout applies. Every step is idempotent, so retry.
+        """
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        delay = 0.005
+        while True:
+            try:
+                self._configure(wal=True)
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
 
     @classmethod
     def _open_read_only(cls, p: Path) -> Store:
