@@ -680,13 +680,14 @@ def serve_cmd(
     command = serve_mod.annotate_command(Path(store.path), name, schema=schema)
     url = public_url or serve_mod.public_url(host, port)
     if serve_mod.is_loopback(host):
-        err_console.print(
-            f"Serving stanceterm as {name} on {url} (only this machine can connect).",
-            markup=False,
+        click.echo(
+            f"Serving stanceterm as {name} on {url} (only this machine can connect).", err=True
         )
-        err_console.print(serve_mod.exposure_help(port), markup=False, style="dim")
+        click.echo(serve_mod.exposure_help(port), err=True)
     else:
-        err_console.print(serve_mod.exposure_warning(host, port), markup=False, style="bold red")
+        err_console.print(
+            serve_mod.exposure_warning(host, port), markup=False, style="bold red", soft_wrap=True
+        )
     serve_mod.serve(command, host=host, port=port, title=f"stanceterm · {name}", url=public_url)
 
 

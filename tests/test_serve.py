@@ -1,0 +1,151 @@
+"""Browser mode: the command textual-serve runs, safe defaults, and a live loopback smoke test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import click
+
+from stanceterm import serve
+from stanceterm.cli import cli
+from stanceterm.store import Store
+from tests.conftest import DEMO, ROOT
+from tests.test_cli import assert_clean_error, run
+
+
+def test_defaults_are_loopback() -> None:
+    assert serve.DEFAULT_HOST == "127.0.0.1"
+    params = {p.name: p for p in cli.commands["serve"].params}  # type: ignore[attr-defined]
+    assert params["host"].default == "127.0.0.1"
+    assert params["port"].default == 8000
+    for host in ("127.0.0.1", "127.0.1.1", "::1", "[::1]", "localhost"):
+        assert serve.is_loopback(host), host
+    for host in ("0.0.0.0", "::", "192.168.1.20", "example.org"):
+        assert not serve.is_loopback(host), host
+
+
+def test_command_line_is_the_annotate_command(tmp_path: Path) -> None:
+    db = tmp_path / "team db; rm -rf ~.db"  # spaces and shell characters stay literal
+    argv = serve.annotate_argv(db, "alice $(whoami)")
+    assert argv == [
+        sys.executable,
+        "-m",
+        "stanceterm",
+        "--db",
+        str(db.resolve()),
+        "annotate",
+        "--annotator",
+        "alice $(whoami)",
+    ]
+    cmd = serve.annotate_command(db, "alice $(whoami)")
+    assert shlex.split(cmd) == argv
+    rel = serve.annotate_argv(Path("rel.db"), "bob", schema=Path("s.json"))
+    assert rel[4] == str(Path("rel.db").resolve()) and Path(rel[4]).is_absolute()
+    assert rel[5:7] == ["--schema", str(Path("s.json").resolve())]
+
+
+def test_help_and_warning_say_how_to_expose_it_safely() -> None:
+    help_text = cli.commands["serve"].get_help(click.Context(cli.commands["serve"]))
+    flat = " ".join(help_text.split())
+    assert "ssh -L 8000:localhost:8000" in flat and "reverse proxy" in flat
+    assert "TLS" in flat and "127.0.0.1" in flat
+    warning = serve.exposure_warning("0.0.0.0", 8080)
+    assert "WARNING" in warning and "ssh -L 8080:localhost:8080" in warning
+    assert serve.public_url("::1", 8000) == "http://[::1]:8000"
+
+
+def test_serve_needs_an_annotator_and_sentences(tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    (tmp_path / "empty.toml").write_text("")
+    env = {"STANCETERM_CONFIG": str(tmp_path / "empty.toml"), "STANCETERM_ANNOTATOR": ""}
+    assert_clean_error(run("--db", db, "serve", cwd=tmp_path, env=env), "no annotator")
+    missing = run("--db", db, "serve", "--annotator", "alice", cwd=tmp_path, env=env)
+    assert_clean_error(missing, "no such database")
+    Store.open(tmp_path / "t.db").close()
+    empty = run("--db", db, "serve", "--annotator", "alice", cwd=tmp_path, env=env)
+    assert_clean_error(empty, "no sentences to annotate")
+
+
+STANCETERM = [sys.executable, "-m", "stanceterm"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_page(url: str, proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # loopback only
+                return resp.status, resp.read().decode()
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+async def _first_screen(url: str, timeout: float) -> bytes:
+    """Open the browser's websocket and collect what the app sends until its screen shows."""
+    import aiohttp
+
+    got = b""
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        end = asyncio.get_running_loop().time() + timeout
+        while b"sentence" not in got:
+            left = end - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            try:
+                msg = await ws.receive(timeout=left)
+            except TimeoutError:
+                break
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                got += msg.data
+            elif msg.type == aiohttp.WSMsgType.TEXT:
+                got += msg.data.encode()
+            else:
+                break
+    return got
+
+
+def test_live_serve_smoke(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    assert run("--db", str(db), "import", str(DEMO), cwd=tmp_path).returncode == 0
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("STANCETERM_DB", None)
+    proc = subprocess.Popen(
+        [*STANCETERM, "--db", str(db), "serve", "--port", str(port), "--annotator", "alice"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # the server and the app processes it starts: one group
+    )
+    try:
+        status, page = _wait_for_page(f"http://127.0.0.1:{port}/", proc, timeout=30)
+        assert status == 200
+        assert "textual.js" in page and f"ws://127.0.0.1:{port}/ws" in page
+        screen = asyncio.run(_first_screen(f"ws://127.0.0.1:{port}/ws?width=80&height=24", 40))
+        assert b"sentence" in screen  # the annotation screen itself, run by the served command
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate(timeout=15)
+    text = (out + err).decode(errors="replace")
+    assert "only this machine can connect" in text and "ssh -L" in text
