@@ -354,3 +354,11 @@ def _assigned(store: Store, annotator: str) -> list[str]:
                 "SELECT sentence_id FROM assignments WHERE annotator = ? ORDER BY seq", (annotator,)
             )
         ]
+
+
+def test_team_and_serve_do_not_import_textual() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, stanceterm.team, stanceterm.serve; sys.exit('textual' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
