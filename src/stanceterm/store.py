@@ -1068,7 +1068,8 @@ class Store:
     def undo(self, annotator: str) -> str | None:
         """Revert the annotator's latest change not yet undone; returns its sentence id.
 
-        Repeatable: each call walks one step further back. The undo itself is recorded.
+        Repeatable: each call walks one step further back. The undo itself is recorded. Changes
+        merged from another DB (``origin`` ``merge:...``) are history here, never undone here.
         """
         with self.tx() as c:
             row = c.execute(
