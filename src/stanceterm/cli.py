@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import orjson
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -689,6 +691,316 @@ def serve_cmd(
             serve_mod.exposure_warning(host, port), markup=False, style="bold red", soft_wrap=True
         )
     serve_mod.serve(command, host=host, port=port, title=f"stanceterm · {name}", url=public_url)
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+@cli.command("agreement")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "latex"]),
+    default="table",
+    show_default=True,
+    help="Table style: a terminal table, Markdown, or a LaTeX booktabs tabular.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["annotator", "claim", "actor"]),
+    default=None,
+    help="annotator: add the pairwise Cohen's κ matrix; claim: claim presence and stance per "
+    "claim type; actor: stance per actor.",
+)
+@click.option(
+    "--min-annotators",
+    type=click.IntRange(min=2),
+    default=2,
+    show_default=True,
+    metavar="K",
+    help="Use only the units labelled by at least K annotators.",
+)
+@click.option(
+    "--ci",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Confidence level of the bootstrap interval.",
+)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    metavar="N",
+    help="Bootstrap resamples of the units.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap random seed.")
+@click.option(
+    "--from",
+    "from_file",
+    metavar="FILE.jsonl",
+    type=click.Path(dir_okay=False),
+    help="Read an `export --kind annotations` file instead of the DB.",
+)
+@click.option(
+    "--disagreements",
+    "disagreements_file",
+    metavar="FILE",
+    help="Write the units annotators disagree on, worst first, as JSONL ('-' for stdout).",
+)
+@click.option(
+    "--annotator", "annotators", multiple=True, help="Only this annotator (repeatable, 2 or more)."
+)
+@click.option(
+    "--include-flagged",
+    is_flag=True,
+    help="Count flagged labels as final (default: flagged is missing data).",
+)
+@pass_app
+def agreement_cmd(
+    app: AppContext,
+    as_json: bool,
+    fmt: str,
+    by: str | None,
+    min_annotators: int,
+    ci: float,
+    n_boot: int,
+    seed: int,
+    from_file: str | None,
+    disagreements_file: str | None,
+    annotators: tuple[str, ...],
+    include_flagged: bool,
+) -> None:
+    """Inter-annotator agreement: Krippendorff's α per field, with a bootstrap CI.
+
+    \b
+    Fields (one row each):
+      claims         the claim set of a sentence, compared with MASI (partial
+                     overlap counts as partial agreement)
+      claim:ID       presence of claim type ID in a sentence (yes/no, nominal)
+      stance         the stance per (sentence, claim, actor), nominal; "none" is
+                     a value: the annotator tagged the claim but gave this actor
+                     no stance while another annotator did. An annotator who did
+                     not tag the claim is missing here (that disagreement is in
+                     claim:ID)
+      actors         the set of actors given a stance in a sentence (aliases
+                     merged), compared with MASI
+      stance:ID      (--by claim) stance restricted to one claim type
+      stance@ACTOR   (--by actor) stance restricted to one actor
+
+    \b
+    Columns:
+      α            Krippendorff's alpha: 1 = perfect agreement, 0 = no better
+                   than chance, below 0 = systematic disagreement. A common
+                   reading: α ≥ 0.8 reliable, 0.667-0.8 tentative conclusions
+                   only, below 0.667 unreliable. n/a = undefined: no variation
+                   at all (everyone gave the same value everywhere) or no unit
+                   labelled by two annotators; never reported as 1.
+      CI           percentile bootstrap interval over units (--ci, --bootstrap,
+                   --seed): how much α could move with another sample of
+                   sentences. A wide interval means too few units.
+      % agree      raw share of agreeing pairs of values per unit (not chance
+                   corrected; high on rare claims even when α is low).
+      units        units labelled by at least two annotators (or K, with
+                   --min-annotators K); only these enter α.
+      annotators   annotators with a value in one of those units.
+
+    \b
+    What counts: status "done" labels. "skipped", "draft" and "flagged" (unless
+    --include-flagged) are missing data, never "no claim"; a sentence an annotator
+    never saw is missing. Labels copied to duplicate sentences (dedup clusters)
+    are left out, so a cluster counts once. With --by annotator, Cohen's κ of each
+    pair is computed on claim presence pooled over claim types (units: sentence x
+    claim type, both annotators present).
+
+    --from reads an annotations export instead (the DB, if there is one, still
+    resolves actor aliases and the label schema).
+    """
+    from stanceterm.config import resolve_schema
+    from stanceterm.export import atomic_output
+    from stanceterm.reliability import (
+        ActorResolver,
+        build_fields,
+        ci_text,
+        claim_presence_field,
+        collect,
+        counted_statuses,
+        disagreements,
+        format_kappa_latex,
+        format_kappa_markdown,
+        format_latex,
+        format_markdown,
+        kappa_matrix,
+        measure,
+        pairwise_kappa,
+        rows_from_export,
+        rows_from_store,
+    )
+
+    if as_json and disagreements_file == "-":
+        fail("--disagreements - would mix with the JSON on stdout; give it a file name")
+    store: Store | None = None
+    if from_file is not None:
+        path = Path(from_file)
+        if not path.is_file():
+            fail(f"{path}: no such file")
+        if app.db_path.is_file():
+            store = app.store(create=False)
+            schema = app.schema()
+        else:
+            explicit = resolve_schema(app.schema_flag, app.settings)
+            schema = load_schema(explicit) if explicit else load_schema()
+        resolver = ActorResolver.from_store(store)
+        rows = rows_from_export(path, resolver, schema.claim_ids)
+        source = str(path)
+    else:
+        store = app.store(create=False)
+        schema = app.schema()
+        resolver = ActorResolver.from_store(store)
+        rows = rows_from_store(
+            store, annotators=annotators, include_flagged=include_flagged, resolver=resolver
+        )
+        source = store.path
+    corpus = collect(
+        rows,
+        schema.claim_ids,
+        stances=schema.stances,
+        annotators=annotators,
+        include_flagged=include_flagged,
+    )
+    names = corpus.annotators
+    if len(names) < 2:
+        found = f"{len(names)} ({', '.join(names)})" if names else "none"
+        fail(
+            f"{source}: agreement needs final labels from at least 2 annotators; found {found}"
+            + (f" among --annotator {', '.join(annotators)}" if annotators else "")
+        )
+    fields = [f.at_least(min_annotators) for f in build_fields(corpus, by)]
+    results = [measure(f, names, n_boot=n_boot, ci=ci, seed=seed) for f in fields]
+    pairs = None
+    if by == "annotator":
+        presence = [
+            claim_presence_field(corpus, c).at_least(min_annotators) for c in corpus.claim_types
+        ]
+        pairs = pairwise_kappa(presence, names)
+    n_disagree = None
+    if disagreements_file is not None:
+        found_units = disagreements(fields, corpus)
+        try:
+            with atomic_output(disagreements_file) as f:
+                for d in found_units:
+                    f.write(orjson.dumps(d.as_json(resolver.names)))
+                    f.write(b"\n")
+        except OSError as exc:
+            fail(f"{disagreements_file}: cannot write: {exc.strerror or exc}")
+        n_disagree = len(found_units)
+
+    labels = {r.field: r.field for r in results}
+    for r in results:
+        if r.actor is not None:
+            labels[r.field] = f"stance @ {resolver.display(r.actor)}"
+    undefined = any(r.value != r.value for r in results)
+    statuses = counted_statuses(include_flagged)
+    if as_json:
+        payload: dict[str, Any] = {
+            "source": source,
+            "annotators": names,
+            "counted_statuses": list(statuses),
+            "min_annotators": min_annotators,
+            "ci": ci,
+            "bootstrap": n_boot,
+            "seed": seed,
+            "by": by,
+            "fields": [r.as_json(resolver.names) for r in results],
+        }
+        if pairs is not None:
+            payload["kappa"] = {
+                "metric": "cohen_kappa",
+                "units": "claim presence: (sentence, claim type) pairs both annotators labelled",
+                "pairs": [p.as_json() for p in pairs],
+            }
+        if n_disagree is not None:
+            payload["disagreements"] = {"file": disagreements_file, "units": n_disagree}
+        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+    elif fmt == "markdown":
+        click.echo(format_markdown(results, labels), nl=False)
+        if pairs is not None:
+            click.echo("\n" + format_kappa_markdown(pairs, names), nl=False)
+    elif fmt == "latex":
+        click.echo(format_latex(results, labels), nl=False)
+        if pairs is not None:
+            click.echo("\n" + format_kappa_latex(pairs, names), nl=False)
+    else:
+        level = f"{round(100 * ci, 2):g}%"
+        table = Table(
+            title=f"Inter-annotator agreement: Krippendorff's α, {level} bootstrap CI "
+            f"({n_boot} resamples, seed {seed})",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            caption="n/a: α undefined (no variation, or no unit labelled twice)"
+            if undefined
+            else None,
+            caption_justify="left",
+        )
+        for name, justify in (
+            ("field", "left"),
+            ("metric", "left"),
+            ("level", "left"),
+            ("α", "right"),
+            (f"{level} CI", "right"),
+            ("% agree", "right"),
+            ("units", "right"),
+            ("annotators", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.columns[0].overflow = "fold"
+        for r in results:
+            pct = (
+                "n/a"
+                if r.percent_agreement != r.percent_agreement
+                else (f"{100 * r.percent_agreement:.1f}")
+            )
+            table.add_row(
+                Text(labels[r.field]),
+                r.metric,
+                r.level,
+                _alpha_text(r.value),
+                ci_text(r.ci_low, r.ci_high),
+                pct,
+                str(r.units),
+                str(r.annotators),
+            )
+        # piped into a file, the table keeps its natural width instead of 80 columns
+        console = out_console if out_console.is_terminal else Console(highlight=False, width=200)
+        console.print(table)
+        if pairs is not None:
+            matrix = Table(
+                title="Cohen's κ (units) per pair, on claim presence",
+                title_justify="left",
+                box=box.SIMPLE_HEAD,
+            )
+            matrix.add_column("")
+            for a in names:
+                matrix.add_column(Text(a), justify="right")
+            for a, row in zip(names, kappa_matrix(pairs, names), strict=True):
+                matrix.add_row(Text(a), *row)
+            console.print(matrix)
+    missing = "skipped, draft" + ("" if include_flagged else ", flagged")
+    click.echo(
+        f"{len(names)} annotator(s) from {source}; counted: {', '.join(statuses)} labels "
+        f"({missing} and unseen sentences are missing data; propagated copies left out); "
+        f"units labelled by at least {min_annotators} annotators."
+        + (
+            ""
+            if n_disagree is None
+            else f" Wrote {n_disagree} disagreement(s) to "
+            f"{'stdout' if disagreements_file == '-' else disagreements_file}."
+        ),
+        err=True,
+    )
 
 
 # --------------------------------------------------------------------------- entry point

@@ -1525,6 +1525,36 @@ class Store:
         )
         yield from self._stream(sql, (), batch)
 
+    # ---------------------------------------------------------------- reliability
+
+    def iter_reliability_rows(
+        self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 5000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream (sentence_id, text, annotator, status, claims_json, stances_json) of the direct
+        (not propagated) labels whose status is in ``statuses`` (and whose annotator is in
+        ``annotators``, if given), in sentence order, then annotator."""
+        if not statuses:
+            return
+        where = [
+            "a.propagated_from IS NULL",
+            f"a.status IN ({','.join('?' * len(statuses))})",
+        ]
+        params: list[Any] = list(statuses)
+        if annotators:
+            where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
+            params.extend(annotators)
+        sql = (
+            "SELECT a.sentence_id, s.text, a.annotator, a.status, a.claims, a.stances "
+            "FROM annotations a JOIN sentences s ON s.id = a.sentence_id "
+            f"WHERE {' AND '.join(where)} ORDER BY s.seq, a.annotator"
+        )
+        yield from self._stream(sql, params, batch)
+
+    def actor_alias_keys(self) -> dict[str, str]:
+        """Alias key (:func:`~stanceterm.actors.alias_key`) -> actor id, for every alias."""
+        with self.read() as c:
+            return {str(k): str(a) for k, a in c.execute("SELECT key, actor_id FROM actor_aliases")}
+
     # ---------------------------------------------------------------- merge
 
     def merge_from(self, other: Store) -> MergeCounts:
