@@ -342,6 +342,9 @@ def test_store_rows_merge_aliases_and_drop_propagated(store: Store, schema: Any)
         (ids[0], "vladimir-poutine"): {"alice": "support", "bob": "support"},
         (ids[1], "kim-jong-un"): {"alice": "oppose", "bob": "none"},
     }
+    assert c.texts[ids[0]] == "s one."
+    no_text = collect(rows_from_store(store), schema.claim_ids, keep_text=False)
+    assert no_text.texts == {} and no_text.sentences == c.sentences
     flagged_rows = rows_from_store(store, include_flagged=True)
     assert collect(flagged_rows, schema.claim_ids).annotators == ["alice", "bob"]
     flagged_rows = rows_from_store(store, include_flagged=True)
@@ -550,3 +553,19 @@ def test_markdown_and_latex_tables() -> None:
     tex = format_latex(results, {"claim:x": "claim x_1 & 50%"})
     assert r"\begin{tabular}" in tex and r"\toprule" in tex
     assert r"claim x\_1 \& 50\% & alpha & nominal" in tex
+
+
+def test_measure_on_a_subset_of_annotators_ignores_the_others() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]),
+        row("s1", "B", ["x"]),
+        row("s1", "C", []),
+        row("s2", "A", []),
+        row("s2", "B", []),
+        row("s2", "C", ["x"]),
+    )
+    fld = claim_presence_field(c, "x")
+    sub = measure(fld, ["A", "B"], n_boot=10)
+    assert sub.annotators == 2 and sub.units == 2
+    assert math.isclose(sub.value, reference_nominal(fld.matrix(["A", "B"])), abs_tol=1e-12)
+    assert math.isnan(sub.value) is False and sub.value == 1.0

@@ -823,21 +823,23 @@ def agreement_cmd(
     from stanceterm.export import atomic_output
     from stanceterm.reliability import (
         ActorResolver,
-        build_fields,
+        Disagreement,
         ci_text,
         claim_presence_field,
         collect,
         counted_statuses,
-        disagreements,
         format_kappa_latex,
         format_kappa_markdown,
         format_latex,
         format_markdown,
+        iter_fields,
         kappa_matrix,
         measure,
         pairwise_kappa,
         rows_from_export,
         rows_from_store,
+        unit_disagreements,
+        worst_first,
     )
 
     if as_json and disagreements_file == "-":
@@ -870,6 +872,7 @@ def agreement_cmd(
         stances=schema.stances,
         annotators=annotators,
         include_flagged=include_flagged,
+        keep_text=disagreements_file is not None,
     )
     names = corpus.annotators
     if len(names) < 2:
@@ -878,8 +881,13 @@ def agreement_cmd(
             f"{source}: agreement needs final labels from at least 2 annotators; found {found}"
             + (f" among --annotator {', '.join(annotators)}" if annotators else "")
         )
-    fields = [f.at_least(min_annotators) for f in build_fields(corpus, by)]
-    results = [measure(f, names, n_boot=n_boot, ci=ci, seed=seed) for f in fields]
+    results = []
+    found_units: list[Disagreement] = []
+    for fld in iter_fields(corpus, by):  # one field at a time: memory stays at one field's units
+        fld = fld.at_least(min_annotators)
+        results.append(measure(fld, names, n_boot=n_boot, ci=ci, seed=seed))
+        if disagreements_file is not None:
+            found_units.extend(unit_disagreements(fld, corpus))
     pairs = None
     if by == "annotator":
         presence = [
@@ -888,7 +896,7 @@ def agreement_cmd(
         pairs = pairwise_kappa(presence, names)
     n_disagree = None
     if disagreements_file is not None:
-        found_units = disagreements(fields, corpus)
+        found_units = worst_first(found_units, [r.field for r in results], corpus)
         try:
             with atomic_output(disagreements_file) as f:
                 for d in found_units:

@@ -47,14 +47,16 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
+import numpy as np
 import orjson
 
 from stanceterm.actors import alias_key, slugify
 from stanceterm.agreement import (
     AgreementResult,
     Level,
+    ReliabilityData,
     alpha_with_ci,
     cohen_kappa,
     jaccard_distance,
@@ -86,19 +88,23 @@ __all__ = [
     "disagreements",
     "format_latex",
     "format_markdown",
+    "iter_fields",
     "measure",
     "pairwise_kappa",
     "rows_from_export",
     "rows_from_store",
     "stance_field",
+    "unit_disagreements",
+    "worst_first",
 ]
 
-By = Literal["annotator", "claim", "actor"]
 BY: Final[tuple[str, ...]] = ("annotator", "claim", "actor")
 #: The stance value of an annotator who tagged the claim but gave the actor no stance.
 NO_STANCE: Final = "none"
 #: Used instead of :data:`NO_STANCE` when the label schema has a stance called "none".
 _NO_STANCE_ALT: Final = "(no stance)"
+#: Bound of the caches of parsed label JSON and of :class:`Label` objects.
+_PARSE_CACHE: Final = 20_000
 
 
 def counted_statuses(include_flagged: bool = False) -> tuple[str, ...]:
@@ -180,20 +186,26 @@ def rows_from_store(
     """The direct labels with a counted status, streamed in sentence order."""
     resolver = resolver or ActorResolver.from_store(store)
     canonical = resolver.canonical
-    for sid, text, annotator, status, claims, stances in store.iter_reliability_rows(
+    # many labels share the same claims / stances JSON: parse each distinct string once
+    claims_cache: dict[str, tuple[str, ...]] = {}
+    stances_cache: dict[str, tuple[tuple[str, str, str], ...]] = {}
+    for sid, text, annotator, status, claims_raw, stances_raw in store.iter_reliability_rows(
         statuses=counted_statuses(include_flagged), annotators=annotators
     ):
-        yield LabelRow(
-            sentence_id=str(sid),
-            text=str(text),
-            annotator=str(annotator),
-            status=str(status),
-            claims=tuple(orjson.loads(claims)),
-            stances=tuple(
+        claims = claims_cache.get(claims_raw)
+        if claims is None:
+            if len(claims_cache) >= _PARSE_CACHE:
+                claims_cache.clear()
+            claims = claims_cache[claims_raw] = tuple(orjson.loads(claims_raw))
+        stances = stances_cache.get(stances_raw)
+        if stances is None:
+            if len(stances_cache) >= _PARSE_CACHE:
+                stances_cache.clear()
+            stances = stances_cache[stances_raw] = tuple(
                 (str(d["claim"]), canonical(str(d["actor"])), str(d["stance"]))
-                for d in orjson.loads(stances or "[]")
-            ),
-        )
+                for d in orjson.loads(stances_raw or "[]")
+            )
+        yield LabelRow(str(sid), str(text), str(annotator), str(status), claims, stances)
 
 
 def rows_from_export(
@@ -286,22 +298,34 @@ def collect(
     stances: Sequence[str] = (),
     annotators: Sequence[str] = (),
     include_flagged: bool = False,
+    keep_text: bool = True,
 ) -> Corpus:
-    """Keep the rows that are values (counted status, not propagated, chosen annotators)."""
+    """Keep the rows that are values (counted status, not propagated, chosen annotators).
+
+    ``include_flagged`` must match the one given to :func:`rows_from_store` (which already leaves
+    out the other statuses); ``keep_text=False`` saves the memory of the sentence texts (only
+    the disagreements report shows them).
+    """
     counted = set(counted_statuses(include_flagged))
     wanted = set(annotators)
     corpus = Corpus(
         list(claim_types), no_stance=_NO_STANCE_ALT if NO_STANCE in stances else NO_STANCE
     )
+    labels: dict[tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]], Label] = {}
     for row in rows:
         if row.propagated_from is not None or row.status not in counted:
             continue
         if wanted and row.annotator not in wanted:
             continue
-        corpus.sentences.setdefault(row.sentence_id, {})[row.annotator] = Label(
-            frozenset(row.claims), _stance_map(row.stances)
-        )
-        corpus.texts.setdefault(row.sentence_id, row.text)
+        key = (row.claims, row.stances)
+        label = labels.get(key)
+        if label is None:  # Labels are immutable: equal ones are shared
+            if len(labels) >= _PARSE_CACHE:
+                labels.clear()
+            label = labels[key] = Label(frozenset(row.claims), _stance_map(row.stances))
+        corpus.sentences.setdefault(row.sentence_id, {})[row.annotator] = label
+        if keep_text:
+            corpus.texts.setdefault(row.sentence_id, row.text)
     return corpus
 
 
@@ -397,29 +421,32 @@ def stance_actors(corpus: Corpus) -> list[str]:
     )
 
 
-def build_fields(corpus: Corpus, by: str | None = None) -> list[Field]:
-    """The fields of a report.
+def iter_fields(corpus: Corpus, by: str | None = None) -> Iterator[Field]:
+    """The fields of a report, built one at a time (only one field's units in memory).
 
     Default (and ``by="annotator"``): ``claims``, each ``claim:<id>``, ``stance``, ``actors``.
     ``by="claim"``: for each claim type, ``claim:<id>`` and ``stance:<id>``.
     ``by="actor"``: ``actors``, then ``stance@<actor id>`` for each actor given a stance.
     """
     if by == "claim":
-        out: list[Field] = []
         for claim in corpus.claim_types:
-            out.append(claim_presence_field(corpus, claim))
-            out.append(stance_field(corpus, claim=claim, name=f"stance:{claim}"))
-        return out
-    if by == "actor":
-        return [actor_set_field(corpus)] + [
-            stance_field(corpus, actor=act, name=f"stance@{act}") for act in stance_actors(corpus)
-        ]
-    return [
-        claim_set_field(corpus),
-        *(claim_presence_field(corpus, c) for c in corpus.claim_types),
-        stance_field(corpus),
-        actor_set_field(corpus),
-    ]
+            yield claim_presence_field(corpus, claim)
+            yield stance_field(corpus, claim=claim, name=f"stance:{claim}")
+    elif by == "actor":
+        yield actor_set_field(corpus)
+        for act in stance_actors(corpus):
+            yield stance_field(corpus, actor=act, name=f"stance@{act}")
+    else:
+        yield claim_set_field(corpus)
+        for claim in corpus.claim_types:
+            yield claim_presence_field(corpus, claim)
+        yield stance_field(corpus)
+        yield actor_set_field(corpus)
+
+
+def build_fields(corpus: Corpus, by: str | None = None) -> list[Field]:
+    """All the fields of :func:`iter_fields`, as a list."""
+    return list(iter_fields(corpus, by))
 
 
 # --------------------------------------------------------------------------- measuring
@@ -473,6 +500,35 @@ class FieldResult:
         return out
 
 
+def _coded(fld: Field, annotators: Sequence[str]) -> ReliabilityData:
+    """The field's reliability data; nominal values recoded as integers in a float array.
+
+    Nominal statistics only compare values for equality, so the recoding changes no figure but
+    takes :mod:`stanceterm.agreement`'s vectorised numeric path. Set levels keep the sets.
+    """
+    if fld.level != "nominal":
+        return fld.matrix(annotators)
+    index = {a: i for i, a in enumerate(annotators)}
+    codes: dict[Hashable, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[int] = []
+    for j, u in enumerate(fld.units):
+        for a, v in u.values.items():
+            i = index.get(a)
+            if i is None:  # not among the chosen annotators (as in Field.matrix)
+                continue
+            code = codes.get(v)
+            if code is None:
+                code = codes[v] = len(codes)
+            rows.append(i)
+            cols.append(j)
+            vals.append(code)
+    arr = np.full((len(annotators), len(fld.units)), np.nan)
+    arr[rows, cols] = vals
+    return arr
+
+
 def measure(
     fld: Field,
     annotators: Sequence[str],
@@ -482,7 +538,7 @@ def measure(
     seed: int | None = 0,
 ) -> FieldResult:
     """Alpha (at the field's level) with a unit-bootstrap CI, and percent agreement."""
-    data = fld.matrix(annotators)
+    data = _coded(fld, annotators)
     res: AgreementResult = alpha_with_ci(data, fld.level, n_boot=n_boot, ci=ci, seed=seed)
     return FieldResult(
         field=fld.name,
@@ -603,43 +659,56 @@ def unit_disagreement(values: Iterable[Hashable], level: Level) -> float:
     return 1.0 - same / (m * (m - 1))
 
 
-def disagreements(fields: Sequence[Field], corpus: Corpus) -> list[Disagreement]:
-    """Units whose values are not all equal, worst first.
-
-    Worst = highest observed disagreement within the unit (:func:`unit_disagreement`), then most
-    distinct values, then most annotators; ties keep the field order, then the sentence order.
-    """
-    order = corpus.order()
-    found: list[tuple[tuple[Any, ...], Disagreement]] = []
-    for fi, fld in enumerate(fields):
-        for u in fld.units:
-            vals = list(u.values.values())
-            distinct = len(set(vals))
-            if len(vals) < 2 or distinct < 2:
-                continue
-            d = unit_disagreement(vals, fld.level)
-            item = Disagreement(
+def unit_disagreements(fld: Field, corpus: Corpus) -> list[Disagreement]:
+    """The units of one field whose values are not all equal (in unit order)."""
+    out: list[Disagreement] = []
+    texts = corpus.texts
+    for u in fld.units:
+        vals = list(u.values.values())
+        distinct = len(set(vals))
+        if len(vals) < 2 or distinct < 2:
+            continue
+        out.append(
+            Disagreement(
                 fld.name,
                 u.sentence_id,
-                corpus.texts.get(u.sentence_id, ""),
-                d,
+                texts.get(u.sentence_id, ""),
+                unit_disagreement(vals, fld.level),
                 distinct,
                 u.values,
                 u.claim,
                 u.actor,
             )
-            key = (
-                -d,
-                -distinct,
-                -len(vals),
-                fi,
-                order.get(u.sentence_id, 0),
-                u.claim or "",
-                u.actor or "",
-            )
-            found.append((key, item))
-    found.sort(key=lambda kv: kv[0])
-    return [d for _, d in found]
+        )
+    return out
+
+
+def worst_first(
+    items: Iterable[Disagreement], field_order: Sequence[str], corpus: Corpus
+) -> list[Disagreement]:
+    """Sort disagreements: highest observed disagreement within the unit
+    (:func:`unit_disagreement`), then most distinct values, then most annotators; ties keep the
+    order of ``field_order``, then the sentence order."""
+    order = corpus.order()
+    pos = {name: i for i, name in enumerate(field_order)}
+    return sorted(
+        items,
+        key=lambda d: (
+            -d.disagreement,
+            -d.distinct,
+            -len(d.values),
+            pos.get(d.field, len(pos)),
+            order.get(d.sentence_id, 0),
+            d.claim or "",
+            d.actor or "",
+        ),
+    )
+
+
+def disagreements(fields: Sequence[Field], corpus: Corpus) -> list[Disagreement]:
+    """Units whose values are not all equal, over several fields, worst first (:func:`worst_first`)."""
+    found = [d for fld in fields for d in unit_disagreements(fld, corpus)]
+    return worst_first(found, [f.name for f in fields], corpus)
 
 
 # --------------------------------------------------------------------------- paper tables
