@@ -446,6 +446,9 @@ class Tui:
     def key(self, key: str) -> None:
         self.tmux("send-keys", "-t", "t", {"enter": "Enter"}.get(key, key))
 
+    def keys(self, keys: Sequence[str]) -> None:
+        self.tmux("send-keys", "-t", "t", *({"enter": "Enter"}.get(k, k) for k in keys))
+
     def kill9(self) -> None:
         os.kill(self.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
@@ -525,9 +528,10 @@ def db_state(db: Path, annotator: str) -> State:
 
 
 def test_kill_annotate_loses_at_most_the_key_in_flight(tmp_path: Path) -> None:
-    """Keys are sent one by one; each is acknowledged on the screen before the next. A kill -9
-    right after an acknowledgement leaves every earlier key in the DB (the last one may be in
-    flight). The next session resumes where the DB says, and the plan then completes exactly."""
+    """Keys are sent one by one, each acknowledged on the screen before the next (and once as a
+    fast burst acknowledged only at its end). A kill -9 right after an acknowledgement leaves
+    every earlier key in the DB (the last one may be in flight). The next session resumes where
+    the DB says, and the plan then completes exactly."""
     from tests.conftest import add_article
 
     n = 14
@@ -545,6 +549,7 @@ def test_kill_annotate_loses_at_most_the_key_in_flight(tmp_path: Path) -> None:
         prefix.append(prefix[-1].then(key))
 
     kill_after = [6, 11, 19]  # keys acknowledged when each kill -9 lands
+    burst_to = 19  # the keys before this kill are sent at once, as fast typing
     n_kills = len(kill_after)
     sent = 0
     sessions = 0
@@ -555,8 +560,12 @@ def test_kill_annotate_loses_at_most_the_key_in_flight(tmp_path: Path) -> None:
             # resumes at the first sentence not finished, showing its saved draft claims
             tui.wait_for(prefix[sent].shown)
             while sent < len(plan):
-                tui.key(plan[sent])
-                sent += 1
+                if kill_after and kill_after[0] == burst_to:  # typed fast, acknowledged once
+                    tui.keys(plan[sent:burst_to])
+                    sent = burst_to
+                else:
+                    tui.key(plan[sent])
+                    sent += 1
                 tui.wait_for(prefix[sent].shown)  # acknowledged on the screen
                 if kill_after and sent == kill_after[0]:
                     kill_after.pop(0)
