@@ -268,3 +268,26 @@ def test_failed_open_of_missing_db_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no such database"):
         Store.open(tmp_path / "nope.db", create=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_to_a_folder_or_a_full_disk_is_a_clean_error(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    s = Store.open(db)
+    s.set_label_schema(load_schema())
+    add_article(s, "a1", ["Une phrase."])
+    s.save(Annotation("a1:0", "alice", "done", ()))
+    s.close()
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    code, output = cli("--db", str(db), "export", "--out", str(folder))
+    assert code == 1 and output == f"error: {folder}: Is a directory\n", output
+    assert list(folder.iterdir()) == []
+    blocker = tmp_path / "a file"
+    blocker.write_text("x")
+    code, output = cli("--db", str(db), "export", "--out", str(blocker / "x.jsonl"))
+    assert code == 1 and output.startswith("error: ") and "internal error" not in output
+    assert blocker.read_text() == "x"
+    if Path("/dev/full").exists():  # every write fails with ENOSPC
+        code, output = cli("--db", str(db), "export", "--out", "/dev/full")
+        assert code == 1 and "No space left on device" in output, output
+        assert len(output.splitlines()) == 1

@@ -720,6 +720,12 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)
+    except OSError as exc:  # a folder given as a file, disk full, permission denied...
+        if debug:
+            raise
+        where = f"{clean(exc.filename)}: " if exc.filename else ""
+        click.echo(f"error: {where}{clean(exc.strerror or exc)}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if debug:
             raise
