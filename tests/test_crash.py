@@ -232,9 +232,10 @@ def test_kill_import_of_many_files_then_rerun_completes_exactly(tmp_path: Path) 
         counts = after_kill(db)
         # one transaction per file: whole files only, never a file's first sentences
         assert counts["sentences"] == per * counts["articles"]
-        assert stop <= counts["articles"] < n_files
+        assert stop <= counts["articles"] <= n_files  # the kill may land after the last file
         seen.append(counts["articles"])
     assert seen == sorted(seen)  # each re-run kept what the one before committed
+    assert seen[0] < n_files, "no kill landed mid-import: make the corpus bigger"
     run_ok("--db", str(db), "import", str(folder))
     assert after_kill(db) == expected
     assert export_bytes(db, "sentences", tmp_path) == export_bytes(ref, "sentences", tmp_path)
@@ -269,12 +270,17 @@ def test_kill_import_of_a_large_jsonl_then_rerun_completes_exactly(
     db = tmp_path / "t.db"
     new_db(db)
     empty = after_kill(db)
+    states = []
     for part in (0.3, 0.8):  # mid-file: one transaction per file, so nothing of it is kept
         proc = stanceterm("--db", str(db), "import", str(corpus))
         kill_when(
             proc, lambda p=proc.pid, x=part: read_offset(p, corpus) >= size * x, f"{part:.0%} read"
         )
-        assert after_kill(db) == empty
+        states.append(after_kill(db))
+        assert states[-1] in (empty, expected)  # all or nothing (a reader may run ahead)
+        if states[-1] == expected:
+            break
+    assert states[0] == empty, "no kill landed mid-import: make the corpus bigger"
     run_ok("--db", str(db), "import", str(corpus))
     assert after_kill(db) == expected
     assert export_bytes(db, "sentences", tmp_path) == export_bytes(ref, "sentences", tmp_path)
