@@ -340,7 +340,8 @@ def test_tui_shows_escapes_and_markup_as_text(tmp_path: Path) -> None:
         assert "␛]0;pwned␇" in screen and "␛[2J" in screen
         assert MARKUP in screen and LINK in screen.replace("\n", "")
         assert tui.title() != "pwned"
-    export(Store.open(db), "sentences", tmp_path / "s.jsonl")
+    with Store.open(db) as s:
+        export(s, "sentences", tmp_path / "s.jsonl")
     # the data itself is unchanged: the TUI escaped it only for display
     assert CSI in orjson.loads((tmp_path / "s.jsonl").read_bytes())["text"]
 
@@ -365,3 +366,5 @@ def test_import_labels_keeps_evil_names_exactly(tmp_path: Path) -> None:
     merge_databases(a, [tmp_path / "b.db"])
     assert {x.annotator for x in a.annotations_for("art:0")} == {EVIL, "z"}
     assert b.actor_names()[actor] == EVIL
+    a.close()
+    b.close()
