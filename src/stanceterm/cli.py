@@ -34,6 +34,7 @@ from stanceterm.config import (
 from stanceterm.schema import LabelSchema, SchemaError, json_schemas, load_schema
 from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
 from stanceterm.store import Store, StoreError
+from stanceterm.textsafe import clean
 
 DEMO_DB = "stanceterm-demo.db"
 err_console = Console(stderr=True, highlight=False)
@@ -44,7 +45,7 @@ class UserError(click.ClickException):
     """A one-line error for the user (exit 1)."""
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(f"error: {clean(self.format_message())}", err=True)
 
 
 def fail(message: str) -> NoReturn:
@@ -170,10 +171,10 @@ def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> 
             progress.advance(task)
             if result.error:
                 failed += 1
-                click.echo(f"error: {result.error}", err=True)
+                click.echo(f"error: {clean(result.error)}", err=True)
                 continue
             if result.warning:
-                click.echo(f"warning: {result.warning}", err=True)
+                click.echo(f"warning: {clean(result.warning)}", err=True)
             c = result.counts
             total.articles_added += c.articles_added
             total.articles_skipped += c.articles_skipped
@@ -183,7 +184,7 @@ def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> 
         click.echo(
             f"Imported {total.articles_added} article(s), {total.sentences_added} sentence(s); "
             f"skipped {total.articles_skipped} article(s) already present "
-            f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {store.path}",
+            f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {clean(store.path)}",
             err=True,
         )
     return 1 if failed else 0
@@ -258,7 +259,7 @@ def export_cmd(
     filters = Filters(annotators, statuses or ("done", "skipped", "flagged"), articles)
     n = export(store, kind, target, filters)
     where = "stdout" if target == "-" else target
-    click.echo(f"Wrote {n} {kind} line(s) to {where}", err=True)
+    click.echo(f"Wrote {n} {kind} line(s) to {clean(where)}", err=True)
 
 
 @cli.command("import-labels")
@@ -280,7 +281,7 @@ def import_labels_cmd(app: AppContext, file: str) -> None:
     result = import_labels(store, path, app.schema())
     click.echo(
         f"Imported {result.written} label record(s) ({result.unchanged} unchanged, "
-        f"{result.actors_created} new actor(s)) from {path}",
+        f"{result.actors_created} new actor(s)) from {clean(path)}",
         err=True,
     )
 
@@ -297,7 +298,7 @@ def stats_cmd(app: AppContext) -> None:
     head = Table(title="stanceterm database", show_header=False, title_justify="left")
     head.add_column("what")
     head.add_column("count", justify="right")
-    head.add_row("database", Text(store.path))
+    head.add_row("database", Text(clean(store.path)))
     for key in (
         "articles",
         "sentences",
@@ -333,7 +334,7 @@ def stats_cmd(app: AppContext) -> None:
         rate = None if act is None else act.per_hour
         ag = agree.get(annotator)
         table.add_row(
-            Text(annotator),
+            Text(clean(annotator)),
             *(str(by.get(s, 0)) for s in statuses),
             str(prop),
             "-" if rate is None else f"{rate:.0f}",
@@ -390,7 +391,8 @@ def schemas_cmd(check: bool, folder: str) -> None:
     if check and stale:
         fail(f"stale JSON Schemas in {target}: {', '.join(stale)}; run `stanceterm schemas`")
     click.echo(
-        ("up to date" if not stale else f"wrote {', '.join(stale)}") + f" in {target}", err=True
+        ("up to date" if not stale else f"wrote {', '.join(stale)}") + f" in {clean(target)}",
+        err=True,
     )
 
 
@@ -414,7 +416,7 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
         sys.exit(code)
     counts = store.counts()
     click.echo(
-        f"Demo article in {store.path}: {counts['articles']} article(s), "
+        f"Demo article in {clean(store.path)}: {counts['articles']} article(s), "
         f"{counts['sentences']} sentence(s).",
         err=True,
     )
@@ -455,7 +457,7 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
     result = run_app(store, schema, annotator, show_others=show_others, keymap=keymap)
     if result.failed_writes:
         for line in result.errors:
-            click.echo(f"error: {line}", err=True)
+            click.echo(f"error: {clean(line)}", err=True)
         fail(f"{result.failed_writes} sentence(s) have changes that could not be saved")
 
 
@@ -484,7 +486,7 @@ def annotators_cmd(app: AppContext) -> None:
     for name, entry in progress.items():
         last = entry["last_activity"]
         table.add_row(
-            Text(name),
+            Text(clean(name)),
             *(str(entry[k]) for k in kinds),
             "-" if last is None else str(last)[:19].replace("T", " "),
         )
@@ -582,7 +584,7 @@ def assign_cmd(
     table.add_column("shared with others", justify="right")
     table.add_column("this run", justify="right")
     for name, (n, shared) in summary.items():
-        table.add_row(Text(name), str(n), str(shared), str(len(plan.queues.get(name, []))))
+        table.add_row(Text(clean(name)), str(n), str(shared), str(len(plan.queues.get(name, []))))
     out_console.print(table)
     how = f"{overlap} per sentence"
     if overlap_sample is not None:
@@ -613,9 +615,9 @@ def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
     store = app.store()
     results = merge_databases(store, others)
     table = Table(title="merged", title_justify="left")
-    table.add_column("into " + Path(store.path).name)
+    table.add_column(Text("into " + clean(Path(store.path).name)))
     for path, _ in results:
-        table.add_column(Text(path.name), justify="right")
+        table.add_column(Text(clean(path.name)), justify="right")
     for label, attr in (
         ("articles added", "articles_added"),
         ("sentences added", "sentences_added"),
@@ -683,7 +685,8 @@ def serve_cmd(
     url = public_url or serve_mod.public_url(host, port)
     if serve_mod.is_loopback(host):
         click.echo(
-            f"Serving stanceterm as {name} on {url} (only this machine can connect).", err=True
+            f"Serving stanceterm as {clean(name)} on {clean(url)} (only this machine can connect).",
+            err=True,
         )
         click.echo(serve_mod.exposure_help(port), err=True)
     else:
@@ -1025,10 +1028,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = clean(exc.message)  # type: ignore[misc]  # click repr()s only some values
         exc.show()
         sys.exit(exc.exit_code)
     except (StoreError, SchemaError, ConfigError, LabelsError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {clean(exc)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -1036,11 +1040,17 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)
+    except OSError as exc:  # a folder given as a file, disk full, permission denied...
+        if debug:
+            raise
+        where = f"{clean(exc.filename)}: " if exc.filename else ""
+        click.echo(f"error: {where}{clean(exc.strerror or exc)}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if debug:
             raise
         click.echo(
-            f"error: internal error ({type(exc).__name__}: {exc}); rerun with STANCETERM_DEBUG=1 "
+            f"error: internal error ({type(exc).__name__}: {clean(exc)}); rerun with STANCETERM_DEBUG=1 "
             "for details and report it",
             err=True,
         )

@@ -404,6 +404,8 @@ class Store:
         if p.exists():
             if p.is_dir():
                 raise StoreError(f"{p}: is a directory, not a database file")
+            if not create and p.stat().st_size == 0:
+                raise StoreError(f"{p}: not a stanceterm database (empty file); left untouched")
             _check_foreign_file(p)
         elif not create:
             raise StoreError(f"{p}: no such database")
@@ -1875,14 +1877,19 @@ def _check_foreign_file(p: Path) -> None:
     """Refuse (without touching it) a non-empty file that is not an SQLite database."""
     try:
         with p.open("rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
+            header = f.read(20)
     except OSError as exc:
         raise StoreError(f"{p}: cannot read: {exc.strerror}") from None
+    head = header[: len(SQLITE_MAGIC)]
     if head and head != SQLITE_MAGIC:
         raise StoreError(f"{p}: not a stanceterm database (not an SQLite file); left untouched")
     if head:
+        # A WAL-mode file (header byte 18 = 2) with no -wal beside it is read as immutable: a
+        # plain read-only open would create -wal and -shm files next to another program's DB.
+        wal_mode = len(header) > 18 and header[18] == 2
+        immutable = "&immutable=1" if wal_mode and not Path(f"{p}-wal").exists() else ""
         try:
-            ro = sqlite3.connect(f"file:{p.as_posix()}?mode=ro", uri=True)
+            ro = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro{immutable}", uri=True)
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open database: {exc}") from None
         try:
