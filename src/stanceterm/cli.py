@@ -909,10 +909,10 @@ def agreement_cmd(
             fail(f"{disagreements_file}: cannot write: {exc.strerror or exc}")
         n_disagree = len(found_units)
 
-    labels = {r.field: r.field for r in results}
+    labels = {r.field: clean(r.field) for r in results}
     for r in results:
         if r.actor is not None:
-            labels[r.field] = f"stance @ {resolver.display(r.actor)}"
+            labels[r.field] = clean(f"stance @ {resolver.display(r.actor)}")
     undefined = any(r.value != r.value for r in results)
     statuses = counted_statuses(include_flagged)
     if as_json:
@@ -936,14 +936,13 @@ def agreement_cmd(
         if n_disagree is not None:
             payload["disagreements"] = {"file": disagreements_file, "units": n_disagree}
         click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
-    elif fmt == "markdown":
-        click.echo(format_markdown(results, labels), nl=False)
+    elif fmt in ("markdown", "latex"):
+        # line by line: annotator names come from data, their control characters are escaped
+        text = (format_markdown if fmt == "markdown" else format_latex)(results, labels)
         if pairs is not None:
-            click.echo("\n" + format_kappa_markdown(pairs, names), nl=False)
-    elif fmt == "latex":
-        click.echo(format_latex(results, labels), nl=False)
-        if pairs is not None:
-            click.echo("\n" + format_kappa_latex(pairs, names), nl=False)
+            kappa = format_kappa_markdown if fmt == "markdown" else format_kappa_latex
+            text += "\n" + kappa(pairs, names)
+        click.echo("".join(clean(line) + "\n" for line in text.splitlines()), nl=False)
     else:
         level = f"{round(100 * ci, 2):g}%"
         table = Table(
@@ -995,20 +994,20 @@ def agreement_cmd(
             )
             matrix.add_column("")
             for a in names:
-                matrix.add_column(Text(a), justify="right")
+                matrix.add_column(Text(clean(a)), justify="right")
             for a, row in zip(names, kappa_matrix(pairs, names), strict=True):
-                matrix.add_row(Text(a), *row)
+                matrix.add_row(Text(clean(a)), *row)
             console.print(matrix)
     missing = "skipped, draft" + ("" if include_flagged else ", flagged")
     click.echo(
-        f"{len(names)} annotator(s) from {source}; counted: {', '.join(statuses)} labels "
+        f"{len(names)} annotator(s) from {clean(source)}; counted: {', '.join(statuses)} labels "
         f"({missing} and unseen sentences are missing data; propagated copies left out); "
         f"units labelled by at least {min_annotators} annotators."
         + (
             ""
             if n_disagree is None
             else f" Wrote {n_disagree} disagreement(s) to "
-            f"{'stdout' if disagreements_file == '-' else disagreements_file}."
+            f"{'stdout' if disagreements_file == '-' else clean(disagreements_file)}."
         ),
         err=True,
     )
