@@ -136,6 +136,16 @@ def test_queue_of_an_empty_or_unanimous_db(filled: Store) -> None:
     filled.save(Annotation("a1:0", "alice", "done", ("denial",)))
     filled.save(Annotation("a1:0", "bob", "done", ("denial",)))
     assert review_queue(filled) == []
+    # the same labels stored in another order agree; one stance more does not
+    pid, rid = filled.resolve_actor("Putin"), filled.resolve_actor("Moscou")
+    assert pid and rid
+    both = (Stance("denial", pid, "support"), Stance("denial", rid, "support"))
+    filled.save(Annotation("a1:1", "alice", "done", ("arms_deal", "denial"), both))
+    filled.save(Annotation("a1:1", "bob", "done", ("denial", "arms_deal"), both[::-1]))
+    assert review_queue(filled) == []
+    filled.save(Annotation("a1:1", "carol", "done", ("denial", "arms_deal"), both[:1]))
+    [item] = review_queue(filled)
+    assert item.sentence_id == "a1:1" and disagreement(item.versions).stances == {both[1]}
 
 
 def test_actors_are_compared_through_their_aliases(filled: Store) -> None:

@@ -36,8 +36,6 @@ from stanceterm.store import Annotation, Gold, Stance, Store
 
 #: Statuses whose labels are compared; skipped is missing data, draft is unfinished.
 LABELLED: tuple[str, ...] = ("done", "flagged")
-#: Statuses shown to the adjudicator (drafts are not final and are never shown).
-FINAL: tuple[str, ...] = ("done", "flagged", "skipped")
 
 REASON_DISAGREE = "disagree"
 REASON_FLAGGED = "flagged"
@@ -140,46 +138,92 @@ def shared_labels(versions: Sequence[Version]) -> tuple[tuple[str, ...], tuple[S
     return tuple(claims), tuple(stances)
 
 
+class _Parser:
+    """Stored claims/stances JSON -> tuples (canonical actors), memoised: most rows share a few
+    distinct label sets, so each is parsed once (the cache is bounded)."""
+
+    def __init__(self, canonical: Mapping[str, str], limit: int = 20_000) -> None:
+        self.canonical = canonical
+        self.limit = limit
+        self.claims: dict[str, tuple[str, ...]] = {}
+        self.stances: dict[str, tuple[Stance, ...]] = {}
+
+    def parse_claims(self, raw: str) -> tuple[str, ...]:
+        out = self.claims.get(raw)
+        if out is None:
+            if len(self.claims) >= self.limit:
+                self.claims.clear()
+            out = self.claims[raw] = tuple(orjson.loads(raw))
+        return out
+
+    def parse_stances(self, raw: str) -> tuple[Stance, ...]:
+        out = self.stances.get(raw)
+        if out is None:
+            if len(self.stances) >= self.limit:
+                self.stances.clear()
+            parsed = (Stance(d["claim"], d["actor"], d["stance"]) for d in orjson.loads(raw))
+            out = self.stances[raw] = canonical_stances(parsed, self.canonical)
+        return out
+
+
+def _needs_parsing(rows: Sequence[tuple[Any, ...]]) -> bool:
+    """Cheap test on the raw rows of one sentence: could it need review at all?
+
+    A flag always does. Otherwise it takes two labelled versions whose stored JSON differs
+    (equal JSON means equal labels; different JSON may still be equal labels in another order
+    or through an alias, which the full comparison settles).
+    """
+    labelled = [r for r in rows if r[3] in LABELLED]
+    if any(r[3] == "flagged" for r in rows):
+        return True
+    if len(labelled) < 2:
+        return False
+    first = labelled[0]
+    return any(r[4] != first[4] or r[5] != first[5] for r in labelled[1:])
+
+
 def _rows_to_items(
     rows: Iterator[tuple[Any, ...]], canonical: Mapping[str, str], include_all: bool
 ) -> Iterator[ReviewItem]:
-    current: list[Version] = []
-    seq, sid = -1, ""
+    parser = _Parser(canonical)
 
-    def flush() -> ReviewItem | None:
-        why = reasons(current)
-        if current and (why or include_all):
-            return ReviewItem(seq, sid, tuple(current), why)
-        return None
-
-    for row_seq, row_sid, annotator, status, claims, stances, note, updated in rows:
-        if row_sid != sid:
-            item = flush()
-            if item is not None:
-                yield item
-            current, seq, sid = [], int(row_seq), str(row_sid)
-        raw = orjson.loads(stances)
-        current.append(
+    def item(group: list[tuple[Any, ...]]) -> ReviewItem | None:
+        if not include_all and not _needs_parsing(group):
+            return None
+        versions = tuple(
             Version(
                 annotator=str(annotator),
                 status=str(status),
-                claims=tuple(orjson.loads(claims)),
-                stances=canonical_stances(
-                    (Stance(d["claim"], d["actor"], d["stance"]) for d in raw), canonical
-                ),
+                claims=parser.parse_claims(claims),
+                stances=parser.parse_stances(stances),
                 note=note,
                 updated_at=str(updated),
             )
+            for _seq, _sid, annotator, status, claims, stances, note, updated in group
         )
-    item = flush()
-    if item is not None:
-        yield item
+        why = reasons(versions)
+        if why or include_all:
+            return ReviewItem(int(group[0][0]), str(group[0][1]), versions, why)
+        return None
+
+    group: list[tuple[Any, ...]] = []
+    for row in rows:
+        if group and row[1] != group[0][1]:
+            found = item(group)
+            if found is not None:
+                yield found
+            group = []
+        group.append(row)
+    if group:
+        found = item(group)
+        if found is not None:
+            yield found
 
 
 def review_queue(store: Store, *, include_all: bool = False) -> list[ReviewItem]:
     """The sentences to review, in sentence order (see the module docstring)."""
     canonical = store.actor_canonical()
-    rows = store.iter_review_rows(include_all=include_all)
+    rows = store.iter_review_rows(candidates_only=not include_all)
     return list(_rows_to_items(rows, canonical, include_all))
 
 

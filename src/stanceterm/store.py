@@ -1423,31 +1423,37 @@ class Store:
     # Which sentences need review is decided in stanceterm.adjudicate (no SQL there).
 
     def iter_review_rows(
-        self, *, include_all: bool = False, batch: int = 5000
+        self, *, candidates_only: bool = False, batch: int = 5000
     ) -> Iterator[tuple[Any, ...]]:
         """Stream (seq, sentence_id, annotator, status, claims_json, stances_json, note,
-        updated_at) of the direct (not propagated), non-draft labels of the review candidates, in
-        sentence order, then annotator.
+        updated_at) of the direct (not propagated), non-draft labels, in sentence order, then
+        annotator.
 
-        Candidates: sentences with at least two direct done/flagged labels, or one flagged label;
-        with ``include_all``, every sentence with a direct done, flagged or skipped label.
+        ``candidates_only``: only of the sentences that may need review, found in one pass over
+        the labels: an annotator flagged it, or at least two done/flagged labels whose stored
+        JSON differs (equal JSON is equal labels; the caller compares the rest exactly).
         """
-        final = "propagated_from IS NULL AND status != 'draft'"
-        labelled = "propagated_from IS NULL AND status IN ('done', 'flagged')"
-        if include_all:
-            candidates = f"SELECT DISTINCT sentence_id FROM annotations WHERE {final}"
+        cols = (
+            "s.seq, a.sentence_id, a.annotator, a.status, a.claims, a.stances, a.note, a.updated_at"
+        )
+        final = "a.propagated_from IS NULL AND a.status != 'draft'"
+        if not candidates_only:
+            sql = (
+                f"SELECT {cols} FROM sentences s JOIN annotations a ON a.sentence_id = s.id "
+                f"WHERE {final} ORDER BY s.seq, a.annotator"
+            )
         else:
             candidates = (
-                f"SELECT sentence_id FROM annotations WHERE {labelled} GROUP BY sentence_id "
-                "HAVING count(*) >= 2 OR sum(status = 'flagged') > 0"
+                "SELECT sentence_id FROM annotations WHERE propagated_from IS NULL "
+                "AND status IN ('done', 'flagged') GROUP BY sentence_id "
+                "HAVING sum(status = 'flagged') > 0 "
+                "OR (count(*) >= 2 AND count(DISTINCT claims || char(31) || stances) > 1)"
             )
-        sql = (
-            "SELECT s.seq, a.sentence_id, a.annotator, a.status, a.claims, a.stances, a.note, "
-            "a.updated_at FROM annotations a JOIN sentences s ON s.id = a.sentence_id "
-            "WHERE a.propagated_from IS NULL AND a.status != 'draft' "
-            f"AND a.sentence_id IN ({candidates}) "
-            "ORDER BY s.seq, a.annotator"
-        )
+            sql = (
+                f"SELECT {cols} FROM ({candidates}) c JOIN sentences s ON s.id = c.sentence_id "
+                f"JOIN annotations a ON a.sentence_id = c.sentence_id WHERE {final} "
+                "ORDER BY s.seq, a.annotator"
+            )
         yield from self._stream(sql, (), batch)
 
     def review_versions(self, sentence_id: str) -> list[Annotation]:
