@@ -72,8 +72,9 @@ class ReviewApp(StanceApp):
                     s = Stance(s.claim, real, s.stance)
                 stances.append(s)
             gold = replace(gold, stances=tuple(stances))
-        before = store.gold(gold.sentence_id)
-        stored = store.set_gold(gold)
+        with store.tx():  # what is replaced and its replacement, in one transaction
+            before = store.gold(gold.sentence_id)
+            stored = store.set_gold(gold)
         self._gold_history.append((gold.sentence_id, before))
         return stored
 

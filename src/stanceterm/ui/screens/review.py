@@ -79,6 +79,22 @@ class ReviewScreen(Screen[None]):
         Binding("k,up,p", "prev", "prev", show=False, id="prev", tooltip="previous sentence"),
         Binding("g", "next_open", "todo", show=False, id="next_open", tooltip="next undecided"),
         Binding("u", "undo", "undo", id="undo", tooltip="undo my last decision (repeatable)"),
+        Binding(
+            "pagedown,ctrl+d",
+            "scroll_versions(1)",
+            "more",
+            show=False,
+            id="versions_down",
+            tooltip="scroll the annotators' versions down",
+        ),
+        Binding(
+            "pageup,ctrl+u",
+            "scroll_versions(-1)",
+            "back",
+            show=False,
+            id="versions_up",
+            tooltip="scroll the annotators' versions up",
+        ),
         Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
         Binding("q", "quit", "quit", id="quit", tooltip="quit (waits for pending writes)"),
     ]
@@ -173,7 +189,7 @@ class ReviewScreen(Screen[None]):
             t.append(f" · {self.pos + 1}/{len(self.items)}")
             if item.reasons:
                 t.append(" · " + ", ".join(item.reasons), style="bold yellow")
-            t.append(f" · sentence {self.sentence.idx + 1}/{n} of its article", style="dim")
+            t.append(f" · sentence {self.sentence.idx + 1}/{n}", style="dim")
         self.query_one("#topbar", Static).update(t)
 
     def _show_versions(self) -> None:
@@ -192,13 +208,13 @@ class ReviewScreen(Screen[None]):
         )
 
     def _show_progress(self) -> None:
-        total = len(self.items)
-        statuses = [self.decided.get(it.sentence_id) for it in self.items]
-        done = sum(s is not None for s in statuses)
+        total = len(self.items)  # self.decided only ever holds sentences of the queue
+        done = len(self.decided)
+        unresolvable = sum(1 for s in self.decided.values() if s == "unresolvable")
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f"{done}/{total} reviewed", style="bold")
         t.append(" │ ")
-        t.append(f"gold {statuses.count('gold')} · unresolvable {statuses.count('unresolvable')}")
+        t.append(f"gold {done - unresolvable} · unresolvable {unresolvable}")
         t.append(" │ ")
         t.append(f"{total - done} left")
         failed = len(self.review_app.unsaved)
@@ -402,6 +418,11 @@ class ReviewScreen(Screen[None]):
             self.notify("Every sentence is reviewed. 🎉 (j/k browse, q quits)", timeout=5)
             return
         self.load(i)
+
+    def action_scroll_versions(self, direction: int) -> None:
+        panel = self.query_one("#versions", VerticalScroll)
+        step = max(1, panel.size.height - 1)
+        panel.scroll_relative(y=direction * step, animate=False)
 
     # ---------------------------------------------------------------- help, quit
 
