@@ -265,8 +265,11 @@ def test_review_with_nothing_to_review_exits_zero(tmp_path: Path) -> None:
     proc = run("--db", "r.db", "review", "--annotator", "dora", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Nothing to review" in proc.stderr and "--all" in proc.stderr
-    proc = run("--db", "r.db", "review", "--annotator", "dora", "--all", cwd=tmp_path)
+    env = {"STANCETERM_ANNOTATOR": "dora"}  # the adjudicator from the environment
+    proc = run("--db", "r.db", "review", "--all", cwd=tmp_path, env=env)
     assert proc.returncode == 0 and "no sentence has a label" in proc.stderr
+    bad = run("--db", "r.db", "review", "--annotator", "a\tb", cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: annotator name")
     missing = run("--db", "nope.db", "review", "--annotator", "dora", cwd=tmp_path)
     assert missing.returncode == 1 and missing.stderr.startswith("error: ")
     assert not (tmp_path / "nope.db").exists()

@@ -304,3 +304,36 @@ async def test_help_lists_the_review_keys(db: Store) -> None:
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, ReviewScreen)
+
+
+@run_async
+async def test_data_is_shown_literally_and_versions_scroll(db: Store) -> None:
+    weird = db.add_actor("[red]Mallory[/red] \x1b[31m", created_by="eve")
+    for who in ("[b]eve", "frank", "gina", "hugo"):
+        db.save(
+            Annotation(
+                B1,
+                who,
+                "done",
+                ("arms_deal", "denial"),
+                (Stance("arms_deal", weird, "support"), Stance("denial", weird, "oppose")),
+                note="[link=http://x]click[/link] " * 4,
+            )
+        )
+    db.save(Annotation(B1, "ivan", "done", ("denial",)))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen(app).jump_to(B1)
+        await settle(app, pilot)
+        table = text_of(app, "#versions-table")
+        assert "[b]eve" in table and "[red]Mallory[/red] ␛[31m" in table
+        assert "[link=http://x]click[/link]" in table
+        panel = screen(app).query_one("#versions")
+        assert panel.scroll_y == 0 and panel.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await settle(app, pilot)
+        assert panel.scroll_y > 0
+        await pilot.press("pageup")
+        await settle(app, pilot)
+        assert panel.scroll_y == 0
