@@ -1371,53 +1371,6 @@ class Store:
         )
         yield from self._stream(sql, params, batch)
 
-    # ---------------------------------------------------------------- stats
-
-    def counts(self) -> dict[str, int]:
-        with self.read() as c:
-
-            def one(sql: str) -> int:
-                return int(c.execute(sql).fetchone()[0])
-
-            return {
-                "articles": one("SELECT count(*) FROM articles"),
-                "sentences": one("SELECT count(*) FROM sentences"),
-                "visible_sentences": one("SELECT count(*) FROM sentences WHERE hidden = 0"),
-                "clusters": one("SELECT count(*) FROM clusters"),
-                "annotators": one("SELECT count(*) FROM annotators"),
-                "annotations": one("SELECT count(*) FROM annotations"),
-                "gold": one("SELECT count(*) FROM gold"),
-                "actors": one("SELECT count(*) FROM actors"),
-            }
-
-    def status_counts(self) -> dict[str, dict[str, int]]:
-        """annotator -> status -> count (direct labels; propagated ones under '<status>+prop')."""
-        out: dict[str, dict[str, int]] = {}
-        with self.read() as c:
-            for annotator, status, prop, n in c.execute(
-                "SELECT annotator, status, propagated_from IS NOT NULL, count(*) FROM annotations "
-                "GROUP BY annotator, status, propagated_from IS NOT NULL ORDER BY annotator"
-            ):
-                key = f"{status}+prop" if prop else str(status)
-                out.setdefault(str(annotator), {})[key] = int(n)
-        return out
-
-    def integrity_ok(self) -> bool:
-        with self.read() as c:
-            return str(c.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
-
-    # ---------------------------------------------------------------- annotation TUI helpers
-
-    def claim_counts(self, annotator: str) -> dict[str, int]:
-        """Claim id -> how many of the annotator's own (not propagated) rows carry it."""
-        with self.read() as c:
-            rows = c.execute(
-                "SELECT j.value, count(*) FROM annotations a, json_each(a.claims) j "
-                "WHERE a.annotator = ? AND a.propagated_from IS NULL GROUP BY j.value",
-                (annotator,),
-            ).fetchall()
-        return {str(k): int(n) for k, n in rows}
-
     # ================================================================ review (issue 6)
     # Adjudication: the labels to compare, gold decisions restored by undo, canonical actors.
     # Which sentences need review is decided in stanceterm.adjudicate (no SQL there).
@@ -1527,6 +1480,53 @@ class Store:
             if target != actor:
                 out[actor] = target
         return out
+
+    # ---------------------------------------------------------------- stats
+
+    def counts(self) -> dict[str, int]:
+        with self.read() as c:
+
+            def one(sql: str) -> int:
+                return int(c.execute(sql).fetchone()[0])
+
+            return {
+                "articles": one("SELECT count(*) FROM articles"),
+                "sentences": one("SELECT count(*) FROM sentences"),
+                "visible_sentences": one("SELECT count(*) FROM sentences WHERE hidden = 0"),
+                "clusters": one("SELECT count(*) FROM clusters"),
+                "annotators": one("SELECT count(*) FROM annotators"),
+                "annotations": one("SELECT count(*) FROM annotations"),
+                "gold": one("SELECT count(*) FROM gold"),
+                "actors": one("SELECT count(*) FROM actors"),
+            }
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """annotator -> status -> count (direct labels; propagated ones under '<status>+prop')."""
+        out: dict[str, dict[str, int]] = {}
+        with self.read() as c:
+            for annotator, status, prop, n in c.execute(
+                "SELECT annotator, status, propagated_from IS NOT NULL, count(*) FROM annotations "
+                "GROUP BY annotator, status, propagated_from IS NOT NULL ORDER BY annotator"
+            ):
+                key = f"{status}+prop" if prop else str(status)
+                out.setdefault(str(annotator), {})[key] = int(n)
+        return out
+
+    def integrity_ok(self) -> bool:
+        with self.read() as c:
+            return str(c.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
+
+    # ---------------------------------------------------------------- annotation TUI helpers
+
+    def claim_counts(self, annotator: str) -> dict[str, int]:
+        """Claim id -> how many of the annotator's own (not propagated) rows carry it."""
+        with self.read() as c:
+            rows = c.execute(
+                "SELECT j.value, count(*) FROM annotations a, json_each(a.claims) j "
+                "WHERE a.annotator = ? AND a.propagated_from IS NULL GROUP BY j.value",
+                (annotator,),
+            ).fetchall()
+        return {str(k): int(n) for k, n in rows}
 
     # ================================================================ teams (issue 7)
     # Assignment, live progress, activity, overlapping labels and merging another annotator's DB.
