@@ -50,7 +50,7 @@ class GoldEditor(ModalScreen[GoldLabels | None]):
     ]
 
     def __init__(self, sentence: str, claims: tuple[str, ...], stances: tuple[Stance, ...]) -> None:
-        super().__init__()
+        super().__init__(classes="gold-editor")  # the class outranks the ModalScreen rule
         self.sentence = sentence
         self.claims = claims
         self.stances = stances
