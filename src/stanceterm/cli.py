@@ -461,6 +461,49 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
         fail(f"{result.failed_writes} sentence(s) have changes that could not be saved")
 
 
+# --------------------------------------------------------------------------- review
+
+
+@cli.command("review")
+@click.option("--annotator", help="Who adjudicates (default: $STANCETERM_ANNOTATOR or config).")
+@click.option(
+    "--all",
+    "include_all",
+    is_flag=True,
+    help="Review every sentence somebody labelled or skipped, not only the disagreements.",
+)
+@pass_app
+def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> None:
+    """Adjudicate: turn the annotators' disagreements into gold labels (press ? inside).
+
+    Walks, in document order, the sentences where at least two annotators' labels (done or
+    flagged; claim sets and stances, actors through their aliases) differ, and those an
+    annotator flagged. Skipped is missing data, not a disagreement; labels propagated to
+    duplicate sentences count once. 1-9 accepts annotator n's labels as gold, e edits them,
+    r marks the sentence unresolvable, u undoes. Resumes at the first sentence without a gold
+    decision. Gold records carry the adjudicator, the time and every annotator's version:
+    `stanceterm export --kind gold` writes them.
+    """
+    from stanceterm.adjudicate import review_queue
+    from stanceterm.ui.review_app import run_review
+
+    name = app.annotator(annotator)
+    assert name is not None
+    store = app.store(create=False)
+    schema = app.schema()
+    queue = review_queue(store, include_all=include_all)
+    if not queue:
+        what = "no sentence has a label" if include_all else "no disagreements and no flags"
+        hint = "" if include_all else " (--all reviews every labelled sentence)"
+        click.echo(f"Nothing to review in {store.path}: {what}{hint}.", err=True)
+        return
+    result = run_review(store, schema, name, queue=queue)
+    if result.failed_writes:
+        for line in result.errors:
+            click.echo(f"error: {line}", err=True)
+        fail(f"{result.failed_writes} gold decision(s) could not be saved")
+
+
 # --------------------------------------------------------------------------- teams
 
 

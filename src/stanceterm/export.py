@@ -220,6 +220,9 @@ def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes
 
 
 def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+    """One line per sentence with a gold record: the gold labels (actor names resolved), the
+    adjudicator, the decision time and the annotators' versions it was made from (``sources``,
+    each with the ``updated_at`` that identifies the version). Only ``--article`` filters gold."""
     names = store.actor_names()
     for (
         sid,
@@ -243,6 +246,8 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
                     {**st, "actor": names.get(st["actor"], st["actor"]), "actor_id": st["actor"]}
                     for st in s["stances"]
                 ],
+                "note": s.get("note"),
+                "updated_at": s.get("updated_at"),
             }
             for s in orjson.loads(sources)
         ]

@@ -246,14 +246,28 @@ class SentenceRecord(_Strict):
 
 
 class GoldSource(_Strict):
+    """One annotator's version of the sentence when the gold decision was made.
+
+    ``updated_at`` identifies the version (the time of the annotator's last change to it) and
+    ``note`` is the annotator's note; both are absent from records written before they existed.
+    """
+
     annotator: str
     status: AnyStatus
     claims: list[str]
     stances: list[StanceRecord]
+    note: str | None = None
+    updated_at: str | None = None
 
 
 class GoldRecord(_Strict):
-    """One line of ``export --kind gold``: the adjudicated labels of one sentence."""
+    """One line of ``export --kind gold``: the adjudicated labels of one sentence.
+
+    ``status`` is ``gold`` (the labels are the decision) or ``unresolvable`` (no labels: the
+    adjudicator could not decide). ``chosen_from`` names the annotator whose version the gold
+    labels equal (accepted as is), else it is null (edited, or unresolvable). ``sources`` are the
+    annotators' versions the decision was made from.
+    """
 
     schema_version: int = SCHEMA_VERSION
     sentence_id: str

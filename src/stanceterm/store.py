@@ -1373,6 +1373,116 @@ class Store:
         )
         yield from self._stream(sql, params, batch)
 
+    # ================================================================ review (issue 6)
+    # Adjudication: the labels to compare, gold decisions restored by undo, canonical actors.
+    # Which sentences need review is decided in stanceterm.adjudicate (no SQL there).
+
+    def iter_review_rows(
+        self, *, candidates_only: bool = False, batch: int = 5000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream (seq, sentence_id, annotator, status, claims_json, stances_json, note,
+        updated_at) of the direct (not propagated), non-draft labels, in sentence order, then
+        annotator.
+
+        ``candidates_only``: only of the sentences that may need review, found in one pass over
+        the labels: an annotator flagged it, or at least two done/flagged labels whose stored
+        JSON differs (equal JSON is equal labels; the caller compares the rest exactly).
+        """
+        cols = (
+            "s.seq, a.sentence_id, a.annotator, a.status, a.claims, a.stances, a.note, a.updated_at"
+        )
+        final = "a.propagated_from IS NULL AND a.status != 'draft'"
+        if not candidates_only:
+            sql = (
+                f"SELECT {cols} FROM sentences s JOIN annotations a ON a.sentence_id = s.id "
+                f"WHERE {final} ORDER BY s.seq, a.annotator"
+            )
+        else:
+            candidates = (
+                "SELECT sentence_id FROM annotations WHERE propagated_from IS NULL "
+                "AND status IN ('done', 'flagged') GROUP BY sentence_id "
+                "HAVING sum(status = 'flagged') > 0 "
+                "OR (count(*) >= 2 AND count(DISTINCT claims || char(31) || stances) > 1)"
+            )
+            sql = (
+                f"SELECT {cols} FROM ({candidates}) c JOIN sentences s ON s.id = c.sentence_id "
+                f"JOIN annotations a ON a.sentence_id = c.sentence_id WHERE {final} "
+                "ORDER BY s.seq, a.annotator"
+            )
+        yield from self._stream(sql, (), batch)
+
+    def review_versions(self, sentence_id: str) -> list[Annotation]:
+        """The direct (not propagated), non-draft labels of one sentence, by annotator."""
+        with self.read() as c:
+            rows = c.execute(
+                f"SELECT {_ANN_COLS} FROM annotations WHERE sentence_id = ? "
+                "AND propagated_from IS NULL AND status != 'draft' ORDER BY annotator",
+                (sentence_id,),
+            ).fetchall()
+        return [_annotation_from_row(r) for r in rows]
+
+    def gold_statuses(self, sentence_ids: Sequence[str]) -> dict[str, str]:
+        """Sentence id -> gold status, for those of ``sentence_ids`` that have a gold record."""
+        out: dict[str, str] = {}
+        with self.read() as c:
+            for start in range(0, len(sentence_ids), 500):
+                chunk = list(sentence_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                out.update(
+                    (str(r[0]), str(r[1]))
+                    for r in c.execute(
+                        f"SELECT sentence_id, status FROM gold WHERE sentence_id IN ({marks})",
+                        chunk,
+                    )
+                )
+        return out
+
+    def restore_gold(self, sentence_id: str, gold: Gold | None) -> None:
+        """Put back an earlier gold decision exactly as it was (timestamps included), or remove
+        the record when there was none (the undo of a review decision)."""
+        with self.tx() as c:
+            if gold is None:
+                c.execute("DELETE FROM gold WHERE sentence_id = ?", (sentence_id,))
+                return
+            c.execute(
+                "INSERT OR REPLACE INTO gold(sentence_id, status, claims, stances, adjudicator, "
+                "chosen_from, sources, note, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    gold.sentence_id,
+                    gold.status,
+                    _dumps(list(gold.claims)),
+                    _dumps([s.as_dict() for s in gold.stances]),
+                    gold.adjudicator,
+                    gold.chosen_from,
+                    _dumps(gold.sources),
+                    gold.note,
+                    gold.created_at,
+                    gold.updated_at,
+                ),
+            )
+
+    def actor_canonical(self) -> dict[str, str]:
+        """Actor id -> the id its name resolves to through the alias table, for the actors that
+        were later made an alias of another one (e.g. a name created by an annotator, then added
+        as an alias of a gazetteer actor). Chains are followed; actors resolving to themselves are
+        left out."""
+        with self.read() as c:
+            names = {str(r[0]): str(r[1]) for r in c.execute("SELECT id, name FROM actors")}
+            keys = {
+                str(r[0]): str(r[1]) for r in c.execute("SELECT key, actor_id FROM actor_aliases")
+            }
+        step = {a: keys.get(alias_key(n), a) for a, n in names.items()}
+        out: dict[str, str] = {}
+        for actor in names:
+            seen = {actor}
+            target = step[actor]
+            while target in step and step[target] != target and step[target] not in seen:
+                seen.add(target)
+                target = step[target]
+            if target != actor:
+                out[actor] = target
+        return out
+
     # ---------------------------------------------------------------- stats
 
     def counts(self) -> dict[str, int]:
