@@ -495,12 +495,12 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
     if not queue:
         what = "no sentence has a label" if include_all else "no disagreements and no flags"
         hint = "" if include_all else " (--all reviews every labelled sentence)"
-        click.echo(f"Nothing to review in {store.path}: {what}{hint}.", err=True)
+        click.echo(f"Nothing to review in {clean(store.path)}: {what}{hint}.", err=True)
         return
     result = run_review(store, schema, name, queue=queue)
     if result.failed_writes:
         for line in result.errors:
-            click.echo(f"error: {line}", err=True)
+            click.echo(f"error: {clean(line)}", err=True)
         fail(f"{result.failed_writes} gold decision(s) could not be saved")
 
 
