@@ -742,3 +742,28 @@ def test_picker_enter_creates_a_new_name_rather_than_a_far_match(tmp_path: Path)
     assert chosen("Vladimir Poutinne")[0] == "vladimir-poutine"  # a typo of a known one too
     assert chosen("Sergueï Lavrov") == (None, "Sergueï Lavrov")  # weak matches: create it
     assert chosen("Jean") == (None, "Jean Dupont")  # the sentence's new name comes first
+
+
+def test_team_progress_rates_queues_and_activity() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from stanceterm.ui.widgets.team import TeamProgress
+
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    stamp = (now - timedelta(seconds=30)).isoformat().replace("+00:00", "Z")
+    old = (now - timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    team = TeamProgress()
+    progress = {
+        "bob": {"done": 10, "skipped": 2, "flagged": 1, "draft": 3, "assigned": 0},
+        "carol": {"done": 4, "assigned": 50, "last_activity": old},
+    }
+    progress["bob"]["last_activity"] = stamp  # type: ignore[assignment]
+    team.update(progress, 1000, now=100.0, now_utc=now)
+    bob, carol = team.members
+    assert (bob.done, bob.queue, bob.rate, bob.active) == (13, 1000, None, True)
+    assert (carol.done, carol.queue, carol.active) == (4, 50, False)  # assigned: their queue
+    progress["bob"] = {**progress["bob"], "done": 13}
+    team.update(progress, None, now=130.0, now_utc=now)  # 3 more in 30 s
+    bob = team.members[0]
+    assert bob.rate == 6.0 and bob.queue is None  # visible total not known in this poll
+    assert [m.name for m in team.others("bob")] == ["carol"]
