@@ -8,8 +8,8 @@ benchmark annotator (so resuming has to skip them) and another annotator has lab
 Measured headless (App.run_test, 80×24):
 
 * first screen: from opening the DB until the resumed sentence is rendered (best of 5 opens,
-  after one warm-up run of the process on a throwaway copy; the first open of a fresh DB is also
-  shown: it has no resume hint yet, so it walks over everything already done once). The progress counts and the team's progress come after the
+  the sizes taking turns; the first open of each fresh DB, which also warms the process up, is
+  shown apart: it has no resume hint yet, so it walks over everything already done once). The progress counts and the team's progress come after the
   first paint, from a background thread: "counts ready" is when the progress line is complete;
 * keypress → commit: N times `1` (toggle a claim, saved as draft) then `enter` (done, advance);
   from the key's action handler to the store's commit in the writer thread (the app's
@@ -139,6 +139,9 @@ async def first_screen(path: str) -> tuple[float, float]:
         expected = store.progress_counts("bench")
         p = screen.progress  # type: ignore[attr-defined]
         assert (p.total, p.done) == expected[:2], ((p.total, p.done), expected)
+        # let the other background reads end too, so they do not slow the next measurement
+        while screen.checking_resume or screen._team_polling:  # type: ignore[attr-defined]
+            await pilot.pause(0.001)
         await app.flush()
     store.close()
     return shown[0] - t0, counted - t0
@@ -197,21 +200,22 @@ def main() -> None:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     first: dict[int, float] = {}
     p95s: dict[int, float] = {}
-    warmed = False
+    paths = {n: db_for(n) for n in sizes}
+    # The first open of each fresh DB (no resume hint yet); these also warm the process up
+    # (imports, CSS), whose one-time costs are not the DB's.
+    cold = {n: asyncio.run(first_screen(paths[n])) for n in sizes}
+    # Then the sizes in turn, so that a drift of the machine's load hits them alike.
+    runs: dict[int, list[tuple[float, float]]] = {n: [] for n in sizes}
+    for _ in range(5):
+        for n in sizes:
+            runs[n].append(asyncio.run(first_screen(paths[n])))
     for n in sizes:
-        path = db_for(n)
-        if not warmed:  # one-time costs of the process (imports, CSS) are not the DB's
-            asyncio.run(first_screen(path))
-            warmed = True
-            build(path, n)
-        runs = [asyncio.run(first_screen(path)) for _ in range(6)]
-        cold = runs[0]
-        first[n] = min(r[0] for r in runs[1:])
-        counts = min(r[1] for r in runs[1:])
-        commits, ui = asyncio.run(keypresses(path, args.presses))
+        first[n] = min(r[0] for r in runs[n])
+        counts = min(r[1] for r in runs[n])
+        commits, ui = asyncio.run(keypresses(paths[n], args.presses))
         p95s[n] = p95(commits)
         print(
-            f"{n:>9,} sentences: first open of the fresh DB {cold[0] * 1000:7.1f} ms | "
+            f"{n:>9,} sentences: first open of the fresh DB {cold[n][0] * 1000:7.1f} ms | "
             f"first screen {first[n] * 1000:7.1f} ms | counts ready {counts * 1000:7.1f} ms",
             flush=True,
         )

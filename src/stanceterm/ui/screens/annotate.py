@@ -210,6 +210,7 @@ class AnnotateScreen(Screen[None]):
         self._resume_seq: int | None = None
         self._acted = False
         self._lowered = 0
+        self.checking_resume = False
         self.team = TeamProgress()
         self._team_reader: Store | None = None
         self._team_polling = False
@@ -308,6 +309,7 @@ class AnnotateScreen(Screen[None]):
             hook()
         # after the first paint: the counts, the resume check and the team's progress
         self._recount()
+        self.checking_resume = True
         self._verify_resume(self._resume_seq, self._lowered)
         self._poll_team()
         self.set_interval(self.stance_app.team_refresh, self._poll_team)
@@ -586,6 +588,7 @@ class AnnotateScreen(Screen[None]):
         try:
             found = (reader or self.store).first(self.annotator, undone_only=True)
         except Exception:  # the check is a safety net; the hint stays as it was
+            self.checking_resume = False
             return
         finally:
             if reader is not None:
@@ -596,6 +599,7 @@ class AnnotateScreen(Screen[None]):
     def _resume_verified(self, found: Sentence | None, shown_seq: int | None, lowered: int) -> None:
         from stanceterm.ui.app import Job
 
+        self.checking_resume = False
         if found is None:
             return
         if shown_seq is not None and found.seq < shown_seq:
