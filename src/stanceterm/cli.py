@@ -451,7 +451,7 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
     if store.first(annotator) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
     try:
-        keymap = check_keymap(app.settings.keys)
+        keymap = check_keymap(app.settings.keys, schema.stances)
     except KeymapError as exc:
         fail(f"{app.settings.path}: [keys]: {exc}")
     result = run_app(store, schema, annotator, show_others=show_others, keymap=keymap)

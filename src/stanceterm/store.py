@@ -362,6 +362,24 @@ def _annotation_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Annotation:
     )
 
 
+def _state_from_json(sentence_id: str, annotator: str, raw: str | None) -> Annotation | None:
+    """An annotation state as kept in the history (``Annotation.labels()`` JSON)."""
+    if raw is None:
+        return None
+    d = orjson.loads(raw)
+    return Annotation(
+        sentence_id=sentence_id,
+        annotator=annotator,
+        status=d["status"],
+        claims=tuple(d["claims"]),
+        stances=tuple(Stance(**s) for s in d["stances"]),
+        note=d.get("note"),
+        propagated_from=d.get("propagated_from"),
+        created_at=d.get("created_at", ""),
+        updated_at=d.get("updated_at", ""),
+    )
+
+
 _ANN_COLS = (
     "sentence_id, annotator, status, claims, stances, note, propagated_from, created_at, updated_at"
 )
@@ -1529,6 +1547,81 @@ class Store:
                 (annotator,),
             ).fetchall()
         return {str(k): int(n) for k, n in rows}
+
+    # ---------------------------------------------------------------- ui: reads off the UI thread
+    # The TUI keeps its first screen and its keys cheap on a million-sentence DB: slow counts run
+    # on a second connection (:meth:`open_reader`) in a background thread, against a snapshot
+    # pinned in order with the writes (:meth:`pin_snapshot`), and the resume search starts from
+    # a remembered lower bound (:meth:`resume_hint`) instead of the first sentence.
+
+    def open_reader(self) -> Store | None:
+        """Another connection on the same file, for reads in a background thread (WAL lets them
+        run beside this connection's writes); None for an in-memory DB."""
+        if self.path == ":memory:" or self.read_only:
+            return None
+        return Store.open(self.path, create=False)
+
+    def pin_snapshot(self) -> None:
+        """Start a read transaction and read once: until :meth:`release_snapshot`, this
+        connection's reads see the DB as it is now, whatever other connections commit."""
+        with self._lock:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN")
+            self.conn.execute("SELECT count(*) FROM meta").fetchone()
+
+    def release_snapshot(self) -> None:
+        with self._lock:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    def progress_counts(self, annotator: str) -> tuple[int, int, dict[str, int]]:
+        """(queue size, done in the queue, claim counts) of an annotator: the TUI's progress line.
+        Scans the annotator's labels: call it on a reader, off the UI thread."""
+        with self.read():
+            return (
+                self.queue_size(annotator),
+                self.done_count(annotator),
+                self.claim_counts(annotator),
+            )
+
+    def resume_hint(self, annotator: str) -> int:
+        """A sequence number below which every sentence of the annotator's queue was done when it
+        was recorded (-1 if none): where the search for the first sentence not done can start.
+        The TUI checks it in the background (a full search) and records a fresh one."""
+        raw = self.get_meta(f"ui.resume.{annotator}")
+        try:
+            return int(raw) if raw is not None else -1
+        except ValueError:
+            return -1
+
+    def set_resume_hint(self, annotator: str, seq: int) -> None:
+        self.set_meta(f"ui.resume.{annotator}", str(int(seq)))
+
+    def first_undone_from(self, annotator: str, hint: int) -> Sentence | None:
+        """The first sentence of the annotator's queue not done, searching after ``hint - 1``
+        (see :meth:`resume_hint`)."""
+        return self.step(hint - 1, 1, annotator=annotator, undone_only=True)
+
+    def undo_states(
+        self, annotator: str
+    ) -> tuple[str, Annotation | None, Annotation | None] | None:
+        """:meth:`undo`, returning (sentence id, state before the undo, state after it), so the
+        caller can update its counts without recounting."""
+        with self.tx() as c:
+            sid = self.undo(annotator)
+            if sid is None:
+                return None
+            row = c.execute(
+                "SELECT before, after FROM annotation_events WHERE annotator = ? "
+                "AND action = 'undo' ORDER BY id DESC LIMIT 1",
+                (annotator,),
+            ).fetchone()
+        return (
+            sid,
+            _state_from_json(sid, annotator, row[0]),
+            _state_from_json(sid, annotator, row[1]),
+        )
 
     # ================================================================ teams (issue 7)
     # Assignment, live progress, activity, overlapping labels and merging another annotator's DB.
