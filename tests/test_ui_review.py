@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from test_ui_support import make_db, run_async, settle
+from textual.widgets import OptionList
 
 from stanceterm.store import Annotation, Gold, Stance, Store
 from stanceterm.ui.dialogs.actor_picker import ActorPicker
@@ -197,7 +198,8 @@ async def test_edit_can_create_an_actor(db: Store) -> None:
         assert isinstance(picker, ActorPicker)
         create = [i for i, c in enumerate(picker._cands) if c.actor_id is None]
         assert create and picker._cands[create[0]].name == "Jean Dupont"
-        await pilot.press(*["down"] * create[0], "enter")  # the "+ create" line
+        start = picker.query_one(OptionList).highlighted or 0  # Enter's default may be it
+        await pilot.press(*["down"] * (create[0] - start), "enter")  # the "+ create" line
         await settle(app, pilot)
         if not isinstance(app.screen, StancePrompt):  # near-duplicate warning: confirm
             await pilot.press("enter")
