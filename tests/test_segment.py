@@ -132,6 +132,25 @@ HARD_BITS = [
     "I",
     "It",
     "In",
+    "(Far East)",
+    "(AFP).",
+    "(a)",
+    "« Non. »",
+    "«Oui»",
+    "« l'ONU. »",
+    "« Quoi ? »",
+    "« x.' »",
+    "U.S. spokesman",
+    "U.S. The",
+    "E.U. officials",
+    "a.m. with",
+    "then... what",
+    "... The",
+    "fera Kim ?",
+    "do?",
+    "3 %",
+    "%",
+    "$1.2",
 ]
 WORDS = [
     "le",
@@ -161,7 +180,7 @@ def test_fast_path_matches_pysbd_on_generated_text(bits: list[str], lang: str, g
 
 @settings(max_examples=300, deadline=None)
 @given(
-    text=st.text(alphabet="aAbBeEiIMmUSVé .,;:!?'’\"«»“”()[]-…0123456789\u00a0", max_size=120),
+    text=st.text(alphabet="aAbBeEiIMmUSVé .,;:!?'’\"«»“”()[]-…%$0123456789\u00a0", max_size=120),
     lang=st.sampled_from(["fr", "en"]),
 )
 def test_fast_path_matches_pysbd_on_random_characters(text: str, lang: str) -> None:
@@ -405,3 +424,33 @@ def test_migration_v4_refolds_norms_of_a_v3_db(
     hit = s.search("etats", -1)
     assert hit is not None and hit.text == "Les États-Unis accusent."
     s.close()
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list(" \t\n\u00a0\u202f\u2009\u3000ab«»“”’‘`–—…\"'")), max_size=40
+    )
+)
+def test_fast_space_and_quote_helpers_match_the_plain_ones(text: str) -> None:
+    assert segment._SPACE_RUNS.sub(" ", text) == segment._SPACES.sub(" ", text)
+    assert segment._unify_quotes(text) == text.translate(segment._QUOTE_MAP)
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "!! démenti. It said. Pyongyang. ; ?! … é Mr. Putin (Far East) $1.2 then... what",
+        "« Non. Jamais. » Le Kremlin a démenti. M. Kim a dit « oui ». Fin ?",
+        "U.S. officials said so. U.S. The end. He left at 3 a.m. The day after.",
+        "On September 17. On September 18. Le 1. Le 2. Rien.",
+        "“We are not.” Mr. Miller said. “Fine,” he added. The end.",
+        "Il a dit (voir p. 3) non. (AFP) Le Kremlin. 'Non.' Puis « oui ».",
+        "(i) a. Moscou. He « Quoi ? » U.S. dit. « Non. » (a) 1. etc. 1.2 dit. (i) Il b) fin.",
+        "Lee (i) (a) 2023. Moscow. Il Washington. ( ? dit. It armes. (i) It a. dit. Il “Yes.” V. "
+        "2023. Kremlin « l'ONU. » Mr. Putin He p. % ?! sanctions p. said. ) Il 1.2 I (AFP).",
+        "Kremlin. Dr. Lee Mr. Putin said. UN sanctions. I said. The train left at 5:38 a.m. with us.",
+    ],
+)
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_fast_path_matches_pysbd_on_known_traps(paragraph: str, lang: str) -> None:
+    _same(segment.normalize(paragraph), lang)

@@ -70,6 +70,10 @@ SMALL_INPUT_CHARS = 200_000
 BATCH_CHARS = 64_000
 
 _SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# the same runs, minus lone plain spaces (nothing to replace there): much faster on real text
+_SPACE_RUNS = re.compile(
+    r" [\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+|[^\S ][\s\u00a0\u2000-\u200a\u202f\u205f\u3000]*"
+)
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 _QUOTE_MAP = str.maketrans(
     {
@@ -94,6 +98,15 @@ _QUOTE_MAP = str.maketrans(
     }
 )
 _AROUND_QUOTES = re.compile(r'"\s+|\s+"')
+_QUOTE_CHARS = re.compile("[" + re.escape("".join(chr(c) for c in _QUOTE_MAP)) + "]")
+_QUOTE_SUBS = {chr(c): str(v) for c, v in _QUOTE_MAP.items()}
+
+
+def _unify_quotes(text: str) -> str:
+    """``text.translate(_QUOTE_MAP)``, several times faster on long text."""
+    return _QUOTE_CHARS.sub(lambda m: _QUOTE_SUBS[m.group()], text)
+
+
 _FR = frozenset(
     [
         "le",
@@ -144,15 +157,15 @@ _EN = frozenset(
 def normalize(text: str) -> str:
     """NFC; every Unicode space (NBSP, thin, narrow NBSP...) becomes ' '; zero-width chars go."""
     text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFC", text))
-    return _SPACES.sub(" ", text).strip()
+    return _SPACE_RUNS.sub(" ", text).strip()
 
 
 def hash_key(text: str) -> str:
     """The normalised form behind article content hashes: NFKC, casefold, unified quotes, dashes
     and spaces. Frozen: changing it would change the ids of articles imported without an id, so a
     re-import would add them again. Accents are kept (``match_key`` folds them)."""
-    text = unicodedata.normalize("NFKC", _ZERO_WIDTH.sub("", text)).casefold().translate(_QUOTE_MAP)
-    text = _SPACES.sub(" ", text).strip()
+    text = _unify_quotes(unicodedata.normalize("NFKC", _ZERO_WIDTH.sub("", text)).casefold())
+    text = _SPACE_RUNS.sub(" ", text).strip()
     return _AROUND_QUOTES.sub('"', text)
 
 
@@ -171,10 +184,10 @@ def match_key(text: str) -> str:
         text = text.translate(_bmp_marks())
         if max(text, default=" ") > "\uffff":
             text = "".join(ch for ch in text if not unicodedata.combining(ch))
-        text = text.translate(_QUOTE_MAP)
+        text = _unify_quotes(text)
     else:
-        text = text.casefold().translate(_QUOTE_MAP)
-    text = _SPACES.sub(" ", text).strip()
+        text = _unify_quotes(text.casefold())
+    text = _SPACE_RUNS.sub(" ", text).strip()
     return _AROUND_QUOTES.sub('"', text)
 
 
@@ -263,19 +276,23 @@ def _split_pysbd_chunk(chunk: str, lang: str) -> list[str]:
 _L = r"[^\W\d_]"  # a letter
 _UPPER = "A-ZÀ-ÖØ-ÞŒ"
 _LOWER = "a-zà-öø-ÿœ"
-# a plain token (letters, inner apostrophes or hyphens) after a space or at the start, a period,
-# one space, then a capitalised word
+# a plain token (letters, inner apostrophes or hyphens; or a number of 3+ digits) after a space or
+# at the start, a period or a question mark, one space, then a capital (not a lone "I")
 _CUT = re.compile(
-    rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}})\. (?=[{_UPPER}][{_LOWER}])"
+    rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}})(?:\.| ?\?) "
+    rf"(?=[{_UPPER}])(?!I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
 )
 
 
-# A piece the fast path keeps as one sentence: words and numbers joined by single spaces, commas,
-# colons, semicolons, inner apostrophes and hyphens, percent signs, decimal points (3.5: pysbd never
-# splits a period between digits) and titles before a name — a single capital other than I and V
-# (M. Kim, John F. Kirby: pysbd's single-letter rules) or one of the language's prepositive
-# abbreviations (Mr., Dr., St.); then one final period after a word or a number of 3+ digits (the
-# paragraph's last piece may lack it).
+# A piece the fast path keeps as one sentence (each allowance is a pysbd rule that never splits):
+# words and numbers joined by single spaces, commas, colons, semicolons, inner apostrophes and
+# hyphens, percent signs, decimal points and times (3.5, 5:38), ellipses (… anywhere, ... before a lower-case
+# word), parentheses without punctuation inside, « » quotes (pysbd masks the punctuation inside
+# them and never splits after »), titles before a name — a single capital other than I and V
+# (M. Kim, John F. Kirby) or one of the language's prepositive abbreviations (Mr., Dr., St.) —
+# and, in English, dotted abbreviations before a lower-case word (U.S. officials); then a final
+# period or question mark after a word or a number of 3+ digits (optional for the paragraph's last
+# piece).
 def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     rules = French if lang == "fr" else English
     titles = ["[A-HJ-UW-Z]"] + [
@@ -283,11 +300,18 @@ def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
         for a in sorted(rules.Abbreviation.PREPOSITIVE_ABBREVIATIONS)
         if len(a) > 1  # "v" could meet pysbd's "I.V" rule
     ]
+    if lang == "en":  # French restores "U.S." as a boundary (its SENTENCE_STARTERS is empty)
+        titles.append(r"(?:[A-Za-z]\.)+[A-Za-z](?=\. [a-z])")
     title = f"(?:{'|'.join(titles)})\\."
-    word = r"\$?[^\W_]+"
-    sep = rf"(?:, |: |; | |['’-]|% ?|(?<=\d)\.(?=\d)| {title} )"
-    body = rf"(?:{title} )?{word}(?:{sep}{word})*(?:(?<={_L})|(?<=\d\d\d))"
-    return re.compile(rf"{body}\."), re.compile(rf"{body}\.?")
+    quote = r"«(?:(?![!?.\-]'|--)[^«»\"“”‘\\()\[\]])+»"
+    word = rf"(?:\$?[^\W_]+|{quote})"
+    sep = (
+        rf"(?:, |: |; | |['’-]| ?% ?|(?<=\d)[.:](?=\d)| {title} | \(|\)(?:, | |: |; )"
+        rf"| ?… ?|\.\.\. (?=[a-z]))"
+    )
+    body = rf"(?:{title} )?{word}(?:{sep}{word})*(?:(?<={_L})|(?<=\d\d\d)|(?<=»))"
+    end = r"(?:\.| ?\?)"
+    return re.compile(rf"{body}{end}"), re.compile(rf"{body}{end}?")
 
 
 _EASY = {lang: _easy_patterns(lang) for lang in ("fr", "en")}
@@ -298,6 +322,7 @@ _BLOCKERS = re.compile(
         [
             f"[{re.escape(_PLACEHOLDERS)}]",
             r"(?<![^\W_])'",  # ' not after a letter or digit: pysbd's single-quote rules kick in
+            r"\A(?:\?!|!\?|\?\?|!!)",  # pysbd then skips its double-punctuation rules everywhere
             Common.PARENS_BETWEEN_DOUBLE_QUOTES_REGEX,
             Common.NUMBERED_REFERENCE_REGEX.replace(r"(\.|∯)", r"\."),
         ]
@@ -333,20 +358,45 @@ def _abbreviations(lang: str) -> frozenset[str]:
     return frozenset(w.strip().lower() for w in words)
 
 
+_PAIRS = {"(": ")", "[": "]", "«": "»", "“": "”"}
+_MARKS = re.compile(r"[()\[\]«»“”]")
+
+
+def _unbalanced(p: str) -> bool:
+    """Brackets or quotes nested, unclosed or closing nothing (pysbd pairs them in ways that
+    reach across sentences), an odd number of ", or a ‘."""
+    if "‘" in p or p.count('"') % 2:
+        return True
+    open_: str | None = None
+    for m in _MARKS.finditer(p):
+        ch = m.group()
+        if ch in _PAIRS:
+            if open_ is not None:
+                return True
+            open_ = ch
+        elif open_ is None or _PAIRS[open_] != ch:
+            return True
+        else:
+            open_ = None
+    return open_ is not None
+
+
 def _blocked(p: str) -> bool:
     """True when pysbd's handling of ``p`` is not local (lists, references, odd quotes...)."""
-    if _BLOCKERS.search(p):
+    if _BLOCKERS.search(p) or _unbalanced(p):
         return True
-    for rx in _ALPHA_LISTS:  # pysbd's lettered lists: neighbours one letter apart (with wrap)
+    for rx in _ALPHA_LISTS:
+        # pysbd's lettered lists: an item one letter from its neighbour, where the first item's
+        # neighbour is the last one. A chunk's first and last items can be any two items of the
+        # paragraph, so any two items one letter apart make chunking unsafe.
         found = rx.findall(p)
         for alphabet in _ALPHABETS if found else ():
-            items = [alphabet.index(x) for x in found if x in alphabet]
-            for i, x in enumerate(items):
-                if abs(items[i - 1] - x) == 1 or (i + 1 < len(items) and items[i + 1] - x == 1):
-                    return True
+            letters = {alphabet.index(x) for x in found if x in alphabet}
+            if any(x + 1 in letters for x in letters):
+                return True
     for rx in _NUMBERED:  # pysbd formats a list once two consecutive numbers show up
-        items = [int(x) for x in rx.findall(p)]
-        for a, b in pairwise(items):
+        numbers = [int(x) for x in rx.findall(p)]
+        for a, b in pairwise(numbers):
             if b == a + 1 or (a, b) in ((9, 0), (0, 9)):
                 return True
     return False
@@ -371,7 +421,7 @@ def _spans(p: str) -> list[tuple[int, int]]:
 def _cuts(p: str, lang: str) -> list[int]:
     """Safe boundaries of ``p``: offsets of the space after a sentence-final period."""
     abbr = _abbreviations(lang)
-    cuts = [m.end(1) + 1 for m in _CUT.finditer(p) if m.group(1).lower() not in abbr]
+    cuts = [m.end() - 1 for m in _CUT.finditer(p) if m.group(1).lower() not in abbr]
     if not cuts:
         return cuts
     spans = _spans(p)
