@@ -130,7 +130,9 @@ def cli(ctx: click.Context, db: str | None, schema: str | None) -> None:
 # --------------------------------------------------------------------------- import
 
 
-def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> int:
+def run_import(
+    app: AppContext, paths: tuple[str, ...], quiet: bool = False, jobs: int | None = None
+) -> int:
     """Import files and folders; prints per-file errors and a summary. Returns the exit code."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -166,7 +168,11 @@ def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> 
 
         for path in files:
             result = import_file(
-                store, path, boilerplate=schema.boilerplate or None, on_article=on_article
+                store,
+                path,
+                boilerplate=schema.boilerplate or None,
+                on_article=on_article,
+                jobs=jobs,
             )
             progress.advance(task)
             if result.error:
@@ -193,8 +199,16 @@ def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> 
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for sentence splitting (default 2, or env STANCETERM_JOBS; 1 = no pool). "
+    "Small files always stay in one process.",
+)
 @pass_app
-def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool) -> None:
+def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int | None) -> None:
     """Import articles from .txt files, .jsonl files or folders.
 
     A .txt file is one article whose first non-empty line is the title. A .jsonl file holds one
@@ -202,7 +216,7 @@ def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool) -> None:
     are optional. Each file is one transaction: a file with a bad line is refused whole (the error
     names the line) and the other files still import. Importing the same article twice adds nothing.
     """
-    code = run_import(app, paths, quiet)
+    code = run_import(app, paths, quiet, jobs)
     if code:
         sys.exit(code)
 

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -203,9 +203,40 @@ END;
 CREATE INDEX assignments_seq ON assignments(seq);
 """
 
+#: v4: ``sentences.norm`` folds accents (``segment.match_key``: NFKD, combining marks dropped,
+#: casefold), so search for "etats" finds "États". The SQL records the key's version; the rows
+#: are recomputed in Python by :func:`_v4_refold_norms` (see :data:`MIGRATION_STEPS`).
+_V4 = """
+INSERT OR REPLACE INTO meta(key, value) VALUES ('norm_key', 'nfkd-nomarks-casefold');
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
 LATEST_VERSION = MIGRATIONS[-1][0]
+
+NORM_BATCH = 5000
+
+
+def _v4_refold_norms(c: sqlite3.Connection) -> None:
+    """Recompute ``sentences.norm`` with the accent-folding ``match_key``, in batches by seq."""
+    from stanceterm.segment import match_key
+
+    last = -1
+    while True:
+        rows = c.execute(
+            "SELECT seq, text FROM sentences WHERE seq > ? ORDER BY seq LIMIT ?", (last, NORM_BATCH)
+        ).fetchall()
+        if not rows:
+            return
+        c.executemany(
+            "UPDATE sentences SET norm = ? WHERE seq = ?",
+            [(match_key(text), seq) for seq, text in rows],
+        )
+        last = rows[-1][0]
+
+
+#: Python steps run after a migration's SQL, in the same transaction.
+MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {4: _v4_refold_norms}
 
 
 # --------------------------------------------------------------------------- value objects
@@ -565,6 +596,9 @@ class Store:
                 return
             for statement in _split_sql(script):
                 c.execute(statement)
+            step = MIGRATION_STEPS.get(target)
+            if step is not None:
+                step(c)
             if target == 1:
                 c.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
                 c.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (now(),))
@@ -904,7 +938,11 @@ class Store:
         self, norm_query: str, after_seq: int, annotator: str | None = None
     ) -> Sentence | None:
         """First visible sentence after ``after_seq`` whose normalised text contains the query,
-        wrapping around to the start."""
+        wrapping around to the start. The query goes through ``segment.match_key`` too (it is
+        idempotent), so "etats" and "États" both find "États"."""
+        from stanceterm.segment import match_key
+
+        norm_query = match_key(norm_query)
         if not norm_query:
             return None
         pattern = (
