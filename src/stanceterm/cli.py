@@ -77,9 +77,11 @@ class AppContext:
         An explicitly chosen schema is recorded in the DB so every later command agrees on it.
         """
         if self._schema is None:
-            store = self.store()
+            # an explicit schema is checked before the DB is opened: a bad one creates no file
             explicit = resolve_schema(self.schema_flag, self.settings)
-            schema = load_schema(explicit) if explicit else store.label_schema()
+            loaded = load_schema(explicit) if explicit else None
+            store = self.store()
+            schema = loaded if loaded is not None else store.label_schema()
             if schema is None:
                 schema = load_schema()
             store.set_label_schema(schema)
@@ -139,11 +141,11 @@ def run_import(
     from stanceterm.ingest import discover, import_file
     from stanceterm.store import ImportCounts
 
-    store = app.store()
-    schema = app.schema()
     files = list(discover(paths))
     if not files:
-        fail("nothing to import: no .txt or .jsonl files in " + ", ".join(paths))
+        fail("nothing to import: no .txt or .jsonl files in " + ", ".join(map(clean, paths)))
+    schema = app.schema()
+    store = app.store()
     total = ImportCounts()
     failed = 0
     show_progress = err_console.is_terminal and not quiet

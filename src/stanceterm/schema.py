@@ -78,6 +78,12 @@ class LabelSchema(_Strict):
             raise ValueError(f"claims: duplicate key number in {keys}")
         if not self.stances or len(set(self.stances)) != len(self.stances):
             raise ValueError("stances: must be a non-empty list of distinct names")
+        for stance in self.stances:  # stance names are keys and labels, shown as-is everywhere
+            if not _CLAIM_ID.match(stance):
+                raise ValueError(
+                    f"stances: {stance!r} must be lowercase letters, digits and '_', "
+                    "starting with a letter"
+                )
         for pattern in self.boilerplate:
             try:
                 re.compile(pattern)
