@@ -279,7 +279,7 @@ ARTICLE = orjson.dumps({"title": "Bonjour", "text": "Une phrase correcte. Une au
         ("huge-no-newline.jsonl", ARTICLE + b"x" * HUGE, ":2", "longer than"),
         ("latin1.jsonl", ARTICLE + '{"text": "Élysée déçu."}\n'.encode("latin-1"), ":2", "UTF-8"),
         ("latin1.txt", "Titre\n\nL'Élysée est déçu.\n".encode("latin-1"), ":3", "UTF-8"),
-        ("utf16.jsonl", '{"text": "Bonjour."}\n'.encode("utf-16"), ":1", "NUL byte"),
+        ("utf16.jsonl", '{"text": "Bonjour."}\n'.encode("utf-16"), ":1", "UTF-16"),
         ("nul.txt", b"Titre\n\nUne phrase.\x00 Une autre.\n", ":3", "NUL"),
         ("nul.jsonl", ARTICLE + b'{"text": "a\\u0000b."}\n', ":2", "NUL"),
         (

@@ -69,6 +69,8 @@ def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 def _decode(raw: bytes, path: Path, line: int | None) -> str:
     """Strict UTF-8 without NUL bytes; errors name the line."""
+    if line in (None, 1) and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise IngestError(path, 1, "UTF-16 text (byte order mark); re-encode the file as UTF-8")
     if b"\x00" in raw:
         where = line if line is not None else raw.count(b"\n", 0, raw.index(b"\x00")) + 1
         raise IngestError(path, where, "NUL byte in input")
