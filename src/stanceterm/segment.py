@@ -97,7 +97,8 @@ _QUOTE_MAP = str.maketrans(
         "…": "...",
     }
 )
-_AROUND_QUOTES = re.compile(r'"\s+|\s+"')
+_AROUND_QUOTES = re.compile(r'"\s+|\s+"')  # frozen with hash_key: article ids depend on it
+_QUOTE_SPACES = re.compile(r'\s*"\s*')  # match_key: idempotent ('a " b' and 'a "b' agree)
 _QUOTE_CHARS = re.compile("[" + re.escape("".join(chr(c) for c in _QUOTE_MAP)) + "]")
 _QUOTE_SUBS = {chr(c): str(v) for c, v in _QUOTE_MAP.items()}
 
@@ -188,7 +189,7 @@ def match_key(text: str) -> str:
     else:
         text = _unify_quotes(text.casefold())
     text = _SPACE_RUNS.sub(" ", text).strip()
-    return _AROUND_QUOTES.sub('"', text)
+    return _QUOTE_SPACES.sub('"', text)
 
 
 def detect_lang(text: str) -> str:
