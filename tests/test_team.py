@@ -286,10 +286,12 @@ def test_claim_agreement_matches_alpha() -> None:
     assert none.units == 0 and math.isnan(none.alpha)
 
 
-def test_shared_claims_exclude_skipped_drafts_and_propagated(filled: Store) -> None:
+def test_shared_claims_exclude_skipped_drafts_flagged_and_propagated(filled: Store) -> None:
     s = filled
     s.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
-    s.save(Annotation("a1:0", "bob", "flagged", ("arms_deal",)))
+    s.save(Annotation("a1:0", "bob", "done", ("arms_deal",)))
+    s.save(Annotation("a2:1", "alice", "done", ("arms_deal",)))
+    s.save(Annotation("a2:1", "bob", "flagged", ("arms_deal",)))  # as in agreement: missing
     s.save(Annotation("a1:1", "alice", "done", ("denial",)))
     s.save(Annotation("a1:1", "bob", "skipped"))
     s.save(Annotation("a1:2", "alice", "done", ()))

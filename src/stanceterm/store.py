@@ -1758,9 +1758,10 @@ class Store:
         yield from self._stream(sql, (), batch)
 
     def iter_shared_claims(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
-        """Stream (sentence_id, annotator, claims_json) of the direct (not propagated) done and
-        flagged labels of every sentence that has at least two such labels."""
-        labelled = "propagated_from IS NULL AND status IN ('done', 'flagged')"
+        """Stream (sentence_id, annotator, claims_json) of the direct (not propagated) done labels
+        of every sentence that has at least two such labels (flagged is missing data, as in
+        ``stanceterm agreement``)."""
+        labelled = "propagated_from IS NULL AND status = 'done'"
         sql = (
             f"SELECT sentence_id, annotator, claims FROM annotations WHERE {labelled} AND "
             f"sentence_id IN (SELECT sentence_id FROM annotations WHERE {labelled} "

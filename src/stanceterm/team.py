@@ -245,7 +245,7 @@ def claim_agreement(
 ) -> tuple[Agreement, dict[str, Agreement]]:
     """Overall and per-annotator agreement on claim sets.
 
-    ``rows``: (sentence_id, annotator, claims_json) of the direct done/flagged labels of the
+    ``rows``: (sentence_id, annotator, claims_json) of the direct done labels of the
     sentences labelled by two or more annotators (:meth:`Store.iter_shared_claims`; skipped and
     draft count as missing, propagated copies count once, as their representative). An
     annotator's figure is alpha over the sentences they share with others (all annotators'
