@@ -89,6 +89,8 @@ def child(n: int, threshold: float, db: bool) -> None:
         out["cpu_s"] = round(time.process_time() - c0, 2)
         out["clusters"] = len(set(reps))
     out["rss_mb"] = round(_common.peak_rss_mb(), 0)
+    # the helper process that prepares the next batch (its pages are mostly shared with ours)
+    out["helper_rss_mb"] = round(_common.peak_rss_mb(children=True), 0)
     out["rss_corpus_mb"] = round(rss_corpus, 0)
     print(json.dumps(out), flush=True)
 
@@ -163,7 +165,8 @@ def main() -> None:
         print(
             f"n={n:>9,}  engine {r['wall_s']:8.1f}s wall {r['cpu_s']:8.1f}s cpu  "
             f"{n / max(r['wall_s'], 1e-9):9,.0f} sentences/s  peak RSS {r['rss_mb']:6.0f} MB "
-            f"(corpus alone {r['rss_corpus_mb']:.0f} MB)  clusters {r['clusters']:,}",
+            f"(corpus alone {r['rss_corpus_mb']:.0f} MB; helper process {r['helper_rss_mb']:.0f} MB)"
+            f"  clusters {r['clusters']:,}",
             flush=True,
         )
     ratio_n = 50_000 if 50_000 in curve else min(curve)
@@ -189,7 +192,8 @@ def main() -> None:
         load=f"{load[0]:.1f}",
     )
     for n, r in curve.items():
-        ok = r["rss_mb"] < GOAL_RSS_MB and (n < 1_000_000 or r["wall_s"] < GOAL_SECONDS_1M)
+        rss = r["rss_mb"] + r["helper_rss_mb"]  # counted in full, though much is shared
+        ok = rss < GOAL_RSS_MB and (n < 1_000_000 or r["wall_s"] < GOAL_SECONDS_1M)
         _common.result(
             f"dedup_growth_{n}",
             ok,
@@ -197,6 +201,7 @@ def main() -> None:
             cpu_s=r["cpu_s"],
             per_s=f"{n / max(r['wall_s'], 1e-9):.0f}",
             peak_rss_mb=r["rss_mb"],
+            helper_rss_mb=r["helper_rss_mb"],
             target=f"rss<{GOAL_RSS_MB:.0f}MB" + (",1M<300s" if n >= 1_000_000 else ""),
         )
     if size == "large" and not args.sizes:

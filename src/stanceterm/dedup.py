@@ -42,6 +42,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import threading
 import time
 import unicodedata
 import zlib
@@ -301,9 +302,14 @@ class Gazetteer:
 
     def actors(self, folded: str) -> frozenset[str]:
         """Actor ids named in a :func:`fold`-ed text."""
+        return self.match(folded)[0]
+
+    def match(self, folded: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(actor ids, casefolded words of the aliases found) in a :func:`fold`-ed text."""
         cased = _TOKEN.findall(folded.replace(".", ""))
         low = [w.casefold() for w in cased]
         found: set[str] = set()
+        words: set[str] = set()
         for i, w in enumerate(low):
             for seq, actor, acronym in self._by_first.get(w, ()):
                 if tuple(low[i : i + len(seq)]) != seq:
@@ -311,7 +317,8 @@ class Gazetteer:
                 if acronym and not cased[i].isupper():
                     continue
                 found.add(actor)
-        return frozenset(found)
+                words.update(seq)
+        return frozenset(found), frozenset(words)
 
 
 def fact_guard(a: Features, b: Features, gazetteer: Gazetteer | None = None) -> str | None:
@@ -332,15 +339,18 @@ def fact_guard(a: Features, b: Features, gazetteer: Gazetteer | None = None) -> 
     diff = a.words ^ b.words
     if not diff:
         return None
-    if (
-        gazetteer is not None
-        and diff & gazetteer.words
-        and gazetteer.actors(a.text) != gazetteer.actors(b.text)
-    ):
-        return "actor"
-    known = gazetteer.words if gazetteer is not None else frozenset()  # the actor rule's
-    only_a = a.entities - b.words - known
-    only_b = b.entities - a.words - known
+    only_a = a.entities - b.words
+    only_b = b.entities - a.words
+    if gazetteer is not None and (diff & gazetteer.words or (only_a and only_b)):
+        actors_a, words_a = gazetteer.match(a.text)
+        actors_b, words_b = gazetteer.match(b.text)
+        if actors_a != actors_b:
+            return "actor"
+        # names on both sides that differ are fine only as aliases of the same actors
+        # (« Poutine » / "Putin"); "Peskov" -> "Miller" (no alias on its own) is not
+        if only_a and only_b and (only_a - words_a or only_b - words_b):
+            return "entity"
+        return None
     if only_a and only_b:
         return "entity"
     return None
@@ -359,7 +369,7 @@ class MinHashBlocker:
     hashed with CRC-32, so a sentence's keys are the same in every run and every process.
     """
 
-    def __init__(self, bands: int = 24, rows: int = 3, seed: int = 20261201) -> None:
+    def __init__(self, bands: int = 24, rows: int = 5, seed: int = 20261201) -> None:
         self.bands = bands
         self.rows = rows
         rng = np.random.default_rng(seed)
@@ -487,6 +497,19 @@ def prepare(texts: Sequence[str], with_features: bool = False) -> Prepared:
 
 B = TypeVar("B")
 
+
+def _exit_with_parent(parent: int) -> None:
+    """In the helper process: exit as soon as the parent is gone (killed with -9, say), instead
+    of lingering as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 #: below this many sentences, starting a helper process costs more than it saves
 PARALLEL_MIN = 20_000
 
@@ -514,7 +537,9 @@ def prepared_batches(
         except BrokenProcessPool:  # the helper died: do the work here
             return prepare(texts(b), with_features)
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque[tuple[B, Future[Prepared]]] = deque()
         for b in batches:
             pending.append((b, pool.submit(prepare, list(texts(b)), with_features)))
