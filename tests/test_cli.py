@@ -175,3 +175,14 @@ def test_schemas_check_detects_stale(tmp_path: Path) -> None:
 def test_missing_files(tmp_path: Path, args: list[str]) -> None:
     p = run("--db", str(tmp_path / "t.db"), *args, cwd=tmp_path)
     assert p.returncode != 0 and "Traceback" not in p.stderr
+
+
+def test_schema_stance_names_are_plain_identifiers(tmp_path: Path) -> None:
+    """Stance names are keys, labels and column values; markup or escapes there are refused."""
+    s = tmp_path / "labels.json"
+    data = json.loads((ROOT / "schemas" / "labels.default.json").read_text())
+    data["stances"] = ["support", "[bold]oppose[/]", "neutral"]
+    s.write_text(json.dumps(data))
+    p = run("--db", str(tmp_path / "t.db"), "--schema", str(s), "import", str(DEMO), cwd=tmp_path)
+    assert_clean_error(p, "stances")
+    assert not (tmp_path / "t.db").exists()

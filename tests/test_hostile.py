@@ -3,19 +3,24 @@ traceback or a partial write; export → import-labels → export is byte-identi
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
 import string
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stanceterm.cli import main
 from stanceterm.export import LabelsError, export, import_labels
 from stanceterm.ingest import import_file
 from stanceterm.schema import load_schema
 from stanceterm.store import Annotation, Stance, Store
-from tests.conftest import add_article
+from tests.conftest import DEMO, add_article
 
 SCHEMA = load_schema()
 FUZZ = settings(
@@ -171,3 +176,200 @@ def test_export_import_export_byte_identical(
     import_labels(b, one, SCHEMA)
     export(b, "annotations", two)
     assert one.read_bytes() == two.read_bytes()
+
+
+# --------------------------------------------------------------------------- through the CLI
+# Each hostile file is given to the real command on a DB that already holds data: the command
+# ends with one `error: FILE:LINE: reason` line and exit 1 (no traceback), and the DB is exactly
+# as before (counts, history and export bytes), whatever the file held before its bad line.
+
+HUGE = 16 * 1024 * 1024 + 10
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """A DB with the demo article and one label; and a valid labels line for that DB."""
+    tmp = tmp_path_factory.mktemp("populated")
+    db = tmp / "base.db"
+    s = Store.open(db)
+    s.set_label_schema(SCHEMA)
+    assert import_file(s, DEMO).error is None
+    first = s.first()
+    assert first is not None
+    s.save(Annotation(first.id, "alice", "done", ("denial",)))
+    second = s.step(first.seq)
+    assert second is not None
+    s.close()
+    good = orjson.dumps(
+        {
+            "schema_version": 1,
+            "sentence_id": second.id,
+            "article_id": second.article_id,
+            "text": second.text,
+            "annotator": "bob",
+            "status": "done",
+            "claims": ["arms_deal"],
+            "stances": [{"claim": "arms_deal", "actor": "Kim Jong Un", "stance": "support"}],
+            "propagated_from": None,
+            "note": None,
+            "created_at": "2026-01-01T00:00:00.000000Z",
+            "updated_at": "2026-01-01T00:00:00.000000Z",
+        }
+    )
+    return db, good
+
+
+def _state(db: Path, tmp: Path) -> tuple[dict[str, int], int, bytes]:
+    s = Store.open(db)
+    try:
+        assert s.integrity_ok()
+        with s.read() as c:
+            events = c.execute("SELECT count(*) FROM annotation_events").fetchone()[0]
+        out = tmp / "state.jsonl"
+        export(s, "sentences", out)
+        return s.counts(), events, out.read_bytes()
+    finally:
+        s.close()
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, err.getvalue() + out.getvalue()
+
+
+def _refused(
+    populated: tuple[Path, bytes],
+    tmp: Path,
+    command: str,
+    name: str,
+    data: bytes,
+    where: str,
+    reason: str,
+) -> None:
+    base, _ = populated
+    db = tmp / "t.db"
+    shutil.copy(base, db)
+    before = _state(db, tmp)
+    f = tmp / name
+    f.write_bytes(data)
+    code, output = _cli("--db", str(db), command, str(f))
+    assert code == 1, output
+    assert "Traceback" not in output and "internal error" not in output, output
+    errors = [ln for ln in output.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1, output
+    assert errors[0].startswith(f"error: {f}{where}: "), errors[0]
+    assert reason in errors[0], errors[0]
+    assert len(errors[0]) < 2000  # a huge line is not echoed back
+    assert _state(db, tmp) == before
+
+
+ARTICLE = orjson.dumps({"title": "Bonjour", "text": "Une phrase correcte. Une autre."}) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "where", "reason"),
+    [
+        ("huge.jsonl", ARTICLE + b'{"text": "' + b"a" * HUGE + b'"}\n', ":2", "longer than"),
+        ("huge-no-newline.jsonl", ARTICLE + b"x" * HUGE, ":2", "longer than"),
+        ("latin1.jsonl", ARTICLE + '{"text": "Élysée déçu."}\n'.encode("latin-1"), ":2", "UTF-8"),
+        ("latin1.txt", "Titre\n\nL'Élysée est déçu.\n".encode("latin-1"), ":3", "UTF-8"),
+        ("utf16.jsonl", '{"text": "Bonjour."}\n'.encode("utf-16"), ":1", "UTF-16"),
+        ("nul.txt", b"Titre\n\nUne phrase.\x00 Une autre.\n", ":3", "NUL"),
+        ("nul.jsonl", ARTICLE + b'{"text": "a\\u0000b."}\n', ":2", "NUL"),
+        (
+            "deep.jsonl",
+            ARTICLE + b'{"text": ' + b"[" * 200_000 + b"]" * 200_000 + b"}\n",
+            ":2",
+            "broken JSON",
+        ),
+        ("types.jsonl", ARTICLE + b'{"text": ["list"], "title": 3}\n', ":2", "text"),
+        ("garbage.jsonl", ARTICLE + bytes(range(1, 256)) + b"\n", ":2", ""),
+    ],
+)
+def test_cli_import_refuses_hostile_files_cleanly(
+    populated: tuple[Path, bytes], tmp_path: Path, name: str, data: bytes, where: str, reason: str
+) -> None:
+    _refused(populated, tmp_path, "import", name, data, where, reason)
+
+
+def _label(good: bytes, **change: object) -> bytes:
+    rec = orjson.loads(good)
+    rec.update(change)
+    return orjson.dumps(rec)
+
+
+@pytest.mark.parametrize(
+    ("case", "line", "where", "reason"),
+    [
+        ("huge", b'{"note": "' + b"a" * HUGE + b'"}', ":2", "longer than"),
+        ("latin1", '{"note": "déçu"}'.encode("latin-1"), ":2", "UTF-8"),
+        ("nul byte", b'{"note": "a\x00b"}', ":2", "NUL"),
+        ("nul escape", None, ":2", "NUL"),
+        ("deep", b"[" * 200_000 + b"]" * 200_000, ":2", "broken JSON"),
+        ("binary", bytes(range(1, 256)), ":2", ""),
+        ("unknown sentence", None, ":2", "unknown sentence_id"),
+        ("unknown article", None, ":2", "belongs to article"),
+        ("unknown claim", None, ":2", "unknown claim"),
+        ("unknown stance", None, ":2", "unknown stance"),
+        ("unknown propagated_from", None, ":2", "propagated_from"),
+        ("unknown status", None, ":2", "status"),
+        ("wrong types", None, ":2", "claims"),
+        ("duplicate", None, ":2", "duplicate record"),
+    ],
+)
+def test_cli_import_labels_refuses_hostile_files_cleanly(
+    populated: tuple[Path, bytes],
+    tmp_path: Path,
+    case: str,
+    line: bytes | None,
+    where: str,
+    reason: str,
+) -> None:
+    _, good = populated
+    rec = orjson.loads(good)
+    made = {
+        "nul escape": _label(good, annotator="carol", note="a\u0000b"),
+        "unknown sentence": _label(good, annotator="carol", sentence_id="nope:0"),
+        "unknown article": _label(good, annotator="carol", article_id="nope"),
+        "unknown claim": _label(good, annotator="carol", claims=["weather"], stances=[]),
+        "unknown stance": _label(
+            good, annotator="carol", stances=[{**rec["stances"][0], "stance": "love"}]
+        ),
+        "unknown propagated_from": _label(good, annotator="carol", propagated_from="nope:1"),
+        "unknown status": _label(good, annotator="carol", status="maybe"),
+        "wrong types": _label(good, annotator="carol", claims="arms_deal"),
+        "duplicate": good,
+    }
+    bad = line if line is not None else made[case]
+    # the first line is valid and would be written: the bad second line refuses the whole file
+    _refused(
+        populated,
+        tmp_path,
+        "import-labels",
+        "labels.jsonl",
+        good + b"\n" + bad + b"\n",
+        where,
+        reason,
+    )
+
+
+@FUZZ
+@given(data=st.binary(max_size=2000))
+def test_import_labels_arbitrary_bytes(tmp_path: Path, data: bytes) -> None:
+    store = fresh()
+    add_article(store, "a1", ["Putin said yes."])
+    f = tmp_path / "labels.jsonl"
+    f.write_bytes(data)
+    try:
+        res = import_labels(store, f, SCHEMA)
+    except LabelsError as exc:
+        assert str(exc).startswith(f"{f}:") and "\n" not in str(exc)
+        assert store.counts()["annotations"] == 0
+        return
+    assert res.written == 0 and store.counts()["annotations"] == 0  # only blank lines

@@ -432,7 +432,7 @@ async def test_cluster_members_and_split_by_keyboard(db: Store) -> None:
         )
         c.execute("UPDATE sentences SET cluster_id = 'c1' WHERE id IN (?, ?)", (A0, B1))
         c.execute("UPDATE sentences SET hidden = 1 WHERE id = ?", (B1,))
-    app = app_for(db)
+    app = app_for(db, keymap={"split": "v"})  # the dialog's key follows the keymap too
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         status = str(screen(app).query_one("#status").visual)  # type: ignore[attr-defined]
@@ -444,7 +444,10 @@ async def test_cluster_members_and_split_by_keyboard(db: Store) -> None:
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ClusterDialog)
-        await pilot.press("down", "s")  # split the copy out
+        await pilot.press("down", "s")  # "s" is no longer the split key
+        await pilot.pause()
+        assert isinstance(app.screen, ClusterDialog)
+        await pilot.press("v")  # split the copy out
         await settle(app, pilot)
         assert isinstance(app.screen, AnnotateScreen)
         s = db.sentence(B1)
@@ -483,7 +486,7 @@ async def test_hostile_sentences_render_literally(tmp_path: Path) -> None:
             # notes and actor names are data too
             await pilot.press("1", "a")
             await pilot.pause()
-            await pilot.press(*"[red]Evil", "up", "enter")
+            await pilot.press(*"[red]Evil", "enter")  # no close known actor: creates it
             await pilot.pause()
             await pilot.press("s")
             await settle(app, pilot)
@@ -491,3 +494,276 @@ async def test_hostile_sentences_render_literally(tmp_path: Path) -> None:
             assert str(row[1]) == "[red]Evil"
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- background reads
+
+
+async def settle_all(app: StanceApp, pilot: Any) -> None:
+    """settle(), plus the background count and the first team poll."""
+    await settle(app, pilot)
+    s = screen(app)
+    for _ in range(1000):
+        if not s.counting and s.team.polled and not s._team_polling:
+            break
+        await pilot.pause(0.01)
+    await settle(app, pilot)
+
+
+def seq(store: Store, sid: str) -> int:
+    s = store.sentence(sid)
+    assert s is not None
+    return s.seq
+
+
+@run_async
+async def test_team_progress_refreshes_live(db: Store, tmp_path: Path) -> None:
+    other = Store.open(db.path)  # bob, in another process: a second handle on the same file
+    try:
+        other.save(Annotation(A0, "bob", "done"))
+        app = app_for(db, team_refresh=0.1)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle_all(app, pilot)
+            s = screen(app)
+            line = s.query_one("#team-line")
+            assert "bob 1/6" in str(line.visual)  # type: ignore[attr-defined]
+            assert "alice" not in str(line.visual)  # type: ignore[attr-defined]
+            other.save(Annotation(A1, "bob", "skipped"))
+            other.save(Annotation(A2, "bob", "done", ("denial",)))
+            other.save(Annotation(A3, "carol", "flagged"))
+            for _ in range(1000):  # a few refresh intervals (10 s at most, on a loaded machine)
+                if "bob 3/6" in str(line.visual) and "carol 1/6" in str(line.visual):  # type: ignore[attr-defined]
+                    break
+                await pilot.pause(0.01)
+            text = str(line.visual)  # type: ignore[attr-defined]
+            assert "bob 3/6" in text and "carol 1/6" in text
+            assert "●" in text  # they just worked: shown as active
+            # t: the full table, me included
+            table = s.query_one("#team-table")
+            assert not table.display
+            await pilot.press("1")  # alice's own draft counts as nothing finished
+            await pilot.press("t")
+            await settle_all(app, pilot)
+            assert table.display
+            members = {m.name: m for m in s.team.members}
+            assert set(members) == {"alice", "bob", "carol"}
+            assert (members["bob"].done, members["bob"].skipped, members["bob"].queue) == (3, 1, 6)
+            assert members["alice"].done == 0 and members["alice"].draft == 1
+            await pilot.press("t")
+            assert not table.display
+    finally:
+        other.close()
+
+
+@run_async
+async def test_counts_are_right_when_keys_beat_the_background_count(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.save(Annotation(A2, "alice", "done", ("arms_deal",)))
+    db.save(Annotation(B0, "alice", "skipped"))
+    import threading
+
+    real = Store.progress_counts
+    gate = threading.Event()
+
+    def slow(self: Store, annotator: str) -> tuple[int, int, dict[str, int]]:
+        gate.wait(20)  # a big DB: the count finishes after the keys below are committed
+        return real(self, annotator)
+
+    monkeypatch.setattr(Store, "progress_counts", slow)
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        assert s.counting and s.progress.total is None
+        assert "…/… done" in str(s.query_one("#progress").visual)  # type: ignore[attr-defined]
+        await pilot.press("1", "enter", "3", "0")  # A0 done (arms_deal), A1 done (no claim)
+        await settle(app, pilot)
+        assert s.counting
+        gate.set()
+        await settle_all(app, pilot)
+        assert not s.counting
+        total, done, claims = real(db, "alice")
+        assert (s.progress.total, s.progress.done) == (total, done) == (6, 4)
+        assert {k: v for k, v in s.progress.claims.items() if v} == claims == {"arms_deal": 2}
+        assert "4/6 done" in str(s.query_one("#progress").visual)  # type: ignore[attr-defined]
+        await pilot.press("u")  # undo A1's "no claim": counted from the undo's own states
+        await settle_all(app, pilot)
+        assert s.progress.done == 3 == real(db, "alice")[1]
+        assert s.progress.claims.get("sanctions_efficacy", 0) == 1  # A1's draft claim is back
+        assert {k: v for k, v in s.progress.claims.items() if v} == real(db, "alice")[2]
+
+
+@run_async
+async def test_resume_hint_is_checked_and_kept_true(db: Store) -> None:
+    # a stale hint (as after an undo in another session) claims A0..A2 are done: the first
+    # screen comes from the hint, the background check goes back to A0 while untouched
+    db.set_resume_hint("alice", seq(db, A3))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_all(app, pilot)
+        for _ in range(1000):
+            if current(app) == A0:
+                break
+            await pilot.pause(0.01)
+        assert current(app) == A0
+        await settle(app, pilot)
+        assert db.resume_hint("alice") == seq(db, A0)
+        await pilot.press("x", "0")  # A0 skipped, A1 done
+        await pilot.press("q")
+        await pilot.pause()
+    assert db.resume_hint("alice") == seq(db, A2)  # moved up on quit
+    app2 = app_for(db)
+    async with app2.run_test(size=SIZE) as pilot:
+        await settle_all(app2, pilot)
+        assert current(app2) == A2
+        await pilot.press("k", "k")
+        assert current(app2) == A0
+        await pilot.press("2")  # skipped -> draft: A0 is to do again, the hint follows
+        await settle(app2, pilot)
+        assert ann(db, A0).status == "draft"  # type: ignore[union-attr]
+        assert db.resume_hint("alice") == seq(db, A0)
+        await pilot.press("q")
+        await pilot.pause()
+    app3 = app_for(db)
+    async with app3.run_test(size=SIZE) as pilot:
+        await settle_all(app3, pilot)
+        assert current(app3) == A0
+        # undo A0's claim (draft -> skipped), A1's done, A0's skip: nothing left, hint at A0
+        await pilot.press("u", "u", "u")
+        await settle_all(app3, pilot)
+        assert ann(db, A0) is None and ann(db, A1) is None
+        assert db.resume_hint("alice") == seq(db, A0)
+        assert screen(app3).progress.done == 0 == db.done_count("alice")
+
+
+@run_async
+async def test_acted_user_is_not_moved_by_the_resume_check(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    db.set_resume_hint("alice", seq(db, A2))
+    real = Store.first
+    gate = threading.Event()
+
+    def slow(self: Store, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("undone_only") and args == ("alice",):
+            gate.wait(20)  # the background check comes back only when the test says so
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "first", slow)
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert current(app) == A2
+        await pilot.press("j")  # the user moved before the check came back
+        assert current(app) == A3
+        gate.set()
+        for _ in range(1000):
+            if db.resume_hint("alice") == seq(db, A0):
+                break
+            await pilot.pause(0.01)
+        await settle_all(app, pilot)
+        assert current(app) == A3
+        assert any("earlier sentence" in str(n.message) for n in app._notifications)
+        assert db.resume_hint("alice") == seq(db, A0)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@run_async
+async def test_stance_and_dialog_keys_follow_the_keymap(db: Store) -> None:
+    from stanceterm.ui.screens.help import HelpScreen
+
+    keymap = {"stance_oppose": "p", "stance_support": "S,plus", "claim_3": "3,h"}
+    app = app_for(db, keymap=keymap)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1", "a")
+        await pilot.pause()
+        await pilot.press(*"poutine", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("o")  # no longer "oppose"
+        await pilot.pause()
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert ann(db, A0).stances == (Stance("arms_deal", "vladimir-poutine", "oppose"),)  # type: ignore[union-attr]
+        # the claim chooser follows the claim keys: h picks claim 3
+        await pilot.press("h", "a")
+        await pilot.pause()
+        assert isinstance(app.screen, ClaimChooser)
+        await pilot.press("h")
+        await pilot.pause()
+        assert isinstance(app.screen, ActorPicker)
+        await pilot.press(*"kim", "enter", "plus")
+        await settle(app, pilot)
+        assert ann(db, A0).stances[-1] == Stance("sanctions_efficacy", "kim-jong-un", "support")  # type: ignore[union-attr]
+        # the help screen is generated from the same bindings
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        rows = {i: keys for keys, _, i in app.screen.rows}
+        assert rows["stance_oppose"] == "p" and rows["stance_support"] == "S, plus"
+        assert rows["stance_neutral"] == "n" and rows["team"] == "t"
+        assert rows["split"] == "s" and rows["note_save"] == "ctrl+s"
+
+
+def test_check_keymap_knows_stances_and_dialogs() -> None:
+    from stanceterm.ui.app import KeymapError, check_keymap
+
+    stances = ["support", "oppose", "neutral"]
+    ok = {"stance_oppose": "p", "split": "v", "note_save": "ctrl+w", "team": "T"}
+    assert check_keymap(ok, stances) == ok
+    with pytest.raises(KeymapError, match="unknown action 'stance_maybe'"):
+        check_keymap({"stance_maybe": "m"}, stances)
+    with pytest.raises(KeymapError, match="stance_support and stance_oppose"):
+        check_keymap({"stance_oppose": "s"}, stances)
+
+
+def test_picker_enter_creates_a_new_name_rather_than_a_far_match(tmp_path: Path) -> None:
+    from stanceterm.ui.dialogs.actor_picker import candidates, default_choice
+
+    store = make_db(tmp_path / "p.db")
+    aliases, names = store.alias_map(), store.actor_names()
+    text = "Selon Jean Dupont, Moscou et les États-Unis divergent."
+    store.close()
+
+    def chosen(query: str) -> tuple[str | None, str]:
+        cands = candidates(query, text, aliases, names)
+        c = cands[default_choice(query, cands)]
+        return c.actor_id, c.name
+
+    assert chosen("")[0] == "la-russie"  # nothing typed: the sentence's actors first
+    assert chosen("poutine")[0] == "vladimir-poutine"  # a strong match stays first
+    assert chosen("Vladimir Poutinne")[0] == "vladimir-poutine"  # a typo of a known one too
+    assert chosen("Sergueï Lavrov") == (None, "Sergueï Lavrov")  # weak matches: create it
+    assert chosen("Jean") == (None, "Jean Dupont")  # the sentence's new name comes first
+
+
+def test_team_progress_rates_queues_and_activity() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from stanceterm.ui.widgets.team import TeamProgress
+
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    stamp = (now - timedelta(seconds=30)).isoformat().replace("+00:00", "Z")
+    old = (now - timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    team = TeamProgress()
+    progress = {
+        "bob": {"done": 10, "skipped": 2, "flagged": 1, "draft": 3, "assigned": 0},
+        "carol": {"done": 4, "assigned": 50, "last_activity": old},
+    }
+    progress["bob"]["last_activity"] = stamp  # type: ignore[assignment]
+    team.update(progress, 1000, now=100.0, now_utc=now)
+    bob, carol = team.members
+    assert (bob.done, bob.queue, bob.rate, bob.active) == (13, 1000, None, True)
+    assert (carol.done, carol.queue, carol.active) == (4, 50, False)  # assigned: their queue
+    progress["bob"] = {**progress["bob"], "done": 13}
+    team.update(progress, None, now=130.0, now_utc=now)  # 3 more in 30 s
+    bob = team.members[0]
+    assert bob.rate == 6.0 and bob.queue is None  # visible total not known in this poll
+    assert [m.name for m in team.others("bob")] == ["carol"]

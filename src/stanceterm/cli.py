@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import orjson
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -32,6 +34,7 @@ from stanceterm.config import (
 from stanceterm.schema import LabelSchema, SchemaError, json_schemas, load_schema
 from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
 from stanceterm.store import Store, StoreError
+from stanceterm.textsafe import clean
 
 DEMO_DB = "stanceterm-demo.db"
 err_console = Console(stderr=True, highlight=False)
@@ -42,7 +45,7 @@ class UserError(click.ClickException):
     """A one-line error for the user (exit 1)."""
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(f"error: {clean(self.format_message())}", err=True)
 
 
 def fail(message: str) -> NoReturn:
@@ -74,9 +77,11 @@ class AppContext:
         An explicitly chosen schema is recorded in the DB so every later command agrees on it.
         """
         if self._schema is None:
-            store = self.store()
+            # an explicit schema is checked before the DB is opened: a bad one creates no file
             explicit = resolve_schema(self.schema_flag, self.settings)
-            schema = load_schema(explicit) if explicit else store.label_schema()
+            loaded = load_schema(explicit) if explicit else None
+            store = self.store()
+            schema = loaded if loaded is not None else store.label_schema()
             if schema is None:
                 schema = load_schema()
             store.set_label_schema(schema)
@@ -127,18 +132,20 @@ def cli(ctx: click.Context, db: str | None, schema: str | None) -> None:
 # --------------------------------------------------------------------------- import
 
 
-def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> int:
+def run_import(
+    app: AppContext, paths: tuple[str, ...], quiet: bool = False, jobs: int | None = None
+) -> int:
     """Import files and folders; prints per-file errors and a summary. Returns the exit code."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from stanceterm.ingest import discover, import_file
     from stanceterm.store import ImportCounts
 
-    store = app.store()
-    schema = app.schema()
     files = list(discover(paths))
     if not files:
-        fail("nothing to import: no .txt or .jsonl files in " + ", ".join(paths))
+        fail("nothing to import: no .txt or .jsonl files in " + ", ".join(map(clean, paths)))
+    schema = app.schema()
+    store = app.store()
     total = ImportCounts()
     failed = 0
     show_progress = err_console.is_terminal and not quiet
@@ -163,15 +170,19 @@ def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> 
 
         for path in files:
             result = import_file(
-                store, path, boilerplate=schema.boilerplate or None, on_article=on_article
+                store,
+                path,
+                boilerplate=schema.boilerplate or None,
+                on_article=on_article,
+                jobs=jobs,
             )
             progress.advance(task)
             if result.error:
                 failed += 1
-                click.echo(f"error: {result.error}", err=True)
+                click.echo(f"error: {clean(result.error)}", err=True)
                 continue
             if result.warning:
-                click.echo(f"warning: {result.warning}", err=True)
+                click.echo(f"warning: {clean(result.warning)}", err=True)
             c = result.counts
             total.articles_added += c.articles_added
             total.articles_skipped += c.articles_skipped
@@ -181,7 +192,7 @@ def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> 
         click.echo(
             f"Imported {total.articles_added} article(s), {total.sentences_added} sentence(s); "
             f"skipped {total.articles_skipped} article(s) already present "
-            f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {store.path}",
+            f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {clean(store.path)}",
             err=True,
         )
     return 1 if failed else 0
@@ -190,8 +201,16 @@ def run_import(app: AppContext, paths: tuple[str, ...], quiet: bool = False) -> 
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for sentence splitting (default 2, or env STANCETERM_JOBS; 1 = no pool). "
+    "Small files always stay in one process.",
+)
 @pass_app
-def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool) -> None:
+def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int | None) -> None:
     """Import articles from .txt files, .jsonl files or folders.
 
     A .txt file is one article whose first non-empty line is the title. A .jsonl file holds one
@@ -199,7 +218,7 @@ def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool) -> None:
     are optional. Each file is one transaction: a file with a bad line is refused whole (the error
     names the line) and the other files still import. Importing the same article twice adds nothing.
     """
-    code = run_import(app, paths, quiet)
+    code = run_import(app, paths, quiet, jobs)
     if code:
         sys.exit(code)
 
@@ -256,7 +275,7 @@ def export_cmd(
     filters = Filters(annotators, statuses or ("done", "skipped", "flagged"), articles)
     n = export(store, kind, target, filters)
     where = "stdout" if target == "-" else target
-    click.echo(f"Wrote {n} {kind} line(s) to {where}", err=True)
+    click.echo(f"Wrote {n} {kind} line(s) to {clean(where)}", err=True)
 
 
 @cli.command("import-labels")
@@ -278,7 +297,7 @@ def import_labels_cmd(app: AppContext, file: str) -> None:
     result = import_labels(store, path, app.schema())
     click.echo(
         f"Imported {result.written} label record(s) ({result.unchanged} unchanged, "
-        f"{result.actors_created} new actor(s)) from {path}",
+        f"{result.actors_created} new actor(s)) from {clean(path)}",
         err=True,
     )
 
@@ -295,7 +314,7 @@ def stats_cmd(app: AppContext) -> None:
     head = Table(title="stanceterm database", show_header=False, title_justify="left")
     head.add_column("what")
     head.add_column("count", justify="right")
-    head.add_row("database", Text(store.path))
+    head.add_row("database", Text(clean(store.path)))
     for key in (
         "articles",
         "sentences",
@@ -331,7 +350,7 @@ def stats_cmd(app: AppContext) -> None:
         rate = None if act is None else act.per_hour
         ag = agree.get(annotator)
         table.add_row(
-            Text(annotator),
+            Text(clean(annotator)),
             *(str(by.get(s, 0)) for s in statuses),
             str(prop),
             "-" if rate is None else f"{rate:.0f}",
@@ -388,7 +407,8 @@ def schemas_cmd(check: bool, folder: str) -> None:
     if check and stale:
         fail(f"stale JSON Schemas in {target}: {', '.join(stale)}; run `stanceterm schemas`")
     click.echo(
-        ("up to date" if not stale else f"wrote {', '.join(stale)}") + f" in {target}", err=True
+        ("up to date" if not stale else f"wrote {', '.join(stale)}") + f" in {clean(target)}",
+        err=True,
     )
 
 
@@ -412,7 +432,7 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
         sys.exit(code)
     counts = store.counts()
     click.echo(
-        f"Demo article in {store.path}: {counts['articles']} article(s), "
+        f"Demo article in {clean(store.path)}: {counts['articles']} article(s), "
         f"{counts['sentences']} sentence(s).",
         err=True,
     )
@@ -447,14 +467,57 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
     if store.first(annotator) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
     try:
-        keymap = check_keymap(app.settings.keys)
+        keymap = check_keymap(app.settings.keys, schema.stances)
     except KeymapError as exc:
         fail(f"{app.settings.path}: [keys]: {exc}")
     result = run_app(store, schema, annotator, show_others=show_others, keymap=keymap)
     if result.failed_writes:
         for line in result.errors:
-            click.echo(f"error: {line}", err=True)
+            click.echo(f"error: {clean(line)}", err=True)
         fail(f"{result.failed_writes} sentence(s) have changes that could not be saved")
+
+
+# --------------------------------------------------------------------------- review
+
+
+@cli.command("review")
+@click.option("--annotator", help="Who adjudicates (default: $STANCETERM_ANNOTATOR or config).")
+@click.option(
+    "--all",
+    "include_all",
+    is_flag=True,
+    help="Review every sentence somebody labelled or skipped, not only the disagreements.",
+)
+@pass_app
+def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> None:
+    """Adjudicate: turn the annotators' disagreements into gold labels (press ? inside).
+
+    Walks, in document order, the sentences where at least two annotators' labels (done or
+    flagged; claim sets and stances, actors through their aliases) differ, and those an
+    annotator flagged. Skipped is missing data, not a disagreement; labels propagated to
+    duplicate sentences count once. 1-9 accepts annotator n's labels as gold, e edits them,
+    r marks the sentence unresolvable, u undoes. Resumes at the first sentence without a gold
+    decision. Gold records carry the adjudicator, the time and every annotator's version:
+    `stanceterm export --kind gold` writes them.
+    """
+    from stanceterm.adjudicate import review_queue
+    from stanceterm.ui.review_app import run_review
+
+    name = app.annotator(annotator)
+    assert name is not None
+    store = app.store(create=False)
+    schema = app.schema()
+    queue = review_queue(store, include_all=include_all)
+    if not queue:
+        what = "no sentence has a label" if include_all else "no disagreements and no flags"
+        hint = "" if include_all else " (--all reviews every labelled sentence)"
+        click.echo(f"Nothing to review in {clean(store.path)}: {what}{hint}.", err=True)
+        return
+    result = run_review(store, schema, name, queue=queue)
+    if result.failed_writes:
+        for line in result.errors:
+            click.echo(f"error: {clean(line)}", err=True)
+        fail(f"{result.failed_writes} gold decision(s) could not be saved")
 
 
 # --------------------------------------------------------------------------- teams
@@ -482,7 +545,7 @@ def annotators_cmd(app: AppContext) -> None:
     for name, entry in progress.items():
         last = entry["last_activity"]
         table.add_row(
-            Text(name),
+            Text(clean(name)),
             *(str(entry[k]) for k in kinds),
             "-" if last is None else str(last)[:19].replace("T", " "),
         )
@@ -580,7 +643,7 @@ def assign_cmd(
     table.add_column("shared with others", justify="right")
     table.add_column("this run", justify="right")
     for name, (n, shared) in summary.items():
-        table.add_row(Text(name), str(n), str(shared), str(len(plan.queues.get(name, []))))
+        table.add_row(Text(clean(name)), str(n), str(shared), str(len(plan.queues.get(name, []))))
     out_console.print(table)
     how = f"{overlap} per sentence"
     if overlap_sample is not None:
@@ -611,9 +674,9 @@ def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
     store = app.store()
     results = merge_databases(store, others)
     table = Table(title="merged", title_justify="left")
-    table.add_column("into " + Path(store.path).name)
+    table.add_column(Text("into " + clean(Path(store.path).name)))
     for path, _ in results:
-        table.add_column(Text(path.name), justify="right")
+        table.add_column(Text(clean(path.name)), justify="right")
     for label, attr in (
         ("articles added", "articles_added"),
         ("sentences added", "sentences_added"),
@@ -681,7 +744,8 @@ def serve_cmd(
     url = public_url or serve_mod.public_url(host, port)
     if serve_mod.is_loopback(host):
         click.echo(
-            f"Serving stanceterm as {name} on {url} (only this machine can connect).", err=True
+            f"Serving stanceterm as {clean(name)} on {clean(url)} (only this machine can connect).",
+            err=True,
         )
         click.echo(serve_mod.exposure_help(port), err=True)
     else:
@@ -827,6 +891,323 @@ def dedup_cmd(
         out_console.print(table)
 
 
+# --------------------------------------------------------------------------- agreement
+
+
+@cli.command("agreement")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "latex"]),
+    default="table",
+    show_default=True,
+    help="Table style: a terminal table, Markdown, or a LaTeX booktabs tabular.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["annotator", "claim", "actor"]),
+    default=None,
+    help="annotator: add the pairwise Cohen's κ matrix; claim: claim presence and stance per "
+    "claim type; actor: stance per actor.",
+)
+@click.option(
+    "--min-annotators",
+    type=click.IntRange(min=2),
+    default=2,
+    show_default=True,
+    metavar="K",
+    help="Use only the units labelled by at least K annotators.",
+)
+@click.option(
+    "--ci",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Confidence level of the bootstrap interval.",
+)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    metavar="N",
+    help="Bootstrap resamples of the units.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap random seed.")
+@click.option(
+    "--from",
+    "from_file",
+    metavar="FILE.jsonl",
+    type=click.Path(dir_okay=False),
+    help="Read an `export --kind annotations` file instead of the DB.",
+)
+@click.option(
+    "--disagreements",
+    "disagreements_file",
+    metavar="FILE",
+    help="Write the units annotators disagree on, worst first, as JSONL ('-' for stdout).",
+)
+@click.option(
+    "--annotator", "annotators", multiple=True, help="Only this annotator (repeatable, 2 or more)."
+)
+@click.option(
+    "--include-flagged",
+    is_flag=True,
+    help="Count flagged labels as final (default: flagged is missing data).",
+)
+@pass_app
+def agreement_cmd(
+    app: AppContext,
+    as_json: bool,
+    fmt: str,
+    by: str | None,
+    min_annotators: int,
+    ci: float,
+    n_boot: int,
+    seed: int,
+    from_file: str | None,
+    disagreements_file: str | None,
+    annotators: tuple[str, ...],
+    include_flagged: bool,
+) -> None:
+    """Inter-annotator agreement: Krippendorff's α per field, with a bootstrap CI.
+
+    \b
+    Fields (one row each):
+      claims         the claim set of a sentence, compared with MASI (partial
+                     overlap counts as partial agreement)
+      claim:ID       presence of claim type ID in a sentence (yes/no, nominal)
+      stance         the stance per (sentence, claim, actor), nominal; "none" is
+                     a value: the annotator tagged the claim but gave this actor
+                     no stance while another annotator did. An annotator who did
+                     not tag the claim is missing here (that disagreement is in
+                     claim:ID)
+      actors         the set of actors given a stance in a sentence (aliases
+                     merged), compared with MASI
+      stance:ID      (--by claim) stance restricted to one claim type
+      stance@ACTOR   (--by actor) stance restricted to one actor
+
+    \b
+    Columns:
+      α            Krippendorff's alpha: 1 = perfect agreement, 0 = no better
+                   than chance, below 0 = systematic disagreement. A common
+                   reading: α ≥ 0.8 reliable, 0.667-0.8 tentative conclusions
+                   only, below 0.667 unreliable. n/a = undefined: no variation
+                   at all (everyone gave the same value everywhere) or no unit
+                   labelled by two annotators; never reported as 1.
+      CI           percentile bootstrap interval over units (--ci, --bootstrap,
+                   --seed): how much α could move with another sample of
+                   sentences. A wide interval means too few units.
+      % agree      raw share of agreeing pairs of values per unit (not chance
+                   corrected; high on rare claims even when α is low).
+      units        units labelled by at least two annotators (or K, with
+                   --min-annotators K); only these enter α.
+      annotators   annotators with a value in one of those units.
+
+    \b
+    What counts: status "done" labels. "skipped", "draft" and "flagged" (unless
+    --include-flagged) are missing data, never "no claim"; a sentence an annotator
+    never saw is missing. Labels copied to duplicate sentences (dedup clusters)
+    are left out, so a cluster counts once. With --by annotator, Cohen's κ of each
+    pair is computed on claim presence pooled over claim types (units: sentence x
+    claim type, both annotators present).
+
+    --from reads an annotations export instead (the DB, if there is one, still
+    resolves actor aliases and the label schema).
+    """
+    from stanceterm.config import resolve_schema
+    from stanceterm.export import atomic_output
+    from stanceterm.reliability import (
+        ActorResolver,
+        Disagreement,
+        ci_text,
+        claim_presence_field,
+        collect,
+        counted_statuses,
+        format_kappa_latex,
+        format_kappa_markdown,
+        format_latex,
+        format_markdown,
+        iter_fields,
+        kappa_matrix,
+        measure,
+        pairwise_kappa,
+        rows_from_export,
+        rows_from_store,
+        unit_disagreements,
+        worst_first,
+    )
+
+    if as_json and disagreements_file == "-":
+        fail("--disagreements - would mix with the JSON on stdout; give it a file name")
+    store: Store | None = None
+    if from_file is not None:
+        path = Path(from_file)
+        if not path.is_file():
+            fail(f"{path}: no such file")
+        if app.db_path.is_file():
+            store = app.store(create=False)
+            schema = app.schema()
+        else:
+            explicit = resolve_schema(app.schema_flag, app.settings)
+            schema = load_schema(explicit) if explicit else load_schema()
+        resolver = ActorResolver.from_store(store)
+        rows = rows_from_export(path, resolver, schema.claim_ids)
+        source = str(path)
+    else:
+        store = app.store(create=False)
+        schema = app.schema()
+        resolver = ActorResolver.from_store(store)
+        rows = rows_from_store(
+            store, annotators=annotators, include_flagged=include_flagged, resolver=resolver
+        )
+        source = store.path
+    corpus = collect(
+        rows,
+        schema.claim_ids,
+        stances=schema.stances,
+        annotators=annotators,
+        include_flagged=include_flagged,
+        keep_text=disagreements_file is not None,
+    )
+    names = corpus.annotators
+    if len(names) < 2:
+        found = f"{len(names)} ({', '.join(names)})" if names else "none"
+        fail(
+            f"{source}: agreement needs final labels from at least 2 annotators; found {found}"
+            + (f" among --annotator {', '.join(annotators)}" if annotators else "")
+        )
+    results = []
+    found_units: list[Disagreement] = []
+    for fld in iter_fields(corpus, by):  # one field at a time: memory stays at one field's units
+        fld = fld.at_least(min_annotators)
+        results.append(measure(fld, names, n_boot=n_boot, ci=ci, seed=seed))
+        if disagreements_file is not None:
+            found_units.extend(unit_disagreements(fld, corpus))
+    pairs = None
+    if by == "annotator":
+        presence = [
+            claim_presence_field(corpus, c).at_least(min_annotators) for c in corpus.claim_types
+        ]
+        pairs = pairwise_kappa(presence, names)
+    n_disagree = None
+    if disagreements_file is not None:
+        found_units = worst_first(found_units, [r.field for r in results], corpus)
+        try:
+            with atomic_output(disagreements_file) as f:
+                for d in found_units:
+                    f.write(orjson.dumps(d.as_json(resolver.names)))
+                    f.write(b"\n")
+        except OSError as exc:
+            fail(f"{disagreements_file}: cannot write: {exc.strerror or exc}")
+        n_disagree = len(found_units)
+
+    labels = {r.field: clean(r.field) for r in results}
+    for r in results:
+        if r.actor is not None:
+            labels[r.field] = clean(f"stance @ {resolver.display(r.actor)}")
+    undefined = any(r.value != r.value for r in results)
+    statuses = counted_statuses(include_flagged)
+    if as_json:
+        payload: dict[str, Any] = {
+            "source": source,
+            "annotators": names,
+            "counted_statuses": list(statuses),
+            "min_annotators": min_annotators,
+            "ci": ci,
+            "bootstrap": n_boot,
+            "seed": seed,
+            "by": by,
+            "fields": [r.as_json(resolver.names) for r in results],
+        }
+        if pairs is not None:
+            payload["kappa"] = {
+                "metric": "cohen_kappa",
+                "units": "claim presence: (sentence, claim type) pairs both annotators labelled",
+                "pairs": [p.as_json() for p in pairs],
+            }
+        if n_disagree is not None:
+            payload["disagreements"] = {"file": disagreements_file, "units": n_disagree}
+        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+    elif fmt in ("markdown", "latex"):
+        # line by line: annotator names come from data, their control characters are escaped
+        text = (format_markdown if fmt == "markdown" else format_latex)(results, labels)
+        if pairs is not None:
+            kappa = format_kappa_markdown if fmt == "markdown" else format_kappa_latex
+            text += "\n" + kappa(pairs, names)
+        click.echo("".join(clean(line) + "\n" for line in text.splitlines()), nl=False)
+    else:
+        level = f"{round(100 * ci, 2):g}%"
+        table = Table(
+            title=f"Inter-annotator agreement: Krippendorff's α, {level} bootstrap CI "
+            f"({n_boot} resamples, seed {seed})",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            caption="n/a: α undefined (no variation, or no unit labelled twice)"
+            if undefined
+            else None,
+            caption_justify="left",
+        )
+        for name, justify in (
+            ("field", "left"),
+            ("metric", "left"),
+            ("level", "left"),
+            ("α", "right"),
+            (f"{level} CI", "right"),
+            ("% agree", "right"),
+            ("units", "right"),
+            ("annotators", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.columns[0].overflow = "fold"
+        for r in results:
+            pct = (
+                "n/a"
+                if r.percent_agreement != r.percent_agreement
+                else (f"{100 * r.percent_agreement:.1f}")
+            )
+            table.add_row(
+                Text(labels[r.field]),
+                r.metric,
+                r.level,
+                _alpha_text(r.value),
+                ci_text(r.ci_low, r.ci_high),
+                pct,
+                str(r.units),
+                str(r.annotators),
+            )
+        # piped into a file, the table keeps its natural width instead of 80 columns
+        console = out_console if out_console.is_terminal else Console(highlight=False, width=200)
+        console.print(table)
+        if pairs is not None:
+            matrix = Table(
+                title="Cohen's κ (units) per pair, on claim presence",
+                title_justify="left",
+                box=box.SIMPLE_HEAD,
+            )
+            matrix.add_column("")
+            for a in names:
+                matrix.add_column(Text(clean(a)), justify="right")
+            for a, row in zip(names, kappa_matrix(pairs, names), strict=True):
+                matrix.add_row(Text(clean(a)), *row)
+            console.print(matrix)
+    missing = "skipped, draft" + ("" if include_flagged else ", flagged")
+    click.echo(
+        f"{len(names)} annotator(s) from {clean(source)}; counted: {', '.join(statuses)} labels "
+        f"({missing} and unseen sentences are missing data; propagated copies left out); "
+        f"units labelled by at least {min_annotators} annotators."
+        + (
+            ""
+            if n_disagree is None
+            else f" Wrote {n_disagree} disagreement(s) to "
+            f"{'stdout' if disagreements_file == '-' else clean(disagreements_file)}."
+        ),
+        err=True,
+    )
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -841,10 +1222,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = clean(exc.message)  # type: ignore[misc]  # click repr()s only some values
         exc.show()
         sys.exit(exc.exit_code)
     except (StoreError, SchemaError, ConfigError, LabelsError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {clean(exc)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -852,11 +1234,17 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)
+    except OSError as exc:  # a folder given as a file, disk full, permission denied...
+        if debug:
+            raise
+        where = f"{clean(exc.filename)}: " if exc.filename else ""
+        click.echo(f"error: {where}{clean(exc.strerror or exc)}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if debug:
             raise
         click.echo(
-            f"error: internal error ({type(exc).__name__}: {exc}); rerun with STANCETERM_DEBUG=1 "
+            f"error: internal error ({type(exc).__name__}: {clean(exc)}); rerun with STANCETERM_DEBUG=1 "
             "for details and report it",
             err=True,
         )

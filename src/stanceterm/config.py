@@ -10,6 +10,7 @@ The config file is TOML: ``./stanceterm.toml`` if present, else ``$XDG_CONFIG_HO
 
     [keys]            # TUI keymap overrides: action = "key[,key...]"
     next = "j,down"
+    stance_oppose = "p"   # stance keys too: stance_<name> per stance of the label schema
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Streaming JSONL writers (annotations, sentences, gold) and the import-labels reader.
 
-Writers never leave a half-written file: they write to a temporary file beside the target and
-rename it into place at the end. Lines are orjson-encoded with a fixed key order, so an export,
+Writers never leave a half-written file, even when killed: they write to an unnamed file beside
+the target and rename it into place at the end (see :func:`atomic_output`). Lines are orjson-encoded with a fixed key order, so an export,
 imported back with :func:`import_labels` and exported again, is byte-identical.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -44,9 +45,38 @@ def default_out_path(kind: str, folder: Path = Path("exports")) -> Path:
     return folder / f"{kind}-{stamp}.jsonl"
 
 
+def _unnamed_file(folder: Path) -> int | None:
+    """An unnamed file in ``folder`` (Linux ``O_TMPFILE``): a process killed while writing it
+    leaves nothing behind. None where the OS or file system cannot make one."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o666)
+    except OSError:
+        return None
+
+
+def _name_unnamed(fd: int, path: Path) -> str:
+    """Give the unnamed file ``fd`` a temporary name beside ``path`` (linkat through /proc)."""
+    tmp = str(path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    procfd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:  # a src_dir_fd makes os.link call linkat(), which can follow the /proc symlink
+        os.link(str(fd), tmp, src_dir_fd=procfd, follow_symlinks=True)
+    finally:
+        os.close(procfd)
+    return tmp
+
+
 @contextmanager
 def atomic_output(target: str | Path) -> Iterator[IO[bytes]]:
-    """A binary stream for ``target`` ('-' is stdout): temp file + rename, never half-written."""
+    """A binary stream for ``target`` ('-' is stdout) that never leaves a half-written file.
+
+    The data goes to an unnamed file in the target's folder, which gets a name and is renamed over
+    the target only once complete: a crash or kill -9 while writing leaves the target as it was
+    and no temporary file beside it. Where unnamed files are not available, a named temporary
+    file is used (removed on any error, but left behind by a kill -9).
+    """
     if str(target) == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
@@ -58,16 +88,22 @@ def atomic_output(target: str | Path) -> Iterator[IO[bytes]]:
             yield f
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    tmp: str | None = None
+    fd = _unnamed_file(path.parent)
+    if fd is None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb", buffering=1024 * 1024) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
+            if tmp is None:
+                tmp = _name_unnamed(f.fileno(), path)
         os.replace(tmp, path)
     except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -184,6 +220,9 @@ def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes
 
 
 def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+    """One line per sentence with a gold record: the gold labels (actor names resolved), the
+    adjudicator, the decision time and the annotators' versions it was made from (``sources``,
+    each with the ``updated_at`` that identifies the version). Only ``--article`` filters gold."""
     names = store.actor_names()
     for (
         sid,
@@ -207,6 +246,8 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
                     {**st, "actor": names.get(st["actor"], st["actor"]), "actor_id": st["actor"]}
                     for st in s["stances"]
                 ],
+                "note": s.get("note"),
+                "updated_at": s.get("updated_at"),
             }
             for s in orjson.loads(sources)
         ]

@@ -69,6 +69,8 @@ def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 def _decode(raw: bytes, path: Path, line: int | None) -> str:
     """Strict UTF-8 without NUL bytes; errors name the line."""
+    if line in (None, 1) and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise IngestError(path, 1, "UTF-16 text (byte order mark); re-encode the file as UTF-8")
     if b"\x00" in raw:
         where = line if line is not None else raw.count(b"\n", 0, raw.index(b"\x00")) + 1
         raise IngestError(path, where, "NUL byte in input")
@@ -82,7 +84,8 @@ def _decode(raw: bytes, path: Path, line: int | None) -> str:
 
 
 def content_hash(title: str | None, body: str) -> str:
-    key = segment.match_key(title or "") + "\n" + segment.match_key(body)
+    # hash_key, not match_key: hashes (and the ids of articles without one) must never change
+    key = segment.hash_key(title or "") + "\n" + segment.hash_key(body)
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -140,7 +143,10 @@ def read_jsonl(path: Path) -> Iterator[_Pending]:
 
 
 def _articles(
-    pendings: Iterator[_Pending], path: Path, boilerplate: Sequence[str] | None
+    pendings: Iterator[_Pending],
+    path: Path,
+    boilerplate: Sequence[str] | None,
+    jobs: int | None = None,
 ) -> Iterator[NewArticle]:
     queue: deque[_Pending] = deque()
 
@@ -149,7 +155,7 @@ def _articles(
             queue.append(p)
             yield p.body, p.article.lang
 
-    for seg in segment.segment_many(feed(), boilerplate=boilerplate):
+    for seg in segment.segment_many(feed(), jobs, boilerplate, norms=True):
         p = queue.popleft()
         art = p.article
         chash = content_hash(art.title, p.body)
@@ -163,7 +169,7 @@ def _articles(
             lang=seg.lang,
             content_hash=chash,
             sentences=seg.sentences,
-            norms=[segment.match_key(s) for s in seg.sentences],
+            norms=seg.norms,
             origin=f"{path.name}:{p.line}",
         )
 
@@ -173,8 +179,13 @@ def import_file(
     path: Path,
     boilerplate: Sequence[str] | None = None,
     on_article: Callable[[int], None] | None = None,
+    jobs: int | None = None,
 ) -> FileResult:
-    """Import one file in one transaction; a bad line rolls the whole file back."""
+    """Import one file in one transaction; a bad line rolls the whole file back.
+
+    Segmentation runs on ``jobs`` worker processes (default :func:`segment.default_jobs`; small
+    files stay in-process); reading, validation and writes stay in this process.
+    """
     result = FileResult(str(path))
     suffix = path.suffix.lower()
     if not path.exists():
@@ -196,7 +207,8 @@ def import_file(
 
     try:
         with store.tx():
-            store.insert_articles(counted(_articles(reader(path), path, boilerplate)), counts)
+            arts = _articles(reader(path), path, boilerplate, jobs)
+            store.insert_articles(counted(arts), counts)
     except IngestError as exc:
         result.error = str(exc)
         return result

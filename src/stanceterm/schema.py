@@ -78,6 +78,12 @@ class LabelSchema(_Strict):
             raise ValueError(f"claims: duplicate key number in {keys}")
         if not self.stances or len(set(self.stances)) != len(self.stances):
             raise ValueError("stances: must be a non-empty list of distinct names")
+        for stance in self.stances:  # stance names are keys and labels, shown as-is everywhere
+            if not _CLAIM_ID.match(stance):
+                raise ValueError(
+                    f"stances: {stance!r} must be lowercase letters, digits and '_', "
+                    "starting with a letter"
+                )
         for pattern in self.boilerplate:
             try:
                 re.compile(pattern)
@@ -246,14 +252,28 @@ class SentenceRecord(_Strict):
 
 
 class GoldSource(_Strict):
+    """One annotator's version of the sentence when the gold decision was made.
+
+    ``updated_at`` identifies the version (the time of the annotator's last change to it) and
+    ``note`` is the annotator's note; both are absent from records written before they existed.
+    """
+
     annotator: str
     status: AnyStatus
     claims: list[str]
     stances: list[StanceRecord]
+    note: str | None = None
+    updated_at: str | None = None
 
 
 class GoldRecord(_Strict):
-    """One line of ``export --kind gold``: the adjudicated labels of one sentence."""
+    """One line of ``export --kind gold``: the adjudicated labels of one sentence.
+
+    ``status`` is ``gold`` (the labels are the decision) or ``unresolvable`` (no labels: the
+    adjudicator could not decide). ``chosen_from`` names the annotator whose version the gold
+    labels equal (accepted as is), else it is null (edited, or unresolvable). ``sources`` are the
+    annotators' versions the decision was made from.
+    """
 
     schema_version: int = SCHEMA_VERSION
     sentence_id: str

@@ -1,17 +1,48 @@
 """Text → sentences: NFC, space and quote normalisation, boilerplate filter, pysbd fr/en.
 
-(Interim version by the lead: plain pysbd, no fast path yet.)
+Segmentation gives exactly pysbd's sentences, faster:
+
+* **Fast path.** A paragraph is cut at *safe boundaries*: ``word. Next`` where ``word`` is a plain
+  word of two letters or more that no pysbd rule treats as an abbreviation, ``Next`` starts with a
+  capital followed by a lower-case letter, and the cut lies outside every span that pysbd pairs up
+  (quotes « » “ ” " ‘ ’, parentheses, brackets, ``--`` dashes). pysbd always splits there and its
+  rules on one side never look at the other. Pieces that are plain words, commas, apostrophes and
+  hyphens ending in one period are sentences as they are; the other ("hard") pieces — abbreviations
+  (M., Mr., Dr., St., U.S.), initials, numbers (3.5), ellipses, quotes... — go to pysbd.
+* **Linear cost.** pysbd is quadratic in the length of what it is given, so consecutive hard
+  pieces go to it in chunks of at most :data:`MAX_CHUNK` characters, cut at safe boundaries.
+* **Fallback.** A paragraph with constructs whose pysbd handling is not local (numbered or lettered
+  lists, numbered references, a quote opening after a space, parentheses between quotes,
+  backslashes, pysbd's own placeholder characters) goes to pysbd whole.
+
+tests/test_segment.py checks the fast path against pure pysbd (:func:`split_sentences_pysbd`) on
+realistic and on generated text.
+
+:func:`segment_many` segments many articles, in order, across a process pool in bounded batches
+(small inputs stay in-process).
 """
 
 from __future__ import annotations
 
+import bisect
+import multiprocessing
+import os
 import re
+import sys
 import unicodedata
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain, pairwise
 
 import pysbd
+from pysbd.between_punctuation import BetweenPunctuation
+from pysbd.lang.common.common import Common
+from pysbd.lang.english import English
+from pysbd.lang.french import French
+from pysbd.lists_item_replacer import ListItemReplacer
 
 DEFAULT_BOILERPLATE: tuple[str, ...] = (
     r"(we|nous) (use|utilisons) (des )?cookies\b.*",
@@ -29,7 +60,20 @@ CUT_MARKERS: tuple[str, ...] = (
     r"votre adresse (e-?)?mail ne sera pas publiée.*",
 )
 
+#: pysbd never sees more than this many characters at once, unless a paragraph has no safe cut.
+MAX_CHUNK = 2000
+#: Worker processes for :func:`segment_many` (env ``STANCETERM_JOBS`` overrides).
+DEFAULT_JOBS = 2
+#: Inputs smaller than this (characters) are segmented in-process: no pool start-up.
+SMALL_INPUT_CHARS = 200_000
+#: One pool task holds about this many characters of text.
+BATCH_CHARS = 64_000
+
 _SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# the same runs, minus lone plain spaces (nothing to replace there): much faster on real text
+_SPACE_RUNS = re.compile(
+    r" [\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+|[^\S ][\s\u00a0\u2000-\u200a\u202f\u205f\u3000]*"
+)
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 _QUOTE_MAP = str.maketrans(
     {
@@ -53,7 +97,17 @@ _QUOTE_MAP = str.maketrans(
         "…": "...",
     }
 )
-_AROUND_QUOTES = re.compile(r'"\s+|\s+"')
+_AROUND_QUOTES = re.compile(r'"\s+|\s+"')  # frozen with hash_key: article ids depend on it
+_QUOTE_SPACES = re.compile(r'\s*"\s*')  # match_key: idempotent ('a " b' and 'a "b' agree)
+_QUOTE_CHARS = re.compile("[" + re.escape("".join(chr(c) for c in _QUOTE_MAP)) + "]")
+_QUOTE_SUBS = {chr(c): str(v) for c, v in _QUOTE_MAP.items()}
+
+
+def _unify_quotes(text: str) -> str:
+    """``text.translate(_QUOTE_MAP)``, several times faster on long text."""
+    return _QUOTE_CHARS.sub(lambda m: _QUOTE_SUBS[m.group()], text)
+
+
 _FR = frozenset(
     [
         "le",
@@ -104,14 +158,38 @@ _EN = frozenset(
 def normalize(text: str) -> str:
     """NFC; every Unicode space (NBSP, thin, narrow NBSP...) becomes ' '; zero-width chars go."""
     text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFC", text))
-    return _SPACES.sub(" ", text).strip()
+    return _SPACE_RUNS.sub(" ", text).strip()
+
+
+def hash_key(text: str) -> str:
+    """The normalised form behind article content hashes: NFKC, casefold, unified quotes, dashes
+    and spaces. Frozen: changing it would change the ids of articles imported without an id, so a
+    re-import would add them again. Accents are kept (``match_key`` folds them)."""
+    text = _unify_quotes(unicodedata.normalize("NFKC", _ZERO_WIDTH.sub("", text)).casefold())
+    text = _SPACE_RUNS.sub(" ", text).strip()
+    return _AROUND_QUOTES.sub('"', text)
+
+
+@lru_cache(maxsize=1)
+def _bmp_marks() -> dict[int, None]:
+    """Translation table deleting every combining mark of the Basic Multilingual Plane."""
+    return {c: None for c in range(0x10000) if unicodedata.combining(chr(c))}
 
 
 def match_key(text: str) -> str:
-    """Normalised form for matching and search: NFKC, casefold, unified quotes, dashes, spaces."""
-    text = unicodedata.normalize("NFKC", _ZERO_WIDTH.sub("", text)).casefold().translate(_QUOTE_MAP)
-    text = _SPACES.sub(" ", text).strip()
-    return _AROUND_QUOTES.sub('"', text)
+    """Normalised form for matching and search: accents folded (NFKD, combining marks dropped),
+    casefold, unified quotes, dashes and spaces. ``match_key("États")`` is ``"etats"``."""
+    text = _ZERO_WIDTH.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+        text = text.translate(_bmp_marks())
+        if max(text, default=" ") > "\uffff":
+            text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        text = _unify_quotes(text)
+    else:
+        text = _unify_quotes(text.casefold())
+    text = _SPACE_RUNS.sub(" ", text).strip()
+    return _QUOTE_SPACES.sub('"', text)
 
 
 def detect_lang(text: str) -> str:
@@ -145,12 +223,16 @@ def strip_boilerplate(
     return out
 
 
+# --------------------------------------------------------------------------- sentences
+
+
 @lru_cache(maxsize=8)
 def _segmenter(lang: str) -> pysbd.Segmenter:
     return pysbd.Segmenter(language=lang if lang in ("fr", "en") else "en", clean=False)
 
 
-def split_sentences(paragraph: str, lang: str) -> list[str]:
+def split_sentences_pysbd(paragraph: str, lang: str) -> list[str]:
+    """Pure pysbd on the whole paragraph (the reference the fast path is tested against)."""
     try:
         parts = _segmenter(lang).segment(paragraph)
     except Exception:  # pysbd has known crashes on odd input: fall back to a plain split
@@ -158,10 +240,255 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
     return [p.strip() for p in parts if p and p.strip()]
 
 
+_TRAILING_WS = re.compile(r"\s*")
+
+
+def _pysbd_spans(sents: list[str], text: str) -> list[str]:
+    """``pysbd.Segmenter.sentences_with_char_spans`` without its cost: it compiles one regex per
+    sentence and rescans the text from the start for each (quadratic). Same result: for each
+    sentence, the first of its non-overlapping occurrences (scanning from 0) that ends after the
+    previous one, with its trailing whitespace; sentences not found are dropped."""
+    out: list[str] = []
+    prior_end = 0
+    for sent in sents:
+        pos = 0
+        while True:
+            i = text.find(sent, pos)
+            if i < 0:
+                break
+            end = _TRAILING_WS.match(text, i + len(sent)).end()  # type: ignore[union-attr]
+            if end > prior_end:
+                out.append(text[i:end])
+                prior_end = end
+                break
+            pos = end if end > i else i + 1
+    return out
+
+
+def _split_pysbd_chunk(chunk: str, lang: str) -> list[str]:
+    """pysbd's sentences of ``chunk`` (same as :func:`split_sentences_pysbd`, faster)."""
+    try:
+        parts = _pysbd_spans(_segmenter(lang).processor(chunk).process(), chunk) if chunk else []
+    except Exception:  # pysbd has known crashes on odd input: fall back to a plain split
+        parts = re.split(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý«\"“])", chunk)
+    return [p.strip() for p in parts if p and p.strip()]
+
+
+_L = r"[^\W\d_]"  # a letter
+_UPPER = "A-ZÀ-ÖØ-ÞŒ"
+_LOWER = "a-zà-öø-ÿœ"
+# a plain token (letters, inner apostrophes or hyphens; or a number of 3+ digits) after a space or
+# at the start, a period or a question mark, one space, then a capital (not a lone "I")
+_CUT = re.compile(
+    rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}})(?:\.| ?\?) "
+    rf"(?=[{_UPPER}])(?!I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
+)
+
+
+# A piece the fast path keeps as one sentence (each allowance is a pysbd rule that never splits):
+# words and numbers joined by single spaces, commas, colons, semicolons, inner apostrophes and
+# hyphens, percent signs, decimal points and times (3.5, 5:38), ellipses (… anywhere, ... before a lower-case
+# word), parentheses without punctuation inside, « » quotes (pysbd masks the punctuation inside
+# them and never splits after »), titles before a name — a single capital other than I and V
+# (M. Kim, John F. Kirby) or one of the language's prepositive abbreviations (Mr., Dr., St.) —
+# and, in English, dotted abbreviations before a lower-case word (U.S. officials); then a final
+# period or question mark after a word or a number of 3+ digits (optional for the paragraph's last
+# piece).
+def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    rules = French if lang == "fr" else English
+    titles = ["[A-HJ-UW-Z]"] + [
+        f"(?i:{re.escape(a)})"
+        for a in sorted(rules.Abbreviation.PREPOSITIVE_ABBREVIATIONS)
+        if len(a) > 1  # "v" could meet pysbd's "I.V" rule
+    ]
+    if lang == "en":  # French restores "U.S." as a boundary (its SENTENCE_STARTERS is empty)
+        titles.append(r"(?:[A-Za-z]\.)+[A-Za-z](?=\. [a-z])")
+    title = f"(?:{'|'.join(titles)})\\."
+    quote = r"«(?:(?![!?.\-]'|--)[^«»\"“”‘\\()\[\]])+»"
+    word = rf"(?:\$?[^\W_]+|{quote})"
+    sep = (
+        rf"(?:, |: |; | |['’-]| ?% ?|(?<=\d)[.:](?=\d)| {title} | \(|\)(?:, | |: |; )"
+        rf"| ?… ?|\.\.\. (?=[a-z]))"
+    )
+    body = rf"(?:{title} )?{word}(?:{sep}{word})*(?:(?<={_L})|(?<=\d\d\d)|(?<=»))"
+    end = r"(?:\.| ?\?)"
+    return re.compile(rf"{body}{end}"), re.compile(rf"{body}{end}?")
+
+
+_EASY = {lang: _easy_patterns(lang) for lang in ("fr", "en")}
+# paragraph-level constructs whose pysbd handling is not local: the whole paragraph goes to pysbd
+_PLACEHOLDERS = "∯∮ȸȹ☉☈☇☄♨☝✂⌬ᓴᓷᓰᓱᓳᓸ⎋ƪ☏♟♝♬♭「（\\\r\n"
+_BLOCKERS = re.compile(
+    "|".join(
+        [
+            f"[{re.escape(_PLACEHOLDERS)}]",
+            r"(?<![^\W_])'",  # ' not after a letter or digit: pysbd's single-quote rules kick in
+            r"\A(?:\?!|!\?|\?\?|!!)",  # pysbd then skips its double-punctuation rules everywhere
+            Common.PARENS_BETWEEN_DOUBLE_QUOTES_REGEX,
+            Common.NUMBERED_REFERENCE_REGEX.replace(r"(\.|∯)", r"\."),
+        ]
+    )
+)
+_ALPHA_LISTS = [
+    re.compile(ListItemReplacer.ALPHABETICAL_LIST_WITH_PERIODS),
+    re.compile(ListItemReplacer.ALPHABETICAL_LIST_WITH_PARENS),
+]
+_ALPHABETS = [ListItemReplacer.LATIN_NUMERALS, ListItemReplacer.ROMAN_NUMERALS]
+_NUMBERED = [re.compile(ListItemReplacer.NUMBERED_LIST_REGEX_1), re.compile(r"\d{1,2}(?=\)\s)")]
+# spans pysbd pairs up (no cut inside): from each opener to the next closer, plus pysbd's own
+# pairing regexes for the symmetric or apostrophe-like marks
+_SPANS: list[tuple[str, re.Pattern[str]]] = [
+    ("(", re.compile(r"\((?=[^)]*\))")),
+    ("[", re.compile(r"\[(?=[^\]]*\])")),
+    ("«", re.compile(r"«(?=[^»]*»)")),
+    ("“", re.compile(r"“(?=[^”]*”)")),
+    ('"', re.compile(BetweenPunctuation.BETWEEN_DOUBLE_QUOTES_REGEX_2)),
+    ('"', re.compile(r"\"(?=[^\"]*[^,]\"\s[A-Z])")),
+    ("'", re.compile(r"'(?=[^']*[^,]'\s[A-Z])")),
+    ("‘", re.compile(BetweenPunctuation.BETWEEN_SINGLE_QUOTE_SLANTED_REGEX)),
+    ("--", re.compile(BetweenPunctuation.BETWEEN_EM_DASHES_REGEX_2)),
+]
+_CLOSERS = {"(": ")", "[": "]", "«": "»", "“": "”"}
+
+
+@lru_cache(maxsize=8)
+def _abbreviations(lang: str) -> frozenset[str]:
+    rules = French if lang == "fr" else English
+    abbr = rules.Abbreviation
+    words = [*abbr.ABBREVIATIONS, *abbr.PREPOSITIVE_ABBREVIATIONS, *abbr.NUMBER_ABBREVIATIONS]
+    return frozenset(w.strip().lower() for w in words)
+
+
+_PAIRS = {"(": ")", "[": "]", "«": "»", "“": "”"}
+_MARKS = re.compile(r"[()\[\]«»“”]")
+
+
+def _unbalanced(p: str) -> bool:
+    """Brackets or quotes nested, unclosed or closing nothing (pysbd pairs them in ways that
+    reach across sentences), an odd number of ", or a ‘."""
+    if "‘" in p or p.count('"') % 2:
+        return True
+    open_: str | None = None
+    for m in _MARKS.finditer(p):
+        ch = m.group()
+        if ch in _PAIRS:
+            if open_ is not None:
+                return True
+            open_ = ch
+        elif open_ is None or _PAIRS[open_] != ch:
+            return True
+        else:
+            open_ = None
+    return open_ is not None
+
+
+def _blocked(p: str) -> bool:
+    """True when pysbd's handling of ``p`` is not local (lists, references, odd quotes...)."""
+    if _BLOCKERS.search(p) or _unbalanced(p):
+        return True
+    for rx in _ALPHA_LISTS:
+        # pysbd's lettered lists: an item one letter from its neighbour, where the first item's
+        # neighbour is the last one. A chunk's first and last items can be any two items of the
+        # paragraph, so any two items one letter apart make chunking unsafe.
+        found = rx.findall(p)
+        for alphabet in _ALPHABETS if found else ():
+            letters = {alphabet.index(x) for x in found if x in alphabet}
+            if any(x + 1 in letters for x in letters):
+                return True
+    for rx in _NUMBERED:  # pysbd formats a list once two consecutive numbers show up
+        numbers = [int(x) for x in rx.findall(p)]
+        for a, b in pairwise(numbers):
+            if b == a + 1 or (a, b) in ((9, 0), (0, 9)):
+                return True
+    return False
+
+
+def _spans(p: str) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for mark, rx in _SPANS:
+        if mark not in p:
+            continue
+        closer = _CLOSERS.get(mark)
+        for m in rx.finditer(p):
+            if closer is not None:
+                out.append((m.start(), p.index(closer, m.end())))
+            elif m.end() - m.start() > 1:
+                out.append((m.start(), m.end()))
+            else:  # lookahead-only match: the span runs to the next mark
+                out.append((m.start(), p.index(mark, m.end())))
+    return out
+
+
+def _cuts(p: str, lang: str) -> list[int]:
+    """Safe boundaries of ``p``: offsets of the space after a sentence-final period."""
+    abbr = _abbreviations(lang)
+    cuts = [m.end() - 1 for m in _CUT.finditer(p) if m.group(1).lower() not in abbr]
+    if not cuts:
+        return cuts
+    spans = _spans(p)
+    if not spans:
+        return cuts
+    spans.sort()
+    starts: list[int] = []
+    ends: list[int] = []
+    for s, e in spans:  # merge overlapping spans
+        if starts and s <= ends[-1]:
+            ends[-1] = max(ends[-1], e)
+        else:
+            starts.append(s)
+            ends.append(e)
+    kept = []
+    for c in cuts:
+        i = bisect.bisect_right(starts, c) - 1
+        if i < 0 or c > ends[i]:
+            kept.append(c)
+    return kept
+
+
+def split_sentences(paragraph: str, lang: str) -> list[str]:
+    """pysbd's sentences of one paragraph (normalised, one line), through the fast path."""
+    p = paragraph.strip()
+    if not p:
+        return []
+    easy, easy_last = _EASY["fr" if lang == "fr" else "en"]
+    if easy_last.fullmatch(p):
+        return [p]
+    if _blocked(p):
+        return _split_pysbd_chunk(p, lang)
+    cuts = _cuts(p, lang)
+    if not cuts:
+        return _split_pysbd_chunk(p, lang)
+    starts = [0, *(c + 1 for c in cuts)]
+    ends = [*cuts, len(p)]
+    out: list[str] = []
+    hard_from = -1  # start of the pending run of hard pieces
+    last = len(starts) - 1
+    for i in range(last + 1):
+        start, end = starts[i], ends[i]  # a piece is p[start:end]
+        if hard_from >= 0 and end - hard_from > MAX_CHUNK:
+            out += _split_pysbd_chunk(p[hard_from : start - 1], lang)
+            hard_from = -1
+        if (easy_last if i == last else easy).fullmatch(p, start, end):
+            if hard_from >= 0:
+                out += _split_pysbd_chunk(p[hard_from : start - 1], lang)
+                hard_from = -1
+            out.append(p[start:end])
+        elif hard_from < 0:
+            hard_from = start
+    if hard_from >= 0:
+        out += _split_pysbd_chunk(p[hard_from:], lang)
+    return out
+
+
+# --------------------------------------------------------------------------- articles
+
+
 @dataclass(frozen=True, slots=True)
 class Segmented:
     lang: str
     sentences: list[str]
+    #: ``match_key`` of each sentence when asked for (``segment_many(..., norms=True)``), else empty
+    norms: tuple[str, ...] = ()
 
 
 def segment_body(
@@ -174,10 +501,84 @@ def segment_body(
     return Segmented(lang, sentences)
 
 
+def _segment_batch(
+    batch: list[tuple[str, str | None]], boilerplate: tuple[str, ...] | None, norms: bool
+) -> list[Segmented]:
+    out = []
+    for body, lang in batch:
+        seg = segment_body(body, lang, boilerplate)
+        if norms:
+            seg = Segmented(seg.lang, seg.sentences, tuple(match_key(s) for s in seg.sentences))
+        out.append(seg)
+    return out
+
+
+def default_jobs() -> int:
+    """Worker processes: env ``STANCETERM_JOBS``, else 2 (at most the CPU count)."""
+    env = os.environ.get("STANCETERM_JOBS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(DEFAULT_JOBS, os.cpu_count() or 1))
+
+
+def _batches(
+    items: Iterator[tuple[str, str | None]], max_chars: int
+) -> Iterator[list[tuple[str, str | None]]]:
+    batch: list[tuple[str, str | None]] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item[0])
+        if size >= max_chars or len(batch) >= 1000:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def segment_many(
     items: Iterable[tuple[str, str | None]],
     workers: int | None = None,
     boilerplate: Sequence[str] | None = None,
+    *,
+    norms: bool = False,
 ) -> Iterator[Segmented]:
-    for body, lang in items:
-        yield segment_body(body, lang, boilerplate)
+    """Segment ``(body, lang)`` items, yielding results in input order.
+
+    With ``workers`` > 1 (default :func:`default_jobs`) and an input of more than
+    :data:`SMALL_INPUT_CHARS` characters, batches of about :data:`BATCH_CHARS` go to a pool of
+    worker processes, at most two per worker in flight, so memory stays flat however long the
+    input. Smaller inputs, and ``workers=1``, run in this process (no pool start-up). ``items`` is
+    consumed lazily, in this process; an exception it raises stops the pool and propagates.
+    ``norms=True`` also fills :attr:`Segmented.norms` (in the workers).
+    """
+    jobs = default_jobs() if workers is None else max(1, workers)
+    bp = tuple(boilerplate) if boilerplate else None
+    it = iter(items)
+    head: list[tuple[str, str | None]] = []
+    size = 0
+    if jobs > 1:
+        for item in it:
+            head.append(item)
+            size += len(item[0])
+            if size > SMALL_INPUT_CHARS:
+                break
+    source = _batches(chain(head, it), BATCH_CHARS)
+    del head
+    if jobs == 1 or size <= SMALL_INPUT_CHARS:
+        for batch in source:
+            yield from _segment_batch(batch, bp, norms)
+        return
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    pending: deque[Future[list[Segmented]]] = deque()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        try:
+            for batch in source:
+                pending.append(pool.submit(_segment_batch, batch, bp, norms))
+                if len(pending) >= 2 * jobs:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            for fut in pending:
+                fut.cancel()

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -203,9 +203,40 @@ END;
 CREATE INDEX assignments_seq ON assignments(seq);
 """
 
+#: v4: ``sentences.norm`` folds accents (``segment.match_key``: NFKD, combining marks dropped,
+#: casefold), so search for "etats" finds "États". The SQL records the key's version; the rows
+#: are recomputed in Python by :func:`_v4_refold_norms` (see :data:`MIGRATION_STEPS`).
+_V4 = """
+INSERT OR REPLACE INTO meta(key, value) VALUES ('norm_key', 'nfkd-nomarks-casefold');
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
 LATEST_VERSION = MIGRATIONS[-1][0]
+
+NORM_BATCH = 5000
+
+
+def _v4_refold_norms(c: sqlite3.Connection) -> None:
+    """Recompute ``sentences.norm`` with the accent-folding ``match_key``, in batches by seq."""
+    from stanceterm.segment import match_key
+
+    last = -1
+    while True:
+        rows = c.execute(
+            "SELECT seq, text FROM sentences WHERE seq > ? ORDER BY seq LIMIT ?", (last, NORM_BATCH)
+        ).fetchall()
+        if not rows:
+            return
+        c.executemany(
+            "UPDATE sentences SET norm = ? WHERE seq = ?",
+            [(match_key(text), seq) for seq, text in rows],
+        )
+        last = rows[-1][0]
+
+
+#: Python steps run after a migration's SQL, in the same transaction.
+MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {4: _v4_refold_norms}
 
 
 # --------------------------------------------------------------------------- value objects
@@ -372,6 +403,24 @@ def _annotation_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Annotation:
     )
 
 
+def _state_from_json(sentence_id: str, annotator: str, raw: str | None) -> Annotation | None:
+    """An annotation state as kept in the history (``Annotation.labels()`` JSON)."""
+    if raw is None:
+        return None
+    d = orjson.loads(raw)
+    return Annotation(
+        sentence_id=sentence_id,
+        annotator=annotator,
+        status=d["status"],
+        claims=tuple(d["claims"]),
+        stances=tuple(Stance(**s) for s in d["stances"]),
+        note=d.get("note"),
+        propagated_from=d.get("propagated_from"),
+        created_at=d.get("created_at", ""),
+        updated_at=d.get("updated_at", ""),
+    )
+
+
 _ANN_COLS = (
     "sentence_id, annotator, status, claims, stances, note, propagated_from, created_at, updated_at"
 )
@@ -414,6 +463,8 @@ class Store:
         if p.exists():
             if p.is_dir():
                 raise StoreError(f"{p}: is a directory, not a database file")
+            if not create and p.stat().st_size == 0:
+                raise StoreError(f"{p}: not a stanceterm database (empty file); left untouched")
             _check_foreign_file(p)
         elif not create:
             raise StoreError(f"{p}: no such database")
@@ -555,6 +606,9 @@ class Store:
                 return
             for statement in _split_sql(script):
                 c.execute(statement)
+            step = MIGRATION_STEPS.get(target)
+            if step is not None:
+                step(c)
             if target == 1:
                 c.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
                 c.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (now(),))
@@ -894,7 +948,11 @@ class Store:
         self, norm_query: str, after_seq: int, annotator: str | None = None
     ) -> Sentence | None:
         """First visible sentence after ``after_seq`` whose normalised text contains the query,
-        wrapping around to the start."""
+        wrapping around to the start. The query goes through ``segment.match_key`` too (it is
+        idempotent), so "etats" and "États" both find "États"."""
+        from stanceterm.segment import match_key
+
+        norm_query = match_key(norm_query)
         if not norm_query:
             return None
         pattern = (
@@ -1605,6 +1663,116 @@ class Store:
         )
         yield from self._stream(sql, params, batch)
 
+    # ================================================================ review (issue 6)
+    # Adjudication: the labels to compare, gold decisions restored by undo, canonical actors.
+    # Which sentences need review is decided in stanceterm.adjudicate (no SQL there).
+
+    def iter_review_rows(
+        self, *, candidates_only: bool = False, batch: int = 5000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream (seq, sentence_id, annotator, status, claims_json, stances_json, note,
+        updated_at) of the direct (not propagated), non-draft labels, in sentence order, then
+        annotator.
+
+        ``candidates_only``: only of the sentences that may need review, found in one pass over
+        the labels: an annotator flagged it, or at least two done/flagged labels whose stored
+        JSON differs (equal JSON is equal labels; the caller compares the rest exactly).
+        """
+        cols = (
+            "s.seq, a.sentence_id, a.annotator, a.status, a.claims, a.stances, a.note, a.updated_at"
+        )
+        final = "a.propagated_from IS NULL AND a.status != 'draft'"
+        if not candidates_only:
+            sql = (
+                f"SELECT {cols} FROM sentences s JOIN annotations a ON a.sentence_id = s.id "
+                f"WHERE {final} ORDER BY s.seq, a.annotator"
+            )
+        else:
+            candidates = (
+                "SELECT sentence_id FROM annotations WHERE propagated_from IS NULL "
+                "AND status IN ('done', 'flagged') GROUP BY sentence_id "
+                "HAVING sum(status = 'flagged') > 0 "
+                "OR (count(*) >= 2 AND count(DISTINCT claims || char(31) || stances) > 1)"
+            )
+            sql = (
+                f"SELECT {cols} FROM ({candidates}) c JOIN sentences s ON s.id = c.sentence_id "
+                f"JOIN annotations a ON a.sentence_id = c.sentence_id WHERE {final} "
+                "ORDER BY s.seq, a.annotator"
+            )
+        yield from self._stream(sql, (), batch)
+
+    def review_versions(self, sentence_id: str) -> list[Annotation]:
+        """The direct (not propagated), non-draft labels of one sentence, by annotator."""
+        with self.read() as c:
+            rows = c.execute(
+                f"SELECT {_ANN_COLS} FROM annotations WHERE sentence_id = ? "
+                "AND propagated_from IS NULL AND status != 'draft' ORDER BY annotator",
+                (sentence_id,),
+            ).fetchall()
+        return [_annotation_from_row(r) for r in rows]
+
+    def gold_statuses(self, sentence_ids: Sequence[str]) -> dict[str, str]:
+        """Sentence id -> gold status, for those of ``sentence_ids`` that have a gold record."""
+        out: dict[str, str] = {}
+        with self.read() as c:
+            for start in range(0, len(sentence_ids), 500):
+                chunk = list(sentence_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                out.update(
+                    (str(r[0]), str(r[1]))
+                    for r in c.execute(
+                        f"SELECT sentence_id, status FROM gold WHERE sentence_id IN ({marks})",
+                        chunk,
+                    )
+                )
+        return out
+
+    def restore_gold(self, sentence_id: str, gold: Gold | None) -> None:
+        """Put back an earlier gold decision exactly as it was (timestamps included), or remove
+        the record when there was none (the undo of a review decision)."""
+        with self.tx() as c:
+            if gold is None:
+                c.execute("DELETE FROM gold WHERE sentence_id = ?", (sentence_id,))
+                return
+            c.execute(
+                "INSERT OR REPLACE INTO gold(sentence_id, status, claims, stances, adjudicator, "
+                "chosen_from, sources, note, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    gold.sentence_id,
+                    gold.status,
+                    _dumps(list(gold.claims)),
+                    _dumps([s.as_dict() for s in gold.stances]),
+                    gold.adjudicator,
+                    gold.chosen_from,
+                    _dumps(gold.sources),
+                    gold.note,
+                    gold.created_at,
+                    gold.updated_at,
+                ),
+            )
+
+    def actor_canonical(self) -> dict[str, str]:
+        """Actor id -> the id its name resolves to through the alias table, for the actors that
+        were later made an alias of another one (e.g. a name created by an annotator, then added
+        as an alias of a gazetteer actor). Chains are followed; actors resolving to themselves are
+        left out."""
+        with self.read() as c:
+            names = {str(r[0]): str(r[1]) for r in c.execute("SELECT id, name FROM actors")}
+            keys = {
+                str(r[0]): str(r[1]) for r in c.execute("SELECT key, actor_id FROM actor_aliases")
+            }
+        step = {a: keys.get(alias_key(n), a) for a, n in names.items()}
+        out: dict[str, str] = {}
+        for actor in names:
+            seen = {actor}
+            target = step[actor]
+            while target in step and step[target] != target and step[target] not in seen:
+                seen.add(target)
+                target = step[target]
+            if target != actor:
+                out[actor] = target
+        return out
+
     # ---------------------------------------------------------------- stats
 
     def counts(self) -> dict[str, int]:
@@ -1651,6 +1819,81 @@ class Store:
                 (annotator,),
             ).fetchall()
         return {str(k): int(n) for k, n in rows}
+
+    # ---------------------------------------------------------------- ui: reads off the UI thread
+    # The TUI keeps its first screen and its keys cheap on a million-sentence DB: slow counts run
+    # on a second connection (:meth:`open_reader`) in a background thread, against a snapshot
+    # pinned in order with the writes (:meth:`pin_snapshot`), and the resume search starts from
+    # a remembered lower bound (:meth:`resume_hint`) instead of the first sentence.
+
+    def open_reader(self) -> Store | None:
+        """Another connection on the same file, for reads in a background thread (WAL lets them
+        run beside this connection's writes); None for an in-memory DB."""
+        if self.path == ":memory:" or self.read_only:
+            return None
+        return Store.open(self.path, create=False)
+
+    def pin_snapshot(self) -> None:
+        """Start a read transaction and read once: until :meth:`release_snapshot`, this
+        connection's reads see the DB as it is now, whatever other connections commit."""
+        with self._lock:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN")
+            self.conn.execute("SELECT count(*) FROM meta").fetchone()
+
+    def release_snapshot(self) -> None:
+        with self._lock:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    def progress_counts(self, annotator: str) -> tuple[int, int, dict[str, int]]:
+        """(queue size, done in the queue, claim counts) of an annotator: the TUI's progress line.
+        Scans the annotator's labels: call it on a reader, off the UI thread."""
+        with self.read():
+            return (
+                self.queue_size(annotator),
+                self.done_count(annotator),
+                self.claim_counts(annotator),
+            )
+
+    def resume_hint(self, annotator: str) -> int:
+        """A sequence number below which every sentence of the annotator's queue was done when it
+        was recorded (-1 if none): where the search for the first sentence not done can start.
+        The TUI checks it in the background (a full search) and records a fresh one."""
+        raw = self.get_meta(f"ui.resume.{annotator}")
+        try:
+            return int(raw) if raw is not None else -1
+        except ValueError:
+            return -1
+
+    def set_resume_hint(self, annotator: str, seq: int) -> None:
+        self.set_meta(f"ui.resume.{annotator}", str(int(seq)))
+
+    def first_undone_from(self, annotator: str, hint: int) -> Sentence | None:
+        """The first sentence of the annotator's queue not done, searching after ``hint - 1``
+        (see :meth:`resume_hint`)."""
+        return self.step(hint - 1, 1, annotator=annotator, undone_only=True)
+
+    def undo_states(
+        self, annotator: str
+    ) -> tuple[str, Annotation | None, Annotation | None] | None:
+        """:meth:`undo`, returning (sentence id, state before the undo, state after it), so the
+        caller can update its counts without recounting."""
+        with self.tx() as c:
+            sid = self.undo(annotator)
+            if sid is None:
+                return None
+            row = c.execute(
+                "SELECT before, after FROM annotation_events WHERE annotator = ? "
+                "AND action = 'undo' ORDER BY id DESC LIMIT 1",
+                (annotator,),
+            ).fetchone()
+        return (
+            sid,
+            _state_from_json(sid, annotator, row[0]),
+            _state_from_json(sid, annotator, row[1]),
+        )
 
     # ================================================================ teams (issue 7)
     # Assignment, live progress, activity, overlapping labels and merging another annotator's DB.
@@ -1758,6 +2001,36 @@ class Store:
             "GROUP BY sentence_id HAVING count(*) >= 2) ORDER BY sentence_id, annotator"
         )
         yield from self._stream(sql, (), batch)
+
+    # ---------------------------------------------------------------- reliability
+
+    def iter_reliability_rows(
+        self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 5000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream (sentence_id, text, annotator, status, claims_json, stances_json) of the direct
+        (not propagated) labels whose status is in ``statuses`` (and whose annotator is in
+        ``annotators``, if given), in sentence order, then annotator."""
+        if not statuses:
+            return
+        where = [
+            "a.propagated_from IS NULL",
+            f"a.status IN ({','.join('?' * len(statuses))})",
+        ]
+        params: list[Any] = list(statuses)
+        if annotators:
+            where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
+            params.extend(annotators)
+        sql = (
+            "SELECT a.sentence_id, s.text, a.annotator, a.status, a.claims, a.stances "
+            "FROM annotations a JOIN sentences s ON s.id = a.sentence_id "
+            f"WHERE {' AND '.join(where)} ORDER BY s.seq, a.annotator"
+        )
+        yield from self._stream(sql, params, batch)
+
+    def actor_alias_keys(self) -> dict[str, str]:
+        """Alias key (:func:`~stanceterm.actors.alias_key`) -> actor id, for every alias."""
+        with self.read() as c:
+            return {str(k): str(a) for k, a in c.execute("SELECT key, actor_id FROM actor_aliases")}
 
     # ---------------------------------------------------------------- merge
 
@@ -2079,14 +2352,19 @@ def _check_foreign_file(p: Path) -> None:
     """Refuse (without touching it) a non-empty file that is not an SQLite database."""
     try:
         with p.open("rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
+            header = f.read(20)
     except OSError as exc:
         raise StoreError(f"{p}: cannot read: {exc.strerror}") from None
+    head = header[: len(SQLITE_MAGIC)]
     if head and head != SQLITE_MAGIC:
         raise StoreError(f"{p}: not a stanceterm database (not an SQLite file); left untouched")
     if head:
+        # A WAL-mode file (header byte 18 = 2) with no -wal beside it is read as immutable: a
+        # plain read-only open would create -wal and -shm files next to another program's DB.
+        wal_mode = len(header) > 18 and header[18] == 2
+        immutable = "&immutable=1" if wal_mode and not Path(f"{p}-wal").exists() else ""
         try:
-            ro = sqlite3.connect(f"file:{p.as_posix()}?mode=ro", uri=True)
+            ro = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro{immutable}", uri=True)
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open database: {exc}") from None
         try:

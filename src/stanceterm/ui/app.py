@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
 from textual.message import Message
 from textual.worker import get_current_worker
 
@@ -76,6 +75,7 @@ class StanceApp(App[RunResult]):
         keymap: Mapping[str, str] | None = None,
         on_commit: Callable[[float, Job], None] | None = None,
         on_first_screen: Callable[[], None] | None = None,
+        team_refresh: float = 3.0,
     ) -> None:
         super().__init__()
         self.store = store
@@ -85,6 +85,8 @@ class StanceApp(App[RunResult]):
         self.sub_title = annotator
         self.on_commit = on_commit
         self.on_first_screen = on_first_screen
+        #: seconds between two reads of the team's progress (off the UI thread)
+        self.team_refresh = team_refresh
         self.keymap_overrides = dict(keymap or {})
         #: sentence id -> (job seq, optimistic state) of states not yet committed
         self.pending: dict[str, tuple[int, Annotation]] = {}
@@ -94,6 +96,11 @@ class StanceApp(App[RunResult]):
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._seq = 0
         self._in_flight = 0
+        #: kept by the writer thread itself: the seq of the last job it finished, and the
+        #: sentences whose latest save failed (quit reads these: while a key's action runs, the
+        #: app's messages, hence WriteDone/WriteFailed, wait)
+        self._applied = 0
+        self._writer_unsaved: dict[str, str] = {}
         self._actor_ids: dict[str, str] = {}  # provisional -> real (writer thread only)
         self.actor_names: dict[str, str] = {}
 
@@ -109,16 +116,25 @@ class StanceApp(App[RunResult]):
         self.push_screen(AnnotateScreen())
 
     async def action_quit(self) -> None:
-        await self.flush()
-        self.result.failed_writes = len(self.unsaved)
+        # Quit runs inside a key's action, so the app handles no message until it returns: wait
+        # for the writer thread itself, not for the WriteDone messages.
+        await self.flush(handled=False)
+        for sid, error in self._writer_unsaved.items():
+            if sid not in self.unsaved:
+                self.unsaved[sid] = error
+                self.result.errors.append(f"NOT SAVED (sentence {sid}): save failed: {error}")
+        self.result.failed_writes = len(self._writer_unsaved)
         self.exit(self.result)
 
-    async def flush(self, timeout: float = 30.0) -> None:
-        """Wait (without blocking the UI) until every queued write has been applied."""
+    async def flush(self, timeout: float = 30.0, *, handled: bool = True) -> None:
+        """Wait (without blocking the UI) until every queued write has been applied, and (with
+        ``handled``) its result handled on the UI side."""
         import asyncio
 
         deadline = time.monotonic() + timeout
-        while self._in_flight and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if (self._in_flight if handled else self._applied < self._seq) == 0:
+                return
             await asyncio.sleep(0.002)
 
     # ---------------------------------------------------------------- the writer
@@ -136,8 +152,15 @@ class StanceApp(App[RunResult]):
             try:
                 result = job.run(self.store)
             except Exception as exc:
-                self.post_message(self.WriteFailed(job, f"{type(exc).__name__}: {exc}"))
+                error = f"{type(exc).__name__}: {exc}"
+                if job.label == "save" and job.sentence_id is not None:
+                    self._writer_unsaved[job.sentence_id] = error
+                self._applied = job.seq
+                self.post_message(self.WriteFailed(job, error))
             else:
+                if job.label == "save" and job.sentence_id is not None:
+                    self._writer_unsaved.pop(job.sentence_id, None)
+                self._applied = job.seq
                 if self.on_commit is not None:
                     self.on_commit(time.perf_counter() - job.t0, job)
                 self.post_message(self.WriteDone(job, result))
@@ -282,11 +305,13 @@ class KeymapError(ValueError):
     """A bad [keys] table; the message is one line."""
 
 
-def check_keymap(keys: Mapping[str, str]) -> dict[str, str]:
-    """Validate ``[keys]`` (action id -> "key,key") against the screen's binding ids."""
-    from stanceterm.ui.screens.annotate import AnnotateScreen
+def check_keymap(keys: Mapping[str, str], stances: Sequence[str] = ()) -> dict[str, str]:
+    """Validate ``[keys]`` (action id -> "key,key") against the binding ids: the screen's, the
+    dialogs' and one ``stance_<name>`` per stance of the label schema."""
+    from stanceterm.ui.screens.annotate import configurable_bindings
+    from stanceterm.ui.screens.help import stance_key_map
 
-    known = [b.id for b in AnnotateScreen.BINDINGS if isinstance(b, Binding) and b.id]
+    known = [b.id for b in configurable_bindings(stances) if b.id]
     out: dict[str, str] = {}
     for action, value in keys.items():
         if action not in known:
@@ -295,4 +320,8 @@ def check_keymap(keys: Mapping[str, str]) -> dict[str, str]:
         if not value.strip() or any(not k or " " in k for k in parts):
             raise KeymapError(f'{action} = {value!r}: expected keys like "j,down"')
         out[action] = ",".join(parts)
+    try:
+        stance_key_map(stances, out)
+    except ValueError as exc:
+        raise KeymapError(str(exc)) from None
     return out

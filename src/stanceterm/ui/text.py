@@ -9,29 +9,11 @@ markup: ``[bold]``, ``[link=…]`` or a lone ``[`` are shown literally.
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}\u2028\u2029]")
+from stanceterm.textsafe import visible
 
-
-def _placeholder(m: re.Match[str]) -> str:
-    ch = m.group(0)
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)
-    if code == 0x7F:
-        return "\u2421"
-    return f"⟨U+{code:04X}⟩"
-
-
-def visible(text: str | None) -> str:
-    """``text`` with every control, bidi-override and line-separator character made visible."""
-    if not text:
-        return ""
-    return _UNSAFE.sub(_placeholder, text)
+__all__ = ["data", "one_line", "visible"]
 
 
 def data(text: str | None, style: str = "", *, fold: bool = True) -> Text:

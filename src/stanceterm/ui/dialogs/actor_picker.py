@@ -27,6 +27,9 @@ from stanceterm.ui.text import visible
 
 #: Added to the fuzzy score of actors that the sentence itself names.
 IN_SENTENCE_BONUS = 15.0
+#: Below this fuzzy score, no known actor is what was typed: Enter creates the typed name (or
+#: takes the name of the sentence it matches) rather than a far-fetched known actor.
+STRONG_MATCH = 85.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Candidate:
     actor_id: str | None  # None: a new actor named `name`
     name: str
     why: str = ""  # "in sentence", "near a cue", "alias: Putin", "new"
+    score: float | None = None  # the fuzzy score of a known actor matching the typed text
 
 
 def candidates(
@@ -80,7 +84,7 @@ def candidates(
         why = "in sentence" if m.actor_id in in_here else ""
         if alias_key(m.alias) != alias_key(name):
             why = f"{why} · alias: {m.alias}" if why else f"alias: {m.alias}"
-        out.append(Candidate(m.actor_id, name, why))
+        out.append(Candidate(m.actor_id, name, why, m.score))
     for name in cues:
         nk = alias_key(name)
         if nk.startswith(key) or fuzz.partial_ratio(key, nk) >= 80:
@@ -89,6 +93,17 @@ def candidates(
     if not exact and all(alias_key(c.name) != key for c in out):
         out.append(Candidate(None, " ".join(query.split()), "new actor"))
     return out[:limit]
+
+
+def default_choice(query: str, cands: list[Candidate]) -> int:
+    """The option Enter takes: the first, unless a name was typed that no known actor matches
+    well; then the first new name (a name of the sentence, else "create" what was typed)."""
+    if not alias_key(query):
+        return 0
+    best = max((c.score for c in cands if c.score is not None), default=None)
+    if best is not None and best >= STRONG_MATCH:
+        return 0
+    return next((i for i, c in enumerate(cands) if c.actor_id is None), 0)
 
 
 class ActorPicker(ModalScreen[ActorChoice | None]):
@@ -143,7 +158,7 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
                 prompt.append(f"  {visible(c.why)}", style="dim")
             options.add_option(Option(prompt, id=f"c{i}"))
         if self._cands:
-            options.highlighted = 0
+            options.highlighted = default_choice(query, self._cands)
         self._warn(None)
 
     def _warn(self, text: str | None) -> None:

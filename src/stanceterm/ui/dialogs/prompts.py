@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -35,24 +35,30 @@ class ClaimChooser(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, claims: Sequence[tuple[int, str]]) -> None:
+    def __init__(
+        self, claims: Sequence[tuple[int, str]], keys: Mapping[int, Sequence[str]] | None = None
+    ) -> None:
+        """``keys``: claim number -> the keys that pick it (default: its digit)."""
         super().__init__()
         self.claims = list(claims)
+        self.keys = {n: list((keys or {}).get(n) or [str(n)]) for n, _ in self.claims}
 
     def compose(self) -> ComposeResult:
-        keys = [k for k, _ in self.claims]
+        shown = [self.keys[n][0] for n, _ in self.claims]
         with Vertical(classes="dialog small"):
-            yield Static(Text(f"which claim? {min(keys)}-{max(keys)}", style="bold"))
+            yield Static(Text(f"which claim? {', '.join(shown)}", style="bold"))
             with Horizontal(classes="buttons"):
                 for key, claim in self.claims:
-                    yield Button(Content(f"{key} {claim}"), id=f"pick-{key}", compact=True)
+                    label = Content(f"{self.keys[key][0]} {claim}")
+                    yield Button(label, id=f"pick-{key}", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_key(self, event: events.Key) -> None:
         for key, claim in self.claims:
-            if event.character == str(key):
+            if event.key in self.keys[key] or event.character in self.keys[key]:
                 event.stop()
                 self.dismiss(claim)
+                return
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -71,11 +77,18 @@ class StancePrompt(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, actor: str, claim: str, stances: Sequence[str]) -> None:
+    def __init__(
+        self,
+        actor: str,
+        claim: str,
+        stances: Sequence[str],
+        keys: Mapping[str, str] | None = None,
+    ) -> None:
+        """``keys``: key -> stance (default: :func:`stance_keys`; ``[keys]`` can change it)."""
         super().__init__()
         self.actor = actor
         self.claim = claim
-        self.keys = stance_keys(stances)
+        self.keys = dict(keys) if keys else stance_keys(stances)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog small"):
@@ -84,19 +97,23 @@ class StancePrompt(ModalScreen[str | None]):
             title.append(f" on {self.claim}?")
             yield Static(title)
             with Horizontal(classes="buttons"):
-                for key, stance in self.keys.items():
-                    yield Button(Content(f"{key} {stance}"), id=f"stance-{key}", compact=True)
+                for i, stance in enumerate(dict.fromkeys(self.keys.values())):
+                    key = next(k for k, s in self.keys.items() if s == stance)
+                    yield Button(Content(f"{key} {stance}"), id=f"stance-{i}", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_key(self, event: events.Key) -> None:
-        if event.character and event.character in self.keys:
-            event.stop()
-            self.dismiss(self.keys[event.character])
+        for key in (event.key, event.character):
+            if key and key in self.keys:
+                event.stop()
+                self.dismiss(self.keys[key])
+                return
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        key = (event.button.id or "").removeprefix("stance-")
-        self.dismiss(self.keys.get(key))
+        stances = list(dict.fromkeys(self.keys.values()))
+        index = (event.button.id or "").removeprefix("stance-")
+        self.dismiss(stances[int(index)] if index.isdigit() else None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -106,7 +123,7 @@ class NoteDialog(ModalScreen[str | None]):
     """Edit the sentence's note; ctrl+s saves ("" clears it), escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "save"),
+        Binding("ctrl+s", "save", "save", id="note_save", tooltip="note: save it"),
         Binding("escape", "cancel", "cancel"),
     ]
 
@@ -164,7 +181,13 @@ class ClusterDialog(ModalScreen[str | None]):
     """The members of a dedup cluster; `s` (or the button) splits the highlighted one out."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "split", "split out"),
+        Binding(
+            "s",
+            "split",
+            "split out",
+            id="split",
+            tooltip="copies list (c): split the highlighted copy out of the cluster",
+        ),
         Binding("escape", "cancel", "close"),
         Binding("down", "move(1)", "next", show=False),
         Binding("up", "move(-1)", "previous", show=False),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,14 +24,20 @@ from stanceterm.ui.dialogs.prompts import (
     NoteDialog,
     SearchDialog,
     StancePrompt,
-    stance_keys,
 )
-from stanceterm.ui.screens.help import HelpScreen
+from stanceterm.ui.screens.help import (
+    HelpScreen,
+    effective_keys,
+    key_display,
+    stance_bindings,
+    stance_key_map,
+)
 from stanceterm.ui.text import one_line, visible
 from stanceterm.ui.widgets.claim_bar import ClaimBar
 from stanceterm.ui.widgets.progress import Progress, ProgressLine
 from stanceterm.ui.widgets.sentence_view import SentenceView, article_line
 from stanceterm.ui.widgets.stance_table import StanceTable
+from stanceterm.ui.widgets.team import TeamLine, TeamProgress, TeamTable
 
 if TYPE_CHECKING:
     from stanceterm.ui.app import StanceApp
@@ -57,6 +66,25 @@ LABEL_ACTIONS = frozenset(
     }
 )
 NOT_DONE = ("draft",)
+#: The team table also needs every visible sentence's count (the queue of the annotators without
+#: assignments): a full count, so only this often.
+VISIBLE_TOTAL_EVERY_S = 60.0
+
+
+def _is_done(ann: Annotation | None) -> bool:
+    return ann is not None and ann.status not in NOT_DONE
+
+
+def _delta(before: Annotation | None, after: Annotation | None) -> tuple[int, dict[str, int]]:
+    """How a change moves the progress counts: (done, claim id -> count)."""
+    done = int(_is_done(after)) - int(_is_done(before))
+    claims: dict[str, int] = {}
+    for state, sign in ((before, -1), (after, 1)):
+        if state is None or state.propagated_from:
+            continue
+        for c in state.claims:
+            claims[c] = claims.get(c, 0) + sign
+    return done, claims
 
 
 def _claim_bindings() -> list[Binding]:
@@ -121,7 +149,7 @@ class AnnotateScreen(Screen[None]):
             "add_stance",
             "stance",
             id="add_stance",
-            tooltip="add a stance (claim, then actor, then s/o/n)",
+            tooltip="add a stance: the claim (if several), the actor, then the stance key",
         ),
         Binding(
             "d",
@@ -150,6 +178,14 @@ class AnnotateScreen(Screen[None]):
             id="guidelines",
             tooltip="show or hide the guidelines of the claim types",
         ),
+        Binding(
+            "t",
+            "team",
+            "team",
+            show=False,
+            id="team",
+            tooltip="show or hide the table of the team's progress (live)",
+        ),
         Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
         Binding("q", "quit", "quit", id="quit", tooltip="quit (waits for pending writes)"),
     ]
@@ -165,6 +201,22 @@ class AnnotateScreen(Screen[None]):
         self.undo_in_flight = 0
         self._articles: dict[str, Article | None] = {}
         self._first_shown = False
+        #: progress moves (done, claims) committed since the snapshot of a count in progress
+        self._since_snapshot: tuple[int, dict[str, int]] | None = None
+        self._count_token = 0
+        self.counting = False
+        #: resume: the sentence first shown, whether the user acted since, and how many times
+        #: a sentence before the resume hint became not done during this session
+        self._resume_seq: int | None = None
+        self._acted = False
+        self._lowered = 0
+        self.checking_resume = False
+        self.team = TeamProgress()
+        self._team_reader: Store | None = None
+        self._team_polling = False
+        self._visible_total: int | None = None
+        self._visible_at = -VISIBLE_TOTAL_EVERY_S
+        self._closing = False
 
     @property
     def stance_app(self) -> StanceApp:
@@ -191,7 +243,9 @@ class AnnotateScreen(Screen[None]):
                 yield ClaimBar(schema, id="claims")
                 yield StanceTable(id="stances")
                 yield Static(id="others")
+                yield TeamTable(id="team-table")
                 yield ProgressLine(id="progress")
+                yield TeamLine(id="team-line")
             with VerticalScroll(id="guidelines", can_focus=False):
                 yield Static(self._guidelines_text())
         yield Footer(compact=True, show_command_palette=False)
@@ -209,41 +263,78 @@ class AnnotateScreen(Screen[None]):
                 t.append(visible(c.description) + "\n", style="italic")
             if c.guidelines:
                 t.append(visible(c.guidelines) + "\n")
-        keys = stance_keys(schema.stances)
+        keys = stance_key_map(schema.stances, self.stance_app.keymap_overrides)
         t.append("\nStances: ", style="bold")
         t.append(", ".join(f"{k} {s}" for k, s in keys.items()) + "\n")
         return t
 
     def on_mount(self) -> None:
         self.query_one("#guidelines").display = False
+        self.query_one("#team-table").display = False
         self.query_one("#others").display = self.stance_app.show_others
         self.query_one("#topbar", Static).update(
             Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
         )
-        first = self.store.first(self.annotator, undone_only=True)
+        # Resume: search from the remembered lower bound (checked in the background below), so
+        # the first screen does not wait for a walk over everything already done.
+        first = self.store.first_undone_from(self.annotator, self.store.resume_hint(self.annotator))
+        if first is None:
+            first = self.store.first(self.annotator, undone_only=True)
         if first is None:
             first = self.store.first(self.annotator)
             if first is not None:
-                self.notify("Every sentence is done. Browse with j/k.", timeout=5)
+                self.notify(
+                    f"Every sentence is done. Browse with {self.key_for('next')}/"
+                    f"{self.key_for('prev')}.",
+                    timeout=5,
+                )
+            self._resume_seq = None
+        else:
+            self._resume_seq = first.seq
         if first is None:
             self.query_one(SentenceView).show([], "No sentences: run `stanceterm import`.", [])
         else:
             self.load(first)
-        self._recount()
+        self._acted = False
+        self._show_progress()
+        self._show_team()
         self.call_after_refresh(self._first_screen)
 
     def _first_screen(self) -> None:
-        if not self._first_shown:
-            self._first_shown = True
-            hook = self.stance_app.on_first_screen
-            if hook is not None:
-                hook()
+        if self._first_shown:
+            return
+        self._first_shown = True
+        hook = self.stance_app.on_first_screen
+        if hook is not None:
+            hook()
+        # after the first paint: the counts, the resume check and the team's progress
+        self._recount()
+        self.checking_resume = True
+        self._verify_resume(self._resume_seq, self._lowered)
+        self._poll_team()
+        self.set_interval(self.stance_app.team_refresh, self._poll_team)
+
+    def on_unmount(self) -> None:
+        self._closing = True
+        reader, self._team_reader = self._team_reader, None
+        if reader is not None and not self._team_polling:
+            reader.close()
+
+    def key_for(self, binding_id: str) -> str:
+        """The first key of a binding, after the keymap, as shown to the user."""
+        for b in self._all_bindings():
+            if b.id == binding_id:
+                keys = effective_keys(b, self.stance_app.keymap_overrides)
+                return key_display(keys[0]) if keys else "?"
+        return "?"
 
     # ---------------------------------------------------------------- state → widgets
 
     def load(self, sentence: Sentence) -> None:
         """Show ``sentence`` with this annotator's labels (pending ones if not yet committed)."""
         app = self.stance_app
+        if self.sentence is not None:
+            self._acted = True
         self.sentence = sentence
         if sentence.article_id not in self._articles:
             self._articles[sentence.article_id] = self.store.article(sentence.article_id)
@@ -360,6 +451,7 @@ class AnnotateScreen(Screen[None]):
         t0: float | None = None,
     ) -> None:
         """Show ``ann`` now and queue it for the store."""
+        self._acted = True
         self.ann, self.stored = ann, True
         self.stance_app.save(ann, action, done=self._committed, t0=t0)
         self._show_labels(keep)
@@ -376,39 +468,232 @@ class AnnotateScreen(Screen[None]):
     def _committed(self, result: tuple[Annotation | None, Annotation]) -> None:
         """A save reached the DB: update the counts from the real before/after states."""
         before, after = result
-        p = self.progress
-        was = before is not None and before.status not in NOT_DONE
-        now = after.status not in NOT_DONE
-        if now and not was:
-            p.done += 1
-            p.completed()
-        elif was and not now:
-            p.done -= 1
-        own_before = () if before is None or before.propagated_from else before.claims
-        for c in own_before:
-            p.claims[c] = p.claims.get(c, 0) - 1
-        for c in after.claims:
-            p.claims[c] = p.claims.get(c, 0) + 1
+        if _is_done(after) and not _is_done(before):
+            self.progress.completed()
+        self._moved(before, after)
+
+    def _moved(self, before: Annotation | None, after: Annotation | None) -> None:
+        """Apply a committed change to the progress counts (and remember it while a count is
+        running on an older snapshot); a sentence that stops being done lowers the resume hint."""
+        done, claims = _delta(before, after)
+        for target in (self._apply_to_progress, self._apply_to_since):
+            target(done, claims)
+        state = after or before
+        if state is not None and _is_done(before) and not _is_done(after):
+            self._lower_hint(state.sentence_id)
         self._show_progress()
 
+    def _apply_to_progress(self, done: int, claims: Mapping[str, int]) -> None:
+        p = self.progress
+        p.done += done
+        for c, n in claims.items():
+            p.claims[c] = p.claims.get(c, 0) + n
+
+    def _apply_to_since(self, done: int, claims: Mapping[str, int]) -> None:
+        if self._since_snapshot is None:
+            return
+        d, cl = self._since_snapshot
+        for c, n in claims.items():
+            cl[c] = cl.get(c, 0) + n
+        self._since_snapshot = (d + done, cl)
+
+    def _lower_hint(self, sentence_id: str) -> None:
+        """A sentence became not done: the resume hint must not lie past it."""
+        from stanceterm.ui.app import Job
+
+        sentence = self.store.sentence(sentence_id)
+        if sentence is None:
+            return
+        annotator, seq = self.annotator, sentence.seq
+        self._lowered += 1
+
+        def run(store: Store) -> None:
+            if seq < store.resume_hint(annotator):
+                store.set_resume_hint(annotator, seq)
+
+        self.stance_app.submit(Job(run, "resume hint", None))
+
     def _recount(self) -> None:
-        """Recount progress in the writer (so it sees every earlier write)."""
+        """Recount progress. The count sees every earlier write: on a second connection, from a
+        snapshot pinned by the writer (so in order with the writes) and read in a background
+        thread, so neither the UI nor the writes wait for it; commits after the snapshot are
+        added on top. Without a second connection (in-memory DB) it runs in the writer."""
+        from stanceterm.ui.app import Job
+
+        annotator = self.annotator
+        self._count_token += 1
+        token = self._count_token
+        self.counting = True
+        reader = self.store.open_reader()
+        if reader is None:
+
+            def count(store: Store) -> tuple[int, int, dict[str, int]]:
+                return store.progress_counts(annotator)
+
+            def counted(result: tuple[int, int, dict[str, int]]) -> None:
+                self._since_snapshot = (0, {})
+                self._counted(token, result)
+
+            self.stance_app.submit(Job(count, "count", None, counted))
+            return
+
+        def pin(_store: Store) -> None:
+            reader.pin_snapshot()
+
+        def pinned(_result: None) -> None:
+            if token == self._count_token:
+                self._since_snapshot = (0, {})
+            self._count_worker(reader, token)
+
+        def failed(error: str) -> None:
+            reader.close()
+            self.counting = False
+
+        self.stance_app.submit(Job(pin, "count", None, pinned, failed=failed))
+
+    @work(thread=True, group="counts", exit_on_error=False)
+    def _count_worker(self, reader: Store, token: int) -> None:
+        try:
+            result: tuple[int, int, dict[str, int]] | str = reader.progress_counts(self.annotator)
+        except Exception as exc:  # shown, never fatal: the counts are only a display
+            result = f"{type(exc).__name__}: {exc}"
+        finally:
+            reader.release_snapshot()
+            reader.close()
+        with contextlib.suppress(RuntimeError):  # the app has exited
+            self.app.call_from_thread(self._counted, token, result)
+
+    def _counted(self, token: int, result: tuple[int, int, dict[str, int]] | str) -> None:
+        if token != self._count_token:
+            return
+        since, self._since_snapshot = self._since_snapshot or (0, {}), None
+        self.counting = False
+        if isinstance(result, str):
+            self.notify(f"Could not count progress: {result}", severity="warning", markup=False)
+            return
+        p = self.progress
+        p.total, p.done, claims = result
+        p.claims = dict(claims)
+        self._apply_to_progress(*since)
+        self._show_progress()
+
+    # ---------------------------------------------------------------- resume hint
+
+    @work(thread=True, group="resume", exit_on_error=False)
+    def _verify_resume(self, shown_seq: int | None, lowered: int) -> None:
+        """Check in the background that no sentence before the one resumed at is still to do
+        (the hint may be stale: an undo in another session, a merge, a split); then record a
+        fresh hint."""
+        reader = self.store.open_reader()
+        try:
+            found = (reader or self.store).first(self.annotator, undone_only=True)
+        except Exception:  # the check is a safety net; the hint stays as it was
+            self.checking_resume = False
+            return
+        finally:
+            if reader is not None:
+                reader.close()
+        with contextlib.suppress(RuntimeError):  # the app has exited
+            self.app.call_from_thread(self._resume_verified, found, shown_seq, lowered)
+
+    def _resume_verified(self, found: Sentence | None, shown_seq: int | None, lowered: int) -> None:
+        from stanceterm.ui.app import Job
+
+        self.checking_resume = False
+        if found is None:
+            return
+        if shown_seq is not None and found.seq < shown_seq:
+            if not self._acted:
+                self.load(found)
+                self._acted = False
+            else:
+                self.notify(
+                    f"An earlier sentence is still to do: {self.key_for('next_undone')} "
+                    "goes round to it.",
+                    timeout=6,
+                )
+        annotator, seq, stale = self.annotator, found.seq, lowered != self._lowered
+
+        def run(store: Store) -> None:
+            hint = store.resume_hint(annotator)
+            store.set_resume_hint(annotator, min(seq, hint) if stale else seq)
+
+        self.stance_app.submit(Job(run, "resume hint", None))
+
+    def _advance_hint(self) -> None:
+        """On quit: move the hint up to the first sentence still to do (a short walk over what
+        this session did)."""
         from stanceterm.ui.app import Job
 
         annotator = self.annotator
 
-        def run(store: Store) -> tuple[int, int, dict[str, int]]:
-            return (
-                store.queue_size(annotator),
-                store.done_count(annotator),
-                store.claim_counts(annotator),
-            )
+        def run(store: Store) -> None:
+            hint = store.resume_hint(annotator)
+            found = store.first_undone_from(annotator, hint)
+            if found is not None and found.seq > hint:
+                store.set_resume_hint(annotator, found.seq)
 
-        def done(result: tuple[int, int, dict[str, int]]) -> None:
-            self.progress.total, self.progress.done, self.progress.claims = result
-            self._show_progress()
+        self.stance_app.submit(Job(run, "resume hint", None))
 
-        self.stance_app.submit(Job(run, "count", None, done))
+    # ---------------------------------------------------------------- the team, live
+
+    def _poll_team(self) -> None:
+        if self._team_polling or self._closing:
+            return
+        self._team_polling = True
+        now = time.monotonic()
+        with_total = now - self._visible_at >= VISIBLE_TOTAL_EVERY_S
+        if with_total:
+            self._visible_at = now
+        self._team_worker(with_total)
+
+    @work(thread=True, group="team", exit_on_error=False)
+    def _team_worker(self, with_total: bool) -> None:
+        result: tuple[dict[str, dict[str, Any]], int | None] | str
+        try:
+            if self._team_reader is None:
+                self._team_reader = self.store.open_reader()
+            store = self._team_reader or self.store
+            progress = store.progress_by_annotator()
+            total = store.queue_size(None) if with_total else None
+            result = (progress, total)
+        except Exception as exc:
+            result = f"{type(exc).__name__}: {exc}"
+        try:
+            self.app.call_from_thread(self._team_polled, result)
+        except RuntimeError:
+            self._team_polling = False
+
+    def _team_polled(self, result: tuple[dict[str, dict[str, Any]], int | None] | str) -> None:
+        self._team_polling = False
+        if self._closing:
+            if self._team_reader is not None:
+                self._team_reader.close()
+                self._team_reader = None
+            return
+        if isinstance(result, str):
+            self.query_one(TeamLine).update(Text(f"team: cannot read progress: {result}"))
+            return
+        progress, total = result
+        if total is not None:
+            self._visible_total = total
+        self.team.update(progress, self._visible_total)
+        self._show_team()
+
+    def _show_team(self) -> None:
+        line = self.query_one(TeamLine)
+        line.display = bool(self.team.others(self.annotator))  # alone: no line to spare
+        line.show(self.team, self.annotator, self.key_for("team"))
+        table = self.query_one(TeamTable)
+        if table.display:
+            table.show(self.team, self.annotator)
+
+    def action_team(self) -> None:
+        table = self.query_one(TeamTable)
+        table.display = not table.display
+        self._show_team()
+        if table.display:
+            self._poll_team()  # fresh figures now rather than at the next tick
 
     # ---------------------------------------------------------------- navigation
 
@@ -440,7 +725,8 @@ class AnnotateScreen(Screen[None]):
             if found is None:
                 if wrapped:
                     return None
-                wrapped, seq = True, -1
+                # round to the start; every sentence before the resume hint is done
+                wrapped, seq = True, self.store.resume_hint(self.annotator) - 1
                 continue
             if wrapped and found.seq >= start:
                 return None
@@ -581,8 +867,9 @@ class AnnotateScreen(Screen[None]):
                 actor_id = self.stance_app.create_actor(choice.name, self._actor_created)
             else:
                 actor_id = choice.actor_id
+            keys = stance_key_map(schema.stances, self.stance_app.keymap_overrides)
             self.app.push_screen(
-                StancePrompt(choice.name, claim, schema.stances),
+                StancePrompt(choice.name, claim, schema.stances, keys),
                 lambda stance: stance_chosen(claim, actor_id, stance),
             )
 
@@ -603,7 +890,17 @@ class AnnotateScreen(Screen[None]):
         if len(tagged) == 1:
             claim_chosen(tagged[0][1])
         else:
-            self.app.push_screen(ClaimChooser(tagged), claim_chosen)
+            self.app.push_screen(ClaimChooser(tagged, self._claim_keys()), claim_chosen)
+
+    def _claim_keys(self) -> dict[int, list[str]]:
+        """Claim number -> its keys after the keymap (the claim chooser follows them too)."""
+        out: dict[int, list[str]] = {}
+        for b in self._all_bindings():
+            if b.id and b.id.startswith("claim_"):
+                out[int(b.id.removeprefix("claim_"))] = effective_keys(
+                    b, self.stance_app.keymap_overrides
+                )
+        return out
 
     def _actor_created(self, provisional: str, real: str) -> None:
         from stanceterm.ui.app import replace_actor
@@ -621,22 +918,16 @@ class AnnotateScreen(Screen[None]):
         self.undo_in_flight += 1
         self.refresh_bindings()
 
-        def run(store: Store) -> tuple[str | None, tuple[int, int, dict[str, int]]]:
-            sid = store.undo(annotator)
-            counts = (
-                store.queue_size(annotator),
-                store.done_count(annotator),
-                store.claim_counts(annotator),
-            )
-            return sid, counts
+        def run(store: Store) -> tuple[str, Annotation | None, Annotation | None] | None:
+            return store.undo_states(annotator)
 
-        def done(result: tuple[str | None, tuple[int, int, dict[str, int]]]) -> None:
+        def done(result: tuple[str, Annotation | None, Annotation | None] | None) -> None:
             self.undo_in_flight -= 1
-            sid, counts = result
-            self.progress.total, self.progress.done, self.progress.claims = counts
-            if sid is None:
+            if result is None:
                 self.notify("Nothing to undo.", timeout=3)
             else:
+                sid, before, after = result
+                self._moved(before, after)
                 self.jump_to(sid)
             self._show_progress()
             self.refresh_bindings()
@@ -666,6 +957,7 @@ class AnnotateScreen(Screen[None]):
                     timeout=4,
                 )
                 self.jump_to(sentence.id)
+                self._recount()  # a sentence came back into view: the total changed
 
             self.stance_app.submit(
                 Job(lambda store: store.split_sentence(member_id, annotator), "split", None, done)
@@ -678,28 +970,42 @@ class AnnotateScreen(Screen[None]):
         panel.display = not panel.display
 
     def action_help(self) -> None:
-        stances = stance_keys(self.stance_app.schema.stances)
+        claim_keys = self._claim_keys()
         extra = [
             (
-                ", ".join(stances),
-                "after `a` and an actor: " + ", ".join(f"{k} {s}" for k, s in stances.items()),
+                ", ".join(key_display(claim_keys[n][0]) for n in sorted(claim_keys)[:3]) + ", …",
+                "after `a` with several claims tagged: the claim's key picks it",
             ),
-            ("1-9", "after `a` with several claims tagged: which claim"),
             ("↑, ↓, Enter", "actor picker: move, take the highlighted actor or create the name"),
             ("Tab", "focus the stance table (↑/↓ pick a row for d; Esc back)"),
-            ("ctrl+s, Esc", "note: save, cancel"),
-            ("s", "copies list (c): split the highlighted copy out of the cluster"),
+            ("Esc", "close a dialog without changing anything"),
         ]
-        self.app.push_screen(
-            HelpScreen(self._all_bindings(), self.stance_app.keymap_overrides, extra)
+        bindings = configurable_bindings(
+            self.stance_app.schema.stances, self.stance_app.keymap_overrides
         )
+        self.app.push_screen(HelpScreen(bindings, self.stance_app.keymap_overrides, extra))
 
     def _all_bindings(self) -> list[Binding]:
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
 
     async def action_quit(self) -> None:
+        self._advance_hint()
         await self.stance_app.action_quit()
 
     @property
     def current_text(self) -> str:
         return self.query_one(SentenceView).current_text
+
+
+def configurable_bindings(
+    stances: Sequence[str] = (), keymap: Mapping[str, str] | None = None
+) -> list[Binding]:
+    """Every binding ``[keys]`` can change, in help order: the screen's, then the dialogs' and
+    one per stance (``stance_support``...)."""
+    screen = [b for b in AnnotateScreen.BINDINGS if isinstance(b, Binding)]
+    dialogs = [
+        b
+        for b in (*NoteDialog.BINDINGS, *ClusterDialog.BINDINGS)
+        if isinstance(b, Binding) and b.id
+    ]
+    return [*screen, *stance_bindings(stances, keymap or {}), *dialogs]

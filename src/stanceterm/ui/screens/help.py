@@ -36,6 +36,40 @@ def effective_keys(binding: Binding, keymap: Mapping[str, str]) -> list[str]:
     return [k.strip() for k in keys.split(",") if k.strip()]
 
 
+def stance_bindings(stances: Sequence[str], keymap: Mapping[str, str]) -> list[Binding]:
+    """One binding per stance of the schema (id ``stance_<name>``), for the stance prompt.
+
+    Default keys: the stance's first letter, else its next letter not taken (``s`` support,
+    ``o`` oppose, ``n`` neutral). ``[keys]`` can rebind them like any other action.
+    """
+    from stanceterm.ui.dialogs.prompts import stance_keys
+
+    defaults = {stance: key for key, stance in stance_keys(stances).items()}
+    return [
+        Binding(
+            keymap.get(f"stance_{stance}", defaults[stance]),
+            f"stance({stance!r})",
+            stance,
+            id=f"stance_{stance}",
+            tooltip=f"after `a` and an actor: {stance}",
+        )
+        for stance in stances
+    ]
+
+
+def stance_key_map(stances: Sequence[str], keymap: Mapping[str, str]) -> dict[str, str]:
+    """key -> stance, after the keymap. Raises ValueError when two stances share a key."""
+    out: dict[str, str] = {}
+    for b in stance_bindings(stances, keymap):
+        for key in effective_keys(b, {}):
+            other = out.setdefault(key, b.description)
+            if other != b.description:
+                raise ValueError(
+                    f"key {key!r} is bound to both stance_{other} and stance_{b.description}"
+                )
+    return out
+
+
 def help_rows(bindings: Iterable[Binding], keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(keys, description, binding id) per action, in binding order; same descriptions merged."""
     rows: dict[str, tuple[list[str], str, str]] = {}
@@ -47,6 +81,11 @@ def help_rows(bindings: Iterable[Binding], keymap: Mapping[str, str]) -> list[tu
         keys, _, _ = rows.setdefault(group, ([], desc, b.id or ""))
         keys.extend(key_display(k) for k in effective_keys(b, keymap))
     return [(", ".join(dict.fromkeys(k)), d, i) for k, d, i in rows.values()]
+
+
+def _short(keys: str) -> str:
+    """« 1, 2, …, 9 » as « 1-9 » (the claim keys' default)."""
+    return "1-9" if keys == ", ".join(str(n) for n in range(1, 10)) else keys
 
 
 class HelpScreen(ModalScreen[None]):
@@ -65,15 +104,23 @@ class HelpScreen(ModalScreen[None]):
         self.extra = list(extra)
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
-        table.add_column("keys", style="bold", no_wrap=True)
-        table.add_column("what")
-        for keys, desc, _ in self.rows:
-            table.add_row(Text(keys), Text(desc))
+        table = Table(box=None, show_header=True, expand=True, padding=(0, 1))
+        table.add_column("keys", style="bold", no_wrap=True, header_style="bold")
+        table.add_column("what", ratio=1, header_style="bold")
+        table.add_column(Text("[keys] name"), style="dim", no_wrap=True, header_style="bold")
+        for keys, desc, binding_id in self.rows:
+            name = "claim_1…9" if binding_id == "claim_1" else binding_id
+            table.add_row(Text(_short(keys)), Text(desc), Text(name))
         for keys, desc in self.extra:
-            table.add_row(Text(keys), Text(desc))
+            table.add_row(Text(keys), Text(desc), Text(""))
         with VerticalScroll(id="help", classes="dialog"):
-            yield Static(Text("stanceterm keys (Esc, q or ? closes)", style="bold"))
+            yield Static(
+                Text.assemble(
+                    ("stanceterm keys", "bold"),
+                    " (Esc, q or ? closes). Rebind any of them in the config file: "
+                    '[keys] name = "key,key".',
+                )
+            )
             yield Static(table, id="help-table")
 
     def action_dismiss_help(self) -> None:

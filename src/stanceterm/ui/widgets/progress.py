@@ -14,7 +14,7 @@ RATE_WINDOW = 30
 
 
 class Progress:
-    """Counts kept from the DB (recounted at start and after undo, updated on each commit)."""
+    """Counts kept from the DB (counted in the background at start, updated on each commit)."""
 
     def __init__(self) -> None:
         self.total: int | None = None
@@ -41,14 +41,14 @@ class Progress:
 class ProgressLine(Static):
     def show(self, p: Progress, claim_ids: Sequence[str], failed: int) -> None:
         t = Text(no_wrap=True, overflow="ellipsis")
-        total = "…" if p.total is None else str(p.total)
-        t.append(f"{p.done}/{total} done", style="bold")
+        known = p.total is not None  # until the first count arrives, "…" rather than a guess
+        t.append(f"{p.done}/{p.total} done" if known else "…/… done", style="bold")
         t.append(" │ ")
         for i, c in enumerate(claim_ids):
             if i:
                 t.append(" · ")
             t.append(f"{c} ")
-            t.append(str(p.claims.get(c, 0)), style="bold")
+            t.append(str(p.claims.get(c, 0)) if known else "…", style="bold")
         rate, eta = p.rate_per_min(), p.eta_minutes()
         t.append(" │ ")
         t.append("—/min" if rate is None else f"{rate:.1f}/min")

@@ -30,8 +30,10 @@ class StanceTable(DataTable[Text], inherit_bindings=False):
         self.add_columns("claim", "actor", "stance")
 
     def show_rows(self, rows: Sequence[tuple[str, str, str]], keep: int | None = None) -> None:
-        """Replace the rows; ``keep`` is the row to highlight (clamped)."""
-        self.clear()
+        """Replace the rows; ``keep`` is the row to highlight (clamped). The columns are made
+        again too, so their widths fit these rows, not the widest ever shown."""
+        self.clear(columns=True)
+        self.add_columns("claim", "actor", "stance")
         for claim, actor, stance in rows:
             self.add_row(Text(claim), data(actor, fold=False), Text(stance))
         if rows:

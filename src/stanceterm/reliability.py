@@ -1,0 +1,848 @@
+"""Reliability data: annotations turned into units, field by field, for agreement statistics.
+
+This module sits between the labels (the DB through :class:`~stanceterm.store.Store`, or an
+``export --kind annotations`` file) and the pure statistics of :mod:`stanceterm.agreement`.
+
+**What counts.** Only *final* labels are values: status ``done``. Everything else is *missing*
+(no value, never "no claim"):
+
+* ``skipped``: the annotator chose not to label the sentence;
+* ``draft``: labels touched but not accepted;
+* ``flagged``: set aside "for discussion", i.e. not the annotator's settled answer. Missing by
+  default; ``include_flagged=True`` (``--include-flagged``) counts flagged labels as final;
+* a sentence the annotator never saw.
+
+Labels *propagated* to the duplicates of a dedup cluster (``propagated_from`` set) are left out,
+so a cluster counts once, through its representative (members labelled directly count as their
+own units).
+
+**Fields** (each is a list of units; a unit holds one value per annotator who has one):
+
+* ``claims``: the claim set of a sentence (a frozenset), compared with MASI;
+* ``claim:<id>``: for each claim type of the label schema, its presence in a sentence
+  (``True``/``False``, nominal). An annotator with a final label who did not tag it says False;
+* ``stance``: the stance per (sentence, claim, actor), nominal. The units are the triples to which
+  at least one annotator gave a stance. An annotator who tagged the claim on the sentence but gave
+  this actor no stance has the value ``"none"``; an annotator who did not tag the claim, or has no
+  final label, is missing (stance agreement is conditional on the claim: disagreement about the
+  claim itself is measured by ``claim:<id>``). ``stance:<claim>`` and ``stance@<actor>`` are the
+  same restricted to one claim type or one actor;
+* ``actors``: the set of actors an annotator gave a stance to in a sentence (ids normalised, aliases
+  merged), compared with MASI.
+
+**Actor identity.** Actor ids are put through the alias table: an actor whose display name has
+become an alias of another actor is counted as that actor. Reading an export, an actor is matched
+by its ``actor_id`` if the DB knows it, else by name or alias (accent- and case-insensitive), else
+kept as its ``actor_id`` (or a slug of its name).
+
+No SQL here (the store has it) and no Textual.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import orjson
+
+from stanceterm.actors import alias_key, slugify
+from stanceterm.agreement import (
+    AgreementResult,
+    Level,
+    ReliabilityData,
+    alpha_with_ci,
+    cohen_kappa,
+    jaccard_distance,
+    masi_distance,
+    percent_agreement,
+)
+from stanceterm.export import LabelsError, _read_records
+from stanceterm.store import Store
+
+__all__ = [
+    "BY",
+    "NO_STANCE",
+    "ActorResolver",
+    "Corpus",
+    "Disagreement",
+    "Field",
+    "FieldResult",
+    "Label",
+    "LabelRow",
+    "PairKappa",
+    "Unit",
+    "actor_set_field",
+    "build_fields",
+    "ci_text",
+    "claim_presence_field",
+    "claim_set_field",
+    "collect",
+    "counted_statuses",
+    "disagreements",
+    "format_latex",
+    "format_markdown",
+    "iter_fields",
+    "measure",
+    "pairwise_kappa",
+    "rows_from_export",
+    "rows_from_store",
+    "stance_field",
+    "unit_disagreements",
+    "worst_first",
+]
+
+BY: Final[tuple[str, ...]] = ("annotator", "claim", "actor")
+#: The stance value of an annotator who tagged the claim but gave the actor no stance.
+NO_STANCE: Final = "none"
+#: Used instead of :data:`NO_STANCE` when the label schema has a stance called "none".
+_NO_STANCE_ALT: Final = "(no stance)"
+#: Bound of the caches of parsed label JSON and of :class:`Label` objects.
+_PARSE_CACHE: Final = 20_000
+
+
+def counted_statuses(include_flagged: bool = False) -> tuple[str, ...]:
+    """The statuses whose labels are values; every other status is missing data."""
+    return ("done", "flagged") if include_flagged else ("done",)
+
+
+# --------------------------------------------------------------------------- input rows
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRow:
+    """One (sentence, annotator) label, from the DB or an export line (actor ids resolved)."""
+
+    sentence_id: str
+    text: str
+    annotator: str
+    status: str
+    claims: tuple[str, ...]
+    stances: tuple[tuple[str, str, str], ...]  # (claim, actor id, stance)
+    propagated_from: str | None = None
+
+
+class ActorResolver:
+    """Actor ids with aliases merged: the id every name, alias or id of one actor maps to.
+
+    ``names``: actor id -> display name; ``keys``: alias key -> actor id (the DB's alias table).
+    An actor whose display name is (now) an alias of another actor is merged into that actor,
+    following such links to the end (cycles are cut).
+    """
+
+    def __init__(self, names: Mapping[str, str], keys: Mapping[str, str]) -> None:
+        self.names = dict(names)
+        self.keys = dict(keys)
+        self._canon: dict[str, str] = {}
+
+    @classmethod
+    def from_store(cls, store: Store | None) -> ActorResolver:
+        if store is None:
+            return cls({}, {})
+        return cls(store.actor_names(), store.actor_alias_keys())
+
+    def canonical(self, actor_id: str) -> str:
+        """The merged id of a stored actor id (unknown ids are returned unchanged)."""
+        cached = self._canon.get(actor_id)
+        if cached is not None:
+            return cached
+        seen = {actor_id}
+        current = actor_id
+        while current in self.names:
+            target = self.keys.get(alias_key(self.names[current]))
+            if target is None or target in seen:
+                break
+            seen.add(target)
+            current = target
+        self._canon[actor_id] = current
+        return current
+
+    def resolve(self, name: str, actor_id: str | None) -> str:
+        """The merged id of an exported stance's actor (by id, then name or alias, then slug)."""
+        if actor_id is not None and actor_id in self.names:
+            return self.canonical(actor_id)
+        target = self.keys.get(alias_key(name))
+        if target is not None:
+            return self.canonical(target)
+        return actor_id if actor_id is not None else slugify(name)
+
+    def display(self, actor_id: str) -> str:
+        return self.names.get(actor_id, actor_id)
+
+
+def rows_from_store(
+    store: Store,
+    *,
+    annotators: Sequence[str] = (),
+    include_flagged: bool = False,
+    resolver: ActorResolver | None = None,
+) -> Iterator[LabelRow]:
+    """The direct labels with a counted status, streamed in sentence order."""
+    resolver = resolver or ActorResolver.from_store(store)
+    canonical = resolver.canonical
+    # many labels share the same claims / stances JSON: parse each distinct string once
+    claims_cache: dict[str, tuple[str, ...]] = {}
+    stances_cache: dict[str, tuple[tuple[str, str, str], ...]] = {}
+    for sid, text, annotator, status, claims_raw, stances_raw in store.iter_reliability_rows(
+        statuses=counted_statuses(include_flagged), annotators=annotators
+    ):
+        claims = claims_cache.get(claims_raw)
+        if claims is None:
+            if len(claims_cache) >= _PARSE_CACHE:
+                claims_cache.clear()
+            claims = claims_cache[claims_raw] = tuple(orjson.loads(claims_raw))
+        stances = stances_cache.get(stances_raw)
+        if stances is None:
+            if len(stances_cache) >= _PARSE_CACHE:
+                stances_cache.clear()
+            stances = stances_cache[stances_raw] = tuple(
+                (str(d["claim"]), canonical(str(d["actor"])), str(d["stance"]))
+                for d in orjson.loads(stances_raw or "[]")
+            )
+        yield LabelRow(str(sid), str(text), str(annotator), str(status), claims, stances)
+
+
+def rows_from_export(
+    path: Path, resolver: ActorResolver, claim_types: Sequence[str]
+) -> Iterator[LabelRow]:
+    """Every record of an annotations export (any status), checked line by line.
+
+    A line that is not a valid annotation record, names a claim type the label schema does not
+    have, or repeats a (sentence, annotator) pair raises :class:`~stanceterm.export.LabelsError`
+    naming ``file:line``.
+    """
+    known = set(claim_types)
+    seen: dict[tuple[str, str], int] = {}
+    try:
+        for lineno, rec in _read_records(path):
+            where = f"{path}:{lineno}"
+            key = (rec.sentence_id, rec.annotator)
+            if key in seen:
+                raise LabelsError(
+                    f"{where}: duplicate record for sentence {rec.sentence_id!r} by "
+                    f"{rec.annotator!r} (first at line {seen[key]})"
+                )
+            seen[key] = lineno
+            for claim in [*rec.claims, *(s.claim for s in rec.stances)]:
+                if claim not in known:
+                    raise LabelsError(
+                        f"{where}: unknown claim {claim!r} (the label schema has "
+                        f"{', '.join(claim_types)}; pass the right one with --schema)"
+                    )
+            yield LabelRow(
+                sentence_id=rec.sentence_id,
+                text=rec.text,
+                annotator=rec.annotator,
+                status=rec.status,
+                claims=tuple(rec.claims),
+                stances=tuple(
+                    (s.claim, resolver.resolve(s.actor, s.actor_id), s.stance) for s in rec.stances
+                ),
+                propagated_from=rec.propagated_from,
+            )
+    except OSError as exc:
+        raise LabelsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------- the corpus
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One annotator's final label of one sentence."""
+
+    claims: frozenset[str]
+    stances: Mapping[tuple[str, str], str]  # (claim, actor id) -> stance
+
+    def tagged(self, claim: str) -> bool:
+        """The annotator tagged ``claim`` (a stance on a claim implies the claim)."""
+        return claim in self.claims or any(c == claim for c, _ in self.stances)
+
+
+@dataclass
+class Corpus:
+    """The final labels per sentence (in sentence order), and what is needed to report them."""
+
+    claim_types: list[str]
+    sentences: dict[str, dict[str, Label]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    no_stance: str = NO_STANCE
+
+    @property
+    def annotators(self) -> list[str]:
+        """Annotators with at least one final label, sorted."""
+        return sorted({a for labels in self.sentences.values() for a in labels})
+
+    def order(self) -> dict[str, int]:
+        return {sid: i for i, sid in enumerate(self.sentences)}
+
+
+def _stance_map(stances: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+    """(claim, actor) -> stance; a pair given several stances keeps them all, joined by '|'."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for claim, actor, stance in stances:
+        found.setdefault((claim, actor), set()).add(stance)
+    return {key: "|".join(sorted(v)) for key, v in found.items()}
+
+
+def collect(
+    rows: Iterable[LabelRow],
+    claim_types: Sequence[str],
+    *,
+    stances: Sequence[str] = (),
+    annotators: Sequence[str] = (),
+    include_flagged: bool = False,
+    keep_text: bool = True,
+) -> Corpus:
+    """Keep the rows that are values (counted status, not propagated, chosen annotators).
+
+    ``include_flagged`` must match the one given to :func:`rows_from_store` (which already leaves
+    out the other statuses); ``keep_text=False`` saves the memory of the sentence texts (only
+    the disagreements report shows them).
+    """
+    counted = set(counted_statuses(include_flagged))
+    wanted = set(annotators)
+    corpus = Corpus(
+        list(claim_types), no_stance=_NO_STANCE_ALT if NO_STANCE in stances else NO_STANCE
+    )
+    labels: dict[tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]], Label] = {}
+    for row in rows:
+        if row.propagated_from is not None or row.status not in counted:
+            continue
+        if wanted and row.annotator not in wanted:
+            continue
+        key = (row.claims, row.stances)
+        label = labels.get(key)
+        if label is None:  # Labels are immutable: equal ones are shared
+            if len(labels) >= _PARSE_CACHE:
+                labels.clear()
+            label = labels[key] = Label(frozenset(row.claims), _stance_map(row.stances))
+        corpus.sentences.setdefault(row.sentence_id, {})[row.annotator] = label
+        if keep_text:
+            corpus.texts.setdefault(row.sentence_id, row.text)
+    return corpus
+
+
+# --------------------------------------------------------------------------- fields
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One unit of a field: a value per annotator who has one (absent annotators are missing)."""
+
+    sentence_id: str
+    values: Mapping[str, Hashable]
+    claim: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    level: Level
+    units: list[Unit]
+    claim: str | None = None
+    actor: str | None = None
+
+    def matrix(self, annotators: Sequence[str]) -> list[list[Hashable | None]]:
+        """Reliability data: one row per annotator, one column per unit, None = missing."""
+        return [[u.values.get(a) for u in self.units] for a in annotators]
+
+    def at_least(self, k: int) -> Field:
+        """Only the units with values from ``k`` annotators or more."""
+        if k <= 1:
+            return self
+        units = [u for u in self.units if len(u.values) >= k]
+        return Field(self.name, self.level, units, self.claim, self.actor)
+
+
+def claim_set_field(corpus: Corpus) -> Field:
+    units = [
+        Unit(sid, {a: lab.claims for a, lab in labels.items()})
+        for sid, labels in corpus.sentences.items()
+    ]
+    return Field("claims", "masi", units)
+
+
+def claim_presence_field(corpus: Corpus, claim: str) -> Field:
+    units = [
+        Unit(sid, {a: claim in lab.claims for a, lab in labels.items()}, claim=claim)
+        for sid, labels in corpus.sentences.items()
+    ]
+    return Field(f"claim:{claim}", "nominal", units, claim=claim)
+
+
+def stance_field(
+    corpus: Corpus, *, claim: str | None = None, actor: str | None = None, name: str = "stance"
+) -> Field:
+    units: list[Unit] = []
+    for sid, labels in corpus.sentences.items():
+        keys = sorted(
+            {
+                k
+                for lab in labels.values()
+                for k in lab.stances
+                if (claim is None or k[0] == claim) and (actor is None or k[1] == actor)
+            }
+        )
+        for key in keys:
+            values = {
+                a: lab.stances.get(key, corpus.no_stance)
+                for a, lab in labels.items()
+                if lab.tagged(key[0])
+            }
+            units.append(Unit(sid, values, claim=key[0], actor=key[1]))
+    return Field(name, "nominal", units, claim=claim, actor=actor)
+
+
+def actor_set_field(corpus: Corpus, level: Level = "masi") -> Field:
+    units = [
+        Unit(sid, {a: frozenset(act for _, act in lab.stances) for a, lab in labels.items()})
+        for sid, labels in corpus.sentences.items()
+    ]
+    return Field("actors", level, units)
+
+
+def stance_actors(corpus: Corpus) -> list[str]:
+    """Every actor that received a stance, sorted."""
+    return sorted(
+        {
+            act
+            for labels in corpus.sentences.values()
+            for lab in labels.values()
+            for _, act in lab.stances
+        }
+    )
+
+
+def iter_fields(corpus: Corpus, by: str | None = None) -> Iterator[Field]:
+    """The fields of a report, built one at a time (only one field's units in memory).
+
+    Default (and ``by="annotator"``): ``claims``, each ``claim:<id>``, ``stance``, ``actors``.
+    ``by="claim"``: for each claim type, ``claim:<id>`` and ``stance:<id>``.
+    ``by="actor"``: ``actors``, then ``stance@<actor id>`` for each actor given a stance.
+    """
+    if by == "claim":
+        for claim in corpus.claim_types:
+            yield claim_presence_field(corpus, claim)
+            yield stance_field(corpus, claim=claim, name=f"stance:{claim}")
+    elif by == "actor":
+        yield actor_set_field(corpus)
+        for act in stance_actors(corpus):
+            yield stance_field(corpus, actor=act, name=f"stance@{act}")
+    else:
+        yield claim_set_field(corpus)
+        for claim in corpus.claim_types:
+            yield claim_presence_field(corpus, claim)
+        yield stance_field(corpus)
+        yield actor_set_field(corpus)
+
+
+def build_fields(corpus: Corpus, by: str | None = None) -> list[Field]:
+    """All the fields of :func:`iter_fields`, as a list."""
+    return list(iter_fields(corpus, by))
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass(frozen=True, slots=True)
+class FieldResult:
+    """Krippendorff's alpha of one field, its bootstrap CI and percent agreement.
+
+    ``units``: units with values from two annotators or more (the ones alpha uses);
+    ``annotators``: annotators with a value in one of those units; ``percent_agreement``: the mean
+    share of agreeing pairs of values per unit (exact equality, also for sets). NaN = undefined.
+    """
+
+    field: str
+    level: Level
+    value: float
+    ci_low: float
+    ci_high: float
+    units: int
+    annotators: int
+    percent_agreement: float
+    ci: float
+    n_boot: int
+    claim: str | None = None
+    actor: str | None = None
+    metric: str = "alpha"
+
+    def as_json(self, actor_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+        def num(x: float) -> float | None:
+            return None if math.isnan(x) else x
+
+        out: dict[str, Any] = {
+            "field": self.field,
+            "metric": self.metric,
+            "level": self.level,
+            "value": num(self.value),
+            "ci_low": num(self.ci_low),
+            "ci_high": num(self.ci_high),
+            "units": self.units,
+            "annotators": self.annotators,
+            "percent_agreement": num(self.percent_agreement),
+            "ci": self.ci,
+            "bootstrap": self.n_boot,
+        }
+        if self.claim is not None:
+            out["claim"] = self.claim
+        if self.actor is not None:
+            out["actor"] = self.actor
+            out["actor_name"] = (actor_names or {}).get(self.actor, self.actor)
+        return out
+
+
+def _coded(fld: Field, annotators: Sequence[str]) -> ReliabilityData:
+    """The field's reliability data; nominal values recoded as integers in a float array.
+
+    Nominal statistics only compare values for equality, so the recoding changes no figure but
+    takes :mod:`stanceterm.agreement`'s vectorised numeric path. Set levels keep the sets.
+    """
+    if fld.level != "nominal":
+        return fld.matrix(annotators)
+    index = {a: i for i, a in enumerate(annotators)}
+    codes: dict[Hashable, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[int] = []
+    for j, u in enumerate(fld.units):
+        for a, v in u.values.items():
+            i = index.get(a)
+            if i is None:  # not among the chosen annotators (as in Field.matrix)
+                continue
+            code = codes.get(v)
+            if code is None:
+                code = codes[v] = len(codes)
+            rows.append(i)
+            cols.append(j)
+            vals.append(code)
+    arr = np.full((len(annotators), len(fld.units)), np.nan)
+    arr[rows, cols] = vals
+    return arr
+
+
+def measure(
+    fld: Field,
+    annotators: Sequence[str],
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int | None = 0,
+) -> FieldResult:
+    """Alpha (at the field's level) with a unit-bootstrap CI, and percent agreement."""
+    data = _coded(fld, annotators)
+    res: AgreementResult = alpha_with_ci(data, fld.level, n_boot=n_boot, ci=ci, seed=seed)
+    return FieldResult(
+        field=fld.name,
+        level=fld.level,
+        value=res.value,
+        ci_low=res.ci_low,
+        ci_high=res.ci_high,
+        units=res.units,
+        annotators=res.annotators,
+        percent_agreement=percent_agreement(data) if fld.units else math.nan,
+        ci=ci,
+        n_boot=n_boot,
+        claim=fld.claim,
+        actor=fld.actor,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PairKappa:
+    """Cohen's kappa of two annotators over the units both have values for."""
+
+    a: str
+    b: str
+    kappa: float
+    units: int
+    percent_agreement: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "kappa": None if math.isnan(self.kappa) else self.kappa,
+            "units": self.units,
+            "percent_agreement": (
+                None if math.isnan(self.percent_agreement) else self.percent_agreement
+            ),
+        }
+
+
+def pairwise_kappa(fields: Sequence[Field], annotators: Sequence[str]) -> list[PairKappa]:
+    """Cohen's kappa for every pair of annotators, pooling the units of ``fields``.
+
+    Used on the ``claim:<id>`` presence fields: the units are (sentence, claim type) pairs, the
+    values True/False. Units where either annotator is missing are dropped.
+    """
+    units = [u for f in fields for u in f.units]
+    out: list[PairKappa] = []
+    for a, b in itertools.combinations(annotators, 2):
+        xs: list[Hashable | None] = []
+        ys: list[Hashable | None] = []
+        for u in units:
+            if a in u.values and b in u.values:
+                xs.append(u.values[a])
+                ys.append(u.values[b])
+        n = len(xs)
+        agree = sum(1 for x, y in zip(xs, ys, strict=True) if x == y)
+        out.append(PairKappa(a, b, cohen_kappa(xs, ys), n, agree / n if n else math.nan))
+    return out
+
+
+# --------------------------------------------------------------------------- disagreements
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    field: str
+    sentence_id: str
+    text: str
+    disagreement: float
+    distinct: int
+    values: Mapping[str, Hashable]
+    claim: str | None = None
+    actor: str | None = None
+
+    def as_json(self, actor_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+        names = actor_names or {}
+        out: dict[str, Any] = {
+            "sentence_id": self.sentence_id,
+            "field": self.field,
+            "text": self.text,
+        }
+        if self.claim is not None:
+            out["claim"] = self.claim
+        if self.actor is not None:
+            out["actor"] = self.actor
+            out["actor_name"] = names.get(self.actor, self.actor)
+        out["disagreement"] = round(self.disagreement, 6)
+        out["distinct"] = self.distinct
+        out["values"] = {a: _json_value(v) for a, v in sorted(self.values.items())}
+        return out
+
+
+def _json_value(v: Hashable) -> Any:
+    if isinstance(v, AbstractSet):
+        return sorted(str(x) for x in v)
+    return v
+
+
+def unit_disagreement(values: Iterable[Hashable], level: Level) -> float:
+    """Observed disagreement within one unit: the mean distance over ordered pairs of values.
+
+    Nominal: the share of pairs that differ. ``masi``/``jaccard``: the mean set distance.
+    0 when every value is the same; NaN with fewer than two values.
+    """
+    vals = list(values)
+    m = len(vals)
+    if m < 2:
+        return math.nan
+    if level in ("masi", "jaccard"):
+        dist = masi_distance if level == "masi" else jaccard_distance
+        total = 0.0
+        for x, y in itertools.combinations(vals, 2):
+            assert isinstance(x, AbstractSet) and isinstance(y, AbstractSet)
+            total += dist(x, y)
+        return total / (m * (m - 1) / 2)
+    counts = Counter(vals)
+    same = sum(n * (n - 1) for n in counts.values())
+    return 1.0 - same / (m * (m - 1))
+
+
+def unit_disagreements(fld: Field, corpus: Corpus) -> list[Disagreement]:
+    """The units of one field whose values are not all equal (in unit order)."""
+    out: list[Disagreement] = []
+    texts = corpus.texts
+    for u in fld.units:
+        vals = list(u.values.values())
+        distinct = len(set(vals))
+        if len(vals) < 2 or distinct < 2:
+            continue
+        out.append(
+            Disagreement(
+                fld.name,
+                u.sentence_id,
+                texts.get(u.sentence_id, ""),
+                unit_disagreement(vals, fld.level),
+                distinct,
+                u.values,
+                u.claim,
+                u.actor,
+            )
+        )
+    return out
+
+
+def worst_first(
+    items: Iterable[Disagreement], field_order: Sequence[str], corpus: Corpus
+) -> list[Disagreement]:
+    """Sort disagreements: highest observed disagreement within the unit
+    (:func:`unit_disagreement`), then most distinct values, then most annotators; ties keep the
+    order of ``field_order``, then the sentence order."""
+    order = corpus.order()
+    pos = {name: i for i, name in enumerate(field_order)}
+    return sorted(
+        items,
+        key=lambda d: (
+            -d.disagreement,
+            -d.distinct,
+            -len(d.values),
+            pos.get(d.field, len(pos)),
+            order.get(d.sentence_id, 0),
+            d.claim or "",
+            d.actor or "",
+        ),
+    )
+
+
+def disagreements(fields: Sequence[Field], corpus: Corpus) -> list[Disagreement]:
+    """Units whose values are not all equal, over several fields, worst first (:func:`worst_first`)."""
+    found = [d for fld in fields for d in unit_disagreements(fld, corpus)]
+    return worst_first(found, [f.name for f in fields], corpus)
+
+
+# --------------------------------------------------------------------------- paper tables
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def ci_text(low: float, high: float, num: Callable[[float], str] | None = None) -> str:
+    """``[low, high]`` with three decimals, or "n/a" when the interval is undefined."""
+    if math.isnan(low) or math.isnan(high):
+        return "n/a"
+    fmt = num or _fmt
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def _ci_text(r: FieldResult, num: Callable[[float], str] | None = None) -> str:
+    return ci_text(r.ci_low, r.ci_high, num)
+
+
+def _latex_num(x: float) -> str:
+    text = _fmt(x)
+    return "$-$" + text[1:] if text.startswith("-") else text
+
+
+def _pct(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{100 * x:.1f}"
+
+
+def _ci_head(results: Sequence[FieldResult]) -> str:
+    level = results[0].ci if results else 0.95
+    return f"{round(100 * level, 2):g}% CI"
+
+
+def format_markdown(results: Sequence[FieldResult], labels: Mapping[str, str] | None = None) -> str:
+    """A GitHub-flavoured Markdown table of the results (``labels``: field -> display name)."""
+    labels = labels or {}
+
+    def cell(s: str) -> str:
+        return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        f"| field | metric | level | α | {_ci_head(results)} | % agree | units | annotators |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {cell(labels.get(r.field, r.field))} | {r.metric} | {r.level} | {_fmt(r.value)} | "
+            f"{_ci_text(r)} | {_pct(r.percent_agreement)} | {r.units} | {r.annotators} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def _latex_escape(s: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s.replace("\n", " "))
+
+
+def format_latex(results: Sequence[FieldResult], labels: Mapping[str, str] | None = None) -> str:
+    """A booktabs ``tabular`` of the results (``labels``: field -> display name)."""
+    labels = labels or {}
+    head = _latex_escape(_ci_head(results))
+    lines = [
+        r"\begin{tabular}{lllrrrrr}",
+        r"\toprule",
+        f"Field & Metric & Level & $\\alpha$ & {head} & \\% agree & Units & Annotators \\\\",
+        r"\midrule",
+    ]
+    for r in results:
+        lines.append(
+            f"{_latex_escape(labels.get(r.field, r.field))} & {_latex_escape(r.metric)} & "
+            f"{r.level} & {_latex_num(r.value)} & {_ci_text(r, _latex_num)} & "
+            f"{_pct(r.percent_agreement)} & "
+            f"{r.units} & {r.annotators} \\\\"
+        )
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def kappa_matrix(pairs: Sequence[PairKappa], annotators: Sequence[str]) -> list[list[str]]:
+    """Rows of a symmetric annotator x annotator matrix of ``"κ (units)"`` cells (diagonal "—")."""
+    cell: dict[tuple[str, str], str] = {}
+    for p in pairs:
+        text = f"{_fmt(p.kappa)} ({p.units})"
+        cell[(p.a, p.b)] = cell[(p.b, p.a)] = text
+    return [[cell.get((a, b), "—") for b in annotators] for a in annotators]
+
+
+def format_kappa_markdown(pairs: Sequence[PairKappa], annotators: Sequence[str]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("\\", "\\\\").replace("|", "\\|")
+
+    rows = kappa_matrix(pairs, annotators)
+    lines = [
+        "| κ (units) | " + " | ".join(esc(a) for a in annotators) + " |",
+        "|---|" + "---:|" * len(annotators),
+    ]
+    lines += [
+        f"| {esc(a)} | " + " | ".join(r) + " |" for a, r in zip(annotators, rows, strict=True)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_cell(cell: str) -> str:
+    if cell == "—":
+        return "--"
+    return "$-$" + cell[1:] if cell.startswith("-") else cell
+
+
+def format_kappa_latex(pairs: Sequence[PairKappa], annotators: Sequence[str]) -> str:
+    rows = kappa_matrix(pairs, annotators)
+    lines = [
+        r"\begin{tabular}{l" + "r" * len(annotators) + "}",
+        r"\toprule",
+        r"$\kappa$ (units) & " + " & ".join(_latex_escape(a) for a in annotators) + r" \\",
+        r"\midrule",
+    ]
+    lines += [
+        _latex_escape(a) + " & " + " & ".join(_latex_cell(c) for c in r) + r" \\"
+        for a, r in zip(annotators, rows, strict=True)
+    ]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,97 @@
+"""ReviewApp: the review screen (``stanceterm review``) on the annotate app's machinery.
+
+It is a :class:`~stanceterm.ui.app.StanceApp` (same stylesheet, same ordered writer worker,
+same optimistic updates and visible failed writes, same actor creation) that opens the review
+screen instead of the annotation screen. ``annotator`` is the adjudicator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual import events
+
+from stanceterm.adjudicate import ReviewItem, review_queue
+from stanceterm.schema import LabelSchema
+from stanceterm.store import Gold, Stance, Store
+from stanceterm.ui.app import PROVISIONAL, RunResult, StanceApp
+
+
+class ReviewApp(StanceApp):
+    """Adjudicate disagreements into gold labels.
+
+    ``queue`` is the review queue (computed on mount when None). Gold writes and their undo run
+    in the writer thread, so the undo stack (the state each decision replaced) is only touched
+    there, in the order the decisions were made.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        schema: LabelSchema,
+        adjudicator: str,
+        *,
+        include_all: bool = False,
+        queue: list[ReviewItem] | None = None,
+    ) -> None:
+        super().__init__(store, schema, adjudicator)
+        self.include_all = include_all
+        self.queue = queue
+        self.sub_title = f"review · {adjudicator}"
+        #: (sentence id, the gold it replaced), newest last; writer thread only
+        self._gold_history: list[tuple[str, Gold | None]] = []
+
+    def on_mount(self, event: events.Mount) -> None:  # type: ignore[override]
+        from stanceterm.ui.screens.review import ReviewScreen
+
+        event.prevent_default()  # Textual would also run StanceApp.on_mount (the annotate screen)
+
+        if self.queue is None:
+            self.queue = review_queue(self.store, include_all=self.include_all)
+        self.actor_names = self.store.actor_names()
+        self._writer()
+        self.push_screen(ReviewScreen(self.queue))
+
+    def _refresh_screen(self) -> None:
+        from stanceterm.ui.screens.review import ReviewScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ReviewScreen):
+                screen.writes_changed()
+
+    def write_gold(self, store: Store, gold: Gold) -> Gold:
+        """Store a decision (writer thread): provisional actor ids replaced by the real ones,
+        the replaced decision remembered for undo."""
+        if any(s.actor.startswith(PROVISIONAL) for s in gold.stances):
+            stances = []
+            for s in gold.stances:
+                if s.actor.startswith(PROVISIONAL):
+                    real = self._actor_ids.get(s.actor)
+                    if real is None:
+                        raise RuntimeError(f"actor {s.actor[1:]!r} could not be created")
+                    s = Stance(s.claim, real, s.stance)
+                stances.append(s)
+            gold = replace(gold, stances=tuple(stances))
+        with store.tx():  # what is replaced and its replacement, in one transaction
+            before = store.gold(gold.sentence_id)
+            stored = store.set_gold(gold)
+        self._gold_history.append((gold.sentence_id, before))
+        return stored
+
+    def undo_gold(self, store: Store) -> tuple[str, Gold | None] | None:
+        """Put back what the latest decision replaced (writer thread); None: nothing to undo."""
+        if not self._gold_history:
+            return None
+        sentence_id, before = self._gold_history[-1]
+        store.restore_gold(sentence_id, before)
+        self._gold_history.pop()
+        return sentence_id, before
+
+
+def run_review(
+    store: Store, schema: LabelSchema, adjudicator: str, *, queue: list[ReviewItem]
+) -> RunResult:
+    """Run the review screen until the user quits; returns what went wrong, if anything."""
+    app = ReviewApp(store, schema, adjudicator, queue=queue)
+    result = app.run()
+    return result or RunResult(failed_writes=len(app.unsaved), errors=app.result.errors)

@@ -1,0 +1,571 @@
+"""Reliability data per field: hand-computed cases, the krippendorff package, sklearn."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import warnings
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import krippendorff
+import numpy as np
+import orjson
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from stanceterm.agreement import masi_distance
+from stanceterm.export import Filters, LabelsError, export
+from stanceterm.reliability import (
+    ActorResolver,
+    Corpus,
+    LabelRow,
+    build_fields,
+    claim_presence_field,
+    claim_set_field,
+    collect,
+    disagreements,
+    format_latex,
+    format_markdown,
+    measure,
+    pairwise_kappa,
+    rows_from_export,
+    rows_from_store,
+    stance_field,
+    unit_disagreement,
+)
+from stanceterm.store import Annotation, Stance, Store
+from tests.conftest import add_article
+
+CLAIMS = ["x", "y"]
+
+
+def row(
+    sid: str,
+    annotator: str,
+    claims: Sequence[str] = (),
+    stances: Sequence[tuple[str, str, str]] = (),
+    status: str = "done",
+    prop: str | None = None,
+) -> LabelRow:
+    return LabelRow(sid, f"text of {sid}", annotator, status, tuple(claims), tuple(stances), prop)
+
+
+def corpus_of(*rows: LabelRow, include_flagged: bool = False) -> Corpus:
+    return collect(
+        rows, CLAIMS, stances=["support", "oppose", "neutral"], include_flagged=include_flagged
+    )
+
+
+def alpha_of(fld: Any, corpus: Corpus) -> float:
+    return measure(fld, corpus.annotators, n_boot=50).value
+
+
+# --------------------------------------------------------------------------- references
+
+
+def reference_nominal(data: list[list[Hashable | None]]) -> float:
+    """krippendorff.alpha (nominal) on the same matrix, values coded as numbers."""
+    codes: dict[Hashable, int] = {}
+    arr = np.array(
+        [[np.nan if v is None else codes.setdefault(v, len(codes)) for v in r] for r in data],
+        dtype=float,
+    )
+    return _kripp(arr, "nominal")
+
+
+def _kripp(arr: Any, level: Any) -> float:
+    """krippendorff.alpha; its errors on degenerate data (one value, no pairable unit) are NaN."""
+    if arr.size == 0:
+        return math.nan
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            return float(krippendorff.alpha(arr, level_of_measurement=level))
+        except ValueError:
+            return math.nan
+
+
+def reference_masi(data: list[list[Hashable | None]]) -> float:
+    """krippendorff.alpha with the MASI distance as a callable metric on coded sets."""
+    codes: dict[frozenset[Any], int] = {}
+    for r in data:
+        for v in r:
+            if v is not None:
+                assert isinstance(v, frozenset)
+                codes.setdefault(v, len(codes))
+    domain = sorted(codes, key=codes.__getitem__)
+    dist = np.array([[masi_distance(a, b) for b in domain] for a in domain])
+
+    def metric(v1: Any, v2: Any, i1: Any, i2: Any, n_v: Any, dtype: Any = np.float64) -> Any:
+        return dist[np.asarray(v1, dtype=int), np.asarray(v2, dtype=int)].astype(dtype)
+
+    arr = np.array([[np.nan if v is None else codes[v] for v in r] for r in data], dtype=float)  # type: ignore[index]
+    return _kripp(arr, metric)
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def test_claim_presence_hand_computed_and_skipped_is_missing() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]),
+        row("s1", "B", ["x"]),
+        row("s2", "A", []),
+        row("s2", "B", ["x"]),
+        row("s3", "A", ["x"]),
+        row("s3", "B", [], status="skipped"),
+        row("s4", "A", []),
+        row("s4", "B", []),
+    )
+    fld = claim_presence_field(c, "x")
+    # pairable values T,T,F,T,F,F: o(T,F) = o(F,T) = 1; alpha = 1 - (n-1) * 2 / (n^2 - sum n_c^2)
+    res = measure(fld, c.annotators, n_boot=100)
+    assert res.units == 3 and res.annotators == 2
+    assert math.isclose(res.value, 1 - 5 * 2 / (36 - 9 - 9), abs_tol=1e-12)
+    assert math.isclose(res.value, reference_nominal(fld.matrix(c.annotators)), abs_tol=1e-12)
+    assert math.isclose(res.percent_agreement, 2 / 3)
+    # had "skipped" meant "no claim", s3 would be a fourth unit, and a disagreeing one
+    as_no_claim = corpus_of(
+        *(
+            row(sid, a, claims)
+            for sid, a, claims in [
+                ("s1", "A", ["x"]),
+                ("s1", "B", ["x"]),
+                ("s2", "A", []),
+                ("s2", "B", ["x"]),
+                ("s3", "A", ["x"]),
+                ("s3", "B", []),
+                ("s4", "A", []),
+                ("s4", "B", []),
+            ]
+        )
+    )
+    wrong = measure(claim_presence_field(as_no_claim, "x"), c.annotators, n_boot=10)
+    assert wrong.units == 4 and not math.isclose(wrong.value, res.value)
+
+
+@pytest.mark.parametrize("status", ["skipped", "draft", "flagged"])
+def test_non_final_statuses_are_missing(status: str) -> None:
+    c = corpus_of(row("s1", "A", ["x"]), row("s1", "B", ["x"], status=status))
+    assert c.annotators == ["A"]
+    assert claim_presence_field(c, "x").units[0].values == {"A": True}
+
+
+def test_flagged_counts_when_asked() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]), row("s1", "B", ["x"], status="flagged"), include_flagged=True
+    )
+    assert c.annotators == ["A", "B"]
+    skipped = corpus_of(
+        row("s1", "A", ["x"]), row("s1", "B", ["x"], status="skipped"), include_flagged=True
+    )
+    assert skipped.annotators == ["A"]
+
+
+def test_claim_set_masi_hand_computed() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]),
+        row("s1", "B", ["x", "y"]),
+        row("s2", "A", ["y"]),
+        row("s2", "B", ["y"]),
+        row("s3", "A", []),
+        row("s3", "B", []),
+    )
+    fld = claim_set_field(c)
+    # values {x},{x,y},{y},{y},{},{} ; only s1 disagrees: d = 1 - (1/2)(2/3) = 2/3
+    d_xy = 2 / 3
+    d_x_y, d_x_e, d_xy_y, d_xy_e, d_y_e = 1.0, 1.0, 2 / 3, 1.0, 1.0
+    observed = 2 * d_xy  # o({x},{x,y}) = o({x,y},{x}) = 1
+    n = {"x": 1, "xy": 1, "y": 2, "e": 2}
+    pairs = {
+        ("x", "xy"): d_xy,
+        ("x", "y"): d_x_y,
+        ("x", "e"): d_x_e,
+        ("xy", "y"): d_xy_y,
+        ("xy", "e"): d_xy_e,
+        ("y", "e"): d_y_e,
+    }
+    expected = 2 * sum(n[a] * n[b] * d for (a, b), d in pairs.items())
+    want = 1 - (6 - 1) * observed / expected
+    got = alpha_of(fld, c)
+    assert math.isclose(got, want, abs_tol=1e-12)
+    assert math.isclose(got, reference_masi(fld.matrix(c.annotators)), abs_tol=1e-12)
+
+
+# --------------------------------------------------------------------------- stances
+
+
+def test_stance_none_is_a_value_and_missing_is_not() -> None:
+    c = corpus_of(
+        # s1: A gives putin a stance; B tagged x but gave putin none; C did not tag x (missing)
+        row("s1", "A", ["x"], [("x", "putin", "support")]),
+        row("s1", "B", ["x"]),
+        row("s1", "C", ["y"]),
+        row("s2", "A", ["x"], [("x", "putin", "support")]),
+        row("s2", "B", ["x"], [("x", "putin", "support")]),
+        row("s3", "A", ["x"], [("x", "kim", "oppose")]),
+        row("s3", "B", ["x"], [("x", "kim", "oppose")]),
+        row("s3", "C", ["x"], status="skipped"),
+    )
+    fld = stance_field(c)
+    values = {(u.sentence_id, u.claim, u.actor): dict(u.values) for u in fld.units}
+    assert values == {
+        ("s1", "x", "putin"): {"A": "support", "B": "none"},
+        ("s2", "x", "putin"): {"A": "support", "B": "support"},
+        ("s3", "x", "kim"): {"A": "oppose", "B": "oppose"},
+    }
+    # values support, none, support, support, oppose, oppose: n = 6, one disagreeing unit
+    want = 1 - 5 * 2 / (36 - 9 - 1 - 4)
+    got = alpha_of(fld, c)
+    assert math.isclose(got, want, abs_tol=1e-12)
+    assert math.isclose(got, reference_nominal(fld.matrix(c.annotators)), abs_tol=1e-12)
+
+
+def test_stance_value_none_renamed_when_schema_has_a_none_stance() -> None:
+    rows = [row("s1", "A", ["x"], [("x", "p", "none")]), row("s1", "B", ["x"])]
+    c = collect(rows, CLAIMS, stances=["none", "some"])
+    assert dict(stance_field(c).units[0].values) == {"A": "none", "B": "(no stance)"}
+
+
+def test_stance_by_claim_and_by_actor_restrict_units() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x", "y"], [("x", "p", "support"), ("y", "q", "oppose")]),
+        row("s1", "B", ["x", "y"], [("x", "p", "oppose"), ("y", "q", "oppose")]),
+    )
+    by_claim = {f.name: f for f in build_fields(c, "claim")}
+    assert list(by_claim) == ["claim:x", "stance:x", "claim:y", "stance:y"]
+    assert [u.claim for u in by_claim["stance:y"].units] == ["y"]
+    by_actor = {f.name: f for f in build_fields(c, "actor")}
+    assert list(by_actor) == ["actors", "stance@p", "stance@q"]
+    assert [dict(u.values) for u in by_actor["stance@p"].units] == [{"A": "support", "B": "oppose"}]
+
+
+def test_default_fields() -> None:
+    c = corpus_of(row("s1", "A", ["x"]), row("s1", "B", []))
+    assert [f.name for f in build_fields(c)] == ["claims", "claim:x", "claim:y", "stance", "actors"]
+    assert [f.level for f in build_fields(c)] == ["masi", "nominal", "nominal", "nominal", "masi"]
+
+
+# --------------------------------------------------------------------------- clusters, actors
+
+
+def test_propagated_labels_are_left_out() -> None:
+    c = corpus_of(
+        row("rep", "A", ["x"]),
+        row("rep", "B", []),
+        row("dup", "A", ["x"], prop="rep"),
+        row("dup", "B", [], prop="rep"),
+    )
+    assert list(c.sentences) == ["rep"]
+    assert measure(claim_presence_field(c, "x"), c.annotators, n_boot=10).units == 1
+
+
+def test_actor_resolver_merges_aliases() -> None:
+    names = {"vladimir-poutine": "Vladimir Poutine", "v-putin": "V. Putin", "kim": "Kim"}
+    keys = {
+        "vladimir poutine": "vladimir-poutine",
+        "putin": "vladimir-poutine",
+        "v putin": "vladimir-poutine",
+        "kim": "kim",
+    }
+    r = ActorResolver(names, keys)
+    assert r.canonical("v-putin") == "vladimir-poutine"
+    assert r.canonical("kim") == "kim"
+    assert r.canonical("unknown") == "unknown"
+    assert r.resolve("PUTIN", None) == "vladimir-poutine"
+    assert r.resolve("whatever", "v-putin") == "vladimir-poutine"
+    assert r.resolve("Les Experts", None) == "les-experts"
+    assert r.resolve("Les Experts", "experts-7") == "experts-7"
+    # a cycle of aliases ends
+    loop = ActorResolver({"a": "A", "b": "B"}, {"a": "b", "b": "a"})
+    assert loop.canonical("a") in {"a", "b"}
+
+
+def _db_with_labels(store: Store) -> list[str]:
+    add_article(store, "a1", ["s one.", "s two.", "s three.", "s four.", "s five."])
+    ids = [r[1] for r in store.iter_sentence_rows()]
+    putin = store.add_actor("Vladimir Poutine", ["Putin"])
+    other = store.add_actor("V. Putin")  # a separate actor, later merged by an alias
+    kim = store.add_actor("Kim Jong Un")
+    store.add_alias(putin, "V. Putin")
+    labels = [
+        (0, "alice", "done", ("arms_deal",), (Stance("arms_deal", putin, "support"),)),
+        (0, "bob", "done", ("arms_deal",), (Stance("arms_deal", other, "support"),)),
+        (1, "alice", "done", ("denial",), (Stance("denial", kim, "oppose"),)),
+        (1, "bob", "done", ("denial",), ()),
+        (2, "alice", "done", (), ()),
+        (2, "bob", "skipped", (), ()),
+        (3, "alice", "done", ("arms_deal", "denial"), ()),
+        (3, "bob", "done", ("arms_deal",), ()),
+        (3, "carol", "flagged", ("denial",), ()),
+        (4, "alice", "done", ("denial",), ()),
+        (4, "bob", "draft", ("denial",), ()),
+    ]
+    for i, who, status, claims, stances in labels:
+        store.save(Annotation(ids[i], who, status, claims, stances))
+    # a propagated copy (as dedup writes them) must not count
+    with store.tx():
+        store.import_annotations(
+            [
+                Annotation(
+                    ids[4],
+                    "bob",
+                    "done",
+                    ("arms_deal",),
+                    (),
+                    propagated_from=ids[0],
+                    created_at="2026-01-01T00:00:00Z",
+                    updated_at="2026-01-01T00:00:00Z",
+                )
+            ]
+        )
+    return ids
+
+
+def test_store_rows_merge_aliases_and_drop_propagated(store: Store, schema: Any) -> None:
+    ids = _db_with_labels(store)
+    c = collect(rows_from_store(store), schema.claim_ids, stances=schema.stances)
+    assert c.annotators == ["alice", "bob"]
+    assert list(c.sentences) == [ids[0], ids[1], ids[2], ids[3], ids[4]]
+    assert set(c.sentences[ids[4]]) == {"alice"}  # bob's draft and propagated copy are out
+    assert set(c.sentences[ids[2]]) == {"alice"}  # bob skipped
+    actors = {f.name: f for f in build_fields(c)}["actors"]
+    first = next(u for u in actors.units if u.sentence_id == ids[0])
+    assert first.values == {
+        "alice": frozenset({"vladimir-poutine"}),
+        "bob": frozenset({"vladimir-poutine"}),
+    }
+    stances = {(u.sentence_id, u.actor): dict(u.values) for u in stance_field(c).units}
+    assert stances == {
+        (ids[0], "vladimir-poutine"): {"alice": "support", "bob": "support"},
+        (ids[1], "kim-jong-un"): {"alice": "oppose", "bob": "none"},
+    }
+    assert c.texts[ids[0]] == "s one."
+    no_text = collect(rows_from_store(store), schema.claim_ids, keep_text=False)
+    assert no_text.texts == {} and no_text.sentences == c.sentences
+    flagged_rows = rows_from_store(store, include_flagged=True)
+    assert collect(flagged_rows, schema.claim_ids).annotators == ["alice", "bob"]
+    flagged_rows = rows_from_store(store, include_flagged=True)
+    flagged = collect(flagged_rows, schema.claim_ids, include_flagged=True)
+    assert flagged.annotators == ["alice", "bob", "carol"]
+
+
+def test_export_gives_the_same_corpus_as_the_db(store: Store, schema: Any, tmp_path: Any) -> None:
+    _db_with_labels(store)
+    out = tmp_path / "ann.jsonl"
+    export(store, "annotations", out, Filters(statuses=("done", "skipped", "flagged", "draft")))
+    resolver = ActorResolver.from_store(store)
+    from_db = collect(rows_from_store(store), schema.claim_ids, stances=schema.stances)
+    from_file = collect(
+        rows_from_export(out, resolver, schema.claim_ids), schema.claim_ids, stances=schema.stances
+    )
+    assert from_file.sentences == from_db.sentences
+    for a, b in zip(build_fields(from_db), build_fields(from_file), strict=True):
+        ra = measure(a, from_db.annotators, n_boot=200, seed=3)
+        rb = measure(b, from_file.annotators, n_boot=200, seed=3)
+        assert ra.as_json() == rb.as_json()
+    # without the DB, actors resolve by their exported ids (no alias merge is possible)
+    bare = collect(rows_from_export(out, ActorResolver({}, {}), schema.claim_ids), schema.claim_ids)
+    ids = {act for lab in bare.sentences.values() for lb in lab.values() for _, act in lb.stances}
+    assert "v-putin" in ids
+
+
+def test_export_errors_name_the_line(tmp_path: Any, schema: Any) -> None:
+    good = {
+        "schema_version": 1,
+        "sentence_id": "s1",
+        "article_id": "a",
+        "text": "t",
+        "annotator": "A",
+        "status": "done",
+        "claims": ["arms_deal"],
+        "stances": [],
+        "propagated_from": None,
+        "note": None,
+        "created_at": "x",
+        "updated_at": "x",
+    }
+    resolver = ActorResolver({}, {})
+    cases = [
+        (b"{not json\n", "broken JSON"),
+        (orjson.dumps({**good, "status": "maybe"}) + b"\n", "status"),
+        (orjson.dumps({**good, "claims": ["nope"]}) + b"\n", "unknown claim 'nope'"),
+        (orjson.dumps(good) + b"\n" + orjson.dumps(good) + b"\n", "duplicate record"),
+    ]
+    for content, needle in cases:
+        p = tmp_path / "bad.jsonl"
+        p.write_bytes(content)
+        with pytest.raises(LabelsError) as exc:
+            list(rows_from_export(p, resolver, schema.claim_ids))
+        msg = str(exc.value)
+        assert msg.startswith(f"{p}:") and needle in msg and "\n" not in msg
+        line = 2 if needle == "duplicate record" else 1
+        assert msg.startswith(f"{p}:{line}:")
+
+
+# --------------------------------------------------------------------------- random vs references
+
+
+def _random_corpus(seed: int, n_sent: int = 60, annotators: int = 4) -> Corpus:
+    rng = random.Random(seed)
+    rows = []
+    for s in range(n_sent):
+        for a in range(annotators):
+            if rng.random() < 0.2:
+                continue  # never saw it
+            status = rng.choice(["done"] * 6 + ["skipped", "draft", "flagged"])
+            claims = [c for c in CLAIMS if rng.random() < 0.4]
+            stances = [
+                (c, rng.choice(["p", "q", "r"]), rng.choice(["support", "oppose"]))
+                for c in claims
+                if rng.random() < 0.7
+            ]
+            rows.append(row(f"s{s}", f"a{a}", claims, stances, status))
+    return corpus_of(*rows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_field_matches_krippendorff_package(seed: int) -> None:
+    c = _random_corpus(seed)
+    for by in (None, "claim", "actor"):
+        for fld in build_fields(c, by):
+            for k in (2, 3):
+                f = fld.at_least(k)
+                data = f.matrix(c.annotators)
+                ours = measure(f, c.annotators, n_boot=20).value
+                ref = reference_masi(data) if f.level == "masi" else reference_nominal(data)
+                if math.isnan(ref):
+                    assert math.isnan(ours), (f.name, k)
+                else:
+                    assert math.isclose(ours, ref, rel_tol=1e-9, abs_tol=1e-9), (f.name, k)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pairwise_kappa_matches_sklearn(seed: int) -> None:
+    c = _random_corpus(seed, annotators=3)
+    presence = [claim_presence_field(c, x) for x in CLAIMS]
+    pairs = pairwise_kappa(presence, c.annotators)
+    assert [(p.a, p.b) for p in pairs] == [("a0", "a1"), ("a0", "a2"), ("a1", "a2")]
+    for p in pairs:
+        xs, ys = [], []
+        for f in presence:
+            for u in f.units:
+                if p.a in u.values and p.b in u.values:
+                    xs.append(u.values[p.a])
+                    ys.append(u.values[p.b])
+        assert p.units == len(xs) > 0
+        assert math.isclose(p.kappa, cohen_kappa_score(xs, ys), abs_tol=1e-12)
+        assert math.isclose(p.percent_agreement, float(np.mean(np.array(xs) == np.array(ys))))
+
+
+def test_min_annotators_keeps_units_with_k_values() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]),
+        row("s1", "B", ["x"]),
+        row("s1", "C", []),
+        row("s2", "A", ["x"]),
+        row("s2", "B", []),
+        row("s3", "A", []),
+        row("s3", "B", []),
+        row("s3", "C", []),
+    )
+    fld = claim_presence_field(c, "x")
+    assert measure(fld, c.annotators, n_boot=10).units == 3
+    three = fld.at_least(3)
+    assert [u.sentence_id for u in three.units] == ["s1", "s3"]
+    assert measure(three, c.annotators, n_boot=10).units == 2
+
+
+def test_no_variation_is_nan_not_one() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]), row("s1", "B", ["x"]), row("s2", "A", ["x"]), row("s2", "B", ["x"])
+    )
+    res = measure(claim_presence_field(c, "x"), c.annotators, n_boot=20)
+    assert math.isnan(res.value) and math.isnan(res.ci_low)
+    assert res.percent_agreement == 1.0
+    assert res.as_json()["value"] is None and res.as_json()["ci_low"] is None
+    empty = measure(stance_field(c), c.annotators, n_boot=20)
+    assert empty.units == 0 and math.isnan(empty.value) and math.isnan(empty.percent_agreement)
+
+
+# --------------------------------------------------------------------------- disagreements
+
+
+def test_unit_disagreement() -> None:
+    assert unit_disagreement(["a", "a", "a"], "nominal") == 0.0
+    assert unit_disagreement(["a", "b"], "nominal") == 1.0
+    assert math.isclose(unit_disagreement(["a", "a", "b"], "nominal"), 2 / 3)
+    assert math.isnan(unit_disagreement(["a"], "nominal"))
+    x, xy = frozenset("x"), frozenset("xy")
+    assert math.isclose(unit_disagreement([x, xy], "masi"), 2 / 3)
+    assert math.isclose(unit_disagreement([x, xy], "jaccard"), 1 / 2)
+
+
+def test_disagreements_worst_first() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]),
+        row("s1", "B", ["x", "y"]),
+        row("s1", "C", ["x"]),  # mild
+        row("s2", "A", ["x"]),
+        row("s2", "B", ["y"]),
+        row("s2", "C", []),  # 3 distinct sets
+        row("s3", "A", ["y"]),
+        row("s3", "B", ["y"]),
+        row("s3", "C", ["y"]),  # agreement
+        row("s4", "A", []),
+        row("s4", "B", ["x"]),  # two annotators, disjoint
+    )
+    found = disagreements([claim_set_field(c)], c)
+    assert [d.sentence_id for d in found] == ["s2", "s4", "s1"]
+    assert [d.distinct for d in found] == [3, 2, 2]
+    assert found[0].disagreement == 1.0 and found[1].disagreement == 1.0
+    assert math.isclose(found[2].disagreement, 2 * (2 / 3) / 3)
+    rec = found[0].as_json()
+    assert rec["sentence_id"] == "s2" and rec["text"] == "text of s2" and rec["field"] == "claims"
+    assert rec["values"] == {"A": ["x"], "B": ["y"], "C": []}
+    # across fields: a nominal unit with full disagreement outranks a partial set disagreement
+    both = disagreements(build_fields(c), c)
+    assert all(a.disagreement >= b.disagreement for a, b in itertools.pairwise(both))
+    assert {d.field for d in both} == {"claims", "claim:x", "claim:y"}
+
+
+# --------------------------------------------------------------------------- paper tables
+
+
+def test_markdown_and_latex_tables() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]),
+        row("s1", "B", []),
+        row("s2", "A", ["x"]),
+        row("s2", "B", ["x"]),
+        row("s3", "A", []),
+        row("s3", "B", []),
+    )
+    results = [measure(f, c.annotators, n_boot=50) for f in build_fields(c)]
+    md = format_markdown(results).splitlines()
+    assert md[0].startswith("| field | metric | level | α | 95% CI |")
+    assert md[2].startswith("| claims | alpha | masi | ")
+    assert any(
+        line.startswith("| stance | alpha | nominal | n/a | n/a | n/a | 0 | 0 |") for line in md
+    )
+    tex = format_latex(results, {"claim:x": "claim x_1 & 50%"})
+    assert r"\begin{tabular}" in tex and r"\toprule" in tex
+    assert r"claim x\_1 \& 50\% & alpha & nominal" in tex
+
+
+def test_measure_on_a_subset_of_annotators_ignores_the_others() -> None:
+    c = corpus_of(
+        row("s1", "A", ["x"]),
+        row("s1", "B", ["x"]),
+        row("s1", "C", []),
+        row("s2", "A", []),
+        row("s2", "B", []),
+        row("s2", "C", ["x"]),
+    )
+    fld = claim_presence_field(c, "x")
+    sub = measure(fld, ["A", "B"], n_boot=10)
+    assert sub.annotators == 2 and sub.units == 2
+    assert math.isclose(sub.value, reference_nominal(fld.matrix(["A", "B"])), abs_tol=1e-12)
+    assert math.isnan(sub.value) is False and sub.value == 1.0

@@ -1,0 +1,341 @@
+"""Pilot tests of the review screen: driven by keys, asserted on the gold rows in the DB."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_ui_support import make_db, run_async, settle
+from textual.widgets import OptionList
+
+from stanceterm.store import Annotation, Gold, Stance, Store
+from stanceterm.ui.dialogs.actor_picker import ActorPicker
+from stanceterm.ui.dialogs.prompts import ClaimChooser, StancePrompt
+from stanceterm.ui.review_app import ReviewApp
+from stanceterm.ui.screens.review import ReviewScreen
+from stanceterm.ui.widgets.review_editor import GoldEditor
+
+SIZE = (80, 24)
+A0, A1, A2, A3, B0, B1 = "art-a:0", "art-a:1", "art-a:2", "art-a:3", "art-b:0", "art-b:1"
+
+
+def label(store: Store) -> dict[str, str]:
+    """alice and bob disagree on A0 and A2, agree on A1, bob flagged B0; A3: one label, one skip."""
+    pid, rid, kid = (store.resolve_actor(n) for n in ("Poutine", "Moscou", "Kim"))
+    assert pid and rid and kid
+    s = store.save
+    s(Annotation(A0, "alice", "done", ("arms_deal",), (Stance("arms_deal", pid, "support"),)))
+    s(Annotation(A0, "bob", "done", ("arms_deal",), (Stance("arms_deal", pid, "oppose"),)))
+    s(Annotation(A1, "alice", "done", ("denial",)))
+    s(Annotation(A1, "bob", "done", ("denial",)))
+    s(Annotation(A2, "alice", "done", ("denial",), (Stance("denial", rid, "support"),)))
+    s(Annotation(A2, "bob", "done", ()))
+    s(Annotation(A3, "alice", "done", ("sanctions_efficacy",)))
+    s(Annotation(A3, "bob", "skipped"))
+    s(Annotation(B0, "bob", "flagged", ("sanctions_efficacy",), note="[bold]unsure[/bold]"))
+    return {"putin": pid, "moscow": rid, "kim": kid}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Any:
+    store = make_db(tmp_path / "review.db")
+    label(store)
+    yield store
+    store.close()
+
+
+def app_for(store: Store, adjudicator: str = "carol", **kwargs: Any) -> ReviewApp:
+    schema = store.label_schema()
+    assert schema is not None
+    return ReviewApp(store, schema, adjudicator, **kwargs)
+
+
+def screen(app: ReviewApp) -> ReviewScreen:
+    for s in app.screen_stack:
+        if isinstance(s, ReviewScreen):
+            return s
+    raise AssertionError("no review screen")
+
+
+def current(app: ReviewApp) -> str | None:
+    return screen(app).summary["sentence"]  # type: ignore[no-any-return]
+
+
+def text_of(app: ReviewApp, selector: str) -> str:
+    """The plain text a Static shows (rich renderables rendered at the screen's width)."""
+    from rich.console import Console
+    from textual.widgets import Static
+
+    widget = screen(app).query_one(selector, Static)
+    console = Console(width=78, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(widget.content)
+    return console.export_text()
+
+
+@run_async
+async def test_walks_disagreements_and_accepts_annotator_two(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        sc = screen(app)
+        assert [it.sentence_id for it in sc.items] == [A0, A2, B0]
+        assert current(app) == A0
+        assert sc.summary["versions"] == ["alice", "bob"]
+        assert sc.summary["disputed_stances"] == [
+            ("arms_deal", "vladimir-poutine", "oppose"),
+            ("arms_deal", "vladimir-poutine", "support"),
+        ]
+        assert sc.summary["disputed_claims"] == []
+        assert "0/3 reviewed" in text_of(app, "#review-progress")
+        await pilot.press("2")
+        await settle(app, pilot)
+        gold = db.gold(A0)
+        assert gold is not None and gold.status == "gold" and gold.chosen_from == "bob"
+        assert gold.adjudicator == "carol" and gold.updated_at
+        assert gold.stances == (Stance("arms_deal", "vladimir-poutine", "oppose"),)
+        assert [s["annotator"] for s in gold.sources] == ["alice", "bob"]
+        assert current(app) == A2  # advanced to the next undecided
+        assert "1/3 reviewed" in text_of(app, "#review-progress")
+        # a digit with no annotator behind it does nothing
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert db.gold(A2) is None and current(app) == A2
+        # back to A0: its gold is shown
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert current(app) == A0 and "bob's version" in text_of(app, "#gold")
+
+
+@run_async
+async def test_unresolvable_then_undo_walks_back(db: Store) -> None:
+    earlier = db.set_gold(Gold(A2, "gold", ("denial",), (), "erin", None, [], "first pass", "", ""))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert current(app) == A0  # A2 already has erin's gold: review resumes at A0
+        await pilot.press("1")  # A0: alice's labels
+        await settle(app, pilot)
+        assert current(app) == B0  # A2 is decided: skipped over
+        await pilot.press("r")
+        await settle(app, pilot)
+        flagged = db.gold(B0)
+        assert flagged is not None and flagged.status == "unresolvable"
+        assert (flagged.claims, flagged.stances, flagged.chosen_from) == ((), (), None)
+        await pilot.press("k", "1")  # A2: overrule erin with alice's version
+        await settle(app, pilot)
+        assert db.gold(A2).adjudicator == "carol"  # type: ignore[union-attr]
+        await pilot.press("u")  # erin's decision comes back exactly
+        await settle(app, pilot)
+        assert db.gold(A2) == earlier and current(app) == A2
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert db.gold(B0) is None and current(app) == B0
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert db.gold(A0) is None and current(app) == A0
+        await pilot.press("u")  # nothing left: nothing changes
+        await settle(app, pilot)
+        assert db.gold(A2) == earlier and db.counts()["gold"] == 1
+        assert "1/3 reviewed" in text_of(app, "#review-progress")
+
+
+@run_async
+async def test_edit_gold_with_claims_and_a_stance(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j")  # A2: alice denial + Moscow support, bob no claim
+        await settle(app, pilot)
+        assert current(app) == A2
+        assert screen(app).summary["disputed_claims"] == ["denial"]
+        await pilot.press("e")
+        await settle(app, pilot)
+        editor = app.screen
+        assert isinstance(editor, GoldEditor)
+        assert editor.claims == () and editor.stances == ()  # starts from what all share
+        await pilot.press("2", "1", "a")  # denial, arms_deal; add a stance: which claim?
+        await settle(app, pilot)
+        assert isinstance(app.screen, ClaimChooser)
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ActorPicker)
+        await pilot.press(*"poutine", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, GoldEditor)
+        assert db.gold(A2) is None  # nothing written before Enter
+        await pilot.press("enter")
+        await settle(app, pilot)
+        gold = db.gold(A2)
+        assert gold is not None and gold.status == "gold" and gold.chosen_from is None
+        assert gold.claims == ("arms_deal", "denial")
+        assert gold.stances == (Stance("arms_deal", "vladimir-poutine", "oppose"),)
+        assert current(app) == B0
+        # edit again, starting from the gold, and cancel: nothing changes
+        await pilot.press("k", "e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, GoldEditor) and app.screen.claims == gold.claims
+        await pilot.press("3", "escape")
+        await settle(app, pilot)
+        assert db.gold(A2) == gold
+
+
+@run_async
+async def test_edit_can_create_an_actor(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e", "a")  # A0: the shared claim is arms_deal only
+        await settle(app, pilot)
+        assert isinstance(app.screen, ActorPicker)
+        await pilot.press(*"Jean", "space", *"Dupont")
+        await settle(app, pilot)
+        picker = app.screen
+        assert isinstance(picker, ActorPicker)
+        create = [i for i, c in enumerate(picker._cands) if c.actor_id is None]
+        assert create and picker._cands[create[0]].name == "Jean Dupont"
+        start = picker.query_one(OptionList).highlighted or 0  # Enter's default may be it
+        await pilot.press(*["down"] * (create[0] - start), "enter")  # the "+ create" line
+        await settle(app, pilot)
+        if not isinstance(app.screen, StancePrompt):  # near-duplicate warning: confirm
+            await pilot.press("enter")
+            await settle(app, pilot)
+        await pilot.press("n", "enter")
+        await settle(app, pilot)
+        gold = db.gold(A0)
+        assert gold is not None
+        new = db.resolve_actor("Jean Dupont")
+        assert new is not None and gold.stances == (Stance("arms_deal", new, "neutral"),)
+
+
+@run_async
+async def test_skipped_version_cannot_be_accepted_and_all_mode(db: Store) -> None:
+    app = app_for(db, include_all=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert [it.sentence_id for it in screen(app).items] == [A0, A1, A2, A3, B0]
+        await pilot.press("j", "j", "j")
+        await settle(app, pilot)
+        assert current(app) == A3
+        await pilot.press("2")  # bob skipped A3
+        await settle(app, pilot)
+        assert db.gold(A3) is None and current(app) == A3
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert db.gold(A3).chosen_from == "alice"  # type: ignore[union-attr]
+
+
+@run_async
+async def test_resume_after_restart_and_note(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1")
+        await settle(app, pilot)
+        await pilot.press("q")
+        await settle(app, pilot)
+    assert db.gold(A0) is not None
+    again = app_for(db, adjudicator="dora")
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(again, pilot)
+        assert current(again) == A2  # the first sentence without gold
+        assert "1/3 reviewed" in text_of(again, "#review-progress")
+        await pilot.press("j")  # B0: bob's flagged note is data, not markup
+        await settle(again, pilot)
+        assert "note: [bold]unsure[/bold]" in text_of(again, "#versions-table")
+        await pilot.press("1")  # accept bob's flagged labels; back to A2, the one left
+        await settle(again, pilot)
+        assert current(again) == A2
+        await pilot.press("m")  # no decision on A2: no note
+        await settle(again, pilot)
+        assert isinstance(again.screen, ReviewScreen)
+        await pilot.press("j", "m")
+        await settle(again, pilot)
+        await pilot.press(*"agreed", "ctrl+s")
+        await settle(again, pilot)
+        gold = db.gold(B0)
+        assert gold is not None and gold.note == "agreed" and gold.adjudicator == "dora"
+    # everything decided: it opens at the start and says so
+    db.set_gold(Gold(A2, "unresolvable", (), (), "dora", None))
+    last = app_for(db)
+    async with last.run_test(size=SIZE) as pilot:
+        await settle(last, pilot)
+        assert current(last) == A0
+        assert "3/3 reviewed" in text_of(last, "#review-progress")
+
+
+@run_async
+async def test_failed_write_is_visible(db: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(gold: Gold) -> Gold:
+        raise OSError("disk full")
+
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        monkeypatch.setattr(db, "set_gold", broken)
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert db.gold(A0) is None
+        assert "NOT SAVED" in text_of(app, "#review-progress")
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert "NOT SAVED" in text_of(app, "#gold")
+        await pilot.press("q")
+        await settle(app, pilot)
+    assert app.result.errors and "disk full" in app.result.errors[0]
+
+
+@run_async
+async def test_help_lists_the_review_keys(db: Store) -> None:
+    from stanceterm.ui.screens.help import HelpScreen
+
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        keys = {k: d for k, d, _ in help_screen.rows}
+        assert "accept annotator n" in keys["1, 2, 3, 4, 5, 6, 7, 8, 9"]
+        assert "unresolvable" in keys["r"] and "undo" in keys["u"]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReviewScreen)
+
+
+@run_async
+async def test_data_is_shown_literally_and_versions_scroll(db: Store) -> None:
+    weird = db.add_actor("[red]Mallory[/red] \x1b[31m", created_by="eve")
+    for who in ("[b]eve", "frank", "gina", "hugo"):
+        db.save(
+            Annotation(
+                B1,
+                who,
+                "done",
+                ("arms_deal", "denial"),
+                (Stance("arms_deal", weird, "support"), Stance("denial", weird, "oppose")),
+                note="[link=http://x]click[/link] " * 4,
+            )
+        )
+    db.save(Annotation(B1, "ivan", "done", ("denial",)))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen(app).jump_to(B1)
+        await settle(app, pilot)
+        table = text_of(app, "#versions-table")
+        assert "[b]eve" in table and "[red]Mallory[/red] ␛[31m" in table
+        assert "[link=http://x]click[/link]" in table
+        panel = screen(app).query_one("#versions")
+        assert panel.scroll_y == 0 and panel.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await settle(app, pilot)
+        assert panel.scroll_y > 0
+        await pilot.press("pageup")
+        await settle(app, pilot)
+        assert panel.scroll_y == 0
