@@ -12,7 +12,7 @@ curve with peak memory.
   its own process (clean peak RSS), in memory (``cluster_texts``), plus one end-to-end
   ``run_dedup`` on an SQLite DB (reading, clustering and writing clusters).
 
-    python benchmarks/dedup_speed.py --size small   # 10k (ratio at 10k, exhaustive in full)
+    python benchmarks/dedup_speed.py --size small   # 10k (ratio at 10k, goal scaled to 1.0)
     python benchmarks/dedup_speed.py --size large   # 10k, 50k, 200k; ratio at 50k; DB at 50k
     python benchmarks/dedup_speed.py --size huge    # 1M
     python benchmarks/dedup_speed.py --sizes 10000,50000
