@@ -826,10 +826,10 @@ def dedup_cmd(
                 json_mod.dumps({"split": split_id, "cluster_id": cluster, "withdrawn": withdrawn})
             )
         elif cluster is None:
-            click.echo(f"{split_id} was in no cluster; it will never be merged.", err=True)
+            click.echo(f"{clean(split_id)} was in no cluster; it will never be merged.", err=True)
         else:
             click.echo(
-                f"Split {split_id} out of {cluster}; {withdrawn} propagated label(s) withdrawn. "
+                f"Split {clean(split_id)} out of {clean(cluster)}; {withdrawn} propagated label(s) withdrawn. "
                 "It will never be merged again.",
                 err=True,
             )
@@ -881,12 +881,12 @@ def dedup_cmd(
             table.add_column(col, justify="right" if col in ("shared", "overlap") else "left")
         for p in pairs:
             table.add_row(
-                Text(str(p["article_a"])),
-                Text(str(p["article_b"])),
+                Text(clean(p["article_a"])),
+                Text(clean(p["article_b"])),
                 str(p["shared"]),
                 f"{float(str(p['overlap'])):.0%}",
-                Text(str(p["title_a"] or "")),
-                Text(str(p["title_b"] or "")),
+                Text(clean(p["title_a"] or "")),
+                Text(clean(p["title_b"] or "")),
             )
         out_console.print(table)
 
