@@ -186,3 +186,32 @@ def test_schema_stance_names_are_plain_identifiers(tmp_path: Path) -> None:
     p = run("--db", str(tmp_path / "t.db"), "--schema", str(s), "import", str(DEMO), cwd=tmp_path)
     assert_clean_error(p, "stances")
     assert not (tmp_path / "t.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "who"),
+    [
+        ((), {}, "demo"),
+        ((), {"STANCETERM_ANNOTATOR": "lea"}, "lea"),
+        (("--annotator", "max"), {"STANCETERM_ANNOTATOR": "lea"}, "max"),
+    ],
+)
+def test_demo_annotates_as_the_configured_annotator(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    env: dict[str, str],
+    who: str,
+) -> None:
+    from stanceterm import cli as cli_mod
+
+    seen: list[str] = []
+    monkeypatch.setattr(cli_mod, "_annotate", lambda app, name, show_others: seen.append(name))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STANCETERM_DB", raising=False)
+    monkeypatch.delenv("STANCETERM_ANNOTATOR", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    cli_mod.main(["demo", *args])
+    assert seen == [who]
+    assert (tmp_path / "stanceterm-demo.db").exists()
