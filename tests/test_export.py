@@ -224,3 +224,40 @@ def test_export_to_a_device_writes_through(filled: Store, tmp_path: Path) -> Non
     reader.join(10)
     assert got and got[0].count(b"\n") == 5
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_import_labels_reads_minimal_hand_written_records(
+    filled: Store,
+    tmp_path: Path,
+    schema,  # type: ignore[no-untyped-def]
+) -> None:
+    """sentence_id, annotator, status (+ claims, stances) suffice; the rest is filled in."""
+    f = tmp_path / "hand.jsonl"
+    lines = [
+        {
+            "sentence_id": "a1:0",
+            "annotator": "zoe",
+            "status": "done",
+            "claims": ["arms_deal"],
+            "stances": [{"claim": "arms_deal", "actor": "Putin", "stance": "support"}],
+        },
+        {"sentence_id": "a1:1", "annotator": "zoe", "status": "skipped"},
+    ]
+    f.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    first = import_labels(filled, f, schema)
+    assert first.written == 2
+    a = filled.annotation("a1:0", "zoe")
+    assert a is not None and a.claims == ("arms_deal",) and a.created_at and a.updated_at
+    again = import_labels(filled, f, schema)  # no timestamps, same labels: nothing changes
+    assert (again.written, again.unchanged) == (0, 2)
+    assert filled.annotation("a1:0", "zoe") == a
+    out = tmp_path / "out.jsonl"
+    export(filled, "annotations", out)
+    recs = [AnnotationRecord.model_validate_json(x) for x in out.read_bytes().splitlines()]
+    assert {(r.sentence_id, r.article_id, r.text) for r in recs} == {
+        ("a1:0", "a1", "Putin said yes."),
+        ("a1:1", "a1", "Kim denied it."),
+    }
+    f.write_bytes(orjson.dumps({**lines[0], "article_id": "a2"}) + b"\n")
+    with pytest.raises(LabelsError, match=r"hand.jsonl:1: .*belongs to article 'a1'"):
+        import_labels(filled, f, schema)

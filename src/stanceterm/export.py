@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -22,7 +22,7 @@ import orjson
 from pydantic import ValidationError
 
 from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
-from stanceterm.store import Annotation, Stance, Store
+from stanceterm.store import Annotation, Stance, Store, now
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
@@ -337,6 +337,24 @@ def _check_strings(where: str, rec: AnnotationRecord) -> None:
         raise LabelsError(f"{where}: NUL character in a field")
 
 
+def _stamp(store: Store, ann: Annotation) -> Annotation:
+    """Timestamps for a record that has none: the stored state's when the labels are the same
+    (re-importing changes nothing), else now (created_at kept from the stored state)."""
+    before = store.annotation(ann.sentence_id, ann.annotator)
+    if (
+        before is not None
+        and before.same_labels(ann)
+        and before.propagated_from == ann.propagated_from
+    ):
+        return before
+    stamp = now()
+    return replace(
+        ann,
+        created_at=ann.created_at or (before.created_at if before is not None else stamp),
+        updated_at=ann.updated_at or stamp,
+    )
+
+
 def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult:
     """Read an ``annotations`` export back, atomically: any bad line refuses the whole file.
 
@@ -364,7 +382,7 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                 sentence = store.sentence(rec.sentence_id)
                 if sentence is None:
                     raise LabelsError(f"{where}: unknown sentence_id {rec.sentence_id!r}")
-                if sentence.article_id != rec.article_id:
+                if rec.article_id is not None and sentence.article_id != rec.article_id:
                     raise LabelsError(
                         f"{where}: sentence {rec.sentence_id!r} belongs to article "
                         f"{sentence.article_id!r}, not {rec.article_id!r}"
@@ -403,19 +421,20 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                         actor_id = store.add_actor(st.actor, created_by=rec.annotator)
                         result.actors_created += 1
                     stances.append(Stance(st.claim, actor_id, st.stance))
-                batch.append(
-                    Annotation(
-                        sentence_id=rec.sentence_id,
-                        annotator=rec.annotator,
-                        status=rec.status,
-                        claims=tuple(rec.claims),
-                        stances=tuple(stances),
-                        note=rec.note,
-                        propagated_from=rec.propagated_from,
-                        created_at=rec.created_at,
-                        updated_at=rec.updated_at,
-                    )
+                ann = Annotation(
+                    sentence_id=rec.sentence_id,
+                    annotator=rec.annotator,
+                    status=rec.status,
+                    claims=tuple(rec.claims),
+                    stances=tuple(stances),
+                    note=rec.note,
+                    propagated_from=rec.propagated_from,
+                    created_at=rec.created_at or "",
+                    updated_at=rec.updated_at or "",
                 )
+                if rec.created_at is None or rec.updated_at is None:
+                    ann = _stamp(store, ann)
+                batch.append(ann)
                 if len(batch) >= 2000:
                     w, u = store.import_annotations(batch)
                     result.written, result.unchanged = result.written + w, result.unchanged + u

@@ -237,7 +237,7 @@ def rows_from_export(
                     )
             yield LabelRow(
                 sentence_id=rec.sentence_id,
-                text=rec.text,
+                text=rec.text or "",
                 annotator=rec.annotator,
                 status=rec.status,
                 claims=tuple(rec.claims),

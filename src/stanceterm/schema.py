@@ -208,16 +208,20 @@ class AnnotationRecord(_Strict):
 
     schema_version: int = SCHEMA_VERSION
     sentence_id: str
-    article_id: str
-    text: str
+    #: Optional on import (hand-written label files): checked against the DB when given.
+    article_id: str | None = None
+    #: Optional on import; export always writes it.
+    text: str | None = None
     annotator: str = Field(min_length=1, max_length=100)
     status: AnyStatus
-    claims: list[str]
-    stances: list[StanceRecord]
+    claims: list[str] = Field(default_factory=list)
+    stances: list[StanceRecord] = Field(default_factory=list)
     propagated_from: str | None = None
     note: str | None = None
-    created_at: str
-    updated_at: str
+    #: Optional on import: a record without them is stamped at import time, unless its labels
+    #: equal the stored ones (so importing the same file twice still changes nothing).
+    created_at: str | None = None
+    updated_at: str | None = None
 
     @field_validator("schema_version")
     @classmethod
