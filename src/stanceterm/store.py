@@ -1604,23 +1604,27 @@ class Store:
                 "SELECT created_at FROM gold WHERE sentence_id = ?", (gold.sentence_id,)
             ).fetchone()
             stored = replace(gold, created_at=row[0] if row else stamp, updated_at=stamp)
-            c.execute(
-                "INSERT OR REPLACE INTO gold(sentence_id, status, claims, stances, adjudicator, "
-                "chosen_from, sources, note, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    stored.sentence_id,
-                    stored.status,
-                    _dumps(list(stored.claims)),
-                    _dumps([s.as_dict() for s in stored.stances]),
-                    stored.adjudicator,
-                    stored.chosen_from,
-                    _dumps(stored.sources),
-                    stored.note,
-                    stored.created_at,
-                    stored.updated_at,
-                ),
-            )
+            self._write_gold(c, stored)
         return stored
+
+    @staticmethod
+    def _write_gold(c: sqlite3.Connection, gold: Gold) -> None:
+        c.execute(
+            "INSERT OR REPLACE INTO gold(sentence_id, status, claims, stances, adjudicator, "
+            "chosen_from, sources, note, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                gold.sentence_id,
+                gold.status,
+                _dumps(list(gold.claims)),
+                _dumps([s.as_dict() for s in gold.stances]),
+                gold.adjudicator,
+                gold.chosen_from,
+                _dumps(gold.sources),
+                gold.note,
+                gold.created_at,
+                gold.updated_at,
+            ),
+        )
 
     def gold(self, sentence_id: str) -> Gold | None:
         with self.read() as c:
@@ -1734,22 +1738,7 @@ class Store:
             if gold is None:
                 c.execute("DELETE FROM gold WHERE sentence_id = ?", (sentence_id,))
                 return
-            c.execute(
-                "INSERT OR REPLACE INTO gold(sentence_id, status, claims, stances, adjudicator, "
-                "chosen_from, sources, note, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    gold.sentence_id,
-                    gold.status,
-                    _dumps(list(gold.claims)),
-                    _dumps([s.as_dict() for s in gold.stances]),
-                    gold.adjudicator,
-                    gold.chosen_from,
-                    _dumps(gold.sources),
-                    gold.note,
-                    gold.created_at,
-                    gold.updated_at,
-                ),
-            )
+            self._write_gold(c, gold)
 
     def actor_canonical(self) -> dict[str, str]:
         """Actor id -> the id its name resolves to through the alias table, for the actors that
