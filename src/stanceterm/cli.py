@@ -335,15 +335,17 @@ def stats_cmd(app: AppContext) -> None:
     rates = activity(store.iter_activity())
     overall, agree = claim_agreement(store.iter_shared_claims())
     statuses = ["done", "skipped", "flagged", "draft"]
-    table = Table(title="annotations per annotator", title_justify="left")
-    table.add_column("annotator")
-    for s in statuses:
-        table.add_column(s, justify="right")
-    table.add_column("propagated", justify="right")
-    table.add_column("labels/h", justify="right")
-    table.add_column("active", justify="right")
-    table.add_column("α claims", justify="right")
-    table.add_column("shared", justify="right")
+    # short headers and no vertical rules: the table fits 80 columns (the footnote explains)
+    table = Table(
+        title="annotations per annotator",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("annotator", overflow="fold", min_width=9)
+    for head_name in ("done", "skip", "flag", "draft", "prop", "lab/h", "active", "α", "shared"):
+        table.add_column(head_name, justify="right", no_wrap=True)
     for annotator, by in per.items():
         prop = sum(v for k, v in by.items() if k.endswith("+prop"))
         act = rates.get(annotator)
@@ -364,11 +366,13 @@ def stats_cmd(app: AppContext) -> None:
         "sentence(s)."
     )
     click.echo(
-        "labels/h: sentences finished (done, skipped, flagged) per hour of active time, which "
+        "skip, flag: skipped, flagged. prop: labels propagated to duplicate sentences. "
+        "lab/h: sentences finished (done, skipped, flagged) per hour of active time, which "
         f"sums the pauses shorter than {SESSION_GAP_MINUTES} min between an annotator's changes. "
-        "α claims: Krippendorff's alpha (MASI) on the claim sets of the sentences an annotator "
-        "shares with others (done and flagged count; skipped and draft are missing; propagated "
-        "copies count once); n/a when undefined.",
+        "α: Krippendorff's alpha (MASI) on the claim sets of the sentences an annotator "
+        "shares with others (shared: how many; done labels count, skipped, flagged and draft "
+        "are missing, as in `stanceterm agreement`; propagated copies count once); n/a when "
+        "undefined.",
         err=True,
     )
 
