@@ -1148,28 +1148,37 @@ def agreement_cmd(
         click.echo("".join(clean(line) + "\n" for line in text.splitlines()), nl=False)
     else:
         level = f"{round(100 * ci, 2):g}%"
+        # one metric for every row goes in the title; no edge padding: fits 80 columns
+        metrics = sorted({r.metric for r in results})
+        show_metric = len(metrics) > 1
+        what = "Krippendorff's α" if metrics == ["alpha"] else "agreement"
         table = Table(
-            title=f"Inter-annotator agreement: Krippendorff's α, {level} bootstrap CI "
+            title=f"Inter-annotator agreement: {what}, {level} bootstrap CI "
             f"({n_boot} resamples, seed {seed})",
             title_justify="left",
             box=box.SIMPLE_HEAD,
-            caption="n/a: α undefined (no variation, or no unit labelled twice)"
+            pad_edge=False,
+            collapse_padding=True,
+            caption="n/a: α undefined (no variation, or no unit labelled twice). "
+            "% agree: raw pairwise agreement. ann.: annotators."
             if undefined
-            else None,
+            else "% agree: raw pairwise agreement. ann.: annotators.",
             caption_justify="left",
         )
+        columns = [("field", "left"), ("metric", "left")] if show_metric else [("field", "left")]
         for name, justify in (
-            ("field", "left"),
-            ("metric", "left"),
+            *columns,
             ("level", "left"),
             ("α", "right"),
             (f"{level} CI", "right"),
             ("% agree", "right"),
             ("units", "right"),
-            ("annotators", "right"),
+            ("ann.", "right"),
         ):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
         table.columns[0].overflow = "fold"
+        for col in table.columns[1:]:
+            col.no_wrap = True
         for r in results:
             pct = (
                 "n/a"
@@ -1178,7 +1187,7 @@ def agreement_cmd(
             )
             table.add_row(
                 Text(labels[r.field]),
-                r.metric,
+                *([r.metric] if show_metric else []),
                 r.level,
                 _alpha_text(r.value),
                 ci_text(r.ci_low, r.ci_high),
