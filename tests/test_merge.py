@@ -323,3 +323,16 @@ def test_kill_during_merge_leaves_before_or_after(tmp_path: Path) -> None:
     # killed while writing (the WAL was growing): all or nothing; the kill may land after the
     # commit (then fully merged), never between
     assert state in (before, after)
+
+
+def test_merge_leaves_a_closed_other_db_exactly_as_it_was(tmp_path: Path) -> None:
+    """Reading a cleanly closed DB creates no -wal/-shm beside it and changes no byte."""
+    here, there = new_db(tmp_path / "here.db"), new_db(tmp_path / "there.db")
+    there.save(Annotation(S(0), "dan", "done", ("arms_deal",)))
+    there.close()
+    assert not (tmp_path / "there.db-wal").exists()
+    before = fingerprint(tmp_path / "there.db")
+    merge_databases(here, [tmp_path / "there.db"])
+    assert here.annotation(S(0), "dan") is not None
+    assert fingerprint(tmp_path / "there.db") == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("there")) == ["there.db"]

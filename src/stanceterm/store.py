@@ -515,9 +515,13 @@ class Store:
         if not p.is_file():
             raise StoreError(f"{p}: no such database")
         _check_foreign_file(p)
+        # A cleanly closed DB (no -wal beside it) is read as immutable, so reading it (merge)
+        # leaves no -wal/-shm files behind; a DB in use has a -wal, which must be read.
+        wal = p.with_name(p.name + "-wal")
+        mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
         try:
             conn = sqlite3.connect(
-                f"file:{quote(str(p.resolve()))}?mode=ro",
+                f"file:{quote(str(p.resolve()))}?{mode}",
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,
