@@ -135,3 +135,55 @@ def test_unicode_path_with_spaces(store: Store, tmp_path: Path) -> None:
     f.write_text("Titre\n\nUne phrase. Une autre phrase.\n", encoding="utf-8")
     res = import_file(store, f)
     assert res.error is None and res.counts.sentences_added == 2
+
+
+def test_import_locks_nothing_while_reading_and_is_still_all_or_nothing(tmp_path: Path) -> None:
+    """Other processes (annotators) keep writing while a long file is read and segmented; the
+    file lands in one short transaction at the end, or not at all."""
+    from stanceterm import ingest
+    from stanceterm.store import Annotation
+
+    db = tmp_path / "t.db"
+    main = Store.open(db)
+    assert import_file(main, DEMO).error is None
+    (first,) = main.article_ids()
+    other = Store.open(db)
+    records = [{"id": f"n{i}", "text": f"Phrase {i}. Une autre phrase {i}."} for i in range(30)]
+    f = _write_jsonl(tmp_path / "news.jsonl", records)
+    saved: list[int] = []
+    original = ingest.read_jsonl
+
+    def slow_reader(path: Path):  # type: ignore[no-untyped-def]
+        for i, pending in enumerate(original(path)):
+            if i == 15:  # mid-file: another process writes, with a short busy timeout
+                other.conn.execute("PRAGMA busy_timeout = 100")
+                other.save(Annotation(f"{first}:0", "alice", "done", ("arms_deal",)))
+                saved.append(i)
+                # nothing of this file is visible yet
+                assert other.counts()["articles"] == 1
+            yield pending
+
+    ingest.read_jsonl = slow_reader  # type: ignore[assignment]
+    try:
+        res = import_file(main, f)
+    finally:
+        ingest.read_jsonl = original  # type: ignore[assignment]
+    assert res.error is None and saved == [15]
+    assert res.counts.articles_added == 30 and res.counts.sentences_added == 60
+    assert other.counts()["articles"] == 31
+    ids = [r[1] for r in main.iter_sentence_rows() if r[2] == "n7"]
+    assert ids == ["n7:0", "n7:1"]
+    # a bad line at the end still refuses the whole file
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(f.read_bytes().replace(b'"n', b'"m') + b"{broken\n")
+    res = import_file(main, bad)
+    assert res.error and "bad.jsonl:31" in res.error
+    assert main.counts()["articles"] == 31
+    # the same file again adds nothing; duplicates inside one file are skipped once
+    again = import_file(main, f)
+    assert again.counts.articles_added == 0 and again.counts.articles_skipped == 30
+    twice = [{"id": "z1", "text": "Y. Z."}, {"id": "z1", "text": "X."}]  # same id
+    twice += [{"id": "z2", "text": "W."}, {"id": "z3", "text": "W."}]  # same content
+    res = import_file(main, _write_jsonl(tmp_path / "dup.jsonl", twice))
+    assert (res.counts.articles_added, res.counts.articles_skipped) == (2, 2)
+    assert main.article("z1") is not None and main.article("z3") is None

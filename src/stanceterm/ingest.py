@@ -183,6 +183,9 @@ def import_file(
 ) -> FileResult:
     """Import one file in one transaction; a bad line rolls the whole file back.
 
+    The file is read and segmented into TEMP staging tables first (no lock on the DB, so other
+    processes keep writing), then copied in by one short write transaction.
+
     Segmentation runs on ``jobs`` worker processes (default :func:`segment.default_jobs`; small
     files stay in-process); reading, validation and writes stay in this process.
     """
@@ -206,9 +209,11 @@ def import_file(
                 on_article(len(a.sentences))
 
     try:
+        # read and segment into a staging area that locks nothing (annotators keep saving),
+        # then copy in one short transaction: the file is still all-or-nothing
+        store.stage_articles(counted(_articles(reader(path), path, boilerplate, jobs)))
         with store.tx():
-            arts = _articles(reader(path), path, boilerplate, jobs)
-            store.insert_articles(counted(arts), counts)
+            store.commit_staged(counts)
     except IngestError as exc:
         result.error = str(exc)
         return result

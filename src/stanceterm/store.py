@@ -826,6 +826,117 @@ class Store:
             counts.articles_added += 1
             counts.sentences_added += len(art.sentences)
 
+    # ---------------------------------------------------------------- staged import
+
+    _STAGE_SQL = (
+        "CREATE TEMP TABLE IF NOT EXISTS stage_articles(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
+        "title TEXT, source TEXT, url TEXT, published TEXT, lang TEXT NOT NULL, "
+        "content_hash TEXT NOT NULL, n_sentences INTEGER NOT NULL, origin TEXT)",
+        "CREATE TEMP TABLE IF NOT EXISTS stage_sentences(aseq INTEGER NOT NULL, "
+        "idx INTEGER NOT NULL, text TEXT NOT NULL, norm TEXT NOT NULL)",
+        "CREATE TEMP TABLE IF NOT EXISTS stage_keep(aseq INTEGER PRIMARY KEY)",
+    )
+
+    def _clear_stage(self, c: sqlite3.Connection) -> None:
+        for table in ("stage_articles", "stage_sentences", "stage_keep"):
+            c.execute(f"DELETE FROM temp.{table}")
+
+    def stage_articles(self, articles: Iterable[NewArticle]) -> int:
+        """Write articles and their sentences to this connection's TEMP staging tables.
+
+        Writing TEMP tables takes no lock on the DB file, so a long import (reading, segmenting)
+        never makes annotators wait; :meth:`commit_staged` then copies the staged rows in one
+        short transaction. Staged rows live in SQLite's temp store (on disk), so memory stays
+        flat; a crash loses them and leaves the DB as it was. Returns the number staged.
+        """
+        c = self.conn
+        with self._lock:
+            for sql in self._STAGE_SQL:
+                c.execute(sql)
+            own = not c.in_transaction  # inside a caller's tx: staging joins it
+            if own:
+                c.execute("BEGIN")  # deferred, and only TEMP tables are written: no DB lock
+            try:
+                self._clear_stage(c)
+                n = 0
+                for art in articles:
+                    cur = c.execute(
+                        "INSERT INTO temp.stage_articles(id, title, source, url, published, lang, "
+                        "content_hash, n_sentences, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            art.id,
+                            art.title,
+                            art.source,
+                            art.url,
+                            art.published,
+                            art.lang,
+                            art.content_hash,
+                            len(art.sentences),
+                            art.origin,
+                        ),
+                    )
+                    aseq = cur.lastrowid
+                    c.executemany(
+                        "INSERT INTO temp.stage_sentences(aseq, idx, text, norm) VALUES (?, ?, ?, ?)",
+                        [
+                            (aseq, i, text, norm)
+                            for i, (text, norm) in enumerate(
+                                zip(art.sentences, art.norms, strict=True)
+                            )
+                        ],
+                    )
+                    n += 1
+            except BaseException:
+                if own:
+                    c.execute("ROLLBACK")
+                raise
+            if own:
+                c.execute("COMMIT")
+        return n
+
+    def commit_staged(self, counts: ImportCounts) -> None:
+        """Copy the staged articles and sentences in, in the caller's transaction (see :meth:`tx`).
+
+        Same rule as :meth:`insert_articles`: an article whose id or content hash is already
+        stored, or was taken earlier from the same stage, is skipped (re-import adds nothing).
+        """
+        c = self.conn
+        stamp = now()
+        ids: set[str] = set()
+        hashes: set[str] = set()
+        for aseq, aid, chash, n in c.execute(
+            "SELECT seq, id, content_hash, n_sentences FROM temp.stage_articles ORDER BY seq"
+        ).fetchall():
+            if (
+                aid in ids
+                or chash in hashes
+                or c.execute(
+                    "SELECT 1 FROM articles WHERE id = ? OR content_hash = ?", (aid, chash)
+                ).fetchone()
+            ):
+                counts.articles_skipped += 1
+                counts.sentences_skipped += n
+                continue
+            ids.add(aid)
+            hashes.add(chash)
+            c.execute("INSERT INTO temp.stage_keep(aseq) VALUES (?)", (aseq,))
+            counts.articles_added += 1
+            counts.sentences_added += n
+        c.execute(
+            "INSERT INTO articles(id, title, source, url, published, lang, content_hash, "
+            "n_sentences, origin, imported_at) SELECT id, title, source, url, published, lang, "
+            "content_hash, n_sentences, origin, ? FROM temp.stage_articles "
+            "WHERE seq IN (SELECT aseq FROM temp.stage_keep) ORDER BY seq",
+            (stamp,),
+        )
+        c.execute(
+            "INSERT INTO sentences(id, article_id, idx, text, norm) "
+            "SELECT a.id || ':' || s.idx, a.id, s.idx, s.text, s.norm "
+            "FROM temp.stage_sentences s JOIN temp.stage_articles a ON a.seq = s.aseq "
+            "WHERE s.aseq IN (SELECT aseq FROM temp.stage_keep) ORDER BY s.rowid"
+        )
+        self._clear_stage(c)
+
     def article(self, article_id: str) -> Article | None:
         with self.read() as c:
             row = c.execute(
