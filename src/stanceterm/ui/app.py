@@ -229,19 +229,24 @@ class StanceApp(App[RunResult]):
         self.submit(job)
         self.pending[ann.sentence_id] = (job.seq, ann)
 
-    def _resolve(self, ann: Annotation) -> Annotation:
-        """Replace provisional actor ids by the real ones (runs in the writer thread)."""
-        if not any(s.actor.startswith(PROVISIONAL) for s in ann.stances):
-            return ann
-        stances = []
-        for s in ann.stances:
+    def real_stances(self, stances: tuple[Stance, ...]) -> tuple[Stance, ...]:
+        """``stances`` with provisional actor ids replaced by the real ones (writer thread)."""
+        if not any(s.actor.startswith(PROVISIONAL) for s in stances):
+            return stances
+        out = []
+        for s in stances:
             if s.actor.startswith(PROVISIONAL):
                 real = self._actor_ids.get(s.actor)
                 if real is None:
                     raise RuntimeError(f"actor {s.actor[1:]!r} could not be created")
                 s = Stance(s.claim, real, s.stance)
-            stances.append(s)
-        return replace(ann, stances=tuple(stances))
+            out.append(s)
+        return tuple(out)
+
+    def _resolve(self, ann: Annotation) -> Annotation:
+        """Replace provisional actor ids by the real ones (runs in the writer thread)."""
+        stances = self.real_stances(ann.stances)
+        return ann if stances is ann.stances else replace(ann, stances=stances)
 
     def create_actor(self, name: str, done: Callable[[str, str], None]) -> str:
         """Queue the creation of actor ``name``; returns a provisional id usable right away.

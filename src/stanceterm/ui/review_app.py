@@ -13,8 +13,8 @@ from textual import events
 
 from stanceterm.adjudicate import ReviewItem, review_queue
 from stanceterm.schema import LabelSchema
-from stanceterm.store import Gold, Stance, Store
-from stanceterm.ui.app import PROVISIONAL, RunResult, StanceApp
+from stanceterm.store import Gold, Store
+from stanceterm.ui.app import RunResult, StanceApp
 
 
 class ReviewApp(StanceApp):
@@ -62,16 +62,9 @@ class ReviewApp(StanceApp):
     def write_gold(self, store: Store, gold: Gold) -> Gold:
         """Store a decision (writer thread): provisional actor ids replaced by the real ones,
         the replaced decision remembered for undo."""
-        if any(s.actor.startswith(PROVISIONAL) for s in gold.stances):
-            stances = []
-            for s in gold.stances:
-                if s.actor.startswith(PROVISIONAL):
-                    real = self._actor_ids.get(s.actor)
-                    if real is None:
-                        raise RuntimeError(f"actor {s.actor[1:]!r} could not be created")
-                    s = Stance(s.claim, real, s.stance)
-                stances.append(s)
-            gold = replace(gold, stances=tuple(stances))
+        stances = self.real_stances(gold.stances)
+        if stances is not gold.stances:
+            gold = replace(gold, stances=stances)
         with store.tx():  # what is replaced and its replacement, in one transaction
             before = store.gold(gold.sentence_id)
             stored = store.set_gold(gold)
