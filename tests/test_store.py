@@ -202,3 +202,10 @@ def test_propagation_to_cluster_members(filled: Store) -> None:
     s.undo("alice")
     assert s.annotation("a2:0", "alice") is None
     assert s.queue_size() == 4
+
+
+def test_db_is_a_sqlite_utils_view_of_the_same_connection(filled: Store) -> None:
+    """sqlite-utils is imported on first use only (start-up time), and sees the same data."""
+    assert filled.db.conn is filled.conn
+    assert filled.db["sentences"].count == 5
+    assert {"articles", "sentences", "annotations", "gold"} <= set(filled.db.table_names())

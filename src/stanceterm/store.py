@@ -21,14 +21,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
-import sqlite_utils
 
 from stanceterm.actors import alias_key, slugify
 from stanceterm.schema import LabelSchema, load_schema_text
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 APP_ID = "stanceterm"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -440,9 +442,20 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
-        self.db = sqlite_utils.Database(conn)
+        self._db: sqlite_utils.Database | None = None
         self._lock = threading.RLock()
         self.read_only = False
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The same connection as a ``sqlite_utils.Database``, for notebooks and ad-hoc queries
+        (imported on first use: sqlite-utils pulls in pandas when it is installed, which would
+        cost every command and the TUI half a second at start-up)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     # ---------------------------------------------------------------- opening
 
@@ -584,7 +597,12 @@ class Store:
                 f"v{LATEST_VERSION}); upgrade stanceterm"
             )
         if version == 0:
-            tables = self.db.table_names()
+            tables = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
             if tables:
                 # a stanceterm opening the same new file at the same moment may just have
                 # committed its first migration between our two reads
