@@ -192,11 +192,11 @@ def test_schema_stance_names_are_plain_identifiers(tmp_path: Path) -> None:
     ("args", "env", "who"),
     [
         ((), {}, "demo"),
-        ((), {"STANCETERM_ANNOTATOR": "lea"}, "lea"),
+        ((), {"STANCETERM_ANNOTATOR": "lea"}, "demo"),  # the issue: the demo is user "demo"
         (("--annotator", "max"), {"STANCETERM_ANNOTATOR": "lea"}, "max"),
     ],
 )
-def test_demo_annotates_as_the_configured_annotator(
+def test_demo_annotates_as_demo_unless_told_otherwise(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     args: tuple[str, ...],

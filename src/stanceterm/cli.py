@@ -419,17 +419,19 @@ def schemas_cmd(check: bool, folder: str) -> None:
 @cli.command("demo")
 @click.option(
     "--annotator",
-    help='Annotate as this user (default: $STANCETERM_ANNOTATOR, the config file, else "demo").',
+    default="demo",
+    show_default=True,
+    help="Annotate as this user (the demo ignores $STANCETERM_ANNOTATOR and the config file).",
 )
 @click.option("--no-ui", is_flag=True, help="Only import the demo article; do not open the TUI.")
 @pass_app
-def demo_cmd(app: AppContext, annotator: str | None, no_ui: bool) -> None:
+def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
     """Import the bundled demo article (a French news story, Sept 2023) and annotate it.
 
     The DB is --db (or $STANCETERM_DB, or the config file's db) if given, else
     ./stanceterm-demo.db, so the demo never mixes with a real ./stanceterm.db. The article is
-    imported only when absent; the annotation screen then opens as --annotator,
-    $STANCETERM_ANNOTATOR or the config file's annotator, else as user "demo".
+    imported only when absent; the annotation screen then opens as user "demo" (or
+    --annotator).
     """
     if not (app.db_flag or os.environ.get(ENV_DB) or app.settings.db):
         app.db_flag = DEMO_DB
@@ -445,7 +447,7 @@ def demo_cmd(app: AppContext, annotator: str | None, no_ui: bool) -> None:
         err=True,
     )
     if not no_ui:
-        _annotate(app, app.annotator(annotator, required=False) or "demo", show_others=False)
+        _annotate(app, app.annotator(annotator) or "demo", show_others=False)
 
 
 @cli.command("annotate")
