@@ -215,3 +215,16 @@ def test_demo_annotates_as_demo_unless_told_otherwise(
     cli_mod.main(["demo", *args])
     assert seen == [who]
     assert (tmp_path / "stanceterm-demo.db").exists()
+
+
+def test_unknown_theme_is_one_clean_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    assert run("--db", db, "import", str(DEMO), cwd=tmp_path).returncode == 0
+    p = run(
+        "--db", db, "annotate", "--annotator", "a", cwd=tmp_path, env={"STANCETERM_THEME": "neon"}
+    )
+    assert_clean_error(p, "STANCETERM_THEME", "unknown theme 'neon'", "textual-light")
+    cfg = tmp_path / "stanceterm.toml"
+    cfg.write_text('theme = "neon"\n')
+    p = run("--db", db, "review", "--annotator", "j", "--all", cwd=tmp_path)
+    assert p.returncode == 0 and "Nothing to review" in p.stderr  # nothing to show: no UI, no check

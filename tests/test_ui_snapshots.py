@@ -89,3 +89,16 @@ def test_team_panel(snap_compare: Any, tmp_path: Path) -> None:
         await settle_all(app, pilot)
 
     assert snap_compare(app, run_before=before)
+
+
+def test_main_screen_light_theme(snap_compare: Any, tmp_path: Path) -> None:
+    """The same screen in a light theme ($STANCETERM_THEME / theme = ... in the config)."""
+    app = _app(tmp_path)
+    app.theme = "textual-light"
+
+    async def before(pilot: Any) -> None:
+        await settle_all(app, pilot)
+        await pilot.press("j", "1", "2")
+        await settle(app, pilot)
+
+    assert snap_compare(app, run_before=before)

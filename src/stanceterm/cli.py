@@ -23,6 +23,7 @@ from rich.text import Text
 from stanceterm import __version__
 from stanceterm.config import (
     ENV_DB,
+    ENV_THEME,
     ConfigError,
     Settings,
     demo_article_path,
@@ -30,6 +31,7 @@ from stanceterm.config import (
     resolve_annotator,
     resolve_db,
     resolve_schema,
+    resolve_theme,
 )
 from stanceterm.schema import LabelSchema, SchemaError, json_schemas, load_schema
 from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
@@ -87,6 +89,19 @@ class AppContext:
             store.set_label_schema(schema)
             self._schema = schema
         return self._schema
+
+    def theme(self) -> str | None:
+        """The TUI theme ($STANCETERM_THEME or the config's ``theme``), checked by name."""
+        from textual.theme import BUILTIN_THEMES
+
+        name = resolve_theme(self.settings)
+        if name is not None and name not in BUILTIN_THEMES:
+            where = "$STANCETERM_THEME" if os.environ.get(ENV_THEME) else self.settings.path
+            fail(
+                f"{clean(where)}: unknown theme {clean(name)!r}; choose one of "
+                + ", ".join(sorted(BUILTIN_THEMES))
+            )
+        return name
 
     def annotator(self, flag: str | None, required: bool = True) -> str | None:
         name = resolve_annotator(flag, self.settings)
@@ -480,7 +495,9 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
         keymap = check_keymap(app.settings.keys, schema.stances)
     except KeymapError as exc:
         fail(f"{app.settings.path}: [keys]: {exc}")
-    result = run_app(store, schema, annotator, show_others=show_others, keymap=keymap)
+    result = run_app(
+        store, schema, annotator, show_others=show_others, keymap=keymap, theme=app.theme()
+    )
     if result.failed_writes:
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)
@@ -523,7 +540,7 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
         hint = "" if include_all else " (--all reviews every labelled sentence)"
         click.echo(f"Nothing to review in {clean(store.path)}: {what}{hint}.", err=True)
         return
-    result = run_review(store, schema, name, queue=queue)
+    result = run_review(store, schema, name, queue=queue, theme=app.theme())
     if result.failed_writes:
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)

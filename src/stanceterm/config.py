@@ -7,6 +7,7 @@ The config file is TOML: ``./stanceterm.toml`` if present, else ``$XDG_CONFIG_HO
     annotator = "alice"
     db = "team.db"
     schema = "schemas/my-labels.json"
+    theme = "textual-light"   # any Textual theme (also $STANCETERM_THEME); default textual-dark
 
     [keys]            # TUI keymap overrides: action = "key[,key...]"
     next = "j,down"
@@ -26,6 +27,7 @@ ENV_DB = "STANCETERM_DB"
 ENV_SCHEMA = "STANCETERM_SCHEMA"
 ENV_ANNOTATOR = "STANCETERM_ANNOTATOR"
 ENV_CONFIG = "STANCETERM_CONFIG"
+ENV_THEME = "STANCETERM_THEME"
 
 
 class ConfigError(ValueError):
@@ -37,6 +39,7 @@ class Settings:
     annotator: str | None = None
     db: str | None = None
     schema: str | None = None
+    theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -68,13 +71,14 @@ def load_settings() -> Settings:
         isinstance(k, str) and isinstance(v, str) for k, v in keys.items()
     ):
         raise ConfigError(f"{path}: [keys] must map action names to key strings")
-    for name in ("annotator", "db", "schema"):
+    for name in ("annotator", "db", "schema", "theme"):
         if name in data and not isinstance(data[name], str):
             raise ConfigError(f"{path}: {name} must be a string")
     return Settings(
         annotator=data.get("annotator"),
         db=data.get("db"),
         schema=data.get("schema"),
+        theme=data.get("theme"),
         keys=dict(keys),
         path=path,
     )
@@ -102,3 +106,8 @@ def demo_article_path() -> Path:
     if packaged.is_file():
         return Path(str(packaged))
     return Path(__file__).resolve().parents[2] / "data" / "putin-kim-arms-fr.txt"
+
+
+def resolve_theme(settings: Settings) -> str | None:
+    """The TUI theme: $STANCETERM_THEME, else the config file's ``theme``, else None (default)."""
+    return os.environ.get(ENV_THEME) or settings.theme or None

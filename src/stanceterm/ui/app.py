@@ -299,9 +299,12 @@ def run_app(
     *,
     show_others: bool = False,
     keymap: Mapping[str, str] | None = None,
+    theme: str | None = None,
 ) -> RunResult:
     """Run the TUI until the user quits; returns what went wrong, if anything."""
     app = StanceApp(store, schema, annotator, show_others=show_others, keymap=keymap)
+    if theme:
+        app.theme = theme
     result = app.run()
     return result or RunResult(failed_writes=len(app.unsaved), errors=app.result.errors)
 

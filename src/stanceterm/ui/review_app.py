@@ -82,9 +82,16 @@ class ReviewApp(StanceApp):
 
 
 def run_review(
-    store: Store, schema: LabelSchema, adjudicator: str, *, queue: list[ReviewItem]
+    store: Store,
+    schema: LabelSchema,
+    adjudicator: str,
+    *,
+    queue: list[ReviewItem],
+    theme: str | None = None,
 ) -> RunResult:
     """Run the review screen until the user quits; returns what went wrong, if anything."""
     app = ReviewApp(store, schema, adjudicator, queue=queue)
+    if theme:
+        app.theme = theme
     result = app.run()
     return result or RunResult(failed_writes=len(app.unsaved), errors=app.result.errors)
