@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -96,21 +97,31 @@ def _wait_for_page(url: str, proc: subprocess.Popen[bytes], timeout: float) -> t
             time.sleep(0.2)
 
 
-async def _first_screen(url: str, timeout: float) -> bytes:
-    """Open the browser's websocket and collect what the app sends until its screen shows."""
+async def _first_screen(
+    url: str, timeout: float, keys: str = "", saved: Callable[[], bool] | None = None
+) -> bytes:
+    """Open the browser's websocket and collect what the app sends until its screen shows;
+    then type ``keys`` as the browser does (``["stdin", key]``) and wait until ``saved()``."""
     import aiohttp
 
     got = b""
+    loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
-        end = asyncio.get_running_loop().time() + timeout
-        while b"sentence" not in got:
-            left = end - asyncio.get_running_loop().time()
-            if left <= 0:
+        end = loop.time() + timeout
+        typed = False
+        while loop.time() < end:
+            if b"sentence" in got and not typed:
+                if not keys:
+                    break
+                for key in keys:
+                    await ws.send_json(["stdin", key])
+                typed = True
+            if typed and (saved is None or saved()):
                 break
             try:
-                msg = await ws.receive(timeout=left)
+                msg = await ws.receive(timeout=0.5)
             except TimeoutError:
-                break
+                continue
             if msg.type == aiohttp.WSMsgType.BINARY:
                 got += msg.data
             elif msg.type == aiohttp.WSMsgType.TEXT:
@@ -138,8 +149,21 @@ def test_live_serve_smoke(tmp_path: Path) -> None:
         status, page = _wait_for_page(f"http://127.0.0.1:{port}/", proc, timeout=30)
         assert status == 200
         assert "textual.js" in page and f"ws://127.0.0.1:{port}/ws" in page
-        screen = asyncio.run(_first_screen(f"ws://127.0.0.1:{port}/ws?width=80&height=24", 40))
+
+        def saved() -> bool:
+            with Store.open(db) as s:
+                return s.annotation(first, "alice") is not None
+
+        with Store.open(db) as s:
+            first = s.first("alice")
+            assert first is not None
+            first = first.id
+        url = f"ws://127.0.0.1:{port}/ws?width=80&height=24"
+        screen = asyncio.run(_first_screen(url, 40, keys="0", saved=saved))
         assert b"sentence" in screen  # the annotation screen itself, run by the served command
+        with Store.open(db) as s:  # "0" typed in the browser: no claim, saved as done
+            ann = s.annotation(first, "alice")
+        assert ann is not None and ann.status == "done" and ann.claims == ()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
