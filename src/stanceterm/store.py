@@ -1001,30 +1001,15 @@ class Store:
         return prev, nxt
 
     def sentence_ids_exist(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
         with self.read() as c:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                found.update(
-                    str(r[0])
-                    for r in c.execute(f"SELECT id FROM sentences WHERE id IN ({marks})", chunk)
-                )
-        return found
+            return {
+                str(r[0]) for r in _rows_in(c, "SELECT id FROM sentences WHERE id IN ({})", ids)
+            }
 
     def sentence_article_map(self, ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
         with self.read() as c:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                out.update(
-                    (str(r[0]), str(r[1]))
-                    for r in c.execute(
-                        f"SELECT id, article_id FROM sentences WHERE id IN ({marks})", chunk
-                    )
-                )
-        return out
+            sql = "SELECT id, article_id FROM sentences WHERE id IN ({})"
+            return {str(r[0]): str(r[1]) for r in _rows_in(c, sql, ids)}
 
     # ---------------------------------------------------------------- navigation
 
@@ -1661,16 +1646,15 @@ class Store:
                     ann = _annotation_from_row(row)
                     self._propagate(c, rep, ann.annotator, ann)
             members = [m for m, _, _ in joins]
-            propagated = 0
-            for start in range(0, len(members), 500):
-                chunk = members[start : start + 500]
-                propagated += int(
-                    c.execute(
-                        "SELECT count(*) FROM annotations WHERE propagated_from IS NOT NULL "
-                        f"AND sentence_id IN ({','.join('?' * len(chunk))})",
-                        chunk,
-                    ).fetchone()[0]
+            propagated = sum(
+                int(r[0])
+                for r in _rows_in(
+                    c,
+                    "SELECT count(*) FROM annotations WHERE propagated_from IS NOT NULL "
+                    "AND sentence_id IN ({})",
+                    members,
                 )
+            )
         return created, propagated
 
     def dedup_finish(self, last_seq: int, threshold: float, version: str, splits: int) -> None:
@@ -1850,19 +1834,9 @@ class Store:
 
     def gold_statuses(self, sentence_ids: Sequence[str]) -> dict[str, str]:
         """Sentence id -> gold status, for those of ``sentence_ids`` that have a gold record."""
-        out: dict[str, str] = {}
         with self.read() as c:
-            for start in range(0, len(sentence_ids), 500):
-                chunk = list(sentence_ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                out.update(
-                    (str(r[0]), str(r[1]))
-                    for r in c.execute(
-                        f"SELECT sentence_id, status FROM gold WHERE sentence_id IN ({marks})",
-                        chunk,
-                    )
-                )
-        return out
+            sql = "SELECT sentence_id, status FROM gold WHERE sentence_id IN ({})"
+            return {str(r[0]): str(r[1]) for r in _rows_in(c, sql, sentence_ids)}
 
     def restore_gold(self, sentence_id: str, gold: Gold | None) -> None:
         """Put back an earlier gold decision exactly as it was (timestamps included), or remove
@@ -2432,6 +2406,16 @@ class Store:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _rows_in(
+    c: sqlite3.Connection, sql: str, ids: Sequence[str], chunk: int = 500
+) -> Iterator[Any]:
+    """Rows of ``sql``, whose ``{}`` is an ``IN`` list, over ``ids`` in chunks that stay under
+    SQLite's bound-variable limit."""
+    for start in range(0, len(ids), chunk):
+        part = list(ids[start : start + chunk])
+        yield from c.execute(sql.format(",".join("?" * len(part))), part)
 
 
 def _sentence(row: Sequence[Any]) -> Sentence:
