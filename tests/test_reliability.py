@@ -569,3 +569,17 @@ def test_measure_on_a_subset_of_annotators_ignores_the_others() -> None:
     assert sub.annotators == 2 and sub.units == 2
     assert math.isclose(sub.value, reference_nominal(fld.matrix(["A", "B"])), abs_tol=1e-12)
     assert math.isnan(sub.value) is False and sub.value == 1.0
+
+
+def test_alias_merging_is_one_rule_for_review_and_agreement() -> None:
+    """store.actor_canonical (review) and ActorResolver (agreement) follow the same links:
+    chains to their end, cycles cut, unknown ids unchanged."""
+    from stanceterm.actors import alias_key, follow_aliases
+
+    names = {"a": "Alpha", "b": "Beta", "c": "Gamma", "d": "Delta"}
+    keys = {alias_key("Alpha"): "b", alias_key("Beta"): "c", alias_key("Gamma"): "b"}
+    assert follow_aliases("a", names, keys) == "c"  # a -> b -> c, then c -> b is a cycle
+    assert follow_aliases("d", names, keys) == "d"
+    assert follow_aliases("zz", names, keys) == "zz"
+    resolver = ActorResolver(names, keys)
+    assert [resolver.canonical(x) for x in "abcd"] == ["c", "c", "b", "d"]

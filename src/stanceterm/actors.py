@@ -40,6 +40,25 @@ class ActorMatch:
     score: float
 
 
+def follow_aliases(actor_id: str, names: Mapping[str, str], keys: Mapping[str, str]) -> str:
+    """The actor ``actor_id`` stands for once aliases are merged.
+
+    ``names``: actor id -> display name; ``keys``: alias key -> actor id (the alias table). While
+    the current actor's display name is an alias of another actor (e.g. a name an annotator
+    created, later made an alias of a gazetteer actor), move to that actor; cycles are cut.
+    Unknown ids are returned unchanged.
+    """
+    seen = {actor_id}
+    current = actor_id
+    while current in names:
+        target = keys.get(alias_key(names[current]))
+        if target is None or target in seen:
+            break
+        seen.add(target)
+        current = target
+    return current
+
+
 def fuzzy_lookup(
     query: str, aliases: Mapping[str, str], limit: int = 20, cutoff: float = 50.0
 ) -> list[ActorMatch]:

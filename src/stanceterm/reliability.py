@@ -52,7 +52,7 @@ from typing import Any, Final
 import numpy as np
 import orjson
 
-from stanceterm.actors import alias_key, slugify
+from stanceterm.actors import alias_key, follow_aliases, slugify
 from stanceterm.agreement import (
     AgreementResult,
     Level,
@@ -150,18 +150,9 @@ class ActorResolver:
     def canonical(self, actor_id: str) -> str:
         """The merged id of a stored actor id (unknown ids are returned unchanged)."""
         cached = self._canon.get(actor_id)
-        if cached is not None:
-            return cached
-        seen = {actor_id}
-        current = actor_id
-        while current in self.names:
-            target = self.keys.get(alias_key(self.names[current]))
-            if target is None or target in seen:
-                break
-            seen.add(target)
-            current = target
-        self._canon[actor_id] = current
-        return current
+        if cached is None:
+            cached = self._canon[actor_id] = follow_aliases(actor_id, self.names, self.keys)
+        return cached
 
     def resolve(self, name: str, actor_id: str | None) -> str:
         """The merged id of an exported stance's actor (by id, then name or alias, then slug)."""

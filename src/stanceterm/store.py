@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import orjson
 
-from stanceterm.actors import alias_key, slugify
+from stanceterm.actors import alias_key, follow_aliases, slugify
 from stanceterm.schema import LabelSchema, load_schema_text
 
 if TYPE_CHECKING:
@@ -1848,26 +1848,12 @@ class Store:
             self._write_gold(c, gold)
 
     def actor_canonical(self) -> dict[str, str]:
-        """Actor id -> the id its name resolves to through the alias table, for the actors that
-        were later made an alias of another one (e.g. a name created by an annotator, then added
-        as an alias of a gazetteer actor). Chains are followed; actors resolving to themselves are
-        left out."""
-        with self.read() as c:
-            names = {str(r[0]): str(r[1]) for r in c.execute("SELECT id, name FROM actors")}
-            keys = {
-                str(r[0]): str(r[1]) for r in c.execute("SELECT key, actor_id FROM actor_aliases")
-            }
-        step = {a: keys.get(alias_key(n), a) for a, n in names.items()}
-        out: dict[str, str] = {}
-        for actor in names:
-            seen = {actor}
-            target = step[actor]
-            while target in step and step[target] != target and step[target] not in seen:
-                seen.add(target)
-                target = step[target]
-            if target != actor:
-                out[actor] = target
-        return out
+        """Actor id -> the id it stands for once aliases are merged
+        (:func:`~stanceterm.actors.follow_aliases`), for the actors that were later made an alias
+        of another one; actors standing for themselves are left out."""
+        names, keys = self.actor_names(), self.actor_alias_keys()
+        merged = {a: follow_aliases(a, names, keys) for a in names}
+        return {a: t for a, t in merged.items() if t != a}
 
     # ---------------------------------------------------------------- stats
 
