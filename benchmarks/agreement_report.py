@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from _common import WORK, peak_rss_mb, result
+from _common import WORK, peak_rss_mb, result, synthetic_db
 
 T = TypeVar("T")
 
@@ -29,32 +29,12 @@ STANCES = ("support", "oppose", "neutral")
 
 
 def build(path: str, n_sent: int, annotators: int, seed: int = 0) -> None:
-    from stanceterm.schema import load_schema
-    from stanceterm.store import Annotation, ImportCounts, NewArticle, Stance, Store
+    from stanceterm.store import Annotation, Stance
 
-    if os.path.exists(path):
-        os.remove(path)
-    store = Store.open(path)
-    store.set_label_schema(load_schema())
     per_article = 50
-    with store.tx():
-        store.insert_articles(
-            (
-                NewArticle(
-                    id=f"art{a}",
-                    title=f"Title {a}",
-                    source="wire",
-                    url=None,
-                    published=None,
-                    lang="en",
-                    content_hash=f"h{a}",
-                    sentences=[f"Sentence {a}-{i} on the arms deal." for i in range(per_article)],
-                    norms=[f"sentence {a}-{i}" for i in range(per_article)],
-                )
-                for a in range(n_sent // per_article)
-            ),
-            ImportCounts(),
-        )
+    store = synthetic_db(
+        path, n_sent // per_article, per_article, lambda a, i: f"Sentence {a}-{i} on the arms deal."
+    )
     rng = random.Random(seed)
 
     def labels() -> object:

@@ -21,7 +21,7 @@ import time
 from array import array
 from typing import Any
 
-from _common import WORK, result
+from _common import WORK, result, synthetic_db
 
 N_ARTICLES = 40
 PER_ARTICLE = 500  # 20,000 sentences
@@ -29,32 +29,9 @@ CLAIMS = ("arms_deal", "denial", "sanctions_efficacy")
 
 
 def build(path: str) -> None:
-    from stanceterm.schema import load_schema
-    from stanceterm.store import ImportCounts, NewArticle, Store
-
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-    store = Store.open(path)
-    store.set_label_schema(load_schema())
-    with store.tx():
-        store.insert_articles(
-            (
-                NewArticle(
-                    id=f"art{a}",
-                    title=f"Article {a}",
-                    source="wire",
-                    url=None,
-                    published=None,
-                    lang="en",
-                    content_hash=f"h{a}",
-                    sentences=[f"Sentence {i} of article {a}." for i in range(PER_ARTICLE)],
-                    norms=[f"sentence {i} of article {a}" for i in range(PER_ARTICLE)],
-                )
-                for a in range(N_ARTICLES)
-            ),
-            ImportCounts(),
-        )
+    store = synthetic_db(
+        path, N_ARTICLES, PER_ARTICLE, lambda a, i: f"Sentence {i} of article {a}."
+    )
     store.close()
 
 

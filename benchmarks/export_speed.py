@@ -17,39 +17,21 @@ import subprocess
 import sys
 import time
 
-from _common import WORK, best_of, peak_rss_mb, result
+from _common import WORK, best_of, peak_rss_mb, result, synthetic_db
 
 
 def build(path: str, rows: int) -> None:
-    from stanceterm.schema import load_schema
-    from stanceterm.store import Annotation, ImportCounts, NewArticle, Stance, Store
+    from stanceterm.store import Annotation, Stance
 
-    if os.path.exists(path):
-        os.remove(path)
-    store = Store.open(path)
-    store.set_label_schema(load_schema())
     annotators = ["alice", "bob"]
     n_sent = rows // len(annotators)
     per_article = 50
-    with store.tx():
-        arts = (
-            NewArticle(
-                id=f"art{a}",
-                title=f"Title {a}",
-                source="wire",
-                url=None,
-                published=None,
-                lang="en",
-                content_hash=f"h{a}",
-                sentences=[
-                    f"Sentence {a}-{i} says that Moscow denied the arms deal."
-                    for i in range(per_article)
-                ],
-                norms=[f"sentence {a}-{i}" for i in range(per_article)],
-            )
-            for a in range(n_sent // per_article)
-        )
-        store.insert_articles(arts, ImportCounts())
+    store = synthetic_db(
+        path,
+        n_sent // per_article,
+        per_article,
+        lambda a, i: f"Sentence {a}-{i} says that Moscow denied the arms deal.",
+    )
     claims = ("arms_deal", "denial")
     recs = (
         Annotation(

@@ -20,36 +20,19 @@ import random
 import statistics
 import time
 
-from _common import WORK, best_of, result
+from _common import WORK, best_of, result, synthetic_db
 
 
 def build(path: str, n_sent: int) -> None:
-    from stanceterm.schema import load_schema
-    from stanceterm.store import Annotation, ImportCounts, NewArticle, Stance, Store
+    from stanceterm.store import Annotation, Stance
 
-    if os.path.exists(path):
-        os.remove(path)
-    store = Store.open(path)
-    store.set_label_schema(load_schema())
     per_article = 50
-    with store.tx():
-        store.insert_articles(
-            (
-                NewArticle(
-                    id=f"art{a}",
-                    title=f"Title {a}",
-                    source="wire",
-                    url=None,
-                    published=None,
-                    lang="en",
-                    content_hash=f"h{a}",
-                    sentences=[f"Sentence {a}-{i}: Moscow denied the deal." for i in range(50)],
-                    norms=[f"sentence {a}-{i}" for i in range(per_article)],
-                )
-                for a in range(n_sent // per_article)
-            ),
-            ImportCounts(),
-        )
+    store = synthetic_db(
+        path,
+        n_sent // per_article,
+        per_article,
+        lambda a, i: f"Sentence {a}-{i}: Moscow denied the deal.",
+    )
     stamp = "2026-01-01T00:00:00.000000Z"
     agree = (
         Stance("arms_deal", "vladimir-poutine", "support"),
