@@ -803,46 +803,11 @@ class Store:
     # ---------------------------------------------------------------- articles and sentences
 
     def insert_articles(self, articles: Iterable[NewArticle], counts: ImportCounts) -> None:
-        """Insert articles and their sentences in the caller's transaction (see :meth:`tx`).
-
-        An article whose id or content hash is already stored is skipped (re-import adds nothing).
-        """
-        c = self.conn
-        stamp = now()
-        for art in articles:
-            exists = c.execute(
-                "SELECT 1 FROM articles WHERE id = ? OR content_hash = ?",
-                (art.id, art.content_hash),
-            ).fetchone()
-            if exists:
-                counts.articles_skipped += 1
-                counts.sentences_skipped += len(art.sentences)
-                continue
-            c.execute(
-                "INSERT INTO articles(id, title, source, url, published, lang, content_hash, "
-                "n_sentences, origin, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    art.id,
-                    art.title,
-                    art.source,
-                    art.url,
-                    art.published,
-                    art.lang,
-                    art.content_hash,
-                    len(art.sentences),
-                    art.origin,
-                    stamp,
-                ),
-            )
-            c.executemany(
-                "INSERT INTO sentences(id, article_id, idx, text, norm) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (f"{art.id}:{i}", art.id, i, text, norm)
-                    for i, (text, norm) in enumerate(zip(art.sentences, art.norms, strict=True))
-                ],
-            )
-            counts.articles_added += 1
-            counts.sentences_added += len(art.sentences)
+        """Insert articles and their sentences in the caller's transaction (see :meth:`tx`):
+        :meth:`stage_articles` then :meth:`commit_staged`, whose rule skips an article whose id or
+        content hash is already stored (re-import adds nothing)."""
+        self.stage_articles(articles)
+        self.commit_staged(counts)
 
     # ---------------------------------------------------------------- staged import
 
