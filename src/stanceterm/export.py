@@ -330,6 +330,27 @@ def _read_records(path: Path) -> Iterator[tuple[int, AnnotationRecord]]:
             yield lineno, rec
 
 
+def read_label_records(
+    path: Path, check: Callable[[str, AnnotationRecord], None] | None = None
+) -> Iterator[tuple[int, AnnotationRecord]]:
+    """The valid records of an annotations file with their line numbers; ``check(where, rec)``
+    runs first on each; a second record for one (sentence, annotator) is an error naming both
+    lines. Raises :class:`LabelsError` (``file:line: reason``)."""
+    seen: dict[tuple[str, str], int] = {}
+    for lineno, rec in _read_records(path):
+        where = f"{path}:{lineno}"
+        if check is not None:
+            check(where, rec)
+        key = (rec.sentence_id, rec.annotator)
+        if key in seen:
+            raise LabelsError(
+                f"{where}: duplicate record for sentence {rec.sentence_id!r} by "
+                f"{rec.annotator!r} (first at line {seen[key]})"
+            )
+        seen[key] = lineno
+        yield lineno, rec
+
+
 def _check_strings(where: str, rec: AnnotationRecord) -> None:
     values = [rec.sentence_id, rec.annotator, rec.note or "", *rec.claims]
     values += [v for s in rec.stances for v in (s.claim, s.actor, s.stance, s.actor_id or "")]
@@ -365,20 +386,11 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
     """
     claims_ok, stances_ok = set(schema.claim_ids), set(schema.stances)
     result = LabelsResult()
-    seen: dict[tuple[str, str], int] = {}
     try:
         with store.tx():
             batch: list[Annotation] = []
-            for lineno, rec in _read_records(path):
+            for lineno, rec in read_label_records(path, _check_strings):
                 where = f"{path}:{lineno}"
-                _check_strings(where, rec)
-                key = (rec.sentence_id, rec.annotator)
-                if key in seen:
-                    raise LabelsError(
-                        f"{where}: duplicate record for sentence {rec.sentence_id!r} by "
-                        f"{rec.annotator!r} (first at line {seen[key]})"
-                    )
-                seen[key] = lineno
                 sentence = store.sentence(rec.sentence_id)
                 if sentence is None:
                     raise LabelsError(f"{where}: unknown sentence_id {rec.sentence_id!r}")

@@ -63,7 +63,7 @@ from stanceterm.agreement import (
     masi_distance,
     percent_agreement,
 )
-from stanceterm.export import LabelsError, _read_records
+from stanceterm.export import LabelsError, read_label_records
 from stanceterm.store import Store
 
 __all__ = [
@@ -209,17 +209,9 @@ def rows_from_export(
     naming ``file:line``.
     """
     known = set(claim_types)
-    seen: dict[tuple[str, str], int] = {}
     try:
-        for lineno, rec in _read_records(path):
+        for lineno, rec in read_label_records(path):
             where = f"{path}:{lineno}"
-            key = (rec.sentence_id, rec.annotator)
-            if key in seen:
-                raise LabelsError(
-                    f"{where}: duplicate record for sentence {rec.sentence_id!r} by "
-                    f"{rec.annotator!r} (first at line {seen[key]})"
-                )
-            seen[key] = lineno
             for claim in [*rec.claims, *(s.claim for s in rec.stances)]:
                 if claim not in known:
                     raise LabelsError(
