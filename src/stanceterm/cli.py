@@ -33,6 +33,7 @@ from stanceterm.config import (
     resolve_schema,
     resolve_theme,
 )
+from stanceterm.fileguard import ConnectedFileError
 from stanceterm.schema import LabelSchema, SchemaError, json_schemas, load_schema
 from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
 from stanceterm.store import Store, StoreError
@@ -1261,7 +1262,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.message = clean(exc.message)  # type: ignore[misc]  # click repr()s only some values
         exc.show()
         sys.exit(exc.exit_code)
-    except (StoreError, SchemaError, ConfigError, LabelsError) as exc:
+    except (StoreError, SchemaError, ConfigError, LabelsError, ConnectedFileError) as exc:
         click.echo(f"error: {clean(exc)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:

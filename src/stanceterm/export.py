@@ -21,6 +21,7 @@ from typing import IO, Any, Literal
 import orjson
 from pydantic import ValidationError
 
+from stanceterm import fileguard
 from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
 from stanceterm.store import Annotation, Stance, Store, now
 
@@ -82,6 +83,10 @@ def atomic_output(target: str | Path) -> Iterator[IO[bytes]]:
         sys.stdout.buffer.flush()
         return
     path = Path(target)
+    if fileguard.is_connected(path):
+        raise fileguard.ConnectedFileError(
+            f"{path}: is the open database; refusing to write an export over it"
+        )
     if path.exists() and not path.is_file():
         # a device or a pipe (/dev/null, a FIFO): there is nothing to replace, write straight in
         with path.open("wb") as f:
@@ -300,6 +305,8 @@ class LabelsResult:
 
 
 def _read_records(path: Path) -> Iterator[tuple[int, AnnotationRecord]]:
+    if fileguard.is_connected(path):
+        raise LabelsError(f"{path}: is the open database, not a labels file; refusing to read it")
     with path.open("rb") as f:
         lineno = 0
         while True:

@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from stanceterm import segment
+from stanceterm import fileguard, segment
 from stanceterm.schema import ArticleIn, describe_error
 from stanceterm.store import ImportCounts, NewArticle, Store
 
@@ -193,6 +193,9 @@ def import_file(
     suffix = path.suffix.lower()
     if not path.exists():
         result.error = f"{path}: no such file"
+        return result
+    if fileguard.is_connected(path):
+        result.error = f"{path}: is the open database, not an article file; refusing to read it"
         return result
     if suffix not in SUFFIXES:
         result.error = f"{path}: unsupported file type {suffix or '(none)'}; use .txt or .jsonl"

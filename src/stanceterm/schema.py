@@ -20,6 +20,8 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from stanceterm import fileguard
+
 #: Version of the exported JSONL records. Readers accept every version up to this one.
 SCHEMA_VERSION = 1
 
@@ -145,6 +147,8 @@ def load_schema_text(text: str | bytes, origin: str) -> LabelSchema:
 
 def load_schema(path: Path | None = None) -> LabelSchema:
     path = path or default_schema_path()
+    if fileguard.is_connected(path):
+        raise SchemaError(f"{path}: is the open database, not a label schema; refusing to read it")
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import orjson
 
+from stanceterm import fileguard
 from stanceterm.actors import alias_key, follow_aliases, slugify
 from stanceterm.schema import LabelSchema, load_schema_text
 
@@ -445,6 +446,7 @@ class Store:
         self._db: sqlite_utils.Database | None = None
         self._lock = threading.RLock()
         self.read_only = False
+        self._guard_key: tuple[int, int] | None = None
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -493,13 +495,14 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open database: {exc}") from None
         store = cls(conn, str(p))
+        store._guard_key = fileguard.register(p)
         try:
             store._configure_and_migrate()
         except sqlite3.DatabaseError as exc:
-            conn.close()
+            store.close()
             raise StoreError(f"{p}: not a usable stanceterm database: {exc}") from None
         except StoreError:
-            conn.close()
+            store.close()
             raise
         return store
 
@@ -527,7 +530,7 @@ class Store:
     def _open_read_only(cls, p: Path) -> Store:
         if not p.is_file():
             raise StoreError(f"{p}: no such database")
-        _check_foreign_file(p)
+        _check_foreign_file(p)  # no plain read when this process is connected to it already
         # A cleanly closed DB (no -wal beside it) is read as immutable, so reading it (merge)
         # leaves no -wal/-shm files behind; a DB in use has a -wal, which must be read.
         wal = p.with_name(p.name + "-wal")
@@ -544,16 +547,17 @@ class Store:
             raise StoreError(f"{p}: cannot open database: {exc}") from None
         store = cls(conn, str(p))
         store.read_only = True
+        store._guard_key = fileguard.register(p)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA query_only = ON")
             if store.schema_version() == 0 or store.get_meta("app") != APP_ID:
                 raise StoreError(f"{p}: is not a stanceterm database (empty); left untouched")
         except sqlite3.DatabaseError as exc:
-            conn.close()
+            store.close()
             raise StoreError(f"{p}: not a usable stanceterm database: {exc}") from None
         except StoreError:
-            conn.close()
+            store.close()
             raise
         return store
 
@@ -568,6 +572,8 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+            key, self._guard_key = self._guard_key, None
+        fileguard.unregister(key)
 
     def __enter__(self) -> Store:
         return self
@@ -2407,7 +2413,14 @@ def _label_key(a: Annotation) -> tuple[Any, ...]:
 
 
 def _check_foreign_file(p: Path) -> None:
-    """Refuse (without touching it) a non-empty file that is not an SQLite database."""
+    """Refuse (without touching it) a non-empty file that is not an SQLite database.
+
+    It reads the file's header with plain I/O, so it must never run on a file this process is
+    connected to (closing that descriptor would drop the connection's locks; see fileguard): such
+    a file was checked when it was first opened, and is skipped.
+    """
+    if fileguard.is_connected(p):
+        return
     try:
         with p.open("rb") as f:
             header = f.read(20)
