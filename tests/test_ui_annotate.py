@@ -713,7 +713,7 @@ async def test_stance_and_dialog_keys_follow_the_keymap(db: Store) -> None:
 
 
 def test_check_keymap_knows_stances_and_dialogs() -> None:
-    from stanceterm.ui.app import KeymapError, check_keymap
+    from stanceterm.ui.keymap import KeymapError, check_keymap
 
     stances = ["support", "oppose", "neutral"]
     ok = {"stance_oppose": "p", "split": "v", "note_save": "ctrl+w", "team": "T"}
@@ -747,7 +747,7 @@ def test_picker_enter_creates_a_new_name_rather_than_a_far_match(tmp_path: Path)
 def test_team_progress_rates_queues_and_activity() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from stanceterm.ui.widgets.team import TeamProgress
+    from stanceterm.ui.progress_model import TeamProgress
 
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     stamp = (now - timedelta(seconds=30)).isoformat().replace("+00:00", "Z")
