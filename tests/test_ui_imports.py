@@ -98,6 +98,32 @@ def test_the_walk_finds_the_ui_modules() -> None:
     } | {m for targets, _, _ in imports["stanceterm.ui.base"] for m in targets}
 
 
+def test_the_walk_sees_hidden_and_relative_imports() -> None:
+    """The checker itself: a relative import in a function, an absolute one under
+    TYPE_CHECKING, and a module-level ``from stanceterm.ui import keymap`` are all resolved."""
+    source = """
+from typing import TYPE_CHECKING
+from stanceterm.ui import keymap
+if TYPE_CHECKING:
+    from stanceterm.ui.app import AnnotateApp
+def f():
+    from ..writer import Job
+    from . import help
+"""
+    modules = _modules()
+    found = [
+        (sorted(_imported(node, "stanceterm.ui.screens.annotate", modules)), hidden)
+        for node, hidden in _walk(ast.parse(source))
+    ]
+    assert found == [
+        ([], None),
+        (["stanceterm.ui", "stanceterm.ui.keymap"], None),
+        (["stanceterm.ui.app"], "under TYPE_CHECKING"),
+        (["stanceterm.ui.writer"], "inside function f()"),
+        (["stanceterm.ui.screens", "stanceterm.ui.screens.help"], "inside function f()"),
+    ]
+
+
 def test_no_ui_import_hides_in_a_function_or_type_checking() -> None:
     hidden = [
         f"{name.replace('.', '/')}.py:{line}: imports {', '.join(sorted(targets))} {where}"
