@@ -394,6 +394,37 @@ async def test_failed_write_is_shown_and_retried(
 
 
 @run_async
+async def test_a_write_failing_under_a_dialog_marks_the_screen_below(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app tells every screen on its stack (WritesChanged): a save that fails while the
+    note dialog is open shows NOT SAVED on the annotate screen under it."""
+    import threading
+
+    app = app_for(db)
+    release = threading.Event()
+
+    def broken(self: Store, a: Annotation, action: str = "set") -> Annotation:
+        release.wait(10)
+        raise RuntimeError("disk full")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        monkeypatch.setattr(Store, "save", broken)
+        await pilot.press("1", "m")  # the save waits in the writer; the note dialog opens
+        await pilot.pause()
+        assert isinstance(app.screen, NoteDialog)
+        release.set()
+        await settle(app, pilot)
+        assert isinstance(app.screen, NoteDialog) and A0 in app.unsaved
+        status = str(screen(app).query_one("#status").visual)  # type: ignore[attr-defined]
+        assert "NOT SAVED" in status
+        progress = str(screen(app).query_one("#progress").visual)  # type: ignore[attr-defined]
+        assert "1 NOT SAVED" in progress
+        await pilot.press("escape")
+
+
+@run_async
 async def test_writes_apply_in_order(db: Store) -> None:
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
