@@ -60,7 +60,7 @@ def child(n: int, threshold: float, db: bool) -> None:
             with Store.open(path) as store:
                 store.set_label_schema(load_schema())
                 with store.tx():
-                    store.insert_articles(
+                    store.corpus.insert_articles(
                         (
                             NewArticle(
                                 id=f"a{i}",

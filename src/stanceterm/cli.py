@@ -342,14 +342,14 @@ def stats_cmd(app: AppContext) -> None:
     ):
         head.add_row(key.replace("_", " "), str(counts[key]))
     out_console.print(head)
-    per = store.status_counts()
+    per = store.labels.status_counts()
     if not per:
         out_console.print("No annotations yet.")
         return
     from stanceterm.team import activity, claim_agreement
 
-    rates = activity(store.iter_activity())
-    overall, agree = claim_agreement(store.iter_shared_claims())
+    rates = activity(store.team.iter_activity())
+    overall, agree = claim_agreement(store.labels.iter_shared_claims())
     statuses = ["done", "skipped", "flagged", "draft"]
     # short headers and no vertical rules: the table fits 80 columns (the footnote explains)
     table = Table(
@@ -490,7 +490,7 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
 
     store = app.store(create=False)
     schema = app.schema()
-    if store.first(annotator) is None:
+    if store.corpus.first(annotator) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
     try:
         keymap = check_keymap(app.settings.keys, schema.stances)
@@ -560,7 +560,7 @@ def annotators_cmd(app: AppContext) -> None:
     counted); "assigned" is the size of their queue (see `stanceterm assign`).
     """
     store = app.store(create=False)
-    progress = store.progress_by_annotator()
+    progress = store.team.progress_by_annotator()
     if not progress:
         out_console.print("No annotators yet.")
         return
@@ -640,13 +640,13 @@ def assign_cmd(
         annotators = check_annotator_names(names.split(","))
     except AssignmentError as exc:
         fail(str(exc))
-    existing = store.assignment_count()
+    existing = store.team.assignment_count()
     if existing and not (replace or extend):
         fail(
             f"{store.path}: already has {existing} assignment(s); pass --replace to plan again "
             "from scratch (labels are kept) or --extend to assign only the sentences nobody has"
         )
-    seqs = store.visible_seqs(unassigned_only=extend)
+    seqs = store.team.visible_seqs(unassigned_only=extend)
     if extend and not seqs:
         click.echo("Nothing to assign: every visible sentence is already assigned.", err=True)
         return
@@ -659,12 +659,12 @@ def assign_cmd(
             overlap,
             seed=seed,
             overlap_sample=overlap_sample,
-            existing=store.assigned_loads() if extend else None,
+            existing=store.team.assigned_loads() if extend else None,
         )
     except AssignmentError as exc:
         fail(str(exc))
-    written = store.write_assignments(plan.queues, replace=replace)
-    summary = store.assignment_summary()
+    written = store.team.write_assignments(plan.queues, replace=replace)
+    summary = store.team.assignment_summary()
     table = Table(title="assignments", title_justify="left")
     table.add_column("annotator")
     table.add_column("assigned", justify="right")
@@ -765,7 +765,7 @@ def serve_cmd(
     name = app.annotator(annotator)
     assert name is not None
     store = app.store(create=False)
-    if store.first(name) is None:
+    if store.corpus.first(name) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
     schema = Path(app.schema_flag) if app.schema_flag else None
     command = serve_mod.annotate_command(Path(store.path), name, schema=schema)
@@ -843,12 +843,12 @@ def dedup_cmd(
 
     store = app.store(create=False)
     if split_id is not None:
-        sentence = store.sentence(split_id)
+        sentence = store.corpus.sentence(split_id)
         if sentence is None:
             fail(f"unknown sentence id: {split_id}")
         who = app.annotator(annotator, required=False)
         cluster = sentence.cluster_id
-        withdrawn = store.split_sentence(split_id, who)
+        withdrawn = store.clusters.split(split_id, who)
         if as_json:
             click.echo(
                 json_mod.dumps({"split": split_id, "cluster_id": cluster, "withdrawn": withdrawn})
@@ -864,7 +864,7 @@ def dedup_cmd(
         return
     app.schema()  # seeds the actor gazetteer the fact guard uses
     if threshold is None:
-        last = store.dedup_state().threshold
+        last = store.clusters.state().threshold
         threshold = last if last == last else DEFAULT_THRESHOLD  # nan: never run
     progress = Progress(
         TextColumn("[bold]dedup {task.fields[phase]}"),

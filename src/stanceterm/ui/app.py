@@ -111,7 +111,7 @@ class StanceApp(App[RunResult]):
 
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
-        self.actor_names = self.store.actor_names()
+        self.actor_names = self.store.actors.names()
         self._writer()
         self.push_screen(AnnotateScreen())
 
@@ -220,8 +220,8 @@ class StanceApp(App[RunResult]):
 
         def run(store: Store) -> tuple[Annotation | None, Annotation]:
             final = resolve(ann)
-            before = store.annotation(final.sentence_id, final.annotator)
-            return before, store.save(final, action)
+            before = store.labels.get(final.sentence_id, final.annotator)
+            return before, store.labels.save(final, action)
 
         job = Job(run, "save", ann.sentence_id, done)
         if t0 is not None:
@@ -260,12 +260,12 @@ class StanceApp(App[RunResult]):
         annotator = self.annotator
 
         def run(store: Store) -> str:
-            real = store.add_actor(name, created_by=annotator)
+            real = store.actors.add(name, created_by=annotator)
             ids[provisional] = real
             return real
 
         def finished(real: str) -> None:
-            self.actor_names[real] = self.store.actor_names().get(real, name)
+            self.actor_names[real] = self.store.actors.names().get(real, name)
             for sid, (seq, ann) in list(self.pending.items()):
                 self.pending[sid] = (seq, replace_actor(ann, provisional, real))
             done(provisional, real)
@@ -276,7 +276,7 @@ class StanceApp(App[RunResult]):
     def display_actor(self, actor_id: str) -> str:
         name = self.actor_names.get(actor_id)
         if name is None:
-            name = self.store.actor_names().get(actor_id, actor_id)
+            name = self.store.actors.names().get(actor_id, actor_id)
             self.actor_names[actor_id] = name
         return name
 

@@ -48,7 +48,7 @@ class ReviewApp(StanceApp):
 
         if self.queue is None:
             self.queue = review_queue(self.store, include_all=self.include_all)
-        self.actor_names = self.store.actor_names()
+        self.actor_names = self.store.actors.names()
         self._writer()
         self.push_screen(ReviewScreen(self.queue))
 
@@ -65,9 +65,7 @@ class ReviewApp(StanceApp):
         stances = self.real_stances(gold.stances)
         if stances is not gold.stances:
             gold = replace(gold, stances=stances)
-        with store.tx():  # what is replaced and its replacement, in one transaction
-            before = store.gold(gold.sentence_id)
-            stored = store.set_gold(gold)
+        before, stored = store.gold.replace(gold)  # read and written in one transaction
         self._gold_history.append((gold.sentence_id, before))
         return stored
 
@@ -76,7 +74,7 @@ class ReviewApp(StanceApp):
         if not self._gold_history:
             return None
         sentence_id, before = self._gold_history[-1]
-        store.restore_gold(sentence_id, before)
+        store.gold.restore(sentence_id, before)
         self._gold_history.pop()
         return sentence_id, before
 

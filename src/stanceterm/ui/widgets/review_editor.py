@@ -128,7 +128,7 @@ class GoldEditor(ModalScreen[GoldLabels | None]):
             if claim is None:
                 return
             picker = ActorPicker(
-                self.sentence, app.store.alias_map(), app.store.actor_names(), claim
+                self.sentence, app.store.actors.alias_map(), app.store.actors.names(), claim
             )
             app.push_screen(picker, lambda choice: actor_chosen(claim, choice))
 

@@ -1,6 +1,6 @@
 """The team's progress, live: one line of the other annotators, and a full table on demand.
 
-The numbers come from :meth:`Store.progress_by_annotator` (trigger-kept counters, a few-row
+The numbers come from :meth:`Store.team.progress_by_annotator` (trigger-kept counters, a few-row
 read even on a million-sentence DB), polled every few seconds off the UI thread. Rates are
 measured between polls (finished sentences per minute over the last few minutes).
 """
