@@ -62,6 +62,8 @@ class AppContext:
     settings: Settings
     _store: Store | None = None
     _schema: LabelSchema | None = None
+    _schema_explicit: bool = False
+    _schema_recorded: bool = False
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -74,22 +76,35 @@ class AppContext:
             self.closers.append(self._store.close)
         return self._store
 
+    # ---- store branch: getters never write (issue 13); the schema is recorded explicitly ----
     def schema(self) -> LabelSchema:
         """The label schema: an explicit --schema/env/config file, else the DB's, else the default.
 
-        An explicitly chosen schema is recorded in the DB so every later command agrees on it.
+        A getter: it never writes the DB (read-only commands take no write lock). Commands that
+        record it call :meth:`record_schema`.
         """
         if self._schema is None:
             # an explicit schema is checked before the DB is opened: a bad one creates no file
             explicit = resolve_schema(self.schema_flag, self.settings)
             loaded = load_schema(explicit) if explicit else None
-            store = self.store()
-            schema = loaded if loaded is not None else store.label_schema()
+            self._schema_explicit = loaded is not None
+            schema = loaded if loaded is not None else self.store().label_schema()
             if schema is None:
                 schema = load_schema()
-            store.set_label_schema(schema)
             self._schema = schema
         return self._schema
+
+    def record_schema(self, *, explicit_only: bool = False) -> LabelSchema:
+        """:meth:`schema`, recorded in the DB with its actor gazetteer seeded, so every later
+        command agrees on it: the explicit write path of ``--schema``. ``explicit_only``: record
+        only an explicitly chosen schema (commands that otherwise only read)."""
+        schema = self.schema()
+        if not self._schema_recorded and (self._schema_explicit or not explicit_only):
+            self.store().set_label_schema(schema)
+            self._schema_recorded = True
+        return schema
+
+    # ---- end store branch ----
 
     def theme(self) -> str | None:
         """The TUI theme ($STANCETERM_THEME or the config's ``theme``), checked by name."""
@@ -160,7 +175,7 @@ def run_import(
     files = list(discover(paths))
     if not files:
         fail("nothing to import: no .txt or .jsonl files in " + ", ".join(map(clean, paths)))
-    schema = app.schema()
+    schema = app.record_schema()
     store = app.store()
     total = ImportCounts()
     failed = 0
@@ -310,7 +325,7 @@ def import_labels_cmd(app: AppContext, file: str) -> None:
     if not path.is_file():
         fail(f"{path}: no such file")
     store = app.store(create=False)
-    result = import_labels(store, path, app.schema())
+    result = import_labels(store, path, app.record_schema())
     click.echo(
         f"Imported {result.written} label record(s) ({result.unchanged} unchanged, "
         f"{result.actors_created} new actor(s)) from {clean(path)}",
@@ -489,7 +504,7 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
     from stanceterm.ui.app import KeymapError, check_keymap, run_app
 
     store = app.store(create=False)
-    schema = app.schema()
+    schema = app.record_schema()
     if store.corpus.first(annotator) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
     try:
@@ -534,7 +549,7 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
     name = app.annotator(annotator)
     assert name is not None
     store = app.store(create=False)
-    schema = app.schema()
+    schema = app.record_schema(explicit_only=True)
     queue = review_queue(store, include_all=include_all)
     if not queue:
         what = "no sentence has a label" if include_all else "no disagreements and no flags"
@@ -862,7 +877,7 @@ def dedup_cmd(
                 err=True,
             )
         return
-    app.schema()  # seeds the actor gazetteer the fact guard uses
+    app.record_schema()  # seeds the actor gazetteer the fact guard uses
     if threshold is None:
         last = store.clusters.state().threshold
         threshold = last if last == last else DEFAULT_THRESHOLD  # nan: never run
@@ -1077,7 +1092,7 @@ def agreement_cmd(
             fail(f"{path}: no such file")
         if app.db_path.is_file():
             store = app.store(create=False)
-            schema = app.schema()
+            schema = app.record_schema(explicit_only=True)
         else:
             explicit = resolve_schema(app.schema_flag, app.settings)
             schema = load_schema(explicit) if explicit else load_schema()
@@ -1086,7 +1101,7 @@ def agreement_cmd(
         source = str(path)
     else:
         store = app.store(create=False)
-        schema = app.schema()
+        schema = app.record_schema(explicit_only=True)
         resolver = ActorResolver.from_store(store)
         rows = rows_from_store(
             store, annotators=annotators, include_flagged=include_flagged, resolver=resolver
