@@ -170,8 +170,52 @@ _V4 = """
 INSERT OR REPLACE INTO meta(key, value) VALUES ('norm_key', 'nfkd-nomarks-casefold');
 """
 
+#: v5: documented read-only views for ``sqlite-utils`` and datasette users (README, "Query the DB").
+#:
+#: ``labels_flat``: one row per stance of every label (current state per sentence and
+#: annotator, propagated copies included, ``propagated_from`` says so), with the sentence text,
+#: the claim, the actor id and display name and the stance. A claim with no stance gives one row
+#: with that claim and NULL actor/stance; a label with no claim at all (a sentence done as "no
+#: claim", skipped, flagged or a draft) gives one row with NULL claim. So every label appears at
+#: least once and ``count(DISTINCT sentence_id || annotator)`` counts labels.
+#:
+#: ``gold_flat``: the same for the gold records (one row per stance; a claim with no stance or a
+#: record with no claim, e.g. ``unresolvable``, gives a row with NULLs), with the adjudicator.
+#:
+#: Views hold no data: nothing to back-fill, and they follow every later write.
+_FLAT = """
+CREATE VIEW {name} AS
+SELECT {cols}, json_extract(st.value, '$.claim') AS claim,
+    json_extract(st.value, '$.actor') AS actor_id, ac.name AS actor,
+    json_extract(st.value, '$.stance') AS stance, {tail}
+FROM {table} x JOIN sentences s ON s.id = x.sentence_id
+JOIN json_each(x.stances) st
+LEFT JOIN actors ac ON ac.id = json_extract(st.value, '$.actor')
+UNION ALL
+SELECT {cols}, cl.value AS claim, NULL AS actor_id, NULL AS actor, NULL AS stance, {tail}
+FROM {table} x JOIN sentences s ON s.id = x.sentence_id
+JOIN json_each(x.claims) cl
+WHERE NOT EXISTS (SELECT 1 FROM json_each(x.stances) st2
+    WHERE json_extract(st2.value, '$.claim') = cl.value)
+UNION ALL
+SELECT {cols}, NULL AS claim, NULL AS actor_id, NULL AS actor, NULL AS stance, {tail}
+FROM {table} x JOIN sentences s ON s.id = x.sentence_id
+WHERE json_array_length(x.claims) = 0 AND json_array_length(x.stances) = 0;
+"""
+_V5 = _FLAT.format(
+    name="labels_flat",
+    table="annotations",
+    cols="x.sentence_id, s.article_id, s.seq, s.text, x.annotator, x.status",
+    tail="x.note, x.propagated_from, x.created_at, x.updated_at",
+) + _FLAT.format(
+    name="gold_flat",
+    table="gold",
+    cols="x.sentence_id, s.article_id, s.seq, s.text, x.status",
+    tail="x.adjudicator, x.chosen_from, x.note, x.created_at, x.updated_at",
+)
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 NORM_BATCH = 5000
