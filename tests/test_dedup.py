@@ -21,9 +21,9 @@ from stanceterm.dedup import (
     Gazetteer,
     cluster_id_for,
     cluster_texts,
+    compare_key,
     fact_guard,
     features,
-    match_key,
     normalize,
     run_dedup,
 )
@@ -77,11 +77,13 @@ def test_decimals_and_millions() -> None:
     ],
 )
 def test_match_key_strips_attribution(prefixed: str) -> None:
-    assert match_key(prefixed) == match_key("Pyongyang a livré des obus à la Russie depuis l'été.")
+    assert compare_key(prefixed) == compare_key(
+        "Pyongyang a livré des obus à la Russie depuis l'été."
+    )
 
 
 def test_match_key_keeps_short_sentences_whole() -> None:
-    assert match_key("Peskov said no.") == "peskov said no"
+    assert compare_key("Peskov said no.") == "peskov said no"
 
 
 # --------------------------------------------------------------------------- merging
@@ -186,7 +188,7 @@ HARD_NEGATIVES = {
 def test_hard_negatives_stay_apart(name: str) -> None:
     a, b = HARD_NEGATIVES[name]
     # the near-miss is fuzzy-similar: only the fact guard keeps it apart
-    assert fuzz.ratio(match_key(a), match_key(b)) >= DEFAULT_THRESHOLD
+    assert fuzz.ratio(compare_key(a), compare_key(b)) >= DEFAULT_THRESHOLD
     assert cluster_texts([a, b], aliases=ALIASES) == [0, 1]
     assert cluster_texts([b, a], aliases=ALIASES) == [0, 1]
 
@@ -221,7 +223,7 @@ def test_no_chaining() -> None:
         "Tuesday night by train", "Tuesday by train"
     )
     t = 91.0
-    ka, kb, kc = match_key(a), match_key(b), match_key(c)
+    ka, kb, kc = compare_key(a), compare_key(b), compare_key(c)
     assert fuzz.ratio(ka, kb) >= t and fuzz.ratio(kb, kc) >= t and fuzz.ratio(ka, kc) < t
     # B joins A; C matches B but not A, the representative: it does not chain into A's cluster
     assert cluster_texts([a, b, c], threshold=t, aliases=ALIASES) == [0, 0, 2]
@@ -238,7 +240,7 @@ def test_every_member_matches_its_representative() -> None:
     for i, r in enumerate(reps):
         if r != i:
             assert reps[r] == r
-            assert fuzz.ratio(match_key(texts[i]), match_key(texts[r])) >= DEFAULT_THRESHOLD
+            assert fuzz.ratio(compare_key(texts[i]), compare_key(texts[r])) >= DEFAULT_THRESHOLD
     # batch size does not change the result
     assert cluster_texts(texts, aliases=ALIASES, batch=2000) == reps
 

@@ -4,7 +4,7 @@ Wire copy repeats across outlets with small changes (« » vs " ", NBSP, dashes,
 "said X" vs "X said", a « Selon l'AFP, » prefix, "1 000" vs "1,000"). Each repeated sentence should
 be annotated once. The pipeline, for every sentence in import order (``seq``):
 
-1. **Normalise** (:func:`normalize`, :func:`match_key`): NFKC, quotes/apostrophes/dashes/spaces
+1. **Normalise** (:func:`normalize`, :func:`compare_key`): NFKC, quotes/apostrophes/dashes/spaces
    unified, accents folded, casefolded, thousands separators dropped and decimal commas made
    points, punctuation dropped. The *match key* also strips attribution that wire copies move
    around or add: an agency dateline (« MOSCOU (AFP) - »), an « Selon l'AFP, » / "According to
@@ -194,7 +194,7 @@ _STRIP = [
 _MIN_KEY_TOKENS = 3
 
 
-def match_key(text: str) -> str:
+def compare_key(text: str) -> str:
     """What the fuzzy score compares: :func:`normalize` with attribution stripped.
 
     Stripping never leaves fewer than three words (then the full form is used).

@@ -42,13 +42,6 @@ from stanceterm.ui.widgets.team import TeamLine, TeamProgress, TeamTable
 if TYPE_CHECKING:
     from stanceterm.ui.app import StanceApp
 
-try:  # the normalisation used for sentences.norm at import time
-    from stanceterm.segment import match_key as _match_key
-except ImportError:  # pragma: no cover - segment.py not there yet
-
-    def _match_key(text: str) -> str:
-        return " ".join(text.casefold().split())
-
 
 #: Actions that change labels: greyed out while an undo is being applied.
 LABEL_ACTIONS = frozenset(
@@ -759,7 +752,7 @@ class AnnotateScreen(Screen[None]):
             if not query or not query.strip():
                 return
             after = self.sentence.seq if self.sentence else -1
-            hit = self.store.corpus.search(_match_key(query), after, self.annotator)
+            hit = self.store.corpus.search(query, after, self.annotator)
             if hit is None:
                 self.notify(f"No sentence contains « {query} ».", markup=False, timeout=3)
             else:
