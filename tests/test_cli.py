@@ -204,9 +204,10 @@ def test_demo_annotates_as_demo_unless_told_otherwise(
     who: str,
 ) -> None:
     from stanceterm import cli as cli_mod
+    from stanceterm.cli import annotate
 
     seen: list[str] = []
-    monkeypatch.setattr(cli_mod, "_annotate", lambda app, name, show_others: seen.append(name))
+    monkeypatch.setattr(annotate, "_annotate", lambda app, name, show_others: seen.append(name))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("STANCETERM_DB", raising=False)
     monkeypatch.delenv("STANCETERM_ANNOTATOR", raising=False)

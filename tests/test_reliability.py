@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from stanceterm.agreement import masi_distance
+from stanceterm.cli.render import format_latex, format_markdown
 from stanceterm.export import Filters, LabelsError, export
 from stanceterm.reliability import (
     ActorResolver,
@@ -26,8 +27,6 @@ from stanceterm.reliability import (
     claim_set_field,
     collect,
     disagreements,
-    format_latex,
-    format_markdown,
     measure,
     pairwise_kappa,
     rows_from_export,

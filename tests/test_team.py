@@ -14,13 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stanceterm.agreement import alpha
+from stanceterm.reliability import LabelRow, claim_agreement, collect, store_claim_agreement
 from stanceterm.store import Annotation, Stance, Store
-from stanceterm.team import (
-    AssignmentError,
-    activity,
-    claim_agreement,
-    plan_assignment,
-)
+from stanceterm.team import AssignmentError, activity, plan_assignment
 from tests.conftest import DEMO, add_article
 from tests.test_cli import assert_clean_error, run
 
@@ -260,18 +256,25 @@ def test_activity_sessions_and_rate() -> None:
     assert acts["bob"].per_hour is None and acts["bob"].labels == 1
 
 
+def _claims_corpus(rows: list[tuple[str, str, tuple[str, ...]]]) -> object:
+    labels = [LabelRow(sid, "", a, "done", claims, ()) for sid, a, claims in rows]
+    return collect(labels, (), keep_text=False)
+
+
 def test_claim_agreement_matches_alpha() -> None:
+    """stats' claim alpha is reliability's ``claims`` field (one definition)."""
     rows = [
-        ("s1", "alice", '["arms_deal"]'),
-        ("s1", "bob", '["arms_deal"]'),
-        ("s2", "alice", '["denial"]'),
-        ("s2", "bob", '["denial","arms_deal"]'),
-        ("s3", "bob", "[]"),
-        ("s3", "carol", "[]"),
-        ("s4", "alice", '["denial"]'),
-        ("s4", "carol", '["sanctions_efficacy"]'),
+        ("s1", "alice", ("arms_deal",)),
+        ("s1", "bob", ("arms_deal",)),
+        ("s2", "alice", ("denial",)),
+        ("s2", "bob", ("denial", "arms_deal")),
+        ("s3", "bob", ()),
+        ("s3", "carol", ()),
+        ("s4", "alice", ("denial",)),
+        ("s4", "carol", ("sanctions_efficacy",)),
+        ("s5", "dan", ("denial",)),  # labelled once: not shared, no unit
     ]
-    overall, per = claim_agreement(rows)
+    overall, per = claim_agreement(_claims_corpus(rows))  # type: ignore[arg-type]
     A, D, S, E = (
         frozenset({"arms_deal"}),
         frozenset({"denial"}),
@@ -282,7 +285,8 @@ def test_claim_agreement_matches_alpha() -> None:
     assert overall.units == 4 and overall.alpha == pytest.approx(alpha(full, "masi"))
     alice = [[A, D, D], [A, D | A, None], [None, None, S]]
     assert per["alice"].units == 3 and per["alice"].alpha == pytest.approx(alpha(alice, "masi"))
-    none, _ = claim_agreement([])
+    assert "dan" not in per
+    none, _ = claim_agreement(_claims_corpus([]))  # type: ignore[arg-type]
     assert none.units == 0 and math.isnan(none.alpha)
 
 
@@ -302,6 +306,41 @@ def test_shared_claims_exclude_skipped_drafts_flagged_and_propagated(filled: Sto
     s.save(Annotation("a2:0", "alice", "done", ()))
     rows = list(s.iter_shared_claims())
     assert [(r[0], r[1]) for r in rows] == [("a1:0", "alice"), ("a1:0", "bob")]
+    # stats' figure (reliability's claims field) counts the same units as these rows
+    overall, per = store_claim_agreement(s)
+    assert overall.units == 1 and set(per) == {"alice", "bob"}
+
+
+def test_stats_claim_alpha_equals_the_former_definition(filled: Store) -> None:
+    """The claim alpha of `stats` moved to reliability's claims field: same figures as the former
+    team.claim_agreement (alpha, MASI, over Store.iter_shared_claims), on random labels."""
+    import orjson
+
+    rng = random.Random(5)
+    sids = ["a1:0", "a1:1", "a1:2", "a2:0", "a2:1"]
+    claims = ["arms_deal", "denial", "sanctions_efficacy"]
+    for sid in sids:
+        for who in ("alice", "bob", "carol"):
+            if rng.random() < 0.9:
+                done = rng.random() < 0.75
+                status = "done" if done else rng.choice(["skipped", "flagged", "draft"])
+                picked = tuple(c for c in claims if rng.random() < 0.4)
+                filled.save(Annotation(sid, who, status, picked))
+    units: dict[str, dict[str, frozenset[str]]] = {}
+    for sid, who, raw in filled.iter_shared_claims():
+        units.setdefault(sid, {})[who] = frozenset(orjson.loads(raw))
+
+    def former(cols: list[dict[str, frozenset[str]]]) -> float:
+        present = sorted({a for col in cols for a in col})
+        return alpha([[col.get(a) for col in cols] for a in present], "masi")
+
+    overall, per = store_claim_agreement(filled)
+    assert overall.units == len(units) >= 3
+    assert overall.alpha == pytest.approx(former(list(units.values())), nan_ok=True)
+    for who in ("alice", "bob", "carol"):
+        cols = [col for col in units.values() if who in col]
+        assert per[who].units == len(cols)
+        assert per[who].alpha == pytest.approx(former(cols), nan_ok=True)
 
 
 # --------------------------------------------------------------------------- CLI
