@@ -17,8 +17,7 @@ from stanceterm.agreement import alpha
 from stanceterm.reliability import LabelRow, claim_agreement, collect, store_claim_agreement
 from stanceterm.store import Annotation, Stance, Store
 from stanceterm.team import AssignmentError, activity, plan_assignment
-from tests.conftest import DEMO, add_article
-from tests.test_cli import assert_clean_error, run
+from tests.conftest import DEMO, add_article, assert_clean_error, run
 
 NAMES = ["alice", "bob", "carol", "dan", "eve", "fay", "gus"]
 
@@ -395,11 +394,3 @@ def _assigned(store: Store, annotator: str) -> list[str]:
                 "SELECT sentence_id FROM assignments WHERE annotator = ? ORDER BY seq", (annotator,)
             )
         ]
-
-
-def test_team_and_serve_do_not_import_textual() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, stanceterm.team, stanceterm.serve; sys.exit('textual' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

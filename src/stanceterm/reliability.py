@@ -42,6 +42,9 @@ beside the CLI, in :mod:`stanceterm.cli.render`. :func:`claim_agreement` is the 
 ``stanceterm stats``: the ``claims`` field of this module, so it has one definition.
 
 No SQL here (the store has it) and no Textual.
+
+Size: over 600 lines on purpose: rows, corpus, fields, measures, disagreements and the report all
+share the :class:`Corpus`, :class:`Field` and :class:`Unit` types; the renderers are elsewhere.
 """
 
 from __future__ import annotations
