@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from stanceterm.agreement import alpha
 from stanceterm.reliability import LabelRow, claim_agreement, collect, store_claim_agreement
 from stanceterm.store import Annotation, Stance, Store
-from stanceterm.team import AssignmentError, activity, plan_assignment
+from stanceterm.team import AssignmentError, activity, assign, plan_assignment
 from tests.conftest import DEMO, add_article, assert_clean_error, run
 
 NAMES = ["alice", "bob", "carol", "dan", "eve", "fay", "gus"]
@@ -109,6 +109,23 @@ def test_plan_refuses_bad_options(
 
 
 # --------------------------------------------------------------------------- store: assignments
+
+
+def test_assign_refuses_a_db_that_has_assignments_unless_replace_or_extend(filled: Store) -> None:
+    """The refusal rule lives in the core (team.assign), not in the command."""
+    first = assign(filled, ["alice", "bob"], 2, seed=1)
+    assert first is not None and first.written == 10 and first.annotators == ["alice", "bob"]
+    with pytest.raises(AssignmentError, match=r"already has 10 assignment\(s\); pass --replace"):
+        assign(filled, ["alice", "bob"], 1)
+    assert filled.assignment_count() == 10  # refused: nothing written
+    again = assign(filled, ["carol"], 1, replace=True)
+    assert again is not None and filled.assignment_summary().keys() == {"carol"}
+    assert assign(filled, ["dan"], 1, extend=True) is None  # nothing left nobody has
+    with pytest.raises(AssignmentError, match="listed twice"):
+        assign(filled, ["eve", "eve"], 1, replace=True)
+    empty = Store.memory()
+    with pytest.raises(AssignmentError, match="no sentences to assign"):
+        assign(empty, ["alice"], 1)
 
 
 def test_assignments_drive_the_queue(filled: Store) -> None:
