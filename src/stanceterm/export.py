@@ -277,10 +277,61 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
         )
 
 
+def gold_history_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+    """One line per gold event (``export --kind gold --history``), by sentence then (ts, uid):
+    the adjudicator, the time, the action (``decide``, ``undo``, ``restore``), the decision made
+    (``labels``, null when the gold was removed) and the one replaced (``replaced``), the event
+    it undoes, where it was made (``origin``: null here, ``merge:<db>`` elsewhere) and whether
+    it is the decision standing now (``standing``)."""
+    names = store.actors.names()
+    standing: dict[str, str | None] = {}
+    rows = list(store.gold.iter_history(articles=filters.articles))
+    for ev in rows:  # the latest event of each sentence by (ts, uid) stands
+        sid = ev["sentence_id"]
+        best = standing.get(sid)
+        if best is None or (ev["ts"], ev["uid"] or "") > tuple(best.split("\x1f")):
+            standing[sid] = f"{ev['ts']}\x1f{ev['uid'] or ''}"
+
+    def decision(raw: str | None) -> dict[str, Any] | None:
+        if raw is None:
+            return None
+        d = orjson.loads(raw)
+        return {
+            "status": d["status"],
+            "claims": d["claims"],
+            "stances": [
+                {**st, "actor": names.get(st["actor"], st["actor"]), "actor_id": st["actor"]}
+                for st in d["stances"]
+            ],
+            "adjudicator": d["adjudicator"],
+            "chosen_from": d.get("chosen_from"),
+            "note": d.get("note"),
+            "decided_at": d.get("updated_at"),
+        }
+
+    for ev in rows:
+        yield orjson.dumps(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "sentence_id": ev["sentence_id"],
+                "event_id": ev["uid"],
+                "time": ev["ts"],
+                "adjudicator": ev["adjudicator"],
+                "action": ev["action"],
+                "labels": decision(ev["after"]),
+                "replaced": decision(ev["before"]),
+                "undoes": ev["undoes"],
+                "origin": ev["origin"],
+                "standing": standing[ev["sentence_id"]] == f"{ev['ts']}\x1f{ev['uid'] or ''}",
+            }
+        )
+
+
 WRITERS: dict[str, Callable[[Store, Filters], Iterator[bytes]]] = {
     "annotations": annotation_lines,
     "sentences": sentence_lines,
     "gold": gold_lines,
+    "gold-history": gold_history_lines,
 }
 
 

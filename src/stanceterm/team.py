@@ -307,7 +307,7 @@ def _schema_difference(reference: Store, other: Store) -> str:
 def merge_databases(
     store: Store, paths: Sequence[str | os.PathLike[str]]
 ) -> list[tuple[Path, MergeCounts]]:
-    """Merge other stanceterm DB files into ``store``, all in one transaction.
+    """Merge other stanceterm DB files into ``store`` (short transactions, resumable).
 
     Every file is opened read-only (and left untouched) and checked first: a file that is not a
     stanceterm DB, this DB itself, or a DB whose label schema means something else (another
@@ -334,7 +334,7 @@ def merge_databases(
                 )
             if effective is None and theirs is not None:
                 effective, reference = theirs, other
-        merged = store.merge.from_dbs([other for _, other in others])  # one transaction
+        merged = store.merge.from_dbs([other for _, other in others])
         return [(p, counts) for (p, _), counts in zip(others, merged, strict=True)]
     finally:
         for _, other in others:

@@ -19,7 +19,7 @@ import sys
 import click
 
 from stanceterm import __version__
-from stanceterm.cli import agreement, annotate, corpus, dedup, schemas, team
+from stanceterm.cli import actors, agreement, annotate, corpus, dedup, schemas, team
 from stanceterm.cli.context import AppContext, UserError, fail, pass_app
 from stanceterm.config import ConfigError, load_settings
 from stanceterm.fileguard import ConnectedFileError
@@ -68,6 +68,7 @@ for _command in (
     team.annotators_cmd,
     team.assign_cmd,
     team.merge_cmd,
+    actors.actors_cmd,
     annotate.serve_cmd,
     dedup.dedup_cmd,
     agreement.agreement_cmd,

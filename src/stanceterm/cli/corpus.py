@@ -135,6 +135,11 @@ def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int |
     help="Only this status (repeatable; default: done, skipped and flagged).",
 )
 @click.option("--article", "articles", multiple=True, help="Only this article id (repeatable).")
+@click.option(
+    "--history",
+    is_flag=True,
+    help="With --kind gold: every gold decision and undo, oldest first (the audit trail).",
+)
 @pass_app
 def export_cmd(
     app: AppContext,
@@ -143,6 +148,7 @@ def export_cmd(
     annotators: tuple[str, ...],
     statuses: tuple[str, ...],
     articles: tuple[str, ...],
+    history: bool,
 ) -> None:
     """Export sentences, annotations or gold labels as JSONL.
 
@@ -153,13 +159,17 @@ def export_cmd(
     sentences: one line per sentence with its cluster_id and all its annotations.
 
     gold: one line per adjudicated sentence with the gold labels and the annotators' versions.
+    With --history: one line per gold event (decide, undo, restore) with its adjudicator, time,
+    the decision it made and the one it replaced, and whether it is the standing one.
     """
     from stanceterm.export import Filters, default_out_path, export
 
+    if history and kind != "gold":
+        fail("--history goes with --kind gold")
     store = app.store(create=False)
-    target = out or str(default_out_path(kind))
+    target = out or str(default_out_path("gold-history" if history else kind))
     filters = Filters(annotators, statuses or ("done", "skipped", "flagged"), articles)
-    n = export(store, kind, target, filters)
+    n = export(store, "gold-history" if history else kind, target, filters)
     where = "stdout" if target == "-" else target
     click.echo(f"Wrote {n} {kind} line(s) to {clean(where)}", err=True)
 

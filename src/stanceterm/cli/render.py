@@ -321,6 +321,7 @@ def merge_table(into: str, results: Sequence[tuple[Any, MergeCounts]]) -> Table:
         ("gold taken", "gold_taken"),
         ("gold kept", "gold_kept"),
         ("actors added", "actors_added"),
+        ("actor operations copied", "actor_events_added"),
         ("annotators added", "annotators_added"),
         ("cluster splits applied", "splits_applied"),
     ):

@@ -143,16 +143,28 @@ def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
     Sentences match by their stable id; articles missing here are copied. The history is the
     union of both (events are copied by id, so merging twice changes nothing). When the same
     sentence was labelled by the same annotator in both, the later change wins and both stay in
-    the history. Actors match by name and aliases. Gold labels: the later decision wins. Each
-    OTHER.db is opened read-only and left untouched; a DB with another label schema (other claim
-    types or stances) or a labelled sentence whose text differs is refused. All files merge in
-    one transaction: an interruption leaves this DB as it was.
+    the history; an undo or delete is a change like any other. Ties and clocks: events are
+    ordered by (time, event id), so merging in any order, any number of times, gives the same
+    labels, gold and actors. Actors match by id, name and aliases; actor renames, aliases and
+    merges are replayed. Each OTHER.db is opened read-only and left untouched; a DB with another
+    label schema (other claim types or stances) or a labelled sentence whose text differs is
+    refused before anything is written. The merge is applied in short transactions (annotators
+    keep saving meanwhile): an interrupted merge leaves part of OTHER applied, and running it
+    again completes it.
     """
     from stanceterm.team import merge_databases
 
     store = app.store()
     results = merge_databases(store, others)
     out_console.print(merge_table(Path(store.path).name, results))
+    for path, counts in results:
+        if counts.future_skew_s > 0:
+            click.echo(
+                f"warning: {clean(str(path))}: its latest change is dated "
+                f"{counts.future_skew_s / 60:.0f} min in the future: that machine's clock looks "
+                "skewed. Merged as dated; edits made here from now on are ordered after it.",
+                err=True,
+            )
     click.echo(
         "labels taken: the other DB's change was later and now stands here; kept: ours was later "
         "or equal; deleted: undone there after our last change. Run `stanceterm dedup` if "

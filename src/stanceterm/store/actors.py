@@ -7,12 +7,18 @@ Reached as ``store.actors``. Alias keys and the alias-merging rule live in
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
 
 from stanceterm.actors import alias_key, follow_aliases, slugify
 from stanceterm.schema import LabelSchema
 from stanceterm.store.base import Handle, require_tx
-from stanceterm.store.models import now
+from stanceterm.store.gold import resolve_gold
+from stanceterm.store.labels import actor_map_in, record_event, resolve_label, standing_actor_events
+from stanceterm.store.models import dumps, now, stamp_after
 
 
 def add_actor_row(
@@ -44,9 +50,10 @@ def add_actor_row(
     for alias in [name, *aliases]:
         alias = alias.strip()
         if alias:
-            c.execute(
-                "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id) VALUES (?, ?, ?)",
-                (alias_key(alias), alias, actor_id),
+            c.execute(  # trusted for dedup: the schema's gazetteer (created_by NULL), not picks
+                "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id, trusted) "
+                "VALUES (?, ?, ?, ?)",
+                (alias_key(alias), alias, actor_id, int(created_by is None)),
             )
     return actor_id
 
@@ -123,3 +130,302 @@ class Actors:
         names, keys = self.names(), self.alias_keys()
         merged = {a: follow_aliases(a, names, keys) for a in names}
         return {a: t for a, t in merged.items() if t != a}
+
+
+# --------------------------------------------------------------------------- actor operations
+# Rename, alias and merge are replicated events (``actor_events``), ordered by (ts, uid) like
+# label events (docs/ARCHITECTURE.md, "Merge ordering"); :func:`replay_actors` derives the actor
+# names and alias rows they touch, :func:`actor_map_in` the merges standing (merged id -> kept).
+
+
+def replay_actors(c: sqlite3.Connection) -> None:
+    """Derive the names and alias rows touched by actor operations from their events."""
+    require_tx(c, "replay_actors")
+    everything = c.execute(
+        "SELECT ts, uid, op, actor_id, arg FROM actor_events WHERE op != 'undo' ORDER BY ts, uid"
+    ).fetchall()
+    standing = {e[1] for e in standing_actor_events(c)}
+    names: dict[str, str] = {}
+    keys: dict[str, tuple[str | None, str]] = {}  # key -> (actor id or None, alias text)
+    trusted: dict[str, int] = {}
+    for _ts, uid, op, actor, arg in everything:
+        d = orjson.loads(arg) if arg else {}
+        if op == "rename":
+            names.setdefault(str(actor), str(d["was"]))
+            if uid in standing:
+                names[str(actor)] = str(d["name"])
+        elif op == "alias":
+            k = str(d["key"])
+            keys.setdefault(k, (d.get("was"), str(d["alias"])))
+            if uid in standing:
+                keys[k] = (str(actor), str(d["alias"]))
+                trusted[k] = 1
+        elif op == "merge":
+            for k, (text, was) in d.get("keys", {}).items():
+                keys.setdefault(k, (was, str(text)))
+                if uid in standing:
+                    keys[k] = (str(actor), str(text))
+    for actor, name in names.items():
+        clash = c.execute(
+            "SELECT 1 FROM actors WHERE name = ? AND id != ?", (name, actor)
+        ).fetchone()
+        if clash is None:
+            c.execute("UPDATE actors SET name = ? WHERE id = ?", (name, actor))
+    for k, (actor_id, text) in keys.items():
+        if actor_id is None:
+            c.execute("DELETE FROM actor_aliases WHERE key = ?", (k,))
+            continue
+        c.execute(
+            "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET alias = excluded.alias, actor_id = excluded.actor_id, "
+            "trusted = max(actor_aliases.trusted, excluded.trusted)",
+            (k, text, actor_id, trusted.get(k, 0)),
+        )
+
+
+def record_actor_event(
+    c: sqlite3.Connection,
+    op: str,
+    actor_id: str,
+    arg: dict[str, object] | None,
+    made_by: str | None,
+    undoes: str | None = None,
+) -> str:
+    row = c.execute("SELECT max(ts) FROM actor_events").fetchone()
+    uid = uuid.uuid4().hex
+    c.execute(
+        "INSERT INTO actor_events(uid, ts, op, actor_id, arg, made_by, undoes) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            uid,
+            stamp_after(row[0] if row else None),
+            op,
+            actor_id,
+            None if arg is None else dumps(arg),
+            made_by,
+            undoes,
+        ),
+    )
+    return uid
+
+
+def _naming(actor_ids: Iterable[str]) -> list[str]:
+    return [f'%"actor":{dumps(a)}%' for a in actor_ids]
+
+
+def rederive_actor_labels(db: Handle, actor_ids: set[str], op_uid: str | None = None) -> int:
+    """Labels and gold naming any of ``actor_ids`` (now or in their winning event) take their
+    state again from that event through the current actor merges, in short transactions.
+
+    The labels are not made newer (``updated_at`` unchanged; the rewrite is no write in the
+    (ts, uid) order). When ``op_uid`` is given (a local actor operation), each rewritten label
+    gets an ``actor-merge`` history event naming it. Returns the number of labels rewritten."""
+    if not actor_ids:
+        return 0
+    likes = _naming(actor_ids)
+    where = " OR ".join(["{col} LIKE ?"] * len(likes))
+    with db.read() as c:
+        keys = sorted(
+            {
+                (str(a), str(b))
+                for a, b in c.execute(
+                    "SELECT sentence_id, annotator FROM annotations WHERE propagated_from IS NULL "
+                    f"AND ({where.format(col='stances')}) UNION SELECT sentence_id, annotator "
+                    f"FROM annotation_events WHERE {where.format(col='after')}",
+                    likes + likes,
+                )
+            }
+        )
+        golds = sorted(
+            {
+                str(r[0])
+                for r in c.execute(
+                    f"SELECT sentence_id FROM gold WHERE {where.format(col='stances')} UNION "
+                    f"SELECT sentence_id FROM gold_events WHERE {where.format(col='after')}",
+                    likes + likes,
+                )
+            }
+        )
+    n = 0
+    for start in range(0, len(keys), 500):
+        with db.tx() as c:
+            amap = actor_map_in(c)
+            for sid, annotator in keys[start : start + 500]:
+                changed = resolve_label(c, sid, annotator, None, amap)
+                if changed is not None:
+                    n += 1
+                    if op_uid is not None:
+                        before, after = changed
+                        ts = after.updated_at if after else before.updated_at if before else now()
+                        record_event(
+                            c,
+                            sid,
+                            annotator,
+                            "actor-merge",
+                            before,
+                            after,
+                            None,
+                            f"actor:{op_uid}",
+                            ts=ts,
+                        )
+    for start in range(0, len(golds), 500):
+        with db.tx() as c:
+            amap = actor_map_in(c)
+            for sid in golds[start : start + 500]:
+                resolve_gold(c, sid, None, amap)
+    return n
+
+
+class ActorOpError(ValueError):
+    """An actor operation that cannot be done; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActorRow:
+    id: str
+    name: str
+    aliases: tuple[tuple[str, bool], ...]  # (alias, trusted)
+    merged_into: str | None
+    labels: int
+
+
+class ActorOps:
+    """``store.actor_ops``: rename, alias, merge and undo (replicated events)."""
+
+    def __init__(self, db: Handle) -> None:
+        self._db = db
+
+    def _find(self, c: sqlite3.Connection, name_or_id: str) -> str:
+        row = c.execute("SELECT id FROM actors WHERE id = ?", (name_or_id,)).fetchone()
+        if row is None:
+            row = c.execute(
+                "SELECT actor_id FROM actor_aliases WHERE key = ?", (alias_key(name_or_id),)
+            ).fetchone()
+        if row is None:
+            raise ActorOpError(f"no actor named {name_or_id!r} (see `stanceterm actors list`)")
+        return actor_map_in(c).get(str(row[0]), str(row[0]))
+
+    def rows(self) -> list[ActorRow]:
+        with self._db.read() as c:
+            amap = actor_map_in(c)
+            aliases: dict[str, list[tuple[str, bool]]] = {}
+            for alias, actor, trusted in c.execute(
+                "SELECT alias, actor_id, trusted FROM actor_aliases ORDER BY alias"
+            ):
+                aliases.setdefault(str(actor), []).append((str(alias), bool(trusted)))
+            counts = dict(
+                c.execute(
+                    "SELECT json_extract(j.value, '$.actor'), count(DISTINCT a.sentence_id || "
+                    "char(31) || a.annotator) FROM annotations a, json_each(a.stances) j "
+                    "WHERE a.propagated_from IS NULL GROUP BY 1"
+                ).fetchall()
+            )
+            return [
+                ActorRow(
+                    str(i),
+                    str(n),
+                    tuple(aliases.get(str(i), [])),
+                    amap.get(str(i)),
+                    int(counts.get(i, 0)),
+                )
+                for i, n in c.execute("SELECT id, name FROM actors ORDER BY name COLLATE NOCASE")
+            ]
+
+    def rename(self, actor: str, new_name: str, made_by: str | None = None) -> str:
+        new_name = new_name.strip()
+        if not new_name or any(ch in new_name for ch in "\n\r\t"):
+            raise ActorOpError("the new name is empty or has a line break")
+        with self._db.tx() as c:
+            aid = self._find(c, actor)
+            old = str(c.execute("SELECT name FROM actors WHERE id = ?", (aid,)).fetchone()[0])
+            clash = c.execute(
+                "SELECT id FROM actors WHERE name = ? AND id != ?", (new_name, aid)
+            ).fetchone()
+            if clash is not None:
+                raise ActorOpError(
+                    f"another actor is already named {new_name!r}: use `stanceterm actors merge`"
+                )
+            key = alias_key(new_name)
+            owner = c.execute("SELECT actor_id FROM actor_aliases WHERE key = ?", (key,)).fetchone()
+            uid = record_actor_event(c, "rename", aid, {"name": new_name, "was": old}, made_by)
+            if owner is None:
+                record_actor_event(
+                    c, "alias", aid, {"alias": new_name, "key": key, "was": None}, made_by
+                )
+            replay_actors(c)
+            return uid
+
+    def alias(
+        self, actor: str, alias: str, made_by: str | None = None, *, trusted: bool = True
+    ) -> str:
+        """Make ``alias`` a name of ``actor``. ``trusted``: a lead's alias (``stanceterm actors
+        alias``), which dedup may treat as the same name; the picker's are not."""
+        alias = alias.strip()
+        if not alias or any(ch in alias for ch in "\n\r\t"):
+            raise ActorOpError("the alias is empty or has a line break")
+        with self._db.tx() as c:
+            aid = self._find(c, actor)
+            key = alias_key(alias)
+            owner = c.execute("SELECT actor_id FROM actor_aliases WHERE key = ?", (key,)).fetchone()
+            was = None if owner is None else str(owner[0])
+            if (
+                was is not None
+                and was != aid
+                and c.execute(
+                    "SELECT 1 FROM actors WHERE id = ? AND name = ?", (was, alias)
+                ).fetchone()
+            ):
+                raise ActorOpError(
+                    f"{alias!r} is the name of another actor: use `stanceterm actors merge`"
+                )
+            if not trusted:
+                if was is not None:
+                    return ""  # already a name of some actor: nothing to add
+                c.execute(
+                    "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, 0)",
+                    (key, alias, aid),
+                )
+                return ""
+            uid = record_actor_event(
+                c, "alias", aid, {"alias": alias, "key": key, "was": was}, made_by
+            )
+            replay_actors(c)
+            return uid
+
+    def merge(self, keep: str, gone: str, made_by: str | None = None) -> tuple[str, int]:
+        """Merge actor ``gone`` into ``keep``: its name and aliases become aliases of ``keep``
+        and labels naming it name ``keep`` (through the history; their ``updated_at`` unchanged).
+        Returns (the operation's uid, labels rewritten)."""
+        with self._db.tx() as c:
+            k, g = self._find(c, keep), self._find(c, gone)
+            if k == g:
+                raise ActorOpError(f"{keep!r} and {gone!r} are already the same actor")
+            keys = {
+                str(key): [str(alias), str(actor)]
+                for key, alias, actor in c.execute(
+                    "SELECT key, alias, actor_id FROM actor_aliases WHERE actor_id = ?", (g,)
+                )
+            }
+            uid = record_actor_event(c, "merge", k, {"from": g, "keys": keys}, made_by)
+            replay_actors(c)
+        return uid, rederive_actor_labels(self._db, {g}, uid)
+
+    def undo(self, made_by: str | None = None) -> tuple[str, str] | None:
+        """Undo the latest actor operation made here and not yet undone; returns (op, actor)."""
+        with self._db.tx() as c:
+            row = c.execute(
+                "SELECT uid, op, actor_id, arg FROM actor_events e WHERE op != 'undo' "
+                "AND origin IS NULL AND NOT EXISTS (SELECT 1 FROM actor_events u "
+                "WHERE u.op = 'undo' AND u.undoes = e.uid) ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            uid, op, actor, arg = str(row[0]), str(row[1]), str(row[2]), row[3]
+            before = set(actor_map_in(c))
+            undo_uid = record_actor_event(c, "undo", actor, None, made_by, undoes=uid)
+            replay_actors(c)
+            after = set(actor_map_in(c))
+        if op == "merge":
+            gone = str(orjson.loads(arg)["from"])
+            rederive_actor_labels(self._db, before ^ after | {gone, actor}, undo_uid)
+        return op, actor

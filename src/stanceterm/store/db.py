@@ -45,7 +45,7 @@ from urllib.parse import quote
 from stanceterm import fileguard
 from stanceterm.schema import LabelSchema, load_schema_text
 from stanceterm.store import migrations
-from stanceterm.store.actors import Actors, record_label_schema
+from stanceterm.store.actors import ActorOps, Actors, record_label_schema
 from stanceterm.store.clusters import Clusters
 from stanceterm.store.corpus import Corpus
 from stanceterm.store.gold import GoldRecords
@@ -81,6 +81,7 @@ class Store:
         self.corpus = Corpus(self)
         self.labels = Labels(self)
         self.actors = Actors(self)
+        self.actor_ops = ActorOps(self)
         self.clusters = Clusters(self)
         self.gold = GoldRecords(self)
         self.team = Team(self)

@@ -8,20 +8,25 @@ the gold decisions, including their exact restoration by undo.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from stanceterm.store.base import Handle, rows_in
+from stanceterm.store.labels import actor_map_in, map_actors, winner
 from stanceterm.store.models import (
     ANN_COLS,
     GOLD_COLS,
     Annotation,
     Gold,
+    MergeCounts,
     annotation_from_row,
+    gold_from_json,
     gold_from_row,
+    gold_json,
     gold_params,
-    now,
+    stamp_after,
 )
 
 
@@ -38,14 +43,133 @@ def _get(c: sqlite3.Connection, sentence_id: str) -> Gold | None:
     return None if row is None else gold_from_row(row)
 
 
-def _set(c: sqlite3.Connection, gold: Gold) -> Gold:
-    stamp = now()
+def latest_gold_ts(c: sqlite3.Connection, sentence_id: str) -> str | None:
     row = c.execute(
-        "SELECT created_at FROM gold WHERE sentence_id = ?", (gold.sentence_id,)
+        "SELECT max(ts) FROM gold_events WHERE sentence_id = ?", (sentence_id,)
     ).fetchone()
-    stored = replace(gold, created_at=row[0] if row else stamp, updated_at=stamp)
+    own = c.execute("SELECT updated_at FROM gold WHERE sentence_id = ?", (sentence_id,)).fetchone()
+    return max((str(v) for v in (row[0], own[0] if own else None) if v), default=None)
+
+
+def record_gold_event(
+    c: sqlite3.Connection,
+    sentence_id: str,
+    adjudicator: str,
+    ts: str,
+    action: str,
+    before: Gold | None,
+    after: Gold | None,
+    undoes: str | None = None,
+) -> str:
+    """Append one gold history event (append-only; the standing decision is the ``after`` of the
+    latest event by (ts, uid)); returns its uid."""
+    uid = uuid.uuid4().hex
+    c.execute(
+        "INSERT INTO gold_events(uid, sentence_id, adjudicator, ts, action, before, after, undoes) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (uid, sentence_id, adjudicator, ts, action, gold_json(before), gold_json(after), undoes),
+    )
+    return uid
+
+
+def _put(c: sqlite3.Connection, sentence_id: str, gold: Gold | None) -> None:
+    if gold is None:
+        c.execute("DELETE FROM gold WHERE sentence_id = ?", (sentence_id,))
+    else:
+        write_gold(c, gold)
+
+
+def _mapped(c: sqlite3.Connection, gold: Gold | None) -> Gold | None:
+    amap = actor_map_in(c)
+    if gold is None or not amap:
+        return gold
+    mapped = map_actors(Annotation(gold.sentence_id, "", "done", (), gold.stances), amap)
+    return replace(gold, stances=mapped.stances)
+
+
+def _set(c: sqlite3.Connection, gold: Gold) -> Gold:
+    before = _get(c, gold.sentence_id)
+    gold = _mapped(c, gold) or gold
+    stamp = stamp_after(latest_gold_ts(c, gold.sentence_id))
+    stored = replace(gold, created_at=before.created_at if before else stamp, updated_at=stamp)
     write_gold(c, stored)
+    record_gold_event(c, gold.sentence_id, gold.adjudicator, stamp, "decide", before, stored)
     return stored
+
+
+def _undo(c: sqlite3.Connection, adjudicator: str) -> tuple[str, Gold | None] | None:
+    row = c.execute(
+        "SELECT uid, sentence_id, before FROM gold_events e WHERE adjudicator = ? "
+        "AND action = 'decide' AND origin IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM gold_events u WHERE u.undoes = e.uid) ORDER BY id DESC LIMIT 1",
+        (adjudicator,),
+    ).fetchone()
+    if row is None:
+        return None
+    uid, sid = str(row[0]), str(row[1])
+    was = _get(c, sid)
+    restored = _mapped(c, gold_from_json(row[2]))
+    _put(c, sid, restored)
+    stamp = stamp_after(latest_gold_ts(c, sid))
+    record_gold_event(c, sid, adjudicator, stamp, "undo", was, restored, undoes=uid)
+    return sid, restored
+
+
+def resolve_gold(
+    c: sqlite3.Connection,
+    sid: str,
+    theirs: str | None,
+    actor_map: dict[str, str],
+    counts: MergeCounts | None = None,
+) -> bool:
+    """Make the gold of ``sid`` the ``after`` of its latest gold event by (ts, uid)."""
+    found = c.execute(f"SELECT {GOLD_COLS} FROM gold WHERE sentence_id = ?", (sid,)).fetchone()
+    ours = None if found is None else gold_from_row(found)
+    cands: list[tuple[str, str, str | None]] = []
+    row = c.execute(
+        "SELECT ts, uid, after FROM gold_events WHERE sentence_id = ? "
+        "ORDER BY ts DESC, uid DESC LIMIT 1",
+        (sid,),
+    ).fetchone()
+    if row is not None:
+        cands.append((str(row[0]), str(row[1]), row[2]))
+    if ours is not None:
+        cands.append((ours.updated_at, "", gold_json(ours)))
+    if theirs is not None:
+        g = gold_from_json(theirs)
+        if g is not None:
+            cands.append((g.updated_at, "", theirs))
+    win = winner(cands)
+    if win is None:
+        return False
+    state = gold_from_json(win[2])
+    if state is not None and actor_map:
+        state = replace(
+            state,
+            stances=map_actors(Annotation(sid, "", "done", (), state.stances), actor_map).stances,
+        )
+    if gold_json(state) == gold_json(ours):
+        if counts is not None and ours is not None:
+            counts.gold_kept += 1
+        return False
+    if state is None:
+        c.execute("DELETE FROM gold WHERE sentence_id = ?", (sid,))
+    else:
+        write_gold(c, state)
+    if counts is not None:
+        counts.gold_taken += 1
+    return True
+
+
+_HISTORY = (
+    "SELECT e.uid, e.sentence_id, e.adjudicator, e.ts, e.action, e.before, e.after, e.undoes, "
+    "e.origin FROM gold_events e"
+)
+
+
+def _event_dict(row: Sequence[Any]) -> dict[str, Any]:
+    keys = ("uid", "sentence_id", "adjudicator", "ts", "action", "before", "after", "undoes")
+    return {**dict(zip(keys, row[:8], strict=True)), "origin": row[8]}
 
 
 class GoldRecords:
@@ -70,14 +194,73 @@ class GoldRecords:
             before = _get(c, gold.sentence_id)
             return before, _set(c, gold)
 
-    def restore(self, sentence_id: str, gold: Gold | None) -> None:
+    def restore(self, sentence_id: str, gold: Gold | None, by: str = "") -> None:
         """Put back an earlier gold decision exactly as it was (timestamps included), or remove
-        the record when there was none (the undo of a review decision)."""
+        the record when there was none; recorded as a ``restore`` event."""
         with self._db.tx() as c:
-            if gold is None:
-                c.execute("DELETE FROM gold WHERE sentence_id = ?", (sentence_id,))
-                return
-            write_gold(c, gold)
+            was = _get(c, sentence_id)
+            gold = _mapped(c, gold)
+            _put(c, sentence_id, gold)
+            stamp = stamp_after(latest_gold_ts(c, sentence_id))
+            who = by or (gold.adjudicator if gold else was.adjudicator if was else "")
+            record_gold_event(c, sentence_id, who, stamp, "restore", was, gold)
+
+    def undo(self, adjudicator: str) -> tuple[str, Gold | None] | None:
+        """Undo the adjudicator's latest decision made here and not yet undone, in this session
+        or an earlier one: the decision it replaced stands again exactly as it was (or no gold
+        when there was none). The undo is itself an event; both stay in the history. Returns
+        (sentence id, the decision standing now) or None when there is nothing to undo."""
+        with self._db.tx() as c:
+            return _undo(c, adjudicator)
+
+    def history(self, sentence_id: str) -> list[dict[str, Any]]:
+        """The gold events of one sentence, oldest first (by (ts, uid))."""
+        with self._db.read() as c:
+            return [
+                _event_dict(r)
+                for r in c.execute(
+                    _HISTORY + " WHERE e.sentence_id = ? ORDER BY e.ts, e.uid", (sentence_id,)
+                )
+            ]
+
+    def iter_history(self, *, articles: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every gold event (the trail of ``export --kind gold --history``), in sentence order,
+        then (ts, uid); a gold record older than the history (no event) is given as one
+        ``decide`` event without uid."""
+        where, params = "", list[Any](articles)
+        if articles:
+            where = f" WHERE s.article_id IN ({','.join('?' * len(articles))})"
+        sql = (
+            _HISTORY.replace(
+                "FROM gold_events e", "FROM gold_events e JOIN sentences s ON s.id = e.sentence_id"
+            )
+            + where
+            + " ORDER BY s.seq, e.ts, e.uid"
+        )
+        for row in self._db.stream(sql, params, 5000):
+            yield _event_dict(row)
+        legacy = (
+            f"SELECT {GOLD_COLS} FROM gold WHERE sentence_id NOT IN "
+            "(SELECT sentence_id FROM gold_events)"
+        )
+        if articles:
+            legacy += (
+                " AND sentence_id IN (SELECT id FROM sentences WHERE article_id IN "
+                f"({','.join('?' * len(articles))}))"
+            )
+        for row in self._db.stream(legacy, params, 5000):
+            g = gold_from_row(row)
+            yield {
+                "uid": None,
+                "sentence_id": g.sentence_id,
+                "adjudicator": g.adjudicator,
+                "ts": g.updated_at,
+                "action": "decide",
+                "before": None,
+                "after": gold_json(g),
+                "undoes": None,
+                "origin": None,
+            }
 
     def statuses(self, sentence_ids: Sequence[str]) -> dict[str, str]:
         """Sentence id -> gold status, for those of ``sentence_ids`` that have a gold record."""

@@ -15,15 +15,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from stanceterm.store.base import Handle, require_tx
 from stanceterm.store.models import (
     ANN_COLS,
     ANN_UPSERT,
     Annotation,
+    MergeCounts,
+    Stance,
     annotation_from_row,
     annotation_params,
     dumps,
     now,
+    stamp_after,
     state_from_json,
 )
 
@@ -31,6 +36,40 @@ _SELECT_ONE = f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? AND ann
 
 #: (sentence id, state before, state after) of one undo.
 UndoStates = tuple[str, Annotation | None, Annotation | None]
+
+
+def standing_actor_events(c: sqlite3.Connection) -> list[tuple[str, str, str, str, str | None]]:
+    """(ts, uid, op, actor_id, arg) of the operations not undone, in (ts, uid) order."""
+    return [
+        (str(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4])
+        for r in c.execute(
+            "SELECT ts, uid, op, actor_id, arg FROM actor_events e WHERE op != 'undo' AND "
+            "NOT EXISTS (SELECT 1 FROM actor_events u WHERE u.op = 'undo' AND u.undoes = e.uid) "
+            "ORDER BY ts, uid"
+        )
+    ]
+
+
+def actor_map_in(c: sqlite3.Connection) -> dict[str, str]:
+    """Actor id merged into another one -> the actor it now stands for (chains followed; a
+    merge that would close a cycle is ignored, the same way on every replica)."""
+    out: dict[str, str] = {}
+
+    def follow(a: str) -> str:
+        seen = set()
+        while a in out and a not in seen:
+            seen.add(a)
+            a = out[a]
+        return a
+
+    for _ts, _uid, op, kept, arg in standing_actor_events(c):
+        if op != "merge" or arg is None:
+            continue
+        gone = str(orjson.loads(arg)["from"])
+        if follow(kept) == gone or gone == kept:
+            continue
+        out[gone] = kept
+    return {a: follow(a) for a in out}
 
 
 def ensure_annotator(c: sqlite3.Connection, name: str) -> None:
@@ -55,8 +94,12 @@ def record_event(
     after: Annotation | None,
     undoes: str | None = None,
     origin: str | None = None,
+    ts: str | None = None,
 ) -> str:
-    """Append one history event; returns its uid."""
+    """Append one history event at ``ts`` (default: now); returns its uid.
+
+    Events are the replicated record of a label: the current state of (sentence, annotator) is
+    the ``after`` of its latest event by (ts, uid) (docs/ARCHITECTURE.md, "Merge ordering")."""
     uid = uuid.uuid4().hex
     c.execute(
         "INSERT INTO annotation_events(uid, sentence_id, annotator, ts, action, before, after, "
@@ -65,7 +108,7 @@ def record_event(
             uid,
             sentence_id,
             annotator,
-            now(),
+            ts or now(),
             action,
             None if before is None else dumps(before.labels()),
             None if after is None else dumps(after.labels()),
@@ -115,22 +158,52 @@ def propagate(
     return n
 
 
+def latest_ts(c: sqlite3.Connection, sentence_id: str, annotator: str) -> str | None:
+    """The latest event time (or label time) known for (sentence, annotator): a new event is
+    stamped after it (:func:`~stanceterm.store.models.stamp_after`)."""
+    row = c.execute(
+        "SELECT max(ts) FROM annotation_events WHERE sentence_id = ? AND annotator = ?",
+        (sentence_id, annotator),
+    ).fetchone()
+    own = c.execute(
+        "SELECT updated_at FROM annotations WHERE sentence_id = ? AND annotator = ?",
+        (sentence_id, annotator),
+    ).fetchone()
+    return max((str(v) for v in (row[0], own[0] if own else None) if v), default=None)
+
+
 def save_in(c: sqlite3.Connection, ann: Annotation, action: str = "set") -> Annotation:
     """:meth:`Labels.save` in the caller's transaction (many saves in one transaction)."""
     require_tx(c, "labels.save_in")
     ensure_annotator(c, ann.annotator)
     before = current(c, ann.sentence_id, ann.annotator)
-    stamp = now()
+    stamp = stamp_after(latest_ts(c, ann.sentence_id, ann.annotator))
     after = replace(
-        ann,
+        map_actors(ann, actor_map_in(c)),
         propagated_from=None,
         created_at=before.created_at if before else stamp,
         updated_at=stamp,
     )
     write_state(c, after)
-    record_event(c, after.sentence_id, after.annotator, action, before, after)
+    record_event(c, after.sentence_id, after.annotator, action, before, after, ts=stamp)
     propagate(c, after.sentence_id, after.annotator, after)
     return after
+
+
+def delete_in(c: sqlite3.Connection, sentence_id: str, annotator: str) -> Annotation | None:
+    """Remove the label of (sentence, annotator), recording a tombstone event (``after`` NULL)
+    that wins or loses under merge like any write; returns the removed state."""
+    require_tx(c, "labels.delete_in")
+    before = current(c, sentence_id, annotator)
+    if before is None or before.propagated_from is not None:
+        return None
+    stamp = stamp_after(latest_ts(c, sentence_id, annotator))
+    c.execute(
+        "DELETE FROM annotations WHERE sentence_id = ? AND annotator = ?", (sentence_id, annotator)
+    )
+    record_event(c, sentence_id, annotator, "delete", before, None, ts=stamp)
+    propagate(c, sentence_id, annotator, None)
+    return before
 
 
 def _undo(c: sqlite3.Connection, annotator: str) -> UndoStates | None:
@@ -147,17 +220,91 @@ def _undo(c: sqlite3.Connection, annotator: str) -> UndoStates | None:
     uid, sentence_id = str(row[0]), str(row[1])
     was = current(c, sentence_id, annotator)
     restored = state_from_json(sentence_id, annotator, row[2])
+    stamp = stamp_after(latest_ts(c, sentence_id, annotator))
     if restored is None:
         c.execute(
             "DELETE FROM annotations WHERE sentence_id = ? AND annotator = ?",
             (sentence_id, annotator),
         )
     else:
-        restored = replace(restored, updated_at=now())
+        restored = replace(map_actors(restored, actor_map_in(c)), updated_at=stamp)
         write_state(c, restored)
-    record_event(c, sentence_id, annotator, "undo", was, restored, undoes=uid)
+    record_event(c, sentence_id, annotator, "undo", was, restored, undoes=uid, ts=stamp)
     propagate(c, sentence_id, annotator, restored)
     return sentence_id, was, restored
+
+
+def winner(
+    candidates: list[tuple[str, str, str | None]],
+) -> tuple[str, str, str | None] | None:
+    """The latest (ts, uid) candidate; rows without an event carry uid '' and lose ties."""
+    return max(candidates, key=lambda x: (x[0], x[1])) if candidates else None
+
+
+def resolve_label(
+    c: sqlite3.Connection,
+    sid: str,
+    annotator: str,
+    theirs: Annotation | None,
+    actor_map: dict[str, str],
+    counts: MergeCounts | None = None,
+) -> tuple[Annotation | None, Annotation | None] | None:
+    """Make the label of (sid, annotator) the ``after`` of its latest event by (ts, uid), actor
+    ids mapped through the actor merges, in the caller's transaction. Returns (the direct label
+    before, the one after) when it changed, else None."""
+    found = c.execute(
+        f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? AND annotator = ?",
+        (sid, annotator),
+    ).fetchone()
+    ours = None if found is None else annotation_from_row(found)
+    direct = ours if ours is not None and ours.propagated_from is None else None
+    cands: list[tuple[str, str, str | None]] = []
+    row = c.execute(
+        "SELECT ts, uid, after FROM annotation_events WHERE sentence_id = ? AND annotator = ? "
+        "AND action NOT LIKE 'actor-%' ORDER BY ts DESC, uid DESC LIMIT 1",
+        (sid, annotator),
+    ).fetchone()
+    if row is not None:
+        cands.append((str(row[0]), str(row[1]), row[2]))
+    for a in (direct, theirs):
+        if a is not None:
+            cands.append((a.updated_at, "", dumps(a.labels())))
+    win = winner(cands)
+    if win is None:
+        return None
+    state = state_from_json(sid, annotator, win[2])
+    if state is not None:
+        state = map_actors(replace(state, propagated_from=None), actor_map)
+    if direct is None and state is None:
+        return None
+    if direct is not None and state is not None and direct.labels() == state.labels():
+        if counts is not None:
+            counts.labels_kept += 1
+        return None
+    if state is None:
+        c.execute(
+            "DELETE FROM annotations WHERE sentence_id = ? AND annotator = ?", (sid, annotator)
+        )
+        if counts is not None:
+            counts.labels_deleted += 1
+    else:
+        write_state(c, state)
+        if counts is not None:
+            counts.labels_taken += 1
+    propagate(c, sid, annotator, state)
+    return direct, state
+
+
+def map_actors(a: Annotation, actor_map: dict[str, str]) -> Annotation:
+    """``a`` with actor ids merged into another actor replaced by that one (no other change)."""
+    if not actor_map or not any(s.actor in actor_map for s in a.stances):
+        return a
+    out: list[Stance] = []
+    for s in a.stances:
+        st = Stance(s.claim, actor_map.get(s.actor, s.actor), s.stance)
+        if st not in out:
+            out.append(st)
+    return replace(a, stances=tuple(out))
 
 
 class Labels:
@@ -202,6 +349,11 @@ class Labels:
         with self._db.tx() as c:
             return save_in(c, ann, action)
 
+    def delete(self, sentence_id: str, annotator: str) -> Annotation | None:
+        """Remove a label (a tombstone in the history, undoable); returns the removed state."""
+        with self._db.tx() as c:
+            return delete_in(c, sentence_id, annotator)
+
     def undo(self, annotator: str) -> str | None:
         """Revert the annotator's latest change not yet undone; returns its sentence id.
 
@@ -229,11 +381,16 @@ class Labels:
         for rec in records:
             ensure_annotator(c, rec.annotator)
             before = current(c, rec.sentence_id, rec.annotator)
+            rec = map_actors(rec, actor_map_in(c))
             if before == rec:
                 unchanged += 1
                 continue
+            # ordered after everything known for the record, so the imported state stands
+            seen = latest_ts(c, rec.sentence_id, rec.annotator)
             write_state(c, rec)
-            record_event(c, rec.sentence_id, rec.annotator, "import", before, rec)
+            ts = rec.updated_at if rec.updated_at and (not seen or rec.updated_at > seen) else None
+            ts = ts or stamp_after(seen)
+            record_event(c, rec.sentence_id, rec.annotator, "import", before, rec, ts=ts)
             written += 1
         return written, unchanged
 

@@ -1,34 +1,55 @@
-"""Merging another annotator's DB into this one (state-based replication).
+"""Merging another annotator's DB into this one (event-based replication).
 
-Reached as ``store.merge``. For each (sentence, annotator) the later ``updated_at`` wins, ties
-broken by a fixed order of the labels, with tombstones (an undo back to nothing) for deletions,
-so merging is commutative, associative and idempotent (``tests/test_merge.py``).
+Reached as ``store.merge``. The history events are the replicated data: events are copied by
+``uid`` (set union: commutative, associative, idempotent) and the visible state of each record
+is the ``after`` of its latest event by (ts, uid), undo and delete being tombstone events that
+win or lose like any write (docs/ARCHITECTURE.md, "Merge ordering"). Merge records no event of
+its own, so it never makes a state "newer" than it was (``tests/test_merge_converges.py``).
+
+The other DB is the staging area: it is read under one snapshot, and its rows are applied here
+in short transactions of :data:`BATCH` records each. An interrupted merge leaves this DB with a
+consistent part of the other one applied (each record either at its old or its merged state),
+and running the merge again completes it: merge is *resumable*, not all-or-nothing.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from stanceterm.actors import alias_key
 from stanceterm.schema import load_schema_text
-from stanceterm.store.actors import add_actor_row, record_label_schema
+from stanceterm.store.actors import (
+    add_actor_row,
+    record_label_schema,
+    rederive_actor_labels,
+    replay_actors,
+)
 from stanceterm.store.base import Handle
 from stanceterm.store.clusters import split_in
-from stanceterm.store.labels import propagate, record_event, write_state
+from stanceterm.store.gold import resolve_gold
+from stanceterm.store.labels import actor_map_in, resolve_label
 from stanceterm.store.models import (
     ANN_COLS,
     GOLD_COLS,
+    SKEW_TOLERANCE_S,
     Annotation,
     MergeConflict,
     MergeCounts,
     Stance,
     annotation_from_row,
     dumps,
+    gold_from_row,
+    gold_json,
 )
+
+#: Records (label keys, gold sentences) applied per write transaction.
+BATCH = 500
 
 
 class Merge:
@@ -42,68 +63,117 @@ class Merge:
         return self.from_dbs([other])[0]
 
     def from_dbs(self, others: list[Handle]) -> list[MergeCounts]:
-        """Fold other stanceterm DBs (opened read-only) into this one, in one transaction.
+        """Fold other stanceterm DBs (opened read-only) into this one.
 
-        * articles and sentences missing here are copied (sentences match by their stable id; a
-          labelled sentence whose text differs here, or that is missing, refuses the merge with
-          :class:`MergeConflict`: the two DBs segmented the article differently);
-        * annotators are added; actors are matched by alias key (their name, then their
-          aliases), new ones are created, and actor ids inside copied labels are remapped;
-        * history events are copied by ``uid`` (``INSERT OR IGNORE``: idempotent), marked with
-          ``origin = 'merge:<their db_uid>'`` (so ``undo`` here never reverts them);
-        * annotations: for each (sentence, annotator), the later ``updated_at`` wins (ties: a fixed
-          order of the labels, so A into B and B into A agree); a label deleted (undone) there
-          later than it was last changed here is deleted; every change here is recorded as a
-          ``merge`` event and propagated to this DB's dedup clusters. Propagated rows there are
-          not copied (this DB propagates by its own clusters);
-        * gold records: the later ``updated_at`` wins; cluster splits there are applied here.
+        * every other DB is checked first, before anything is written: a labelled sentence whose
+          text differs here, or that is missing here and in its article, refuses the merge with
+          :class:`MergeConflict` (the two DBs segmented the article differently);
+        * articles and sentences missing here are copied; annotators are added; actors are
+          matched by alias key (name, then aliases), new ones created, and actor ids inside
+          copied labels remapped; actor operations (``actor_events``) are copied and replayed;
+        * label and gold history events are copied by ``uid`` (``origin = 'merge:<db_uid>'``,
+          so ``undo`` here never reverts them), and each record touched takes the ``after`` of
+          its latest event by (ts, uid) (a current row with no event counts as an event at its
+          ``updated_at`` that loses ties); changes are propagated to this DB's dedup clusters;
+        * cluster splits there are applied here.
 
-        Merging the same DB twice changes nothing the second time. All of ``others`` are merged
-        in one transaction: either every one is merged or none is.
+        Each step runs in short transactions (:data:`BATCH` records): see the module docstring.
         """
-        with self._db.tx() as c:
-            return [_merge_one(self._db, c, other) for other in others]
+        for other in others:
+            with other.snapshot():
+                _merge_check_sentences(self._db.conn, other.conn, other.path)
+        return [_merge_one(self._db, other) for other in others]
 
 
-def _merge_one(db: Handle, c: sqlite3.Connection, other: Handle) -> MergeCounts:
+def _merge_one(db: Handle, other: Handle) -> MergeCounts:
     counts = MergeCounts()
     origin = f"merge:{other.db_uid or 'unknown'}"
     o = other.conn
-    with other.snapshot():  # one consistent snapshot of the other DB
-        if db.get_meta("label_schema") is None:
-            raw = other.get_meta("label_schema")
-            if raw is not None:
-                record_label_schema(c, load_schema_text(raw, f"{other.path} (label schema)"))
-        _merge_articles(c, o, counts)
-        _merge_check_sentences(c, o, other.path)
-        for name, created in o.execute("SELECT name, created_at FROM annotators").fetchall():
-            counts.annotators_added += c.execute(
-                "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
-                (name, created),
-            ).rowcount
-        amap = _merge_actors(c, o, counts)
-        _merge_events(c, o, origin, amap, counts)
-        _merge_annotations(c, o, origin, amap, counts)
-        _merge_gold(c, o, amap, counts)
-        for sid, annotator in o.execute(
-            "SELECT sentence_id, annotator FROM cluster_splits ORDER BY created_at"
-        ).fetchall():
-            known = c.execute(
-                "SELECT 1 FROM sentences WHERE id = ? AND id NOT IN "
-                "(SELECT sentence_id FROM cluster_splits)",
-                (sid,),
-            ).fetchone()
-            if known:
-                split_in(c, str(sid), annotator)
-                counts.splits_applied += 1
+    with other.snapshot():  # one consistent snapshot of the other DB: the staging area
+        counts.future_skew_s = _future_skew(o)
+        with db.tx() as c:
+            if db.get_meta("label_schema") is None:
+                raw = other.get_meta("label_schema")
+                if raw is not None:
+                    record_label_schema(c, load_schema_text(raw, f"{other.path} (label schema)"))
+        for article_batch in _chunks(_article_rows(o), 50):
+            with db.tx() as c:
+                _merge_articles(c, o, article_batch, counts)
+        with db.tx() as c:
+            for name, created in o.execute("SELECT name, created_at FROM annotators").fetchall():
+                counts.annotators_added += c.execute(
+                    "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
+                    (name, created),
+                ).rowcount
+            amap = _merge_actors(c, o, counts)
+            changed_actors = _merge_actor_events(c, o, origin, amap, counts)
+        if changed_actors:
+            rederive_actor_labels(db, changed_actors)
+        keys = o.execute(
+            "SELECT sentence_id, annotator FROM annotation_events UNION "
+            "SELECT sentence_id, annotator FROM annotations WHERE propagated_from IS NULL "
+            "ORDER BY 1, 2"
+        )
+        while batch := keys.fetchmany(BATCH):
+            _merge_label_batch(db, o, [(str(a), str(b)) for a, b in batch], origin, amap, counts)
+        golds = o.execute(
+            "SELECT sentence_id FROM gold_events UNION SELECT sentence_id FROM gold ORDER BY 1"
+        )
+        while gbatch := golds.fetchmany(BATCH):
+            _merge_gold_batch(db, o, [str(r[0]) for r in gbatch], origin, amap, counts)
+        with db.tx() as c:
+            for sid, annotator in o.execute(
+                "SELECT sentence_id, annotator FROM cluster_splits ORDER BY created_at"
+            ).fetchall():
+                known = c.execute(
+                    "SELECT 1 FROM sentences WHERE id = ? AND id NOT IN "
+                    "(SELECT sentence_id FROM cluster_splits)",
+                    (sid,),
+                ).fetchone()
+                if known:
+                    split_in(c, str(sid), annotator)
+                    counts.splits_applied += 1
     return counts
 
 
-def _merge_articles(c: sqlite3.Connection, o: sqlite3.Connection, counts: MergeCounts) -> None:
-    rows = o.execute(
+def _chunks(it: Iterator[Any], n: int) -> Iterator[list[Any]]:
+    buf: list[Any] = []
+    for x in it:
+        buf.append(x)
+        if len(buf) >= n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _future_skew(o: sqlite3.Connection) -> float:
+    """Seconds by which the other DB's latest event is ahead of this machine's clock (0: not)."""
+    latest = ""
+    for table in ("annotation_events", "gold_events", "actor_events"):
+        row = o.execute(f"SELECT max(ts) FROM {table}").fetchone()
+        if row and row[0] and str(row[0]) > latest:
+            latest = str(row[0])
+    if not latest:
+        return 0.0
+    try:
+        t = datetime.strptime(latest, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return 0.0
+    ahead = (t - datetime.now(UTC)).total_seconds()
+    return ahead if ahead > SKEW_TOLERANCE_S else 0.0
+
+
+def _article_rows(o: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    yield from o.execute(
         "SELECT id, title, source, url, published, lang, content_hash, n_sentences, origin, "
         "imported_at FROM articles ORDER BY rowid"
     ).fetchall()
+
+
+def _merge_articles(
+    c: sqlite3.Connection, o: sqlite3.Connection, rows: list[tuple[Any, ...]], counts: MergeCounts
+) -> None:
     for row in rows:
         here = c.execute(
             "SELECT 1 FROM articles WHERE id = ? OR content_hash = ?", (row[0], row[6])
@@ -145,6 +215,8 @@ def _merge_check_sentences(c: sqlite3.Connection, o: sqlite3.Connection, where: 
             ).fetchall()
         )
         for sid, text in chunk:
+            if sid not in here and not _article_here(c, o, sid):
+                continue  # its article is copied with it
             if here.get(sid) != text:
                 bad += 1
                 if not example:
@@ -156,6 +228,22 @@ def _merge_check_sentences(c: sqlite3.Connection, o: sqlite3.Connection, where: 
             "the articles were imported under other ids or split into sentences differently; "
             "nothing merged"
         )
+
+
+def _article_here(c: sqlite3.Connection, o: sqlite3.Connection, sid: str) -> bool:
+    row = o.execute(
+        "SELECT a.id, a.content_hash FROM sentences s JOIN articles a ON a.id = s.article_id "
+        "WHERE s.id = ?",
+        (sid,),
+    ).fetchone()
+    if row is None:
+        return True  # a label on a sentence the other DB does not even have: refuse
+    return (
+        c.execute(
+            "SELECT 1 FROM articles WHERE id = ? OR content_hash = ?", (row[0], row[1])
+        ).fetchone()
+        is not None
+    )
 
 
 def _merge_actors(
@@ -171,7 +259,10 @@ def _merge_actors(
     ).fetchall():
         own = aliases.get(str(oid), [])
         local: str | None = None
-        for key in [alias_key(name), *(alias_key(a) for a in own)]:
+        if c.execute("SELECT 1 FROM actors WHERE id = ?", (oid,)).fetchone():
+            local = str(oid)  # the same actor (replicas of one DB share actor ids)
+        keys = [] if local else [alias_key(name), *(alias_key(a) for a in own)]
+        for key in keys:
             row = c.execute("SELECT actor_id FROM actor_aliases WHERE key = ?", (key,)).fetchone()
             if row is not None:
                 local = str(row[0])
@@ -196,117 +287,141 @@ def _merge_actors(
     return {k: v for k, v in amap.items() if k != v}
 
 
-def _merge_events(
+def _merge_actor_events(
     c: sqlite3.Connection,
     o: sqlite3.Connection,
     origin: str,
     amap: dict[str, str],
     counts: MergeCounts,
-) -> None:
-    cur = o.execute(
-        "SELECT uid, sentence_id, annotator, ts, action, before, after, undoes, origin "
-        "FROM annotation_events ORDER BY id"
-    )
-    while chunk := cur.fetchmany(5000):
-        rows = [
-            (
-                *r[:5],
-                _remap_labels_json(r[5], amap),
-                _remap_labels_json(r[6], amap),
-                r[7],
-                r[8] or origin,
-            )
-            for r in chunk
-        ]
-        done = c.executemany(
-            "INSERT OR IGNORE INTO annotation_events(uid, sentence_id, annotator, ts, action, "
-            "before, after, undoes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+) -> set[str]:
+    """Copy the actor operations by uid and replay them; returns the actor ids whose meaning
+    (merged into another one or not) changed here."""
+    rows = [
+        (
+            r[0],
+            r[1],
+            r[2],
+            amap.get(str(r[3]), r[3]),
+            _remap_arg(str(r[2]), r[4], amap),
+            *r[5:7],
+            r[7] or origin,
         )
-        counts.events_added += max(done.rowcount, 0)
+        for r in o.execute(
+            "SELECT uid, ts, op, actor_id, arg, made_by, undoes, origin FROM actor_events"
+        ).fetchall()
+    ]
+    before = actor_map_in(c)
+    added = 0
+    for row in rows:
+        added += c.execute(
+            "INSERT OR IGNORE INTO actor_events(uid, ts, op, actor_id, arg, made_by, undoes, "
+            "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        ).rowcount
+    counts.actor_events_added += added
+    if not added:
+        return set()
+    replay_actors(c)
+    after = actor_map_in(c)
+    return {a for a in set(before) | set(after) if before.get(a) != after.get(a)}
 
 
-def _merge_annotations(
-    c: sqlite3.Connection,
+def _remap_arg(op: str, arg: str | None, amap: dict[str, str]) -> str | None:
+    return amap.get(arg, arg) if op == "merge" and arg is not None else arg
+
+
+def _merge_label_batch(
+    db: Handle,
     o: sqlite3.Connection,
+    keys: list[tuple[str, str]],
     origin: str,
     amap: dict[str, str],
     counts: MergeCounts,
 ) -> None:
-    select_ours = f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? AND annotator = ?"
-    cur = o.execute(f"SELECT {ANN_COLS} FROM annotations WHERE propagated_from IS NULL")
-    while chunk := cur.fetchmany(5000):
-        for row in chunk:
-            theirs = _remap_annotation(annotation_from_row(row), amap)
-            found = c.execute(select_ours, (theirs.sentence_id, theirs.annotator)).fetchone()
-            ours = None if found is None else annotation_from_row(found)
-            created = theirs.created_at
-            if ours is not None and ours.propagated_from is None:
-                if ours.same_labels(theirs) or (theirs.updated_at, _label_key(theirs)) <= (
-                    ours.updated_at,
-                    _label_key(ours),
-                ):
-                    counts.labels_kept += 1
-                    if theirs.created_at < ours.created_at:  # first labelled there: both
-                        c.execute(  # DBs then agree on when the label was first made
-                            "UPDATE annotations SET created_at = ? WHERE sentence_id = ? "
-                            "AND annotator = ?",
-                            (theirs.created_at, ours.sentence_id, ours.annotator),
-                        )
-                    continue
-                created = min(ours.created_at, theirs.created_at)
-            state = replace(theirs, created_at=created)
-            write_state(c, state)
-            record_event(c, state.sentence_id, state.annotator, "merge", ours, state, None, origin)
-            propagate(c, state.sentence_id, state.annotator, state)
-            counts.labels_taken += 1
-    # Deletions: (sentence, annotator) with history there but no label any more, whose last
-    # event (an undo back to nothing) is later than our own last change.
-    gone = o.execute(
-        "SELECT e.sentence_id, e.annotator, max(e.ts), e.after IS NULL FROM annotation_events e "
-        "WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.sentence_id = e.sentence_id "
-        "AND a.annotator = e.annotator) GROUP BY e.sentence_id, e.annotator"
+    wanted = set(keys)
+    sids = sorted({k[0] for k in keys})
+    marks = ",".join("?" * len(sids))
+    events = [
+        r
+        for r in o.execute(
+            "SELECT uid, sentence_id, annotator, ts, action, before, after, undoes, origin "
+            f"FROM annotation_events WHERE sentence_id IN ({marks}) ORDER BY id",
+            sids,
+        ).fetchall()
+        if (r[1], r[2]) in wanted
+    ]
+    theirs: dict[tuple[str, str], Annotation] = {}
+    for row in o.execute(
+        f"SELECT {ANN_COLS} FROM annotations WHERE propagated_from IS NULL "
+        f"AND sentence_id IN ({marks})",
+        sids,
+    ).fetchall():
+        a = _remap_annotation(annotation_from_row(row), amap)
+        if (a.sentence_id, a.annotator) in wanted:
+            theirs[(a.sentence_id, a.annotator)] = a
+    with db.tx() as c:
+        for r in events:
+            counts.events_added += c.execute(
+                "INSERT OR IGNORE INTO annotation_events(uid, sentence_id, annotator, ts, action, "
+                "before, after, undoes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *r[:5],
+                    _remap_labels_json(r[5], amap),
+                    _remap_labels_json(r[6], amap),
+                    r[7],
+                    r[8] or origin,
+                ),
+            ).rowcount
+        actor_map = actor_map_in(c)
+        for sid, annotator in keys:
+            resolve_label(c, sid, annotator, theirs.get((sid, annotator)), actor_map, counts)
+
+
+def _merge_gold_batch(
+    db: Handle,
+    o: sqlite3.Connection,
+    sids: list[str],
+    origin: str,
+    amap: dict[str, str],
+    counts: MergeCounts,
+) -> None:
+    marks = ",".join("?" * len(sids))
+    events = o.execute(
+        "SELECT uid, sentence_id, adjudicator, ts, action, before, after, undoes, origin "
+        f"FROM gold_events WHERE sentence_id IN ({marks}) ORDER BY id",
+        sids,
     ).fetchall()
-    for sid, annotator, ts, deleted in gone:
-        if not deleted:
-            continue
-        found = c.execute(select_ours, (sid, annotator)).fetchone()
-        ours = None if found is None else annotation_from_row(found)
-        if ours is None or ours.propagated_from is not None or ours.updated_at >= ts:
-            continue
-        c.execute(
-            "DELETE FROM annotations WHERE sentence_id = ? AND annotator = ?", (sid, annotator)
-        )
-        record_event(c, sid, annotator, "merge", ours, None, None, origin)
-        propagate(c, sid, annotator, None)
-        counts.labels_deleted += 1
+    theirs = {
+        str(r[0]): _remap_gold_json(gold_json(gold_from_row(r)), amap)
+        for r in o.execute(f"SELECT {GOLD_COLS} FROM gold WHERE sentence_id IN ({marks})", sids)
+    }
+    with db.tx() as c:
+        for r in events:
+            counts.events_added += c.execute(
+                "INSERT OR IGNORE INTO gold_events(uid, sentence_id, adjudicator, ts, action, "
+                "before, after, undoes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *r[:5],
+                    _remap_gold_json(r[5], amap),
+                    _remap_gold_json(r[6], amap),
+                    r[7],
+                    r[8] or origin,
+                ),
+            ).rowcount
+        actor_map = actor_map_in(c)
+        for sid in sids:
+            resolve_gold(c, sid, theirs.get(sid), actor_map, counts)
 
 
-def _merge_gold(
-    c: sqlite3.Connection, o: sqlite3.Connection, amap: dict[str, str], counts: MergeCounts
-) -> None:
-    cols = GOLD_COLS
-    for row in o.execute(f"SELECT {cols} FROM gold").fetchall():
-        theirs = list(row)
-        if amap:
-            theirs[3] = dumps(_remap_stances(orjson.loads(theirs[3]), amap))
-            sources = orjson.loads(theirs[6])
-            for src in sources:
-                if isinstance(src, dict) and isinstance(src.get("stances"), list):
-                    src["stances"] = _remap_stances(src["stances"], amap)
-            theirs[6] = dumps(sources)
-        here = c.execute(f"SELECT {cols} FROM gold WHERE sentence_id = ?", (row[0],)).fetchone()
-        if here is not None:
-            same = list(here[1:8]) == theirs[1:8]
-            if same or (theirs[9], [str(v) for v in theirs[1:8]]) <= (
-                here[9],
-                [str(v) for v in here[1:8]],
-            ):
-                counts.gold_kept += 1
-                continue
-            theirs[8] = min(here[8], theirs[8])
-        c.execute(f"INSERT OR REPLACE INTO gold({cols}) VALUES (?,?,?,?,?,?,?,?,?,?)", theirs)
-        counts.gold_taken += 1
+def _remap_gold_json(raw: str | None, amap: dict[str, str]) -> str | None:
+    if raw is None or not amap:
+        return raw
+    d = orjson.loads(raw)
+    d["stances"] = _remap_stances(d.get("stances", []), amap)
+    for src in d.get("sources") or []:
+        if isinstance(src, dict) and isinstance(src.get("stances"), list):
+            src["stances"] = _remap_stances(src["stances"], amap)
+    return dumps(d)
 
 
 def _remap_stances(stances: list[dict[str, Any]], amap: dict[str, str]) -> list[dict[str, Any]]:
@@ -327,14 +442,4 @@ def _remap_annotation(a: Annotation, amap: dict[str, str]) -> Annotation:
         return a
     return replace(
         a, stances=tuple(Stance(s.claim, amap.get(s.actor, s.actor), s.stance) for s in a.stances)
-    )
-
-
-def _label_key(a: Annotation) -> tuple[Any, ...]:
-    """A fixed order on labels (the merge tie-break when two edits carry the same time)."""
-    return (
-        a.status,
-        a.claims,
-        tuple((s.claim, s.actor, s.stance) for s in a.stances),
-        a.note or "",
     )

@@ -214,8 +214,58 @@ _V5 = _FLAT.format(
     tail="x.adjudicator, x.chosen_from, x.note, x.created_at, x.updated_at",
 )
 
+#: v6 (merge converges, gold history, actor operations; docs/ARCHITECTURE.md "Merge ordering"):
+#:
+#: ``gold_events``: every gold decision, and every undo of one, is an append-only event (the
+#: adjudicator, its time, the decision it replaced and the one it made), copied by ``uid`` on
+#: merge; the standing decision is the ``after`` of the latest event by (ts, uid).
+#:
+#: ``actor_events``: rename, alias, merge (and the undo of one) of actors, replicated the same
+#: way. ``actor_aliases.trusted``: an alias that dedup may treat as the same name (schema-seeded
+#: and ``stanceterm actors alias``: 1; made in the actor picker by one annotator: 0).
+#:
+#: ``annotation_events_key``: the events of one (sentence, annotator), which merge reads per key.
+_V6 = """
+CREATE TABLE gold_events (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    sentence_id TEXT NOT NULL,
+    adjudicator TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    action TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    undoes TEXT,
+    origin TEXT
+);
+CREATE INDEX gold_events_sentence ON gold_events(sentence_id);
+CREATE INDEX gold_events_undoes ON gold_events(undoes) WHERE undoes IS NOT NULL;
+CREATE TABLE actor_events (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    ts TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('rename', 'alias', 'merge', 'undo')),
+    actor_id TEXT NOT NULL,
+    arg TEXT,
+    made_by TEXT,
+    undoes TEXT,
+    origin TEXT
+);
+ALTER TABLE actor_aliases ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
+UPDATE actor_aliases SET trusted = 1
+    WHERE actor_id IN (SELECT id FROM actors WHERE created_by IS NULL);
+CREATE INDEX annotation_events_key ON annotation_events(sentence_id, annotator, ts);
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, _V1),
+    (2, _V2),
+    (3, _V3),
+    (4, _V4),
+    (5, _V5),
+    (6, _V6),
+]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 NORM_BATCH = 5000

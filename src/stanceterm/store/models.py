@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -23,6 +23,57 @@ class StoreError(Exception):
 def now() -> str:
     """UTC timestamp with microseconds, e.g. ``2026-11-24T20:00:00.123456Z``."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# ---- merge ordering (docs/ARCHITECTURE.md, "Merge ordering") --------------------------------
+#: How far ahead of this machine's clock another DB's events may be before merge warns.
+SKEW_TOLERANCE_S = 120.0
+_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def stamp_after(*seen: str | None) -> str:
+    """The timestamp of a new event: this machine's clock, clamped to 1 µs after the latest
+    timestamp already seen for the same record (so an edit made after a merged future-dated event
+    still wins: the hybrid-logical-clock half of the (ts, uid) rule)."""
+    stamp = now()
+    latest = max((s for s in seen if s), default="")
+    if latest and latest >= stamp:
+        try:
+            t = datetime.strptime(latest, _STAMP).replace(tzinfo=UTC)
+        except ValueError:
+            return stamp
+        stamp = (t + timedelta(microseconds=1)).strftime(_STAMP)
+    return stamp
+
+
+def gold_json(gold: Gold | None) -> str | None:
+    """A gold decision as kept in its history (``gold_events.before`` / ``after``)."""
+    if gold is None:
+        return None
+    p = gold_params(gold)
+    keys = GOLD_COLS.replace(" ", "").split(",")
+    d = dict(zip(keys, p, strict=True))
+    for k in ("claims", "stances", "sources"):
+        d[k] = orjson.loads(d[k])
+    return dumps(d)
+
+
+def gold_from_json(raw: str | None) -> Gold | None:
+    if raw is None:
+        return None
+    d = orjson.loads(raw)
+    return Gold(
+        d["sentence_id"],
+        d["status"],
+        tuple(d["claims"]),
+        tuple(Stance(x["claim"], x["actor"], x["stance"]) for x in d["stances"]),
+        d["adjudicator"],
+        d.get("chosen_from"),
+        list(d.get("sources") or []),
+        d.get("note"),
+        d.get("created_at", ""),
+        d.get("updated_at", ""),
+    )
 
 
 def dumps(value: Any) -> str:
@@ -167,6 +218,9 @@ class MergeCounts:
     gold_taken: int = 0
     gold_kept: int = 0
     splits_applied: int = 0
+    actor_events_added: int = 0
+    #: how far (seconds) the other DB's latest event is ahead of this machine's clock (0: none)
+    future_skew_s: float = 0.0
 
 
 #: The counters of :meth:`Team.progress_by_annotator` besides ``last_activity``.

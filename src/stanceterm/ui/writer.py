@@ -269,13 +269,12 @@ def replace_actor(ann: Annotation, old: str, new: str) -> Annotation:
 
 
 class GoldWrites:
-    """Gold decisions and their undo, run in the writer thread so the undo stack (the state
-    each decision replaced) is only touched there, in the order the decisions were made."""
+    """Gold decisions and their undo, run in the writer thread, in the order the decisions were
+    made. The undo stack is the gold history in the DB (``gold_events``), so ``u`` also undoes
+    the decisions of an earlier session."""
 
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
-        #: (sentence id, the gold it replaced), newest last; writer thread only
-        self._history: list[tuple[str, Gold | None]] = []
 
     def write(self, store: Store, gold: Gold) -> Gold:
         """Store a decision (writer thread): provisional actor ids replaced by the real ones,
@@ -283,15 +282,10 @@ class GoldWrites:
         stances = self.writer.real_stances(gold.stances)
         if stances is not gold.stances:
             gold = replace(gold, stances=stances)
-        before, stored = store.gold.replace(gold)  # read and written in one transaction
-        self._history.append((gold.sentence_id, before))
+        _before, stored = store.gold.replace(gold)  # read and written in one transaction
         return stored
 
-    def undo(self, store: Store) -> tuple[str, Gold | None] | None:
-        """Put back what the latest decision replaced (writer thread); None: nothing to undo."""
-        if not self._history:
-            return None
-        sentence_id, before = self._history[-1]
-        store.gold.restore(sentence_id, before)
-        self._history.pop()
-        return sentence_id, before
+    def undo(self, store: Store, adjudicator: str) -> tuple[str, Gold | None] | None:
+        """Put back what the adjudicator's latest decision replaced, in this session or an
+        earlier one (writer thread); None: nothing to undo."""
+        return store.gold.undo(adjudicator)

@@ -308,8 +308,10 @@ class ReviewScreen(Screen[None]):
         self.undo_in_flight += 1
         self.refresh_bindings()
 
+        adjudicator = self.adjudicator
+
         def run(store: Store) -> tuple[str, Gold | None] | None:
-            return writes.undo(store)
+            return writes.undo(store, adjudicator)
 
         def done(result: tuple[str, Gold | None] | None) -> None:
             self.undo_in_flight -= 1
