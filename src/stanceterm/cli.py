@@ -34,7 +34,13 @@ from stanceterm.config import (
     resolve_theme,
 )
 from stanceterm.fileguard import ConnectedFileError
-from stanceterm.schema import LabelSchema, SchemaError, json_schemas, load_schema
+from stanceterm.schema import (
+    LabelSchema,
+    SchemaError,
+    check_annotator_name,
+    json_schemas,
+    load_schema,
+)
 from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
 from stanceterm.store import Store, StoreError
 from stanceterm.textsafe import clean
@@ -111,8 +117,11 @@ class AppContext:
                 "no annotator: pass --annotator NAME, set STANCETERM_ANNOTATOR, or put "
                 'annotator = "NAME" in stanceterm.toml'
             )
-        if name is not None and (len(name) > 100 or any(ord(ch) < 32 for ch in name)):
-            fail("annotator name must be 1-100 printable characters")
+        if name is not None:  # --- safety (issue 12 §8): one rule for names, in the core
+            try:
+                name = check_annotator_name(name)
+            except ValueError as exc:
+                fail(str(exc))
         return name
 
 

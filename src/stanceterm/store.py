@@ -478,6 +478,13 @@ class Store:
         if p.exists():
             if p.is_dir():
                 raise StoreError(f"{p}: is a directory, not a database file")
+            # --- safety (issue 12 §8): a FIFO or device would hang or be read as empty
+            if not p.is_file():
+                raise StoreError(
+                    f"{p}: not a regular file (a FIFO, device or socket); refusing to use it "
+                    "as a database"
+                )
+            # --- end safety
             if not create and p.stat().st_size == 0:
                 raise StoreError(f"{p}: not a stanceterm database (empty file); left untouched")
             _check_foreign_file(p)
