@@ -429,6 +429,12 @@ _ANN_COLS = (
 )
 
 
+# --- safety (issue 12 §2): the -wal file shrinks back to this after a checkpoint (bytes; the
+# automatic checkpoint runs at 1000 pages, about 4 MB, so normal work stays below it)
+WAL_SIZE_LIMIT = 8 * 1024 * 1024
+# --- end safety
+
+
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
     msg = str(exc).lower()
     return "locked" in msg or "busy" in msg
@@ -595,6 +601,11 @@ class Store:
             mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch the database to WAL mode")
+        # --- safety (issue 12 §2, WAL growth): a checkpoint resets the -wal, but the file keeps
+        # its high-water size (one big import: tens of MB, for as long as a screen is open);
+        # every connection truncates it back to this size when it restarts it.
+        c.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        # --- end safety
         c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA foreign_keys = ON")
         c.execute("PRAGMA recursive_triggers = ON")  # the annotator_counts triggers need it
