@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -41,19 +40,20 @@ ANNOTATOR_MAX = 100
 def check_annotator_name(raw: str) -> str:
     """THE rule for annotator names, wherever they come from (``--annotator``, the environment,
     the config file, ``assign --annotators``, label files): surrounding whitespace is stripped;
-    the rest must be 1-100 characters with no control character and no line break. Returns the
-    stripped name; raises :class:`ValueError` with a one-line reason."""
+    the rest must be 1-100 characters with no C0 control character (NUL, ESC, TAB, CR, LF...).
+    Other characters are data, shown through ``textsafe`` like any text. Returns the stripped
+    name; raises :class:`ValueError` with a one-line reason."""
     name = raw.strip()
     if not name:
         raise ValueError("annotator name is empty")
     if len(name) > ANNOTATOR_MAX:
         raise ValueError(f"annotator name is longer than {ANNOTATOR_MAX} characters")
     for ch in name:
-        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+        if ord(ch) < 32:  # C0 controls (NUL, ESC, CR, LF, TAB...): what --annotator refused
             what = _CONTROL_NAMES.get(ch, "")
             raise ValueError(
                 f"annotator name must be 1-{ANNOTATOR_MAX} printable characters; it holds "
-                f"U+{ord(ch):04X}{' ' + what if what else ''} (a control character or line break)"
+                f"U+{ord(ch):04X}{' ' + what if what else ''} (a control character)"
             )
     return name
 
