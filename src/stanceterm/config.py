@@ -85,6 +85,8 @@ def load_settings() -> Settings:
 
 
 def resolve_db(flag: str | None, settings: Settings) -> Path:
+    if flag is not None and not flag.strip():  # Path("") is "." : never guess ./stanceterm.db
+        raise ConfigError("--db: empty path; name a database file")
     return Path(flag or os.environ.get(ENV_DB) or settings.db or DEFAULT_DB)
 
 

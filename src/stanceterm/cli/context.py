@@ -23,7 +23,7 @@ from stanceterm.config import (
     resolve_schema,
     resolve_theme,
 )
-from stanceterm.schema import LabelSchema, load_schema
+from stanceterm.schema import LabelSchema, check_annotator_name, load_schema
 from stanceterm.store import Store
 from stanceterm.textsafe import clean
 
@@ -116,8 +116,11 @@ class AppContext:
                 "no annotator: pass --annotator NAME, set STANCETERM_ANNOTATOR, or put "
                 'annotator = "NAME" in stanceterm.toml'
             )
-        if name is not None and (len(name) > 100 or any(ord(ch) < 32 for ch in name)):
-            fail("annotator name must be 1-100 printable characters")
+        if name is not None:  # one rule for names, in the core
+            try:
+                name = check_annotator_name(name)
+            except ValueError as exc:
+                fail(str(exc))
         return name
 
 

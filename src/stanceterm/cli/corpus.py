@@ -154,7 +154,7 @@ def export_cmd(
 
     gold: one line per adjudicated sentence with the gold labels and the annotators' versions.
     """
-    from stanceterm.export import Filters, default_out_path, export
+    from stanceterm.export import DRAFTS_HINT, Filters, default_out_path, export, left_out_drafts
 
     store = app.store(create=False)
     target = out or str(default_out_path(kind))
@@ -162,6 +162,10 @@ def export_cmd(
     n = export(store, kind, target, filters)
     where = "stdout" if target == "-" else target
     click.echo(f"Wrote {n} {kind} line(s) to {clean(where)}", err=True)
+    # drafts are never silently missing from an export (issue 12 §6)
+    drafts = left_out_drafts(store, filters) if kind in ("annotations", "sentences") else 0
+    if drafts:
+        click.echo(DRAFTS_HINT.format(n=drafts), err=True)
 
 
 @click.command("import-labels")
@@ -249,6 +253,12 @@ def stats_cmd(app: AppContext) -> None:
         f"All annotators: α claims = {alpha_text(overall.alpha)} on {overall.units} shared "
         "sentence(s)."
     )
+    drafts = sum(by.get("draft", 0) for by in per.values())
+    if drafts:
+        click.echo(
+            f"{drafts} draft(s): labels changed but not accepted with Enter; they are not "
+            "finished, and `stanceterm export` leaves them out unless given --status draft."
+        )
     click.echo(
         "skip, flag: skipped, flagged. prop: labels propagated to duplicate sentences. "
         "lab/h: sentences finished (done, skipped, flagged) per hour of active time, which "

@@ -68,6 +68,11 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in msg or "busy" in msg
 
 
+#: The -wal file shrinks back to this after a checkpoint (bytes; the automatic checkpoint runs at
+#: 1000 pages, about 4 MB, so normal work stays below it).
+WAL_SIZE_LIMIT = 8 * 1024 * 1024
+
+
 class Store:
     """A stanceterm database. Use :meth:`open` (a file) or :meth:`memory` (tests)."""
 
@@ -116,6 +121,11 @@ class Store:
         if p.exists():
             if p.is_dir():
                 raise StoreError(f"{p}: is a directory, not a database file")
+            if not p.is_file():  # a FIFO or device would hang or be read as empty
+                raise StoreError(
+                    f"{p}: not a regular file (a FIFO, device or socket); refusing to use it "
+                    "as a database"
+                )
             if not create and p.stat().st_size == 0:
                 raise StoreError(f"{p}: not a stanceterm database (empty file); left untouched")
             check_foreign_file(p)
@@ -229,6 +239,10 @@ class Store:
         c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA foreign_keys = ON")
         c.execute("PRAGMA recursive_triggers = ON")  # the annotator_counts triggers need it
+        # A checkpoint resets the -wal, but the file keeps its high-water size (one big import:
+        # tens of MB, for as long as a screen is open); every connection truncates it back to
+        # this size when it restarts it (issue 12 §2, WAL growth).
+        c.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
