@@ -70,7 +70,16 @@ class AppContext:
 
     def store(self, create: bool = True) -> Store:
         if self._store is None:
-            self._store = Store.open(self.db_path, create=create)
+            # --- hour (issue 15 §5): "no such database" names the stanceterm DBs in the folder
+            path = self.db_path
+            if not create and not path.exists():
+                from stanceterm.config import missing_db_message
+                from stanceterm.store import stanceterm_databases
+
+                found = stanceterm_databases(path.parent)
+                raise StoreError(missing_db_message(path, found))
+            # --- end hour
+            self._store = Store.open(path, create=create)
             self.closers.append(self._store.close)
         return self._store
 
@@ -245,8 +254,9 @@ def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int |
     article per line: "text" is required; "id", "title", "source", "url", "published" and "lang"
     are optional. A .csv file holds one article per record, with the same columns (a "text"
     column is required). An .html/.htm file is a saved news page: its main text, title, date,
-    site and canonical URL are extracted (trafilatura); the canonical URL is its id. Each file is one transaction: a file with a bad line is refused whole (the error
-    names the line) and the other files still import. Importing the same article twice adds nothing.
+    site and canonical URL are extracted (trafilatura); the canonical URL is its id. Each file
+    is one transaction: a file with a bad line is refused whole (the error names the line) and
+    the other files still import. Importing the same article twice adds nothing.
     """
     code = run_import(app, paths, quiet, jobs)
     if code:
@@ -476,8 +486,16 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
         f"{counts['sentences']} sentence(s).",
         err=True,
     )
+    name = app.annotator(annotator) or "demo"
     if not no_ui:
-        _annotate(app, app.annotator(annotator) or "demo", show_others=False)
+        _annotate(app, name, show_others=False)
+    # --- hour (issue 15 §5): the next commands, with this demo's --db
+    from stanceterm.config import next_commands
+
+    click.echo("Next, on this demo DB:", err=True)
+    for command in next_commands(app.db_path, name):
+        click.echo(f"  {clean(command)}", err=True)
+    # --- end hour
 
 
 @cli.command("annotate")
