@@ -28,6 +28,8 @@ def db(tmp_path: Path) -> Any:
 
 
 def app_for(store: Store, annotator: str = "alice", **kwargs: Any) -> StanceApp:
+    # these tests press Enter on claims without stances; the nudge has its own tests (test_ui_silent)
+    kwargs.setdefault("nudge_stances", False)
     schema = store.label_schema()
     assert schema is not None
     return StanceApp(store, schema, annotator, **kwargs)

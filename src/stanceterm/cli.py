@@ -529,7 +529,13 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
     except KeymapError as exc:
         fail(f"{app.settings.path}: [keys]: {exc}")
     result = run_app(
-        store, schema, annotator, show_others=show_others, keymap=keymap, theme=app.theme()
+        store,
+        schema,
+        annotator,
+        show_others=show_others,
+        keymap=keymap,
+        theme=app.theme(),
+        nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
     )
     if result.failed_writes:
         for line in result.errors:

@@ -42,6 +42,8 @@ class Settings:
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    #: Enter on a sentence with a claim but no stance nudges once (``nudge_stances = false``: off).
+    nudge_stances: bool = True
 
 
 def config_path() -> Path | None:
@@ -74,6 +76,9 @@ def load_settings() -> Settings:
     for name in ("annotator", "db", "schema", "theme"):
         if name in data and not isinstance(data[name], str):
             raise ConfigError(f"{path}: {name} must be a string")
+    nudge = data.get("nudge_stances", True)
+    if not isinstance(nudge, bool):
+        raise ConfigError(f"{path}: nudge_stances must be true or false")
     return Settings(
         annotator=data.get("annotator"),
         db=data.get("db"),
@@ -81,6 +86,7 @@ def load_settings() -> Settings:
         theme=data.get("theme"),
         keys=dict(keys),
         path=path,
+        nudge_stances=nudge,
     )
 
 

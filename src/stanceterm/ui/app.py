@@ -76,8 +76,10 @@ class StanceApp(App[RunResult]):
         on_commit: Callable[[float, Job], None] | None = None,
         on_first_screen: Callable[[], None] | None = None,
         team_refresh: float = 3.0,
+        nudge_stances: bool = True,
     ) -> None:
         super().__init__()
+        self.nudge_stances = nudge_stances  # hour (issue 15 §3): Enter nudges a stanceless claim
         self.store = store
         self.schema = schema
         self.annotator = annotator
@@ -300,9 +302,17 @@ def run_app(
     show_others: bool = False,
     keymap: Mapping[str, str] | None = None,
     theme: str | None = None,
+    nudge_stances: bool = True,
 ) -> RunResult:
     """Run the TUI until the user quits; returns what went wrong, if anything."""
-    app = StanceApp(store, schema, annotator, show_others=show_others, keymap=keymap)
+    app = StanceApp(
+        store,
+        schema,
+        annotator,
+        show_others=show_others,
+        keymap=keymap,
+        nudge_stances=nudge_stances,
+    )
     if theme:
         app.theme = theme
     result = app.run()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -85,6 +85,36 @@ def _delta(before: Annotation | None, after: Annotation | None) -> tuple[int, di
         for c in state.claims:
             claims[c] = claims.get(c, 0) + sign
     return done, claims
+
+
+def describe_undo(
+    undone: Annotation | None, restored: Annotation | None, actor: Callable[[str], str]
+) -> str:
+    """What an undone change had done, from the state it left (``undone``) and the state the undo
+    brought back (``restored``): "stance la Russie support on denial"."""
+    new_claims = undone.claims if undone else ()
+    old_claims = restored.claims if restored else ()
+    new_stances = undone.stances if undone else ()
+    old_stances = restored.stances if restored else ()
+    parts = [f"claim {c}" for c in new_claims if c not in old_claims]
+    parts += [f"removed claim {c}" for c in old_claims if c not in new_claims]
+
+    def show(s: Stance) -> str:
+        return f"{actor(s.actor)} {s.stance} on {s.claim}"
+
+    parts += [f"stance {show(s)}" for s in new_stances if s not in old_stances]
+    parts += [f"removed stance {show(s)}" for s in old_stances if s not in new_stances]
+    new_status = undone.status if undone else None
+    if new_status != (restored.status if restored else None) and new_status in STATUS_WORDS:
+        parts.append(STATUS_WORDS[new_status])
+    if (undone.note if undone else None) != (restored.note if restored else None):
+        parts.append("note")
+    if len(parts) > 4:
+        parts = [*parts[:4], "…"]
+    return ", ".join(parts) or "a change"
+
+
+STATUS_WORDS = {"done": "done", "skipped": "skip", "flagged": "flag", "draft": "reopen"}
 
 
 def _claim_bindings() -> list[Binding]:
@@ -192,6 +222,7 @@ class AnnotateScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
+        self._nudged: set[str] = set()  # hour (issue 15 §3): sentences already nudged
         self.sentence: Sentence | None = None
         self.article: Article | None = None
         self.ann: Annotation | None = None
@@ -319,6 +350,19 @@ class AnnotateScreen(Screen[None]):
         reader, self._team_reader = self._team_reader, None
         if reader is not None and not self._team_polling:
             reader.close()
+
+    def on_key(self, event: events.Key) -> None:
+        # hour (issue 15 §3): `a` is greyed out until a claim is tagged; pressed anyway, it says
+        # what to do first instead of nothing
+        if self.ann is None or self.ann.claims or self.undo_in_flight:
+            return
+        for b in self._all_bindings():
+            if b.id == "add_stance" and event.key in effective_keys(
+                b, self.stance_app.keymap_overrides
+            ):
+                event.stop()
+                self.action_add_stance()
+                return
 
     def key_for(self, binding_id: str) -> str:
         """The first key of a binding, after the keymap, as shown to the user."""
@@ -775,6 +819,13 @@ class AnnotateScreen(Screen[None]):
         if claim.id in ann.claims:
             claims = tuple(c for c in ann.claims if c != claim.id)
             stances = tuple(s for s in ann.stances if s.claim != claim.id)
+            gone = len(ann.stances) - len(stances)
+            if gone:  # hour (issue 15 §3): removing a claim removes its stances; say so
+                self.notify(
+                    f"removed claim {claim.id} and its {gone} stance(s); u brings them back",
+                    markup=False,
+                    timeout=4,
+                )
         else:
             claims = tuple(self.stance_app.schema.order_claims([*ann.claims, claim.id]))
             stances = ann.stances
@@ -794,6 +845,17 @@ class AnnotateScreen(Screen[None]):
     def action_accept(self) -> None:
         t0 = time.perf_counter()
         if self.ann is None:
+            return
+        # hour (issue 15 §3): a claim without a stance gets a nudge, once per sentence
+        bare = [c for c in self.ann.claims if all(st.claim != c for st in self.ann.stances)]
+        sid = self.ann.sentence_id
+        if bare and self.stance_app.nudge_stances and sid not in self._nudged:
+            self._nudged.add(sid)
+            self.notify(
+                f"no stance on {', '.join(bare)}: a adds one; Enter again marks it done",
+                markup=False,
+                timeout=4,
+            )
             return
         self._set(replace(self.ann, status="done"), "done", t0=t0)
         self._advance()
@@ -839,7 +901,12 @@ class AnnotateScreen(Screen[None]):
         )
 
     def action_add_stance(self) -> None:
-        if self.ann is None or not self.ann.claims:
+        if self.ann is None:
+            return
+        if not self.ann.claims:  # hour (issue 15 §3): say what to do first
+            keys = sorted(c.key for c in self.stance_app.schema.claims)
+            span = f"{keys[0]}-{keys[-1]}" if len(keys) > 1 else str(keys[0]) if keys else "?"
+            self.notify(f"Tag a claim first (keys {span}), then a adds a stance on it.", timeout=4)
             return
         sentence_id = self.ann.sentence_id
         schema = self.stance_app.schema
@@ -918,15 +985,24 @@ class AnnotateScreen(Screen[None]):
         self.undo_in_flight += 1
         self.refresh_bindings()
 
-        def run(store: Store) -> tuple[str, Annotation | None, Annotation | None] | None:
-            return store.undo_states(annotator)
+        Undone = tuple[tuple[str, Annotation | None, Annotation | None] | None, int | None]
 
-        def done(result: tuple[str, Annotation | None, Annotation | None] | None) -> None:
+        def run(store: Store) -> Undone:
+            undone = store.undo_states(annotator)
+            sentence = store.sentence(undone[0]) if undone is not None else None
+            return undone, (sentence.idx + 1 if sentence is not None else None)
+
+        def done(answer: Undone) -> None:
+            result, number = answer
             self.undo_in_flight -= 1
             if result is None:
                 self.notify("Nothing to undo.", timeout=3)
             else:
                 sid, before, after = result
+                # hour (issue 15 §3): say what was undone
+                what = describe_undo(before, after, self.stance_app.display_actor)
+                where = f", sentence {number}" if number is not None else ""
+                self.notify(f"undid: {what}{where}", markup=False, timeout=5)
                 self._moved(before, after)
                 self.jump_to(sid)
             self._show_progress()
