@@ -51,12 +51,19 @@ class Candidate:
     rank: CandidateRank | None = None  # None: nothing typed, or "+ create" what was typed
 
 
+def sentence_names(sentence: str, aliases: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(actor ids the sentence names, new names near its attribution cues): the same for every
+    keystroke, so the picker computes them once."""
+    return actors_in_sentence(sentence, aliases), cue_names(sentence, aliases)
+
+
 def candidates(
     query: str,
     sentence: str,
     aliases: Mapping[str, str],
     names: Mapping[str, str],
     limit: int = 30,
+    found: tuple[list[str], list[str]] | None = None,
 ) -> list[Candidate]:
     """The picker's list for ``query``; Enter takes the first row.
 
@@ -65,8 +72,7 @@ def candidates(
     the start of a name or alias (:func:`stanceterm.actors.match_rank`), the sentence's own
     actors first among equals; "+ create" comes first when nothing matches well, else last.
     """
-    here = actors_in_sentence(sentence, aliases)
-    cues = cue_names(sentence, aliases)
+    here, cues = found if found is not None else sentence_names(sentence, aliases)
     key = alias_key(query)
     if not key:
         out = [Candidate(a, names.get(a, a), "in sentence") for a in here]
@@ -128,6 +134,7 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
         self.names = dict(names)
         self.claim = claim
         self._cands: list[Candidate] = []
+        self._found: tuple[list[str], list[str]] | None = None
         self._confirm: str | None = None  # a near-duplicate name the user was warned about
         self._known_names = sorted(set(self.names.values()) | set(self.aliases))
 
@@ -146,7 +153,9 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
         self.query_one(Input).focus()
 
     def _fill(self, query: str) -> None:
-        self._cands = candidates(query, self.sentence, self.aliases, self.names)
+        if self._found is None:
+            self._found = sentence_names(self.sentence, self.aliases)
+        self._cands = candidates(query, self.sentence, self.aliases, self.names, found=self._found)
         options = self.query_one(OptionList)
         options.clear_options()
         for i, c in enumerate(self._cands):
