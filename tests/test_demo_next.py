@@ -66,6 +66,12 @@ def test_no_such_database_names_the_ones_present(tmp_path: Path) -> None:
         "pass --db stanceterm-demo.db"
     )
     assert not (tmp_path / "stanceterm.db").exists()
+    # looking leaves nothing behind: no -wal/-shm beside a cleanly closed DB
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.db",
+        "other.db",
+        "stanceterm-demo.db",
+    ]
     # two of them: both named
     assert run("--db", "second.db", "demo", "--no-ui", cwd=tmp_path).returncode == 0
     proc = run("stats", cwd=tmp_path)

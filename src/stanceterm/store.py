@@ -2432,7 +2432,10 @@ def stanceterm_databases(folder: Path, limit: int = 50) -> list[Path]:
             continue
         if not child.is_file() or fileguard.is_connected(child):
             continue
-        uri = "file:" + quote(str(child.resolve())) + "?mode=ro"
+        # as in _open_read_only: a cleanly closed DB is read as immutable (leaves no -wal/-shm)
+        wal = child.with_name(child.name + "-wal")
+        mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        uri = "file:" + quote(str(child.resolve())) + "?" + mode
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=0.2)
             try:
