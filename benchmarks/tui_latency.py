@@ -149,7 +149,8 @@ async def first_screen(path: str) -> tuple[float, float]:
 
 async def keypresses(path: str, presses: int) -> tuple[list[float], list[float]]:
     from stanceterm.store import Store
-    from stanceterm.ui.app import Job, StanceApp
+    from stanceterm.ui.app import StanceApp
+    from stanceterm.ui.writer import Job
 
     commits: list[float] = []
 

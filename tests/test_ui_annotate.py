@@ -396,6 +396,37 @@ async def test_failed_write_is_shown_and_retried(
 
 
 @run_async
+async def test_a_write_failing_under_a_dialog_marks_the_screen_below(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app tells every screen on its stack (WritesChanged): a save that fails while the
+    note dialog is open shows NOT SAVED on the annotate screen under it."""
+    import threading
+
+    app = app_for(db)
+    release = threading.Event()
+
+    def broken(self: Store, a: Annotation, action: str = "set") -> Annotation:
+        release.wait(10)
+        raise RuntimeError("disk full")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        monkeypatch.setattr(Store, "save", broken)
+        await pilot.press("1", "m")  # the save waits in the writer; the note dialog opens
+        await pilot.pause()
+        assert isinstance(app.screen, NoteDialog)
+        release.set()
+        await settle(app, pilot)
+        assert isinstance(app.screen, NoteDialog) and A0 in app.unsaved
+        status = str(screen(app).query_one("#status").visual)  # type: ignore[attr-defined]
+        assert "NOT SAVED" in status
+        progress = str(screen(app).query_one("#progress").visual)  # type: ignore[attr-defined]
+        assert "1 NOT SAVED" in progress
+        await pilot.press("escape")
+
+
+@run_async
 async def test_writes_apply_in_order(db: Store) -> None:
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -715,7 +746,7 @@ async def test_stance_and_dialog_keys_follow_the_keymap(db: Store) -> None:
 
 
 def test_check_keymap_knows_stances_and_dialogs() -> None:
-    from stanceterm.ui.app import KeymapError, check_keymap
+    from stanceterm.ui.keymap import KeymapError, check_keymap
 
     stances = ["support", "oppose", "neutral"]
     ok = {"stance_oppose": "p", "split": "v", "note_save": "ctrl+w", "team": "T"}
@@ -748,7 +779,7 @@ def test_picker_enter_creates_a_new_name_rather_than_a_far_match(tmp_path: Path)
 def test_team_progress_rates_queues_and_activity() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from stanceterm.ui.widgets.team import TeamProgress
+    from stanceterm.ui.progress_model import TeamProgress
 
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     stamp = (now - timedelta(seconds=30)).isoformat().replace("+00:00", "Z")

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from test_ui_support import make_db, run_async, settle
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static
 
 from stanceterm.store import Annotation, Gold, Stance, Store
 from stanceterm.ui.dialogs.actor_picker import ActorPicker
+from stanceterm.ui.dialogs.gold_editor import GoldEditor
 from stanceterm.ui.dialogs.prompts import ClaimChooser, StancePrompt
 from stanceterm.ui.review_app import ReviewApp
 from stanceterm.ui.screens.review import ReviewScreen
-from stanceterm.ui.widgets.review_editor import GoldEditor
 
 SIZE = (80, 24)
 A0, A1, A2, A3, B0, B1 = "art-a:0", "art-a:1", "art-a:2", "art-a:3", "art-b:0", "art-b:1"
@@ -339,3 +339,71 @@ async def test_data_is_shown_literally_and_versions_scroll(db: Store) -> None:
         await pilot.press("pageup")
         await settle(app, pilot)
         assert panel.scroll_y == 0
+
+
+@run_async
+async def test_gold_editor_follows_the_keymap(db: Store) -> None:
+    """[keys] rebinds the label editor's keys in the gold editor too (stances, claims, add);
+    the review screen's own keys (1-9 accept, j next) are not touched by it."""
+    keymap = {"stance_support": "p", "stance_oppose": "S", "claim_2": "2,h", "add_stance": "plus"}
+    app = app_for(db, keymap=keymap)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j")  # A2; j still moves: the review screen keeps its keys
+        await settle(app, pilot)
+        assert current(app) == A2
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, GoldEditor)
+        reminder = str(app.screen.query_one("#gold-editor-keys", Static).content)
+        assert reminder == "1-9 toggle a claim · plus add a stance · d delete the highlighted one"
+        await pilot.press("h", "plus")  # claim 2 (denial) through its new key; add a stance
+        await settle(app, pilot)
+        assert isinstance(app.screen, ActorPicker)
+        await pilot.press(*"poutine", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("s")  # no longer "support"
+        await settle(app, pilot)
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, GoldEditor)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        gold = db.gold(A2)
+        assert gold is not None and gold.claims == ("denial",)
+        assert gold.stances == (Stance("denial", "vladimir-poutine", "support"),)
+        # the review help tells the gold editor's keys after the keymap
+        from stanceterm.ui.screens.help import HelpScreen
+
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        extra = dict(app.screen.extra)
+        assert "then p/S/n" in extra["edit: plus, d"]
+
+
+def test_review_command_passes_the_keymap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Store
+) -> None:
+    """`stanceterm review` hands the config's [keys] to the review app (the gold editor)."""
+    from click.testing import CliRunner
+    from textual.app import App
+
+    from stanceterm.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('[keys]\nstance_support = "p"\n', encoding="utf-8")
+    seen: dict[str, Any] = {}
+
+    def fake_run(self: Any, *args: Any, **kwargs: Any) -> None:
+        seen["keymap"] = dict(self.keymap_overrides)
+
+    monkeypatch.setattr(App, "run", fake_run)
+    monkeypatch.setenv("STANCETERM_CONFIG", str(config))
+    result = CliRunner().invoke(
+        cli, ["--db", str(db.path), "review", "--annotator", "carol"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["keymap"] == {"stance_support": "p"}

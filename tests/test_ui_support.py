@@ -104,7 +104,7 @@ def test_visible_shows_controls_and_keeps_brackets() -> None:
 
 
 def test_stance_keys_first_free_letter() -> None:
-    from stanceterm.ui.dialogs.prompts import stance_keys
+    from stanceterm.ui.keymap import stance_keys
 
     assert stance_keys(["support", "oppose", "neutral"]) == {
         "s": "support",
@@ -128,7 +128,7 @@ def test_help_rows_follow_keymap() -> None:
 
 
 def test_check_keymap_rejects_unknown_action() -> None:
-    from stanceterm.ui.app import KeymapError, check_keymap
+    from stanceterm.ui.keymap import KeymapError, check_keymap
 
     assert check_keymap({"next": "l, down"}) == {"next": "l,down"}
     with pytest.raises(KeymapError, match="unknown action 'jump'"):

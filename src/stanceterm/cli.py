@@ -518,7 +518,9 @@ def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> N
 
 
 def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
-    from stanceterm.ui.app import KeymapError, check_keymap, run_app
+    from stanceterm.ui.app import AnnotateApp
+    from stanceterm.ui.base import run
+    from stanceterm.ui.keymap import KeymapError, check_keymap
 
     store = app.store(create=False)
     schema = app.schema()
@@ -528,14 +530,16 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
         keymap = check_keymap(app.settings.keys, schema.stances)
     except KeymapError as exc:
         fail(f"{app.settings.path}: [keys]: {exc}")
-    result = run_app(
-        store,
-        schema,
-        annotator,
-        show_others=show_others,
-        keymap=keymap,
-        theme=app.theme(),
-        nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
+    result = run(
+        AnnotateApp(
+            store,
+            schema,
+            annotator,
+            show_others=show_others,
+            keymap=keymap,
+            nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
+        ),
+        app.theme(),
     )
     if result.failed_writes:
         for line in result.errors:
@@ -567,7 +571,9 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
     `stanceterm export --kind gold` writes them.
     """
     from stanceterm.adjudicate import review_queue
-    from stanceterm.ui.review_app import run_review
+    from stanceterm.ui.base import run
+    from stanceterm.ui.keymap import KeymapError, check_keymap
+    from stanceterm.ui.review_app import ReviewApp
 
     name = app.annotator(annotator)
     assert name is not None
@@ -579,7 +585,11 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
         hint = "" if include_all else " (--all reviews every labelled sentence)"
         click.echo(f"Nothing to review in {clean(store.path)}: {what}{hint}.", err=True)
         return
-    result = run_review(store, schema, name, queue=queue, theme=app.theme())
+    try:  # the gold editor follows the [keys] of the label editor
+        keymap = check_keymap(app.settings.keys, schema.stances)
+    except KeymapError as exc:
+        fail(f"{app.settings.path}: [keys]: {exc}")
+    result = run(ReviewApp(store, schema, name, queue=queue, keymap=keymap), app.theme())
     if result.failed_writes:
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)
