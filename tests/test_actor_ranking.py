@@ -253,9 +253,9 @@ async def test_pilot_russ_enter_saves_la_russie(tmp_path: Path) -> None:
             assert isinstance(app.screen, StancePrompt)
             await pilot.press("s")
             await settle(app, pilot)
-        found = [store.sentence_at(seq) for seq in range(1, 10)]
+        found = [store.corpus.sentence_at(seq) for seq in range(1, 10)]
         sid = next(s.id for s in found if s and s.text.startswith("Les deux parties"))
-        a = store.annotation(sid, "alice")
+        a = store.labels.get(sid, "alice")
         assert a is not None and a.stances == (Stance("arms_deal", "la-russie", "support"),)
     finally:
         store.close()

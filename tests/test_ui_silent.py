@@ -72,19 +72,19 @@ async def test_removing_a_claim_says_it_removed_its_stances_and_u_brings_them_ba
         await pilot.press("1")
         await settle(app, pilot)
         await add_poutine_oppose(app, pilot)
-        assert db.annotation(A0, "alice").stances == (  # type: ignore[union-attr]
+        assert db.labels.get(A0, "alice").stances == (  # type: ignore[union-attr]
             Stance("arms_deal", "vladimir-poutine", "oppose"),
         )
         await pilot.press("1")  # the claim off: its stance goes with it
         await settle(app, pilot)
-        assert db.annotation(A0, "alice").stances == ()  # type: ignore[union-attr]
+        assert db.labels.get(A0, "alice").stances == ()  # type: ignore[union-attr]
         assert any(
             "removed claim arms_deal and its 1 stance" in m and "u brings" in m
             for m in messages(app)
         ), messages(app)
         await pilot.press("u")
         await settle(app, pilot)
-        assert db.annotation(A0, "alice").stances == (  # type: ignore[union-attr]
+        assert db.labels.get(A0, "alice").stances == (  # type: ignore[union-attr]
             Stance("arms_deal", "vladimir-poutine", "oppose"),
         )
         assert any(
@@ -112,7 +112,7 @@ async def test_enter_on_a_claim_without_stance_nudges_once(db: Store) -> None:
         await pilot.press("enter")  # the second Enter finishes the sentence
         await settle(app, pilot)
         assert current(app) == A1
-        assert db.annotation(A0, "alice").status == "done"  # type: ignore[union-attr]
+        assert db.labels.get(A0, "alice").status == "done"  # type: ignore[union-attr]
 
 
 @run_async
