@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_ui_support import run_async, settle
 
 from stanceterm.actors import (
     actors_in_sentence,
@@ -24,6 +23,7 @@ from stanceterm.actors import (
 from stanceterm.schema import load_schema
 from stanceterm.segment import segment_body
 from stanceterm.ui.dialogs.actor_picker import Candidate, candidates
+from tests.conftest import run_async, settle
 
 ARTICLE = Path(__file__).resolve().parents[1] / "data" / "putin-kim-arms-fr.txt"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_support import make_db, run_async, settle
 
 from stanceterm.config import ConfigError, load_settings
 from stanceterm.store import Stance, Store
 from stanceterm.ui.app import StanceApp
 from stanceterm.ui.dialogs.actor_picker import ActorPicker
 from stanceterm.ui.screens.annotate import AnnotateScreen
+from tests.conftest import make_db, run_async, settle
 
 SIZE = (80, 24)
 A0, A1 = "art-a:0", "art-a:1"
