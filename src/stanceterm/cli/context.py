@@ -56,7 +56,15 @@ class AppContext:
 
     def store(self, create: bool = True) -> Store:
         if self._store is None:
-            self._store = Store.open(self.db_path, create=create)
+            # --- hour (issue 15 §5): "no such database" names the stanceterm DBs in the folder
+            path = self.db_path
+            if not create and not path.exists():
+                from stanceterm.config import missing_db_message
+                from stanceterm.store import StoreError, stanceterm_databases
+
+                raise StoreError(missing_db_message(path, stanceterm_databases(path.parent)))
+            # --- end hour
+            self._store = Store.open(path, create=create)
             self.closers.append(self._store.close)
         return self._store
 

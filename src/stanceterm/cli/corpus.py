@@ -22,14 +22,26 @@ def run_import(
     app: AppContext, paths: tuple[str, ...], quiet: bool = False, jobs: int | None = None
 ) -> int:
     """Import files and folders; prints per-file errors and a summary. Returns the exit code."""
+    from collections import Counter
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from stanceterm.ingest import discover, import_file
+    from stanceterm.ingest import SUFFIXES, describe_skipped, discover, import_file
     from stanceterm.store import ImportCounts
 
-    files = list(discover(paths))
+    # --- hour (issue 15 §7): folder imports name the files they skipped, by type
+    skipped: Counter[str] = Counter()
+    files = list(discover(paths, skipped))
+    skipped_note = describe_skipped(skipped)
     if not files:
-        fail("nothing to import: no .txt or .jsonl files in " + ", ".join(map(clean, paths)))
+        fail(
+            f"nothing to import: no {', '.join(SUFFIXES)} files in "
+            + ", ".join(map(clean, paths))
+            + (f" ({skipped_note})" if skipped_note else "")
+        )
+    if skipped_note:
+        click.echo(f"warning: {clean(skipped_note)}", err=True)
+    # --- end hour
     schema = app.record_schema()
     store = app.store()
     total = ImportCounts()
@@ -97,7 +109,12 @@ def run_import(
 )
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int | None) -> None:
-    """Import articles from .txt files, .jsonl files or folders.
+    """Import articles from .txt, .jsonl, .csv and .html/.htm files or folders.
+
+    A .csv file holds one article per record (a "text" column is required; "id", "title",
+    "source", "url", "published" and "lang" are optional). An .html/.htm file is a saved news
+    page: its main text, title, date, site and canonical URL are extracted (trafilatura); the
+    canonical URL is its id.
 
     A .txt file is one article whose first non-empty line is the title. A .jsonl file holds one
     article per line: "text" is required; "id", "title", "source", "url", "published" and "lang"

@@ -466,6 +466,52 @@ class Store:
                 self.release_snapshot()
 
 
+# --- hour (issue 15 §5): which files in a folder are stanceterm databases (for "no such database")
+
+#: Suffixes of files looked at by :func:`stanceterm_databases`.
+DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def stanceterm_databases(folder: Path, limit: int = 50) -> list[Path]:
+    """The stanceterm databases directly in ``folder`` (sorted by name): SQLite files with
+    ``articles`` and ``sentences`` tables. Files this process is connected to are left out
+    unopened (closing a descriptor on them would drop this process's locks)."""
+    out: list[Path] = []
+    try:
+        children = sorted(folder.iterdir())
+    except OSError:
+        return out
+    for child in children:
+        if len(out) >= limit or child.suffix.lower() not in DB_SUFFIXES:
+            continue
+        if not child.is_file() or fileguard.is_connected(child):
+            continue
+        # as in _open_read_only: a cleanly closed DB is read as immutable (leaves no -wal/-shm)
+        wal = child.with_name(child.name + "-wal")
+        mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        uri = "file:" + quote(str(child.resolve())) + "?" + mode
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=0.2)
+            try:
+                found = {
+                    str(r[0])
+                    for r in conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name IN ('articles', 'sentences')"
+                    )
+                }
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            continue
+        if found == {"articles", "sentences"}:
+            out.append(child)
+    return out
+
+
+# --- end hour
+
+
 def check_foreign_file(p: Path) -> None:
     """Refuse (without touching it) a non-empty file that is not an SQLite database.
 
