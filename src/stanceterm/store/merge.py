@@ -251,8 +251,12 @@ def _merge_actors(
 ) -> dict[str, str]:
     """Their actor id -> ours."""
     aliases: dict[str, list[str]] = {}
-    for alias, actor_id in o.execute("SELECT alias, actor_id FROM actor_aliases ORDER BY key"):
+    trusted: dict[str, int] = {}
+    for alias, actor_id, trust in o.execute(
+        "SELECT alias, actor_id, trusted FROM actor_aliases ORDER BY key"
+    ):
         aliases.setdefault(str(actor_id), []).append(str(alias))
+        trusted[str(alias)] = int(trust)
     amap: dict[str, str] = {}
     for oid, name, created_by in o.execute(
         "SELECT id, name, created_by FROM actors ORDER BY created_at, id"
@@ -277,9 +281,9 @@ def _merge_actors(
             for alias in own:
                 if alias.strip():
                     counts.aliases_added += c.execute(
-                        "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id) "
-                        "VALUES (?, ?, ?)",
-                        (alias_key(alias), alias.strip(), local),
+                        "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id, trusted) "
+                        "VALUES (?, ?, ?, ?)",
+                        (alias_key(alias), alias.strip(), local, trusted.get(alias, 0)),
                     ).rowcount
         amap[str(oid)] = local
         if local != oid:

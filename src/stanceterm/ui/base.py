@@ -117,6 +117,9 @@ class StoreApp(App[RunResult]):
     def create_actor(self, name: str, done: Callable[[str, str], None]) -> str:
         return self.writer.create_actor(name, done)
 
+    def add_alias(self, actor_id: str, alias: str) -> None:
+        self.writer.add_alias(actor_id, alias)
+
     def display_actor(self, actor_id: str) -> str:
         return self.writer.display_actor(actor_id)
 

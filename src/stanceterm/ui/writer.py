@@ -249,6 +249,15 @@ class Writer:
         self.submit(Job(run, "create actor", None, finished))
         return provisional
 
+    def add_alias(self, actor_id: str, alias: str) -> None:
+        """Queue making ``alias`` a name of the actor (from the picker: not trusted for dedup)."""
+        annotator = self.annotator
+
+        def run(store: Store) -> None:
+            store.actor_ops.alias(actor_id, alias, annotator, trusted=False)
+
+        self.submit(Job(run, "add alias", None, lambda _result: None))
+
     def display_actor(self, actor_id: str) -> str:
         name = self.actor_names.get(actor_id)
         if name is None:

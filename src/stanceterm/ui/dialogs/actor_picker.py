@@ -35,6 +35,9 @@ class ActorChoice:
 
     actor_id: str | None
     name: str
+    #: the typed name, to be made an alias of ``actor_id`` (the picker's alias key); such an
+    #: alias is not trusted for dedup (one annotator's keystroke must not merge sentences)
+    alias: str | None = None
 
 
 #: A candidate's place in the list: the typed text's :data:`stanceterm.actors.Rank` then 0 for
@@ -117,6 +120,7 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel"),
+        Binding("ctrl+l", "alias", "typed name as alias", show=False),
         Binding("down", "move(1)", "next", show=False),
         Binding("up", "move(-1)", "previous", show=False),
     ]
@@ -144,6 +148,14 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
             yield Input(placeholder="type a name or alias…", id="actor-query", compact=True)
             yield OptionList(id="actor-options", compact=True)
             yield Static(id="actor-warning")
+            yield Static(
+                Text(
+                    "Enter pick · ctrl+l make the typed name an alias of the highlighted actor · "
+                    "Esc cancel",
+                    style="dim",
+                ),
+                id="actor-footer",
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Pick", id="pick", variant="primary", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
@@ -203,6 +215,16 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_alias(self) -> None:
+        """Pick the highlighted known actor and make the typed name one of its aliases."""
+        typed = " ".join(self.query_one(Input).value.split())
+        index = self.query_one(OptionList).highlighted
+        c = self._cands[index] if index is not None and 0 <= index < len(self._cands) else None
+        if not typed or c is None or c.actor_id is None:
+            self._warn("Type a name and highlight a known actor to make the name its alias.")
+            return
+        self.dismiss(ActorChoice(c.actor_id, c.name, alias=typed))
 
     def _take(self, index: int | None) -> None:
         if index is None or not (0 <= index < len(self._cands)):

@@ -140,6 +140,8 @@ class LabelEditor(Vertical):
                 actor_id = app.create_actor(choice.name, actor_created)
             else:
                 actor_id = choice.actor_id
+                if choice.alias:
+                    app.add_alias(actor_id, choice.alias)
             app.push_screen(
                 StancePrompt(choice.name, claim, schema.stances, self.stance_keys()),
                 lambda stance: stance_chosen(claim, actor_id, stance),
