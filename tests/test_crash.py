@@ -390,7 +390,12 @@ def test_kill_merge_then_rerun_completes_exactly(tmp_path: Path) -> None:
     kill_when(proc, lambda: wal_size(db) > base + 256 * 1024, "the WAL grew by 256 KiB")
     s = Store.open(db)
     assert s.integrity_ok()
-    assert snapshot(s, tmp_path) in (before, expected)
+    # merge commits in short transactions (resumable, docs/ARCHITECTURE.md "Merge ordering"):
+    # every label is at its old or its merged state, never anything else
+    partial = snapshot(s, tmp_path)
+    assert set(partial[1].splitlines()) <= set(before[1].splitlines()) | set(
+        expected[1].splitlines()
+    )
     s.close()
     run_ok("--db", str(db), "merge", str(tmp_path / "other.db"))
     s = Store.open(db)

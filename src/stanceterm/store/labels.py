@@ -209,7 +209,7 @@ def delete_in(c: sqlite3.Connection, sentence_id: str, annotator: str) -> Annota
 def _undo(c: sqlite3.Connection, annotator: str) -> UndoStates | None:
     row = c.execute(
         "SELECT uid, sentence_id, before FROM annotation_events e WHERE annotator = ? "
-        "AND action NOT IN ('undo', 'import', 'merge') "
+        "AND action NOT IN ('undo', 'import', 'merge', 'actor-merge') "
         "AND (origin IS NULL OR origin NOT LIKE 'merge:%') AND NOT EXISTS "
         "(SELECT 1 FROM annotation_events u WHERE u.annotator = e.annotator "
         "AND u.undoes = e.uid) ORDER BY id DESC LIMIT 1",

@@ -85,12 +85,19 @@ class Merge:
         return [_merge_one(self._db, other) for other in others]
 
 
+def _tables(o: sqlite3.Connection) -> set[str]:
+    """The other DB's tables (a DB of an older schema version is read as it is, never migrated:
+    no gold or actor history before v6)."""
+    return {str(r[0]) for r in o.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def _merge_one(db: Handle, other: Handle) -> MergeCounts:
     counts = MergeCounts()
     origin = f"merge:{other.db_uid or 'unknown'}"
     o = other.conn
     with other.snapshot():  # one consistent snapshot of the other DB: the staging area
-        counts.future_skew_s = _future_skew(o)
+        tables = _tables(o)
+        counts.future_skew_s = _future_skew(o, tables)
         with db.tx() as c:
             if db.get_meta("label_schema") is None:
                 raw = other.get_meta("label_schema")
@@ -106,7 +113,9 @@ def _merge_one(db: Handle, other: Handle) -> MergeCounts:
                     (name, created),
                 ).rowcount
             amap = _merge_actors(c, o, counts)
-            changed_actors = _merge_actor_events(c, o, origin, amap, counts)
+            changed_actors: set[str] = set()
+            if "actor_events" in tables:
+                changed_actors = _merge_actor_events(c, o, origin, amap, counts)
         if changed_actors:
             rederive_actor_labels(db, changed_actors)
         keys = o.execute(
@@ -118,9 +127,12 @@ def _merge_one(db: Handle, other: Handle) -> MergeCounts:
             _merge_label_batch(db, o, [(str(a), str(b)) for a, b in batch], origin, amap, counts)
         golds = o.execute(
             "SELECT sentence_id FROM gold_events UNION SELECT sentence_id FROM gold ORDER BY 1"
+            if "gold_events" in tables
+            else "SELECT sentence_id FROM gold ORDER BY 1"
         )
         while gbatch := golds.fetchmany(BATCH):
-            _merge_gold_batch(db, o, [str(r[0]) for r in gbatch], origin, amap, counts)
+            sids = [str(r[0]) for r in gbatch]
+            _merge_gold_batch(db, o, sids, origin, amap, counts, "gold_events" in tables)
         with db.tx() as c:
             for sid, annotator in o.execute(
                 "SELECT sentence_id, annotator FROM cluster_splits ORDER BY created_at"
@@ -147,10 +159,12 @@ def _chunks(it: Iterator[Any], n: int) -> Iterator[list[Any]]:
         yield buf
 
 
-def _future_skew(o: sqlite3.Connection) -> float:
+def _future_skew(o: sqlite3.Connection, tables: set[str]) -> float:
     """Seconds by which the other DB's latest event is ahead of this machine's clock (0: not)."""
     latest = ""
     for table in ("annotation_events", "gold_events", "actor_events"):
+        if table not in tables:
+            continue
         row = o.execute(f"SELECT max(ts) FROM {table}").fetchone()
         if row and row[0] and str(row[0]) > latest:
             latest = str(row[0])
@@ -252,8 +266,10 @@ def _merge_actors(
     """Their actor id -> ours."""
     aliases: dict[str, list[str]] = {}
     trusted: dict[str, int] = {}
+    cols = {str(r[1]) for r in o.execute("PRAGMA table_info(actor_aliases)")}
+    trust_col = "trusted" if "trusted" in cols else "0"
     for alias, actor_id, trust in o.execute(
-        "SELECT alias, actor_id, trusted FROM actor_aliases ORDER BY key"
+        f"SELECT alias, actor_id, {trust_col} FROM actor_aliases ORDER BY key"
     ):
         aliases.setdefault(str(actor_id), []).append(str(alias))
         trusted[str(alias)] = int(trust)
@@ -388,13 +404,18 @@ def _merge_gold_batch(
     origin: str,
     amap: dict[str, str],
     counts: MergeCounts,
+    has_history: bool = True,
 ) -> None:
     marks = ",".join("?" * len(sids))
-    events = o.execute(
-        "SELECT uid, sentence_id, adjudicator, ts, action, before, after, undoes, origin "
-        f"FROM gold_events WHERE sentence_id IN ({marks}) ORDER BY id",
-        sids,
-    ).fetchall()
+    events = (
+        o.execute(
+            "SELECT uid, sentence_id, adjudicator, ts, action, before, after, undoes, origin "
+            f"FROM gold_events WHERE sentence_id IN ({marks}) ORDER BY id",
+            sids,
+        ).fetchall()
+        if has_history
+        else []
+    )
     theirs = {
         str(r[0]): _remap_gold_json(gold_json(gold_from_row(r)), amap)
         for r in o.execute(f"SELECT {GOLD_COLS} FROM gold WHERE sentence_id IN ({marks})", sids)

@@ -93,7 +93,8 @@ class Team:
                 out.setdefault(str(name), blank())[str(kind)] = int(n)
             for name, entry in out.items():
                 row = c.execute(
-                    "SELECT max(CASE WHEN action NOT IN ('import', 'merge') THEN ts END) FROM "
+                    "SELECT max(CASE WHEN action NOT IN ('import', 'merge', 'actor-merge') THEN ts END) "
+                    "FROM "
                     "(SELECT ts, action FROM annotation_events WHERE annotator = ? "
                     "ORDER BY id DESC LIMIT 200)",
                     (name,),
@@ -161,6 +162,6 @@ class Team:
         sql = (
             "SELECT annotator, ts, action, json_extract(before, '$.status'), "
             "json_extract(after, '$.status') FROM annotation_events "
-            "WHERE action NOT IN ('import', 'merge') ORDER BY annotator, ts"
+            "WHERE action NOT IN ('import', 'merge', 'actor-merge') ORDER BY annotator, ts"
         )
         yield from self._db.stream(sql, (), batch)
