@@ -49,7 +49,7 @@ from stanceterm.store.models import (
 )
 
 #: Records (label keys, gold sentences) applied per write transaction.
-BATCH = 500
+BATCH = 200
 
 
 class Merge:
