@@ -1,4 +1,4 @@
-"""Progress of this annotator: done/total, counts per claim, rate and ETA."""
+"""Progress of this annotator: finished/total and done, counts per claim, smoothed rate and ETA."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ class ProgressLine(Static):
     def show(self, p: Progress, claim_ids: Sequence[str], failed: int) -> None:
         t = Text(no_wrap=True, overflow="ellipsis")
         known = p.total is not None  # until the first count arrives, "…" rather than a guess
-        t.append(f"{p.done}/{p.total} done" if known else "…/… done", style="bold")
+        # finished = done + skipped + flagged; "done" = labelled (issue 15 §4)
+        t.append(f"{p.done}/{p.total} finished" if known else "…/… finished", style="bold")
+        if known:
+            t.append(f" · {p.labelled} done")
         t.append(" │ ")
         for i, c in enumerate(claim_ids):
             if i:
