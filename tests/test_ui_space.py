@@ -185,3 +185,20 @@ async def test_leaving_a_changed_sentence_without_enter_says_it_is_a_draft(
         notes = [str(n.message) for n in app._notifications]
         assert any("left as a draft" in n for n in notes), notes
     db.close()
+
+
+@run_async
+async def test_claim_then_a_typed_in_one_burst_opens_the_picker(tmp_path: Path) -> None:
+    """Found driving the demo in tmux: "1a" arriving together said "Tag a claim first"."""
+    from textual import events
+
+    db = make_db(tmp_path / "ui.db")
+    app = app_for(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.post_message(events.Key("1", "1"))
+        app.post_message(events.Key("a", "a"))
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ActorPicker)
+        assert not any("Tag a claim" in str(n.message) for n in app._notifications)
+    db.close()

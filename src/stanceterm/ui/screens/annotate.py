@@ -289,9 +289,15 @@ class AnnotateScreen(Screen[None]):
             if b.id == "add_stance" and event.key in effective_keys(
                 b, self.stance_app.keymap_overrides
             ):
-                event.stop()
-                self.action_add_stance()
+                # hour2: not at once. Keys typed in one burst ("1a", a fast typist or tmux): the
+                # claim key's binding runs when its event reaches the app, after this handler;
+                # the hint waits in the app's queue behind it, and the key goes on to its binding
+                self.app.call_later(self._no_claim_hint, self.ann.sentence_id)
                 return
+
+    def _no_claim_hint(self, sentence_id: str) -> None:
+        if self.ann is not None and self.ann.sentence_id == sentence_id and not self.ann.claims:
+            self.action_add_stance()
 
     def key_for(self, binding_id: str) -> str:
         """The first key of a binding, after the keymap, as shown to the user."""
