@@ -202,3 +202,20 @@ async def test_claim_then_a_typed_in_one_burst_opens_the_picker(tmp_path: Path) 
         assert isinstance(app.screen, ActorPicker)
         assert not any("Tag a claim" in str(n.message) for n in app._notifications)
     db.close()
+
+
+def test_progress_line_shows_the_rate_within_80_columns() -> None:
+    from rich.console import Console
+
+    from stanceterm.ui.widgets.progress import progress_text
+
+    p = Progress()
+    p.total, p.done, p.labelled = 41, 20, 14
+    p.claims = {"arms_deal": 5, "denial": 4, "sanctions_efficacy": 3}
+    for i in range(12):
+        p.completed(i * 6.0)
+    text = progress_text(p, ["arms_deal", "denial", "sanctions_efficacy"], 0)
+    console = Console(width=78, record=True)
+    console.print(text)
+    shown = console.export_text()
+    assert shown.startswith("20/41 finished · 14 done │ 10.0/min ETA 2 min │"), shown
