@@ -101,6 +101,10 @@ def test_final_export_picks_gold_then_agreement_and_counts_the_rest(tmp_path: Pa
     assert "disagree 1" in proc.stderr and "flagged 1" in proc.stderr
     assert "fewer than 2 annotators 2" in proc.stderr
     assert "not annotated: 1" in proc.stderr
+    # what to do next: review holds the disagreements and flags, not the sentences with too few
+    assert "review` to decide the 2 disagreeing or flagged" in proc.stderr
+    assert "2 sentence(s) have fewer than 2 annotators" in proc.stderr
+    assert "--allow-single" in proc.stderr
 
 
 def test_allow_single_and_min_annotators(tmp_path: Path) -> None:

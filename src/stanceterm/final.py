@@ -120,6 +120,24 @@ class FinalCounts:
         out.append(f"not annotated: {self.left_out.get(REASON_NONE, 0)}")
         return "\n".join(out)
 
+    def hints(self) -> list[str]:
+        """What to do about what was left out (the review queue holds only part of it)."""
+        out = []
+        decide = self.left_out.get(REASON_DISAGREE, 0) + self.left_out.get(REASON_FLAGGED, 0)
+        if decide:
+            out.append(
+                f"Run `stanceterm review` to decide the {decide} disagreeing or flagged "
+                "sentence(s), then export again."
+            )
+        few = self.left_out.get(REASON_TOO_FEW, 0)
+        if few:
+            out.append(
+                f"{few} sentence(s) have fewer than {self.min_annotators} annotators: have "
+                "another annotator label them, decide them in `stanceterm review --all`, or "
+                "ship one annotator's label with --allow-single."
+            )
+        return out
+
 
 def decide(
     versions: Sequence[Version], min_annotators: int = 2, allow_single: bool = False

@@ -263,8 +263,8 @@ def run_final_export(
     where = "stdout" if target == "-" else target
     click.echo(f"Wrote {counts.lines} final sentence(s) to {clean(where)}", err=True)
     click.echo(counts.summary(), err=True)
-    if counts.needs_review:
-        click.echo("Run `stanceterm review` to decide the sentences that need review.", err=True)
+    for hint in counts.hints():
+        click.echo(hint, err=True)
 
 
 # --- end hour2
