@@ -116,6 +116,8 @@ def _merge_one(db: Handle, other: Handle) -> MergeCounts:
             changed_actors: set[str] = set()
             if "actor_events" in tables:
                 changed_actors = _merge_actor_events(c, o, origin, amap, counts)
+            else:
+                replay_actors(c)
         if changed_actors:
             rederive_actor_labels(db, changed_actors)
         keys = o.execute(
@@ -339,8 +341,8 @@ def _merge_actor_events(
             row,
         ).rowcount
     counts.actor_events_added += added
-    if not added:
-        return set()
+    # replayed even when nothing new came: alias rows copied above by _merge_actors (e.g. an
+    # alias undone here but still there) must follow the events, the same on every replica
     replay_actors(c)
     after = actor_map_in(c)
     return {a for a in set(before) | set(after) if before.get(a) != after.get(a)}
