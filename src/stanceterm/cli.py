@@ -473,8 +473,38 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
     is_flag=True,
     help="Also show other annotators' labels for each sentence (off: annotators are blind).",
 )
+@click.option(
+    "--suggest/--no-suggest",
+    "use_suggest",
+    default=True,
+    show_default=True,
+    help="Show claim suggestions (◌) from the team's model, and run its background trainer.",
+)
+@click.option(
+    "--suggest-on-overlap", is_flag=True, help="Also suggest on overlap units (off: honest α)."
+)
+@click.option(
+    "--suggester",
+    metavar="MODULE:FUNCTION",
+    help="Your own model: sentences -> claim probabilities.",
+)
+@click.option(
+    "--order",
+    type=click.Choice(["document", "uncertain"]),
+    default="document",
+    show_default=True,
+    help="uncertain: the model's least sure sentences of your queue first.",
+)
 @pass_app
-def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> None:
+def annotate_cmd(
+    app: AppContext,
+    annotator: str | None,
+    show_others: bool,
+    use_suggest: bool = True,
+    suggest_on_overlap: bool = False,
+    suggester: str | None = None,
+    order: str = "document",
+) -> None:
     """Open the annotation screen (press ? inside for every key).
 
     Resumes at the first sentence this annotator has not done. Every key press is saved at once;
@@ -482,10 +512,42 @@ def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> N
     """
     name = app.annotator(annotator)
     assert name is not None
-    _annotate(app, name, show_others)
+    live = _live_suggestions(app, use_suggest, suggest_on_overlap, suggester, order)
+    _annotate(app, name, show_others, live, order)
 
 
-def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
+def _live_suggestions(
+    app: AppContext, use: bool, on_overlap: bool, spec: str | None, order: str
+) -> Any:  # suggest block (issue 18)
+    from stanceterm import suggest as sg
+
+    if not use:
+        if order == "uncertain":
+            fail("--order uncertain needs suggestions (drop --no-suggest)")
+        return None
+    schema = app.schema()
+    store = app.store(create=False)
+    plugin = None
+    if spec:
+        try:
+            plugin = sg.PluginModel(sg.load_suggester(spec), schema.claim_ids, spec)
+        except sg.SuggestError as exc:
+            fail(str(exc))
+    elif store.path != ":memory:":
+        explicit = resolve_schema(app.schema_flag, app.settings)
+        sg.start_trainer(store.path, None if explicit is None else str(explicit), 25, 50)
+    return sg.LiveSuggestions(
+        store.path, schema.fingerprint, schema.claim_ids, plugin=plugin, on_overlap=on_overlap
+    )
+
+
+def _annotate(
+    app: AppContext,
+    annotator: str,
+    show_others: bool,
+    suggestions: Any = None,
+    order: str = "document",
+) -> None:
     from stanceterm.ui.app import AnnotateApp
     from stanceterm.ui.base import run
     from stanceterm.ui.keymap import KeymapError, check_keymap
@@ -499,7 +561,14 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
     except KeymapError as exc:
         fail(f"{app.settings.path}: [keys]: {exc}")
     result = run(
-        AnnotateApp(store, schema, annotator, show_others=show_others, keymap=keymap),
+        AnnotateApp(
+            store,
+            schema,
+            annotator,
+            show_others=show_others,
+            keymap=keymap,
+            suggestions=suggestions,
+        ),
         app.theme(),
     )
     if result.failed_writes:

@@ -280,10 +280,13 @@ class Annotation:
     propagated_from: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    #: provenance (issue 18): the suggestion shown when the label was made, as sorted-key JSON
+    #: ``{"accepted", "applied", "claims", "model"}``; None when none was shown
+    suggested: str | None = None
 
     def labels(self) -> dict[str, Any]:
         """The part compared for equality and kept in the history."""
-        return {
+        out: dict[str, Any] = {
             "status": self.status,
             "claims": list(self.claims),
             "stances": [s.as_dict() for s in self.stances],
@@ -292,6 +295,9 @@ class Annotation:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if self.suggested is not None:  # suggest block: provenance rides in the history
+            out["suggested"] = self.suggested
+        return out
 
     def same_labels(self, other: Annotation | None) -> bool:
         return (
@@ -300,6 +306,7 @@ class Annotation:
             and self.claims == other.claims
             and self.stances == other.stances
             and self.note == other.note
+            and self.suggested == other.suggested
         )
 
 
@@ -415,6 +422,7 @@ def _annotation_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Annotation:
         propagated_from=row[6],
         created_at=row[7],
         updated_at=row[8],
+        suggested=row[9] if len(row) > 9 else None,
     )
 
 
@@ -433,12 +441,16 @@ def _state_from_json(sentence_id: str, annotator: str, raw: str | None) -> Annot
         propagated_from=d.get("propagated_from"),
         created_at=d.get("created_at", ""),
         updated_at=d.get("updated_at", ""),
+        suggested=d.get("suggested"),
     )
 
 
 _ANN_COLS = (
     "sentence_id, annotator, status, claims, stances, note, propagated_from, created_at, updated_at"
+    ", suggested"
 )
+#: the columns of an ``annotations`` row of a DB before v5 (no provenance): merge sources
+_ANN_COLS_V4 = _ANN_COLS.replace(", suggested", ", NULL")
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -1155,7 +1167,7 @@ class Store:
     @staticmethod
     def _write_state(c: sqlite3.Connection, a: Annotation) -> None:
         c.execute(
-            f"INSERT OR REPLACE INTO annotations({_ANN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO annotations({_ANN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 a.sentence_id,
                 a.annotator,
@@ -1166,6 +1178,7 @@ class Store:
                 a.propagated_from,
                 a.created_at,
                 a.updated_at,
+                a.suggested,
             ),
         )
 
@@ -1279,6 +1292,7 @@ class Store:
                     propagated_from=d.get("propagated_from"),
                     created_at=d["created_at"],
                     updated_at=now(),
+                    suggested=d.get("suggested"),
                 )
                 self._write_state(c, restored)
             self._event(c, sentence_id, annotator, "undo", current, restored, undoes=uid)
@@ -1321,7 +1335,7 @@ class Store:
                     [(a, now()) for a in {r[1] for r in rows}],
                 )
                 c.executemany(
-                    f"INSERT OR REPLACE INTO annotations({_ANN_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR REPLACE INTO annotations({_ANN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     rows,
                 )
             rows.clear()
@@ -1338,6 +1352,7 @@ class Store:
                     a.propagated_from,
                     a.created_at,
                     a.updated_at,
+                    a.suggested,
                 )
             )
             n += 1
@@ -1356,7 +1371,8 @@ class Store:
         batch: int = 5000,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream (sentence_id, article_id, text, annotator, status, claims_json, stances_json,
-        propagated_from, note, created_at, updated_at) in sentence order, then annotator."""
+        propagated_from, note, created_at, updated_at, suggested_json) in sentence order, then
+        annotator."""
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
         for col, values in (
@@ -1369,7 +1385,7 @@ class Store:
                 params.extend(values)
         sql = (
             "SELECT a.sentence_id, s.article_id, s.text, a.annotator, a.status, a.claims, a.stances, "
-            "a.propagated_from, a.note, a.created_at, a.updated_at FROM annotations a "
+            "a.propagated_from, a.note, a.created_at, a.updated_at, a.suggested FROM annotations a "
             f"JOIN sentences s ON s.id = a.sentence_id WHERE {' AND '.join(where)} "
             "ORDER BY s.seq, a.annotator"
         )
@@ -2298,7 +2314,9 @@ class Store:
         counts: MergeCounts,
     ) -> None:
         select_ours = f"SELECT {_ANN_COLS} FROM annotations WHERE sentence_id = ? AND annotator = ?"
-        cur = o.execute(f"SELECT {_ANN_COLS} FROM annotations WHERE propagated_from IS NULL")
+        has_prov = any(r[1] == "suggested" for r in o.execute("PRAGMA table_info(annotations)"))
+        cols = _ANN_COLS if has_prov else _ANN_COLS_V4
+        cur = o.execute(f"SELECT {cols} FROM annotations WHERE propagated_from IS NULL")
         while chunk := cur.fetchmany(5000):
             for row in chunk:
                 theirs = _remap_annotation(_annotation_from_row(row), amap)
@@ -2425,6 +2443,7 @@ def _label_key(a: Annotation) -> tuple[Any, ...]:
         a.claims,
         tuple((s.claim, s.actor, s.stance) for s in a.stances),
         a.note or "",
+        a.suggested or "",
     )
 
 

@@ -637,3 +637,120 @@ def start_trainer(
         start_new_session=True,
         close_fds=True,
     )
+
+
+# --------------------------------------------------------------------------- the screen's side
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the screen shows for one sentence: the probabilities, the suggested claims and the
+    model that made them. ``excluded`` says why none are shown (an overlap or blind unit)."""
+
+    probs: dict[str, float]
+    claims: tuple[str, ...]
+    model_id: str
+    excluded: str | None = None
+
+    def provenance(self, claims: Sequence[str], applied: bool) -> dict[str, Any]:
+        """The label's ``suggested`` record: the suggestion shown, the model, whether the
+        annotator applied it (``A``) and whether the label's claims equal it (accepted as-is)."""
+        return {
+            "claims": list(self.claims),
+            "model": self.model_id,
+            "accepted": applied and set(claims) == set(self.claims),
+            "applied": applied,
+        }
+
+
+class LiveSuggestions:
+    """The latest model on disk for a screen, and the suggestions computed ahead of the
+    sentence on screen. :meth:`refresh` and :meth:`compute` run off the UI thread (they load
+    scikit-learn and the model, and predict); :meth:`get` is a dict lookup for the UI thread."""
+
+    def __init__(
+        self,
+        db_path: str | None,
+        fingerprint: str,
+        claim_ids: Sequence[str],
+        *,
+        threshold: float = THRESHOLD,
+        plugin: PluginModel | None = None,
+        on_overlap: bool = False,
+    ) -> None:
+        self.path = None if db_path in (None, ":memory:") else model_path(str(db_path))
+        self.fingerprint = fingerprint
+        self.claim_ids = list(claim_ids)
+        self.threshold = threshold
+        self.on_overlap = on_overlap
+        self.model: Any = plugin
+        self._stamp: tuple[int, int] | None = None
+        self._cache: dict[str, Shown] = {}
+
+    @property
+    def model_id(self) -> str | None:
+        return None if self.model is None else str(self.model.model_id)
+
+    def refresh(self) -> bool:
+        """Load the model file if it changed since the last look (a ``stat``: cheap). Returns
+        True when the model changed (the cache is then emptied)."""
+        if self.path is None or isinstance(self.model, PluginModel):
+            return False
+        stamp = file_stamp(self.path)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        model = None if stamp is None else load_model(self.path, self.fingerprint)
+        if model is not None and model.claim_ids != self.claim_ids:
+            model = None
+        changed = (model is None) != (self.model is None) or (
+            model is not None and model.model_id != self.model_id
+        )
+        self.model = model
+        if changed:
+            self._cache = {}
+        return changed
+
+    def set_model(self, model: Any) -> None:
+        """Use ``model`` (tests, benchmarks) instead of the file's."""
+        self.model, self._cache = model, {}
+
+    def compute(self, sentences: Sequence[tuple[str, str]], excluded: Mapping[str, str]) -> int:
+        """Predict the sentences (id, text) not computed yet; ``excluded``: id -> why no
+        suggestion is shown for it. Returns how many were predicted."""
+        model = self.model
+        if model is None:
+            return 0
+        todo = [(sid, text) for sid, text in sentences if sid not in self._cache]
+        cache = dict(self._cache)
+        for sid, _t in todo:
+            if sid in excluded:
+                cache[sid] = Shown({}, (), model.model_id, excluded[sid])
+        todo = [(sid, text) for sid, text in todo if sid not in excluded]
+        preds = model.predict([t for _s, t in todo]) if todo else []
+        for (sid, _t), probs in zip(todo, preds, strict=True):
+            cache[sid] = Shown(probs, suggested(probs, self.threshold), model.model_id)
+        self._cache = cache
+        return len(todo)
+
+    def get(self, sentence_id: str) -> Shown | None:
+        return self._cache.get(sentence_id)
+
+
+def suggestion_record(ann: Any) -> dict[str, Any] | None:
+    """The ``suggested`` record of a label (an :class:`~stanceterm.store.Annotation`), parsed;
+    None when no suggestion was shown when it was made."""
+    raw = getattr(ann, "suggested", None)
+    if not raw:
+        return None
+    import orjson
+
+    value = orjson.loads(raw)
+    return value if isinstance(value, dict) else None
+
+
+def provenance(record: Mapping[str, Any] | None) -> str:
+    """``typed`` (no suggestion taken), ``accepted`` (taken as-is) or ``edited``."""
+    if not record or not record.get("applied"):
+        return "typed"
+    return "accepted" if record.get("accepted") else "edited"

@@ -58,9 +58,16 @@ class LabelEditor(Vertical):
 
     # ---------------------------------------------------------------- showing
 
-    def show(self, claims: tuple[str, ...], stances: tuple[Stance, ...], keep: int | None) -> None:
-        """Show these labels; ``keep`` is the stance row to highlight (None: the last one)."""
-        self.query_one(ClaimBar).set_claims(claims)
+    def show(
+        self,
+        claims: tuple[str, ...],
+        stances: tuple[Stance, ...],
+        keep: int | None,
+        suggested: Mapping[str, float] | None = None,
+    ) -> None:
+        """Show these labels; ``keep`` is the stance row to highlight (None: the last one);
+        ``suggested``: the suggested claims' marks (claim -> probability; None keeps them)."""
+        self.query_one(ClaimBar).set_claims(claims, suggested)
         self.show_stances(stances, keep)
 
     def show_stances(self, stances: tuple[Stance, ...], keep: int | None) -> None:
