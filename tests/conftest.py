@@ -41,7 +41,7 @@ def add_article(store: Store, article_id: str, sentences: list[str], title: str 
         norms=[s.casefold() for s in sentences],
     )
     with store.tx():
-        store.insert_articles([art], ImportCounts())
+        store.corpus.insert_articles([art], ImportCounts())
 
 
 @pytest.fixture

@@ -301,7 +301,7 @@ def labels_file(ref: Path, path: Path) -> None:
         *(f"Porte-parole {i}" for i in range(40)),
     ]
     with path.open("wb") as f:
-        for _seq, sid, aid, _idx, text, _cluster in s.iter_sentence_rows():
+        for _seq, sid, aid, _idx, text, _cluster in s.corpus.iter_sentence_rows():
             for annotator in ("alice", "bob"):
                 claims = sorted(
                     rng.sample(schema.claim_ids, rng.randint(0, 2)), key=schema.claim_ids.index
@@ -365,6 +365,7 @@ def test_kill_import_labels_then_rerun_completes_exactly(
 
 def test_kill_merge_then_rerun_completes_exactly(tmp_path: Path) -> None:
     from stanceterm.store import Annotation
+    from stanceterm.store.labels import save_in
     from stanceterm.team import merge_databases
     from tests.conftest import add_article
     from tests.test_merge import S, snapshot
@@ -375,10 +376,10 @@ def test_kill_merge_then_rerun_completes_exactly(tmp_path: Path) -> None:
     with other.tx():
         for i in range(5000):
             ann = Annotation(f"bulk:{i}", "bob", "done", ("arms_deal",), note=f"n{i}")
-            other._save(other.conn, ann, "set")
+            save_in(other.conn, ann, "set")
     other.close()
     team = demo_db(tmp_path / "team.db")
-    team.save(Annotation(S(0), "carol", "done", ()))
+    team.labels.save(Annotation(S(0), "carol", "done", ()))
     before = snapshot(team, tmp_path)
     team.close()
     shutil.copy(tmp_path / "team.db", tmp_path / "ref.db")
@@ -545,7 +546,7 @@ def test_kill_annotate_loses_at_most_the_key_in_flight(tmp_path: Path) -> None:
     s = Store.open(db)
     s.set_label_schema(load_schema())
     add_article(s, "art", [f"Phrase {i} : le ministre a parlé." for i in range(n)])
-    ids = [row[1] for row in s.iter_sentence_rows()]
+    ids = [row[1] for row in s.corpus.iter_sentence_rows()]
     s.close()
     groups = [["0"], ["1", "enter"], ["x"], ["2", "3", "enter"], ["f"], ["1", "3", "x"], ["0"]]
     groups += [["3", "enter"], ["2", "f"], ["0"], ["1", "2", "3", "enter"], ["x"]]

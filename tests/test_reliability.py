@@ -285,11 +285,11 @@ def test_actor_resolver_merges_aliases() -> None:
 
 def _db_with_labels(store: Store) -> list[str]:
     add_article(store, "a1", ["s one.", "s two.", "s three.", "s four.", "s five."])
-    ids = [r[1] for r in store.iter_sentence_rows()]
-    putin = store.add_actor("Vladimir Poutine", ["Putin"])
-    other = store.add_actor("V. Putin")  # a separate actor, later merged by an alias
-    kim = store.add_actor("Kim Jong Un")
-    store.add_alias(putin, "V. Putin")
+    ids = [r[1] for r in store.corpus.iter_sentence_rows()]
+    putin = store.actors.add("Vladimir Poutine", ["Putin"])
+    other = store.actors.add("V. Putin")  # a separate actor, later merged by an alias
+    kim = store.actors.add("Kim Jong Un")
+    store.actors.add_alias(putin, "V. Putin")
     labels = [
         (0, "alice", "done", ("arms_deal",), (Stance("arms_deal", putin, "support"),)),
         (0, "bob", "done", ("arms_deal",), (Stance("arms_deal", other, "support"),)),
@@ -304,10 +304,10 @@ def _db_with_labels(store: Store) -> list[str]:
         (4, "bob", "draft", ("denial",), ()),
     ]
     for i, who, status, claims, stances in labels:
-        store.save(Annotation(ids[i], who, status, claims, stances))
+        store.labels.save(Annotation(ids[i], who, status, claims, stances))
     # a propagated copy (as dedup writes them) must not count
     with store.tx():
-        store.import_annotations(
+        store.labels.import_records(
             [
                 Annotation(
                     ids[4],
@@ -572,7 +572,7 @@ def test_measure_on_a_subset_of_annotators_ignores_the_others() -> None:
 
 
 def test_alias_merging_is_one_rule_for_review_and_agreement() -> None:
-    """store.actor_canonical (review) and ActorResolver (agreement) follow the same links:
+    """store.actors.canonical (review) and ActorResolver (agreement) follow the same links:
     chains to their end, cycles cut, unknown ids unchanged."""
     from stanceterm.actors import alias_key, follow_aliases
 

@@ -203,11 +203,11 @@ def _team_db(path: Path, *, overlap: bool = False) -> list[str]:
         add_article(store, "art", [e.text for e in data])
         ids = [f"art:{i}" for i in range(len(data))]
         for sid, e in zip(ids, data, strict=True):
-            store.save(Annotation(sid, "alice", "done", e.claims))
+            store.labels.save(Annotation(sid, "alice", "done", e.claims))
         # noise the rule leaves out: a flagged label, a draft, a skipped one
-        store.save(Annotation(ids[0], "bob", "flagged", ("denial",)))
-        store.save(Annotation(ids[1], "bob", "draft", ("denial",)))
-        store.save(Annotation(ids[2], "carol", "skipped"))
+        store.labels.save(Annotation(ids[0], "bob", "flagged", ("denial",)))
+        store.labels.save(Annotation(ids[1], "bob", "draft", ("denial",)))
+        store.labels.save(Annotation(ids[2], "carol", "skipped"))
     return ids
 
 

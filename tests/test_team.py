@@ -117,24 +117,24 @@ def test_plan_refuses_bad_options(
 
 
 def test_assignments_drive_the_queue(filled: Store) -> None:
-    seqs = filled.visible_seqs()
+    seqs = filled.team.visible_seqs()
     assert len(seqs) == 5
     plan = plan_assignment(seqs, ["alice", "bob"], 1, seed=0)
-    assert filled.write_assignments(plan.queues) == 5
+    assert filled.team.write_assignments(plan.queues) == 5
     for name, queue in plan.queues.items():
-        assert filled.queue_size(name) == len(queue)
-        first = filled.first(name)
+        assert filled.team.queue_size(name) == len(queue)
+        first = filled.corpus.first(name)
         assert first is not None and first.seq == queue[0]
-    summary = filled.assignment_summary()
+    summary = filled.team.assignment_summary()
     assert {a: n for a, (n, _) in summary.items()} == plan.loads()
     assert all(shared == 0 for _, shared in summary.values())
-    assert filled.visible_seqs(unassigned_only=True) == []
+    assert filled.team.visible_seqs(unassigned_only=True) == []
     # hidden (non-representative) sentences are never handed out
     with filled.tx() as c:
         c.execute("UPDATE sentences SET hidden = 1 WHERE id = 'a2:1'")
-    assert len(filled.visible_seqs()) == 4
-    filled.write_assignments({"alice": filled.visible_seqs()}, replace=True)
-    assert filled.assigned_loads() == {"alice": 4}
+    assert len(filled.team.visible_seqs()) == 4
+    filled.team.write_assignments({"alice": filled.team.visible_seqs()}, replace=True)
+    assert filled.team.assigned_loads() == {"alice": 4}
 
 
 def _direct_counts(store: Store) -> dict[str, dict[str, int]]:
@@ -176,19 +176,17 @@ def test_progress_counters_match_a_full_count(ops: list[tuple[int, int, int]]) -
     for op, i, j in ops:
         sid, who = sids[i], people[j]
         if op <= 3:
-            store.save(Annotation(sid, who, statuses[op], ("arms_deal",) if op else ()))
+            store.labels.save(Annotation(sid, who, statuses[op], ("arms_deal",) if op else ()))
         elif op == 4:
-            store.undo(who)
+            store.labels.undo(who)
         elif op == 5:
-            store.split_sentence(sid, who)
+            store.clusters.split(sid, who)
         elif op == 6:
-            store.bulk_load_annotations(
-                [Annotation(sid, who, "done", (), (), None, None, "t", "t")]
-            )
+            store.labels.bulk_load([Annotation(sid, who, "done", (), (), None, None, "t", "t")])
         else:
-            store.write_assignments({who: [i + 1]}, replace=True)
+            store.team.write_assignments({who: [i + 1]}, replace=True)
     expected = _direct_counts(store)
-    progress = store.progress_by_annotator()
+    progress = store.team.progress_by_annotator()
     for name, entry in progress.items():
         for kind in ("done", "skipped", "flagged", "draft", "assigned"):
             assert entry[kind] == expected.get(name, {}).get(kind, 0), (name, kind)
@@ -196,10 +194,10 @@ def test_progress_counters_match_a_full_count(ops: list[tuple[int, int, int]]) -
 
 
 def test_progress_last_activity(filled: Store) -> None:
-    filled.ensure_annotator("zoe")
-    filled.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
-    saved = filled.save(Annotation("a1:1", "alice", "skipped"))
-    progress = filled.progress_by_annotator()
+    filled.labels.ensure_annotator("zoe")
+    filled.labels.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
+    saved = filled.labels.save(Annotation("a1:1", "alice", "skipped"))
+    progress = filled.team.progress_by_annotator()
     assert progress["alice"]["done"] == 1 and progress["alice"]["skipped"] == 1
     assert progress["alice"]["last_activity"] >= saved.updated_at  # the event follows the save
     assert progress["zoe"] == {
@@ -218,13 +216,13 @@ def test_progress_is_flat_on_a_large_db(tmp_path: Path) -> None:
     def timed(n: int) -> float:
         s = Store.open(tmp_path / f"p{n}.db")
         add_article(s, f"a{n}", [f"Sentence {i}." for i in range(n)])
-        s.bulk_load_annotations(
+        s.labels.bulk_load(
             Annotation(f"a{n}:{i}", who, "done", (), (), None, None, "t", "t")
             for i in range(n)
             for who in ("alice", "bob")
         )
-        best = min(_time(s.progress_by_annotator) for _ in range(5))
-        assert s.progress_by_annotator()["bob"]["done"] == n
+        best = min(_time(s.team.progress_by_annotator) for _ in range(5))
+        assert s.team.progress_by_annotator()["bob"]["done"] == n
         s.close()
         return best
 
@@ -288,19 +286,19 @@ def test_claim_agreement_matches_alpha() -> None:
 
 def test_shared_claims_exclude_skipped_drafts_flagged_and_propagated(filled: Store) -> None:
     s = filled
-    s.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
-    s.save(Annotation("a1:0", "bob", "done", ("arms_deal",)))
-    s.save(Annotation("a2:1", "alice", "done", ("arms_deal",)))
-    s.save(Annotation("a2:1", "bob", "flagged", ("arms_deal",)))  # as in agreement: missing
-    s.save(Annotation("a1:1", "alice", "done", ("denial",)))
-    s.save(Annotation("a1:1", "bob", "skipped"))
-    s.save(Annotation("a1:2", "alice", "done", ()))
-    s.save(Annotation("a1:2", "bob", "draft", ("denial",)))
-    s.bulk_load_annotations(
+    s.labels.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
+    s.labels.save(Annotation("a1:0", "bob", "done", ("arms_deal",)))
+    s.labels.save(Annotation("a2:1", "alice", "done", ("arms_deal",)))
+    s.labels.save(Annotation("a2:1", "bob", "flagged", ("arms_deal",)))  # as in agreement: missing
+    s.labels.save(Annotation("a1:1", "alice", "done", ("denial",)))
+    s.labels.save(Annotation("a1:1", "bob", "skipped"))
+    s.labels.save(Annotation("a1:2", "alice", "done", ()))
+    s.labels.save(Annotation("a1:2", "bob", "draft", ("denial",)))
+    s.labels.bulk_load(
         [Annotation("a2:0", "bob", "done", (), (), None, "a1:0", "t", "t")]  # a propagated copy
     )
-    s.save(Annotation("a2:0", "alice", "done", ()))
-    rows = list(s.iter_shared_claims())
+    s.labels.save(Annotation("a2:0", "alice", "done", ()))
+    rows = list(s.labels.iter_shared_claims())
     assert [(r[0], r[1]) for r in rows] == [("a1:0", "alice"), ("a1:0", "bob")]
 
 
@@ -322,16 +320,18 @@ def test_cli_assign_annotators_stats(tmp_path: Path) -> None:
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
     s = Store.open(tmp_path / "t.db")
-    summary = s.assignment_summary()
+    summary = s.team.assignment_summary()
     assert sum(n for n, _ in summary.values()) == 41 + 8 and summary["alice"][1] == 8
     assert abs(summary["alice"][0] - summary["bob"][0]) <= 1
     assert "carol" not in summary
     # label a few sentences, including overlapping ones, to see rates and agreement
     shared = [sid for sid in _assigned(s, "alice") if sid in _assigned(s, "bob")]
     for sid in shared[:4]:
-        s.save(Annotation(sid, "alice", "done", ("arms_deal",)))
-        s.save(Annotation(sid, "bob", "done", ("arms_deal",) if sid != shared[0] else ("denial",)))
-    s.save(
+        s.labels.save(Annotation(sid, "alice", "done", ("arms_deal",)))
+        s.labels.save(
+            Annotation(sid, "bob", "done", ("arms_deal",) if sid != shared[0] else ("denial",))
+        )
+    s.labels.save(
         Annotation(shared[0], "bob", "done", ("denial",), (Stance("denial", "putin", "oppose"),))
     )
     s.close()

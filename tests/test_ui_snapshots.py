@@ -81,7 +81,7 @@ def test_team_panel(snap_compare: Any, tmp_path: Path) -> None:
         ("art-a:1", "bob", "skipped"),
         ("art-a:0", "carol", "flagged"),
     ]:
-        store.save(Annotation(sid, who, status))
+        store.labels.save(Annotation(sid, who, status))
 
     async def before(pilot: Any) -> None:
         await settle_all(app, pilot)

@@ -62,7 +62,7 @@ def make_db(
         for aid, title, source, published, sentences in (articles or ARTICLES)
     ]
     with store.tx():
-        store.insert_articles(arts, ImportCounts())
+        store.corpus.insert_articles(arts, ImportCounts())
     return store
 
 
@@ -141,7 +141,7 @@ def test_picker_candidates_put_sentence_actors_first(tmp_path: Path) -> None:
     from stanceterm.ui.dialogs.actor_picker import candidates
 
     store = make_db(tmp_path / "c.db")
-    aliases, names = store.alias_map(), store.actor_names()
+    aliases, names = store.actors.alias_map(), store.actors.names()
     text = "Selon Jean Dupont, Moscou et les États-Unis divergent."
     empty = candidates("", text, aliases, names)
     assert [c.actor_id for c in empty[:2]] == ["la-russie", "les-etats-unis"]

@@ -62,6 +62,8 @@ class AppContext:
     settings: Settings
     _store: Store | None = None
     _schema: LabelSchema | None = None
+    _schema_explicit: bool = False
+    _schema_recorded: bool = False
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -74,22 +76,35 @@ class AppContext:
             self.closers.append(self._store.close)
         return self._store
 
+    # ---- store branch: getters never write (issue 13); the schema is recorded explicitly ----
     def schema(self) -> LabelSchema:
         """The label schema: an explicit --schema/env/config file, else the DB's, else the default.
 
-        An explicitly chosen schema is recorded in the DB so every later command agrees on it.
+        A getter: it never writes the DB (read-only commands take no write lock). Commands that
+        record it call :meth:`record_schema`.
         """
         if self._schema is None:
             # an explicit schema is checked before the DB is opened: a bad one creates no file
             explicit = resolve_schema(self.schema_flag, self.settings)
             loaded = load_schema(explicit) if explicit else None
-            store = self.store()
-            schema = loaded if loaded is not None else store.label_schema()
+            self._schema_explicit = loaded is not None
+            schema = loaded if loaded is not None else self.store().label_schema()
             if schema is None:
                 schema = load_schema()
-            store.set_label_schema(schema)
             self._schema = schema
         return self._schema
+
+    def record_schema(self, *, explicit_only: bool = False) -> LabelSchema:
+        """:meth:`schema`, recorded in the DB with its actor gazetteer seeded, so every later
+        command agrees on it: the explicit write path of ``--schema``. ``explicit_only``: record
+        only an explicitly chosen schema (commands that otherwise only read)."""
+        schema = self.schema()
+        if not self._schema_recorded and (self._schema_explicit or not explicit_only):
+            self.store().set_label_schema(schema)
+            self._schema_recorded = True
+        return schema
+
+    # ---- end store branch ----
 
     def theme(self) -> str | None:
         """The TUI theme ($STANCETERM_THEME or the config's ``theme``), checked by name."""
@@ -160,7 +175,7 @@ def run_import(
     files = list(discover(paths))
     if not files:
         fail("nothing to import: no .txt or .jsonl files in " + ", ".join(map(clean, paths)))
-    schema = app.schema()
+    schema = app.record_schema()
     store = app.store()
     total = ImportCounts()
     failed = 0
@@ -310,7 +325,7 @@ def import_labels_cmd(app: AppContext, file: str) -> None:
     if not path.is_file():
         fail(f"{path}: no such file")
     store = app.store(create=False)
-    result = import_labels(store, path, app.schema())
+    result = import_labels(store, path, app.record_schema())
     click.echo(
         f"Imported {result.written} label record(s) ({result.unchanged} unchanged, "
         f"{result.actors_created} new actor(s)) from {clean(path)}",
@@ -342,14 +357,14 @@ def stats_cmd(app: AppContext) -> None:
     ):
         head.add_row(key.replace("_", " "), str(counts[key]))
     out_console.print(head)
-    per = store.status_counts()
+    per = store.labels.status_counts()
     if not per:
         out_console.print("No annotations yet.")
         return
     from stanceterm.team import activity, claim_agreement
 
-    rates = activity(store.iter_activity())
-    overall, agree = claim_agreement(store.iter_shared_claims())
+    rates = activity(store.team.iter_activity())
+    overall, agree = claim_agreement(store.labels.iter_shared_claims())
     statuses = ["done", "skipped", "flagged", "draft"]
     # short headers and no vertical rules: the table fits 80 columns (the footnote explains)
     table = Table(
@@ -553,8 +568,8 @@ def _annotate(
     from stanceterm.ui.keymap import KeymapError, check_keymap
 
     store = app.store(create=False)
-    schema = app.schema()
-    if store.first(annotator) is None:
+    schema = app.record_schema()
+    if store.corpus.first(annotator) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
     try:
         keymap = check_keymap(app.settings.keys, schema.stances)
@@ -608,7 +623,7 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
     name = app.annotator(annotator)
     assert name is not None
     store = app.store(create=False)
-    schema = app.schema()
+    schema = app.record_schema(explicit_only=True)
     queue = review_queue(store, include_all=include_all)
     if not queue:
         what = "no sentence has a label" if include_all else "no disagreements and no flags"
@@ -638,7 +653,7 @@ def annotators_cmd(app: AppContext) -> None:
     counted); "assigned" is the size of their queue (see `stanceterm assign`).
     """
     store = app.store(create=False)
-    progress = store.progress_by_annotator()
+    progress = store.team.progress_by_annotator()
     if not progress:
         out_console.print("No annotators yet.")
         return
@@ -718,13 +733,13 @@ def assign_cmd(
         annotators = check_annotator_names(names.split(","))
     except AssignmentError as exc:
         fail(str(exc))
-    existing = store.assignment_count()
+    existing = store.team.assignment_count()
     if existing and not (replace or extend):
         fail(
             f"{store.path}: already has {existing} assignment(s); pass --replace to plan again "
             "from scratch (labels are kept) or --extend to assign only the sentences nobody has"
         )
-    seqs = store.visible_seqs(unassigned_only=extend)
+    seqs = store.team.visible_seqs(unassigned_only=extend)
     if extend and not seqs:
         click.echo("Nothing to assign: every visible sentence is already assigned.", err=True)
         return
@@ -737,12 +752,12 @@ def assign_cmd(
             overlap,
             seed=seed,
             overlap_sample=overlap_sample,
-            existing=store.assigned_loads() if extend else None,
+            existing=store.team.assigned_loads() if extend else None,
         )
     except AssignmentError as exc:
         fail(str(exc))
-    written = store.write_assignments(plan.queues, replace=replace)
-    summary = store.assignment_summary()
+    written = store.team.write_assignments(plan.queues, replace=replace)
+    summary = store.team.assignment_summary()
     table = Table(title="assignments", title_justify="left")
     table.add_column("annotator")
     table.add_column("assigned", justify="right")
@@ -843,7 +858,7 @@ def serve_cmd(
     name = app.annotator(annotator)
     assert name is not None
     store = app.store(create=False)
-    if store.first(name) is None:
+    if store.corpus.first(name) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
     schema = Path(app.schema_flag) if app.schema_flag else None
     command = serve_mod.annotate_command(Path(store.path), name, schema=schema)
@@ -921,12 +936,12 @@ def dedup_cmd(
 
     store = app.store(create=False)
     if split_id is not None:
-        sentence = store.sentence(split_id)
+        sentence = store.corpus.sentence(split_id)
         if sentence is None:
             fail(f"unknown sentence id: {split_id}")
         who = app.annotator(annotator, required=False)
         cluster = sentence.cluster_id
-        withdrawn = store.split_sentence(split_id, who)
+        withdrawn = store.clusters.split(split_id, who)
         if as_json:
             click.echo(
                 json_mod.dumps({"split": split_id, "cluster_id": cluster, "withdrawn": withdrawn})
@@ -940,9 +955,9 @@ def dedup_cmd(
                 err=True,
             )
         return
-    app.schema()  # seeds the actor gazetteer the fact guard uses
+    app.record_schema()  # seeds the actor gazetteer the fact guard uses
     if threshold is None:
-        last = store.dedup_state().threshold
+        last = store.clusters.state().threshold
         threshold = last if last == last else DEFAULT_THRESHOLD  # nan: never run
     progress = Progress(
         TextColumn("[bold]dedup {task.fields[phase]}"),
@@ -1155,7 +1170,7 @@ def agreement_cmd(
             fail(f"{path}: no such file")
         if app.db_path.is_file():
             store = app.store(create=False)
-            schema = app.schema()
+            schema = app.record_schema(explicit_only=True)
         else:
             explicit = resolve_schema(app.schema_flag, app.settings)
             schema = load_schema(explicit) if explicit else load_schema()
@@ -1164,7 +1179,7 @@ def agreement_cmd(
         source = str(path)
     else:
         store = app.store(create=False)
-        schema = app.schema()
+        schema = app.record_schema(explicit_only=True)
         resolver = ActorResolver.from_store(store)
         rows = rows_from_store(
             store, annotators=annotators, include_flagged=include_flagged, resolver=resolver

@@ -145,7 +145,7 @@ class ActorResolver:
     def from_store(cls, store: Store | None) -> ActorResolver:
         if store is None:
             return cls({}, {})
-        return cls(store.actor_names(), store.actor_alias_keys())
+        return cls(store.actors.names(), store.actors.alias_keys())
 
     def canonical(self, actor_id: str) -> str:
         """The merged id of a stored actor id (unknown ids are returned unchanged)."""
@@ -180,7 +180,7 @@ def rows_from_store(
     # many labels share the same claims / stances JSON: parse each distinct string once
     claims_cache: dict[str, tuple[str, ...]] = {}
     stances_cache: dict[str, tuple[tuple[str, str, str], ...]] = {}
-    for sid, text, annotator, status, claims_raw, stances_raw in store.iter_reliability_rows(
+    for sid, text, annotator, status, claims_raw, stances_raw in store.labels.iter_reliability_rows(
         statuses=counted_statuses(include_flagged), annotators=annotators
     ):
         claims = claims_cache.get(claims_raw)

@@ -201,7 +201,7 @@ def activity(
     gap: float = SESSION_GAP_SECONDS,
 ) -> dict[str, Activity]:
     """From (annotator, ts, action, status before, status after), sorted by annotator then ts
-    (:meth:`Store.iter_activity`), the :class:`Activity` of each annotator."""
+    (:meth:`Store.team.iter_activity`), the :class:`Activity` of each annotator."""
     out: dict[str, Activity] = {}
     current: str | None = None
     labels = sessions = 0
@@ -246,7 +246,7 @@ def claim_agreement(
     """Overall and per-annotator agreement on claim sets.
 
     ``rows``: (sentence_id, annotator, claims_json) of the direct done labels of the
-    sentences labelled by two or more annotators (:meth:`Store.iter_shared_claims`; skipped and
+    sentences labelled by two or more annotators (:meth:`Store.labels.iter_shared_claims`; skipped and
     draft count as missing, propagated copies count once, as their representative). An
     annotator's figure is alpha over the sentences they share with others (all annotators'
     labels of those sentences), so it shows who agrees less with the rest of the team.
@@ -302,7 +302,7 @@ def merge_databases(
     Every file is opened read-only (and left untouched) and checked first: a file that is not a
     stanceterm DB, this DB itself, or a DB whose label schema means something else (another
     ``label_schema_fingerprint``: other claim types or stances) is refused, and nothing is
-    merged. See :meth:`Store.merge_from` for how rows are matched and conflicts resolved.
+    merged. See :meth:`Store.merge.from_db` for how rows are matched and conflicts resolved.
     """
     others: list[tuple[Path, Store]] = []
     try:
@@ -324,8 +324,8 @@ def merge_databases(
                 )
             if effective is None and theirs is not None:
                 effective, reference = theirs, other
-        with store.tx():
-            return [(p, store.merge_from(other)) for p, other in others]
+        merged = store.merge.from_dbs([other for _, other in others])  # one transaction
+        return [(p, counts) for (p, _), counts in zip(others, merged, strict=True)]
     finally:
         for _, other in others:
             other.close()

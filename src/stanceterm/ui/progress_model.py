@@ -1,7 +1,7 @@
 """What the progress lines show, as plain data (no Textual): this annotator's counts, rate and
 ETA (:class:`Progress`), and the team's progress as last polled (:class:`TeamProgress`).
 
-The team's numbers come from :meth:`Store.progress_by_annotator` (trigger-kept counters, a few-row
+The team's numbers come from :meth:`Store.team.progress_by_annotator` (trigger-kept counters, a few-row
 read even on a million-sentence DB), polled every few seconds off the UI thread. Rates are
 measured between polls (finished sentences per minute over the last few minutes).
 """

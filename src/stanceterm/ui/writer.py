@@ -100,7 +100,7 @@ class Writer:
     # ---------------------------------------------------------------- the worker
 
     def start(self) -> None:
-        self.actor_names = self.store.actor_names()
+        self.actor_names = self.store.actors.names()
         self.app.run_worker(
             self._run, thread=True, exclusive=True, group="store-writer", name="store-writer"
         )
@@ -196,8 +196,8 @@ class Writer:
 
         def run(store: Store) -> tuple[Annotation | None, Annotation]:
             final = resolve(ann)
-            before = store.annotation(final.sentence_id, final.annotator)
-            return before, store.save(final, action)
+            before = store.labels.get(final.sentence_id, final.annotator)
+            return before, store.labels.save(final, action)
 
         job = Job(run, "save", ann.sentence_id, done)
         if t0 is not None:
@@ -236,12 +236,12 @@ class Writer:
         annotator = self.annotator
 
         def run(store: Store) -> str:
-            real = store.add_actor(name, created_by=annotator)
+            real = store.actors.add(name, created_by=annotator)
             ids[provisional] = real
             return real
 
         def finished(real: str) -> None:
-            self.actor_names[real] = self.store.actor_names().get(real, name)
+            self.actor_names[real] = self.store.actors.names().get(real, name)
             for sid, (seq, ann) in list(self.pending.items()):
                 self.pending[sid] = (seq, replace_actor(ann, provisional, real))
             done(provisional, real)
@@ -252,7 +252,7 @@ class Writer:
     def display_actor(self, actor_id: str) -> str:
         name = self.actor_names.get(actor_id)
         if name is None:
-            name = self.store.actor_names().get(actor_id, actor_id)
+            name = self.store.actors.names().get(actor_id, actor_id)
             self.actor_names[actor_id] = name
         return name
 
@@ -283,9 +283,7 @@ class GoldWrites:
         stances = self.writer.real_stances(gold.stances)
         if stances is not gold.stances:
             gold = replace(gold, stances=stances)
-        with store.tx():  # what is replaced and its replacement, in one transaction
-            before = store.gold(gold.sentence_id)
-            stored = store.set_gold(gold)
+        before, stored = store.gold.replace(gold)  # read and written in one transaction
         self._history.append((gold.sentence_id, before))
         return stored
 
@@ -294,6 +292,6 @@ class GoldWrites:
         if not self._history:
             return None
         sentence_id, before = self._history[-1]
-        store.restore_gold(sentence_id, before)
+        store.gold.restore(sentence_id, before)
         self._history.pop()
         return sentence_id, before

@@ -25,7 +25,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from stanceterm.segment import match_key as _match_key  # the normalisation of sentences.norm
 from stanceterm.store import Annotation, Article, Sentence, Stance, Store
 from stanceterm.suggest import LiveSuggestions, Shown, suggestion_record
 from stanceterm.ui import keymap
@@ -202,11 +201,13 @@ class AnnotateScreen(Screen[None]):
         )
         # Resume: search from the remembered lower bound (checked in the background below), so
         # the first screen does not wait for a walk over everything already done.
-        first = self.store.first_undone_from(self.annotator, self.store.resume_hint(self.annotator))
+        first = self.store.team.first_undone_from(
+            self.annotator, self.store.team.resume_hint(self.annotator)
+        )
         if first is None:
-            first = self.store.first(self.annotator, undone_only=True)
+            first = self.store.corpus.first(self.annotator, undone_only=True)
         if first is None:
-            first = self.store.first(self.annotator)
+            first = self.store.corpus.first(self.annotator)
             if first is not None:
                 self.notify(
                     f"Every sentence is done. Browse with {self.key_for('next')}/"
@@ -267,17 +268,19 @@ class AnnotateScreen(Screen[None]):
             self._acted = True
         self.sentence = sentence
         if sentence.article_id not in self._articles:
-            self._articles[sentence.article_id] = self.store.article(sentence.article_id)
+            self._articles[sentence.article_id] = self.store.corpus.article(sentence.article_id)
         self.article = self._articles[sentence.article_id]
         pending = app.pending.get(sentence.id)
         if pending is not None:
             self.ann, self.stored = pending[1], True
         else:
-            row = self.store.annotation(sentence.id, self.annotator)
+            row = self.store.labels.get(sentence.id, self.annotator)
             self.stored = row is not None
             self.ann = row or Annotation(sentence.id, self.annotator)
-        self.cluster = self.store.cluster_size(sentence.cluster_id) if sentence.cluster_id else None
-        prev, nxt = self.store.context(sentence)
+        self.cluster = (
+            self.store.clusters.size(sentence.cluster_id) if sentence.cluster_id else None
+        )
+        prev, nxt = self.store.corpus.context(sentence)
         self.query_one(SentenceView).show(prev, sentence.text, nxt)
         n = self.article.n_sentences if self.article else 0
         self.query_one("#article", Static).update(article_line(self.article))
@@ -323,7 +326,7 @@ class AnnotateScreen(Screen[None]):
         if not self.show_others or self.sentence is None:
             return
         t = Text(style="dim")
-        for other in self.store.annotations_for(self.sentence.id):
+        for other in self.store.labels.for_sentence(self.sentence.id):
             if other.annotator == self.annotator:
                 continue
             if t:
@@ -429,15 +432,15 @@ class AnnotateScreen(Screen[None]):
 
     def _lower_hint(self, sentence_id: str) -> None:
         """A sentence became not done: the resume hint must not lie past it."""
-        sentence = self.store.sentence(sentence_id)
+        sentence = self.store.corpus.sentence(sentence_id)
         if sentence is None:
             return
         annotator, seq = self.annotator, sentence.seq
         self._lowered += 1
 
         def run(store: Store) -> None:
-            if seq < store.resume_hint(annotator):
-                store.set_resume_hint(annotator, seq)
+            if seq < store.team.resume_hint(annotator):
+                store.team.set_resume_hint(annotator, seq)
 
         self.stance_app.submit(Job(run, "resume hint", None))
 
@@ -454,7 +457,7 @@ class AnnotateScreen(Screen[None]):
         if reader is None:
 
             def count(store: Store) -> tuple[int, int, dict[str, int]]:
-                return store.progress_counts(annotator)
+                return store.team.progress_counts(annotator)
 
             def counted(result: tuple[int, int, dict[str, int]]) -> None:
                 self._since_snapshot = (0, {})
@@ -480,7 +483,9 @@ class AnnotateScreen(Screen[None]):
     @work(thread=True, group="counts", exit_on_error=False)
     def _count_worker(self, reader: Store, token: int) -> None:
         try:
-            result: tuple[int, int, dict[str, int]] | str = reader.progress_counts(self.annotator)
+            result: tuple[int, int, dict[str, int]] | str = reader.team.progress_counts(
+                self.annotator
+            )
         except Exception as exc:  # shown, never fatal: the counts are only a display
             result = f"{type(exc).__name__}: {exc}"
         finally:
@@ -512,7 +517,7 @@ class AnnotateScreen(Screen[None]):
         fresh hint."""
         reader = self.store.open_reader()
         try:
-            found = (reader or self.store).first(self.annotator, undone_only=True)
+            found = (reader or self.store).corpus.first(self.annotator, undone_only=True)
         except Exception:  # the check is a safety net; the hint stays as it was
             self.checking_resume = False
             return
@@ -539,8 +544,8 @@ class AnnotateScreen(Screen[None]):
         annotator, seq, stale = self.annotator, found.seq, lowered != self._lowered
 
         def run(store: Store) -> None:
-            hint = store.resume_hint(annotator)
-            store.set_resume_hint(annotator, min(seq, hint) if stale else seq)
+            hint = store.team.resume_hint(annotator)
+            store.team.set_resume_hint(annotator, min(seq, hint) if stale else seq)
 
         self.stance_app.submit(Job(run, "resume hint", None))
 
@@ -550,10 +555,10 @@ class AnnotateScreen(Screen[None]):
         annotator = self.annotator
 
         def run(store: Store) -> None:
-            hint = store.resume_hint(annotator)
-            found = store.first_undone_from(annotator, hint)
+            hint = store.team.resume_hint(annotator)
+            found = store.team.first_undone_from(annotator, hint)
             if found is not None and found.seq > hint:
-                store.set_resume_hint(annotator, found.seq)
+                store.team.set_resume_hint(annotator, found.seq)
 
         self.stance_app.submit(Job(run, "resume hint", None))
 
@@ -576,8 +581,8 @@ class AnnotateScreen(Screen[None]):
             if self._team_reader is None:
                 self._team_reader = self.store.open_reader()
             store = self._team_reader or self.store
-            progress = store.progress_by_annotator()
-            total = store.queue_size(None) if with_total else None
+            progress = store.team.progress_by_annotator()
+            total = store.team.queue_size(None) if with_total else None
             result = (progress, total)
         except Exception as exc:
             result = f"{type(exc).__name__}: {exc}"
@@ -676,12 +681,12 @@ class AnnotateScreen(Screen[None]):
             store = self._suggest_reader or self.store
             live.refresh()
             sentences: list[Sentence] = []
-            current = store.sentence_at(seq)
+            current = store.corpus.sentence_at(seq)
             if current is not None:
                 sentences.append(current)
             at = seq
             while len(sentences) < SUGGEST_AHEAD:
-                nxt = store.step(at, 1, annotator=self.annotator)
+                nxt = store.corpus.step(at, 1, annotator=self.annotator)
                 if nxt is None:
                     break
                 sentences.append(nxt)
@@ -751,13 +756,15 @@ class AnnotateScreen(Screen[None]):
     def action_next(self) -> None:
         if self.sentence is not None:
             self._go(
-                self.store.step(self.sentence.seq, 1, annotator=self.annotator), "Last sentence."
+                self.store.corpus.step(self.sentence.seq, 1, annotator=self.annotator),
+                "Last sentence.",
             )
 
     def action_prev(self) -> None:
         if self.sentence is not None:
             self._go(
-                self.store.step(self.sentence.seq, -1, annotator=self.annotator), "First sentence."
+                self.store.corpus.step(self.sentence.seq, -1, annotator=self.annotator),
+                "First sentence.",
             )
 
     def _next_undone(self) -> Sentence | None:
@@ -766,12 +773,12 @@ class AnnotateScreen(Screen[None]):
         start = self.sentence.seq if self.sentence is not None else -1
         seq, wrapped = start, False
         while True:
-            found = self.store.step(seq, 1, annotator=self.annotator, undone_only=True)
+            found = self.store.corpus.step(seq, 1, annotator=self.annotator, undone_only=True)
             if found is None:
                 if wrapped:
                     return None
                 # round to the start; every sentence before the resume hint is done
-                wrapped, seq = True, self.store.resume_hint(self.annotator) - 1
+                wrapped, seq = True, self.store.team.resume_hint(self.annotator) - 1
                 continue
             if wrapped and found.seq >= start:
                 return None
@@ -796,7 +803,7 @@ class AnnotateScreen(Screen[None]):
             if not query or not query.strip():
                 return
             after = self.sentence.seq if self.sentence else -1
-            hit = self.store.search(_match_key(query), after, self.annotator)
+            hit = self.store.corpus.search(query, after, self.annotator)
             if hit is None:
                 self.notify(f"No sentence contains « {query} ».", markup=False, timeout=3)
             else:
@@ -805,7 +812,7 @@ class AnnotateScreen(Screen[None]):
         self.app.push_screen(SearchDialog(), found)
 
     def jump_to(self, sentence_id: str) -> None:
-        sentence = self.store.sentence(sentence_id)
+        sentence = self.store.corpus.sentence(sentence_id)
         if sentence is not None:
             self.load(sentence)
 
@@ -910,7 +917,7 @@ class AnnotateScreen(Screen[None]):
         self.refresh_bindings()
 
         def run(store: Store) -> tuple[str, Annotation | None, Annotation | None] | None:
-            return store.undo_states(annotator)
+            return store.labels.undo_states(annotator)
 
         def done(result: tuple[str, Annotation | None, Annotation | None] | None) -> None:
             self.undo_in_flight -= 1
@@ -933,7 +940,7 @@ class AnnotateScreen(Screen[None]):
         sentence = self.sentence
         if sentence is None or sentence.cluster_id is None:
             return
-        members = self.store.cluster_members(sentence.cluster_id)
+        members = self.store.clusters.members(sentence.cluster_id)
         annotator = self.annotator
 
         def chosen(member_id: str | None) -> None:
@@ -949,7 +956,7 @@ class AnnotateScreen(Screen[None]):
                 self._recount()  # a sentence came back into view: the total changed
 
             self.stance_app.submit(
-                Job(lambda store: store.split_sentence(member_id, annotator), "split", None, done)
+                Job(lambda store: store.clusters.split(member_id, annotator), "split", None, done)
             )
 
         self.app.push_screen(ClusterDialog(members, sentence.id), chosen)

@@ -103,8 +103,8 @@ class ReviewScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self._canonical = self.store.actor_canonical()
-        self.decided = self.store.gold_statuses([it.sentence_id for it in self.items])
+        self._canonical = self.store.actors.canonical()
+        self.decided = self.store.gold.statuses([it.sentence_id for it in self.items])
         start = first_unreviewed(self.items, self.decided)
         if start is None and self.items:
             start = 0
@@ -119,18 +119,18 @@ class ReviewScreen(Screen[None]):
 
     def load(self, pos: int) -> None:
         item = self.items[pos]
-        sentence = self.store.sentence(item.sentence_id)
+        sentence = self.store.corpus.sentence(item.sentence_id)
         if sentence is None:  # pragma: no cover - sentences are never deleted
             return
         self.pos, self.sentence = pos, sentence
         if sentence.article_id not in self._articles:
-            self._articles[sentence.article_id] = self.store.article(sentence.article_id)
+            self._articles[sentence.article_id] = self.store.corpus.article(sentence.article_id)
         self.article = self._articles[sentence.article_id]
         self.versions = versions_for(self.store, sentence.id, self._canonical)
         self.disputed = disagreement(self.versions)
         pending = self.pending.get(sentence.id)
-        self.gold = pending[1] if pending is not None else self.store.gold(sentence.id)
-        prev, nxt = self.store.context(sentence)
+        self.gold = pending[1] if pending is not None else self.store.gold.get(sentence.id)
+        prev, nxt = self.store.corpus.context(sentence)
         self.query_one(SentenceView).show(prev, sentence.text, nxt)
         self.query_one("#article", Static).update(article_line(self.article))
         self._show_top()

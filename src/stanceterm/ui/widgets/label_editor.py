@@ -136,7 +136,7 @@ class LabelEditor(Vertical):
             if claim is None:
                 return
             picker = ActorPicker(
-                sentence_text, app.store.alias_map(), app.store.actor_names(), claim
+                sentence_text, app.store.actors.alias_map(), app.store.actors.names(), claim
             )
             app.push_screen(picker, lambda choice: actor_chosen(claim, choice))
 

@@ -1,0 +1,139 @@
+"""Suggestions (issue 18): what the claim model learns from, the blind units, which units may
+show suggestions, the provenance of labels, and the counts behind the actor picker's boost.
+
+Reached as ``store.suggest``. The model itself (training, files, evaluation) lives in
+:mod:`stanceterm.suggest` (no SQL there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from stanceterm.store.base import Handle, rows_in
+from stanceterm.store.models import now
+
+
+class Suggestions:
+    """``store.suggest``: what the claim model learns from, the blind units, which units may
+    show suggestions, and the counts behind the actor picker's claim boost."""
+
+    def __init__(self, db: Handle) -> None:
+        self._db = db
+
+    def training_rows(self, batch: int = 5000) -> Iterator[tuple[str, str, str, str, list[str]]]:
+        """(sentence_id, text, annotator, status, claims) of the direct (not propagated)
+        non-draft labels, by sentence in document order, then annotator; a sentence with a gold
+        record and no such label comes as one row with annotator and status ``""``."""
+        sql = (
+            "SELECT s.seq, s.id, s.text, a.annotator, a.status, a.claims FROM sentences s "
+            "JOIN annotations a ON a.sentence_id = s.id "
+            "WHERE a.propagated_from IS NULL AND a.status != 'draft' "
+            "UNION ALL SELECT s.seq, s.id, s.text, '', '', '[]' FROM gold g "
+            "JOIN sentences s ON s.id = g.sentence_id WHERE NOT EXISTS (SELECT 1 FROM "
+            "annotations a WHERE a.sentence_id = g.sentence_id AND a.propagated_from IS NULL "
+            "AND a.status != 'draft') ORDER BY 1, 4"
+        )
+        for _seq, sid, text, annotator, status, claims in self._db.stream(sql, (), batch):
+            yield str(sid), str(text), str(annotator), str(status), list(orjson.loads(claims))
+
+    def gold_claims(self) -> dict[str, tuple[str, list[str]]]:
+        """Sentence id -> (gold status, claims) of every gold record."""
+        with self._db.read() as c:
+            return {
+                str(sid): (str(status), list(orjson.loads(claims)))
+                for sid, status, claims in c.execute("SELECT sentence_id, status, claims FROM gold")
+            }
+
+    def label_count(self) -> int:
+        """Direct done labels plus gold records, from the counters: cheap enough to poll."""
+        with self._db.read() as c:
+            done = c.execute(
+                "SELECT coalesce(sum(n), 0) FROM annotator_counts WHERE kind = 'done'"
+            ).fetchone()[0]
+            gold = c.execute("SELECT count(*) FROM gold").fetchone()[0]
+        return int(done) + int(gold)
+
+    # ---------------------------------------------------------------- units without suggestions
+
+    def unit_ids(self) -> list[str]:
+        """The visible sentences (unclustered ones and cluster representatives): the units."""
+        with self._db.read() as c:
+            return [str(r[0]) for r in c.execute("SELECT id FROM sentences WHERE hidden = 0")]
+
+    def set_blind(self, sentence_ids: Sequence[str], seed: int) -> int:
+        """Make ``sentence_ids`` the blind units (no suggestions for anyone), replacing the
+        earlier set, in one transaction. Returns how many."""
+        stamp = now()
+        with self._db.tx() as c:
+            c.execute("DELETE FROM suggest_blind")
+            c.executemany(
+                "INSERT INTO suggest_blind(sentence_id, seed, created_at) VALUES (?, ?, ?)",
+                ((sid, seed, stamp) for sid in sentence_ids),
+            )
+        return len(sentence_ids)
+
+    def blind_count(self) -> int:
+        with self._db.read() as c:
+            return int(c.execute("SELECT count(*) FROM suggest_blind").fetchone()[0])
+
+    def unassisted(self, sentence_ids: Sequence[str]) -> set[str]:
+        """Those of ``sentence_ids`` that never show suggestions: blind units and overlap units
+        (assigned to two annotators or more)."""
+        out: set[str] = set()
+        with self._db.read() as c:
+            for r in rows_in(
+                c, "SELECT sentence_id FROM suggest_blind WHERE sentence_id IN ({})", sentence_ids
+            ):
+                out.add(str(r[0]))
+            for r in rows_in(
+                c,
+                "SELECT sentence_id FROM assignments WHERE sentence_id IN ({}) "
+                "GROUP BY sentence_id HAVING count(*) >= 2",
+                sentence_ids,
+            ):
+                out.add(str(r[0]))
+        return out
+
+    def blind(self, sentence_ids: Sequence[str]) -> set[str]:
+        """Those of ``sentence_ids`` that are blind units."""
+        with self._db.read() as c:
+            return {
+                str(r[0])
+                for r in rows_in(
+                    c,
+                    "SELECT sentence_id FROM suggest_blind WHERE sentence_id IN ({})",
+                    sentence_ids,
+                )
+            }
+
+    # ---------------------------------------------------------------- anchoring, picker
+
+    def provenance_rows(self, batch: int = 5000) -> Iterator[tuple[str, str, list[str], Any]]:
+        """(sentence_id, text, claims, suggested or None) of the direct done labels."""
+        sql = (
+            "SELECT a.sentence_id, s.text, a.claims, a.suggested FROM annotations a "
+            "JOIN sentences s ON s.id = a.sentence_id "
+            "WHERE a.propagated_from IS NULL AND a.status = 'done' ORDER BY s.seq, a.annotator"
+        )
+        for sid, text, claims, sug in self._db.stream(sql, (), batch):
+            yield (
+                str(sid),
+                str(text),
+                list(orjson.loads(claims)),
+                None if sug is None else orjson.loads(sug),
+            )
+
+    def actor_claim_counts(self, claim: str, exclude_sentence: str) -> dict[str, int]:
+        """Actor id -> how many labels (any annotator, direct, not draft) gave it a stance on
+        ``claim``, counting only sentences other than ``exclude_sentence`` (the one on screen:
+        the boost never reveals another annotator's label of it)."""
+        sql = (
+            "SELECT json_extract(j.value, '$.actor'), count(*) FROM annotations a, "
+            "json_each(a.stances) j WHERE a.propagated_from IS NULL AND a.status != 'draft' "
+            "AND a.sentence_id != ? AND json_extract(j.value, '$.claim') = ? GROUP BY 1"
+        )
+        with self._db.read() as c:
+            return {str(a): int(n) for a, n in c.execute(sql, (exclude_sentence, claim)) if a}
