@@ -191,9 +191,7 @@ ANN_COLS = (
 #: :data:`ANN_COLS` of a DB from before the provenance column (a merge source): NULL for it.
 ANN_COLS_NO_PROVENANCE = ANN_COLS.replace(", suggested", ", NULL")
 #: ``INSERT OR REPLACE`` of one ``annotations`` row from :func:`annotation_params`.
-ANN_UPSERT = (
-    f"INSERT OR REPLACE INTO annotations({ANN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+ANN_UPSERT = f"INSERT OR REPLACE INTO annotations({ANN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 SENTENCE_COLS = "seq, id, article_id, idx, text, cluster_id, hidden"
 
