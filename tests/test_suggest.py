@@ -283,3 +283,31 @@ def test_one_background_trainer_per_db(tmp_path: Path) -> None:
     assert not suggest.trainer_running(db)
     model = suggest.load_model(suggest.model_path(db))
     assert model is not None and model.n_train == 20
+
+
+def test_agreement_reports_assisted_units_and_unassisted_only(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from stanceterm.store import Annotation, Store
+
+    db = tmp_path / "team.db"
+    ids = _team_db(db)
+    prov = '{"accepted":true,"applied":true,"claims":["arms_deal"],"model":"m"}'
+    with Store.open(db) as store:
+        for i, sid in enumerate(ids[:8]):  # bob labels 8 sentences; 3 with a suggestion shown
+            mine = store.labels.get(sid, "alice")
+            assert mine is not None
+            claims = mine.claims if i % 4 else ()
+            ann = Annotation(sid, "bob", "done", claims)
+            store.labels.save(replace(ann, suggested=prov) if i < 3 else ann)
+    r = _cli(db, "agreement", "--json", "--bootstrap", "10")
+    assert r.returncode == 0, r.stderr
+    sug = json.loads(r.stdout)["suggestions"]
+    assert sug == {"units": 8, "units_with_suggestions": 3, "unassisted_only": False}
+    r = _cli(db, "agreement", "--json", "--bootstrap", "10", "--unassisted-only")
+    out = json.loads(r.stdout)
+    assert out["suggestions"] == {"units": 5, "units_with_suggestions": 0, "unassisted_only": True}
+    claims_field = next(f for f in out["fields"] if f["field"] == "claims")
+    assert claims_field["units"] == 5
+    r = _cli(db, "agreement", "--bootstrap", "10")
+    assert "3 of the 8 unit(s) had a label made with claim suggestions shown" in r.stderr

@@ -1078,6 +1078,11 @@ def dedup_cmd(
     is_flag=True,
     help="Count flagged labels as final (default: flagged is missing data).",
 )
+@click.option(
+    "--unassisted-only",
+    is_flag=True,
+    help="Only units where no label was made with a claim suggestion shown.",
+)
 @pass_app
 def agreement_cmd(
     app: AppContext,
@@ -1092,6 +1097,7 @@ def agreement_cmd(
     disagreements_file: str | None,
     annotators: tuple[str, ...],
     include_flagged: bool,
+    unassisted_only: bool = False,
 ) -> None:
     """Inter-annotator agreement: Krippendorff's α per field, with a bootstrap CI.
 
@@ -1185,6 +1191,20 @@ def agreement_cmd(
             store, annotators=annotators, include_flagged=include_flagged, resolver=resolver
         )
         source = store.path
+    # suggest block (issue 18): units with suggestions shown; --unassisted-only drops them
+    assisted = store.suggest.assisted_units() if store is not None else set()
+    if unassisted_only and from_file is not None:
+        fail("--unassisted-only reads the provenance in the DB; it does not go with --from")
+    per_unit: dict[str, int] = {}
+
+    def _watch(source_rows: Any) -> Any:
+        for row in source_rows:
+            if unassisted_only and row.sentence_id in assisted:
+                continue
+            per_unit[row.sentence_id] = per_unit.get(row.sentence_id, 0) + 1
+            yield row
+
+    rows = _watch(rows)
     corpus = collect(
         rows,
         schema.claim_ids,
@@ -1225,6 +1245,10 @@ def agreement_cmd(
             fail(f"{disagreements_file}: cannot write: {exc.strerror or exc}")
         n_disagree = len(found_units)
 
+    units_used = sum(1 for n in per_unit.values() if n >= min_annotators)
+    units_assisted = sum(
+        1 for sid, n in per_unit.items() if n >= min_annotators and sid in assisted
+    )
     labels = {r.field: clean(r.field) for r in results}
     for r in results:
         if r.actor is not None:
@@ -1251,6 +1275,11 @@ def agreement_cmd(
             }
         if n_disagree is not None:
             payload["disagreements"] = {"file": disagreements_file, "units": n_disagree}
+        payload["suggestions"] = {
+            "units": units_used,
+            "units_with_suggestions": units_assisted,
+            "unassisted_only": unassisted_only,
+        }
         click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
     elif fmt in ("markdown", "latex"):
         # line by line: annotator names come from data, their control characters are escaped
@@ -1324,6 +1353,14 @@ def agreement_cmd(
                 matrix.add_row(Text(clean(a)), *row)
             console.print(matrix)
     missing = "skipped, draft" + ("" if include_flagged else ", flagged")
+    if not as_json:
+        click.echo(
+            f"suggestions: {units_assisted} of the {units_used} unit(s) had a label made with "
+            "claim suggestions shown"
+            + (" (--unassisted-only: units with suggestions left out)" if unassisted_only else "")
+            + ("; --unassisted-only measures people, not the model" if units_assisted else ""),
+            err=True,
+        )
     click.echo(
         f"{len(names)} annotator(s) from {clean(source)}; counted: {', '.join(statuses)} labels "
         f"({missing} and unseen sentences are missing data; propagated copies left out); "

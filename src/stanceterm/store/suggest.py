@@ -137,3 +137,14 @@ class Suggestions:
         )
         with self._db.read() as c:
             return {str(a): int(n) for a, n in c.execute(sql, (exclude_sentence, claim)) if a}
+
+    def assisted_units(self) -> set[str]:
+        """Sentences with a direct label made while a suggestion was shown (provenance)."""
+        with self._db.read() as c:
+            return {
+                str(r[0])
+                for r in c.execute(
+                    "SELECT DISTINCT sentence_id FROM annotations "
+                    "WHERE propagated_from IS NULL AND suggested IS NOT NULL"
+                )
+            }
