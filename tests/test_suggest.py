@@ -311,3 +311,33 @@ def test_agreement_reports_assisted_units_and_unassisted_only(tmp_path: Path) ->
     assert claims_field["units"] == 5
     r = _cli(db, "agreement", "--bootstrap", "10")
     assert "3 of the 8 unit(s) had a label made with claim suggestions shown" in r.stderr
+
+
+def test_numpy_prediction_equals_scikit_learn() -> None:
+    """The saved model predicts without scikit-learn; it must give what the fitted pipeline
+    gives (same n-grams, tf-idf, normalisation and logistic link), on French and English."""
+    import numpy as np
+
+    data = corpus()
+    model = suggest.train(data, CLAIMS, "fp", seed=0)
+    vectorizer, heads = suggest._fit(data, CLAIMS, 0)
+    probe = [
+        "Moscou  achèterait\tdes OBUS à Pyongyang.",
+        "A",
+        "",
+        "Le Kremlin a démenti, selon l'AFP.",
+        *(e.text for e in data),
+    ]
+    ours = model.features(probe)
+    theirs = vectorizer.transform(probe).toarray()
+    assert np.allclose(ours, theirs, atol=1e-6)
+    preds = model.predict(probe)
+    for j, claim in enumerate(CLAIMS):
+        head = heads[j]
+        expected = (
+            [head] * len(probe)
+            if isinstance(head, float)
+            else list(head.predict_proba(vectorizer.transform(probe))[:, 1])
+        )
+        got = [p[claim] for p in preds]
+        assert np.allclose(got, expected, atol=2e-4), claim

@@ -72,13 +72,11 @@ async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
         label = str(app.screen.query_one("#claim-arms_deal").label)  # type: ignore[attr-defined]
         assert "○ ◌ 0." in label and "●" not in label  # a mark, never ticked
         assert store.labels.get("p:0", "alice") is None  # nothing saved by showing
-        # A takes the suggestion, Enter accepts it as-is
+        # A accepts the suggestion as-is in one key: done, and on to the next sentence
         await pilot.press("A")
         await settle(app, pilot)
         ann = store.labels.get("p:0", "alice")
-        assert ann is not None and ann.claims == ("arms_deal",) and ann.status == "draft"
-        await pilot.press("enter")
-        await settle(app, pilot)
+        assert ann is not None and ann.claims == ("arms_deal",) and ann.status == "done"
         assert record(store, "p:0") == {
             "claims": ["arms_deal"],
             "model": model.model_id,
@@ -86,10 +84,17 @@ async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
             "applied": True,
         }
         assert suggest.provenance(record(store, "p:0")) == "accepted"
-        # p:1: A, then a digit: the suggestion edited
+        # p:1: A, then back and a digit: the suggestion edited (still done)
         assert s.sentence is not None and s.sentence.id == "p:1"
         await suggestions_ready(app, pilot)
-        await pilot.press("A", "3", "enter")
+        await pilot.press("A")
+        await settle(app, pilot)
+        assert s.sentence is not None and s.sentence.id == "p:2"
+        await pilot.press("k", "3")
+        await settle(app, pilot)
+        ann = store.labels.get("p:1", "alice")
+        assert ann is not None and ann.status == "done" and "sanctions_efficacy" in ann.claims
+        await pilot.press("enter")
         await settle(app, pilot)
         rec = record(store, "p:1")
         assert rec is not None and rec["applied"] is True and rec["accepted"] is False

@@ -21,6 +21,7 @@ import io
 import os
 import pickle
 import random
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ THRESHOLD = 0.5
 CURVE_SIZES = (50, 100, 200, 500)
 MODEL_SUFFIX = ".suggest-model"
 LOCK_SUFFIX = ".suggest-lock"
-FORMAT = 1
+FORMAT = 2
 
 
 class SuggestError(Exception):
@@ -110,16 +111,24 @@ def training_examples(
 
 @dataclass
 class ClaimModel:
-    """A trained claim model: per claim, P(claim | sentence)."""
+    """A trained claim model: per claim, P(claim | sentence).
+
+    Fitted with scikit-learn (:func:`train`), then kept as plain data: the n-gram vocabulary,
+    the idf weights and one row of coefficients per claim. Predicting needs numpy only, so a
+    screen that loads the model never imports scikit-learn or scipy (RSS, cold start), and the
+    file holds no scikit-learn object (no version coupling).
+    """
 
     claim_ids: list[str]
     fingerprint: str
     n_train: int
     trained_at: str
     seed: int = 0
-    vectorizer: Any = None
-    #: per claim: a fitted LogisticRegression, or a constant probability (one class only)
-    heads: list[Any] = field(default_factory=list)
+    ngram: tuple[int, int] = (2, 5)
+    vocab: dict[str, int] = field(default_factory=dict)
+    idf: Any = None  # float32 array, one weight per n-gram
+    coef: Any = None  # float32 array (claims x n-grams); a one-class claim has a zero row
+    intercept: Any = None  # float64 array, one per claim (a one-class claim: its log-odds)
     format: int = FORMAT
 
     @property
@@ -128,20 +137,53 @@ class ClaimModel:
         h = hashlib.sha256(f"{self.fingerprint}{self.n_train}{self.trained_at}".encode())
         return f"tfidf-lr:{self.n_train}@{self.trained_at[:19]}#{h.hexdigest()[:8]}"
 
+    def features(self, texts: Sequence[str]) -> Any:
+        """TF-IDF rows (dense float32, L2-normalised), exactly as the fitted vectorizer made
+        them: scikit-learn's ``char_wb`` n-grams of the lower-cased text, sublinear tf."""
+        import math
+
+        import numpy as np
+
+        lo, hi = self.ngram
+        vocab, idf = self.vocab, self.idf
+        x = np.zeros((len(texts), len(idf)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for word in _WHITE.sub(" ", text.lower()).split():
+                w = f" {word} "
+                for n in range(lo, hi + 1):
+                    offset = 0
+                    j = vocab.get(w[offset : offset + n])
+                    if j is not None:
+                        counts[j] = counts.get(j, 0) + 1
+                    while offset + n < len(w):
+                        offset += 1
+                        j = vocab.get(w[offset : offset + n])
+                        if j is not None:
+                            counts[j] = counts.get(j, 0) + 1
+                    if offset == 0:  # a word shorter than n: counted once
+                        break
+            for j, c in counts.items():
+                x[row, j] = (1.0 + math.log(c)) * idf[j]
+            norm = float(np.sqrt(np.dot(x[row], x[row])))
+            if norm > 0:
+                x[row] /= norm
+        return x
+
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:
             return []
-        x = self.vectorizer.transform(list(texts))
-        columns: list[list[float]] = []
-        for head in self.heads:
-            if isinstance(head, float):
-                columns.append([head] * len(texts))
-            else:
-                columns.append([float(p) for p in head.predict_proba(x)[:, 1]])
+        import numpy as np
+
+        z = self.features(texts) @ self.coef.T + self.intercept
+        p = 1.0 / (1.0 + np.exp(-z))
         return [
-            {c: round(columns[j][i], 4) for j, c in enumerate(self.claim_ids)}
+            {c: round(float(p[i, j]), 4) for j, c in enumerate(self.claim_ids)}
             for i in range(len(texts))
         ]
+
+
+_WHITE = re.compile(r"\s\s+")
 
 
 def train(
@@ -154,6 +196,39 @@ def train(
 ) -> ClaimModel:
     """Fit the default model: char n-gram TF-IDF (2-5, word-bounded: robust across French and
     English, no download) and one L2 logistic regression per claim type."""
+    import math
+
+    import numpy as np
+
+    vectorizer, fitted = _fit(examples, claim_ids, seed)
+    n_features = len(vectorizer.vocabulary_)
+    coef = np.zeros((len(claim_ids), n_features), dtype=np.float32)
+    intercept = np.zeros(len(claim_ids), dtype=np.float64)
+    for j, head in enumerate(fitted):
+        if isinstance(head, float):  # one class only: the smoothed share, never a certainty
+            intercept[j] = math.log(head / (1.0 - head))
+        else:
+            coef[j] = head.coef_[0]
+            intercept[j] = float(head.intercept_[0])
+    stamp = trained_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ClaimModel(
+        list(claim_ids),
+        fingerprint,
+        len(examples),
+        stamp,
+        seed,
+        (2, 5),
+        {str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
+        vectorizer.idf_.astype(np.float32),
+        coef,
+        intercept,
+    )
+
+
+def _fit(examples: Sequence[Example], claim_ids: Sequence[str], seed: int) -> tuple[Any, list[Any]]:
+    """The scikit-learn fit behind :func:`train`: (vectorizer, per claim a fitted
+    LogisticRegression or the smoothed share of a one-class claim)."""
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -164,10 +239,10 @@ def train(
         analyzer="char_wb",
         ngram_range=(2, 5),
         min_df=2 if len(texts) >= 20 else 1,
-        max_features=200_000,
+        max_features=100_000,
         sublinear_tf=True,
         lowercase=True,
-        dtype=_float32(),
+        dtype=np.float32,
     )
     x = vectorizer.fit_transform(texts)
     heads: list[Any] = []
@@ -175,20 +250,12 @@ def train(
         y = [1 if claim in e.claims else 0 for e in examples]
         positives = sum(y)
         if positives == 0 or positives == len(y):
-            # one class only: the smoothed share, never a certainty
             heads.append(round((positives + 0.5) / (len(y) + 1.0), 4))
             continue
         clf = LogisticRegression(C=10.0, solver="liblinear", random_state=seed, max_iter=200)
         clf.fit(x, y)
         heads.append(clf)
-    stamp = trained_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return ClaimModel(list(claim_ids), fingerprint, len(examples), stamp, seed, vectorizer, heads)
-
-
-def _float32() -> Any:
-    import numpy as np
-
-    return np.float32
+    return vectorizer, heads
 
 
 def suggested(probs: Mapping[str, float], threshold: float = THRESHOLD) -> tuple[str, ...]:
@@ -553,6 +620,12 @@ def trainer_running(db_path: str | os.PathLike[str]) -> bool:
     return False
 
 
+def retrain_due(labels: int, trained_on: int, every: int) -> bool:
+    """Retrain after ``every`` new training labels, or 10% more than the model saw, whichever
+    is larger (so a big DB is not retrained on every 25 labels)."""
+    return labels - trained_on >= max(every, trained_on // 10)
+
+
 def run_trainer(
     db_path: str | os.PathLike[str],
     schema: LabelSchema,
@@ -567,8 +640,8 @@ def run_trainer(
 ) -> int:
     """The DB's one background trainer: holds ``DB.suggest-lock`` (an ``flock``; a second
     trainer exits at once, returning 3), polls the DB's label count every ``poll`` seconds and
-    retrains when ``every`` new training labels arrived since the model on disk (or the model is
-    missing or of another label schema). Exits after ``idle_exit`` seconds without new labels,
+    retrains when :func:`retrain_due` (``every`` new training labels, or 10% more, since the
+    model on disk), or when the model is missing or of another label schema. Exits after ``idle_exit`` seconds without new labels,
     or after one check with ``once``. Returns 0."""
     import fcntl
     import time
@@ -596,7 +669,7 @@ def run_trainer(
                     log("deleted a model of another label schema")
                 if count != seen:
                     seen, last_change = count, time.monotonic()
-                due = model is None or count - model.n_train >= every
+                due = model is None or retrain_due(count, model.n_train, every)
                 if due and count >= min_labels:
                     t0 = time.perf_counter()
                     try:

@@ -182,10 +182,10 @@ ANNOTATE: list[BindingType] = [
     Binding(
         "A",
         "accept_suggestions",
-        "take ◌",
+        "accept ◌",
         show=False,
         id="accept_suggestions",
-        tooltip="take the suggested claims (◌): they replace the ticked ones; Enter accepts",
+        tooltip="accept the suggested claims (◌) as done and go on (stances: k back, then a)",
     ),
     ADD_STANCE,
     DELETE_STANCE,

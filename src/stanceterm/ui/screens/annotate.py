@@ -724,8 +724,9 @@ class AnnotateScreen(Screen[None]):
             self._want_suggestions()
 
     def action_accept_suggestions(self) -> None:
-        """Take the suggested claims (``A``): they replace the ticked ones (stances of claims
-        that stay are kept); the status is as after a digit. Enter then accepts."""
+        """Accept the suggested claims (``A``) in one key: they replace the ticked ones
+        (stances of claims that stay are kept), the sentence is done, and the screen goes on
+        to the next sentence not done, as after Enter."""
         t0 = time.perf_counter()
         if self.ann is None or self.sentence is None:
             return
@@ -743,7 +744,10 @@ class AnnotateScreen(Screen[None]):
         claims = tuple(shown.claims)
         stances = tuple(s for s in self.ann.stances if s.claim in claims)
         self._applied.add(self.sentence.id)
-        self._labels_changed(claims, stances, "suggestion", t0)
+        self._set(
+            replace(self.ann, status="done", claims=claims, stances=stances), "suggestion", t0=t0
+        )
+        self._advance()
 
     # ---------------------------------------------------------------- navigation
 
