@@ -146,3 +146,45 @@ async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
     subprocess.run([*cmd, "export", "--kind", "annotations", "--out", str(out2)], timeout=120)
     assert out2.read_bytes() == out.read_bytes()
     store.close()
+
+
+@run_async
+async def test_order_uncertain_walks_the_least_sure_first(tmp_path: Path) -> None:
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest.save_model(model, suggest.model_path(db))
+    rows = [(i, f"p:{i}", t) for i, t in enumerate(PROBES)]
+    want = suggest.uncertain_order(model, rows)
+    assert want != [r[1] for r in rows]  # the test means something: not document order
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, order="uncertain")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if s._uncertain is not None:
+                break
+        await settle(app, pilot)
+        assert s._uncertain == want
+        seen = []
+        for _ in PROBES:
+            assert s.sentence is not None
+            seen.append(s.sentence.id)
+            await pilot.press("0")
+            await settle(app, pilot)
+        assert seen == want
+    store.close()
+
+
+def test_uncertain_order_ranks_by_the_least_sure_claim() -> None:
+    class Fixed:
+        def predict(self, texts: list[str]) -> list[dict[str, float]]:
+            table = {"sure": 0.99, "unsure": 0.5, "middling": 0.8, "also sure": 0.01}
+            return [{"x": table[t]} for t in texts]
+
+    rows = [(0, "a", "sure"), (1, "b", "unsure"), (2, "c", "middling"), (3, "d", "also sure")]
+    assert suggest.uncertain_order(Fixed(), rows) == ["b", "c", "a", "d"]

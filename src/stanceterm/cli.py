@@ -583,6 +583,7 @@ def _annotate(
             show_others=show_others,
             keymap=keymap,
             suggestions=suggestions,
+            order=order,
         ),
         app.theme(),
     )

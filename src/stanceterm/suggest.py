@@ -827,3 +827,19 @@ def provenance(record: Mapping[str, Any] | None) -> str:
     if not record or not record.get("applied"):
         return "typed"
     return "accepted" if record.get("accepted") else "edited"
+
+
+def uncertain_order(
+    model: Any, rows: Sequence[tuple[int, str, str]], batch: int = 2000
+) -> list[str]:
+    """Sentence ids of ``rows`` (seq, id, text), least sure first (:func:`uncertainty`; ties in
+    document order): the ``--order uncertain`` walk, active learning."""
+    scored: list[tuple[float, int, str]] = []
+    for start in range(0, len(rows), batch):
+        part = rows[start : start + batch]
+        for (seq, sid, _t), probs in zip(
+            part, model.predict([t for _s, _i, t in part]), strict=True
+        ):
+            scored.append((-uncertainty(probs), seq, sid))
+    scored.sort()
+    return [sid for _u, _seq, sid in scored]

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from stanceterm.store.base import Handle, rows_in
+from stanceterm.store.corpus import queue_filter
 from stanceterm.store.models import now
 
 
@@ -148,3 +149,16 @@ class Suggestions:
                     "WHERE propagated_from IS NULL AND suggested IS NOT NULL"
                 )
             }
+
+    def queue_not_done(self, annotator: str, batch: int = 5000) -> Iterator[tuple[int, str, str]]:
+        """(seq, sentence_id, text) of the annotator's queue (assigned sentences, else every
+        visible one) that the annotator has not done, skipped or flagged, in document order."""
+        with self._db.read() as c:
+            source, where, params = queue_filter(c, annotator)
+        sql = (
+            f"SELECT s.seq, s.id, s.text FROM {source} WHERE {where} AND NOT EXISTS (SELECT 1 "
+            "FROM annotations a WHERE a.sentence_id = s.id AND a.annotator = ? "
+            "AND a.status != 'draft') ORDER BY s.seq"
+        )
+        for seq, sid, text in self._db.stream(sql, [*params, annotator], batch):
+            yield int(seq), str(sid), str(text)

@@ -28,6 +28,7 @@ class AnnotateApp(StoreApp):
         on_first_screen: Callable[[], None] | None = None,
         team_refresh: float = 3.0,
         suggestions: LiveSuggestions | None = None,
+        order: str = "document",
     ) -> None:
         super().__init__(store, schema, annotator, keymap=keymap, on_commit=on_commit)
         self.show_others = show_others
@@ -35,6 +36,7 @@ class AnnotateApp(StoreApp):
         #: seconds between two reads of the team's progress (off the UI thread)
         self.team_refresh = team_refresh
         self.suggestions = suggestions
+        self.order = order
 
     def first_screen(self) -> AnnotateScreen:
         if self.keymap_overrides:
@@ -44,6 +46,7 @@ class AnnotateApp(StoreApp):
             on_first_screen=self.on_first_screen,
             team_refresh=self.team_refresh,
             suggestions=self.suggestions,
+            order=self.order,
         )
 
 

@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from stanceterm.store import Annotation, Article, Sentence, Stance, Store
-from stanceterm.suggest import LiveSuggestions, Shown, suggestion_record
+from stanceterm.suggest import LiveSuggestions, Shown, suggestion_record, uncertain_order
 from stanceterm.ui import keymap
 from stanceterm.ui.base import StoreApp
 from stanceterm.ui.dialogs.prompts import ClusterDialog, NoteDialog, SearchDialog
@@ -98,8 +98,12 @@ class AnnotateScreen(Screen[None]):
         on_first_screen: Callable[[], None] | None = None,
         team_refresh: float = 3.0,
         suggestions: LiveSuggestions | None = None,
+        order: str = "document",
     ) -> None:
         super().__init__()
+        #: "document", or "uncertain": Enter / g walk the queue least sure first
+        self.order = order
+        self._uncertain: list[str] | None = None
         #: the claim model's suggestions (None: off); see :mod:`stanceterm.suggest`
         self.suggestions = suggestions
         self._suggest_reader: Store | None = None
@@ -241,6 +245,8 @@ class AnnotateScreen(Screen[None]):
         self.set_interval(self.team_refresh, self._poll_team)
         if self.suggestions is not None:
             self.set_interval(SUGGEST_REFRESH_S, self._refresh_suggestions)
+            if self.order == "uncertain":
+                self._order_worker()
 
     def on_unmount(self) -> None:
         self._closing = True
@@ -723,6 +729,52 @@ class AnnotateScreen(Screen[None]):
         if again is not None and not isinstance(result, str):
             self._want_suggestions()
 
+    @work(thread=True, group="order", exit_on_error=False)
+    def _order_worker(self) -> None:
+        """The ``--order uncertain`` walk: the queue's sentences not done, least sure first
+        (on a reader connection, off the UI thread)."""
+        live = self.suggestions
+        assert live is not None
+        result: list[str] | str
+        reader = self.store.open_reader()
+        try:
+            live.refresh()
+            if live.model is None:
+                result = "no model yet (it needs --min-labels training labels): document order"
+            else:
+                rows = list((reader or self.store).suggest.queue_not_done(self.annotator))
+                result = uncertain_order(live.model, rows)
+        except Exception as exc:  # the order is a help: document order stays
+            result = f"{type(exc).__name__}: {exc}"
+        finally:
+            if reader is not None:
+                reader.close()
+        with contextlib.suppress(RuntimeError):  # the app has exited
+            self.app.call_from_thread(self._ordered, result)
+
+    def _ordered(self, result: list[str] | str) -> None:
+        if isinstance(result, str):
+            self.notify(f"Uncertain order: {result}", markup=False, timeout=5)
+            return
+        self._uncertain = result
+        self.notify(f"Uncertain order: {len(result)} sentence(s), least sure first.", timeout=3)
+        if not self._acted and result:
+            self.jump_to(result[0])
+            self._acted = False
+
+    def _next_uncertain(self) -> Sentence | None:
+        """The least sure sentence of the queue not done yet (counting pending writes)."""
+        pending = self.stance_app.pending
+        current = self.sentence.id if self.sentence is not None else None
+        for sid in self._uncertain or ():
+            if sid == current:
+                continue
+            entry = pending.get(sid)
+            state = entry[1] if entry is not None else self.store.labels.get(sid, self.annotator)
+            if state is None or state.status in NOT_DONE:
+                return self.store.corpus.sentence(sid)
+        return None
+
     def action_accept_suggestions(self) -> None:
         """Accept the suggested claims (``A``) in one key: they replace the ticked ones
         (stances of claims that stay are kept), the sentence is done, and the screen goes on
@@ -772,7 +824,13 @@ class AnnotateScreen(Screen[None]):
             )
 
     def _next_undone(self) -> Sentence | None:
-        """The next sentence (wrapping) this annotator has not done, counting pending writes."""
+        """The next sentence (wrapping) this annotator has not done, counting pending writes
+        (with ``--order uncertain``, the least sure first; then document order, for sentences
+        imported since the order was made)."""
+        if self._uncertain is not None:
+            found = self._next_uncertain()
+            if found is not None:
+                return found
         pending = self.stance_app.pending
         start = self.sentence.seq if self.sentence is not None else -1
         seq, wrapped = start, False
