@@ -341,3 +341,33 @@ def test_numpy_prediction_equals_scikit_learn() -> None:
         )
         got = [p[claim] for p in preds]
         assert np.allclose(got, expected, atol=2e-4), claim
+
+
+def test_evaluate_bias_compares_assisted_and_unassisted_labels(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from stanceterm.store import Store
+
+    db = tmp_path / "team.db"
+    ids = _team_db(db)
+    with Store.open(db) as store:
+        # alice's first 5 labels were made with a suggestion shown, equal to her label for 4
+        for i, sid in enumerate(ids[:5]):
+            mine = store.labels.get(sid, "alice")
+            assert mine is not None
+            shown = list(mine.claims) if i < 4 else ["sanctions_efficacy"]
+            prov = json.dumps(
+                {"accepted": i < 4, "applied": i < 4, "claims": shown, "model": "m"},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            store.labels.save(replace(mine, suggested=prov))
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    bias = json.loads(r.stdout)["bias"]
+    assert bias["with_suggestions"] == 5 and bias["equal_with"] == 4 / 5
+    assert bias["without_suggestions"] == 15
+    assert 0.0 <= bias["equal_without"] <= 1.0
+    assert bias["effect"] == bias["equal_with"] - bias["equal_without"]
+    r = _cli(db, "suggest", "--bias")
+    assert r.returncode != 0 and "--bias goes with --evaluate" in r.stderr
