@@ -87,7 +87,7 @@ def replay(
 ) -> dict[str, float]:
     stream = train[:limit]
     model: suggest.ClaimModel | None = None
-    without = with_ = exact = suggested_n = 0
+    without = with_ = exact = suggested_n = claimed = claimed_exact = 0
     retrains, retrain_s = 0, 0.0
     for i, ex in enumerate(stream):
         truth = set(ex.claims)
@@ -96,6 +96,9 @@ def replay(
             sug = set(suggest.suggested(model.predict([ex.text])[0]))
             suggested_n += 1
             exact += sug == truth
+            if truth:
+                claimed += 1
+                claimed_exact += sug == truth
         without += keys_without(truth)
         with_ += keys_with(truth, sug)
         labelled = i + 1
@@ -112,6 +115,7 @@ def replay(
         "sentences": n,
         "with_model": suggested_n,
         "one_key_share": exact / suggested_n if suggested_n else 0.0,
+        "one_key_share_with_claims": claimed_exact / claimed if claimed else 0.0,
         "keys_per_100_without": 100 * without / n,
         "keys_per_100_with": 100 * with_ / n,
         "saved_per_100": 100 * (without - with_) / n,
@@ -211,6 +215,7 @@ def main() -> None:
         r["saved_per_100"] > 0,
         sentences=r["sentences"],
         one_key_share=round(r["one_key_share"], 3),
+        one_key_share_with_claims=round(r["one_key_share_with_claims"], 3),
         keys_per_100_without=round(r["keys_per_100_without"], 1),
         keys_per_100_with=round(r["keys_per_100_with"], 1),
         saved_per_100=round(r["saved_per_100"], 1),
