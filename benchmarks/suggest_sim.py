@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import ROOT, result
 
@@ -178,6 +179,76 @@ def rss_added(train: list[suggest.Example], size: int, tmp: Path) -> tuple[float
     return d["after_mb"] - d["before_mb"], suggest.model_path(db).stat().st_size / 1e6
 
 
+def keypress_db(train: list[suggest.Example], n: int, work: Path) -> Path:
+    """A DB of ``n`` headlines (one article per 50) and a model trained on the next 5,000."""
+    from _common import synthetic_db
+
+    from stanceterm.schema import LabelSchema
+
+    path = work / "suggest_keys.db"
+    texts = [e.text for e in train[:n]]
+    store = synthetic_db(str(path), n // 50, 50, lambda a, i: texts[a * 50 + i])
+    schema = LabelSchema.model_validate(
+        {"name": "reuters", "claims": [{"id": c, "key": i + 1} for i, c in enumerate(CLAIMS)]}
+    )
+    store.set_label_schema(schema)
+    store.close()
+    model = suggest.train(train[n : n + 5000], CLAIMS, schema.fingerprint, seed=0)
+    suggest.save_model(model, suggest.model_path(path))
+    return path
+
+
+async def keypresses(
+    path: Path, key: str, presses: int, with_suggest: bool
+) -> tuple[list[float], list[float]]:
+    """Press ``key`` ``presses`` times; (press -> committed row seconds, key handler seconds)."""
+    from stanceterm.store import Store
+    from stanceterm.ui.app import AnnotateApp
+    from stanceterm.ui.writer import Job
+
+    commits: list[float] = []
+
+    def on_commit(seconds: float, job: Job) -> None:
+        if job.label == "save":
+            commits.append(seconds)
+
+    store = Store.open(path)
+    schema = store.label_schema()
+    assert schema is not None
+    live = None
+    if with_suggest:
+        live = suggest.LiveSuggestions(str(path), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "bench", on_commit=on_commit, suggestions=live)
+    ui: list[float] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.flush()
+        screen: Any = app.screen
+        for _ in range(600):  # steady state: counts shown, first suggestions computed
+            if not screen.counting and (live is None or screen.shown() is not None):
+                break
+            await pilot.pause(0.05)
+        action = "action_accept_suggestions" if key == "A" else "action_no_claim"
+        handler = getattr(screen, action)
+
+        def timed() -> None:
+            t0 = time.perf_counter()
+            handler()
+            ui.append(time.perf_counter() - t0)
+
+        setattr(screen, action, timed)
+        for _ in range(presses):
+            await pilot.press(key)
+            await pilot.pause(0.02)  # an annotator reads: the ahead worker gets its turn
+        await app.flush()
+    store.close()
+    return commits, ui
+
+
+def p95(xs: list[float]) -> float:
+    return statistics.quantiles(xs, n=100)[94] if len(xs) >= 20 else max(xs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=3000, help="headlines replayed (TRAIN order)")
@@ -242,6 +313,33 @@ def main() -> None:
 
     work = ROOT / "benchmarks" / "_work"
     work.mkdir(parents=True, exist_ok=True)
+
+    import asyncio
+
+    presses = 100 if args.small else 200
+    path = keypress_db(train, 2000, work)
+    base_c, base_ui = asyncio.run(keypresses(path, "0", presses, with_suggest=False))
+    path = keypress_db(train, 2000, work)
+    sug_c, sug_ui = asyncio.run(keypresses(path, "A", presses, with_suggest=True))
+    accepted = sum(1 for _ in sug_c)
+    kr = p95(sug_c) / p95(base_c)
+    print(
+        f"press->commit p95: A with suggestions {p95(sug_c) * 1000:.2f} ms, 0 without "
+        f"{p95(base_c) * 1000:.2f} ms; key handler p95 {p95(sug_ui) * 1000:.2f} / "
+        f"{p95(base_ui) * 1000:.2f} ms; {accepted} A presses committed"
+    )
+    result(
+        "suggest_keypress_p95",
+        p95(sug_c) < 0.020 and kr < 2.0,
+        presses=presses,
+        ms=f"{p95(sug_c) * 1000:.2f}",
+        handler_ms=f"{p95(sug_ui) * 1000:.2f}",
+        baseline_ms=f"{p95(base_c) * 1000:.2f}",
+        ratio=f"{kr:.2f}",
+        target="<20ms,ratio~1",
+        load=round(os.getloadavg()[0], 1),
+    )
+
     added, size_mb = rss_added(train, n, work)
     result(
         "suggest_rss",

@@ -11,46 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import SUGGEST_CLAIMS as CLAIMS
+from conftest import suggest_corpus as corpus
 
 from stanceterm import suggest
 from stanceterm.suggest import Example
-
-CLAIMS = ["arms_deal", "denial", "sanctions_efficacy"]
-
-ARMS = [
-    "Moscow will buy artillery shells and rockets from Pyongyang.",
-    "La Russie achète des obus et des roquettes à la Corée du Nord.",
-    "Kim offered Putin weapons and ammunition for the war.",
-    "Pyongyang livrerait des munitions et des armes à Moscou.",
-    "The arms deal would supply millions of artillery shells.",
-    "Un accord d'armement portant sur des obus d'artillerie.",
-    "North Korea may sell rockets and shells to Russia.",
-    "Moscou chercherait des armes et des munitions nord-coréennes.",
-]
-DENIAL = [
-    "The Kremlin denied any such talks took place.",
-    "Le Kremlin a démenti toute négociation de ce genre.",
-    "Pyongyang rejected the claim as a lie.",
-    "Moscou a nié ces allégations américaines.",
-    "Officials denied the report, calling it absurd.",
-    "Les deux parties nient l'affirmation des États-Unis.",
-]
-NONE = [
-    "The weather in Vladivostok was mild on Tuesday.",
-    "Le train blindé est arrivé à la gare à midi.",
-    "The summit took place at a space launch centre.",
-    "Les journalistes attendaient devant le bâtiment.",
-    "Kim travelled by train across the border.",
-    "La délégation comprenait plusieurs ministres.",
-]
-
-
-def corpus() -> list[Example]:
-    out = [Example(f"a:{i}", t, ("arms_deal",)) for i, t in enumerate(ARMS)]
-    out += [Example(f"d:{i}", t, ("denial",)) for i, t in enumerate(DENIAL)]
-    out += [Example(f"n:{i}", t, ()) for i, t in enumerate(NONE)]
-    return out
-
 
 # ---------------------------------------------------------------- the training-label rule
 

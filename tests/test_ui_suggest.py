@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from test_suggest import corpus
+from conftest import suggest_corpus as corpus
 from test_ui_support import make_db, run_async, settle
 
 from stanceterm import suggest
