@@ -13,8 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 from stanceterm.cli import main
 from stanceterm.schema import load_schema
 from stanceterm.store import Annotation, Stance, Store
-from tests.conftest import add_article
-from tests.test_cli import assert_clean_error, run
+from tests.conftest import add_article, assert_clean_error, run
 
 FIELD_KEYS = {"field", "metric", "level", "value", "ci_low", "ci_high", "units", "annotators"}
 

@@ -17,11 +17,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 
 import orjson
 import pytest
@@ -30,7 +28,7 @@ from stanceterm.export import Filters, export, import_labels
 from stanceterm.ingest import import_file
 from stanceterm.schema import load_schema
 from stanceterm.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Tui
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="watches the process through /proc (Linux)"
@@ -367,9 +365,7 @@ def test_kill_merge_then_rerun_completes_exactly(tmp_path: Path) -> None:
     from stanceterm.store import Annotation
     from stanceterm.store.labels import save_in
     from stanceterm.team import merge_databases
-    from tests.conftest import add_article
-    from tests.test_merge import S, snapshot
-    from tests.test_merge import new_db as demo_db
+    from tests.conftest import S, add_article, demo_db, snapshot
 
     other = demo_db(tmp_path / "other.db")
     add_article(other, "bulk", [f"Phrase numéro {i} du lot." for i in range(5000)])
@@ -404,71 +400,6 @@ def test_kill_merge_then_rerun_completes_exactly(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- annotating
-
-
-class Tui:
-    """``stanceterm annotate`` running in a real terminal (a private tmux server)."""
-
-    def __init__(self, cwd: Path, db: Path, annotator: str, size: tuple[int, int] = (110, 30)):
-        if shutil.which("tmux") is None:
-            pytest.fail("tmux is needed to run the TUI in a terminal")
-        self.dir = Path(tempfile.mkdtemp(prefix="stc"))  # short: sockets have a path limit
-        self.sock = str(self.dir / "s")
-        self.cwd, self.db, self.annotator, self.size = cwd, db, annotator, size
-
-    def tmux(self, *args: str) -> str:
-        p = subprocess.run(
-            ["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=30, env=ENV
-        )
-        assert p.returncode == 0, p.stderr
-        return p.stdout
-
-    def __enter__(self) -> Tui:
-        cols, rows = self.size
-        cmd = [sys.executable, "-m", "stanceterm", "--db", str(self.db), "annotate"]
-        self.tmux(
-            "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(cols), "-y", str(rows),
-            "-c", str(self.cwd), "--", *cmd, "--annotator", self.annotator,
-        )  # fmt: skip
-        self.tmux("set-option", "-t", "t", "remain-on-exit", "on")
-        self.pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
-        return self
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "t")
-
-    def title(self) -> str:
-        return self.tmux("display-message", "-p", "-t", "t", "#{pane_title}").strip()
-
-    def wait_for(self, ok: Callable[[str], bool], timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if ok(screen):
-                return screen
-            if time.monotonic() > deadline:
-                pytest.fail(f"the screen never showed what was expected:\n{screen}")
-            time.sleep(0.01)
-
-    def key(self, key: str) -> None:
-        self.tmux("send-keys", "-t", "t", {"enter": "Enter"}.get(key, key))
-
-    def keys(self, keys: Sequence[str]) -> None:
-        self.tmux("send-keys", "-t", "t", *({"enter": "Enter"}.get(k, k) for k in keys))
-
-    def kill9(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while self.tmux("display-message", "-p", "-t", "t", "#{pane_dead}").strip() != "1":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-
-    def exited(self) -> bool:
-        return self.tmux("display-message", "-p", "-t", "t", "#{pane_dead}").strip() == "1"
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True, env=ENV)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 State = dict[str, tuple[str, tuple[str, ...]]]

@@ -599,3 +599,31 @@ def test_kill_9_mid_run_then_rerun_gives_the_same_clusters(tmp_path: Path) -> No
         uninterrupted = s.clusters.snapshot()
     assert after_crash == uninterrupted
     assert len(uninterrupted[0]) > 1000
+
+
+def test_cli_dedup_split_subcommand_and_old_option(tmp_path: Path) -> None:
+    """`dedup split ID` is the command; `dedup --split ID` still works; `dedup` alone still runs."""
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    assert cli("--db", "t.db", "import", "a.jsonl", cwd=tmp_path).returncode == 0
+    p = cli("--db", "t.db", "dedup", cwd=tmp_path)
+    assert p.returncode == 0 and "Now 4 cluster(s)" in p.stderr, p.stderr
+    p = cli("--db", "t.db", "dedup", "split", "reuters:0", "--annotator", "lea", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "Split reuters:0 out of c:afp:0" in p.stderr and "never be merged again" in p.stderr
+    p = cli("--db", "t.db", "dedup", "split", "--json", "ap:0", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"split": "ap:0", "cluster_id": "c:afp:0", "withdrawn": 0}
+    p = cli("--db", "t.db", "dedup", "--split", "reuters:0", "--json", cwd=tmp_path)
+    assert json.loads(p.stdout)["cluster_id"] is None  # the old form, on a sentence split already
+    p = cli("--db", "t.db", "dedup", "split", "nope:9", cwd=tmp_path)
+    assert p.returncode == 1 and p.stderr.strip() == "error: unknown sentence id: nope:9"
+    p = cli("--db", "t.db", "dedup", "split", cwd=tmp_path)
+    assert p.returncode == 2 and "Missing argument" in p.stderr and "Traceback" not in p.stderr
+    p = cli("--db", "t.db", "dedup", "--help", cwd=tmp_path)
+    assert "split" in p.stdout and "--threshold" in p.stdout
+    p = cli("--db", "t.db", "export", "--kind", "sentences", "--out", "-", cwd=tmp_path)
+    rows = {r["sentence_id"]: r for r in map(json.loads, p.stdout.splitlines())}
+    assert rows["reuters:0"]["cluster_id"] is None and rows["ap:0"]["cluster_id"] is None
+    with Store.open(tmp_path / "t.db") as s:
+        who = dict(s.conn.execute("SELECT sentence_id, annotator FROM cluster_splits"))
+    assert who == {"reuters:0": "lea", "ap:0": None}

@@ -18,8 +18,7 @@ from stanceterm.cli import main
 from stanceterm.export import export
 from stanceterm.schema import load_schema
 from stanceterm.store import Annotation, Store, StoreError
-from tests.conftest import DEMO, ROOT, add_article
-from tests.test_cli import run
+from tests.conftest import DEMO, ROOT, add_article, run
 
 ODD = ["dossier été", "base de données ñ", "x#1", "what?", "100%41 sûr", "emoji 🗞", "l'été"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -13,53 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from stanceterm.export import Filters, export
-from stanceterm.ingest import import_file
+from stanceterm.export import export
 from stanceterm.schema import LabelSchema, load_schema
 from stanceterm.store import Annotation, Gold, MergeConflict, Stance, Store, StoreError
 from stanceterm.store.labels import save_in
 from stanceterm.team import merge_databases
-from tests.conftest import DEMO, ROOT, add_article
-from tests.test_cli import assert_clean_error, run
-
-
-def new_db(path: Path, schema: LabelSchema | None = None) -> Store:
-    s = Store.open(path)
-    s.set_label_schema(schema or load_schema())
-    res = import_file(s, DEMO)
-    assert res.error is None
-    return s
-
-
-def fingerprint(path: Path) -> tuple[str, float]:
-    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime
-
-
-def snapshot(store: Store, tmp: Path) -> tuple[dict[str, int], bytes, bytes, int]:
-    out = tmp / "snap.jsonl"
-    export(store, "annotations", out, Filters(statuses=("done", "skipped", "flagged", "draft")))
-    ann = out.read_bytes()
-    export(store, "gold", out)
-    with store.read() as c:
-        events = c.execute("SELECT count(*) FROM annotation_events").fetchone()[0]
-    return store.counts(), ann, out.read_bytes(), events
-
-
-def _demo_article_id() -> str:
-    s = Store.memory()
-    s.set_label_schema(load_schema())
-    import_file(s, DEMO)
-    (aid,) = s.corpus.article_ids()
-    s.close()
-    return aid
-
-
-AID = _demo_article_id()
-
-
-def S(i: int) -> str:
-    """Id of sentence i of the demo article (stable wherever it is imported)."""
-    return f"{AID}:{i}"
+from tests.conftest import (
+    AID,
+    ROOT,
+    S,
+    add_article,
+    assert_clean_error,
+    fingerprint,
+    run,
+    snapshot,
+)
+from tests.conftest import demo_db as new_db
 
 
 def test_merge_copies_labels_history_and_is_idempotent(tmp_path: Path) -> None:

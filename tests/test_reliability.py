@@ -16,9 +16,11 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from stanceterm.agreement import masi_distance
+from stanceterm.cli.render import format_latex, format_markdown
 from stanceterm.export import Filters, LabelsError, export
 from stanceterm.reliability import (
     ActorResolver,
+    AgreementError,
     Corpus,
     LabelRow,
     build_fields,
@@ -26,10 +28,9 @@ from stanceterm.reliability import (
     claim_set_field,
     collect,
     disagreements,
-    format_latex,
-    format_markdown,
     measure,
     pairwise_kappa,
+    report,
     rows_from_export,
     rows_from_store,
     stance_field,
@@ -583,3 +584,33 @@ def test_alias_merging_is_one_rule_for_review_and_agreement() -> None:
     assert follow_aliases("zz", names, keys) == "zz"
     resolver = ActorResolver(names, keys)
     assert [resolver.canonical(x) for x in "abcd"] == ["c", "c", "b", "d"]
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def test_report_is_the_fields_measured_on_the_store(store: Store, schema: Any) -> None:
+    """reliability.report() does what `agreement` used to do inline: the same figures as the
+    fields measured one by one, kappa per pair with by="annotator", disagreements worst first."""
+    add_article(store, "a", ["Un.", "Deux.", "Trois."])
+    store.labels.save(Annotation("a:0", "alice", "done", ("arms_deal",)))
+    store.labels.save(Annotation("a:0", "bob", "done", ("arms_deal",)))
+    store.labels.save(Annotation("a:1", "alice", "done", ("denial",)))
+    store.labels.save(Annotation("a:1", "bob", "done", ()))
+    store.labels.save(Annotation("a:2", "alice", "done", ()))
+    store.labels.save(Annotation("a:2", "bob", "flagged", ("denial",)))
+    rep = report(store, schema, by="annotator", n_boot=50, with_disagreements=True)
+    corpus = collect(rows_from_store(store), schema.claim_ids, stances=schema.stances)
+    direct = [measure(f, corpus.annotators, n_boot=50) for f in build_fields(corpus)]
+    assert [r.as_json() for r in rep.results] == [r.as_json() for r in direct]
+    assert rep.annotators == ["alice", "bob"]
+    assert rep.counted_statuses == ("done",) and not rep.include_flagged
+    assert rep.kappa is not None and [(p.a, p.b, p.units) for p in rep.kappa] == [
+        ("alice", "bob", 2 * len(schema.claim_ids))
+    ]
+    assert rep.disagreements is not None
+    assert {(d.sentence_id, d.field) for d in rep.disagreements} >= {("a:1", "claims")}
+    flagged = report(store, schema, n_boot=10, include_flagged=True)
+    assert flagged.results[0].units == 3 and rep.results[0].units == 2
+    with pytest.raises(AgreementError, match=r"at least 2 annotators; found 1 \(alice\)"):
+        report(store, schema, annotators=["alice"], n_boot=10)

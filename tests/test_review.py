@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import orjson
@@ -24,7 +23,7 @@ from stanceterm.adjudicate import (
 from stanceterm.export import export
 from stanceterm.schema import GoldRecord
 from stanceterm.store import Annotation, Stance, Store
-from tests.test_cli import run
+from tests.conftest import run
 
 
 def _v(who: str, status: str = "done", claims: tuple[str, ...] = (), *stances: Stance) -> Version:
@@ -251,14 +250,6 @@ def test_gold_export_has_labels_and_source_versions(filled: Store, tmp_path: Pat
     assert [s.annotator for s in b.sources] == ["alice", "carol"]
     assert (c.status, c.claims, c.stances, c.note) == ("unresolvable", [], [], "two readings")
     assert a.adjudicator == "dora" and a.decided_at
-
-
-def test_adjudicate_stays_free_of_textual() -> None:
-    code = "import stanceterm.adjudicate, sys; print('textual' in sys.modules)"
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 # --------------------------------------------------------------------------- command line

@@ -9,13 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from test_ui_support import run_async, settle
 
 from stanceterm.schema import GoldRecord
 from stanceterm.store import Store
 from stanceterm.ui.review_app import ReviewApp
-from tests.conftest import DEMO
-from tests.test_cli import run
+from tests.conftest import DEMO, run, run_async, settle
 
 STAMP = "2026-11-30T10:00:00.000000Z"
 

@@ -325,7 +325,7 @@ def test_assign_table_shows_names_literally(tmp_path: Path) -> None:
 
 def test_tui_shows_escapes_and_markup_as_text(tmp_path: Path) -> None:
     """A real annotate process in a terminal: the title and sentence are shown, not executed."""
-    from tests.test_crash import Tui
+    from tests.conftest import Tui
 
     db = tmp_path / "t.db"
     store = Store.open(db)

@@ -19,8 +19,7 @@ import click
 from stanceterm import serve
 from stanceterm.cli import cli
 from stanceterm.store import Store
-from tests.conftest import DEMO, ROOT
-from tests.test_cli import assert_clean_error, run
+from tests.conftest import DEMO, ROOT, assert_clean_error, run
 
 
 def test_defaults_are_loopback() -> None:

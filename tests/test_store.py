@@ -1,22 +1,12 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stanceterm.store import LATEST_VERSION, MIGRATIONS, Annotation, Stance, Store, StoreError
 from tests.conftest import add_article
-
-
-def test_core_does_not_import_textual() -> None:
-    code = (
-        "import sys, stanceterm.store, stanceterm.schema, stanceterm.ingest, stanceterm.export, "
-        "stanceterm.actors, stanceterm.config; sys.exit('textual' in sys.modules)"
-    )
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_pragmas(tmp_path: Path) -> None:

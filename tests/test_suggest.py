@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SUGGEST_CLAIMS as CLAIMS
-from conftest import suggest_corpus as corpus
 
 from stanceterm import suggest
 from stanceterm.suggest import Example
+from tests.conftest import SUGGEST_CLAIMS as CLAIMS
+from tests.conftest import suggest_corpus as corpus
 
 # ---------------------------------------------------------------- the training-label rule
 
@@ -157,10 +157,9 @@ def test_plugin_suggester(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def _team_db(path: Path, *, overlap: bool = False) -> list[str]:
     """A DB file with the corpus as sentences and alice's done labels on all but the last of
     each kind; returns the sentence ids in order."""
-    from conftest import add_article
-
     from stanceterm.schema import load_schema
     from stanceterm.store import Annotation, Store
+    from tests.conftest import add_article
 
     data = corpus()
     with Store.open(path) as store:

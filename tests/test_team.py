@@ -14,15 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stanceterm.agreement import alpha
+from stanceterm.reliability import LabelRow, claim_agreement, collect, store_claim_agreement
 from stanceterm.store import Annotation, Stance, Store
-from stanceterm.team import (
-    AssignmentError,
-    activity,
-    claim_agreement,
-    plan_assignment,
-)
-from tests.conftest import DEMO, add_article
-from tests.test_cli import assert_clean_error, run
+from stanceterm.team import AssignmentError, activity, assign, plan_assignment
+from tests.conftest import DEMO, add_article, assert_clean_error, run
 
 NAMES = ["alice", "bob", "carol", "dan", "eve", "fay", "gus"]
 
@@ -114,6 +109,23 @@ def test_plan_refuses_bad_options(
 
 
 # --------------------------------------------------------------------------- store: assignments
+
+
+def test_assign_refuses_a_db_that_has_assignments_unless_replace_or_extend(filled: Store) -> None:
+    """The refusal rule lives in the core (team.assign), not in the command."""
+    first = assign(filled, ["alice", "bob"], 2, seed=1)
+    assert first is not None and first.written == 10 and first.annotators == ["alice", "bob"]
+    with pytest.raises(AssignmentError, match=r"already has 10 assignment\(s\); pass --replace"):
+        assign(filled, ["alice", "bob"], 1)
+    assert filled.team.assignment_count() == 10  # refused: nothing written
+    again = assign(filled, ["carol"], 1, replace=True)
+    assert again is not None and filled.team.assignment_summary().keys() == {"carol"}
+    assert assign(filled, ["dan"], 1, extend=True) is None  # nothing left nobody has
+    with pytest.raises(AssignmentError, match="listed twice"):
+        assign(filled, ["eve", "eve"], 1, replace=True)
+    empty = Store.memory()
+    with pytest.raises(AssignmentError, match="no sentences to assign"):
+        assign(empty, ["alice"], 1)
 
 
 def test_assignments_drive_the_queue(filled: Store) -> None:
@@ -258,18 +270,25 @@ def test_activity_sessions_and_rate() -> None:
     assert acts["bob"].per_hour is None and acts["bob"].labels == 1
 
 
+def _claims_corpus(rows: list[tuple[str, str, tuple[str, ...]]]) -> object:
+    labels = [LabelRow(sid, "", a, "done", claims, ()) for sid, a, claims in rows]
+    return collect(labels, (), keep_text=False)
+
+
 def test_claim_agreement_matches_alpha() -> None:
+    """stats' claim alpha is reliability's ``claims`` field (one definition)."""
     rows = [
-        ("s1", "alice", '["arms_deal"]'),
-        ("s1", "bob", '["arms_deal"]'),
-        ("s2", "alice", '["denial"]'),
-        ("s2", "bob", '["denial","arms_deal"]'),
-        ("s3", "bob", "[]"),
-        ("s3", "carol", "[]"),
-        ("s4", "alice", '["denial"]'),
-        ("s4", "carol", '["sanctions_efficacy"]'),
+        ("s1", "alice", ("arms_deal",)),
+        ("s1", "bob", ("arms_deal",)),
+        ("s2", "alice", ("denial",)),
+        ("s2", "bob", ("denial", "arms_deal")),
+        ("s3", "bob", ()),
+        ("s3", "carol", ()),
+        ("s4", "alice", ("denial",)),
+        ("s4", "carol", ("sanctions_efficacy",)),
+        ("s5", "dan", ("denial",)),  # labelled once: not shared, no unit
     ]
-    overall, per = claim_agreement(rows)
+    overall, per = claim_agreement(_claims_corpus(rows))  # type: ignore[arg-type]
     A, D, S, E = (
         frozenset({"arms_deal"}),
         frozenset({"denial"}),
@@ -280,7 +299,8 @@ def test_claim_agreement_matches_alpha() -> None:
     assert overall.units == 4 and overall.alpha == pytest.approx(alpha(full, "masi"))
     alice = [[A, D, D], [A, D | A, None], [None, None, S]]
     assert per["alice"].units == 3 and per["alice"].alpha == pytest.approx(alpha(alice, "masi"))
-    none, _ = claim_agreement([])
+    assert "dan" not in per
+    none, _ = claim_agreement(_claims_corpus([]))  # type: ignore[arg-type]
     assert none.units == 0 and math.isnan(none.alpha)
 
 
@@ -300,6 +320,41 @@ def test_shared_claims_exclude_skipped_drafts_flagged_and_propagated(filled: Sto
     s.labels.save(Annotation("a2:0", "alice", "done", ()))
     rows = list(s.labels.iter_shared_claims())
     assert [(r[0], r[1]) for r in rows] == [("a1:0", "alice"), ("a1:0", "bob")]
+    # stats' figure (reliability's claims field) counts the same units as these rows
+    overall, per = store_claim_agreement(s)
+    assert overall.units == 1 and set(per) == {"alice", "bob"}
+
+
+def test_stats_claim_alpha_equals_the_former_definition(filled: Store) -> None:
+    """The claim alpha of `stats` moved to reliability's claims field: same figures as the former
+    team.claim_agreement (alpha, MASI, over Store.labels.iter_shared_claims), on random labels."""
+    import orjson
+
+    rng = random.Random(5)
+    sids = ["a1:0", "a1:1", "a1:2", "a2:0", "a2:1"]
+    claims = ["arms_deal", "denial", "sanctions_efficacy"]
+    for sid in sids:
+        for who in ("alice", "bob", "carol"):
+            if rng.random() < 0.9:
+                done = rng.random() < 0.75
+                status = "done" if done else rng.choice(["skipped", "flagged", "draft"])
+                picked = tuple(c for c in claims if rng.random() < 0.4)
+                filled.labels.save(Annotation(sid, who, status, picked))
+    units: dict[str, dict[str, frozenset[str]]] = {}
+    for sid, who, raw in filled.labels.iter_shared_claims():
+        units.setdefault(sid, {})[who] = frozenset(orjson.loads(raw))
+
+    def former(cols: list[dict[str, frozenset[str]]]) -> float:
+        present = sorted({a for col in cols for a in col})
+        return alpha([[col.get(a) for col in cols] for a in present], "masi")
+
+    overall, per = store_claim_agreement(filled)
+    assert overall.units == len(units) >= 3
+    assert overall.alpha == pytest.approx(former(list(units.values())), nan_ok=True)
+    for who in ("alice", "bob", "carol"):
+        cols = [col for col in units.values() if who in col]
+        assert per[who].units == len(cols)
+        assert per[who].alpha == pytest.approx(former(cols), nan_ok=True)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -356,11 +411,3 @@ def _assigned(store: Store, annotator: str) -> list[str]:
                 "SELECT sentence_id FROM assignments WHERE annotator = ? ORDER BY seq", (annotator,)
             )
         ]
-
-
-def test_team_and_serve_do_not_import_textual() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, stanceterm.team, stanceterm.serve; sys.exit('textual' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_support import make_db, run_async, settle
 
 from stanceterm.store import Annotation, Stance, Store
 from stanceterm.store.corpus import Corpus
@@ -18,6 +17,7 @@ from stanceterm.ui.dialogs.prompts import ClaimChooser, ClusterDialog, NoteDialo
 from stanceterm.ui.screens.annotate import AnnotateScreen
 from stanceterm.ui.screens.help import HelpScreen
 from stanceterm.ui.widgets.claim_bar import ClaimBar
+from tests.conftest import make_db, run_async, settle
 
 SIZE = (80, 24)
 A0, A1, A2, A3, B0, B1 = "art-a:0", "art-a:1", "art-a:2", "art-a:3", "art-b:0", "art-b:1"

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_support import make_db, run_async, settle
 from textual.widgets import OptionList, Static
 
 from stanceterm.store import Annotation, Gold, Stance, Store
@@ -16,26 +15,11 @@ from stanceterm.ui.dialogs.gold_editor import GoldEditor
 from stanceterm.ui.dialogs.prompts import ClaimChooser, StancePrompt
 from stanceterm.ui.review_app import ReviewApp
 from stanceterm.ui.screens.review import ReviewScreen
+from tests.conftest import label_for_review as label
+from tests.conftest import make_db, run_async, settle
 
 SIZE = (80, 24)
 A0, A1, A2, A3, B0, B1 = "art-a:0", "art-a:1", "art-a:2", "art-a:3", "art-b:0", "art-b:1"
-
-
-def label(store: Store) -> dict[str, str]:
-    """alice and bob disagree on A0 and A2, agree on A1, bob flagged B0; A3: one label, one skip."""
-    pid, rid, kid = (store.actors.resolve(n) for n in ("Poutine", "Moscou", "Kim"))
-    assert pid and rid and kid
-    s = store.labels.save
-    s(Annotation(A0, "alice", "done", ("arms_deal",), (Stance("arms_deal", pid, "support"),)))
-    s(Annotation(A0, "bob", "done", ("arms_deal",), (Stance("arms_deal", pid, "oppose"),)))
-    s(Annotation(A1, "alice", "done", ("denial",)))
-    s(Annotation(A1, "bob", "done", ("denial",)))
-    s(Annotation(A2, "alice", "done", ("denial",), (Stance("denial", rid, "support"),)))
-    s(Annotation(A2, "bob", "done", ()))
-    s(Annotation(A3, "alice", "done", ("sanctions_efficacy",)))
-    s(Annotation(A3, "bob", "skipped"))
-    s(Annotation(B0, "bob", "flagged", ("sanctions_efficacy",), note="[bold]unsure[/bold]"))
-    return {"putin": pid, "moscow": rid, "kim": kid}
 
 
 @pytest.fixture

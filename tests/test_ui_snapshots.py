@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from test_ui_support import make_db, settle
 from textual.widgets import Input
 
 from stanceterm.ui.app import StanceApp
+from tests.conftest import make_db, settle
 
 
 async def settle_all(app: StanceApp, pilot: Any) -> None:

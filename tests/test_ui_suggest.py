@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import suggest_corpus as corpus
-from test_ui_support import make_db, run_async, settle
-
 from stanceterm import suggest
 from stanceterm.store import Store
 from stanceterm.ui.app import AnnotateApp
 from stanceterm.ui.screens.annotate import AnnotateScreen
+from tests.conftest import make_db, run_async, settle
+from tests.conftest import suggest_corpus as corpus
 
 SIZE = (100, 30)
 PROBES = [

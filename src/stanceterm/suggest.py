@@ -11,6 +11,13 @@
 - :func:`evaluate`: k-fold cross-validation, per-claim precision/recall/F1, exact-match share,
   learning curve; :func:`anchoring`: how often labels equal the suggestion, with and without it.
 - :func:`load_suggester`: the plug-in point ``module:function`` (sentences -> claim probabilities).
+- on a DB: :func:`train_store`, :func:`status`, :func:`mark_blind`, :func:`run_trainer` (the one
+  background trainer per DB); the screen's side: :class:`LiveSuggestions`.
+
+Size: over 600 lines because it is the whole life of one model, each part short: the
+training-label rule, fit and numpy prediction, the file, evaluation and anchoring, the trainer
+process, and the screen's cache. It has no SQL (``store/suggest.py``) and no Textual (the
+annotate screen); splitting the trainer out (``suggest_trainer.py``) is the next step if it grows.
 """
 
 from __future__ import annotations

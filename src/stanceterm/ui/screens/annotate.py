@@ -1,6 +1,6 @@
 """The annotation screen: one sentence, its claims and stances, one key per frequent action.
 
-Why this module is over 600 lines: it is one screen's state, and its parts share it (the
+Size: over 600 lines because it is one screen's state, and its parts share it (the
 sentence shown, its optimistic label, the counts): navigation and resume, label writes, the
 progress counts kept in step with the writes (a snapshot count plus the commits since), and the
 team's live progress. What is not this state lives elsewhere: the keys in
