@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -335,3 +336,27 @@ def test_evaluate_bias_compares_assisted_and_unassisted_labels(tmp_path: Path) -
     assert bias["effect"] == bias["equal_with"] - bias["equal_without"]
     r = _cli(db, "suggest", "--bias")
     assert r.returncode != 0 and "--bias goes with --evaluate" in r.stderr
+
+
+def test_actor_claim_counts_count_only_other_sentences(store: Any) -> None:
+    """The picker boost's counts (blindness first): another annotator's label on the sentence
+    on screen never counts; labels on other sentences do, drafts and copies do not."""
+    from stanceterm.store import Annotation, Stance
+    from tests.conftest import add_article
+
+    add_article(store, "a", ["one", "two", "three"])
+    store.labels.save(
+        Annotation("a:0", "bob", "done", ("denial",), (Stance("denial", "ru", "support"),))
+    )
+    store.labels.save(
+        Annotation("a:1", "bob", "done", ("denial",), (Stance("denial", "kp", "support"),))
+    )
+    store.labels.save(
+        Annotation("a:2", "carol", "draft", ("denial",), (Stance("denial", "ru", "oppose"),))
+    )
+    store.labels.save(
+        Annotation("a:2", "bob", "done", ("arms_deal",), (Stance("arms_deal", "ru", "support"),))
+    )
+    assert store.suggest.actor_claim_counts("denial", exclude_sentence="a:0") == {"kp": 1}
+    assert store.suggest.actor_claim_counts("denial", exclude_sentence="a:2") == {"ru": 1, "kp": 1}
+    assert store.suggest.actor_claim_counts("arms_deal", exclude_sentence="a:0") == {"ru": 1}
