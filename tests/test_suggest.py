@@ -360,3 +360,32 @@ def test_actor_claim_counts_count_only_other_sentences(store: Any) -> None:
     assert store.suggest.actor_claim_counts("denial", exclude_sentence="a:0") == {"kp": 1}
     assert store.suggest.actor_claim_counts("denial", exclude_sentence="a:2") == {"ru": 1, "kp": 1}
     assert store.suggest.actor_claim_counts("arms_deal", exclude_sentence="a:0") == {"ru": 1}
+
+
+def test_start_trainer_spawns_the_dbs_trainer_as_annotate_does(tmp_path: Path) -> None:
+    """What `stanceterm annotate` runs at start: a detached trainer process that trains once
+    the DB has enough labels; a second start while it runs exits at once (one per DB)."""
+    import signal
+
+    db = tmp_path / "team.db"
+    _team_db(db)
+    pid = suggest.start_trainer(db, None, every=5, min_labels=10)
+    try:
+        deadline = time.monotonic() + 120
+        while not suggest.model_path(db).exists():
+            assert time.monotonic() < deadline, "the trainer did not train"
+            time.sleep(0.2)
+        assert suggest.trainer_running(db)
+        second = suggest.start_trainer(db, None, every=5, min_labels=10)
+        deadline = time.monotonic() + 60
+        while True:  # the second one finds the lock taken and exits (code 3)
+            done, status = os.waitpid(second, os.WNOHANG)
+            if done:
+                assert os.waitstatus_to_exitcode(status) == 3
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+    assert not suggest.trainer_running(db)

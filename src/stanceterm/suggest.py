@@ -699,9 +699,9 @@ def run_trainer(
 
 def start_trainer(
     db_path: str | os.PathLike[str], schema_file: str | None, every: int, min_labels: int
-) -> None:
+) -> int:
     """Start the DB's background trainer as its own process (detached; it exits at once if one
-    is running already). Never blocks the caller."""
+    is running already). Never blocks the caller; returns the process id."""
     import subprocess
     import sys
 
@@ -709,7 +709,7 @@ def start_trainer(
     if schema_file:
         cmd += ["--schema", schema_file]
     cmd += ["suggest", "--trainer", "--every", str(every), "--min-labels", str(min_labels)]
-    subprocess.Popen(
+    proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -717,6 +717,7 @@ def start_trainer(
         start_new_session=True,
         close_fds=True,
     )
+    return proc.pid
 
 
 # --------------------------------------------------------------------------- the screen's side
