@@ -187,3 +187,36 @@ def test_uncertain_order_ranks_by_the_least_sure_claim() -> None:
 
     rows = [(0, "a", "sure"), (1, "b", "unsure"), (2, "c", "middling"), (3, "d", "also sure")]
     assert suggest.uncertain_order(Fixed(), rows) == ["b", "c", "a", "d"]
+
+
+@run_async
+async def test_no_suggestion_where_another_annotator_labelled_the_sentence(tmp_path: Path) -> None:
+    """Blindness first: the model may have learnt bob's label of p:0, so alice sees no
+    suggestion there (p:1, labelled by nobody else, has one)."""
+    from stanceterm.store import Annotation
+
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    store.labels.save(Annotation("p:0", "bob", "done", ("arms_deal",)))
+    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest.save_model(model, suggest.model_path(db))
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        shown = await suggestions_ready(app, pilot)
+        assert s.sentence is not None and s.sentence.id == "p:0"
+        assert shown.excluded is not None and "another annotator" in shown.excluded
+        label = str(app.screen.query_one("#claim-arms_deal").label)  # type: ignore[attr-defined]
+        assert "◌" not in label
+        await pilot.press("A")
+        await settle(app, pilot)
+        assert store.labels.get("p:0", "alice") is None
+        await pilot.press("j")
+        await settle(app, pilot)
+        shown = await suggestions_ready(app, pilot)
+        assert shown.excluded is None and shown.claims
+    store.close()

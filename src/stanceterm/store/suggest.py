@@ -162,3 +162,23 @@ class Suggestions:
         )
         for seq, sid, text in self._db.stream(sql, [*params, annotator], batch):
             yield int(seq), str(sid), str(text)
+
+    def labelled_by_others(self, sentence_ids: Sequence[str], annotator: str) -> set[str]:
+        """Those of ``sentence_ids`` with a gold record or another annotator's direct non-draft
+        label: the model may have learnt that label, so showing its suggestion there would show
+        another annotator's work."""
+        out: set[str] = set()
+        with self._db.read() as c:
+            for r in rows_in(
+                c,
+                "SELECT sentence_id, annotator FROM annotations WHERE sentence_id IN ({}) "
+                "AND propagated_from IS NULL AND status != 'draft'",
+                sentence_ids,
+            ):
+                if r[1] != annotator:
+                    out.add(str(r[0]))
+            for r in rows_in(
+                c, "SELECT sentence_id FROM gold WHERE sentence_id IN ({})", sentence_ids
+            ):
+                out.add(str(r[0]))
+        return out

@@ -703,6 +703,8 @@ class AnnotateScreen(Screen[None]):
             if not live.on_overlap:
                 for sid in store.suggest.unassisted(ids) - blind:
                     excluded[sid] = "an overlap unit (several annotators: agreement stays honest)"
+            for sid in store.suggest.labelled_by_others(ids, self.annotator) - excluded.keys():
+                excluded[sid] = "labelled by another annotator (the model may have learnt it)"
             live.compute([(x.id, x.text) for x in sentences], excluded)
             result = sentences[-1].seq if len(sentences) > 1 else seq
         except Exception as exc:  # suggestions are a help: a failure is shown, never fatal
