@@ -389,3 +389,17 @@ def test_start_trainer_spawns_the_dbs_trainer_as_annotate_does(tmp_path: Path) -
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
     assert not suggest.trainer_running(db)
+
+
+def test_annotate_refuses_a_bad_suggester_or_order_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "team.db"
+    _team_db(db)
+    for args, message in (
+        (["--suggester", "nocolon"], "expected module:function"),
+        (["--suggester", "no_such_module_xyz:f"], "cannot import no_such_module_xyz"),
+        (["--no-suggest", "--order", "uncertain"], "--order uncertain needs suggestions"),
+    ):
+        r = _cli(db, "annotate", "--annotator", "alice", *args)
+        assert r.returncode == 1, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr

@@ -117,8 +117,10 @@ def _live_suggestions(
         if order == "uncertain":
             fail("--order uncertain needs suggestions (drop --no-suggest)")
         return None
+    store = app.store(create=False)  # first: a file that is not a DB is refused untouched
+    if store.corpus.first(None) is None:
+        return None  # nothing to annotate: _annotate says so
     schema = app.record_schema()
-    store = app.store(create=False)
     plugin = None
     if spec:
         try:
