@@ -338,30 +338,6 @@ def test_evaluate_bias_compares_assisted_and_unassisted_labels(tmp_path: Path) -
     assert r.returncode != 0 and "--bias goes with --evaluate" in r.stderr
 
 
-def test_actor_claim_counts_count_only_other_sentences(store: Any) -> None:
-    """The picker boost's counts (blindness first): another annotator's label on the sentence
-    on screen never counts; labels on other sentences do, drafts and copies do not."""
-    from stanceterm.store import Annotation, Stance
-    from tests.conftest import add_article
-
-    add_article(store, "a", ["one", "two", "three"])
-    store.labels.save(
-        Annotation("a:0", "bob", "done", ("denial",), (Stance("denial", "ru", "support"),))
-    )
-    store.labels.save(
-        Annotation("a:1", "bob", "done", ("denial",), (Stance("denial", "kp", "support"),))
-    )
-    store.labels.save(
-        Annotation("a:2", "carol", "draft", ("denial",), (Stance("denial", "ru", "oppose"),))
-    )
-    store.labels.save(
-        Annotation("a:2", "bob", "done", ("arms_deal",), (Stance("arms_deal", "ru", "support"),))
-    )
-    assert store.suggest.actor_claim_counts("denial", exclude_sentence="a:0") == {"kp": 1}
-    assert store.suggest.actor_claim_counts("denial", exclude_sentence="a:2") == {"ru": 1, "kp": 1}
-    assert store.suggest.actor_claim_counts("arms_deal", exclude_sentence="a:0") == {"ru": 1}
-
-
 def test_start_trainer_spawns_the_dbs_trainer_as_annotate_does(tmp_path: Path) -> None:
     """What `stanceterm annotate` runs at start: a detached trainer process that trains once
     the DB has enough labels; a second start while it runs exits at once (one per DB)."""
@@ -403,3 +379,46 @@ def test_annotate_refuses_a_bad_suggester_or_order_in_one_line(tmp_path: Path) -
         assert r.returncode == 1, (args, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr
+
+
+def test_picker_boost_reorders_only_equal_ranks_and_counts_other_sentences() -> None:
+    from stanceterm.store import Annotation, Stance
+    from stanceterm.ui.dialogs.actor_picker import candidates
+
+    aliases = {"la Russie": "ru", "Russie": "ru", "Rubio": "rb", "Ruth": "rt", "Rwanda": "rw"}
+    names = {"ru": "la Russie", "rb": "Rubio", "rt": "Ruth", "rw": "Rwanda"}
+    plain = [c.actor_id for c in candidates("ru", "Rien.", aliases, names)]
+    assert plain[:3] == ["ru", "rb", "rt"]  # equal ranks: by name
+    boosted = [c.actor_id for c in candidates("ru", "Rien.", aliases, names, boost={"rt": 5})]
+    assert boosted[:3] == ["rt", "ru", "rb"]  # the team's actor first among equals
+    # "russ" matches la Russie better than anything: no boost moves Ruth above it
+    assert candidates("russ", "Rien.", aliases, names, boost={"rt": 99})[0].actor_id == "ru"
+    # nothing typed: after the sentence's own actors, the team's first
+    idle = [c.actor_id for c in candidates("", "Rien.", aliases, names, boost={"rw": 2})]
+    assert idle[0] == "rw"
+    # the counts: the sentence on screen's labels (any annotator) are taken away
+    by_claim = {"denial": {"ru": 3, "rt": 1}, "arms_deal": {"ru": 1}}
+    on_screen = [
+        Annotation("s", "bob", "done", ("denial",), (Stance("denial", "rt", "support"),)),
+        Annotation("s", "carol", "done", ("denial",), (Stance("denial", "ru", "oppose"),)),
+        Annotation("s", "dan", "draft", ("denial",), (Stance("denial", "ru", "oppose"),)),
+    ]
+    assert suggest.boost_counts(by_claim, "denial", on_screen) == {"ru": 2}
+    assert suggest.boost_counts(by_claim, "sanctions_efficacy", on_screen) == {}
+
+
+def test_actor_counts_by_claim(store: Any) -> None:
+    from stanceterm.store import Annotation, Stance
+    from tests.conftest import add_article
+
+    add_article(store, "a", ["one", "two"])
+    store.labels.save(
+        Annotation("a:0", "bob", "done", ("denial",), (Stance("denial", "ru", "support"),))
+    )
+    store.labels.save(
+        Annotation("a:1", "bob", "draft", ("denial",), (Stance("denial", "kp", "support"),))
+    )
+    store.labels.save(
+        Annotation("a:1", "eve", "flagged", ("denial",), (Stance("denial", "ru", "oppose"),))
+    )
+    assert store.suggest.actor_counts_by_claim() == {"denial": {"ru": 2}}

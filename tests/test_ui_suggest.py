@@ -61,7 +61,7 @@ async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
     store.team.write_assignments({"alice": list(seqs.values()), "bob": [seqs["p:2"]]})
     store.suggest.set_blind(["p:3"], seed=0)
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
-    app = AnnotateApp(store, schema, "alice", suggestions=live)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         s = screen(app)
@@ -203,7 +203,7 @@ async def test_no_suggestion_where_another_annotator_labelled_the_sentence(tmp_p
     model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
     suggest.save_model(model, suggest.model_path(db))
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
-    app = AnnotateApp(store, schema, "alice", suggestions=live)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         s = screen(app)

@@ -851,3 +851,19 @@ def uncertain_order(
             scored.append((-uncertainty(probs), seq, sid))
     scored.sort()
     return [sid for _u, _seq, sid in scored]
+
+
+def boost_counts(
+    by_claim: Mapping[str, Mapping[str, int]], claim: str, on_screen: Iterable[Any]
+) -> dict[str, int]:
+    """The actor picker's boost for ``claim``: actor id -> labels that used it with the claim,
+    counting only OTHER sentences (``on_screen``: the direct non-draft labels of the sentence
+    on screen, whatever annotator, are taken away: blindness first)."""
+    counts = dict(by_claim.get(claim, {}))
+    for ann in on_screen:
+        if getattr(ann, "propagated_from", None) or getattr(ann, "status", "") == "draft":
+            continue
+        for st in ann.stances:
+            if st.claim == claim and st.actor in counts:
+                counts[st.actor] -= 1
+    return {a: n for a, n in counts.items() if n > 0}

@@ -127,18 +127,6 @@ class Suggestions:
                 None if sug is None else orjson.loads(sug),
             )
 
-    def actor_claim_counts(self, claim: str, exclude_sentence: str) -> dict[str, int]:
-        """Actor id -> how many labels (any annotator, direct, not draft) gave it a stance on
-        ``claim``, counting only sentences other than ``exclude_sentence`` (the one on screen:
-        the boost never reveals another annotator's label of it)."""
-        sql = (
-            "SELECT json_extract(j.value, '$.actor'), count(*) FROM annotations a, "
-            "json_each(a.stances) j WHERE a.propagated_from IS NULL AND a.status != 'draft' "
-            "AND a.sentence_id != ? AND json_extract(j.value, '$.claim') = ? GROUP BY 1"
-        )
-        with self._db.read() as c:
-            return {str(a): int(n) for a, n in c.execute(sql, (exclude_sentence, claim)) if a}
-
     def assisted_units(self) -> set[str]:
         """Sentences with a direct label made while a suggestion was shown (provenance)."""
         with self._db.read() as c:
@@ -181,4 +169,20 @@ class Suggestions:
                 c, "SELECT sentence_id FROM gold WHERE sentence_id IN ({})", sentence_ids
             ):
                 out.add(str(r[0]))
+        return out
+
+    def actor_counts_by_claim(self) -> dict[str, dict[str, int]]:
+        """Claim -> actor id -> how many direct non-draft labels gave that actor a stance on
+        that claim (one scan; the screen refreshes it in the background and takes away the
+        sentence on screen's own labels: :func:`stanceterm.suggest.boost_counts`)."""
+        sql = (
+            "SELECT json_extract(j.value, '$.claim'), json_extract(j.value, '$.actor'), count(*) "
+            "FROM annotations a, json_each(a.stances) j "
+            "WHERE a.propagated_from IS NULL AND a.status != 'draft' GROUP BY 1, 2"
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self._db.read() as c:
+            for claim, actor, n in c.execute(sql):
+                if claim and actor:
+                    out.setdefault(str(claim), {})[str(actor)] = int(n)
         return out

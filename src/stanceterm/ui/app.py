@@ -29,8 +29,10 @@ class AnnotateApp(StoreApp):
         team_refresh: float = 3.0,
         suggestions: LiveSuggestions | None = None,
         order: str = "document",
+        nudge_stances: bool = True,
     ) -> None:
         super().__init__(store, schema, annotator, keymap=keymap, on_commit=on_commit)
+        self.nudge_stances = nudge_stances  # hour (issue 15 §3): Enter nudges a stanceless claim
         self.show_others = show_others
         self.on_first_screen = on_first_screen
         #: seconds between two reads of the team's progress (off the UI thread)
