@@ -167,27 +167,29 @@ def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[byt
         note,
         created,
         updated,
+        suggested,
     ) in store.labels.iter_rows(
         annotators=filters.annotators, statuses=filters.statuses, articles=filters.articles
     ):
         if status == "skipped":  # missing data: what was tagged before stays in the history only
             claims, stances = "[]", "[]"
-        yield dumps(
-            {
-                "schema_version": SCHEMA_VERSION,
-                "sentence_id": sid,
-                "article_id": aid,
-                "text": text,
-                "annotator": annotator,
-                "status": status,
-                "claims": fragment(claims),
-                "stances": render(stances),
-                "propagated_from": prop,
-                "note": note,
-                "created_at": created,
-                "updated_at": updated,
-            }
-        )
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "sentence_id": sid,
+            "article_id": aid,
+            "text": text,
+            "annotator": annotator,
+            "status": status,
+            "claims": fragment(claims),
+            "stances": render(stances),
+            "propagated_from": prop,
+            "note": note,
+            "created_at": created,
+            "updated_at": updated,
+        }
+        if suggested is not None:  # provenance; absent: no suggestion was shown (typed)
+            record["suggested"] = fragment(suggested)
+        yield dumps(record)
 
 
 def left_out_drafts(store: Store, filters: Filters) -> int:
@@ -220,7 +222,9 @@ def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes
     ):
         mine: list[dict[str, Any]] = []
         while pending is not None and pending[0] == sid:
-            _, _, _, annotator, status, claims, stances, prop, note, _created, updated = pending
+            _, _, _, annotator, status, claims, stances, prop, note, _created, updated = pending[
+                :11
+            ]
             if status == "skipped":  # missing data (as in annotation_lines)
                 claims, stances = "[]", "[]"
             mine.append(
@@ -477,6 +481,11 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                     propagated_from=rec.propagated_from,
                     created_at=rec.created_at or "",
                     updated_at=rec.updated_at or "",
+                    suggested=None
+                    if rec.suggested is None
+                    else orjson.dumps(
+                        rec.suggested.model_dump(), option=orjson.OPT_SORT_KEYS
+                    ).decode(),
                 )
                 if rec.created_at is None or rec.updated_at is None:
                     ann = _stamp(store, ann)

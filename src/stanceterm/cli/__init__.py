@@ -19,7 +19,7 @@ import sys
 import click
 
 from stanceterm import __version__
-from stanceterm.cli import agreement, annotate, corpus, dedup, schemas, team
+from stanceterm.cli import agreement, annotate, corpus, dedup, schemas, suggest, team
 from stanceterm.cli.context import AppContext, UserError, fail, pass_app
 from stanceterm.config import ConfigError, load_settings
 from stanceterm.fileguard import ConnectedFileError
@@ -71,6 +71,7 @@ for _command in (
     annotate.serve_cmd,
     dedup.dedup_cmd,
     agreement.agreement_cmd,
+    suggest.suggest_cmd,
 ):
     cli.add_command(_command)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,7 +17,7 @@ from stanceterm.cli.context import AppContext, fail, pass_app
 from stanceterm.cli.corpus import run_import
 from stanceterm.cli.options import annotator_option
 from stanceterm.cli.render import err_console
-from stanceterm.config import ENV_DB, demo_article_path
+from stanceterm.config import ENV_DB, demo_article_path, resolve_schema
 from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
 from stanceterm.textsafe import clean
 
@@ -72,8 +73,38 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
     is_flag=True,
     help="Also show other annotators' labels for each sentence (off: annotators are blind).",
 )
+@click.option(
+    "--suggest/--no-suggest",
+    "use_suggest",
+    default=True,
+    show_default=True,
+    help="Show claim suggestions (◌) from the team's model, and run its background trainer.",
+)
+@click.option(
+    "--suggest-on-overlap", is_flag=True, help="Also suggest on overlap units (off: honest α)."
+)
+@click.option(
+    "--suggester",
+    metavar="MODULE:FUNCTION",
+    help="Your own model: sentences -> claim probabilities.",
+)
+@click.option(
+    "--order",
+    type=click.Choice(["document", "uncertain"]),
+    default="document",
+    show_default=True,
+    help="uncertain: the model's least sure sentences of your queue first.",
+)
 @pass_app
-def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> None:
+def annotate_cmd(
+    app: AppContext,
+    annotator: str | None,
+    show_others: bool,
+    use_suggest: bool = True,
+    suggest_on_overlap: bool = False,
+    suggester: str | None = None,
+    order: str = "document",
+) -> None:
     """Open the annotation screen (press ? inside for every key).
 
     Resumes at the first sentence this annotator has not done. Every key press is saved at once;
@@ -81,10 +112,44 @@ def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> N
     """
     name = app.annotator(annotator)
     assert name is not None
-    _annotate(app, name, show_others)
+    live = _live_suggestions(app, use_suggest, suggest_on_overlap, suggester, order)
+    _annotate(app, name, show_others, live, order)
 
 
-def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
+def _live_suggestions(
+    app: AppContext, use: bool, on_overlap: bool, spec: str | None, order: str
+) -> Any:  # suggest block (issue 18)
+    from stanceterm import suggest as sg
+
+    if not use:
+        if order == "uncertain":
+            fail("--order uncertain needs suggestions (drop --no-suggest)")
+        return None
+    store = app.store(create=False)  # first: a file that is not a DB is refused untouched
+    if store.corpus.first(None) is None:
+        return None  # nothing to annotate: _annotate says so
+    schema = app.record_schema()
+    plugin = None
+    if spec:
+        try:
+            plugin = sg.PluginModel(sg.load_suggester(spec), schema.claim_ids, spec)
+        except sg.SuggestError as exc:
+            fail(str(exc))
+    elif store.path != ":memory:":
+        explicit = resolve_schema(app.schema_flag, app.settings)
+        sg.start_trainer(store.path, None if explicit is None else str(explicit), 25, 50)
+    return sg.LiveSuggestions(
+        store.path, schema.fingerprint, schema.claim_ids, plugin=plugin, on_overlap=on_overlap
+    )
+
+
+def _annotate(
+    app: AppContext,
+    annotator: str,
+    show_others: bool,
+    suggestions: Any = None,
+    order: str = "document",
+) -> None:
     from stanceterm.ui.app import AnnotateApp
     from stanceterm.ui.base import run
     from stanceterm.ui.keymap import KeymapError, check_keymap
@@ -104,6 +169,8 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
             annotator,
             show_others=show_others,
             keymap=keymap,
+            suggestions=suggestions,
+            order=order,
             nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
         ),
         app.theme(),

@@ -52,6 +52,7 @@ from stanceterm.store.gold import GoldRecords
 from stanceterm.store.labels import Labels
 from stanceterm.store.merge import Merge
 from stanceterm.store.models import StoreError, now
+from stanceterm.store.suggest import Suggestions
 from stanceterm.store.team import Team
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class Store:
         self.gold = GoldRecords(self)
         self.team = Team(self)
         self.merge = Merge(self)
+        self.suggest = Suggestions(self)
 
     @property
     def db(self) -> sqlite_utils.Database:

@@ -272,7 +272,8 @@ class Labels:
         batch: int = 5000,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream (sentence_id, article_id, text, annotator, status, claims_json, stances_json,
-        propagated_from, note, created_at, updated_at) in sentence order, then annotator."""
+        propagated_from, note, created_at, updated_at, suggested_json) in sentence order, then
+        annotator."""
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
         for col, values in (
@@ -285,7 +286,7 @@ class Labels:
                 params.extend(values)
         sql = (
             "SELECT a.sentence_id, s.article_id, s.text, a.annotator, a.status, a.claims, a.stances, "
-            "a.propagated_from, a.note, a.created_at, a.updated_at FROM annotations a "
+            "a.propagated_from, a.note, a.created_at, a.updated_at, a.suggested FROM annotations a "
             f"JOIN sentences s ON s.id = a.sentence_id WHERE {' AND '.join(where)} "
             "ORDER BY s.seq, a.annotator"
         )

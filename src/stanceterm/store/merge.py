@@ -21,6 +21,7 @@ from stanceterm.store.clusters import split_in
 from stanceterm.store.labels import propagate, record_event, write_state
 from stanceterm.store.models import (
     ANN_COLS,
+    ANN_COLS_NO_PROVENANCE,
     GOLD_COLS,
     Annotation,
     MergeConflict,
@@ -234,7 +235,10 @@ def _merge_annotations(
     counts: MergeCounts,
 ) -> None:
     select_ours = f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? AND annotator = ?"
-    cur = o.execute(f"SELECT {ANN_COLS} FROM annotations WHERE propagated_from IS NULL")
+    # a source from before the provenance column (schema v6) gives NULL provenance
+    has_provenance = any(r[1] == "suggested" for r in o.execute("PRAGMA table_info(annotations)"))
+    cols = ANN_COLS if has_provenance else ANN_COLS_NO_PROVENANCE
+    cur = o.execute(f"SELECT {cols} FROM annotations WHERE propagated_from IS NULL")
     while chunk := cur.fetchmany(5000):
         for row in chunk:
             theirs = _remap_annotation(annotation_from_row(row), amap)
@@ -337,4 +341,5 @@ def _label_key(a: Annotation) -> tuple[Any, ...]:
         a.claims,
         tuple((s.claim, s.actor, s.stance) for s in a.stances),
         a.note or "",
+        a.suggested or "",
     )

@@ -214,8 +214,20 @@ _V5 = _FLAT.format(
     tail="x.adjudicator, x.chosen_from, x.note, x.created_at, x.updated_at",
 )
 
+#: v6 (suggestions, issue 18): the blind units (no suggestions for anyone: with the overlap
+#: units, the unassisted set) and the provenance of each label (the suggestion shown when it was
+#: made: sorted-key JSON ``{"accepted", "applied", "claims", "model"}``; NULL when none was).
+_V6 = """
+CREATE TABLE suggest_blind (
+    sentence_id TEXT PRIMARY KEY REFERENCES sentences(id),
+    seed INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE annotations ADD COLUMN suggested TEXT;
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6)]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 NORM_BATCH = 5000

@@ -55,10 +55,13 @@ class Annotation:
     propagated_from: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    #: provenance (issue 18): the suggestion shown when the label was made, as sorted-key JSON
+    #: ``{"accepted", "applied", "claims", "model"}``; None when none was shown
+    suggested: str | None = None
 
     def labels(self) -> dict[str, Any]:
         """The part compared for equality and kept in the history."""
-        return {
+        out: dict[str, Any] = {
             "status": self.status,
             "claims": list(self.claims),
             "stances": [s.as_dict() for s in self.stances],
@@ -67,6 +70,9 @@ class Annotation:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if self.suggested is not None:  # provenance rides in the history
+            out["suggested"] = self.suggested
+        return out
 
     def same_labels(self, other: Annotation | None) -> bool:
         return (
@@ -75,6 +81,7 @@ class Annotation:
             and self.claims == other.claims
             and self.stances == other.stances
             and self.note == other.note
+            and self.suggested == other.suggested
         )
 
 
@@ -179,9 +186,12 @@ PROGRESS_KINDS: tuple[str, ...] = ("done", "skipped", "flagged", "draft", "assig
 #: :func:`annotation_params`.
 ANN_COLS = (
     "sentence_id, annotator, status, claims, stances, note, propagated_from, created_at, updated_at"
+    ", suggested"
 )
+#: :data:`ANN_COLS` of a DB from before the provenance column (a merge source): NULL for it.
+ANN_COLS_NO_PROVENANCE = ANN_COLS.replace(", suggested", ", NULL")
 #: ``INSERT OR REPLACE`` of one ``annotations`` row from :func:`annotation_params`.
-ANN_UPSERT = f"INSERT OR REPLACE INTO annotations({ANN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+ANN_UPSERT = f"INSERT OR REPLACE INTO annotations({ANN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 SENTENCE_COLS = "seq, id, article_id, idx, text, cluster_id, hidden"
 
@@ -209,6 +219,7 @@ def annotation_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Annotation:
         propagated_from=row[6],
         created_at=row[7],
         updated_at=row[8],
+        suggested=row[9] if len(row) > 9 else None,
     )
 
 
@@ -225,6 +236,7 @@ def annotation_params(a: Annotation) -> tuple[Any, ...]:
         a.propagated_from,
         a.created_at,
         a.updated_at,
+        a.suggested,
     )
 
 
@@ -243,6 +255,7 @@ def state_from_json(sentence_id: str, annotator: str, raw: str | None) -> Annota
         propagated_from=d.get("propagated_from"),
         created_at=d.get("created_at", ""),
         updated_at=d.get("updated_at", ""),
+        suggested=d.get("suggested"),
     )
 
 
