@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,32 @@ _CLAIM_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 class SchemaError(ValueError):
     """The label schema file is unusable; the message is one line."""
+
+
+# --- safeimport: one rule for annotator names (``--annotator``, config, import-labels, merge)
+ANNOTATOR_MAX = 100
+
+
+def annotator_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid annotator name, or None when it is.
+
+    One rule everywhere: 1-100 characters, no control characters (newlines, tabs, escapes),
+    not blank, and no leading or trailing spaces (``"alice "`` would be a second annotator).
+    """
+    if not name or not name.strip():
+        return "annotator name is empty"
+    if len(name) > ANNOTATOR_MAX:
+        return f"annotator name is longer than {ANNOTATOR_MAX} characters"
+    if "\x00" in name:
+        return "annotator name contains a NUL character"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return "annotator name contains a control character"
+    if name != name.strip():
+        return "annotator name starts or ends with a space"
+    return None
+
+
+# --- end safeimport
 
 
 class _Strict(BaseModel):
@@ -234,6 +261,14 @@ class AnnotationRecord(_Strict):
             raise ValueError(
                 f"unsupported schema_version {v} (this stanceterm reads 1..{SCHEMA_VERSION})"
             )
+        return v
+
+    @field_validator("annotator")
+    @classmethod
+    def _annotator_name(cls, v: str) -> str:
+        problem = annotator_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
         return v
 
 

@@ -23,7 +23,7 @@ from stanceterm.config import (
     resolve_schema,
     resolve_theme,
 )
-from stanceterm.schema import LabelSchema, load_schema
+from stanceterm.schema import LabelSchema, annotator_problem, load_schema
 from stanceterm.store import Store
 from stanceterm.textsafe import clean
 
@@ -116,8 +116,9 @@ class AppContext:
                 "no annotator: pass --annotator NAME, set STANCETERM_ANNOTATOR, or put "
                 'annotator = "NAME" in stanceterm.toml'
             )
-        if name is not None and (len(name) > 100 or any(ord(ch) < 32 for ch in name)):
-            fail("annotator name must be 1-100 printable characters")
+        problem = None if name is None else annotator_problem(name)
+        if problem is not None:
+            fail(f"{problem} (an annotator name is 1-100 printable characters)")
         return name
 
 

@@ -166,13 +166,24 @@ def export_cmd(
 
 @click.command("import-labels")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the DB's labels even when they are newer than the file's records.",
+)
 @pass_app
-def import_labels_cmd(app: AppContext, file: str) -> None:
+def import_labels_cmd(app: AppContext, file: str, force: bool) -> None:
     """Import an annotations export (JSONL) back into the DB.
 
-    Every record is checked against the label schema; an unknown claim, stance or sentence id
-    refuses the whole file with an error naming the line. Importing the same file twice changes
-    nothing; each label keeps its annotator.
+    Every record is checked against the label schema and the DB; an unknown claim, stance or
+    sentence id, or a "text" that differs from the sentence's, refuses the whole file with an
+    error naming the line. A record older than the DB's label for that sentence and annotator
+    (by updated_at; a tie keeps the DB's) does not replace it, unless --force; records without
+    timestamps count as now. Importing the same file twice changes nothing; each label keeps
+    its annotator. The whole file is validated before anything is written, then written in
+    short transactions (annotators keep saving meanwhile); an interrupted import resumes when
+    run again. Undo a whole import with `stanceterm undo-import RUN` (runs: `stanceterm history
+    --imports`).
     """
     from stanceterm.export import import_labels
 
@@ -180,10 +191,53 @@ def import_labels_cmd(app: AppContext, file: str) -> None:
     if not path.is_file():
         fail(f"{path}: no such file")
     store = app.store(create=False)
-    result = import_labels(store, path, app.record_schema())
+    result = import_labels(store, path, app.record_schema(), force=force)
+    kept = (
+        f", {result.kept_newer} kept as newer in the DB (--force replaces them)"
+        if result.kept_newer
+        else ""
+    )
+    resumed = " (resumed an interrupted run)" if result.resumed else ""
     click.echo(
-        f"Imported {result.written} label record(s) ({result.unchanged} unchanged, "
-        f"{result.actors_created} new actor(s)) from {clean(path)}",
+        f"Imported {result.written} label record(s) ({result.unchanged} unchanged{kept}, "
+        f"{result.actors_created} new actor(s)) from {clean(path)}; run {result.run_id}{resumed} "
+        f"(undo: stanceterm undo-import {result.run_id})",
+        err=True,
+    )
+
+
+@click.command("history")
+@click.option("--imports", "imports", is_flag=True, help="List the import-labels runs.")
+@pass_app
+def history_cmd(app: AppContext, imports: bool) -> None:
+    """The history of the DB: with --imports, every import-labels run (latest first), with its
+    id for `stanceterm undo-import RUN`."""
+    if not imports:
+        fail("say what to list: stanceterm history --imports")
+    store = app.store(create=False)
+    runs = store.imports.runs()
+    if not runs:
+        click.echo("No import-labels runs.", err=True)
+        return
+    for r in runs:
+        click.echo(
+            f"{r['id']}  {r['status']:<8}  {r['started_at'][:19]}  {r['records']} record(s): "
+            f"{r['written']} written, {r['unchanged']} unchanged, {r['kept_newer']} kept as "
+            f"newer  {clean(r['file'])}"
+        )
+
+
+@click.command("undo-import")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@pass_app
+def undo_import_cmd(app: AppContext, run_id: str | None) -> None:
+    """Revert a whole import-labels run (default: the latest one not undone). Labels changed
+    since the import (by a screen, a merge, a later import) are kept and counted."""
+    store = app.store(create=False)
+    done, restored, changed = store.imports.undo(run_id)
+    click.echo(
+        f"Undid import run {done}: {restored} label(s) restored, {changed} changed since the "
+        "import and kept",
         err=True,
     )
 

@@ -49,7 +49,7 @@ from stanceterm.store.actors import Actors, record_label_schema
 from stanceterm.store.clusters import Clusters
 from stanceterm.store.corpus import Corpus
 from stanceterm.store.gold import GoldRecords
-from stanceterm.store.labels import Labels
+from stanceterm.store.labels import ImportRuns, Labels
 from stanceterm.store.merge import Merge
 from stanceterm.store.models import StoreError, now
 from stanceterm.store.team import Team
@@ -80,6 +80,7 @@ class Store:
         self._guard_key: tuple[int, int] | None = None
         self.corpus = Corpus(self)
         self.labels = Labels(self)
+        self.imports = ImportRuns(self)  # safeimport
         self.actors = Actors(self)
         self.clusters = Clusters(self)
         self.gold = GoldRecords(self)
