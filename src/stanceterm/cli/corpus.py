@@ -242,6 +242,44 @@ def undo_import_cmd(app: AppContext, run_id: str | None) -> None:
     )
 
 
+@click.command("upgrade")
+@pass_app
+def upgrade_cmd(app: AppContext) -> None:
+    """Migrate the DB to this stanceterm's schema version, safely.
+
+    Other commands never migrate an existing DB (other screens may be connected); they stop and
+    name this command. It refuses while any other process holds the DB (close every screen,
+    server and command first), takes a backup beside it (DB.vN-TIME.bak, through SQLite's
+    backup API), then migrates.
+    """
+    from stanceterm.store.db import upgrade
+
+    old, new, bak = upgrade(app.db_path)
+    if bak is None:
+        click.echo(f"{clean(app.db_path)}: already at schema v{new}; nothing to do", err=True)
+        return
+    click.echo(
+        f"Upgraded {clean(app.db_path)} from schema v{old} to v{new}; backup: {clean(bak)}",
+        err=True,
+    )
+
+
+@click.command("backup")
+@click.argument("out", type=click.Path(dir_okay=False))
+@pass_app
+def backup_cmd(app: AppContext, out: str) -> None:
+    """Copy the DB to OUT consistently, even while annotators write (SQLite's backup API).
+
+    Use this, never cp, Dropbox or a network share on a live DB: its recent writes sit in the
+    -wal file beside it, and a plain copy can be torn.
+    """
+    from stanceterm.store.db import backup
+
+    store = app.store(create=False)
+    size = backup(store, out)
+    click.echo(f"Backed up {clean(store.path)} to {clean(out)} ({size} bytes)", err=True)
+
+
 @click.command("stats")
 @pass_app
 def stats_cmd(app: AppContext) -> None:
