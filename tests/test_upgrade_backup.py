@@ -31,10 +31,10 @@ def old_db(path: Path, version: int = 4) -> None:
         if target == 1:
             c.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
             c.execute("INSERT INTO meta(key, value) VALUES ('db_uid', 'old')")
+    c.execute("INSERT INTO articles VALUES ('a1', 'T', NULL, NULL, NULL, 'fr', 'h', 1, NULL, 'x')")
     c.execute(
-        "INSERT INTO articles VALUES ('a1', 'T', NULL, NULL, NULL, 'fr', 'h', 1, NULL, 'x')"
+        "INSERT INTO sentences(id, article_id, idx, text, norm) VALUES ('a1:0','a1',0,'Oui.','oui.')"
     )
-    c.execute("INSERT INTO sentences(id, article_id, idx, text, norm) VALUES ('a1:0','a1',0,'Oui.','oui.')")
     c.execute(f"PRAGMA user_version = {version}")
     c.execute("COMMIT")
     c.close()

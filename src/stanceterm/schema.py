@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -34,35 +33,36 @@ GoldStatus = Literal["gold", "unresolvable"]
 
 _CLAIM_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
-
-class SchemaError(ValueError):
-    """The label schema file is unusable; the message is one line."""
-
-
-# --- safeimport: one rule for annotator names (``--annotator``, config, import-labels, merge)
+#: The longest annotator name (characters, after stripping).
 ANNOTATOR_MAX = 100
 
 
-def annotator_problem(name: str) -> str | None:
-    """Why ``name`` is not a valid annotator name, or None when it is.
-
-    One rule everywhere: 1-100 characters, no control characters (newlines, tabs, escapes),
-    not blank, and no leading or trailing spaces (``"alice "`` would be a second annotator).
-    """
-    if not name or not name.strip():
-        return "annotator name is empty"
+def check_annotator_name(raw: str) -> str:
+    """THE rule for annotator names, wherever they come from (``--annotator``, the environment,
+    the config file, ``assign --annotators``, label files): surrounding whitespace is stripped;
+    the rest must be 1-100 characters with no C0 control character (NUL, ESC, TAB, CR, LF...).
+    Other characters are data, shown through ``textsafe`` like any text. Returns the stripped
+    name; raises :class:`ValueError` with a one-line reason."""
+    name = raw.strip()
+    if not name:
+        raise ValueError("annotator name is empty")
     if len(name) > ANNOTATOR_MAX:
-        return f"annotator name is longer than {ANNOTATOR_MAX} characters"
-    if "\x00" in name:
-        return "annotator name contains a NUL character"
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        return "annotator name contains a control character"
-    if name != name.strip():
-        return "annotator name starts or ends with a space"
-    return None
+        raise ValueError(f"annotator name is longer than {ANNOTATOR_MAX} characters")
+    for ch in name:
+        if ord(ch) < 32:  # C0 controls (NUL, ESC, CR, LF, TAB...): what --annotator refused
+            what = _CONTROL_NAMES.get(ch, "")
+            raise ValueError(
+                f"annotator name must be 1-{ANNOTATOR_MAX} printable characters; it holds "
+                f"U+{ord(ch):04X}{' ' + what if what else ''} (a control character)"
+            )
+    return name
 
 
-# --- end safeimport
+_CONTROL_NAMES = {"\0": "NUL", "\t": "TAB", "\n": "LF", "\r": "CR", "\x1b": "ESC"}
+
+
+class SchemaError(ValueError):
+    """The label schema file is unusable; the message is one line."""
 
 
 class _Strict(BaseModel):
@@ -243,7 +243,7 @@ class AnnotationRecord(_Strict):
     article_id: str | None = None
     #: Optional on import; export always writes it.
     text: str | None = None
-    annotator: str = Field(min_length=1, max_length=100)
+    annotator: str = Field(min_length=1, max_length=ANNOTATOR_MAX)
     status: AnyStatus
     claims: list[str] = Field(default_factory=list)
     stances: list[StanceRecord] = Field(default_factory=list)
@@ -254,6 +254,11 @@ class AnnotationRecord(_Strict):
     created_at: str | None = None
     updated_at: str | None = None
 
+    @field_validator("annotator")
+    @classmethod
+    def _annotator(cls, v: str) -> str:
+        return check_annotator_name(v)
+
     @field_validator("schema_version")
     @classmethod
     def _readable(cls, v: int) -> int:
@@ -261,14 +266,6 @@ class AnnotationRecord(_Strict):
             raise ValueError(
                 f"unsupported schema_version {v} (this stanceterm reads 1..{SCHEMA_VERSION})"
             )
-        return v
-
-    @field_validator("annotator")
-    @classmethod
-    def _annotator_name(cls, v: str) -> str:
-        problem = annotator_problem(v)
-        if problem is not None:
-            raise ValueError(problem)
         return v
 
 

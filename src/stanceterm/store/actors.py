@@ -57,7 +57,9 @@ def free_actor_id(c: sqlite3.Connection, name: str, taken: set[str]) -> str:
     (ids planned by the same import). A read: it writes nothing."""
     base = slugify(name.strip())
     actor_id, n = base, 2
-    while actor_id in taken or c.execute("SELECT 1 FROM actors WHERE id = ?", (actor_id,)).fetchone():
+    while (
+        actor_id in taken or c.execute("SELECT 1 FROM actors WHERE id = ?", (actor_id,)).fetchone()
+    ):
         actor_id, n = f"{base}-{n}", n + 1
     return actor_id
 

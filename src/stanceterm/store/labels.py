@@ -484,9 +484,7 @@ class ImportRuns:
                 states.append(params)
                 before = None if cur is None else _state_json(*cur, r[15], r[16])
                 after_json = _state_json(*rec, created, updated)
-                events.append(
-                    (uuid.uuid4().hex, r[1], r[2], stamp, before, after_json, origin)
-                )
+                events.append((uuid.uuid4().hex, r[1], r[2], stamp, before, after_json, origin))
             if states:
                 c.executemany(
                     "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
@@ -515,9 +513,7 @@ class ImportRuns:
 
     def runs(self) -> list[dict[str, Any]]:
         """Every import run, latest first."""
-        cols = (
-            "id, file, status, records, written, unchanged, kept_newer, started_at, finished_at"
-        )
+        cols = "id, file, status, records, written, unchanged, kept_newer, started_at, finished_at"
         with self._db.read() as c:
             if not c.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'import_runs'"
