@@ -7,12 +7,14 @@ imported back with :func:`import_labels` and exported again, is byte-identical.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import secrets
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -403,6 +405,19 @@ def _check_strings(where: str, rec: AnnotationRecord) -> None:
 _CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 STAGE_ROWS = 5000
 APPLY_BATCH = 2000
+#: each apply transaction aims at this many seconds (the batch size adapts to the machine)
+APPLY_TX_SECONDS = 0.04
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_to_canonical(value: str) -> str | None:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return ""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _canonical_ts(where: str, field: str, value: str | None) -> str | None:
@@ -410,13 +425,12 @@ def _canonical_ts(where: str, field: str, value: str | None) -> str | None:
     compares instants, whatever ISO 8601 spelling the file used."""
     if value is None or _CANONICAL_TS.match(value):
         return value
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise LabelsError(f"{where}: {field}: not an ISO 8601 timestamp: {value!r}") from None
-    if dt.tzinfo is None:
+    got = _iso_to_canonical(value)
+    if got is None:
+        raise LabelsError(f"{where}: {field}: not an ISO 8601 timestamp: {value!r}")
+    if not got:
         raise LabelsError(f"{where}: {field}: timestamp without a time zone: {value!r}")
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return got
 
 
 def _same_text(given: str, stored: str) -> bool:
@@ -555,13 +569,25 @@ def import_labels(
             result.actors_created = len(new_actors)
             stamp = now()
             last = 0
+            size = min(batch, 500)
             while True:
-                last, w, u, k = imports.apply_batch(run_id, last, batch, force=force, stamp=stamp)
+                t0 = time.monotonic()
+                last, w, u, k = imports.apply_batch(run_id, last, size, force=force, stamp=stamp)
                 if last < 0:
                     break
                 result.written += w
                 result.unchanged += u
                 result.kept_newer += k
+                took = time.monotonic() - t0
+                # keep each transaction short whatever the machine's load: adapt the batch
+                if took > APPLY_TX_SECONDS and size > 50:
+                    size = max(50, size // 2)
+                elif took < APPLY_TX_SECONDS / 2:
+                    size = min(batch, size * 2)
+                # copy the batch into the DB file now, without the write lock, so that an
+                # annotator's commit never pays for checkpointing the import's pages
+                store.checkpoint_passive()
+                time.sleep(min(0.02, took / 2))  # a window for annotators waiting to write
             imports.finish(run_id)
         finally:
             imports.stage_end()

@@ -391,6 +391,15 @@ class Store:
                 raise
             self.conn.execute("COMMIT")
 
+    def checkpoint_passive(self) -> None:
+        """Copy committed WAL pages into the DB file without taking the write lock (``PASSIVE``:
+        never waits for readers or writers). Long jobs call it between their batches."""
+        if self.path == ":memory:" or self.read_only:
+            return
+        with self._lock:
+            if not self.conn.in_transaction:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """Serialise reads with the writes of other threads on this connection."""
