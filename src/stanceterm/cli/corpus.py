@@ -19,7 +19,11 @@ from stanceterm.textsafe import clean
 
 
 def run_import(
-    app: AppContext, paths: tuple[str, ...], quiet: bool = False, jobs: int | None = None
+    app: AppContext,
+    paths: tuple[str, ...],
+    quiet: bool = False,
+    jobs: int | None = None,
+    replace: bool = False,
 ) -> int:
     """Import files and folders; prints per-file errors and a summary. Returns the exit code."""
     from collections import Counter
@@ -73,6 +77,7 @@ def run_import(
                 boilerplate=schema.boilerplate or None,
                 on_article=on_article,
                 jobs=jobs,
+                replace=replace,
             )
             progress.advance(task)
             if result.error:
@@ -86,6 +91,10 @@ def run_import(
             total.articles_skipped += c.articles_skipped
             total.sentences_added += c.sentences_added
             total.sentences_skipped += c.sentences_skipped
+            # --- safeimport (issue 12 §6)
+            total.articles_replaced += c.articles_replaced
+            total.dropped_labels.extend(c.dropped_labels)
+            # --- end safeimport
     if not quiet or failed:
         click.echo(
             f"Imported {total.articles_added} article(s), {total.sentences_added} sentence(s); "
@@ -93,6 +102,17 @@ def run_import(
             f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {clean(store.path)}",
             err=True,
         )
+    # --- safeimport (issue 12 §6)
+    if total.articles_replaced:
+        click.echo(
+            f"Replaced {total.articles_replaced} changed article(s); "
+            f"{len(total.dropped_labels)} label(s) on changed sentences left the current labels "
+            "(kept in the history):",
+            err=True,
+        )
+        for aid, annotator, text in total.dropped_labels:
+            click.echo(f"  {clean(aid)}  {clean(annotator)}: {clean(text)}", err=True)
+    # --- end safeimport
     return 1 if failed else 0
 
 
@@ -107,8 +127,17 @@ def run_import(
     help="Processes for sentence splitting (default 2, or env STANCETERM_JOBS; 1 = no pool). "
     "Small files always stay in one process.",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Update an article already imported under the same id with another text: labels on "
+    "its unchanged sentences are kept (matched by text); the others are listed and kept in "
+    "the history.",
+)
 @pass_app
-def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int | None) -> None:
+def import_cmd(
+    app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int | None, replace: bool
+) -> None:
     """Import articles from .txt, .jsonl, .csv and .html/.htm files or folders.
 
     A .csv file holds one article per record (a "text" column is required; "id", "title",
@@ -121,7 +150,7 @@ def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int |
     are optional. Each file is one transaction: a file with a bad line is refused whole (the error
     names the line) and the other files still import. Importing the same article twice adds nothing.
     """
-    code = run_import(app, paths, quiet, jobs)
+    code = run_import(app, paths, quiet, jobs, replace)
     if code:
         sys.exit(code)
 

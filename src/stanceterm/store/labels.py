@@ -482,8 +482,8 @@ class ImportRuns:
                         continue
                 params = (r[1], r[2], *rec, created, updated)
                 states.append(params)
-                before = None if cur is None else _state_json(*cur, r[15], r[16])
-                after_json = _state_json(*rec, created, updated)
+                before = None if cur is None else _state_json((*cur, r[15], r[16]))
+                after_json = _state_json((*rec, created, updated))
                 events.append((uuid.uuid4().hex, r[1], r[2], stamp, before, after_json, origin))
             if states:
                 c.executemany(
@@ -602,16 +602,10 @@ class ImportRuns:
                 last = int(events[-1][0])
 
 
-def _state_json(
-    status: str,
-    claims: str,
-    stances: str,
-    note: str | None,
-    propagated_from: str | None,
-    created_at: str,
-    updated_at: str,
-) -> str:
-    """The history form of a state (as :meth:`Annotation.labels`) from its stored columns."""
+def _state_json(cols: Sequence[Any]) -> str:
+    """The history form of a state (as :meth:`Annotation.labels`) from its stored columns
+    (status, claims, stances, note, propagated_from, created_at, updated_at)."""
+    status, claims, stances, note, propagated_from, created_at, updated_at = cols
     return dumps(
         {
             "status": status,
