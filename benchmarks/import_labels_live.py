@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -100,7 +101,9 @@ def build(work: Path, labels_wanted: int) -> tuple[Path, Path, int, str]:
     return base, labels, n, corpus.note
 
 
-def writer_run(db: Path, seconds: float | None, interval: float, during: list[str] | None):
+def writer_run(
+    db: Path, seconds: float | None, interval: float, during: list[str] | None, cpu: list[float]
+):
     w = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(db), str(interval)],
         env=env(),
@@ -114,9 +117,12 @@ def writer_run(db: Path, seconds: float | None, interval: float, during: list[st
     out = ""
     if during is not None:
         time.sleep(1.0)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         p = cli(db, *during)
         wall = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[0] = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         out = p.stderr.strip()
         time.sleep(1.0)
     else:
@@ -148,14 +154,17 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         cli(base, "backup", str(db))
-        alone, _, _ = writer_run(db, 5.0, args.interval, None)
-        lat, wall, out = writer_run(db, None, args.interval, ["import-labels", str(labels)])
+        cpu = [0.0]
+        alone, _, _ = writer_run(db, 5.0, args.interval, None, cpu)
+        lat, wall, out = writer_run(db, None, args.interval, ["import-labels", str(labels)], cpu)
         assert wall is not None
         results.append(
             {
                 "labels": n,
                 "wall_s": round(wall, 2),
                 "labels_per_s": round(n / wall),
+                "import_cpu_s": round(cpu[0], 1),
+                "labels_per_cpu_s": round(n / cpu[0]) if cpu[0] else None,
                 "writer_alone_ms": {
                     "p50": round(1000 * pct(alone, 0.5), 1),
                     "p95": round(1000 * pct(alone, 0.95), 1),

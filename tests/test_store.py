@@ -82,7 +82,7 @@ def test_upgrade_from_every_older_version(tmp_path: Path) -> None:
             # never migrated implicitly: the user is sent to `stanceterm upgrade`
             with pytest.raises(StoreError, match="stanceterm upgrade"):
                 Store.open(p)
-        from stanceterm.store.db import upgrade
+        from stanceterm.store.maintenance import upgrade
 
         upgrade(p)
         s = Store.open(p)

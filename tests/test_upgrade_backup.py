@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from stanceterm.store import LATEST_VERSION, MIGRATIONS, Store
-from stanceterm.store.db import APP_ID, network_fs
+from stanceterm.store.db import APP_ID
+from stanceterm.store.maintenance import network_fs
 from stanceterm.store.migrations import split_sql
 from tests.conftest import DEMO, assert_clean_error, run
 

@@ -142,7 +142,7 @@ _warned_fs: set[str] = set()
 
 def _warn_network_fs(path: Path) -> None:
     """Warn once per process when the DB sits on NFS/SMB (WAL needs shared memory)."""
-    from stanceterm.store.db import network_fs
+    from stanceterm.store.maintenance import network_fs
 
     fs = network_fs(path)
     if fs is not None and str(path) not in _warned_fs:

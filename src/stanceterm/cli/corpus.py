@@ -302,7 +302,7 @@ def upgrade_cmd(app: AppContext) -> None:
     server and command first), takes a backup beside it (DB.vN-TIME.bak, through SQLite's
     backup API), then migrates.
     """
-    from stanceterm.store.db import upgrade
+    from stanceterm.store.maintenance import upgrade
 
     old, new, bak = upgrade(app.db_path)
     if bak is None:
@@ -323,7 +323,7 @@ def backup_cmd(app: AppContext, out: str) -> None:
     Use this, never cp, Dropbox or a network share on a live DB: its recent writes sit in the
     -wal file beside it, and a plain copy can be torn.
     """
-    from stanceterm.store.db import backup
+    from stanceterm.store.maintenance import backup
 
     store = app.store(create=False)
     size = backup(store, out)

@@ -413,16 +413,18 @@ class ImportRuns:
         """Create the staged run's new actors (id, name, created_by) and its run row, in one
         short transaction. An ``applying`` run of the same file content is resumed: returns
         (run id, resumed)."""
+        for k in range(0, len(new_actors), 500):  # short transactions here too
+            with self._db.tx() as c:
+                for actor_id, name, by in new_actors[k : k + 500]:
+                    row = c.execute("SELECT name FROM actors WHERE id = ?", (actor_id,)).fetchone()
+                    if row is not None and str(row[0]) != name.strip():
+                        raise StoreError(
+                            f"actor id {actor_id!r} was taken by another actor during the "
+                            "import; run import-labels again"
+                        )
+                    if row is None:
+                        add_actor_with_id(c, actor_id, name, by)
         with self._db.tx() as c:
-            for actor_id, name, by in new_actors:
-                row = c.execute("SELECT name FROM actors WHERE id = ?", (actor_id,)).fetchone()
-                if row is not None and str(row[0]) != name.strip():
-                    raise StoreError(
-                        f"actor id {actor_id!r} was taken by another actor during the import; "
-                        "run import-labels again"
-                    )
-                if row is None:
-                    add_actor_with_id(c, actor_id, name, by)
             row = c.execute(
                 "SELECT id FROM import_runs WHERE digest = ? AND status = 'applying' "
                 "ORDER BY started_at DESC LIMIT 1",
