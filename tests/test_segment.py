@@ -416,7 +416,7 @@ def test_migration_v4_refolds_norms_of_a_v3_db(
             "les états-unis accusent."
         )
     monkeypatch.setattr(store_mod, "NORM_BATCH", 2)
-    s = Store.open(p)
+    s = Store.open(p, migrate=True)
     assert s.schema_version() >= 4
     rows = {r[4]: r for r in s.corpus.iter_sentence_rows()}
     assert set(rows) == set(texts)  # text unchanged

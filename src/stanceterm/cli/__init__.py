@@ -60,6 +60,10 @@ for _command in (
     corpus.import_cmd,
     corpus.export_cmd,
     corpus.import_labels_cmd,
+    corpus.history_cmd,  # safeimport
+    corpus.undo_import_cmd,  # safeimport
+    corpus.upgrade_cmd,  # safeimport
+    corpus.backup_cmd,  # safeimport
     corpus.stats_cmd,
     schemas.schemas_cmd,
     annotate.demo_cmd,

@@ -51,6 +51,37 @@ def add_actor_row(
     return actor_id
 
 
+# --- safeimport: actors planned while staging an import, created when it applies
+def free_actor_id(c: sqlite3.Connection, name: str, taken: set[str]) -> str:
+    """The id :func:`add_actor_row` would give a new actor ``name`` now, avoiding ``taken`` too
+    (ids planned by the same import). A read: it writes nothing."""
+    base = slugify(name.strip())
+    actor_id, n = base, 2
+    while (
+        actor_id in taken or c.execute("SELECT 1 FROM actors WHERE id = ?", (actor_id,)).fetchone()
+    ):
+        actor_id, n = f"{base}-{n}", n + 1
+    return actor_id
+
+
+def add_actor_with_id(c: sqlite3.Connection, actor_id: str, name: str, created_by: str) -> None:
+    """Create the actor ``actor_id`` planned by :func:`free_actor_id`, in the caller's
+    transaction (its name is its alias)."""
+    require_tx(c, "add_actor_with_id")
+    name = name.strip()
+    c.execute(
+        "INSERT INTO actors(id, name, created_by, created_at) VALUES (?, ?, ?, ?)",
+        (actor_id, name, created_by, now()),
+    )
+    c.execute(
+        "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id) VALUES (?, ?, ?)",
+        (alias_key(name), name, actor_id),
+    )
+
+
+# --- end safeimport
+
+
 def record_label_schema(c: sqlite3.Connection, schema: LabelSchema) -> bool:
     """Store the label schema in ``meta`` and seed its actor gazetteer, in the caller's
     transaction. Returns True if the stored schema changed."""

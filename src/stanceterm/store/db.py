@@ -49,7 +49,7 @@ from stanceterm.store.actors import Actors, record_label_schema
 from stanceterm.store.clusters import Clusters
 from stanceterm.store.corpus import Corpus
 from stanceterm.store.gold import GoldRecords
-from stanceterm.store.labels import Labels
+from stanceterm.store.labels import ImportRuns, Labels
 from stanceterm.store.merge import Merge
 from stanceterm.store.models import StoreError, now
 from stanceterm.store.suggest import Suggestions
@@ -83,9 +83,11 @@ class Store:
         self._db: sqlite_utils.Database | None = None
         self._lock = threading.RLock()
         self.read_only = False
+        self._allow_migrate = True  # safeimport: Store.open sets it from its ``migrate`` flag
         self._guard_key: tuple[int, int] | None = None
         self.corpus = Corpus(self)
         self.labels = Labels(self)
+        self.imports = ImportRuns(self)  # safeimport
         self.actors = Actors(self)
         self.clusters = Clusters(self)
         self.gold = GoldRecords(self)
@@ -108,7 +110,12 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], *, create: bool = True, read_only: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        migrate: bool = False,
     ) -> Store:
         """Open (and if needed create or upgrade) a stanceterm DB.
 
@@ -116,6 +123,11 @@ class Store:
         from a newer stanceterm is refused with :class:`StoreError`, and left untouched.
         ``read_only`` opens an existing DB without creating, upgrading or writing anything (the
         source of a merge); an older schema version is read as it is.
+
+        Migrations never run implicitly on an existing DB (other clients may be connected): a DB
+        needing one is refused with one line naming ``stanceterm upgrade``, unless ``migrate``
+        (:func:`upgrade`, which backs up first and checks that nobody else holds the DB). A
+        brand-new DB is created at the current version, in one transaction.
         """
         if read_only:
             return cls._open_read_only(Path(path))
@@ -145,6 +157,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open database: {exc}") from None
         store = cls(conn, str(p))
+        store._allow_migrate = migrate
         store._guard_key = fileguard.register(p)
         try:
             store._configure_and_migrate()
@@ -274,11 +287,43 @@ class Store:
                 )
         if version > 0 and self.get_meta("app") != APP_ID:
             raise StoreError(f"{self.path}: is not a stanceterm database")
+        # --- safeimport: no implicit migration of an existing DB; a new one in one transaction
+        if 0 < version < migrations.LATEST_VERSION and not self._allow_migrate:
+            raise StoreError(
+                f"{self.path}: database schema v{version} is older than this stanceterm's "
+                f"v{migrations.LATEST_VERSION}; close every screen on it, then run "
+                "`stanceterm upgrade` (it backs the DB up first)"
+            )
+        if version == 0:
+            self._create_all()
+            return
+        # --- end safeimport
         for target, script in migrations.MIGRATIONS:
             if target <= version:
                 continue
             self._run_migration(target, script)
             version = target
+
+    def _create_all(self) -> None:
+        """A brand-new DB: every migration in ONE transaction, so another process opening the
+        same new file at the same moment sees it empty or current, never half-way."""
+        with self.tx() as c:
+            if int(c.execute("PRAGMA user_version").fetchone()[0]) > 0:
+                return  # another process created it while we waited for the write lock
+            for target, script in migrations.MIGRATIONS:
+                self._apply(c, target, script)
+
+    def _apply(self, c: sqlite3.Connection, target: int, script: str) -> None:
+        for statement in migrations.split_sql(script):
+            c.execute(statement)
+        step = migrations.MIGRATION_STEPS.get(target)
+        if step is not None:
+            step(c)
+        if target == 1:
+            c.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
+            c.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (now(),))
+            c.execute("INSERT INTO meta(key, value) VALUES ('db_uid', ?)", (uuid.uuid4().hex,))
+        c.execute(f"PRAGMA user_version = {int(target)}")
 
     def _run_migration(self, target: int, script: str) -> None:
         with self.tx() as c:
@@ -286,16 +331,7 @@ class Store:
             # migration while we waited for the write lock: look again under the lock.
             if int(c.execute("PRAGMA user_version").fetchone()[0]) >= target:
                 return
-            for statement in migrations.split_sql(script):
-                c.execute(statement)
-            step = migrations.MIGRATION_STEPS.get(target)
-            if step is not None:
-                step(c)
-            if target == 1:
-                c.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
-                c.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (now(),))
-                c.execute("INSERT INTO meta(key, value) VALUES ('db_uid', ?)", (uuid.uuid4().hex,))
-            c.execute(f"PRAGMA user_version = {int(target)}")
+            self._apply(c, target, script)
 
     # ---------------------------------------------------------------- transactions
 
@@ -356,6 +392,15 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    def checkpoint_passive(self) -> None:
+        """Copy committed WAL pages into the DB file without taking the write lock (``PASSIVE``:
+        never waits for readers or writers). Long jobs call it between their batches."""
+        if self.path == ":memory:" or self.read_only:
+            return
+        with self._lock:
+            if not self.conn.in_transaction:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -226,8 +226,39 @@ CREATE TABLE suggest_blind (
 ALTER TABLE annotations ADD COLUMN suggested TEXT;
 """
 
+# --- safeimport: import runs (issue 12 §3, §5)
+#: v7: one row per ``import-labels`` run. Its label changes are history events with
+#: ``origin = 'import:<run id>'`` (indexed), so ``stanceterm undo-import RUN`` reverts the run as a
+#: whole. ``status``: ``applying`` (staged and being written in batches; a run interrupted here is
+#: resumed by importing the same file again, or reverted by ``undo-import``), ``done``, ``undone``.
+_V7 = """
+CREATE TABLE import_runs (
+    id TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('applying', 'done', 'undone')),
+    records INTEGER NOT NULL,
+    written INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    kept_newer INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX import_runs_digest ON import_runs(digest, status);
+CREATE INDEX annotation_events_origin ON annotation_events(origin) WHERE origin IS NOT NULL;
+"""
+# --- end safeimport
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6)]
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, _V1),
+    (2, _V2),
+    (3, _V3),
+    (4, _V4),
+    (5, _V5),
+    (6, _V6),
+    (7, _V7),
+]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 NORM_BATCH = 5000

@@ -113,6 +113,20 @@ class ImportCounts:
     articles_skipped: int = 0
     sentences_added: int = 0
     sentences_skipped: int = 0
+    # --- safeimport (issue 12 §6): changed articles replaced with --replace
+    articles_replaced: int = 0
+    #: (article id, annotator, sentence text) of labels whose sentence changed: removed from
+    #: the current labels, kept in the history
+    dropped_labels: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class ChangedArticle(StoreError):
+    """An article id already imported with another text (``origin``: ``file:line``)."""
+
+    def __init__(self, article_id: str, origin: str | None) -> None:
+        super().__init__(f"article {article_id!r} already imported with another text")
+        self.article_id = article_id
+        self.origin = origin
 
 
 @dataclass(frozen=True, slots=True)
