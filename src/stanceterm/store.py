@@ -213,8 +213,22 @@ _V4 = """
 INSERT OR REPLACE INTO meta(key, value) VALUES ('norm_key', 'nfkd-nomarks-casefold');
 """
 
+# ---------------------------------------------------------------- BEGIN serve block (issue 16): migration
+#: v5: personal links of the team server (``stanceterm invite``). Only the SHA-256 of a token is
+#: stored; a revoked link keeps its row (``revoked_at``) so ``invite --list`` shows it.
+_V5 = """
+CREATE TABLE invites (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('annotator', 'adjudicator', 'lead')),
+    token_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+# ---------------------------------------------------------------- END serve block (issue 16): migration
+
 #: (version, SQL script). Append only: a released migration is never edited.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 NORM_BATCH = 5000
@@ -2055,6 +2069,52 @@ class Store:
             "GROUP BY sentence_id HAVING count(*) >= 2) ORDER BY sentence_id, annotator"
         )
         yield from self._stream(sql, (), batch)
+
+    # ================================================================ BEGIN serve block (issue 16)
+    # Personal links of the team server: one row per person (name, role, SHA-256 of the token).
+    # The token itself is never stored; stanceterm.invites hashes and compares.
+
+    def set_invite(self, name: str, role: str, token_hash: str) -> None:
+        """Give ``name`` a new link (replacing and so invalidating any earlier one)."""
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO invites(name, role, token_hash, created_at, revoked_at) "
+                "VALUES (?, ?, ?, ?, NULL) ON CONFLICT(name) DO UPDATE SET role = excluded.role, "
+                "token_hash = excluded.token_hash, created_at = excluded.created_at, "
+                "revoked_at = NULL",
+                (name, role, token_hash, now()),
+            )
+
+    def revoke_invite(self, name: str) -> bool:
+        """Revoke ``name``'s link; False when there is no live link of that name."""
+        with self.tx() as c:
+            cur = c.execute(
+                "UPDATE invites SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (now(), name),
+            )
+            return cur.rowcount > 0
+
+    def invites(self) -> list[tuple[str, str, str, str | None]]:
+        """(name, role, created_at, revoked_at) of every link ever given, by name."""
+        with self.read() as c:
+            return [
+                (str(n), str(r), str(t), None if v is None else str(v))
+                for n, r, t, v in c.execute(
+                    "SELECT name, role, created_at, revoked_at FROM invites ORDER BY name"
+                )
+            ]
+
+    def live_invite_hashes(self) -> list[tuple[str, str, str]]:
+        """(name, role, token_hash) of the links that are not revoked."""
+        with self.read() as c:
+            return [
+                (str(n), str(r), str(h))
+                for n, r, h in c.execute(
+                    "SELECT name, role, token_hash FROM invites WHERE revoked_at IS NULL"
+                )
+            ]
+
+    # ================================================================ END serve block (issue 16)
 
     # ---------------------------------------------------------------- reliability
 
