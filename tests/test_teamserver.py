@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from stanceterm import invites
 from stanceterm.invites import BadTokenLimiter, Identity, hash_token, match_token
-from stanceterm.store import Store
+from stanceterm.store import Annotation, Store
 from stanceterm.teamserver import COOKIE, TeamServer, allowed_origins, origin_of
 from tests.conftest import DEMO, ROOT
 
@@ -199,6 +200,101 @@ def test_dashboard_for_the_lead_only_and_without_article_text(demo_db: Path) -> 
         assert "/ws/review" in review
 
     run_client(server, body)
+
+
+def test_dashboard_agreement_in_background_at_most_once_a_minute(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stanceterm.teamserver as ts
+
+    with Store.open(demo_db) as store:
+        ids = []
+        sentence = store.first()
+        while sentence is not None and len(ids) < 6:
+            ids.append(sentence.id)
+            sentence = store.step(sentence.seq, 1)
+        for i, sid in enumerate(ids):
+            store.save(Annotation(sid, "alice", "done", ("arms_deal",) if i % 2 else ()))
+            store.save(Annotation(sid, "bob", "done", ("arms_deal",) if i % 3 else ()))
+    calls: list[float] = []
+    real = ts.agreement_snapshot
+
+    def counted(store: Store) -> dict[str, Any]:
+        calls.append(time.monotonic())
+        return real(store)
+
+    monkeypatch.setattr(ts, "agreement_snapshot", counted)
+    server, tokens = team(demo_db)
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        await client.get(f"/a/{tokens['lead']}")
+        data: dict[str, Any] = {}
+        for _ in range(100):
+            data = await (await client.get("/api/dashboard")).json()
+            if data["agreement"]["fields"]:
+                break
+            await asyncio.sleep(0.1)
+        fields = {f["field"]: f for f in data["agreement"]["fields"]}
+        assert {"claims", "claim:arms_deal"} <= set(fields)
+        assert fields["claims"]["units"] == 6 and fields["claims"]["annotators"] == 2
+        assert fields["claims"]["alpha"] is not None and "ci_low" not in fields["claims"]
+        rows = {t["annotator"]: t for t in data["team"]}
+        assert rows["alice"]["done"] == 6 and rows["bob"]["finished"] == 6
+        assert data["total_labels"] == 12
+        for _ in range(5):  # polled again within the minute: not recomputed
+            await client.get("/api/dashboard")
+        assert len(calls) == 1
+        shown.update(fields)
+
+    shown: dict[str, Any] = {}
+    run_client(server, body)
+    # the same figures as `stanceterm agreement` (which adds the bootstrap interval)
+    out = cli("--db", str(demo_db), "agreement", "--json", "--bootstrap", "10", cwd=demo_db.parent)
+    assert out.returncode == 0, out.stderr
+    for f in json.loads(out.stdout)["fields"]:
+        mine = shown[f["field"]]
+        assert mine["units"] == f["units"] and mine["annotators"] == f["annotators"]
+        if f["value"] is None:
+            assert mine["alpha"] is None
+        else:
+            assert mine["alpha"] == f"{f['value']:.3f}", f["field"]
+        if f["percent_agreement"] is not None:
+            assert mine["percent_agreement"] == f"{100 * f['percent_agreement']:.1f}"
+
+
+def test_revoking_a_link_closes_its_open_screen(demo_db: Path) -> None:
+    with Store.open(demo_db) as store:
+        alice = invites.invite(store, "alice")
+    with serving(demo_db) as (port, _):
+        url = f"ws://127.0.0.1:{port}/ws?width=80&height=24"
+        headers = {"Origin": f"http://127.0.0.1:{port}", "Cookie": f"{COOKIE}={alice}"}
+
+        async def main() -> float:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.ws_connect(url, headers=headers) as ws,
+            ):
+                assert b"sentence" in await screen(ws, b"sentence", 40)
+                rev = await asyncio.to_thread(
+                    cli, "--db", str(demo_db), "invite", "--revoke", "alice", cwd=demo_db.parent
+                )
+                assert rev.returncode == 0
+                t0 = time.monotonic()
+                while not ws.closed and time.monotonic() - t0 < 30:
+                    try:
+                        msg = await ws.receive(timeout=1)
+                    except TimeoutError:
+                        continue
+                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                        break
+                assert ws.closed or msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSED,
+                )
+                return time.monotonic() - t0
+
+        took = asyncio.run(main())
+        assert took < 15
 
 
 def test_bad_tokens_are_slowed_down_per_address(demo_db: Path) -> None:
@@ -473,12 +569,19 @@ def test_browser_annotator_labels_and_lead_sees_count(demo_db: Path, browser: An
         lead = invites.invite(store, "lead", "lead")
         first = store.first("alice")
         assert first is not None
+        # two other annotators have labelled the first sentences: agreement so far shows
+        sentence = store.first()
+        for i in range(8):
+            assert sentence is not None
+            store.save(Annotation(sentence.id, "bob", "done", ("arms_deal",) if i % 2 else ()))
+            store.save(Annotation(sentence.id, "carol", "done", ("arms_deal",) if i % 3 else ()))
+            sentence = store.step(sentence.seq, 1)
     with serving(demo_db) as (port, _):
         base = f"http://127.0.0.1:{port}"
         dash = browser.new_page(viewport={"width": 1000, "height": 640})
         dash.goto(f"{base}/a/{lead}")
         dash.wait_for_url(f"{base}/")
-        dash.wait_for_function("document.getElementById('total').textContent === '0'")
+        dash.wait_for_function("document.getElementById('total').textContent === '16'")
         page = browser.new_page(viewport={"width": 1000, "height": 640})
         open_screen(page, f"{base}/a/{alice}", port)
         for key in ("1", "a"):
@@ -505,9 +608,10 @@ def test_browser_annotator_labels_and_lead_sees_count(demo_db: Path, browser: An
         page.screenshot(path=str(SHOTS / "serve-annotate.png"))
         # the dashboard, refreshing by itself, counts the label
         dash.wait_for_function(
-            "document.getElementById('total').textContent === '1'", timeout=20_000
+            "document.getElementById('total').textContent === '17'", timeout=20_000
         )
         assert "alice" in dash.inner_text("#team")
+        assert "claims" in dash.inner_text("#agreement")  # computed in the background
         dash.screenshot(path=str(SHOTS / "serve-dashboard.png"), full_page=True)
 
 

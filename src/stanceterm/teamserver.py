@@ -52,6 +52,8 @@ COOKIE_MAX_AGE = 30 * 24 * 3600
 DASHBOARD_POLL_SECONDS = 3
 #: agreement (and rates) are recomputed at most this often, in a background thread
 AGREEMENT_EVERY_SECONDS = 60.0
+#: an open screen re-checks its link this often (a revoked link's screens close)
+RECHECK_SECONDS = 5.0
 
 _SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
@@ -292,6 +294,8 @@ class TeamServer:
     single: tuple[Identity, str] | None = None
     limiter: BadTokenLimiter = field(default_factory=BadTokenLimiter)
     agreement_every: float = AGREEMENT_EVERY_SECONDS
+    #: open screens re-check their link this often; a revoked link's screens are closed
+    recheck_every: float = RECHECK_SECONDS
     python: str = sys.executable
     on_ready: Callable[[], None] | None = None
     _store: Store | None = None
@@ -481,10 +485,10 @@ class TeamServer:
                 status=429,
                 text=f"{self.max_sessions} screens are already open for this link; close one",
             )
-        return await self._run_session(request, ident, screen)
+        return await self._run_session(request, ident, screen, request.cookies[COOKIE])
 
     async def _run_session(
-        self, request: web.Request, ident: Identity, screen: str
+        self, request: web.Request, ident: Identity, screen: str, token: str
     ) -> web.StreamResponse:
         from textual_serve.app_service import AppService
         from textual_serve.download_manager import DownloadManager
@@ -514,7 +518,11 @@ class TeamServer:
                 download_manager=DownloadManager(),
             )
             await service.start(width, height)
-            await self._pump(websocket, service)
+            watch = asyncio.create_task(self._watch_link(websocket, token))
+            try:
+                await self._pump(websocket, service)
+            finally:
+                watch.cancel()
         except asyncio.CancelledError:
             await websocket.close()
         except Exception as exc:
@@ -524,6 +532,15 @@ class TeamServer:
             if service is not None:
                 await service.stop()
         return websocket
+
+    async def _watch_link(self, websocket: web.WebSocketResponse, token: str) -> None:
+        """Close the screen once its link is revoked (or replaced by a new one)."""
+        while not websocket.closed:
+            await asyncio.sleep(self.recheck_every)
+            if self.identify(token) is None:
+                log.info("a link was revoked: closing its screen")
+                await websocket.close(code=4003, message=b"link revoked")
+                return
 
     @staticmethod
     async def _pump(websocket: web.WebSocketResponse, service: Any) -> None:
