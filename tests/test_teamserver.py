@@ -69,7 +69,7 @@ def test_only_the_hash_is_stored_and_compared_in_constant_time(
         token = invites.invite(store, "alice")
         invites.invite(store, "bob", "adjudicator")
         invites.invite(store, "lead", "lead")
-        entries = store.live_invite_hashes()
+        entries = store.invites.live_hashes()
     raw = demo_db.read_bytes()  # closed: everything is checkpointed into the file
     assert token.encode() not in raw and hash_token(token).encode() in raw
     assert len(token) >= 40  # 32 random bytes
@@ -123,7 +123,7 @@ def test_invite_list_revoke_cli(demo_db: Path, tmp_path: Path) -> None:
     bad = cli("--db", db, "invite", "--list", "--revoke", "x", cwd=tmp_path)
     assert bad.returncode == 1 and "exactly one" in bad.stderr
     with Store.open(demo_db) as store:
-        assert match_token(token_of(out.stdout), store.live_invite_hashes()) is None
+        assert match_token(token_of(out.stdout), store.invites.live_hashes()) is None
 
 
 # --------------------------------------------------------------------------- in-process server
@@ -182,7 +182,7 @@ def test_landing_page_link_cookie_and_refusals(demo_db: Path) -> None:
 
 def test_dashboard_for_the_lead_only_and_without_article_text(demo_db: Path) -> None:
     with Store.open(demo_db) as store:
-        first = store.first("alice")
+        first = store.corpus.first("alice")
         assert first is not None
         text = first.text
     server, tokens = team(demo_db)
@@ -209,13 +209,13 @@ def test_dashboard_agreement_in_background_at_most_once_a_minute(
 
     with Store.open(demo_db) as store:
         ids = []
-        sentence = store.first()
+        sentence = store.corpus.first()
         while sentence is not None and len(ids) < 6:
             ids.append(sentence.id)
-            sentence = store.step(sentence.seq, 1)
+            sentence = store.corpus.step(sentence.seq, 1)
         for i, sid in enumerate(ids):
-            store.save(Annotation(sid, "alice", "done", ("arms_deal",) if i % 2 else ()))
-            store.save(Annotation(sid, "bob", "done", ("arms_deal",) if i % 3 else ()))
+            store.labels.save(Annotation(sid, "alice", "done", ("arms_deal",) if i % 2 else ()))
+            store.labels.save(Annotation(sid, "bob", "done", ("arms_deal",) if i % 3 else ()))
     calls: list[float] = []
     real = ts.agreement_snapshot
 
@@ -379,7 +379,7 @@ def test_websocket_refusals_in_process(demo_db: Path) -> None:
 
     run_client(server, body)
     with Store.open(demo_db) as store:
-        assert store.status_counts() == {}
+        assert store.labels.status_counts() == {}
 
 
 # --------------------------------------------------------------------------- a real server process
@@ -501,7 +501,7 @@ def test_single_annotator_mode_prints_a_token_link(demo_db: Path) -> None:
             urllib.request.urlopen(req, timeout=5)
         assert err.value.code == 403
     with Store.open(demo_db) as store:
-        assert store.invites() == []  # kept in memory, not in the DB
+        assert store.invites.all() == []  # kept in memory, not in the DB
 
 
 def test_exposed_host_without_https_prints_the_risk(demo_db: Path) -> None:
@@ -567,15 +567,19 @@ def test_browser_annotator_labels_and_lead_sees_count(demo_db: Path, browser: An
     with Store.open(demo_db) as store:
         alice = invites.invite(store, "alice")
         lead = invites.invite(store, "lead", "lead")
-        first = store.first("alice")
+        first = store.corpus.first("alice")
         assert first is not None
         # two other annotators have labelled the first sentences: agreement so far shows
-        sentence = store.first()
+        sentence = store.corpus.first()
         for i in range(8):
             assert sentence is not None
-            store.save(Annotation(sentence.id, "bob", "done", ("arms_deal",) if i % 2 else ()))
-            store.save(Annotation(sentence.id, "carol", "done", ("arms_deal",) if i % 3 else ()))
-            sentence = store.step(sentence.seq, 1)
+            store.labels.save(
+                Annotation(sentence.id, "bob", "done", ("arms_deal",) if i % 2 else ())
+            )
+            store.labels.save(
+                Annotation(sentence.id, "carol", "done", ("arms_deal",) if i % 3 else ())
+            )
+            sentence = store.corpus.step(sentence.seq, 1)
     with serving(demo_db) as (port, _):
         base = f"http://127.0.0.1:{port}"
         dash = browser.new_page(viewport={"width": 1000, "height": 640})
@@ -595,12 +599,12 @@ def test_browser_annotator_labels_and_lead_sees_count(demo_db: Path, browser: An
 
         def saved() -> bool:
             with Store.open(demo_db) as s:
-                ann = s.annotation(first.id, "alice")
+                ann = s.labels.get(first.id, "alice")
             return ann is not None and len(ann.stances) == 1
 
         wait_until(saved, 30, "alice's label in the DB")
         with Store.open(demo_db) as s:
-            ann = s.annotation(first.id, "alice")
+            ann = s.labels.get(first.id, "alice")
         assert ann is not None and ann.claims == ("arms_deal",)
         assert ann.stances[0].claim == "arms_deal" and ann.stances[0].stance == "support"
         assert ann.stances[0].actor == "vladimir-poutine"

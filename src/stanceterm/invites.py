@@ -74,12 +74,12 @@ def invite(store: Store, name: str, role: str = "annotator") -> str:
     if role not in ROLES:
         raise InviteError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     token = new_token()
-    store.set_invite(name, role, hash_token(token))
+    store.invites.set(name, role, hash_token(token))
     return token
 
 
 def revoke(store: Store, name: str) -> None:
-    if not store.revoke_invite(name):
+    if not store.invites.revoke(name):
         raise InviteError(f"{name!r} has no live link (see `stanceterm invite --list`)")
 
 

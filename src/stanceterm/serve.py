@@ -124,7 +124,7 @@ def run_server(
         lines.append(f"the server stops): {link(base, token)}")
     else:
         with Store.open(db, create=False) as store:
-            live = store.live_invite_hashes()
+            live = store.invites.live_hashes()
         who = ", ".join(sorted(clean(n) for n, _, _ in live)) or "nobody yet"
         lines.append(f"Serving the stanceterm team on {clean(base)}; links given to: {who}.")
         lines.append(

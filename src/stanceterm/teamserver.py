@@ -209,7 +209,7 @@ def team_progress(store: Store, rates: dict[str, float | None]) -> list[dict[str
     """One row per annotator: labels (own, drafts too), finished (done+skipped+flagged), queue
     (assigned sentences, None without ``assign``), rate, last change."""
     rows = []
-    for name, entry in store.progress_by_annotator().items():
+    for name, entry in store.team.progress_by_annotator().items():
         finished = int(entry["done"]) + int(entry["skipped"]) + int(entry["flagged"])
         last = entry["last_activity"]
         rate = rates.get(name)
@@ -239,7 +239,7 @@ def agreement_snapshot(store: Store) -> dict[str, Any]:
     from stanceterm.schema import load_schema
     from stanceterm.team import activity
 
-    rates = {a: act.per_hour for a, act in activity(store.iter_activity()).items()}
+    rates = {a: act.per_hour for a, act in activity(store.team.iter_activity()).items()}
     schema = store.label_schema() or load_schema()
     resolver = ActorResolver.from_store(store)
     corpus = collect(
@@ -320,7 +320,7 @@ class TeamServer:
         if self.single is not None:
             ident, digest = self.single
             return match_token(token, [(ident.name, ident.role, digest)])
-        return match_token(token, self.store.live_invite_hashes())
+        return match_token(token, self.store.invites.live_hashes())
 
     def client_address(self, request: web.Request) -> str:
         if self.trust_proxy:
