@@ -36,6 +36,9 @@ from tests.conftest import DEMO, ROOT
 STANCETERM = [sys.executable, "-m", "stanceterm"]
 CHROMIUM = os.environ.get("STANCETERM_CHROMIUM", "/usr/bin/chromium")  # tests: skip check
 SHOTS = ROOT / "docs"
+#: the README's screenshots are rewritten only when asked (STANCETERM_SCREENSHOTS=1), so a test
+#: run does not dirty the working tree
+WRITE_SHOTS = os.environ.get("STANCETERM_SCREENSHOTS") == "1"
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -194,10 +197,42 @@ def test_dashboard_for_the_lead_only_and_without_article_text(demo_db: Path) -> 
         assert "team" in page and "/api/dashboard" in page and 'href="/review"' in page
         data = await (await client.get("/api/dashboard")).json()
         assert data["total_labels"] == 0 and "agreement" in data
+        # who was given an annotator's link shows before her first label (revoked links do not)
+        team_rows = {t["annotator"]: t for t in data["team"]}
+        assert set(team_rows) == {"alice"} and team_rows["alice"]["finished"] == 0
         blob = page + str(data)
         assert text[:30] not in blob
         review = await (await client.get("/review")).text()
-        assert "/ws/review" in review
+        assert "Nothing to review" in review  # no disagreement yet (the page follows below)
+
+    run_client(server, body)
+
+
+def test_nothing_to_review_is_a_page_not_an_ended_session(demo_db: Path) -> None:
+    """An adjudicator's link (and the lead's /review) on a DB with no disagreement and no flag:
+    a page saying so, not a terminal whose process exits at once ("Session ended.")."""
+    server, tokens = team(demo_db)
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        await client.get(f"/a/{tokens['bob']}")
+        resp = await client.get("/")
+        text = await resp.text()
+        assert resp.status == 200 and "Nothing to review" in text and "textual.js" not in text
+        assert "disagree" in text and "Traceback" not in text
+        client.session.cookie_jar.clear()
+        await client.get(f"/a/{tokens['lead']}")
+        text = await (await client.get("/review")).text()
+        assert "Nothing to review" in text and "textual.js" not in text
+        with Store.open(demo_db) as store:  # two annotators disagree on a sentence
+            first = store.corpus.first()
+            assert first is not None
+            store.labels.save(Annotation(first.id, "alice", "done", ("arms_deal",)))
+            store.labels.save(Annotation(first.id, "carol", "done", ()))
+        review = await (await client.get("/review")).text()
+        assert "textual.js" in review and "/ws/review" in review
+        client.session.cookie_jar.clear()
+        await client.get(f"/a/{tokens['bob']}")
+        assert "textual.js" in await (await client.get("/")).text()
 
     run_client(server, body)
 
@@ -554,6 +589,14 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def shot(page: Any, name: str, **kw: Any) -> None:
+    """Take the screenshot (it must render); write it to docs/ only with STANCETERM_SCREENSHOTS=1."""
+    png = page.screenshot(**kw)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    if WRITE_SHOTS:
+        (SHOTS / name).write_bytes(png)
+
+
 def open_screen(page: Any, link: str, port: int) -> None:
     page.goto(link)
     page.wait_for_url(f"http://127.0.0.1:{port}/")
@@ -609,14 +652,35 @@ def test_browser_annotator_labels_and_lead_sees_count(demo_db: Path, browser: An
         assert ann.stances[0].claim == "arms_deal" and ann.stances[0].stance == "support"
         assert ann.stances[0].actor == "vladimir-poutine"
         page.wait_for_timeout(500)
-        page.screenshot(path=str(SHOTS / "serve-annotate.png"))
+        shot(page, "serve-annotate.png")
         # the dashboard, refreshing by itself, counts the label
         dash.wait_for_function(
             "document.getElementById('total').textContent === '17'", timeout=20_000
         )
         assert "alice" in dash.inner_text("#team")
         assert "claims" in dash.inner_text("#agreement")  # computed in the background
-        dash.screenshot(path=str(SHOTS / "serve-dashboard.png"), full_page=True)
+        shot(dash, "serve-dashboard.png", full_page=True)
+
+
+@pytest.mark.browser
+def test_browser_adjudicator_with_nothing_to_review(demo_db: Path, browser: Any) -> None:
+    with Store.open(demo_db) as store:
+        bob = invites.invite(store, "bob", "adjudicator")
+    with serving(demo_db) as (port, _):
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/a/{bob}")
+        page.wait_for_url(f"http://127.0.0.1:{port}/")
+        body = page.inner_text("body")
+        assert "Nothing to review yet" in body and "Session ended" not in body
+        assert page.locator("#terminal").count() == 0
+        with Store.open(demo_db) as store:  # a disagreement appears: "check again" opens review
+            first = store.corpus.first()
+            assert first is not None
+            store.labels.save(Annotation(first.id, "alice", "done", ("arms_deal",)))
+            store.labels.save(Annotation(first.id, "carol", "done", ()))
+        page.click("text=check again")
+        page.wait_for_selector("body.-first-byte", timeout=40_000)
+        assert page.locator("#terminal").count() == 1
 
 
 @pytest.mark.browser

@@ -128,6 +128,13 @@ REFUSED = page(
     "a personal link.</p>",
 )
 
+NOTHING_TO_REVIEW = page(
+    "stanceterm: nothing to review",
+    "<h1>Nothing to review yet</h1><p>No sentence has two annotators who disagree, and no "
+    "annotator has flagged one. The review screen opens here as soon as there is one: "
+    '<a href="">check again</a> later.</p>',
+)
+
 _APP_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{title}</title>
@@ -207,9 +214,15 @@ def _fmt(x: float, digits: int = 3) -> str | None:
 
 def team_progress(store: Store, rates: dict[str, float | None]) -> list[dict[str, Any]]:
     """One row per annotator: labels (own, drafts too), finished (done+skipped+flagged), queue
-    (assigned sentences, None without ``assign``), rate, last change."""
+    (assigned sentences, None without ``assign``), rate, last change. Whoever holds a live
+    annotator's link is listed from the start, with zeros until her first label."""
     rows = []
-    for name, entry in store.team.progress_by_annotator().items():
+    progress = store.team.progress_by_annotator()
+    zero = {k: 0 for k in ("done", "skipped", "flagged", "draft", "assigned")}
+    for name, role, _ in store.invites.live_hashes():
+        if role == "annotator" and name not in progress:
+            progress[name] = {**zero, "last_activity": None}
+    for name, entry in sorted(progress.items()):
         finished = int(entry["done"]) + int(entry["skipped"]) + int(entry["flagged"])
         last = entry["last_activity"]
         rate = rates.get(name)
@@ -366,13 +379,29 @@ class TeamServer:
                 poll_ms=DASHBOARD_POLL_SECONDS * 1000,
             )
             return self._html(page("stanceterm · team", body))
+        if ident.role == "adjudicator" and not await self._anything_to_review():
+            return self._html(NOTHING_TO_REVIEW)
         return self._app_page(request, ident, "/ws")
 
     async def handle_review(self, request: web.Request) -> web.Response:
         ident = await self.cookie_identity(request)
         if ident is None or ident.role not in ("lead", "adjudicator"):
             return self._html(REFUSED, 403)
+        if not await self._anything_to_review():
+            return self._html(NOTHING_TO_REVIEW)
         return self._app_page(request, ident, "/ws/review" if ident.role == "lead" else "/ws")
+
+    async def _anything_to_review(self) -> bool:
+        """Whether ``review`` would open a screen (it prints "Nothing to review" and exits
+        otherwise, which the browser would show as an ended session). Computed off the event
+        loop, on a connection of its own."""
+        from stanceterm.adjudicate import review_queue
+
+        def work() -> bool:
+            with Store.open(self.db, create=False) as store:
+                return bool(review_queue(store))
+
+        return await asyncio.to_thread(work)
 
     def _app_page(self, request: web.Request, ident: Identity, path: str) -> web.Response:
         here = f"{request.scheme}://{request.host}"
