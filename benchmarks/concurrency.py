@@ -77,7 +77,12 @@ async def annotate(
     schema = store.label_schema()
     assert schema is not None
     app = StanceApp(
-        store, schema, who, on_commit=on_commit, on_first_screen=lambda: shown.append(1.0)
+        store,
+        schema,
+        who,
+        on_commit=on_commit,
+        on_first_screen=lambda: shown.append(1.0),
+        nudge_stances=False,  # "1, enter" is one finished sentence, as the count assumes
     )
     finished = 0  # sentences made done: the labels this annotator must have in the DB
     presses = 0

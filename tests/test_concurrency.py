@@ -35,7 +35,12 @@ def _annotator(
         assert schema is not None
         shown: list[int] = []
         app = StanceApp(
-            store, schema, who, team_refresh=0.2, on_first_screen=lambda: shown.append(1)
+            store,
+            schema,
+            who,
+            team_refresh=0.2,
+            on_first_screen=lambda: shown.append(1),
+            nudge_stances=False,  # "1, enter" finishes the sentence at the first press
         )
         finished = 0
         async with app.run_test(size=(100, 30)) as pilot:
