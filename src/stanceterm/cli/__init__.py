@@ -19,7 +19,7 @@ import sys
 import click
 
 from stanceterm import __version__
-from stanceterm.cli import agreement, annotate, corpus, dedup, schemas, suggest, team
+from stanceterm.cli import agreement, annotate, corpus, dedup, schemas, serve, suggest, team
 from stanceterm.cli.context import AppContext, UserError, fail, pass_app
 from stanceterm.config import ConfigError, load_settings
 from stanceterm.fileguard import ConnectedFileError
@@ -72,7 +72,8 @@ for _command in (
     team.annotators_cmd,
     team.assign_cmd,
     team.merge_cmd,
-    annotate.serve_cmd,
+    serve.serve_cmd,
+    serve.invite_cmd,
     dedup.dedup_cmd,
     agreement.agreement_cmd,
     suggest.suggest_cmd,

@@ -1,4 +1,4 @@
-"""The screens: ``annotate``, ``demo``, ``review`` and ``serve``.
+"""The screens: ``annotate``, ``demo`` and ``review`` (``serve`` lives in ``cli/serve.py``).
 
 The UI is imported inside the commands that open it, on purpose: ``export`` and ``stats`` then
 start without loading Textual.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -16,9 +15,7 @@ import click
 from stanceterm.cli.context import AppContext, fail, pass_app
 from stanceterm.cli.corpus import run_import
 from stanceterm.cli.options import annotator_option
-from stanceterm.cli.render import err_console
 from stanceterm.config import ENV_DB, demo_article_path, resolve_schema
-from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
 from stanceterm.textsafe import clean
 
 DEMO_DB = "stanceterm-demo.db"
@@ -228,58 +225,3 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)
         fail(f"{result.failed_writes} gold decision(s) could not be saved")
-
-
-@click.command("serve")
-@click.option(
-    "--host",
-    default=DEFAULT_HOST,
-    show_default=True,
-    help="Address to listen on. Keep the loopback default; see below to reach it from elsewhere.",
-)
-@click.option(
-    "--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port."
-)
-@annotator_option("Who annotates (default: $STANCETERM_ANNOTATOR or config).")
-@click.option(
-    "--public-url",
-    metavar="URL",
-    help="The address browsers use, when behind a reverse proxy (e.g. https://annot.example.org).",
-)
-@pass_app
-def serve_cmd(
-    app: AppContext, host: str, port: int, annotator: str | None, public_url: str | None
-) -> None:
-    """Serve the annotation screen in a web browser (textual-serve).
-
-    One server annotates as one annotator: textual-serve cannot tell browsers apart, so each
-    annotator runs their own `stanceterm serve --annotator NAME --port P`. Every browser tab
-    runs `python -m stanceterm --db DB annotate --annotator NAME`.
-
-    It listens on 127.0.0.1 only. To annotate from another computer, open an SSH tunnel there:
-    `ssh -L 8000:localhost:8000 THIS_HOST`, then browse http://localhost:8000. To serve a team,
-    put a reverse proxy with authentication and TLS in front and pass --public-url. textual-serve
-    has no login and no encryption: a --host other than a loopback address lets anyone who
-    reaches the port annotate under this name and read every article.
-    """
-    from stanceterm import serve as serve_mod
-
-    name = app.annotator(annotator)
-    assert name is not None
-    store = app.store(create=False)
-    if store.corpus.first(name) is None:
-        fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
-    schema = Path(app.schema_flag) if app.schema_flag else None
-    command = serve_mod.annotate_command(Path(store.path), name, schema=schema)
-    url = public_url or serve_mod.public_url(host, port)
-    if serve_mod.is_loopback(host):
-        click.echo(
-            f"Serving stanceterm as {clean(name)} on {clean(url)} (only this machine can connect).",
-            err=True,
-        )
-        click.echo(serve_mod.exposure_help(port), err=True)
-    else:
-        err_console.print(
-            serve_mod.exposure_warning(host, port), markup=False, style="bold red", soft_wrap=True
-        )
-    serve_mod.serve(command, host=host, port=port, title=f"stanceterm · {name}", url=public_url)

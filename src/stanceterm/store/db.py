@@ -49,6 +49,7 @@ from stanceterm.store.actors import Actors, record_label_schema
 from stanceterm.store.clusters import Clusters
 from stanceterm.store.corpus import Corpus
 from stanceterm.store.gold import GoldRecords
+from stanceterm.store.invites import Invites
 from stanceterm.store.labels import ImportRuns, Labels
 from stanceterm.store.merge import Merge
 from stanceterm.store.models import StoreError, now
@@ -94,6 +95,7 @@ class Store:
         self.team = Team(self)
         self.merge = Merge(self)
         self.suggest = Suggestions(self)
+        self.invites = Invites(self)  # serve (issue 16): the team server's personal links
 
     @property
     def db(self) -> sqlite_utils.Database:

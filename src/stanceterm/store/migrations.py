@@ -226,7 +226,7 @@ CREATE TABLE suggest_blind (
 ALTER TABLE annotations ADD COLUMN suggested TEXT;
 """
 
-# --- safeimport: import runs (issue 12 §3, §5)
+# import runs (issue 12 §3, §5)
 #: v7: one row per ``import-labels`` run. Its label changes are history events with
 #: ``origin = 'import:<run id>'`` (indexed), so ``stanceterm undo-import RUN`` reverts the run as a
 #: whole. ``status``: ``applying`` (staged and being written in batches; a run interrupted here is
@@ -247,7 +247,19 @@ CREATE TABLE import_runs (
 CREATE INDEX import_runs_digest ON import_runs(digest, status);
 CREATE INDEX annotation_events_origin ON annotation_events(origin) WHERE origin IS NOT NULL;
 """
-# --- end safeimport
+
+# serve (issue 16)
+#: v8: personal links of the team server (``stanceterm invite``). Only the SHA-256 of a token is
+#: stored; a revoked link keeps its row (``revoked_at``) so ``invite --list`` shows it.
+_V8 = """
+CREATE TABLE invites (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('annotator', 'adjudicator', 'lead')),
+    token_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
 
 #: (version, SQL script). Append only: a released migration is never edited.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -258,6 +270,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (5, _V5),
     (6, _V6),
     (7, _V7),
+    (8, _V8),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
