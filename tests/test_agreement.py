@@ -586,3 +586,23 @@ def test_public_names_exist() -> None:
     for name in agreement.__all__:
         assert hasattr(agreement, name), name
     assert agreement.LEVELS == ("nominal", "ordinal", "interval", "ratio", "masi", "jaccard")
+
+
+def test_alpha_from_lists_equals_array_and_krippendorff_on_random_data() -> None:
+    """The list fast path (np.fromiter factorisation, issue 17) gives the same value as the
+    float-array path and the krippendorff package, with None and distinct NaN objects missing."""
+    import krippendorff
+
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 6, size=(5, 3000)).astype(np.float64)
+    data[rng.random(data.shape) < 0.25] = np.nan
+    rows: list[list[Any]] = [[None if np.isnan(v) else int(v) for v in row] for row in data]
+    rows[0] = [float("nan") if v is None else v for v in rows[0]]  # fresh NaN objects
+    as_str = [[None if v is None or v != v else f"c{v}" for v in row] for row in rows]
+    want = float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+    for level in ("nominal", "ordinal", "interval"):
+        assert alpha(rows, level) == pytest.approx(alpha(data, level), abs=1e-12)
+    assert alpha(rows) == pytest.approx(want, abs=1e-12)
+    assert alpha(as_str) == pytest.approx(want, abs=1e-12)
+    with pytest.raises(ValueError, match="unhashable"):
+        alpha([[1, [2]], [1, 2]])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -208,7 +209,11 @@ def _encode_objects(flat: list[Any], shape: tuple[int, int], level: str) -> tupl
             raise ValueError(f"unhashable value in reliability data: {v!r}") from None
         append(code)
     codes = np.asarray(codes_list, dtype=np.int64).reshape(shape)
-    domain: Domain = list(mapping)
+    return _order_domain(codes, list(mapping), level)
+
+
+def _order_domain(codes: IntArray, domain: Domain, level: str) -> tuple[IntArray, Domain]:
+    """Check the values against the level; recode in sorted order for ordered levels."""
     if level in _NUMERIC_LEVELS:
         for v in domain:
             if not isinstance(v, Real) or not math.isfinite(float(v)):
@@ -255,8 +260,61 @@ def _encode(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
             domain, inverse = np.unique(data, return_inverse=True)
             return inverse.reshape(data.shape).astype(np.int64), list(domain.tolist())
         return _encode_objects(data.ravel().tolist(), (data.shape[0], data.shape[1]), level)
-    flat, n_rows, n_cols = _rows(data)
-    return _encode_objects(flat, (n_rows, n_cols), level)
+    if level in _SET_LEVELS:
+        flat, n_rows, n_cols = _rows(data)
+        return _encode_objects(flat, (n_rows, n_cols), level)
+    return _encode_lists(data, level)
+
+
+def _check_rows(data: ReliabilityData) -> tuple[list[Any], int]:
+    """The rows of list-like reliability data (checked rectangular) and their width."""
+    if isinstance(data, str | bytes):
+        raise ValueError("reliability data must be a sequence of rows, not a string")
+    rows: list[Any] = []
+    width: int | None = None
+    for i, row in enumerate(data):
+        if isinstance(row, str | bytes) or not isinstance(row, Sequence | np.ndarray):
+            raise ValueError(f"row {i} of the reliability data is not a sequence of values")
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise ValueError(
+                f"reliability data is ragged: row {i} has {len(row)} values, row 0 has {width}"
+            )
+        rows.append(row)
+    return rows, width or 0
+
+
+def _encode_lists(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
+    """Codes for list-like data in one C-level pass, without a Python loop per value.
+
+    A ``defaultdict`` numbers each distinct value at its first occurrence (the order that
+    :func:`_encode_objects` gives, with the same Python equality) and ``np.fromiter`` collects
+    the numbers; missing values (``None``, NaN) are then mapped to -1 through the small domain.
+    """
+    rows, width = _check_rows(data)
+    shape = (len(rows), width)
+    numbering: defaultdict[Hashable, int] = defaultdict(itertools.count().__next__)
+    try:
+        raw = np.fromiter(
+            map(numbering.__getitem__, itertools.chain.from_iterable(rows)),
+            dtype=np.int64,
+            count=shape[0] * shape[1],
+        )
+    except TypeError:
+        bad = next(v for r in rows for v in r if not isinstance(v, Hashable))
+        raise ValueError(f"unhashable value in reliability data: {bad!r}") from None
+    seen = list(numbering)
+    lut = np.empty(len(seen) + 1, dtype=np.int64)
+    domain: Domain = []
+    for i, v in enumerate(seen):
+        if _is_missing(v):
+            lut[i] = -1
+        else:
+            lut[i] = len(domain)
+            domain.append(v)
+    codes: IntArray = lut[raw].reshape(shape) if len(domain) != len(seen) else raw.reshape(shape)
+    return _order_domain(codes, domain, level)
 
 
 def _unit_counts(codes: IntArray, n_categories: int) -> IntArray:
