@@ -213,3 +213,43 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def build_db(
+    sentences: int, annotators: int, work: Path, seed: int = 0
+) -> tuple[Path, Corpus, int]:
+    """A stanceterm DB of real text with varied labels, built as a user would: ``stanceterm
+    import`` of the corpus, then ``stanceterm import-labels`` of make_labels' records (the
+    sentence ids and texts read back read-only). Cached in ``work`` by size; returns (db, corpus,
+    number of label records)."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = build_corpus(sentences)
+    db = work / f"real-{sentences}-{annotators}-{seed}.db"
+    done = db.with_suffix(".labels")
+    if db.exists() and done.exists():
+        return db, corpus, int(done.read_text())
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    src = work / f"real-{sentences}.jsonl"
+    write_jsonl(corpus, src)
+    root = Path(__file__).resolve().parents[1]
+    env = {**__import__("os").environ, "PYTHONPATH": str(root / "src")}
+    cli = [sys.executable, "-m", "stanceterm", "--db", str(db)]
+    subprocess.run([*cli, "import", "-q", str(src)], check=True, env=env)
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        rows = con.execute("SELECT id, text FROM sentences ORDER BY rowid").fetchall()
+    labels = work / f"real-{sentences}-{annotators}-{seed}.labels.jsonl"
+    n = 0
+    with open(labels, "w", encoding="utf-8") as fh:
+        for rec in make_labels(rows, annotators, seed):
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+    subprocess.run(
+        [*cli, "import-labels", str(labels)], check=True, env=env, stdout=subprocess.DEVNULL
+    )
+    done.write_text(str(n))
+    return db, corpus, n
