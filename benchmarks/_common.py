@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+# STANCETERM_BENCH_SRC: measure another checkout's code (e.g. the base commit, for "before" figures)
+SRC = Path(os.environ.get("STANCETERM_BENCH_SRC") or ROOT / "src")
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
 
 
 def peak_rss_mb(children: bool = False) -> float:
@@ -103,7 +105,7 @@ def cli_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, 
     child the benchmark ever started (what ``RUSAGE_CHILDREN`` would give)."""
     cmd = [sys.executable, "-m", "stanceterm", *args]
     e = dict(os.environ if env is None else env)
-    e["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONPATH"] = str(SRC) + os.pathsep + e.get("PYTHONPATH", "")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=e)

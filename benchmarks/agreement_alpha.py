@@ -28,8 +28,9 @@ import krippendorff
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+SRC = os.environ.get("STANCETERM_BENCH_SRC") or str(ROOT / "src")
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
 
 from stanceterm.agreement import Level, alpha, bootstrap_ci  # noqa: E402
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import orjson
-from _common import ROOT, WORK, result
+from _common import SRC, WORK, result
 from corpus import write_jsonl
 from realtext import build_corpus
 from realtext import write_jsonl as write_real
@@ -68,7 +68,7 @@ def _tree_rss(pid: int) -> int:
 
 def run(cmd: list[str]) -> tuple[float, float, str]:
     """Wall time, peak tree RSS (MB), stderr."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0

@@ -640,13 +640,25 @@ def _use_sparse(level: str, domain: Domain) -> bool:
 
 
 def _boot_sparse(sp: _SparseSets, n: int, seed: int | None) -> FloatArray:
+    """:meth:`_SparseSets.alpha` of ``n`` unit resamples, vectorised over blocks of resamples
+    (at most about ``_BOOT_BLOCK_ELEMENTS`` resample x value cells at once)."""
     out = np.empty(n, dtype=np.float64)
     done = 0
+    n_vals = max(1, sp.value_codes.size)
+    rows = max(1, _BOOT_BLOCK_ELEMENTS // max(n_vals, sp.n_values))
     for idx in _index_blocks(sp.n_units, n, seed):
-        w = _weights(idx, sp.n_units)
-        for row in w:
-            out[done] = sp.alpha(row)
-            done += 1
+        for start in range(0, len(idx), rows):
+            w = _weights(idx[start : start + rows], sp.n_units)
+            b = w.shape[0]
+            flat = (sp.value_codes + (np.arange(b, dtype=np.int64) * sp.n_values)[:, None]).ravel()
+            n_c = np.bincount(
+                flat, weights=w[:, sp.value_units].ravel(), minlength=b * sp.n_values
+            ).reshape(b, sp.n_values)
+            total = n_c.sum(axis=1)
+            close = (n_c[:, sp.pair_a] * n_c[:, sp.pair_b] * sp.pair_sim).sum(axis=1)
+            expected = total * total - (n_c * n_c).sum(axis=1) - 2.0 * close
+            out[done : done + b] = _alpha_from(w @ sp.per_unit, expected, total)
+            done += b
     return out
 
 
