@@ -335,9 +335,11 @@ def _unit_counts(codes: IntArray, n_categories: int) -> IntArray:
             f"count-matrix method (at most {_MAX_CATEGORIES} values and "
             f"{_MAX_COUNT_CELLS} units x values); bin or round near-continuous data"
         )
-    shifted = np.where(codes < 0, n_categories, codes) + np.arange(n_units) * width
+    # code + 1 puts the missing values (-1) in column 0: one pass, no np.where
+    shifted = codes + (np.arange(n_units, dtype=np.int64) * width + 1)
     counts = np.bincount(shifted.ravel(), minlength=n_units * width)
-    return counts.reshape(n_units, width)[:, :n_categories].astype(np.int64)
+    out: IntArray = counts.reshape(n_units, width)[:, 1:]
+    return out
 
 
 def _pairable(codes: IntArray, n_categories: int) -> tuple[FloatArray, IntArray]:
