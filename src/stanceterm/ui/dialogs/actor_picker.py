@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rapidfuzz import fuzz
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -85,6 +84,8 @@ def candidates(
         if alias_key(m.alias) != alias_key(name):
             why = f"{why} · alias: {m.alias}" if why else f"alias: {m.alias}"
         out.append(Candidate(m.actor_id, name, why, m.score))
+    from rapidfuzz import fuzz  # lazy: rapidfuzz is not on the TUI's start-up path
+
     for name in cues:
         nk = alias_key(name)
         if nk.startswith(key) or fuzz.partial_ratio(key, nk) >= 80:
