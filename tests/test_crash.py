@@ -442,7 +442,7 @@ class Model:
     def shown(self, screen: str) -> bool:
         n = len(self.ids)
         finished = sum(1 for st, _ in self.state.values() if st != "draft")
-        if f"sentence {self.at + 1}/{n} " not in screen or f"{finished}/{n} done" not in screen:
+        if f"sentence {self.at + 1}/{n} " not in screen or f"{finished}/{n} finished" not in screen:
             return False
         _, claims = self.state.get(self.ids[self.at], ("draft", ()))
         for k in (1, 2, 3):

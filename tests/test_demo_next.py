@@ -33,6 +33,7 @@ def test_demo_prints_next_commands_that_work(tmp_path: Path) -> None:
     ]
     assert "stanceterm --db stanceterm-demo.db annotate --annotator demo" in commands
     assert any(" export " in c for c in commands) and any(c.endswith(" stats") for c in commands)
+    assert "stanceterm --db stanceterm-demo.db export --kind final" in commands  # what to ship
     for command in commands:
         argv = shlex.split(command)[1:]
         if "annotate" in argv:

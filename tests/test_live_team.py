@@ -297,7 +297,7 @@ def test_two_screens_and_every_command_beside_them_lose_nothing(tmp_path: Path) 
         for who in SCREENS:
             screens.open(who)
         for who in SCREENS:  # the first count is shown: the screen's readers are open
-            screens.wait_for(who, lambda s: f"0/{SENTENCES} done" in s)
+            screens.wait_for(who, lambda s: f"0/{SENTENCES} finished" in s)
         watch.start()
         for loop in loops:
             loop.start()
@@ -327,7 +327,7 @@ def test_two_screens_and_every_command_beside_them_lose_nothing(tmp_path: Path) 
         shown = {}
         for who in SCREENS:  # the screen took every key (its own count, before quitting)
             shown[who] = screens.wait_for(
-                who, lambda s, n=typed[who]: f"{n}/{SENTENCES} done" in s or "NOT SAVED" in s
+                who, lambda s, n=typed[who]: f"{n}/{SENTENCES} finished" in s or "NOT SAVED" in s
             )
         watch.stop.set()
         watch.join()

@@ -341,7 +341,7 @@ def test_tui_shows_escapes_and_markup_as_text(tmp_path: Path) -> None:
     )
     assert run_in("--db", str(db), "import", str(corpus), cwd=tmp_path).returncode == 0
     with Tui(tmp_path, db, "alice") as tui:
-        screen = tui.wait_for(lambda s: "0/1 done" in s and "sentence 1/1" in s and "hier" in s)
+        screen = tui.wait_for(lambda s: "0/1 finished" in s and "sentence 1/1" in s and "hier" in s)
         assert "␛]0;pwned␇" in screen and "␛[2J" in screen
         assert MARKUP in screen and LINK in screen.replace("\n", "")
         assert tui.title() != "pwned"

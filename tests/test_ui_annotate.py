@@ -624,7 +624,7 @@ async def test_counts_are_right_when_keys_beat_the_background_count(
         await settle(app, pilot)
         s = screen(app)
         assert s.counting and s.progress.total is None
-        assert "…/… done" in str(s.query_one("#progress").visual)  # type: ignore[attr-defined]
+        assert "…/… finished" in str(s.query_one("#progress").visual)  # type: ignore[attr-defined]
         await pilot.press("1", "enter", "3", "0")  # A0 done (arms_deal), A1 done (no claim)
         await settle(app, pilot)
         assert s.counting
@@ -634,7 +634,7 @@ async def test_counts_are_right_when_keys_beat_the_background_count(
         total, done, claims = real(db.team, "alice")
         assert (s.progress.total, s.progress.done) == (total, done) == (6, 4)
         assert {k: v for k, v in s.progress.claims.items() if v} == claims == {"arms_deal": 2}
-        assert "4/6 done" in str(s.query_one("#progress").visual)  # type: ignore[attr-defined]
+        assert "4/6 finished · 3 done" in str(s.query_one("#progress").visual)  # type: ignore[attr-defined]
         await pilot.press("u")  # undo A1's "no claim": counted from the undo's own states
         await settle_all(app, pilot)
         assert s.progress.done == 3 == real(db.team, "alice")[1]

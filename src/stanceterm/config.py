@@ -157,4 +157,5 @@ def next_commands(db: Path, annotator: str) -> list[str]:
         f"stanceterm {flag} annotate --annotator {shlex.quote(annotator)}",
         f"stanceterm {flag} stats",
         f"stanceterm {flag} export --kind annotations",
+        f"stanceterm {flag} export --kind final",  # hour2: the dataset to ship (issue 15 §6)
     ]

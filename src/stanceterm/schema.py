@@ -291,6 +291,37 @@ class SentenceRecord(_Strict):
     annotations: list[SentenceAnnotation]
 
 
+# --- hour2 (issue 15 §6): the record of ``export --kind final``
+FinalSource = Literal["adjudicated", "agreed", "single"]
+
+
+class FinalRecord(_Strict):
+    """One line of ``export --kind final``: the label a lead ships for one sentence.
+
+    ``source`` says where the labels come from: ``adjudicated`` (a gold decision; ``adjudicator``
+    names who made it), ``agreed`` (every annotator with a ``done`` label gave these labels, and
+    there were at least ``--min-annotators`` of them) or ``single`` (one annotator's ``done``
+    label, only with ``--allow-single``). ``annotators`` are the annotators whose labels the
+    record comes from. ``propagated_from``: null for a decision made on this sentence; the
+    representative's id on a copy of a dedup cluster (a cluster is one unit).
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    sentence_id: str
+    article_id: str
+    text: str
+    claims: list[str]
+    stances: list[StanceRecord]
+    source: FinalSource
+    annotators: list[str]
+    adjudicator: str | None = None
+    propagated_from: str | None = None
+    decided_at: str | None = None
+
+
+# --- end hour2
+
+
 class GoldSource(_Strict):
     """One annotator's version of the sentence when the gold decision was made.
 
@@ -336,6 +367,7 @@ EXPORTED_MODELS: dict[str, type[BaseModel]] = {
     "annotation": AnnotationRecord,
     "sentence": SentenceRecord,
     "gold": GoldRecord,
+    "final": FinalRecord,
 }
 
 

@@ -132,11 +132,34 @@ def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int |
 @click.command("export")
 @click.option(
     "--kind",
-    type=click.Choice(["annotations", "sentences", "gold"]),
+    type=click.Choice(["annotations", "sentences", "gold", "final"]),
     default="annotations",
     show_default=True,
     help="What to write.",
 )
+# --- hour2 (issue 15 §6): options of --kind final
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "parquet"]),
+    default="jsonl",
+    show_default=True,
+    help="final only: JSON lines, or flat CSV / Parquet (one row per stance; Parquet needs "
+    "pip install 'stanceterm[parquet]').",
+)
+@click.option(
+    "--min-annotators",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="final only: annotators who must have labelled a sentence done, all agreeing.",
+)
+@click.option(
+    "--allow-single",
+    is_flag=True,
+    help="final only: also ship sentences that one annotator labelled done (source: single).",
+)
+# --- end hour2
 @click.option(
     "--out",
     "out",
@@ -160,8 +183,11 @@ def export_cmd(
     annotators: tuple[str, ...],
     statuses: tuple[str, ...],
     articles: tuple[str, ...],
+    fmt: str = "jsonl",
+    min_annotators: int = 2,
+    allow_single: bool = False,
 ) -> None:
-    """Export sentences, annotations or gold labels as JSONL.
+    """Export sentences, annotations, gold labels or the final dataset.
 
     annotations: one line per (sentence, annotator) with status, claims, stances
     ({"claim", "actor", "stance"}), propagated_from, note and timestamps. A "done" line with
@@ -170,7 +196,23 @@ def export_cmd(
     sentences: one line per sentence with its cluster_id and all its annotations.
 
     gold: one line per adjudicated sentence with the gold labels and the annotators' versions.
+
+    final: the dataset to ship, one line per sentence: the gold decision; else the labels that
+    every annotator with a done label gave, when at least --min-annotators did (a flag sends the
+    sentence to review); "source" says which (adjudicated, agreed, single) and "annotators" who.
+    Copies of a dedup cluster carry its decision with "propagated_from". The rest is counted as
+    "needs review". With --format csv or parquet: one row per stance (CSV cells that a
+    spreadsheet would run as a formula start with ').
     """
+    # --- hour2 (issue 15 §6)
+    if kind == "final":
+        run_final_export(
+            app, out, fmt, min_annotators, allow_single, annotators, statuses, articles
+        )
+        return
+    if fmt != "jsonl":
+        fail(f"--format {fmt} is for --kind final only; {kind} is written as JSON lines")
+    # --- end hour2
     from stanceterm.export import DRAFTS_HINT, Filters, default_out_path, export, left_out_drafts
 
     store = app.store(create=False)
@@ -183,6 +225,49 @@ def export_cmd(
     drafts = left_out_drafts(store, filters) if kind in ("annotations", "sentences") else 0
     if drafts:
         click.echo(DRAFTS_HINT.format(n=drafts), err=True)
+
+
+# --- hour2 (issue 15 §6): export --kind final
+def run_final_export(
+    app: AppContext,
+    out: str | None,
+    fmt: str,
+    min_annotators: int,
+    allow_single: bool,
+    annotators: tuple[str, ...],
+    statuses: tuple[str, ...],
+    articles: tuple[str, ...],
+) -> None:
+    """``export --kind final``: write, then say what came from where and what needs review."""
+    from stanceterm.export import default_out_path
+    from stanceterm.final import FinalError, export_final
+
+    if statuses or annotators:
+        fail(
+            "--kind final takes no --status or --annotator: it decides from every annotator's "
+            "done labels (see --min-annotators, --allow-single)"
+        )
+    store = app.store(create=False)
+    target = out or str(default_out_path("final").with_suffix(f".{fmt}"))
+    try:
+        counts = export_final(
+            store,
+            target,
+            fmt=fmt,
+            min_annotators=min_annotators,
+            allow_single=allow_single,
+            articles=articles,
+        )
+    except FinalError as exc:
+        fail(str(exc))
+    where = "stdout" if target == "-" else target
+    click.echo(f"Wrote {counts.lines} final sentence(s) to {clean(where)}", err=True)
+    click.echo(counts.summary(), err=True)
+    for hint in counts.hints():
+        click.echo(hint, err=True)
+
+
+# --- end hour2
 
 
 @click.command("import-labels")

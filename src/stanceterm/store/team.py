@@ -43,6 +43,19 @@ class Team:
             )
             return int(c.execute(sql, [*params, annotator]).fetchone()[0])
 
+    # --- hour2 (issue 15 §4): finished vs done
+    def status_count(self, annotator: str, status: str) -> int:
+        """Sentences of the annotator's queue whose label has ``status``."""
+        with self._db.read() as c:
+            source, where, params = queue_filter(c, annotator)
+            sql = (
+                f"SELECT count(*) FROM {source} JOIN annotations a ON a.sentence_id = s.id "
+                f"WHERE {where} AND a.annotator = ? AND a.status = ?"
+            )
+            return int(c.execute(sql, [*params, annotator, status]).fetchone()[0])
+
+    # --- end hour2
+
     def progress_counts(self, annotator: str) -> tuple[int, int, dict[str, int]]:
         """(queue size, done in the queue, claim counts) of an annotator: the TUI's progress line.
         Scans the annotator's labels: call it on a reader, off the UI thread."""

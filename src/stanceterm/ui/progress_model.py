@@ -1,5 +1,5 @@
-"""What the progress lines show, as plain data (no Textual): this annotator's counts, rate and
-ETA (:class:`Progress`), and the team's progress as last polled (:class:`TeamProgress`).
+"""What the progress lines show, as plain data (no Textual): this annotator's counts (finished
+and done), smoothed rate and ETA (:class:`Progress`), and the team's progress as last polled (:class:`TeamProgress`).
 
 The team's numbers come from :meth:`Store.team.progress_by_annotator` (trigger-kept counters, a few-row
 read even on a million-sentence DB), polled every few seconds off the UI thread. Rates are
@@ -15,27 +15,54 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-#: Rate over the last N completions of this session.
-RATE_WINDOW = 30
+#: A rate is shown only after this many completions in this session...
+RATE_MIN_SENTENCES = 10
+#: ...or this much active time (seconds): a rate after 3 sentences is noise.
+RATE_MIN_ACTIVE_S = 300.0
+#: A gap between two completions longer than this is a pause: not active time, not in the rate.
+PAUSE_S = 180.0
+#: Weight of the newest gap in the exponentially smoothed time per sentence.
+RATE_ALPHA = 0.2
 
 
 class Progress:
-    """Counts kept from the DB (counted in the background at start, updated on each commit)."""
+    """Counts kept from the DB (counted in the background at start, updated on each commit).
+
+    ``done`` counts the *finished* sentences (done, skipped or flagged), ``labelled`` those whose
+    status is ``done``. The rate is an exponentially smoothed time per sentence over the gaps
+    between this session's completions, pauses (gaps over :data:`PAUSE_S`) left out; it is shown
+    once there were :data:`RATE_MIN_SENTENCES` completions or :data:`RATE_MIN_ACTIVE_S` of
+    active time.
+    """
 
     def __init__(self) -> None:
         self.total: int | None = None
         self.done = 0
+        self.labelled = 0
         self.claims: dict[str, int] = {}
-        self.times: deque[float] = deque(maxlen=RATE_WINDOW)
+        self.completions = 0
+        self.active_s = 0.0
+        self._last: float | None = None
+        self._gap: float | None = None  # smoothed seconds per sentence
 
     def rate_per_min(self) -> float | None:
-        if len(self.times) < 3:  # too few completions for a meaningful rate
+        if self._gap is None or self._gap <= 0:
             return None
-        span = self.times[-1] - self.times[0]
-        return None if span <= 0 else (len(self.times) - 1) / span * 60.0
+        if self.completions < RATE_MIN_SENTENCES and self.active_s < RATE_MIN_ACTIVE_S:
+            return None
+        return 60.0 / self._gap
 
     def completed(self, when: float | None = None) -> None:
-        self.times.append(time.monotonic() if when is None else when)
+        t = time.monotonic() if when is None else when
+        self.completions += 1
+        if self._last is not None:
+            gap = t - self._last
+            if 0 <= gap <= PAUSE_S:
+                self.active_s += gap
+                self._gap = (
+                    gap if self._gap is None else RATE_ALPHA * gap + (1 - RATE_ALPHA) * self._gap
+                )
+        self._last = t
 
     def eta_minutes(self) -> float | None:
         rate = self.rate_per_min()

@@ -28,6 +28,8 @@ from textual.worker import get_current_worker
 
 from stanceterm.store import Annotation, Gold, Stance, Store
 
+#: A save not committed after this many seconds is shown as "saving…" (issue 15 §3).
+SAVING_AFTER_S = 0.3
 #: Prefix of the provisional id of an actor being created (real ids are slugs, never start so).
 PROVISIONAL = "+"
 
@@ -82,6 +84,8 @@ class Writer:
         self.on_commit = on_commit
         #: sentence id -> (job seq, optimistic state) of states not yet committed
         self.pending: dict[str, tuple[int, Annotation]] = {}
+        #: sentence id -> when its oldest not-yet-committed save was queued (``saving…``)
+        self.pending_since: dict[str, float] = {}
         #: sentence ids whose latest write failed (cleared by a later successful save)
         self.unsaved: dict[str, str] = {}
         #: one line per failed write, for the report after the app exits
@@ -165,6 +169,7 @@ class Writer:
             entry = self.pending.get(sid)
             if entry is not None and entry[0] == job.seq:
                 del self.pending[sid]
+                self.pending_since.pop(sid, None)
             if job.label == "save":
                 self.unsaved.pop(sid, None)
         if job.done is not None:
@@ -178,6 +183,7 @@ class Writer:
         self.errors.append(text)
         if job.sentence_id is not None:
             self.unsaved[job.sentence_id] = message.error
+            self.pending_since.pop(job.sentence_id, None)
         self.app.notify(text, title="write failed", severity="error", timeout=30, markup=False)
         if job.failed is not None:
             job.failed(message.error)
@@ -204,6 +210,13 @@ class Writer:
             job.t0 = t0
         self.submit(job)
         self.pending[ann.sentence_id] = (job.seq, ann)
+        self.pending_since.setdefault(ann.sentence_id, time.monotonic())
+
+    def saving(self, sentence_id: str, after: float = SAVING_AFTER_S) -> bool:
+        """True when a save of ``sentence_id`` has waited longer than ``after`` seconds (another
+        process holds the write lock, or a slow disk): the screen then says "saving…"."""
+        since = self.pending_since.get(sentence_id)
+        return since is not None and time.monotonic() - since > after
 
     def real_stances(self, stances: tuple[Stance, ...]) -> tuple[Stance, ...]:
         """``stances`` with provisional actor ids replaced by the real ones (writer thread)."""

@@ -139,7 +139,7 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
         self._known_names = sorted(set(self.names.values()) | set(self.aliases))
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="picker", classes="dialog"):
+        with Vertical(id="picker", classes="dialog docked"):
             yield Static(Text(f"Actor for claim {self.claim}", style="bold"), classes="title")
             yield Input(placeholder="type a name or alias…", id="actor-query", compact=True)
             yield OptionList(id="actor-options", compact=True)

@@ -36,7 +36,7 @@ class ClaimChooser(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         shown = [self.keys[n][0] for n, _ in self.claims]
-        with Vertical(classes="dialog small"):
+        with Vertical(classes="dialog small docked"):
             yield Static(Text(f"which claim? {', '.join(shown)}", style="bold"))
             with Horizontal(classes="buttons"):
                 for key, claim in self.claims:
@@ -82,7 +82,7 @@ class StancePrompt(ModalScreen[str | None]):
         self.keys = dict(keys) if keys else stance_keys(stances)
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog small"):
+        with Vertical(classes="dialog small docked"):
             title = Text("stance of ")
             title.append(visible(self.actor), style="bold")
             title.append(f" on {self.claim}?")

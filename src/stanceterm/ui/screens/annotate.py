@@ -35,9 +35,14 @@ from stanceterm.ui.text import one_line, visible
 from stanceterm.ui.widgets.claim_bar import ClaimBar
 from stanceterm.ui.widgets.label_editor import LabelEditor, allowed, with_stance
 from stanceterm.ui.widgets.progress import ProgressLine
-from stanceterm.ui.widgets.sentence_view import SentenceView, article_line
+from stanceterm.ui.widgets.sentence_view import (
+    CONTEXT_AFTER,
+    CONTEXT_BEFORE,
+    SentenceView,
+    article_line,
+)
 from stanceterm.ui.widgets.team import TeamLine, TeamTable
-from stanceterm.ui.writer import Job, WritesChanged, replace_actor
+from stanceterm.ui.writer import SAVING_AFTER_S, Job, WritesChanged, replace_actor
 
 #: Actions that change labels: greyed out while an undo is being applied.
 LABEL_ACTIONS = frozenset(
@@ -64,16 +69,32 @@ def _is_done(ann: Annotation | None) -> bool:
     return ann is not None and ann.status not in NOT_DONE
 
 
+#: Key of the claims-count delta that carries the change in labels with status ``done`` (the
+#: progress line shows finished vs done); never a claim id (claim ids are identifiers).
+LABELLED = " done"
+
+
+def _labelled(ann: Annotation | None) -> int:
+    return int(ann is not None and ann.status == "done")
+
+
 def _delta(before: Annotation | None, after: Annotation | None) -> tuple[int, dict[str, int]]:
-    """How a change moves the progress counts: (done, claim id -> count)."""
+    """How a change moves the progress counts: (finished, claim id -> count, and
+    :data:`LABELLED` -> the change in ``done`` labels)."""
     done = int(_is_done(after)) - int(_is_done(before))
-    claims: dict[str, int] = {}
+    claims: dict[str, int] = {LABELLED: _labelled(after) - _labelled(before)}
     for state, sign in ((before, -1), (after, 1)):
         if state is None or state.propagated_from:
             continue
         for c in state.claims:
             claims[c] = claims.get(c, 0) + sign
     return done, claims
+
+
+def _with_labelled(store: Store, annotator: str) -> tuple[int, int, dict[str, int]]:
+    """The progress counts, with the ``done`` labels under :data:`LABELLED` (one snapshot)."""
+    total, finished, claims = store.team.progress_counts(annotator)
+    return total, finished, {**claims, LABELLED: store.team.status_count(annotator, "done")}
 
 
 def describe_undo(
@@ -268,9 +289,15 @@ class AnnotateScreen(Screen[None]):
             if b.id == "add_stance" and event.key in effective_keys(
                 b, self.stance_app.keymap_overrides
             ):
-                event.stop()
-                self.action_add_stance()
+                # hour2: not at once. Keys typed in one burst ("1a", a fast typist or tmux): the
+                # claim key's binding runs when its event reaches the app, after this handler;
+                # the hint waits in the app's queue behind it, and the key goes on to its binding
+                self.app.call_later(self._no_claim_hint, self.ann.sentence_id)
                 return
+
+    def _no_claim_hint(self, sentence_id: str) -> None:
+        if self.ann is not None and self.ann.sentence_id == sentence_id and not self.ann.claims:
+            self.action_add_stance()
 
     def key_for(self, binding_id: str) -> str:
         """The first key of a binding, after the keymap, as shown to the user."""
@@ -284,6 +311,7 @@ class AnnotateScreen(Screen[None]):
 
     def load(self, sentence: Sentence) -> None:
         """Show ``sentence`` with this annotator's labels (pending ones if not yet committed)."""
+        self._left_as_draft(sentence)
         app = self.stance_app
         if self.sentence is not None:
             self._acted = True
@@ -301,7 +329,7 @@ class AnnotateScreen(Screen[None]):
         self.cluster = (
             self.store.clusters.size(sentence.cluster_id) if sentence.cluster_id else None
         )
-        prev, nxt = self.store.corpus.context(sentence)
+        prev, nxt = self.store.corpus.context(sentence, CONTEXT_BEFORE, CONTEXT_AFTER)
         self.query_one(SentenceView).show(prev, sentence.text, nxt)
         n = self.article.n_sentences if self.article else 0
         self.query_one("#article", Static).update(article_line(self.article))
@@ -310,6 +338,19 @@ class AnnotateScreen(Screen[None]):
         self.query_one("#topbar", Static).update(top)
         self._show_labels(keep=None)
         self._show_others()
+
+    def _left_as_draft(self, going_to: Sentence) -> None:
+        """Leaving a sentence changed but not accepted says it stays a draft (issue 12 §6)."""
+        old, ann = self.sentence, self.ann
+        if old is None or ann is None or old.id == going_to.id:
+            return
+        if self.stored and ann.status == "draft":
+            self.notify(
+                f"sentence {old.idx + 1} left as a draft: not finished and not exported; "
+                f"come back and press {self.key_for('accept')} to accept it",
+                timeout=4,
+                markup=False,
+            )
 
     def _show_labels(self, keep: int | None) -> None:
         ann = self.ann
@@ -328,6 +369,11 @@ class AnnotateScreen(Screen[None]):
         status = ann.status if self.stored else "new"
         style = {"done": "bold green", "flagged": "bold yellow", "skipped": "bold magenta"}
         t.append(f"● {status}", style=style.get(status, "bold"))
+        if status == "draft":  # issue 12 §6 / 15 §3: a draft is not finished, say so
+            t.append(
+                f" — not finished: {self.key_for('accept')} accepts; leaving keeps a draft",
+                style="yellow",
+            )
         if ann.status == "done" and self.stored and not ann.claims:
             t.append(" (no claim)")
         if ann.note:
@@ -340,6 +386,8 @@ class AnnotateScreen(Screen[None]):
             t.append(f" · ≡ also in {others} {unit}{'s' if others != 1 else ''} (c)")
         if self.sentence.id in app.unsaved:
             t.append("  ⚠ NOT SAVED", style="bold reverse")
+        elif app.writer.saving(self.sentence.id):
+            t.append("  saving…", style="bold yellow")
         self.query_one("#status", Static).update(t)
 
     def _show_others(self) -> None:
@@ -407,6 +455,8 @@ class AnnotateScreen(Screen[None]):
         self.ann, self.stored = ann, True
         self.stance_app.save(ann, action, done=self._committed, t0=t0)
         self._show_labels(keep)
+        # a write still waiting (another process holds the lock) is shown as "saving…"
+        self.set_timer(SAVING_AFTER_S + 0.05, self._show_status)
 
     def _labels_changed(
         self, claims: tuple[str, ...], stances: tuple[Stance, ...], action: str, t0: float
@@ -439,6 +489,9 @@ class AnnotateScreen(Screen[None]):
         p = self.progress
         p.done += done
         for c, n in claims.items():
+            if c == LABELLED:
+                p.labelled += n
+                continue
             p.claims[c] = p.claims.get(c, 0) + n
 
     def _apply_to_since(self, done: int, claims: Mapping[str, int]) -> None:
@@ -476,7 +529,7 @@ class AnnotateScreen(Screen[None]):
         if reader is None:
 
             def count(store: Store) -> tuple[int, int, dict[str, int]]:
-                return store.team.progress_counts(annotator)
+                return _with_labelled(store, annotator)
 
             def counted(result: tuple[int, int, dict[str, int]]) -> None:
                 self._since_snapshot = (0, {})
@@ -502,9 +555,7 @@ class AnnotateScreen(Screen[None]):
     @work(thread=True, group="counts", exit_on_error=False)
     def _count_worker(self, reader: Store, token: int) -> None:
         try:
-            result: tuple[int, int, dict[str, int]] | str = reader.team.progress_counts(
-                self.annotator
-            )
+            result: tuple[int, int, dict[str, int]] | str = _with_labelled(reader, self.annotator)
         except Exception as exc:  # shown, never fatal: the counts are only a display
             result = f"{type(exc).__name__}: {exc}"
         finally:
@@ -524,6 +575,7 @@ class AnnotateScreen(Screen[None]):
         p = self.progress
         p.total, p.done, claims = result
         p.claims = dict(claims)
+        p.labelled = p.claims.pop(LABELLED, 0)
         self._apply_to_progress(*since)
         self._show_progress()
 

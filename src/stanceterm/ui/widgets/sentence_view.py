@@ -25,8 +25,27 @@ def article_line(article: Article | None, position: str = "") -> Text:
     return line
 
 
+#: Sentences of context asked for before and after the current one: the box is filled with the
+#: article that follows (dimmed), and the current sentence stays near the top.
+CONTEXT_BEFORE = 2
+CONTEXT_AFTER = 12
+#: At most this many characters of the preceding text are shown (its end), so the current
+#: sentence stays in view above a docked dialog, even at 80x24.
+PREV_CHARS = 160
+
+
+def _tail(text: str, limit: int = PREV_CHARS) -> str:
+    """The end of ``text``, cut at a word boundary, with « … » where it was cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    space = cut.find(" ")
+    return "… " + (cut[space + 1 :] if 0 <= space < 30 else cut)
+
+
 class SentenceView(VerticalScroll, can_focus=False):
-    """Previous sentence (dim), the current one (bold), the next one (dim)."""
+    """The preceding text (dim, its last characters), the current sentence (bold), and the
+    article's following sentences filling the rest of the box (dim)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="prev-sentence", classes="context")
@@ -34,7 +53,7 @@ class SentenceView(VerticalScroll, can_focus=False):
         yield Static(id="next-sentence", classes="context")
 
     def show(self, prev: list[str], text: str, nxt: list[str]) -> None:
-        self.query_one("#prev-sentence", Static).update(data(" ".join(prev)))
+        self.query_one("#prev-sentence", Static).update(data(_tail(" ".join(prev))))
         self.query_one("#current-sentence", Static).update(data(text))
         self.query_one("#next-sentence", Static).update(data(" ".join(nxt)))
         self.query_one("#prev-sentence").display = bool(prev)
