@@ -293,10 +293,25 @@ class Corpus:
         norm_query = match_key(norm_query)
         if not norm_query:
             return None
+        source, where, params = self._queue_filter(annotator)
+        if len(norm_query) >= 3 and self._db.search_index_ready():
+            # perf: the FTS5 trigram index (migration v9) finds the substring; candidates come
+            # in seq order from the index, and the first one in the annotator's queue wins
+            pattern = '"' + norm_query.replace('"', '""') + '"'
+            sql = (
+                f"SELECT s.seq FROM sentences_fts f CROSS JOIN {source} "
+                f"WHERE sentences_fts MATCH ? AND f.rowid > ? AND s.seq = f.rowid AND {where} "
+                "ORDER BY f.rowid LIMIT 1"
+            )
+            with self._db.read() as c:
+                row = c.execute(sql, [pattern, after_seq, *params]).fetchone()
+                if row is None:
+                    row = c.execute(sql, [pattern, -1, *params]).fetchone()
+            return None if row is None else self.sentence_at(int(row[0]))
+        # under 3 characters (no trigram) or while the index is being built: a scan
         pattern = (
             "%" + norm_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         )
-        source, where, params = self._queue_filter(annotator)
         sql = (
             f"SELECT s.seq FROM {source} WHERE {where} AND s.norm LIKE ? ESCAPE '\\' "
             "AND s.seq > ? ORDER BY s.seq LIMIT 1"

@@ -27,6 +27,11 @@ or opens its own, never both:
 
 **Getters never write:** reading methods go through :meth:`Store.read` only, so commands that
 only read (``agreement``, ``stats``, ``export``) never take the write lock.
+
+Size: over 600 lines because everything about one connection's life is here and nowhere else:
+opening (and refusing foreign or newer files), the upgrade gate, the migrations run and the
+resumable search-index build that follows them, transactions with their lock retries, readers and
+snapshots. Moving any of it out would put ``BEGIN``/``COMMIT`` in a second module.
 """
 
 from __future__ import annotations
@@ -305,6 +310,50 @@ class Store:
                 continue
             self._run_migration(target, script)
             version = target
+        self.build_search_index()
+
+    # ---------------------------------------------------------------- perf: search index build
+    def build_search_index(self, batch: int | None = None) -> int:
+        """Index the sentences that migration v9 found in the DB into ``sentences_fts``, in
+        short write transactions of ``batch`` sentences (resumable: progress is ``meta.fts_done``,
+        committed with each batch). Returns the number of sentences indexed; 0 once complete."""
+        size = batch or migrations.FTS_BATCH
+        indexed = 0
+        if self.search_index_ready():  # the usual case: a read, no write lock taken
+            return 0
+        while True:
+            with self.tx() as c:
+                row = c.execute(
+                    "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done'), "
+                    "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end')"
+                ).fetchone()
+                if row is None or row[0] is None or row[1] is None or row[0] >= row[1]:
+                    return indexed
+                done, end = int(row[0]), int(row[1])
+                hi = c.execute(
+                    "SELECT MAX(seq) FROM (SELECT seq FROM sentences WHERE seq > ? AND seq <= ? "
+                    "ORDER BY seq LIMIT ?)",
+                    (done, end, size),
+                ).fetchone()[0]
+                hi = end if hi is None else int(hi)
+                cur = c.execute(
+                    "INSERT INTO sentences_fts(rowid, norm) "
+                    "SELECT seq, norm FROM sentences WHERE seq > ? AND seq <= ?",
+                    (done, hi),
+                )
+                indexed += max(cur.rowcount, 0)
+                c.execute("UPDATE meta SET value = ? WHERE key = 'fts_done'", (str(hi),))
+
+    def search_index_ready(self) -> bool:
+        """True when every sentence is in ``sentences_fts`` (False before migration v9)."""
+        with self.read() as c:
+            row = c.execute(
+                "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done') >= "
+                "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end')"
+            ).fetchone()
+        return bool(row and row[0])
+
+    # ---------------------------------------------------------------- end perf
 
     def _create_all(self) -> None:
         """A brand-new DB: every migration in ONE transaction, so another process opening the

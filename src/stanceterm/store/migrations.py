@@ -261,6 +261,41 @@ CREATE TABLE invites (
 );
 """
 
+# v9 (perf, issue 17): an FTS5 trigram index on the normalised text, for the `/` search (substring search
+# on ``norm``, which is already accent-folded and case-folded by ``segment.match_key``). The
+# index is external-content (it stores no second copy of the text) and kept in sync by triggers.
+# The migration itself only creates the table and triggers; the rows already in the DB are indexed
+# afterwards by :func:`build_search_index`, in short batches (never one long write transaction),
+# resumably: ``meta.fts_end`` is the last seq to backfill, ``meta.fts_done`` how far it got.
+# The triggers touch the index only for rows outside (fts_done, fts_end], so a row is never
+# indexed twice nor deleted from the index before it was added; a search falls back to a scan
+# until the build is complete.
+_FTS_LIVE = (
+    "({seq} <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done') "
+    "OR {seq} > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end'))"
+)
+_V9 = f"""
+CREATE VIRTUAL TABLE sentences_fts USING fts5(
+    norm, content='sentences', content_rowid='seq', tokenize='trigram'
+);
+INSERT INTO meta(key, value) SELECT 'fts_end', COALESCE(MAX(seq), 0) FROM sentences;
+INSERT INTO meta(key, value) VALUES ('fts_done', '0');
+CREATE TRIGGER sentences_fts_ins AFTER INSERT ON sentences WHEN {_FTS_LIVE.format(seq="new.seq")}
+BEGIN
+    INSERT INTO sentences_fts(rowid, norm) VALUES (new.seq, new.norm);
+END;
+CREATE TRIGGER sentences_fts_del AFTER DELETE ON sentences WHEN {_FTS_LIVE.format(seq="old.seq")}
+BEGIN
+    INSERT INTO sentences_fts(sentences_fts, rowid, norm) VALUES ('delete', old.seq, old.norm);
+END;
+CREATE TRIGGER sentences_fts_upd AFTER UPDATE OF norm ON sentences
+WHEN {_FTS_LIVE.format(seq="old.seq")}
+BEGIN
+    INSERT INTO sentences_fts(sentences_fts, rowid, norm) VALUES ('delete', old.seq, old.norm);
+    INSERT INTO sentences_fts(rowid, norm) VALUES (new.seq, new.norm);
+END;
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, _V1),
@@ -271,10 +306,13 @@ MIGRATIONS: list[tuple[int, str]] = [
     (6, _V6),
     (7, _V7),
     (8, _V8),
+    (9, _V9),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 NORM_BATCH = 5000
+#: sentences indexed per write transaction by :func:`build_search_index`
+FTS_BATCH = 20_000
 
 
 def _v4_refold_norms(c: sqlite3.Connection) -> None:

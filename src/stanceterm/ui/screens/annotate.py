@@ -978,13 +978,34 @@ class AnnotateScreen(Screen[None]):
             if not query or not query.strip():
                 return
             after = self.sentence.seq if self.sentence else -1
-            hit = self.store.corpus.search(query, after, self.annotator)
-            if hit is None:
-                self.notify(f"No sentence contains « {query} ».", markup=False, timeout=3)
-            else:
-                self.load(hit)
+            self._search_worker(query, after)
 
         self.app.push_screen(SearchDialog(), found)
+
+    @work(thread=True, group="search", exclusive=True, exit_on_error=False)
+    def _search_worker(self, query: str, after: int) -> None:
+        """The `/` search, off the UI thread, on a reader connection (the FTS index answers
+        in milliseconds; a short query or an index still being built scans)."""
+        reader = self.store.open_reader()
+        try:
+            hit = (reader or self.store).corpus.search(query, after, self.annotator)
+        except Exception as exc:  # a locked or vanished DB: say so, keep the screen
+            with contextlib.suppress(RuntimeError):
+                self.app.call_from_thread(
+                    self.notify, f"Search failed: {exc}", markup=False, timeout=5
+                )
+            return
+        finally:
+            if reader is not None:
+                reader.close()
+        with contextlib.suppress(RuntimeError):  # the app has exited
+            self.app.call_from_thread(self._search_done, query, hit)
+
+    def _search_done(self, query: str, hit: Sentence | None) -> None:
+        if hit is None:
+            self.notify(f"No sentence contains « {query} ».", markup=False, timeout=3)
+        else:
+            self.load(hit)
 
     def jump_to(self, sentence_id: str) -> None:
         sentence = self.store.corpus.sentence(sentence_id)
