@@ -815,6 +815,14 @@ def serve_cmd(
     help="Take this sentence out of its cluster for good (its propagated labels are withdrawn).",
 )
 @click.option("--annotator", help="Who splits (recorded with --split; optional).")
+@click.option(
+    "--explain",
+    "explain_ids",
+    nargs=2,
+    metavar="SID1 SID2",
+    help="Print the word alignment of two sentences, each difference with its class, and the "
+    "verdict (merge or keep apart).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @pass_app
 def dedup_cmd(
@@ -825,6 +833,7 @@ def dedup_cmd(
     min_overlap: float,
     split_id: str | None,
     annotator: str | None,
+    explain_ids: tuple[str, str] | None,
     as_json: bool,
 ) -> None:
     """Cluster repeated sentences across articles, so each is annotated once.
@@ -842,6 +851,18 @@ def dedup_cmd(
     from stanceterm.dedup import DEFAULT_THRESHOLD, overlap_rows, run_dedup
 
     store = app.store(create=False)
+    # --- dedup --explain (issue 14): one core call, text escaped ---------------------------
+    if explain_ids:
+        from stanceterm.dedup import explain_sentences, format_explanation
+
+        app.schema()  # seeds the trusted gazetteer
+        try:
+            expl = explain_sentences(store, *explain_ids)
+        except KeyError as exc:
+            fail(f"unknown sentence id: {clean(exc.args[0])}")
+        click.echo("\n".join(clean(line) for line in format_explanation(expl).split("\n")))
+        return
+    # --- end dedup --explain ------------------------------------------------------------------
     if split_id is not None:
         sentence = store.sentence(split_id)
         if sentence is None:

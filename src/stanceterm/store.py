@@ -806,6 +806,23 @@ class Store:
             out.update({str(r[1]): str(r[0]) for r in c.execute("SELECT id, name FROM actors")})
         return out
 
+    # --- dedup (issue 14): trusted aliases --------------------------------------------------
+    def trusted_alias_map(self) -> dict[str, str]:
+        """Alias -> actor id for the actors of the label schema (created by nobody): the only
+        aliases dedup may treat as one actor. Actors made in the picker (``created_by`` set) are
+        left out, so one keystroke cannot merge sentences."""
+        with self.read() as c:
+            rows = c.execute(
+                "SELECT a.alias, a.actor_id FROM actor_aliases a JOIN actors t ON t.id = a.actor_id "
+                "WHERE t.created_by IS NULL"
+            )
+            out = {str(r[0]): str(r[1]) for r in rows}
+            for r in c.execute("SELECT id, name FROM actors WHERE created_by IS NULL"):
+                out[str(r[1])] = str(r[0])
+        return out
+
+    # --- end dedup ----------------------------------------------------------------------------
+
     # ---------------------------------------------------------------- articles and sentences
 
     def insert_articles(self, articles: Iterable[NewArticle], counts: ImportCounts) -> None:
