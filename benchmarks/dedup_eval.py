@@ -383,11 +383,21 @@ WORDS_OF = {"en": {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "sev
 def digits_words(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
     table = WORDS_OF[lang]
     back = {w: d for d, w in table.items()}
-    ws = [m for m in _words(s) if m.group(0).lower() in back]
+    ws = [
+        m
+        for m in _words(s)
+        if m.group(0).lower() in back
+        and s[m.end() : m.end() + 1] != "-"
+        and s[max(0, m.start() - 1) : m.start()] != "-"
+    ]
     if ws:
         m = rng.choice(ws)
         return s, _replace_span(s, m, str(back[m.group(0).lower()]))
-    ds = [m for m in re.finditer(r"(?<![\d.,])\d{1,2}(?![\d.,:])", s) if int(m.group(0)) in table]
+    ds = [
+        m
+        for m in re.finditer(r"(?<![\w.,:/-])\d{1,2}(?![\w.,:/-])", s)
+        if int(m.group(0)) in table and m.group(0)[0] != "0"
+    ]
     if not ds:
         return None
     m = rng.choice(ds)

@@ -578,12 +578,16 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
             out.append(Tok(w, str(value), "number words", w[:1].isupper(), before, after))
             i += 1
             continue
-        out.append(Tok(w, lw, "", w[:1].isupper(), before, after))
+        if lw.isdigit() and len(lw) > 1 and lw[0] == "0":  # "08" and "8": one value
+            out.append(Tok(w, str(int(lw)), "number format", False, before, after))
+        else:
+            out.append(Tok(w, lw, "", w[:1].isupper(), before, after))
         i += 1
     return Analysed(text, tuple(out))
 
 
 _LEXICON: frozenset[str] | None = None
+_LEXICON_FLOOR = 50
 _LEXICON_LOCK = threading.Lock()
 
 
@@ -602,8 +606,9 @@ def lexicon() -> frozenset[str]:
             for lang in ("en", "fr"):
                 with gzip.open(str(base / f"{lang}.json.gz"), "rt", encoding="utf-8") as fh:
                     data = json.load(fh)
-                for w in data:
-                    words.add(fold(w).casefold())
+                for w, freq in data.items():
+                    if freq > _LEXICON_FLOOR:  # the floor holds misspellings ("stroy")
+                        words.add(fold(w).casefold())
             _LEXICON = frozenset(words)
         return _LEXICON
 
@@ -703,7 +708,7 @@ class Knowledge:
 
     def known(self, word: str) -> bool:
         w = word.lstrip("#")
-        if w in lexicon() or self.names.get(w, 0) >= 2:
+        if w in FACT_WORDS or w in lexicon() or self.names.get(w, 0) >= 2:
             return True
         return self.gazetteer is not None and w in self.gazetteer.words
 
@@ -713,13 +718,15 @@ def _typo_limit(x: str, y: str) -> int:
 
 
 def _is_typo(x: Tok, y: Tok, k: Knowledge) -> bool:
-    a, b = x.canon, y.canon
+    # a misspelt number word ("elevn") is compared as written, not as its value
+    a = x.raw.casefold() if x.via == "number words" else x.canon
+    b = y.raw.casefold() if y.via == "number words" else y.canon
     if a[:1] == "#" or b[:1] == "#" or _DIGIT.search(a) or _DIGIT.search(b):
         return False
-    if a in FACT_WORDS or b in FACT_WORDS or a in _FUNCTION_WORDS or b in _FUNCTION_WORDS:
+    if a in _FUNCTION_WORDS or b in _FUNCTION_WORDS or a in _NEGATION_WORDS or b in _NEGATION_WORDS:
         return False
     names = x.cap and y.cap
-    if min(len(a), len(b)) < (5 if names else 4):
+    if min(len(a), len(b)) < (5 if names else 3):
         return False
     if OSA.distance(a, b) > (1 if names else _typo_limit(a, b)):
         return False
@@ -797,7 +804,7 @@ def _formula(toks: Sequence[Tok], i1: int, i2: int, k: Knowledge) -> frozenset[s
     None. Forms: "X said (that)" / « X a déclaré (que) », ", said X" / « , a déclaré X »,
     « Selon X, » / ", according to X", and an agency dateline « MOSCOU (AFP) - »."""
     run = list(toks[i1:i2])
-    while run and run[-1].canon in {"that", "que", "qu"}:
+    while run and run[-1].canon in _FUNCTION_WORDS:
         run.pop()
     if not run:
         return None
@@ -827,6 +834,20 @@ def _formula(toks: Sequence[Tok], i1: int, i2: int, k: Knowledge) -> frozenset[s
 def _is_speech_run(toks: Sequence[Tok]) -> bool:
     canon = [t.canon for t in toks if t.canon not in {"that", "que", "qu"}]
     return bool(canon) and tuple(canon) in _SPEECH_SEQS
+
+
+def _is_speaker_or_speech_run(toks: Sequence[Tok]) -> bool:
+    """A run that can only be part of an attribution formula whose rest is equal on both sides
+    ("the spokesman said" where only "spokesman said" moved)."""
+    if _is_speech_run(toks):
+        return True
+    return all(
+        t.canon in {"that", "que", "qu"}
+        or (t.canon,) in _SPEECH_SEQS
+        or t.canon in {"a", "ont"}
+        or t.canon in _TITLE_WORDS
+        for t in toks
+    ) and any((t.canon,) in _SPEECH_SEQS or t.canon in {"a", "ont"} for t in toks)
 
 
 def _block_alias(a: Analysed, b: Analysed, op: tuple[int, int, int, int], k: Knowledge) -> bool:
@@ -937,7 +958,7 @@ def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = Non
                 )
                 continue
             spk = _formula(an.toks, r1, r2, k)
-            if spk is None and _is_speech_run(an.toks[r1:r2]):
+            if spk is None and _is_speaker_or_speech_run(an.toks[r1:r2]):
                 # only the verb moved ("X said" -> "said X"): the formula spans the speaker too
                 spk = next(
                     (
@@ -1077,7 +1098,7 @@ class MinHashBlocker:
     hashed with CRC-32, so a sentence's keys are the same in every run and every process.
     """
 
-    def __init__(self, bands: int = 24, rows: int = 5, seed: int = 20261201) -> None:
+    def __init__(self, bands: int = 40, rows: int = 4, seed: int = 20261201) -> None:
         self.bands = bands
         self.rows = rows
         rng = np.random.default_rng(seed)
