@@ -5,6 +5,8 @@ merged with the score-and-guard engine) plus one per never-benign class, in Fren
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stanceterm.dedup import cluster_texts, explain, format_explanation
 from stanceterm.schema import load_schema
@@ -204,3 +206,12 @@ def test_known_names_from_the_corpus_are_not_typos() -> None:
     ]
     assert cluster_texts([a, b]) == [0, 0]
     assert cluster_texts([*others, a, b])[-2:] == [4, 5]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80), st.text(max_size=80))
+def test_explain_never_fails_and_identical_text_merges(a: str, b: str) -> None:
+    e = explain(a, b, ALIASES)
+    assert isinstance(e.merge, bool)
+    assert explain(a, a, ALIASES).merge
+    assert "\n" not in e.summary()
