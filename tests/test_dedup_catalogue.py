@@ -215,3 +215,13 @@ def test_explain_never_fails_and_identical_text_merges(a: str, b: str) -> None:
     assert isinstance(e.merge, bool)
     assert explain(a, a, ALIASES).merge
     assert "\n" not in e.summary()
+
+
+def test_joins_carry_their_difference_summary() -> None:
+    from stanceterm.dedup import Deduper
+
+    d = Deduper(aliases=ALIASES)
+    _, a, b = next(x for x in BENIGN_COPIES if x[0] == "attribution moved en")
+    joins = d.process([("1", a), ("2", b.replace("1,000", "1 000"))])
+    assert [(j.member, j.representative) for j in joins] == [("2", "1")]
+    assert joins[0].difference == "number format, attribution moved"

@@ -1322,6 +1322,9 @@ class Join:
     member: str
     representative: str
     score: float
+    #: how the member differs from its representative ("quotes, attribution moved"): what the
+    #: copies list shows; a store with room can keep it per clustered copy
+    difference: str = ""
 
 
 @dataclass
@@ -1450,6 +1453,7 @@ class Deduper:
                     if s >= self.threshold:
                         cands.append((float(s), r))
             chosen = None
+            summary = ""
             if cands:
                 self.stats.verified += len(cands)
                 mine = prepared[j][1] or analyse(text)
@@ -1457,10 +1461,11 @@ class Deduper:
                     verdict = explain_analysed(self._features(r), mine, self.knowledge)
                     if verdict.merge:
                         chosen = (s, r)
+                        summary = verdict.summary()
                         break
                     self.stats.guarded[verdict.reason or "?"] += 1
             if chosen is not None:
-                joins.append(Join(sid, self.rep_ids[chosen[1]], chosen[0]))
+                joins.append(Join(sid, self.rep_ids[chosen[1]], chosen[0], summary))
                 continue
             r = len(self.rep_ids)
             self.rep_ids.append(sid)
