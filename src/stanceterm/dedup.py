@@ -221,7 +221,7 @@ def _canon_key_tokens(toks: list[str]) -> list[str]:
     out: list[str] = []
     i, n = 0, len(toks)
     while i < n:
-        for size in range(min(_TABLE_MAX, n - i), 0, -1):
+        for size in range(min(_TABLE_MAX, n - i) if toks[i] in _TABLE_FIRST else 0, 0, -1):
             got = _TABLE_PAIRS.get(tuple(toks[i : i + size]))
             if got is not None:
                 out.extend(c.lstrip("#") for c in got[0])
@@ -366,6 +366,7 @@ _TABLE_PAIRS: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {
     ("muhammad",): (("muhammad",), "transliteration"),
 }
 _TABLE_MAX = max(len(k) for k in _TABLE_PAIRS)
+_TABLE_FIRST = frozenset(k[0] for k in _TABLE_PAIRS)
 
 _FUNCTION_WORDS = frozenset(
     # whose loss changes no fact: complementisers, definite articles, honorifics
@@ -539,11 +540,12 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         before = i == 0 or bool(_DELIM.search(folded[spans[i - 1][2] : s]))
         # the closed table, longest first
         hit = None
-        for size in range(min(_TABLE_MAX, n - i), 0, -1):
-            got = _TABLE_PAIRS.get(tuple(low[i : i + size]))
-            if got is not None:
-                hit = (size, got)
-                break
+        if low[i] in _TABLE_FIRST:
+            for size in range(min(_TABLE_MAX, n - i), 0, -1):
+                got = _TABLE_PAIRS.get(tuple(low[i : i + size]))
+                if got is not None:
+                    hit = (size, got)
+                    break
         if hit is not None:
             size, (canon, cls) = hit
             raw = folded[s : spans[i + size - 1][2]]
@@ -785,15 +787,25 @@ def _same_speaker(x: frozenset[str], y: frozenset[str]) -> bool:
     return nx <= ny or ny <= nx
 
 
+_SORTED_HEADS: dict[int, list[tuple[str, ...]]] = {}
+
+
+def _longest_first(heads: frozenset[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    got = _SORTED_HEADS.get(id(heads))
+    if got is None:
+        got = _SORTED_HEADS[id(heads)] = sorted(heads, key=len, reverse=True)
+    return got
+
+
 def _starts_with(seq: Sequence[str], heads: frozenset[tuple[str, ...]]) -> int:
-    for h in sorted(heads, key=len, reverse=True):
+    for h in _longest_first(heads):
         if tuple(seq[: len(h)]) == h:
             return len(h)
     return 0
 
 
 def _ends_with(seq: Sequence[str], heads: frozenset[tuple[str, ...]]) -> int:
-    for h in sorted(heads, key=len, reverse=True):
+    for h in _longest_first(heads):
         if len(seq) >= len(h) and tuple(seq[len(seq) - len(h) :]) == h:
             return len(h)
     return 0
