@@ -83,6 +83,12 @@ NEAR_MISSES = [
      "The delegation from Australia arrived at the summit late on Sunday evening."),
     ("negation", "Le Kremlin a nié que la Corée du Nord livre des armes à la Russie depuis l'été.",
      "Le Kremlin n'a pas nié que la Corée du Nord livre des armes à la Russie depuis l'été."),
+    ("two names swapped", "Well, you say Miramar on Monday and I say Piramar on Tuesday, as always.",
+     "Well, you say Piramar on Monday and I say Miramar on Tuesday, as always."),
+    ("number compound", "Ce premier de ses vingt-neuf longs métrages fut un énorme succès populaire.",
+     "Ce premier de ses deux-neuf longs métrages fut un énorme succès populaire."),
+    ("honorific and article swapped", "Les enfants de Mme Philippe avaient montré leur travail d'après Les contes du chat perché.",
+     "Les enfants de Les Philippe avaient montré leur travail d'après Mme contes du chat perché."),
     ("picker alias", "The Kremlin said it had received the letter from Kowalski on Monday.",
      "The Kremlin said it had received the letter from Nowak on Monday."),
 ]  # fmt: skip

@@ -888,6 +888,11 @@ def _words(toks: Sequence[Tok]) -> str:
     return " ".join(t.raw for t in toks if t.raw)
 
 
+def _letters(toks: Sequence[Tok]) -> str:
+    """The words as written, joined without separators ("e-mail" / "email")."""
+    return "".join(ch for t in toks for ch in t.raw.casefold() if ch.isalnum())
+
+
 def _coalesced(ca: list[str], cb: list[str]) -> list[tuple[str, int, int, int, int]]:
     """Levenshtein opcodes with neighbouring differences joined into one block ("Vladimir Putin"
     -> "Poutine" is one replacement, not a replacement and a deletion)."""
@@ -933,7 +938,10 @@ def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = Non
             if len(ta) == len(tb):
                 pairs = list(zip(ta, tb, strict=True))
                 kinds = []
+                in_a, in_b = set(ca), set(cb)
                 for x, y in pairs:
+                    if x.canon in in_b or y.canon in in_a:
+                        break  # a word that is also on the other side moved: no typo
                     if _is_typo(x, y, k):
                         kinds.append("typo")
                     elif k.actor([x.canon]) is not None and k.actor([x.canon]) == k.actor(
@@ -946,7 +954,7 @@ def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = Non
                     for (x, y), kind in zip(pairs, kinds, strict=True):
                         diffs.append(Difference(kind, x.raw, y.raw))
                     continue
-            if "".join(ca[i1:i2]) == "".join(cb[j1:j2]):
+            if _letters(ta) == _letters(tb):
                 diffs.append(Difference("spacing", _words(ta), _words(tb)))
                 continue
         if i2 > i1:
@@ -962,7 +970,9 @@ def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = Non
         for r1, r2 in runs:
             run = an.toks[r1:r2]
             words = _words(run)
-            if all(t.canon in _FUNCTION_WORDS for t in run):
+            if all(t.canon in _FUNCTION_WORDS for t in run) and not any(
+                t.canon in moved_names for t in run
+            ):
                 diffs.append(
                     Difference(
                         "function word", words if side == "a" else "", words if side == "b" else ""
@@ -997,7 +1007,7 @@ def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = Non
                 continue
             for pos in range(r1, r2):
                 t = an.toks[pos]
-                if t.canon in _FUNCTION_WORDS:
+                if t.canon in _FUNCTION_WORDS and t.canon not in moved_names:
                     continue
                 kind = _token_kind(t, k, initial=pos == 0)
                 if t.canon in moved_names and kind in {
