@@ -940,7 +940,7 @@ def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = Non
                 kinds = []
                 in_a, in_b = set(ca), set(cb)
                 for x, y in pairs:
-                    if x.canon in in_b or y.canon in in_a:
+                    if x.canon in in_b and y.canon in in_a:
                         break  # a word that is also on the other side moved: no typo
                     if _is_typo(x, y, k):
                         kinds.append("typo")
