@@ -1,4 +1,4 @@
-"""Fuzzy cross-article deduplication: normalise -> block -> verify -> guard -> cluster.
+"""Fuzzy cross-article deduplication: normalise -> block -> propose -> explain -> cluster.
 
 Wire copy repeats across outlets with small changes (« » vs " ", NBSP, dashes, a dropped word,
 "said X" vs "X said", a « Selon l'AFP, » prefix, "1 000" vs "1,000"). Each repeated sentence should
@@ -9,18 +9,23 @@ be annotated once. The pipeline, for every sentence in import order (``seq``):
    points, punctuation dropped. The *match key* also strips attribution that wire copies move
    around or add: an agency dateline (« MOSCOU (AFP) - »), an « Selon l'AFP, » / "According to
    Reuters," prefix and a neutral speech clause at either end ("X said", ", said X",
-   « a déclaré X », « selon X »). What was stripped is still checked by the fact guard (step 4).
+   « a déclaré X », « selon X »). The verdict (step 4) works on the full texts, never on the keys.
 2. **Block** (:class:`MinHashBlocker`): MinHash over the match key's content words, cut into
    bands; two sentences are candidates when one band is equal. The keys of a sentence depend on
    that sentence alone (fixed seeds, a stable hash), so blocking does not change as the corpus
    grows: this is what makes incremental runs equal full runs.
-3. **Verify** with rapidfuzz ``fuzz.ratio`` on the match keys, ``score >= threshold``
-   (``process.cpdist`` with ``workers=-1`` for the candidates against earlier batches).
-4. **Fact guard** (:func:`fact_guard`): a near-miss that states a different fact never merges:
-   added or removed negation, a different number, a different set of gazetteer actors, or a
-   capitalised entity replaced by another (France -> Germany). A tested rule, not luck.
+3. **Propose** with rapidfuzz ``fuzz.ratio`` on the match keys, ``score >= threshold``
+   (``process.cpdist`` with ``workers=-1`` for the candidates against earlier batches). The score
+   only proposes: it never decides.
+4. **Explained verdict** (:func:`explain`): the two sentences are aligned word by word
+   (Levenshtein opcodes on word lists) and merge only when every difference is in the closed
+   catalogue :data:`BENIGN` (typography, number formats, number words, attribution formula
+   moved / added / dropped with nothing else, trusted aliases, a small abbreviation and
+   transliteration table, typos between words that are not both known, a few function words).
+   Anything else (a content word, name, number, negation or fact word substituted, inserted,
+   deleted or moved; another speaker) keeps them apart, and :class:`Explanation` says why.
 5. **Cluster greedily against representatives only** (no chaining): a sentence joins the
-   best-scoring representative that passes the guard (ties: the earliest), else it becomes a
+   best-scoring representative whose verdict is "merge" (ties: the earliest), else it becomes a
    representative itself. Every member therefore matches its own representative.
 
 **The rule (what a run's result is a function of).** Sentences are processed in ``seq`` order
