@@ -838,11 +838,12 @@ def dedup_cmd(
 ) -> None:
     """Cluster repeated sentences across articles, so each is annotated once.
 
-    Wire copy repeats with small changes (quotes, spaces, dashes, a dropped word, "said X" vs
-    "X said", a "Selon l'AFP," prefix, number formats). Each cluster shows one representative in
-    the annotation screen (the earliest imported copy); labels on it propagate to the other
-    copies. Near-misses stating a different fact (a negation, another actor, country or number)
-    never merge. Runs are incremental: only sentences imported since the last run are compared.
+    Wire copy repeats with small changes (quotes, spaces, dashes, "said X" vs "X said", a
+    "Selon l'AFP," prefix, number formats, typos). Two sentences merge only when every word-level
+    difference is such a benign edit (see --explain); any other difference (a word, name, number,
+    negation or a reordering) keeps them apart. Each cluster shows one representative in the
+    annotation screen (the earliest imported copy); labels on it propagate to the other copies.
+    Runs are incremental: only sentences imported since the last run are compared.
     """
     import json as json_mod
 
