@@ -577,7 +577,7 @@ def accuracy(args: argparse.Namespace) -> None:
 
 
 class WordBlocker(MinHashBlocker):
-    """The previous blocking (whole content words), as a same-run baseline."""
+    """The previous shingles (whole content words), with the current bands: a same-run baseline."""
 
     @staticmethod
     def shingles(key: str) -> list[str]:
