@@ -69,5 +69,5 @@ def synthetic_db(
         )
 
     with store.tx():
-        store.insert_articles((article(a) for a in range(n_articles)), ImportCounts())
+        store.corpus.insert_articles((article(a) for a in range(n_articles)), ImportCounts())
     return store

@@ -76,7 +76,7 @@ def build(path: str, n_sent: int, annotators: int, seed: int = 0) -> None:
                         "2026-01-01T00:00:00Z",
                     )
 
-    store.bulk_load_annotations(labels())  # type: ignore[arg-type]
+    store.labels.bulk_load(labels())  # type: ignore[arg-type]
     store.close()
 
 
@@ -116,7 +116,7 @@ def main() -> None:
     resolver = ActorResolver.from_store(store)
     rss0 = peak_rss_mb()
     scan_cpu, n_rows = cpu_best_of(
-        2, lambda: sum(1 for _ in store.iter_reliability_rows(statuses=("done",)))
+        2, lambda: sum(1 for _ in store.labels.iter_reliability_rows(statuses=("done",)))
     )
     collect_cpu, corpus = cpu_best_of(
         2,

@@ -1,6 +1,6 @@
 """Concurrent annotators on one SQLite file: lost writes, lock errors, commit latency, throughput.
 
-Target (issue 7): 8 writer processes x 10,000 label writes (Store.save, one short transaction
+Target (issue 7): 8 writer processes x 10,000 label writes (store.labels.save, one short transaction
 each, on overlapping sentences) on one DB file: 0 lost writes, 0 "database is locked" errors
 surfacing, p95 latency of a save (waiting for the lock included) under 250 ms. Baseline in the
 same run: one writer alone doing the same number of writes, so the throughput ratio shows what
@@ -53,7 +53,7 @@ def writer(path: str, who: str, offset: int, writes: int, go: Any, out: Any) -> 
         claims = (CLAIMS[i % 3],) if i % 5 else ()
         t = time.perf_counter()
         try:
-            store.save(Annotation(sid, who, "done" if i % 7 else "flagged", claims))
+            store.labels.save(Annotation(sid, who, "done" if i % 7 else "flagged", claims))
             last[sid] = ",".join(claims)
         except Exception as exc:  # counted, never hidden
             errors.append(f"{type(exc).__name__}: {exc}")
@@ -94,7 +94,7 @@ def run(path: str, writers: int, writes: int) -> dict[str, Any]:
     for who, _, _, _, errs, last in got:
         lost += writes - len(errs) - int(events.get(who, 0))
         for sid, claims in last.items():
-            ann = store.annotation(sid, who)
+            ann = store.labels.get(sid, who)
             if ann is None or ",".join(ann.claims) != claims:
                 lost += 1
     ok = store.integrity_ok()

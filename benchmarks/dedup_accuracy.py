@@ -26,7 +26,7 @@ import numpy as np
 from dedup_corpus import build, truth_pairs
 from rapidfuzz import fuzz, process
 
-from stanceterm.dedup import DEFAULT_THRESHOLD, cluster_texts, match_key, similar_pairs
+from stanceterm.dedup import DEFAULT_THRESHOLD, cluster_texts, compare_key, similar_pairs
 from stanceterm.schema import load_schema
 
 SIZES = {"small": 5000, "large": 50_000}
@@ -124,7 +124,7 @@ def main() -> None:
         recall=f"{recall:.4f}",
         target="precision>=0.99,recall>=0.95",
     )
-    keys = [match_key(t) for t in texts]
+    keys = [compare_key(t) for t in texts]
     sample = None
     if args.exhaustive_rows and args.exhaustive_rows < n:
         sample = sorted(random.Random(1).sample(range(n), args.exhaustive_rows))

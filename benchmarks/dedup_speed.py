@@ -36,7 +36,7 @@ from dedup_accuracy import gazetteer
 from dedup_corpus import build
 from rapidfuzz import fuzz, process
 
-from stanceterm.dedup import DEFAULT_THRESHOLD, cluster_texts, match_key
+from stanceterm.dedup import DEFAULT_THRESHOLD, cluster_texts, compare_key
 
 SIZES = {"small": [10_000], "large": [10_000, 50_000, 200_000], "huge": [1_000_000]}
 GOAL_SECONDS_1M = 300.0
@@ -60,7 +60,7 @@ def child(n: int, threshold: float, db: bool) -> None:
             with Store.open(path) as store:
                 store.set_label_schema(load_schema())
                 with store.tx():
-                    store.insert_articles(
+                    store.corpus.insert_articles(
                         (
                             NewArticle(
                                 id=f"a{i}",
@@ -187,7 +187,7 @@ def ratio_vs_exhaustive(
     curve: dict[int, dict[str, float]], ratio_n: int, threshold: float, rows: int, load: float
 ) -> float:
     """Prints and checks engine time / exhaustive cdist time; returns the exhaustive seconds."""
-    keys = [match_key(it.text) for it in build(ratio_n, seed=1)]
+    keys = [compare_key(it.text) for it in build(ratio_n, seed=1)]
     exh, full = exhaustive_seconds(keys, threshold, rows)
     engine = curve[ratio_n]["wall_s"]
     ratio = engine / exh

@@ -52,7 +52,7 @@ def build(path: str, rows: int) -> None:
         for i in range(per_article)
         for who in annotators
     )
-    store.bulk_load_annotations(recs)
+    store.labels.bulk_load(recs)
     store.close()
 
 
@@ -62,7 +62,7 @@ def measure(path: str) -> dict[str, float]:
 
     store = Store.open(path)
     rss0 = peak_rss_mb()
-    scan_t, n_scan = best_of(2, lambda: sum(1 for _ in store.iter_annotation_rows()))
+    scan_t, n_scan = best_of(2, lambda: sum(1 for _ in store.labels.iter_rows()))
     t, n = best_of(2, lambda: export(store, "annotations", os.devnull, Filters()))
     assert n == n_scan
     return {

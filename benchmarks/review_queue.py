@@ -56,7 +56,7 @@ def build(path: str, n_sent: int) -> None:
                     sid, "bob", "done", ("arms_deal", "denial"), theirs, None, None, stamp, stamp
                 )
 
-    store.bulk_load_annotations(recs())
+    store.labels.bulk_load(recs())
     store.close()
 
 
@@ -84,16 +84,16 @@ def main() -> None:
             f"rows={rows} export={export_t:.3f}s queue={queue_t:.3f}s ({len(queue)} to review) "
             f"--all={all_t:.3f}s ({len(everything)}) queue/export={ratio:.2f}"
         )
-        canonical = store.actor_canonical()
+        canonical = store.actors.canonical()
         rng = random.Random(1)
         times = []
         for item in rng.sample(queue, min(300, len(queue))):
             t = time.perf_counter()
-            sentence = store.sentence(item.sentence_id)
+            sentence = store.corpus.sentence(item.sentence_id)
             assert sentence is not None
             versions_for(store, item.sentence_id, canonical)
-            store.gold(item.sentence_id)
-            store.context(sentence)
+            store.gold.get(item.sentence_id)
+            store.corpus.context(sentence)
             times.append((time.perf_counter() - t) * 1000)
         p95 = statistics.quantiles(times, n=20)[-1]
         print(f"load one sentence: median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms")

@@ -87,7 +87,7 @@ def build(path: str, n: int) -> None:
         )
 
     with store.tx():
-        store.insert_articles((article(a) for a in range(n_articles)), ImportCounts())
+        store.corpus.insert_articles((article(a) for a in range(n_articles)), ImportCounts())
     n_done = int(n_articles * PER_ARTICLE * DONE_FRACTION)
     stamp = "2023-09-14T00:00:00.000000Z"
 
@@ -101,7 +101,7 @@ def build(path: str, n: int) -> None:
                     f"art{a}:{i}", "other", "done", ("denial",), (), None, None, stamp, stamp
                 )
 
-    store.bulk_load_annotations(done_rows())
+    store.labels.bulk_load(done_rows())
     store.close()
 
 
@@ -136,7 +136,7 @@ async def first_screen(path: str) -> tuple[float, float]:
         while screen.counting or screen.progress.total is None:  # type: ignore[attr-defined]
             await pilot.pause(0.001)
         counted = time.perf_counter()
-        expected = store.progress_counts("bench")
+        expected = store.team.progress_counts("bench")
         p = screen.progress  # type: ignore[attr-defined]
         assert (p.total, p.done) == expected[:2], ((p.total, p.done), expected)
         # let the other background reads end too, so they do not slow the next measurement
@@ -149,7 +149,8 @@ async def first_screen(path: str) -> tuple[float, float]:
 
 async def keypresses(path: str, presses: int) -> tuple[list[float], list[float]]:
     from stanceterm.store import Store
-    from stanceterm.ui.app import Job, StanceApp
+    from stanceterm.ui.app import StanceApp
+    from stanceterm.ui.writer import Job
 
     commits: list[float] = []
 

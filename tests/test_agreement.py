@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 import warnings
 from collections.abc import Sequence
 from itertools import permutations
-from pathlib import Path
 from typing import Any
 
 import krippendorff
@@ -568,18 +564,6 @@ def test_bootstrap_is_fast_on_ten_thousand_units() -> None:
 # --------------------------------------------------------------------------------------------
 # module hygiene
 # --------------------------------------------------------------------------------------------
-
-
-def test_import_does_not_pull_textual() -> None:
-    src = str(Path(agreement.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    code = (
-        "import sys, stanceterm.agreement; print('textual' in sys.modules, 'click' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert out.stdout.split() == ["False", "False"]
 
 
 def test_public_names_exist() -> None:

@@ -4,39 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.conftest import DEMO, ROOT
-
-
-def run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("STANCETERM_DB", None)
-    return subprocess.run(
-        [sys.executable, "-m", "stanceterm", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin.decode() if stdin else None,
-    )
-
-
-def assert_clean_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert lines, proc.stderr
-    for needle in needles:
-        assert any(needle in ln for ln in lines), proc.stderr
+from tests.conftest import DEMO, ROOT, assert_clean_error, run
 
 
 def test_import_export_import_labels_round_trip(tmp_path: Path) -> None:
@@ -204,9 +177,10 @@ def test_demo_annotates_as_demo_unless_told_otherwise(
     who: str,
 ) -> None:
     from stanceterm import cli as cli_mod
+    from stanceterm.cli import annotate
 
     seen: list[str] = []
-    monkeypatch.setattr(cli_mod, "_annotate", lambda app, name, show_others: seen.append(name))
+    monkeypatch.setattr(annotate, "_annotate", lambda app, name, show_others: seen.append(name))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("STANCETERM_DB", raising=False)
     monkeypatch.delenv("STANCETERM_ANNOTATOR", raising=False)

@@ -13,8 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 from stanceterm.cli import main
 from stanceterm.schema import load_schema
 from stanceterm.store import Annotation, Stance, Store
-from tests.conftest import add_article
-from tests.test_cli import assert_clean_error, run
+from tests.conftest import add_article, assert_clean_error, run
 
 FIELD_KEYS = {"field", "metric", "level", "value", "ci_low", "ci_high", "units", "annotators"}
 
@@ -29,11 +28,11 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store = Store.open(path)
     store.set_label_schema(load_schema())
     add_article(store, "a1", ["s zero.", "s one.", "s two.", "s three.", "s four."])
-    ids = [r[1] for r in store.iter_sentence_rows()]
-    putin = store.add_actor("Vladimir Poutine", ["Putin"])
-    other = store.add_actor("V. Putin")
-    kim = store.add_actor("Kim Jong Un")
-    store.add_alias(putin, "V. Putin")  # "V. Putin" is now Poutine: the two ids merge
+    ids = [r[1] for r in store.corpus.iter_sentence_rows()]
+    putin = store.actors.add("Vladimir Poutine", ["Putin"])
+    other = store.actors.add("V. Putin")
+    kim = store.actors.add("Kim Jong Un")
+    store.actors.add_alias(putin, "V. Putin")  # "V. Putin" is now Poutine: the two ids merge
     for i, who, status, claims, stances in [
         (0, "alice", "done", ("arms_deal",), (Stance("arms_deal", putin, "support"),)),
         (0, "bob", "done", ("arms_deal",), (Stance("arms_deal", other, "support"),)),
@@ -47,9 +46,9 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (4, "alice", "done", ("denial",), ()),
         (4, "bob", "draft", ("denial",), ()),
     ]:
-        store.save(Annotation(ids[i], who, status, claims, stances))
+        store.labels.save(Annotation(ids[i], who, status, claims, stances))
     with store.tx():
-        store.import_annotations(
+        store.labels.import_records(
             [
                 Annotation(
                     ids[2],

@@ -27,10 +27,10 @@ def _writer(path: str, who: str, saves: int, start: mp.synchronize.Barrier, out:
             sid = f"a{i % 3}:{(i * 7 + len(who)) % (N_SENTENCES // 3)}"  # overlapping sentences
             claims = (CLAIMS[i % 3],) if i % 4 else ()
             try:
-                saved = store.save(Annotation(sid, who, "done", claims))
+                saved = store.labels.save(Annotation(sid, who, "done", claims))
                 last[sid] = saved.claims
                 if i % 50 == 49:  # a read between writes, like the TUI's progress bar
-                    store.progress_by_annotator()
+                    store.team.progress_by_annotator()
             except Exception:
                 errors.append(traceback.format_exc(limit=2))
         store.close()
@@ -68,9 +68,9 @@ def test_processes_lose_nothing_and_never_see_locks(tmp_path: Path) -> None:
     assert dict(events) == dict.fromkeys(names, SAVES)  # every save is in the history
     for who, _, last in results:
         for sid, claims in last.items():  # and the latest save of each sentence is its state
-            got = store.annotation(sid, who)
+            got = store.labels.get(sid, who)
             assert got is not None and got.claims == claims
-        assert store.progress_by_annotator()[who]["done"] == len(last)
+        assert store.team.progress_by_annotator()[who]["done"] == len(last)
     assert store.integrity_ok()
     store.close()
 
@@ -79,7 +79,7 @@ def _opener(path: str, start: mp.synchronize.Barrier, out: mp.Queue) -> None:  #
     try:
         start.wait(60)  # all processes imported and ready: go together
         s = Store.open(path)
-        s.ensure_annotator("x")
+        s.labels.ensure_annotator("x")
         out.put((s.schema_version(), ""))
         s.close()
     except Exception as exc:

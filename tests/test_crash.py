@@ -17,11 +17,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 
 import orjson
 import pytest
@@ -30,7 +28,7 @@ from stanceterm.export import Filters, export, import_labels
 from stanceterm.ingest import import_file
 from stanceterm.schema import load_schema
 from stanceterm.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Tui
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="watches the process through /proc (Linux)"
@@ -301,7 +299,7 @@ def labels_file(ref: Path, path: Path) -> None:
         *(f"Porte-parole {i}" for i in range(40)),
     ]
     with path.open("wb") as f:
-        for _seq, sid, aid, _idx, text, _cluster in s.iter_sentence_rows():
+        for _seq, sid, aid, _idx, text, _cluster in s.corpus.iter_sentence_rows():
             for annotator in ("alice", "bob"):
                 claims = sorted(
                     rng.sample(schema.claim_ids, rng.randint(0, 2)), key=schema.claim_ids.index
@@ -365,20 +363,19 @@ def test_kill_import_labels_then_rerun_completes_exactly(
 
 def test_kill_merge_then_rerun_completes_exactly(tmp_path: Path) -> None:
     from stanceterm.store import Annotation
+    from stanceterm.store.labels import save_in
     from stanceterm.team import merge_databases
-    from tests.conftest import add_article
-    from tests.test_merge import S, snapshot
-    from tests.test_merge import new_db as demo_db
+    from tests.conftest import S, add_article, demo_db, snapshot
 
     other = demo_db(tmp_path / "other.db")
     add_article(other, "bulk", [f"Phrase numéro {i} du lot." for i in range(5000)])
     with other.tx():
         for i in range(5000):
             ann = Annotation(f"bulk:{i}", "bob", "done", ("arms_deal",), note=f"n{i}")
-            other._save(other.conn, ann, "set")
+            save_in(other.conn, ann, "set")
     other.close()
     team = demo_db(tmp_path / "team.db")
-    team.save(Annotation(S(0), "carol", "done", ()))
+    team.labels.save(Annotation(S(0), "carol", "done", ()))
     before = snapshot(team, tmp_path)
     team.close()
     shutil.copy(tmp_path / "team.db", tmp_path / "ref.db")
@@ -403,71 +400,6 @@ def test_kill_merge_then_rerun_completes_exactly(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- annotating
-
-
-class Tui:
-    """``stanceterm annotate`` running in a real terminal (a private tmux server)."""
-
-    def __init__(self, cwd: Path, db: Path, annotator: str, size: tuple[int, int] = (110, 30)):
-        if shutil.which("tmux") is None:
-            pytest.fail("tmux is needed to run the TUI in a terminal")
-        self.dir = Path(tempfile.mkdtemp(prefix="stc"))  # short: sockets have a path limit
-        self.sock = str(self.dir / "s")
-        self.cwd, self.db, self.annotator, self.size = cwd, db, annotator, size
-
-    def tmux(self, *args: str) -> str:
-        p = subprocess.run(
-            ["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=30, env=ENV
-        )
-        assert p.returncode == 0, p.stderr
-        return p.stdout
-
-    def __enter__(self) -> Tui:
-        cols, rows = self.size
-        cmd = [sys.executable, "-m", "stanceterm", "--db", str(self.db), "annotate"]
-        self.tmux(
-            "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(cols), "-y", str(rows),
-            "-c", str(self.cwd), "--", *cmd, "--annotator", self.annotator,
-        )  # fmt: skip
-        self.tmux("set-option", "-t", "t", "remain-on-exit", "on")
-        self.pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
-        return self
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "t")
-
-    def title(self) -> str:
-        return self.tmux("display-message", "-p", "-t", "t", "#{pane_title}").strip()
-
-    def wait_for(self, ok: Callable[[str], bool], timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if ok(screen):
-                return screen
-            if time.monotonic() > deadline:
-                pytest.fail(f"the screen never showed what was expected:\n{screen}")
-            time.sleep(0.01)
-
-    def key(self, key: str) -> None:
-        self.tmux("send-keys", "-t", "t", {"enter": "Enter"}.get(key, key))
-
-    def keys(self, keys: Sequence[str]) -> None:
-        self.tmux("send-keys", "-t", "t", *({"enter": "Enter"}.get(k, k) for k in keys))
-
-    def kill9(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while self.tmux("display-message", "-p", "-t", "t", "#{pane_dead}").strip() != "1":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-
-    def exited(self) -> bool:
-        return self.tmux("display-message", "-p", "-t", "t", "#{pane_dead}").strip() == "1"
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True, env=ENV)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 State = dict[str, tuple[str, tuple[str, ...]]]
@@ -545,7 +477,7 @@ def test_kill_annotate_loses_at_most_the_key_in_flight(tmp_path: Path) -> None:
     s = Store.open(db)
     s.set_label_schema(load_schema())
     add_article(s, "art", [f"Phrase {i} : le ministre a parlé." for i in range(n)])
-    ids = [row[1] for row in s.iter_sentence_rows()]
+    ids = [row[1] for row in s.corpus.iter_sentence_rows()]
     s.close()
     groups = [["0"], ["1", "enter"], ["x"], ["2", "3", "enter"], ["f"], ["1", "3", "x"], ["0"]]
     groups += [["3", "enter"], ["2", "f"], ["0"], ["1", "2", "3", "enter"], ["x"]]

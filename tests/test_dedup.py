@@ -20,9 +20,9 @@ from stanceterm.dedup import (
     DEFAULT_THRESHOLD,
     cluster_id_for,
     cluster_texts,
+    compare_key,
     describe_difference,
     explain,
-    match_key,
     normalize,
     run_dedup,
 )
@@ -76,11 +76,13 @@ def test_decimals_and_millions() -> None:
     ],
 )
 def test_match_key_strips_attribution(prefixed: str) -> None:
-    assert match_key(prefixed) == match_key("Pyongyang a livré des obus à la Russie depuis l'été.")
+    assert compare_key(prefixed) == compare_key(
+        "Pyongyang a livré des obus à la Russie depuis l'été."
+    )
 
 
 def test_match_key_keeps_short_sentences_whole() -> None:
-    assert match_key("Peskov said no.") == "peskov said no"
+    assert compare_key("Peskov said no.") == "peskov said no"
 
 
 # --------------------------------------------------------------------------- merging
@@ -188,7 +190,7 @@ HARD_NEGATIVES = {
 def test_hard_negatives_stay_apart(name: str) -> None:
     a, b = HARD_NEGATIVES[name]
     # the near-miss is fuzzy-similar: only the fact guard keeps it apart
-    assert fuzz.ratio(match_key(a), match_key(b)) >= DEFAULT_THRESHOLD
+    assert fuzz.ratio(compare_key(a), compare_key(b)) >= DEFAULT_THRESHOLD
     assert cluster_texts([a, b], aliases=ALIASES) == [0, 1]
     assert cluster_texts([b, a], aliases=ALIASES) == [0, 1]
 
@@ -205,7 +207,7 @@ def test_no_chaining() -> None:
     a = "The Kremlin confirmed that the delegation from Pyongyang arrived in Vladivostok on Tuesday night by train"
     b = a.replace("delegation", "delegaiton").replace("by train", "by trian")
     c = b.replace("arrived", "arived").replace("Tuesday night", "Tuesday niht")
-    ka, kb, kc = match_key(a), match_key(b), match_key(c)
+    ka, kb, kc = compare_key(a), compare_key(b), compare_key(c)
     t = (fuzz.ratio(ka, kc) + min(fuzz.ratio(ka, kb), fuzz.ratio(kb, kc))) / 2
     assert fuzz.ratio(ka, kb) >= t and fuzz.ratio(kb, kc) >= t and fuzz.ratio(ka, kc) < t
     # B joins A; C matches B but not A, the representative: it does not chain into A's cluster
@@ -223,7 +225,7 @@ def test_every_member_matches_its_representative() -> None:
     for i, r in enumerate(reps):
         if r != i:
             assert reps[r] == r
-            assert fuzz.ratio(match_key(texts[i]), match_key(texts[r])) >= DEFAULT_THRESHOLD
+            assert fuzz.ratio(compare_key(texts[i]), compare_key(texts[r])) >= DEFAULT_THRESHOLD
     # batch size does not change the result
     assert cluster_texts(texts, aliases=ALIASES, batch=2000) == reps
 
@@ -264,33 +266,33 @@ ARTICLES = [
 
 def test_store_clusters_and_queue_shows_one_per_cluster(store: Store) -> None:
     fill(store, ARTICLES)
-    before = store.queue_size()
+    before = store.team.queue_size()
     result = run_dedup(store)
     assert result.mode == "full"
-    clusters, members = store.dedup_snapshot()
+    clusters, members = store.clusters.snapshot()
     assert {c[0] for c in clusters} == {cluster_id_for(f"afp:{i}") for i in range(4)}
     assert all(size == 3 for _, _, size in clusters)
-    assert store.queue_size() == before - 8
+    assert store.team.queue_size() == before - 8
     # walking the queue meets each cluster once, with "also in N articles" data
-    seen, s = [], store.first()
+    seen, s = [], store.corpus.first()
     while s is not None:
         seen.append(s.id)
-        s = store.step(s.seq)
+        s = store.corpus.step(s.seq)
     assert seen == ["afp:0", "afp:1", "afp:2", "afp:3", "afp:4", "reuters:4", "ap:4"]
-    assert store.cluster_size(cluster_id_for("afp:0")) == (3, 3)
-    assert [m.id for m, _ in store.cluster_members(cluster_id_for("afp:0"))] == [
+    assert store.clusters.size(cluster_id_for("afp:0")) == (3, 3)
+    assert [m.id for m, _ in store.clusters.members(cluster_id_for("afp:0"))] == [
         "afp:0",
         "reuters:0",
         "ap:0",
     ]
-    assert len(store.visible_seqs()) == 7
+    assert len(store.team.visible_seqs()) == 7
     # a second run finds nothing new
     again = run_dedup(store)
-    assert again.mode == "up to date" and store.dedup_snapshot() == (clusters, members)
+    assert again.mode == "up to date" and store.clusters.snapshot() == (clusters, members)
 
 
 def label(store: Store, sid: str, who: str = "alice") -> Annotation:
-    return store.save(
+    return store.labels.save(
         Annotation(
             sid,
             who,
@@ -308,7 +310,7 @@ def test_labels_propagate_on_join_and_to_exports(store: Store, tmp_path: Path) -
     fill(store, ARTICLES[1:])
     result = run_dedup(store)
     assert result.mode == "incremental" and result.propagated == 2
-    member = store.annotation("reuters:0", "alice")
+    member = store.labels.get("reuters:0", "alice")
     assert member is not None and member.propagated_from == "afp:0"
     assert member.claims == ("arms_deal",)
     out = tmp_path / "ann.jsonl"
@@ -328,10 +330,10 @@ def test_member_with_its_own_labels_stays_visible(store: Store) -> None:
     fill(store, ARTICLES)
     label(store, "reuters:0", "bob")  # labelled before dedup ever ran
     run_dedup(store)
-    member = store.sentence("reuters:0")
+    member = store.corpus.sentence("reuters:0")
     assert member is not None and member.cluster_id == cluster_id_for("afp:0")
     assert member.hidden is False  # work done is never hidden
-    other = store.sentence("ap:0")
+    other = store.corpus.sentence("ap:0")
     assert other is not None and other.hidden is True
 
 
@@ -339,28 +341,28 @@ def test_split_withdraws_labels_and_is_never_merged_again(store: Store) -> None:
     fill(store, ARTICLES)
     run_dedup(store)
     label(store, "afp:0")
-    assert store.annotation("ap:0", "alice") is not None
-    withdrawn = store.split_sentence("ap:0", "alice")
+    assert store.labels.get("ap:0", "alice") is not None
+    withdrawn = store.clusters.split("ap:0", "alice")
     assert withdrawn == 1
-    assert store.annotation("ap:0", "alice") is None
+    assert store.labels.get("ap:0", "alice") is None
     result = run_dedup(store)
     assert result.mode == "full"  # a split since the last run: rebuilt, the split respected
-    s = store.sentence("ap:0")
+    s = store.corpus.sentence("ap:0")
     assert s is not None and s.cluster_id is None and s.hidden is False
-    assert store.annotation("reuters:0", "alice") is not None  # the others keep theirs
-    assert store.annotation("ap:0", "alice") is None
+    assert store.labels.get("reuters:0", "alice") is not None  # the others keep theirs
+    assert store.labels.get("ap:0", "alice") is None
     assert run_dedup(store, full=True).mode == "full"
-    assert store.sentence("ap:0").cluster_id is None  # type: ignore[union-attr]
+    assert store.corpus.sentence("ap:0").cluster_id is None  # type: ignore[union-attr]
 
 
 def test_split_representative_regroups_the_rest(store: Store) -> None:
     fill(store, ARTICLES)
     run_dedup(store)
-    store.split_sentence("afp:0")
+    store.clusters.split("afp:0")
     run_dedup(store)
-    s = store.sentence("reuters:0")
+    s = store.corpus.sentence("reuters:0")
     assert s is not None and s.cluster_id == cluster_id_for("reuters:0")
-    assert store.sentence("afp:0").cluster_id is None  # type: ignore[union-attr]
+    assert store.corpus.sentence("afp:0").cluster_id is None  # type: ignore[union-attr]
 
 
 def snapshot_of(specs: list[tuple[str, list[str]]], batches: list[list[int]]) -> object:
@@ -369,7 +371,7 @@ def snapshot_of(specs: list[tuple[str, list[str]]], batches: list[list[int]]) ->
     for b in batches:
         fill(s, [specs[i] for i in b])
         run_dedup(s, batch=3)
-    snap = s.dedup_snapshot()
+    snap = s.clusters.snapshot()
     s.close()
     return snap
 
@@ -390,9 +392,9 @@ def test_incremental_equals_full(store: Store) -> None:
     run_dedup(store)
     fill(store, specs[30:])
     assert run_dedup(store).mode == "incremental"
-    inc = store.dedup_snapshot()
+    inc = store.clusters.snapshot()
     assert run_dedup(store, full=True).mode == "full"
-    assert store.dedup_snapshot() == inc == one_go
+    assert store.clusters.snapshot() == inc == one_go
 
 
 def partition(snapshot: object) -> set[frozenset[str]]:
@@ -417,8 +419,8 @@ def test_threshold_change_rebuilds(store: Store) -> None:
     run_dedup(store)
     r = run_dedup(store, threshold=99)
     assert r.mode == "full" and "threshold" in r.reason
-    assert store.cluster_size(cluster_id_for("afp:1")) == (2, 2)  # two typos: < 99
-    assert store.sentence("reuters:1").cluster_id is None  # type: ignore[union-attr]
+    assert store.clusters.size(cluster_id_for("afp:1")) == (2, 2)  # two typos: < 99
+    assert store.corpus.sentence("reuters:1").cluster_id is None  # type: ignore[union-attr]
 
 
 def test_near_duplicate_articles(store: Store) -> None:
@@ -501,7 +503,7 @@ def big_db(path: Path, n_articles: int) -> None:
     with Store.open(path) as s:
         s.set_label_schema(load_schema())
         with s.tx():
-            s.insert_articles(
+            s.corpus.insert_articles(
                 (
                     NewArticle(
                         id=f"a{i}",
@@ -573,13 +575,13 @@ def test_kill_9_mid_run_then_rerun_gives_the_same_clusters(tmp_path: Path) -> No
     assert watch.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     watch.close()
     with Store.open(db) as s:
-        assert s.dedup_state().last_seq == -1  # the run never finished
+        assert s.clusters.state().last_seq == -1  # the run never finished
         run_dedup(s)
-        after_crash = s.dedup_snapshot()
+        after_crash = s.clusters.snapshot()
         assert s.integrity_ok()
     with Store.open(ref) as s:
         run_dedup(s)
-        uninterrupted = s.dedup_snapshot()
+        uninterrupted = s.clusters.snapshot()
     assert after_crash == uninterrupted
     assert len(uninterrupted[0]) > 1000
 
@@ -603,3 +605,31 @@ def test_cli_dedup_explain(tmp_path: Path) -> None:
     assert p.returncode == 1 and p.stderr.strip() == "error: unknown sentence id: nope:1"
     p = cli("--db", "t.db", "dedup", "--explain", "a1:1", "a1:0", cwd=tmp_path)
     assert p.returncode == 0 and "\x1b" not in p.stdout
+
+
+def test_cli_dedup_split_subcommand_and_old_option(tmp_path: Path) -> None:
+    """`dedup split ID` is the command; `dedup --split ID` still works; `dedup` alone still runs."""
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    assert cli("--db", "t.db", "import", "a.jsonl", cwd=tmp_path).returncode == 0
+    p = cli("--db", "t.db", "dedup", cwd=tmp_path)
+    assert p.returncode == 0 and "Now 4 cluster(s)" in p.stderr, p.stderr
+    p = cli("--db", "t.db", "dedup", "split", "reuters:0", "--annotator", "lea", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "Split reuters:0 out of c:afp:0" in p.stderr and "never be merged again" in p.stderr
+    p = cli("--db", "t.db", "dedup", "split", "--json", "ap:0", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"split": "ap:0", "cluster_id": "c:afp:0", "withdrawn": 0}
+    p = cli("--db", "t.db", "dedup", "--split", "reuters:0", "--json", cwd=tmp_path)
+    assert json.loads(p.stdout)["cluster_id"] is None  # the old form, on a sentence split already
+    p = cli("--db", "t.db", "dedup", "split", "nope:9", cwd=tmp_path)
+    assert p.returncode == 1 and p.stderr.strip() == "error: unknown sentence id: nope:9"
+    p = cli("--db", "t.db", "dedup", "split", cwd=tmp_path)
+    assert p.returncode == 2 and "Missing argument" in p.stderr and "Traceback" not in p.stderr
+    p = cli("--db", "t.db", "dedup", "--help", cwd=tmp_path)
+    assert "split" in p.stdout and "--threshold" in p.stdout
+    p = cli("--db", "t.db", "export", "--kind", "sentences", "--out", "-", cwd=tmp_path)
+    rows = {r["sentence_id"]: r for r in map(json.loads, p.stdout.splitlines())}
+    assert rows["reuters:0"]["cluster_id"] is None and rows["ap:0"]["cluster_id"] is None
+    with Store.open(tmp_path / "t.db") as s:
+        who = dict(s.conn.execute("SELECT sentence_id, annotator FROM cluster_splits"))
+    assert who == {"reuters:0": "lea", "ap:0": None}

@@ -11,15 +11,15 @@ from stanceterm.store import Annotation, Gold, Stance, Store
 
 
 def _label(store: Store) -> None:
-    pid = store.resolve_actor("Putin")
+    pid = store.actors.resolve("Putin")
     assert pid
-    store.save(
+    store.labels.save(
         Annotation("a1:0", "alice", "done", ("arms_deal",), (Stance("arms_deal", pid, "support"),))
     )
-    store.save(Annotation("a1:1", "alice", "done", ()))  # "no claim"
-    store.save(Annotation("a1:2", "alice", "skipped"))  # missing
-    store.save(Annotation("a1:0", "bob", "flagged", ("denial",), note="unsure « » [bold]"))
-    store.save(Annotation("a2:0", "bob", "draft", ("denial",)))
+    store.labels.save(Annotation("a1:1", "alice", "done", ()))  # "no claim"
+    store.labels.save(Annotation("a1:2", "alice", "skipped"))  # missing
+    store.labels.save(Annotation("a1:0", "bob", "flagged", ("denial",), note="unsure « » [bold]"))
+    store.labels.save(Annotation("a2:0", "bob", "draft", ("denial",)))
 
 
 def _lines(path: Path) -> list[dict[str, object]]:
@@ -73,9 +73,9 @@ def test_sentences_export(filled: Store, tmp_path: Path) -> None:
 def test_gold_export(filled: Store, tmp_path: Path) -> None:
     out = tmp_path / "g.jsonl"
     assert export(filled, "gold", out) == 0 and out.read_bytes() == b""
-    pid = filled.resolve_actor("Putin")
+    pid = filled.actors.resolve("Putin")
     assert pid
-    filled.set_gold(
+    filled.gold.set(
         Gold(
             "a1:0",
             "gold",
@@ -182,7 +182,7 @@ def test_import_labels_creates_unknown_actor(filled: Store, tmp_path: Path, sche
     )
     res = import_labels(filled, f, schema)
     assert res.actors_created == 1
-    ann = filled.annotation("a1:0", "zoe")
+    ann = filled.labels.get("a1:0", "zoe")
     assert ann is not None and ann.stances[0].actor == "valeriy-akimenko"
 
 
@@ -246,11 +246,11 @@ def test_import_labels_reads_minimal_hand_written_records(
     f.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
     first = import_labels(filled, f, schema)
     assert first.written == 2
-    a = filled.annotation("a1:0", "zoe")
+    a = filled.labels.get("a1:0", "zoe")
     assert a is not None and a.claims == ("arms_deal",) and a.created_at and a.updated_at
     again = import_labels(filled, f, schema)  # no timestamps, same labels: nothing changes
     assert (again.written, again.unchanged) == (0, 2)
-    assert filled.annotation("a1:0", "zoe") == a
+    assert filled.labels.get("a1:0", "zoe") == a
     out = tmp_path / "out.jsonl"
     export(filled, "annotations", out)
     recs = [AnnotationRecord.model_validate_json(x) for x in out.read_bytes().splitlines()]

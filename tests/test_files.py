@@ -18,8 +18,7 @@ from stanceterm.cli import main
 from stanceterm.export import export
 from stanceterm.schema import load_schema
 from stanceterm.store import Annotation, Store, StoreError
-from tests.conftest import DEMO, ROOT, add_article
-from tests.test_cli import run
+from tests.conftest import DEMO, ROOT, add_article, run
 
 ODD = ["dossier été", "base de données ñ", "x#1", "what?", "100%41 sûr", "emoji 🗞", "l'été"]
 
@@ -74,9 +73,9 @@ def test_cli_with_spaces_and_non_ascii_everywhere(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "Imported 2 article(s)" in p.stderr and str(db) in p.stderr
     s = Store.open(db)
-    first = s.first()
+    first = s.corpus.first()
     assert first is not None
-    s.save(Annotation(first.id, "zoé", "done", ("denial",)))
+    s.labels.save(Annotation(first.id, "zoé", "done", ("denial",)))
     s.close()
     out = base / "sorties d'été" / "résultat final #2.jsonl"
     code, output = cli("--db", str(db), "export", "--out", str(out))
@@ -224,7 +223,7 @@ def test_kill_during_export_leaves_old_file_or_nothing(tmp_path: Path) -> None:
     s.set_label_schema(load_schema())
     n = 12_000
     add_article(s, "big", [f"Phrase numéro {i}, assez longue pour peser. " * 3 for i in range(n)])
-    s.bulk_load_annotations(
+    s.labels.bulk_load(
         Annotation(f"big:{i}", who, "done", ("denial",), note="n" * 400)
         for i in range(n)
         for who in ("alice", "bob")
@@ -275,7 +274,7 @@ def test_export_to_a_folder_or_a_full_disk_is_a_clean_error(tmp_path: Path) -> N
     s = Store.open(db)
     s.set_label_schema(load_schema())
     add_article(s, "a1", ["Une phrase."])
-    s.save(Annotation("a1:0", "alice", "done", ()))
+    s.labels.save(Annotation("a1:0", "alice", "done", ()))
     s.close()
     folder = tmp_path / "exports"
     folder.mkdir()

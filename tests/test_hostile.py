@@ -46,7 +46,7 @@ def _check_import(tmp: Path, name: str, data: bytes) -> None:
     else:
         counts = store.counts()
         assert counts["articles"] == res.counts.articles_added
-        for row in store.iter_sentence_rows():
+        for row in store.corpus.iter_sentence_rows():
             assert row[4] and row[4] == row[4].strip() and "\x00" not in row[4]
     assert store.integrity_ok()
 
@@ -165,10 +165,10 @@ def test_export_import_export_byte_identical(
 ) -> None:
     a = fresh()
     add_article(a, "art", [sentence.strip() or "x", "Second."])
-    actor_id = a.add_actor(actor, created_by="alice")
+    actor_id = a.actors.add(actor, created_by="alice")
     stances = tuple(Stance(c, actor_id, "oppose") for c in claims)
-    a.save(Annotation("art:0", "alice", status, tuple(claims), stances, note))
-    a.save(Annotation("art:1", "bob", "done", ()))
+    a.labels.save(Annotation("art:0", "alice", status, tuple(claims), stances, note))
+    a.labels.save(Annotation("art:1", "bob", "done", ()))
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     export(a, "annotations", one)
     b = fresh()
@@ -194,10 +194,10 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     s = Store.open(db)
     s.set_label_schema(SCHEMA)
     assert import_file(s, DEMO).error is None
-    first = s.first()
+    first = s.corpus.first()
     assert first is not None
-    s.save(Annotation(first.id, "alice", "done", ("denial",)))
-    second = s.step(first.seq)
+    s.labels.save(Annotation(first.id, "alice", "done", ("denial",)))
+    second = s.corpus.step(first.seq)
     assert second is not None
     s.close()
     good = orjson.dumps(

@@ -19,15 +19,15 @@ def test_demo_article_imports_without_boilerplate(store: Store) -> None:
     res = import_file(store, DEMO)
     assert res.error is None, res.error
     assert res.counts.articles_added == 1
-    art_id = store.article_ids()[0]
-    art = store.article(art_id)
+    art_id = store.corpus.article_ids()[0]
+    art = store.corpus.article(art_id)
     assert art is not None
     assert (
         art.title
         == "Vladimir Poutine signale son aide à Kim Jong Un mais reste silencieux sur les armes"
     )
     assert art.lang == "fr"
-    texts = [row[4] for row in store.iter_sentence_rows()]
+    texts = [row[4] for row in store.corpus.iter_sentence_rows()]
     assert texts[0].startswith(
         "Kim Jong Un de Corée du Nord a rencontré"
     )  # title is not sentence 0
@@ -67,10 +67,10 @@ def test_jsonl_fields_ids_and_lang(store: Store, tmp_path: Path) -> None:
     res = import_file(store, f)
     assert res.error is None
     assert res.counts.articles_added == 2 and res.counts.sentences_added == 4
-    assert store.sentence("wire-1:0") is not None
-    assert store.sentence("wire-1:1") is not None
-    other = next(a for a in store.article_ids() if a != "wire-1")
-    art = store.article(other)
+    assert store.corpus.sentence("wire-1:0") is not None
+    assert store.corpus.sentence("wire-1:1") is not None
+    other = next(a for a in store.corpus.article_ids() if a != "wire-1")
+    art = store.corpus.article(other)
     assert art is not None and art.lang == "fr"
 
 
@@ -80,7 +80,7 @@ def test_nbsp_normalised_typography_kept(store: Store, tmp_path: Path) -> None:
         [{"id": "n", "text": "Il a dit\u00a0: «\u202fnon\u202f». Fin de l'histoire."}],
     )
     import_file(store, f)
-    s = store.sentence("n:0")
+    s = store.corpus.sentence("n:0")
     assert s is not None
     assert "\u00a0" not in s.text and "\u202f" not in s.text
     assert "«" in s.text
@@ -146,7 +146,7 @@ def test_import_locks_nothing_while_reading_and_is_still_all_or_nothing(tmp_path
     db = tmp_path / "t.db"
     main = Store.open(db)
     assert import_file(main, DEMO).error is None
-    (first,) = main.article_ids()
+    (first,) = main.corpus.article_ids()
     other = Store.open(db)
     records = [{"id": f"n{i}", "text": f"Phrase {i}. Une autre phrase {i}."} for i in range(30)]
     f = _write_jsonl(tmp_path / "news.jsonl", records)
@@ -157,7 +157,7 @@ def test_import_locks_nothing_while_reading_and_is_still_all_or_nothing(tmp_path
         for i, pending in enumerate(original(path)):
             if i == 15:  # mid-file: another process writes, with a short busy timeout
                 other.conn.execute("PRAGMA busy_timeout = 100")
-                other.save(Annotation(f"{first}:0", "alice", "done", ("arms_deal",)))
+                other.labels.save(Annotation(f"{first}:0", "alice", "done", ("arms_deal",)))
                 saved.append(i)
                 # nothing of this file is visible yet
                 assert other.counts()["articles"] == 1
@@ -171,7 +171,7 @@ def test_import_locks_nothing_while_reading_and_is_still_all_or_nothing(tmp_path
     assert res.error is None and saved == [15]
     assert res.counts.articles_added == 30 and res.counts.sentences_added == 60
     assert other.counts()["articles"] == 31
-    ids = [r[1] for r in main.iter_sentence_rows() if r[2] == "n7"]
+    ids = [r[1] for r in main.corpus.iter_sentence_rows() if r[2] == "n7"]
     assert ids == ["n7:0", "n7:1"]
     # a bad line at the end still refuses the whole file
     bad = tmp_path / "bad.jsonl"
@@ -186,4 +186,4 @@ def test_import_locks_nothing_while_reading_and_is_still_all_or_nothing(tmp_path
     twice += [{"id": "z2", "text": "W."}, {"id": "z3", "text": "W."}]  # same content
     res = import_file(main, _write_jsonl(tmp_path / "dup.jsonl", twice))
     assert (res.counts.articles_added, res.counts.articles_skipped) == (2, 2)
-    assert main.article("z1") is not None and main.article("z3") is None
+    assert main.corpus.article("z1") is not None and main.corpus.article("z3") is None

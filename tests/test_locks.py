@@ -122,7 +122,7 @@ def stanceterm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_cli_refuses_the_open_db_as_a_file(live: Path, args: list[str]) -> None:
     """The DB given where a file is expected is refused in one line, never read or written."""
     with Store.open(live) as s:
-        s.add_actor("la Russie")
+        s.actors.add("la Russie")
     p = stanceterm("--db", str(live), *[a.format(db=live) for a in args], cwd=live.parent)
     assert p.returncode != 0, p.stdout + p.stderr
     assert "Traceback" not in p.stderr
@@ -131,4 +131,4 @@ def test_cli_refuses_the_open_db_as_a_file(live: Path, args: list[str]) -> None:
     assert "open database" in errors[0] or "database itself" in errors[0], p.stderr
     with Store.open(live, create=False) as s:  # still the DB, whole
         assert s.integrity_ok()
-        assert s.resolve_actor("la Russie") is not None
+        assert s.actors.resolve("la Russie") is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -13,69 +12,39 @@ from pathlib import Path
 
 import pytest
 
-from stanceterm.export import Filters, export
-from stanceterm.ingest import import_file
+from stanceterm.export import export
 from stanceterm.schema import LabelSchema, load_schema
 from stanceterm.store import Annotation, Gold, MergeConflict, Stance, Store, StoreError
+from stanceterm.store.labels import save_in
 from stanceterm.team import merge_databases
-from tests.conftest import DEMO, ROOT, add_article
-from tests.test_cli import assert_clean_error, run
-
-
-def new_db(path: Path, schema: LabelSchema | None = None) -> Store:
-    s = Store.open(path)
-    s.set_label_schema(schema or load_schema())
-    res = import_file(s, DEMO)
-    assert res.error is None
-    return s
-
-
-def fingerprint(path: Path) -> tuple[str, float]:
-    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime
-
-
-def snapshot(store: Store, tmp: Path) -> tuple[dict[str, int], bytes, bytes, int]:
-    out = tmp / "snap.jsonl"
-    export(store, "annotations", out, Filters(statuses=("done", "skipped", "flagged", "draft")))
-    ann = out.read_bytes()
-    export(store, "gold", out)
-    with store.read() as c:
-        events = c.execute("SELECT count(*) FROM annotation_events").fetchone()[0]
-    return store.counts(), ann, out.read_bytes(), events
-
-
-def _demo_article_id() -> str:
-    s = Store.memory()
-    s.set_label_schema(load_schema())
-    import_file(s, DEMO)
-    (aid,) = s.article_ids()
-    s.close()
-    return aid
-
-
-AID = _demo_article_id()
-
-
-def S(i: int) -> str:
-    """Id of sentence i of the demo article (stable wherever it is imported)."""
-    return f"{AID}:{i}"
+from tests.conftest import (
+    AID,
+    ROOT,
+    S,
+    add_article,
+    assert_clean_error,
+    fingerprint,
+    run,
+    snapshot,
+)
+from tests.conftest import demo_db as new_db
 
 
 def test_merge_copies_labels_history_and_is_idempotent(tmp_path: Path) -> None:
     # alice works on a copy of the team DB (same db_uid); bob imported the article on his own
     team = new_db(tmp_path / "team.db")
-    team.save(Annotation(S(0), "carol", "done", ("arms_deal",)))
+    team.labels.save(Annotation(S(0), "carol", "done", ("arms_deal",)))
     team.close()
     shutil.copy(tmp_path / "team.db", tmp_path / "alice.db")
     alice = Store.open(tmp_path / "alice.db")
     bob = new_db(tmp_path / "bob.db")
-    alice.save(
+    alice.labels.save(
         Annotation(S(1), "alice", "done", ("denial",), (Stance("denial", "putin", "oppose"),))
     )
-    alice.save(Annotation(S(2), "alice", "skipped"))
-    bob.save(Annotation(S(1), "bob", "flagged", ("denial",), note="unsure"))
-    bob.save(Annotation(S(3), "bob", "done", ()))
-    bob.set_gold(Gold(S(1), "gold", ("denial",), (), "bob", "alice"))
+    alice.labels.save(Annotation(S(2), "alice", "skipped"))
+    bob.labels.save(Annotation(S(1), "bob", "flagged", ("denial",), note="unsure"))
+    bob.labels.save(Annotation(S(3), "bob", "done", ()))
+    bob.gold.set(Gold(S(1), "gold", ("denial",), (), "bob", "alice"))
     alice.close()
     bob.close()
     before = {p: fingerprint(tmp_path / p) for p in ("alice.db", "bob.db")}
@@ -86,11 +55,11 @@ def test_merge_copies_labels_history_and_is_idempotent(tmp_path: Path) -> None:
     assert (a.labels_taken, a.events_added, a.articles_added) == (2, 2, 0)
     assert (b.labels_taken, b.events_added, b.gold_taken, b.annotators_added) == (2, 2, 1, 1)
     assert b.labels_kept == 0 and a.labels_kept == 1  # carol's label came back unchanged
-    got = team.annotation(S(1), "alice")
+    got = team.labels.get(S(1), "alice")
     assert got is not None and got.stances == (Stance("denial", "putin", "oppose"),)
-    bob_label = team.annotation(S(1), "bob")
+    bob_label = team.labels.get(S(1), "bob")
     assert bob_label is not None and bob_label.status == "flagged" and bob_label.note == "unsure"
-    gold = team.gold(S(1))
+    gold = team.gold.get(S(1))
     assert gold is not None and gold.adjudicator == "bob"
     assert {p: fingerprint(tmp_path / p) for p in before} == before  # sources untouched
 
@@ -103,7 +72,7 @@ def test_merge_copies_labels_history_and_is_idempotent(tmp_path: Path) -> None:
     )
     assert snapshot(team, tmp_path) == snap
     assert team.integrity_ok()
-    progress = team.progress_by_annotator()
+    progress = team.team.progress_by_annotator()
     assert progress["bob"]["flagged"] == 1 and progress["alice"]["skipped"] == 1
     team.close()
 
@@ -111,12 +80,12 @@ def test_merge_copies_labels_history_and_is_idempotent(tmp_path: Path) -> None:
 def test_later_edit_wins_both_stay_in_history_and_merge_converges(tmp_path: Path) -> None:
     a = new_db(tmp_path / "a.db")
     b = new_db(tmp_path / "b.db")
-    a.save(Annotation(S(0), "alice", "done", ("arms_deal",)))
+    a.labels.save(Annotation(S(0), "alice", "done", ("arms_deal",)))
     time.sleep(0.002)
-    b.save(Annotation(S(0), "alice", "done", ("denial",)))  # later: wins everywhere
-    b.save(Annotation(S(1), "alice", "done", ("denial",)))
+    b.labels.save(Annotation(S(0), "alice", "done", ("denial",)))  # later: wins everywhere
+    b.labels.save(Annotation(S(1), "alice", "done", ("denial",)))
     time.sleep(0.002)
-    a.save(Annotation(S(1), "alice", "flagged", ("arms_deal",)))  # later: wins everywhere
+    a.labels.save(Annotation(S(1), "alice", "flagged", ("arms_deal",)))  # later: wins everywhere
     a.close()
     b.close()
     shutil.copy(tmp_path / "a.db", tmp_path / "a2.db")
@@ -125,7 +94,7 @@ def test_later_edit_wins_both_stay_in_history_and_merge_converges(tmp_path: Path
     merge_databases(ab, [tmp_path / "b.db"])
     merge_databases(ba, [tmp_path / "a2.db"])
     for s in (ab, ba):
-        first, second = s.annotation(S(0), "alice"), s.annotation(S(1), "alice")
+        first, second = s.labels.get(S(0), "alice"), s.labels.get(S(1), "alice")
         assert first is not None and first.claims == ("denial",)
         assert second is not None and second.status == "flagged"
         with s.read() as c:
@@ -139,39 +108,39 @@ def test_later_edit_wins_both_stay_in_history_and_merge_converges(tmp_path: Path
     export(ba, "annotations", out_b)
     assert out_a.read_bytes() == out_b.read_bytes()
     # undo here never reverts a change merged from elsewhere
-    assert ab.undo("alice") == S(1)  # a's own latest change ...
-    assert ab.undo("alice") == S(0)  # ... then a's own earlier one; b's events are skipped
-    assert ab.undo("alice") is None
+    assert ab.labels.undo("alice") == S(1)  # a's own latest change ...
+    assert ab.labels.undo("alice") == S(0)  # ... then a's own earlier one; b's events are skipped
+    assert ab.labels.undo("alice") is None
     ab.close()
     ba.close()
 
 
 def test_deletion_there_after_our_change_is_merged(tmp_path: Path) -> None:
     a = new_db(tmp_path / "a.db")
-    a.save(Annotation(S(4), "alice", "done", ("arms_deal",)))
+    a.labels.save(Annotation(S(4), "alice", "done", ("arms_deal",)))
     a.close()
     shutil.copy(tmp_path / "a.db", tmp_path / "laptop.db")
     laptop = Store.open(tmp_path / "laptop.db")
     time.sleep(0.002)
-    assert laptop.undo("alice") == S(4)  # undone offline, after the team DB's last change
+    assert laptop.labels.undo("alice") == S(4)  # undone offline, after the team DB's last change
     laptop.close()
     team = Store.open(tmp_path / "a.db")
     ((_, counts),) = merge_databases(team, [tmp_path / "laptop.db"])
-    assert counts.labels_deleted == 1 and team.annotation(S(4), "alice") is None
+    assert counts.labels_deleted == 1 and team.labels.get(S(4), "alice") is None
     ((_, again),) = merge_databases(team, [tmp_path / "laptop.db"])
     assert again.labels_deleted == 0
-    assert team.progress_by_annotator()["alice"]["done"] == 0
+    assert team.team.progress_by_annotator()["alice"]["done"] == 0
     team.close()
 
 
 def test_actors_matched_by_alias_and_remapped(tmp_path: Path) -> None:
     team = new_db(tmp_path / "team.db")
     other = new_db(tmp_path / "other.db")
-    mine = team.add_actor("Groupe Wagner", ["Wagner"], created_by="carol")
-    theirs = other.add_actor("Wagner Group", ["wagner"], created_by="bob")
-    fresh = other.add_actor("Evgueni Prigojine", ["Prigozhin"], created_by="bob")
+    mine = team.actors.add("Groupe Wagner", ["Wagner"], created_by="carol")
+    theirs = other.actors.add("Wagner Group", ["wagner"], created_by="bob")
+    fresh = other.actors.add("Evgueni Prigojine", ["Prigozhin"], created_by="bob")
     assert mine != theirs
-    other.save(
+    other.labels.save(
         Annotation(
             S(5),
             "bob",
@@ -183,10 +152,10 @@ def test_actors_matched_by_alias_and_remapped(tmp_path: Path) -> None:
     other.close()
     ((_, counts),) = merge_databases(team, [tmp_path / "other.db"])
     assert counts.actors_added == 1 and counts.actors_remapped >= 1
-    got = team.annotation(S(5), "bob")
+    got = team.labels.get(S(5), "bob")
     assert got is not None
-    assert [s.actor for s in got.stances] == [mine, team.resolve_actor("Prigozhin")]
-    assert team.resolve_actor("Wagner Group") == mine  # their name became an alias of ours
+    assert [s.actor for s in got.stances] == [mine, team.actors.resolve("Prigozhin")]
+    assert team.actors.resolve("Wagner Group") == mine  # their name became an alias of ours
     with team.read() as c:
         after = c.execute(
             "SELECT after FROM annotation_events WHERE annotator = 'bob' AND action = 'set'"
@@ -201,27 +170,27 @@ def test_missing_articles_are_copied(tmp_path: Path) -> None:
     add_article(team, "x1", ["Only here."])
     other = new_db(tmp_path / "other.db")
     add_article(other, "x2", ["Only there.", "Second."])
-    other.save(Annotation("x2:1", "bob", "done", ("arms_deal",)))
-    other.save(Annotation(S(0), "bob", "done", ()))
+    other.labels.save(Annotation("x2:1", "bob", "done", ("arms_deal",)))
+    other.labels.save(Annotation(S(0), "bob", "done", ()))
     other.close()
     ((_, counts),) = merge_databases(team, [tmp_path / "other.db"])
     assert counts.articles_added == 2 and counts.sentences_added == 41 + 2
-    sentence = team.sentence("x2:1")
+    sentence = team.corpus.sentence("x2:1")
     assert sentence is not None and sentence.text == "Second."
-    assert team.annotation("x2:1", "bob") is not None
+    assert team.labels.get("x2:1", "bob") is not None
     assert team.counts()["articles"] == 3
     team.close()
 
 
 def test_refusals_leave_everything_untouched(tmp_path: Path) -> None:
     team = new_db(tmp_path / "team.db")
-    team.save(Annotation(S(0), "carol", "done", ()))
+    team.labels.save(Annotation(S(0), "carol", "done", ()))
     base = snapshot(team, tmp_path)
     # another label schema
     custom = load_schema().model_copy(deep=True)
     custom.claims[0].id = "ceasefire"
     other = new_db(tmp_path / "other.db", LabelSchema.model_validate(custom.model_dump()))
-    other.save(Annotation(S(1), "bob", "done", ("ceasefire",)))
+    other.labels.save(Annotation(S(1), "bob", "done", ("ceasefire",)))
     other.close()
     # a file that is not a stanceterm DB
     junk = tmp_path / "junk.db"
@@ -230,7 +199,7 @@ def test_refusals_leave_everything_untouched(tmp_path: Path) -> None:
     seg = Store.open(tmp_path / "seg.db")
     seg.set_label_schema(load_schema())
     add_article(seg, AID, ["Completely different text."])
-    seg.save(Annotation(S(0), "dan", "done", ()))
+    seg.labels.save(Annotation(S(0), "dan", "done", ()))
     seg.close()
     prints = {p: fingerprint(tmp_path / p) for p in ("other.db", "junk.db", "seg.db")}
 
@@ -254,13 +223,13 @@ def test_merge_into_a_new_db_adopts_the_schema(tmp_path: Path) -> None:
     custom.claims[0].id = "ceasefire"
     schema = LabelSchema.model_validate(custom.model_dump())
     other = new_db(tmp_path / "other.db", schema)
-    other.save(Annotation(S(1), "bob", "done", ("ceasefire",)))
+    other.labels.save(Annotation(S(1), "bob", "done", ("ceasefire",)))
     other.close()
     fresh = Store.open(tmp_path / "fresh.db")
     merge_databases(fresh, [tmp_path / "other.db"])
     adopted = fresh.label_schema()
     assert adopted is not None and adopted.fingerprint == schema.fingerprint
-    assert fresh.annotation(S(1), "bob") is not None
+    assert fresh.labels.get(S(1), "bob") is not None
     fresh.close()
 
 
@@ -268,7 +237,7 @@ def test_cli_merge_summary_and_one_line_refusal(tmp_path: Path) -> None:
     team = new_db(tmp_path / "team.db")
     team.close()
     other = new_db(tmp_path / "bob.db")
-    other.save(Annotation(S(2), "bob", "done", ("arms_deal",)))
+    other.labels.save(Annotation(S(2), "bob", "done", ("arms_deal",)))
     other.close()
     p = run("--db", str(tmp_path / "team.db"), "merge", str(tmp_path / "bob.db"), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
@@ -286,10 +255,10 @@ def test_kill_during_merge_leaves_before_or_after(tmp_path: Path) -> None:
     add_article(big, "bulk", [f"Bulk sentence {i}." for i in range(6000)])
     with big.tx():
         for i in range(6000):
-            big._save(big.conn, Annotation(f"bulk:{i}", "bob", "done", ("arms_deal",)), "set")
+            save_in(big.conn, Annotation(f"bulk:{i}", "bob", "done", ("arms_deal",)), "set")
     big.close()
     team = new_db(tmp_path / "team.db")
-    team.save(Annotation(S(0), "carol", "done", ()))
+    team.labels.save(Annotation(S(0), "carol", "done", ()))
     before = snapshot(team, tmp_path)
     team.close()
     shutil.copy(tmp_path / "team.db", tmp_path / "full.db")
@@ -328,11 +297,11 @@ def test_kill_during_merge_leaves_before_or_after(tmp_path: Path) -> None:
 def test_merge_leaves_a_closed_other_db_exactly_as_it_was(tmp_path: Path) -> None:
     """Reading a cleanly closed DB creates no -wal/-shm beside it and changes no byte."""
     here, there = new_db(tmp_path / "here.db"), new_db(tmp_path / "there.db")
-    there.save(Annotation(S(0), "dan", "done", ("arms_deal",)))
+    there.labels.save(Annotation(S(0), "dan", "done", ("arms_deal",)))
     there.close()
     assert not (tmp_path / "there.db-wal").exists()
     before = fingerprint(tmp_path / "there.db")
     merge_databases(here, [tmp_path / "there.db"])
-    assert here.annotation(S(0), "dan") is not None
+    assert here.labels.get(S(0), "dan") is not None
     assert fingerprint(tmp_path / "there.db") == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("there")) == ["there.db"]

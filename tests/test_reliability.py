@@ -16,9 +16,11 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from stanceterm.agreement import masi_distance
+from stanceterm.cli.render import format_latex, format_markdown
 from stanceterm.export import Filters, LabelsError, export
 from stanceterm.reliability import (
     ActorResolver,
+    AgreementError,
     Corpus,
     LabelRow,
     build_fields,
@@ -26,10 +28,9 @@ from stanceterm.reliability import (
     claim_set_field,
     collect,
     disagreements,
-    format_latex,
-    format_markdown,
     measure,
     pairwise_kappa,
+    report,
     rows_from_export,
     rows_from_store,
     stance_field,
@@ -285,11 +286,11 @@ def test_actor_resolver_merges_aliases() -> None:
 
 def _db_with_labels(store: Store) -> list[str]:
     add_article(store, "a1", ["s one.", "s two.", "s three.", "s four.", "s five."])
-    ids = [r[1] for r in store.iter_sentence_rows()]
-    putin = store.add_actor("Vladimir Poutine", ["Putin"])
-    other = store.add_actor("V. Putin")  # a separate actor, later merged by an alias
-    kim = store.add_actor("Kim Jong Un")
-    store.add_alias(putin, "V. Putin")
+    ids = [r[1] for r in store.corpus.iter_sentence_rows()]
+    putin = store.actors.add("Vladimir Poutine", ["Putin"])
+    other = store.actors.add("V. Putin")  # a separate actor, later merged by an alias
+    kim = store.actors.add("Kim Jong Un")
+    store.actors.add_alias(putin, "V. Putin")
     labels = [
         (0, "alice", "done", ("arms_deal",), (Stance("arms_deal", putin, "support"),)),
         (0, "bob", "done", ("arms_deal",), (Stance("arms_deal", other, "support"),)),
@@ -304,10 +305,10 @@ def _db_with_labels(store: Store) -> list[str]:
         (4, "bob", "draft", ("denial",), ()),
     ]
     for i, who, status, claims, stances in labels:
-        store.save(Annotation(ids[i], who, status, claims, stances))
+        store.labels.save(Annotation(ids[i], who, status, claims, stances))
     # a propagated copy (as dedup writes them) must not count
     with store.tx():
-        store.import_annotations(
+        store.labels.import_records(
             [
                 Annotation(
                     ids[4],
@@ -572,7 +573,7 @@ def test_measure_on_a_subset_of_annotators_ignores_the_others() -> None:
 
 
 def test_alias_merging_is_one_rule_for_review_and_agreement() -> None:
-    """store.actor_canonical (review) and ActorResolver (agreement) follow the same links:
+    """store.actors.canonical (review) and ActorResolver (agreement) follow the same links:
     chains to their end, cycles cut, unknown ids unchanged."""
     from stanceterm.actors import alias_key, follow_aliases
 
@@ -583,3 +584,33 @@ def test_alias_merging_is_one_rule_for_review_and_agreement() -> None:
     assert follow_aliases("zz", names, keys) == "zz"
     resolver = ActorResolver(names, keys)
     assert [resolver.canonical(x) for x in "abcd"] == ["c", "c", "b", "d"]
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def test_report_is_the_fields_measured_on_the_store(store: Store, schema: Any) -> None:
+    """reliability.report() does what `agreement` used to do inline: the same figures as the
+    fields measured one by one, kappa per pair with by="annotator", disagreements worst first."""
+    add_article(store, "a", ["Un.", "Deux.", "Trois."])
+    store.labels.save(Annotation("a:0", "alice", "done", ("arms_deal",)))
+    store.labels.save(Annotation("a:0", "bob", "done", ("arms_deal",)))
+    store.labels.save(Annotation("a:1", "alice", "done", ("denial",)))
+    store.labels.save(Annotation("a:1", "bob", "done", ()))
+    store.labels.save(Annotation("a:2", "alice", "done", ()))
+    store.labels.save(Annotation("a:2", "bob", "flagged", ("denial",)))
+    rep = report(store, schema, by="annotator", n_boot=50, with_disagreements=True)
+    corpus = collect(rows_from_store(store), schema.claim_ids, stances=schema.stances)
+    direct = [measure(f, corpus.annotators, n_boot=50) for f in build_fields(corpus)]
+    assert [r.as_json() for r in rep.results] == [r.as_json() for r in direct]
+    assert rep.annotators == ["alice", "bob"]
+    assert rep.counted_statuses == ("done",) and not rep.include_flagged
+    assert rep.kappa is not None and [(p.a, p.b, p.units) for p in rep.kappa] == [
+        ("alice", "bob", 2 * len(schema.claim_ids))
+    ]
+    assert rep.disagreements is not None
+    assert {(d.sentence_id, d.field) for d in rep.disagreements} >= {("a:1", "claims")}
+    flagged = report(store, schema, n_boot=10, include_flagged=True)
+    assert flagged.results[0].units == 3 and rep.results[0].units == 2
+    with pytest.raises(AgreementError, match=r"at least 2 annotators; found 1 \(alice\)"):
+        report(store, schema, annotators=["alice"], n_boot=10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import orjson
@@ -24,7 +23,7 @@ from stanceterm.adjudicate import (
 from stanceterm.export import export
 from stanceterm.schema import GoldRecord
 from stanceterm.store import Annotation, Stance, Store
-from tests.test_cli import run
+from tests.conftest import run
 
 
 def _v(who: str, status: str = "done", claims: tuple[str, ...] = (), *stances: Stance) -> Version:
@@ -97,20 +96,26 @@ def test_gold_records_from_versions() -> None:
 
 
 def _two_annotators(s: Store) -> dict[str, str]:
-    pid, rid = s.resolve_actor("Putin"), s.resolve_actor("Moscou")
+    pid, rid = s.actors.resolve("Putin"), s.actors.resolve("Moscou")
     assert pid and rid
-    s.save(
+    s.labels.save(
         Annotation("a1:0", "alice", "done", ("arms_deal",), (Stance("arms_deal", pid, "support"),))
     )
-    s.save(Annotation("a1:0", "bob", "done", ("arms_deal",), (Stance("arms_deal", pid, "oppose"),)))
-    s.save(Annotation("a1:1", "alice", "done", ("denial",)))  # agree
-    s.save(Annotation("a1:1", "bob", "done", ("denial",)))
-    s.save(Annotation("a1:2", "alice", "done", ("sanctions_efficacy",)))  # one label + a skip
-    s.save(Annotation("a1:2", "bob", "skipped"))
-    s.save(Annotation("a2:0", "alice", "done", ()))  # no claim vs a claim
-    s.save(Annotation("a2:0", "bob", "draft", ("denial",)))  # a draft is not final...
-    s.save(Annotation("a2:0", "carol", "done", ("denial",)))
-    s.save(Annotation("a2:1", "bob", "flagged", ("denial",), (Stance("denial", rid, "support"),)))
+    s.labels.save(
+        Annotation("a1:0", "bob", "done", ("arms_deal",), (Stance("arms_deal", pid, "oppose"),))
+    )
+    s.labels.save(Annotation("a1:1", "alice", "done", ("denial",)))  # agree
+    s.labels.save(Annotation("a1:1", "bob", "done", ("denial",)))
+    s.labels.save(
+        Annotation("a1:2", "alice", "done", ("sanctions_efficacy",))
+    )  # one label + a skip
+    s.labels.save(Annotation("a1:2", "bob", "skipped"))
+    s.labels.save(Annotation("a2:0", "alice", "done", ()))  # no claim vs a claim
+    s.labels.save(Annotation("a2:0", "bob", "draft", ("denial",)))  # a draft is not final...
+    s.labels.save(Annotation("a2:0", "carol", "done", ("denial",)))
+    s.labels.save(
+        Annotation("a2:1", "bob", "flagged", ("denial",), (Stance("denial", rid, "support"),))
+    )
     return {"putin": pid, "moscow": rid}
 
 
@@ -133,35 +138,35 @@ def test_queue_in_sentence_order_with_reasons(filled: Store) -> None:
 
 def test_queue_of_an_empty_or_unanimous_db(filled: Store) -> None:
     assert review_queue(filled) == [] and review_queue(filled, include_all=True) == []
-    filled.save(Annotation("a1:0", "alice", "done", ("denial",)))
-    filled.save(Annotation("a1:0", "bob", "done", ("denial",)))
+    filled.labels.save(Annotation("a1:0", "alice", "done", ("denial",)))
+    filled.labels.save(Annotation("a1:0", "bob", "done", ("denial",)))
     assert review_queue(filled) == []
     # the same labels stored in another order agree; one stance more does not
-    pid, rid = filled.resolve_actor("Putin"), filled.resolve_actor("Moscou")
+    pid, rid = filled.actors.resolve("Putin"), filled.actors.resolve("Moscou")
     assert pid and rid
     both = (Stance("denial", pid, "support"), Stance("denial", rid, "support"))
-    filled.save(Annotation("a1:1", "alice", "done", ("arms_deal", "denial"), both))
-    filled.save(Annotation("a1:1", "bob", "done", ("denial", "arms_deal"), both[::-1]))
+    filled.labels.save(Annotation("a1:1", "alice", "done", ("arms_deal", "denial"), both))
+    filled.labels.save(Annotation("a1:1", "bob", "done", ("denial", "arms_deal"), both[::-1]))
     assert review_queue(filled) == []
-    filled.save(Annotation("a1:1", "carol", "done", ("denial", "arms_deal"), both[:1]))
+    filled.labels.save(Annotation("a1:1", "carol", "done", ("denial", "arms_deal"), both[:1]))
     [item] = review_queue(filled)
     assert item.sentence_id == "a1:1" and disagreement(item.versions).stances == {both[1]}
 
 
 def test_actors_are_compared_through_their_aliases(filled: Store) -> None:
-    pid = filled.resolve_actor("Putin")
+    pid = filled.actors.resolve("Putin")
     assert pid
-    other = filled.add_actor("V. V. Poutine", created_by="bob")  # bob made a new actor
+    other = filled.actors.add("V. V. Poutine", created_by="bob")  # bob made a new actor
     assert other != pid
-    filled.save(
+    filled.labels.save(
         Annotation("a1:0", "alice", "done", ("arms_deal",), (Stance("arms_deal", pid, "support"),))
     )
-    filled.save(
+    filled.labels.save(
         Annotation("a1:0", "bob", "done", ("arms_deal",), (Stance("arms_deal", other, "support"),))
     )
     assert [i.sentence_id for i in review_queue(filled)] == ["a1:0"]
-    filled.add_alias(pid, "V. V. Poutine")  # the gazetteer now says they are one actor
-    assert filled.actor_canonical() == {other: pid}
+    filled.actors.add_alias(pid, "V. V. Poutine")  # the gazetteer now says they are one actor
+    assert filled.actors.canonical() == {other: pid}
     assert review_queue(filled) == []
     versions = versions_for(filled, "a1:0")
     assert {v.stances for v in versions} == {(Stance("arms_deal", pid, "support"),)}
@@ -175,9 +180,9 @@ def test_propagated_labels_count_once(filled: Store) -> None:
         )
         c.execute("UPDATE sentences SET cluster_id = 'c1' WHERE id IN ('a1:0', 'a2:0')")
         c.execute("UPDATE sentences SET hidden = 1 WHERE id = 'a2:0'")
-    filled.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
-    filled.save(Annotation("a1:0", "bob", "done", ("denial",)))
-    assert filled.annotation("a2:0", "bob") is not None  # propagated copies exist...
+    filled.labels.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
+    filled.labels.save(Annotation("a1:0", "bob", "done", ("denial",)))
+    assert filled.labels.get("a2:0", "bob") is not None  # propagated copies exist...
     assert [i.sentence_id for i in review_queue(filled)] == ["a1:0"]  # ...but are not reviewed
     assert [i.sentence_id for i in review_queue(filled, include_all=True)] == ["a1:0"]
 
@@ -185,44 +190,44 @@ def test_propagated_labels_count_once(filled: Store) -> None:
 def test_resume_starts_at_first_sentence_without_gold(filled: Store) -> None:
     _two_annotators(filled)
     q = review_queue(filled)
-    assert first_unreviewed(q, filled.gold_statuses([i.sentence_id for i in q])) == 0
-    filled.set_gold(accept_version("a1:0", q[0].versions, 0, "dora"))
-    filled.set_gold(unresolvable_gold("a2:1", q[2].versions, "dora"))
-    gold = filled.gold_statuses([i.sentence_id for i in q])
+    assert first_unreviewed(q, filled.gold.statuses([i.sentence_id for i in q])) == 0
+    filled.gold.set(accept_version("a1:0", q[0].versions, 0, "dora"))
+    filled.gold.set(unresolvable_gold("a2:1", q[2].versions, "dora"))
+    gold = filled.gold.statuses([i.sentence_id for i in q])
     assert gold == {"a1:0": "gold", "a2:1": "unresolvable"}
     assert first_unreviewed(q, gold) == 1
-    filled.set_gold(accept_version("a2:0", q[1].versions, 1, "dora"))
-    assert first_unreviewed(q, filled.gold_statuses([i.sentence_id for i in q])) is None
+    filled.gold.set(accept_version("a2:0", q[1].versions, 1, "dora"))
+    assert first_unreviewed(q, filled.gold.statuses([i.sentence_id for i in q])) is None
 
 
 def test_restore_gold_is_exact_and_stale_sources_noticed(filled: Store) -> None:
     _two_annotators(filled)
     q = review_queue(filled)
-    first = filled.set_gold(accept_version("a1:0", q[0].versions, 0, "dora"))
+    first = filled.gold.set(accept_version("a1:0", q[0].versions, 0, "dora"))
     assert first.created_at and first.updated_at
     assert not stale_sources(first, versions_for(filled, "a1:0"))
-    second = filled.set_gold(unresolvable_gold("a1:0", q[0].versions, "erin"))
+    second = filled.gold.set(unresolvable_gold("a1:0", q[0].versions, "erin"))
     assert second.created_at == first.created_at and second.adjudicator == "erin"
-    filled.restore_gold("a1:0", first)
-    assert filled.gold("a1:0") == first
-    filled.restore_gold("a1:0", None)
-    assert filled.gold("a1:0") is None
+    filled.gold.restore("a1:0", first)
+    assert filled.gold.get("a1:0") == first
+    filled.gold.restore("a1:0", None)
+    assert filled.gold.get("a1:0") is None
     # an annotator changes their labels after the decision: the gold is stale
-    gold = filled.set_gold(accept_version("a1:0", q[0].versions, 0, "dora"))
-    filled.save(Annotation("a1:0", "bob", "done", ("denial",)))
+    gold = filled.gold.set(accept_version("a1:0", q[0].versions, 0, "dora"))
+    filled.labels.save(Annotation("a1:0", "bob", "done", ("denial",)))
     assert stale_sources(gold, versions_for(filled, "a1:0"))
 
 
 def test_gold_export_has_labels_and_source_versions(filled: Store, tmp_path: Path) -> None:
     ids = _two_annotators(filled)
     q = review_queue(filled)
-    filled.set_gold(accept_version("a1:0", q[0].versions, 1, "dora"))
-    filled.set_gold(
+    filled.gold.set(accept_version("a1:0", q[0].versions, 1, "dora"))
+    filled.gold.set(
         edited_gold(
             "a2:0", q[1].versions, ["denial"], [Stance("denial", ids["moscow"], "oppose")], "dora"
         )
     )
-    filled.set_gold(unresolvable_gold("a2:1", q[2].versions, "dora", "two readings"))
+    filled.gold.set(unresolvable_gold("a2:1", q[2].versions, "dora", "two readings"))
     out = tmp_path / "gold.jsonl"
     assert export(filled, "gold", out) == 3
     rows = [GoldRecord.model_validate(orjson.loads(x)) for x in out.read_bytes().splitlines()]
@@ -238,21 +243,13 @@ def test_gold_export_has_labels_and_source_versions(filled: Store, tmp_path: Pat
         ("alice", "support"),
         ("bob", "oppose"),
     ]
-    bob_now = filled.annotation("a1:0", "bob")
+    bob_now = filled.labels.get("a1:0", "bob")
     assert bob_now is not None and a.sources[1].updated_at == bob_now.updated_at
     assert (b.status, b.claims, b.chosen_from) == ("gold", ["denial"], None)
     assert b.stances[0].actor == "la Russie" and b.stances[0].actor_id == ids["moscow"]
     assert [s.annotator for s in b.sources] == ["alice", "carol"]
     assert (c.status, c.claims, c.stances, c.note) == ("unresolvable", [], [], "two readings")
     assert a.adjudicator == "dora" and a.decided_at
-
-
-def test_adjudicate_stays_free_of_textual() -> None:
-    code = "import stanceterm.adjudicate, sys; print('textual' in sys.modules)"
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 # --------------------------------------------------------------------------- command line

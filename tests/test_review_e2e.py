@@ -9,13 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from test_ui_support import run_async, settle
 
 from stanceterm.schema import GoldRecord
 from stanceterm.store import Store
 from stanceterm.ui.review_app import ReviewApp
-from tests.conftest import DEMO
-from tests.test_cli import run
+from tests.conftest import DEMO, run, run_async, settle
 
 STAMP = "2026-11-30T10:00:00.000000Z"
 
@@ -43,8 +41,8 @@ def _record(sid: str, aid: str, text: str, who: str, status: str, claims: list[s
 async def test_two_annotators_review_and_gold_export(tmp_path: Path) -> None:
     assert run("--db", "round.db", "import", str(DEMO), cwd=tmp_path).returncode == 0
     store = Store.open(tmp_path / "round.db")
-    aid = store.article_ids()[0]
-    sentences = {i: store.sentence(f"{aid}:{i}") for i in range(6)}
+    aid = store.corpus.article_ids()[0]
+    sentences = {i: store.corpus.sentence(f"{aid}:{i}") for i in range(6)}
     text = {i: s.text for i, s in sentences.items() if s is not None}
     assert "satellites" in text[2] and "nient" in text[3]  # « Les deux parties nient… »
     denial = [("denial", "Russie", "support"), ("denial", "Corée du Nord", "support")]

@@ -117,26 +117,26 @@ def test_sql_metacharacters_are_data_through_the_whole_loop(tmp_path: Path) -> N
 
     store = Store.open(db)
     by_article: dict[str, list[str]] = {}
-    for _seq, sid, aid, _idx, _text, _cluster in store.iter_sentence_rows():
+    for _seq, sid, aid, _idx, _text, _cluster in store.corpus.iter_sentence_rows():
         by_article.setdefault(aid, []).append(sid)
     n_sentences = sum(len(v) for v in by_article.values())
     assert len(by_article) == len(SQLI)
     first = ""
     for i, evil in enumerate(SQLI):
-        art = store.article(f"art{i}{evil}")
+        art = store.corpus.article(f"art{i}{evil}")
         assert art is not None and art.title == evil and art.source == evil
         sids = by_article[art.id]
         first = first or sids[0]
-        actor = store.add_actor(f"{evil} actor", created_by=evil)
-        assert store.resolve_actor(f"{evil} actor") == actor
+        actor = store.actors.add(f"{evil} actor", created_by=evil)
+        assert store.actors.resolve(f"{evil} actor") == actor
         stance = (Stance("denial", actor, "oppose"),)
-        store.save(Annotation(sids[0], evil, "done", ("denial",), stance, note=evil))
-        store.save(Annotation(sids[-1], f"{evil}2", "flagged", (), note=evil))
-        found = store.search(match_key(evil), -1)
+        store.labels.save(Annotation(sids[0], evil, "done", ("denial",), stance, note=evil))
+        store.labels.save(Annotation(sids[-1], f"{evil}2", "flagged", (), note=evil))
+        found = store.corpus.search(match_key(evil), -1)
         assert found is not None and match_key(evil) in match_key(found.text)
-    store.set_gold(Gold(first, "gold", ("denial",), (), SQLI[0], SQLI[1], note=SQLI[2]))
-    assert store.search(match_key("%_%"), -1) is not None  # the literal text, not a wildcard
-    assert store.search("zz%", -1) is None and store.search("q_q", -1) is None
+    store.gold.set(Gold(first, "gold", ("denial",), (), SQLI[0], SQLI[1], note=SQLI[2]))
+    assert store.corpus.search(match_key("%_%"), -1) is not None  # the literal text, not a wildcard
+    assert store.corpus.search("zz%", -1) is None and store.corpus.search("q_q", -1) is None
     store.close()
 
     exported = tmp_path / "labels.jsonl"
@@ -223,11 +223,13 @@ def test_import_summary_and_errors_are_inert(tmp_path: Path, evil_setup: tuple[P
 def _labelled(db: Path, folder: Path, tmp: Path) -> None:
     assert run_in("--db", str(db), "import", str(folder), cwd=tmp).returncode == 1
     s = Store.open(db)
-    first = s.first()
+    first = s.corpus.first()
     assert first is not None
-    actor = s.add_actor(EVIL, created_by=EVIL)
-    s.save(Annotation(first.id, EVIL, "done", ("denial",), (Stance("denial", actor, "oppose"),)))
-    s.save(Annotation(first.id, "bob", "done", ("denial",)))
+    actor = s.actors.add(EVIL, created_by=EVIL)
+    s.labels.save(
+        Annotation(first.id, EVIL, "done", ("denial",), (Stance("denial", actor, "oppose"),))
+    )
+    s.labels.save(Annotation(first.id, "bob", "done", ("denial",)))
     s.close()
 
 
@@ -323,7 +325,7 @@ def test_assign_table_shows_names_literally(tmp_path: Path) -> None:
 
 def test_tui_shows_escapes_and_markup_as_text(tmp_path: Path) -> None:
     """A real annotate process in a terminal: the title and sentence are shown, not executed."""
-    from tests.test_crash import Tui
+    from tests.conftest import Tui
 
     db = tmp_path / "t.db"
     store = Store.open(db)
@@ -354,9 +356,11 @@ def test_import_labels_keeps_evil_names_exactly(tmp_path: Path) -> None:
     from tests.conftest import add_article
 
     add_article(a, "art", ["Une phrase."])
-    actor = a.add_actor(EVIL, created_by="x")
-    a.save(Annotation("art:0", EVIL, "done", ("denial",)))
-    a.save(Annotation("art:0", "z", "done", ("denial",), (Stance("denial", actor, "oppose"),)))
+    actor = a.actors.add(EVIL, created_by="x")
+    a.labels.save(Annotation("art:0", EVIL, "done", ("denial",)))
+    a.labels.save(
+        Annotation("art:0", "z", "done", ("denial",), (Stance("denial", actor, "oppose"),))
+    )
     out = tmp_path / "l.jsonl"
     export(a, "annotations", out)
     b = Store.open(tmp_path / "b.db")
@@ -364,7 +368,7 @@ def test_import_labels_keeps_evil_names_exactly(tmp_path: Path) -> None:
     add_article(b, "art", ["Une phrase."])
     import_labels(b, out, schema)
     merge_databases(a, [tmp_path / "b.db"])
-    assert {x.annotator for x in a.annotations_for("art:0")} == {EVIL, "z"}
-    assert b.actor_names()[actor] == EVIL
+    assert {x.annotator for x in a.labels.for_sentence("art:0")} == {EVIL, "z"}
+    assert b.actors.names()[actor] == EVIL
     a.close()
     b.close()

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stanceterm import segment
-from stanceterm import store as store_mod
 from stanceterm.ingest import content_hash, import_file
 from stanceterm.store import MIGRATIONS, Store
+from stanceterm.store import migrations as store_mod
 from tests.conftest import DEMO, ROOT, add_article
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -329,7 +329,9 @@ def test_import_through_pool_is_atomic_and_idempotent(
     # in-process import of the same articles gives the same sentences
     other = Store.memory()
     import_file(other, good, jobs=1)
-    assert [r[4] for r in other.iter_sentence_rows()] == [r[4] for r in store.iter_sentence_rows()]
+    assert [r[4] for r in other.corpus.iter_sentence_rows()] == [
+        r[4] for r in store.corpus.iter_sentence_rows()
+    ]
     other.close()
     # a bad line late in the file: refused whole, naming the line
     bad = tmp_path / "bad.jsonl"
@@ -381,12 +383,12 @@ def test_search_folds_accents_through_the_store(store: Store) -> None:
     assert "etats" not in DEMO.read_text(encoding="utf-8").casefold()  # only the accented form
     for query in ("etats", "États", "ETATS-UNIS", "departement d'etat", "Département d’État"):
         for raw in (query, segment.match_key(query)):  # the store folds the query too
-            hit = store.search(raw, -1)
+            hit = store.corpus.search(raw, -1)
             assert hit is not None, query
             assert segment.match_key(query) in segment.match_key(hit.text)
-    hit = store.search("etats-unis", -1)
+    hit = store.corpus.search("etats-unis", -1)
     assert hit is not None and "États-Unis" in hit.text
-    assert store.search("zzz-no-such-text", -1) is None
+    assert store.corpus.search("zzz-no-such-text", -1) is None
 
 
 def test_migration_v4_refolds_norms_of_a_v3_db(
@@ -416,12 +418,12 @@ def test_migration_v4_refolds_norms_of_a_v3_db(
     monkeypatch.setattr(store_mod, "NORM_BATCH", 2)
     s = Store.open(p)
     assert s.schema_version() >= 4
-    rows = {r[4]: r for r in s.iter_sentence_rows()}
+    rows = {r[4]: r for r in s.corpus.iter_sentence_rows()}
     assert set(rows) == set(texts)  # text unchanged
     with sqlite3.connect(p) as c:
         norms = dict(c.execute("SELECT text, norm FROM sentences").fetchall())
     assert norms == {t: segment.match_key(t) for t in texts}
-    hit = s.search("etats", -1)
+    hit = s.corpus.search("etats", -1)
     assert hit is not None and hit.text == "Les États-Unis accusent."
     s.close()
 

@@ -19,8 +19,7 @@ import click
 from stanceterm import serve
 from stanceterm.cli import cli
 from stanceterm.store import Store
-from tests.conftest import DEMO, ROOT
-from tests.test_cli import assert_clean_error, run
+from tests.conftest import DEMO, ROOT, assert_clean_error, run
 
 
 def test_defaults_are_loopback() -> None:
@@ -152,17 +151,17 @@ def test_live_serve_smoke(tmp_path: Path) -> None:
 
         def saved() -> bool:
             with Store.open(db) as s:
-                return s.annotation(first, "alice") is not None
+                return s.labels.get(first, "alice") is not None
 
         with Store.open(db) as s:
-            first = s.first("alice")
+            first = s.corpus.first("alice")
             assert first is not None
             first = first.id
         url = f"ws://127.0.0.1:{port}/ws?width=80&height=24"
         screen = asyncio.run(_first_screen(url, 40, keys="0", saved=saved))
         assert b"sentence" in screen  # the annotation screen itself, run by the served command
         with Store.open(db) as s:  # "0" typed in the browser: no claim, saved as done
-            ann = s.annotation(first, "alice")
+            ann = s.labels.get(first, "alice")
         assert ann is not None and ann.status == "done" and ann.claims == ()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

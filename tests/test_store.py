@@ -1,22 +1,12 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stanceterm.store import LATEST_VERSION, MIGRATIONS, Annotation, Stance, Store, StoreError
 from tests.conftest import add_article
-
-
-def test_core_does_not_import_textual() -> None:
-    code = (
-        "import sys, stanceterm.store, stanceterm.schema, stanceterm.ingest, stanceterm.export, "
-        "stanceterm.actors, stanceterm.config; sys.exit('textual' in sys.modules)"
-    )
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_pragmas(tmp_path: Path) -> None:
@@ -73,7 +63,7 @@ def test_missing_folder(tmp_path: Path) -> None:
 
 def test_upgrade_from_every_older_version(tmp_path: Path) -> None:
     """A DB made by an older stanceterm (any earlier migration) upgrades in place, data kept."""
-    from stanceterm import store as store_mod
+    from stanceterm.store import migrations as store_mod
 
     for stop in range(len(MIGRATIONS)):
         p = tmp_path / f"v{stop}.db"
@@ -100,9 +90,9 @@ MIGRATIONS_FULL = list(MIGRATIONS)
 
 def test_save_history_and_undo(filled: Store) -> None:
     s = filled
-    first = s.save(Annotation("a1:0", "alice", "draft", ("arms_deal",)))
+    first = s.labels.save(Annotation("a1:0", "alice", "draft", ("arms_deal",)))
     assert first.created_at and first.updated_at
-    s.save(
+    s.labels.save(
         Annotation(
             "a1:0",
             "alice",
@@ -111,55 +101,55 @@ def test_save_history_and_undo(filled: Store) -> None:
             (Stance("arms_deal", "vladimir-poutine", "support"),),
         )
     )
-    s.save(Annotation("a1:1", "alice", "done", ()))
-    assert s.annotation("a1:1", "alice") is not None
-    assert s.undo("alice") == "a1:1"
-    assert s.annotation("a1:1", "alice") is None
-    assert s.undo("alice") == "a1:0"
-    got = s.annotation("a1:0", "alice")
+    s.labels.save(Annotation("a1:1", "alice", "done", ()))
+    assert s.labels.get("a1:1", "alice") is not None
+    assert s.labels.undo("alice") == "a1:1"
+    assert s.labels.get("a1:1", "alice") is None
+    assert s.labels.undo("alice") == "a1:0"
+    got = s.labels.get("a1:0", "alice")
     assert got is not None and got.status == "draft" and got.stances == ()
-    assert s.undo("alice") == "a1:0"
-    assert s.annotation("a1:0", "alice") is None
-    assert s.undo("alice") is None
+    assert s.labels.undo("alice") == "a1:0"
+    assert s.labels.get("a1:0", "alice") is None
+    assert s.labels.undo("alice") is None
     n_events = s.conn.execute("SELECT count(*) FROM annotation_events").fetchone()[0]
     assert n_events == 6  # 3 changes + 3 undos, append-only
 
 
 def test_undo_is_per_annotator(filled: Store) -> None:
-    filled.save(Annotation("a1:0", "alice", "done", ()))
-    filled.save(Annotation("a1:0", "bob", "skipped", ()))
-    assert filled.undo("alice") == "a1:0"
-    assert filled.annotation("a1:0", "bob") is not None
+    filled.labels.save(Annotation("a1:0", "alice", "done", ()))
+    filled.labels.save(Annotation("a1:0", "bob", "skipped", ()))
+    assert filled.labels.undo("alice") == "a1:0"
+    assert filled.labels.get("a1:0", "bob") is not None
 
 
 def test_navigation_and_undone(filled: Store) -> None:
     s = filled
-    first = s.first()
+    first = s.corpus.first()
     assert first is not None and first.id == "a1:0"
-    nxt = s.step(first.seq)
+    nxt = s.corpus.step(first.seq)
     assert nxt is not None and nxt.id == "a1:1"
-    prev = s.step(nxt.seq, -1)
+    prev = s.corpus.step(nxt.seq, -1)
     assert prev is not None and prev.id == "a1:0"
-    s.save(Annotation("a1:0", "alice", "done", ()))
-    s.save(Annotation("a1:1", "alice", "draft", ("denial",)))
-    undone = s.first("alice", undone_only=True)
+    s.labels.save(Annotation("a1:0", "alice", "done", ()))
+    s.labels.save(Annotation("a1:1", "alice", "draft", ("denial",)))
+    undone = s.corpus.first("alice", undone_only=True)
     assert undone is not None and undone.id == "a1:1"  # drafts are not done
-    assert s.done_count("alice") == 1
-    assert s.queue_size() == 5
-    found = s.search("washington", -1)
+    assert s.team.done_count("alice") == 1
+    assert s.team.queue_size() == 5
+    found = s.corpus.search("washington", -1)
     assert found is not None and found.id == "a2:0"
 
 
 def test_search_escapes_like_wildcards(filled: Store) -> None:
-    assert filled.search("%", -1) is None
-    assert filled.search("_", -1) is None
+    assert filled.corpus.search("%", -1) is None
+    assert filled.corpus.search("_", -1) is None
 
 
 def test_sql_injection_is_data(store: Store) -> None:
     evil = "Robert'); DROP TABLE sentences;--"
     add_article(store, "x'; DROP TABLE articles;--", [evil, 'He said "no" \\ again'])
-    actor = store.add_actor("O'Brien'; DROP TABLE actors;--")
-    store.save(
+    actor = store.actors.add("O'Brien'; DROP TABLE actors;--")
+    store.labels.save(
         Annotation(
             "x'; DROP TABLE articles;--:0",
             evil,
@@ -170,19 +160,19 @@ def test_sql_injection_is_data(store: Store) -> None:
         )
     )
     assert store.counts()["sentences"] == 2
-    assert store.resolve_actor("o'brien'; drop table actors;--") == actor
-    got = store.annotation("x'; DROP TABLE articles;--:0", evil)
+    assert store.actors.resolve("o'brien'; drop table actors;--") == actor
+    got = store.labels.get("x'; DROP TABLE articles;--:0", evil)
     assert got is not None and got.note == evil
 
 
 def test_actor_aliases(store: Store) -> None:
-    pid = store.resolve_actor("M. Poutine")
+    pid = store.actors.resolve("M. Poutine")
     assert pid is not None
-    assert store.resolve_actor("le president russe") == pid  # accents folded
-    assert store.resolve_actor("PUTIN") == pid
-    assert store.resolve_actor("les etats-unis") == store.resolve_actor("Washington")
-    new = store.add_actor("Valeriy Akimenko", created_by="alice")
-    assert store.add_actor("valeriy akimenko") == new
+    assert store.actors.resolve("le president russe") == pid  # accents folded
+    assert store.actors.resolve("PUTIN") == pid
+    assert store.actors.resolve("les etats-unis") == store.actors.resolve("Washington")
+    new = store.actors.add("Valeriy Akimenko", created_by="alice")
+    assert store.actors.add("valeriy akimenko") == new
 
 
 def test_propagation_to_cluster_members(filled: Store) -> None:
@@ -194,14 +184,14 @@ def test_propagation_to_cluster_members(filled: Store) -> None:
         )
         c.execute("UPDATE sentences SET cluster_id = 'c1' WHERE id IN ('a1:0', 'a2:0')")
         c.execute("UPDATE sentences SET hidden = 1 WHERE id = 'a2:0'")
-    s.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
-    member = s.annotation("a2:0", "alice")
+    s.labels.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
+    member = s.labels.get("a2:0", "alice")
     assert (
         member is not None and member.propagated_from == "a1:0" and member.claims == ("arms_deal",)
     )
-    s.undo("alice")
-    assert s.annotation("a2:0", "alice") is None
-    assert s.queue_size() == 4
+    s.labels.undo("alice")
+    assert s.labels.get("a2:0", "alice") is None
+    assert s.team.queue_size() == 4
 
 
 def test_db_is_a_sqlite_utils_view_of_the_same_connection(filled: Store) -> None:
@@ -209,3 +199,25 @@ def test_db_is_a_sqlite_utils_view_of_the_same_connection(filled: Store) -> None
     assert filled.db.conn is filled.conn
     assert filled.db["sentences"].count == 5
     assert {"articles", "sentences", "annotations", "gold"} <= set(filled.db.table_names())
+
+
+def test_one_transaction_contract() -> None:
+    """A write helper runs in the caller's tx() or opens its own, never both: tx() does not
+    nest, and the in-transaction helpers refuse to run outside one."""
+    from stanceterm.store import ImportCounts, NewArticle
+
+    s = Store.memory()
+    art = NewArticle("a1", None, None, None, None, "fr", "h1", ["Un."], ["un."])
+    with pytest.raises(StoreError, match="caller's transaction"):
+        s.corpus.insert_articles([art], ImportCounts())
+    with pytest.raises(StoreError, match="does not nest"), s.tx():
+        s.labels.ensure_annotator("alice")
+    assert s.labels.annotators() == []  # the outer transaction was rolled back
+    with s.tx():
+        s.corpus.insert_articles([art], ImportCounts())
+    saved = s.labels.save(Annotation("a1:0", "alice", "done"))
+    # undo_states gives the states the undo itself wrote (no re-read of its event)
+    assert s.labels.undo_states("alice") == ("a1:0", saved, None)
+    assert s.labels.get("a1:0", "alice") is None
+    events = s.conn.execute("SELECT action FROM annotation_events ORDER BY id").fetchall()
+    assert [e[0] for e in events] == ["set", "undo"]

@@ -14,15 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stanceterm.agreement import alpha
+from stanceterm.reliability import LabelRow, claim_agreement, collect, store_claim_agreement
 from stanceterm.store import Annotation, Stance, Store
-from stanceterm.team import (
-    AssignmentError,
-    activity,
-    claim_agreement,
-    plan_assignment,
-)
-from tests.conftest import DEMO, add_article
-from tests.test_cli import assert_clean_error, run
+from stanceterm.team import AssignmentError, activity, assign, plan_assignment
+from tests.conftest import DEMO, add_article, assert_clean_error, run
 
 NAMES = ["alice", "bob", "carol", "dan", "eve", "fay", "gus"]
 
@@ -116,25 +111,42 @@ def test_plan_refuses_bad_options(
 # --------------------------------------------------------------------------- store: assignments
 
 
+def test_assign_refuses_a_db_that_has_assignments_unless_replace_or_extend(filled: Store) -> None:
+    """The refusal rule lives in the core (team.assign), not in the command."""
+    first = assign(filled, ["alice", "bob"], 2, seed=1)
+    assert first is not None and first.written == 10 and first.annotators == ["alice", "bob"]
+    with pytest.raises(AssignmentError, match=r"already has 10 assignment\(s\); pass --replace"):
+        assign(filled, ["alice", "bob"], 1)
+    assert filled.team.assignment_count() == 10  # refused: nothing written
+    again = assign(filled, ["carol"], 1, replace=True)
+    assert again is not None and filled.team.assignment_summary().keys() == {"carol"}
+    assert assign(filled, ["dan"], 1, extend=True) is None  # nothing left nobody has
+    with pytest.raises(AssignmentError, match="listed twice"):
+        assign(filled, ["eve", "eve"], 1, replace=True)
+    empty = Store.memory()
+    with pytest.raises(AssignmentError, match="no sentences to assign"):
+        assign(empty, ["alice"], 1)
+
+
 def test_assignments_drive_the_queue(filled: Store) -> None:
-    seqs = filled.visible_seqs()
+    seqs = filled.team.visible_seqs()
     assert len(seqs) == 5
     plan = plan_assignment(seqs, ["alice", "bob"], 1, seed=0)
-    assert filled.write_assignments(plan.queues) == 5
+    assert filled.team.write_assignments(plan.queues) == 5
     for name, queue in plan.queues.items():
-        assert filled.queue_size(name) == len(queue)
-        first = filled.first(name)
+        assert filled.team.queue_size(name) == len(queue)
+        first = filled.corpus.first(name)
         assert first is not None and first.seq == queue[0]
-    summary = filled.assignment_summary()
+    summary = filled.team.assignment_summary()
     assert {a: n for a, (n, _) in summary.items()} == plan.loads()
     assert all(shared == 0 for _, shared in summary.values())
-    assert filled.visible_seqs(unassigned_only=True) == []
+    assert filled.team.visible_seqs(unassigned_only=True) == []
     # hidden (non-representative) sentences are never handed out
     with filled.tx() as c:
         c.execute("UPDATE sentences SET hidden = 1 WHERE id = 'a2:1'")
-    assert len(filled.visible_seqs()) == 4
-    filled.write_assignments({"alice": filled.visible_seqs()}, replace=True)
-    assert filled.assigned_loads() == {"alice": 4}
+    assert len(filled.team.visible_seqs()) == 4
+    filled.team.write_assignments({"alice": filled.team.visible_seqs()}, replace=True)
+    assert filled.team.assigned_loads() == {"alice": 4}
 
 
 def _direct_counts(store: Store) -> dict[str, dict[str, int]]:
@@ -176,19 +188,17 @@ def test_progress_counters_match_a_full_count(ops: list[tuple[int, int, int]]) -
     for op, i, j in ops:
         sid, who = sids[i], people[j]
         if op <= 3:
-            store.save(Annotation(sid, who, statuses[op], ("arms_deal",) if op else ()))
+            store.labels.save(Annotation(sid, who, statuses[op], ("arms_deal",) if op else ()))
         elif op == 4:
-            store.undo(who)
+            store.labels.undo(who)
         elif op == 5:
-            store.split_sentence(sid, who)
+            store.clusters.split(sid, who)
         elif op == 6:
-            store.bulk_load_annotations(
-                [Annotation(sid, who, "done", (), (), None, None, "t", "t")]
-            )
+            store.labels.bulk_load([Annotation(sid, who, "done", (), (), None, None, "t", "t")])
         else:
-            store.write_assignments({who: [i + 1]}, replace=True)
+            store.team.write_assignments({who: [i + 1]}, replace=True)
     expected = _direct_counts(store)
-    progress = store.progress_by_annotator()
+    progress = store.team.progress_by_annotator()
     for name, entry in progress.items():
         for kind in ("done", "skipped", "flagged", "draft", "assigned"):
             assert entry[kind] == expected.get(name, {}).get(kind, 0), (name, kind)
@@ -196,10 +206,10 @@ def test_progress_counters_match_a_full_count(ops: list[tuple[int, int, int]]) -
 
 
 def test_progress_last_activity(filled: Store) -> None:
-    filled.ensure_annotator("zoe")
-    filled.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
-    saved = filled.save(Annotation("a1:1", "alice", "skipped"))
-    progress = filled.progress_by_annotator()
+    filled.labels.ensure_annotator("zoe")
+    filled.labels.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
+    saved = filled.labels.save(Annotation("a1:1", "alice", "skipped"))
+    progress = filled.team.progress_by_annotator()
     assert progress["alice"]["done"] == 1 and progress["alice"]["skipped"] == 1
     assert progress["alice"]["last_activity"] >= saved.updated_at  # the event follows the save
     assert progress["zoe"] == {
@@ -218,13 +228,13 @@ def test_progress_is_flat_on_a_large_db(tmp_path: Path) -> None:
     def timed(n: int) -> float:
         s = Store.open(tmp_path / f"p{n}.db")
         add_article(s, f"a{n}", [f"Sentence {i}." for i in range(n)])
-        s.bulk_load_annotations(
+        s.labels.bulk_load(
             Annotation(f"a{n}:{i}", who, "done", (), (), None, None, "t", "t")
             for i in range(n)
             for who in ("alice", "bob")
         )
-        best = min(_time(s.progress_by_annotator) for _ in range(5))
-        assert s.progress_by_annotator()["bob"]["done"] == n
+        best = min(_time(s.team.progress_by_annotator) for _ in range(5))
+        assert s.team.progress_by_annotator()["bob"]["done"] == n
         s.close()
         return best
 
@@ -260,18 +270,25 @@ def test_activity_sessions_and_rate() -> None:
     assert acts["bob"].per_hour is None and acts["bob"].labels == 1
 
 
+def _claims_corpus(rows: list[tuple[str, str, tuple[str, ...]]]) -> object:
+    labels = [LabelRow(sid, "", a, "done", claims, ()) for sid, a, claims in rows]
+    return collect(labels, (), keep_text=False)
+
+
 def test_claim_agreement_matches_alpha() -> None:
+    """stats' claim alpha is reliability's ``claims`` field (one definition)."""
     rows = [
-        ("s1", "alice", '["arms_deal"]'),
-        ("s1", "bob", '["arms_deal"]'),
-        ("s2", "alice", '["denial"]'),
-        ("s2", "bob", '["denial","arms_deal"]'),
-        ("s3", "bob", "[]"),
-        ("s3", "carol", "[]"),
-        ("s4", "alice", '["denial"]'),
-        ("s4", "carol", '["sanctions_efficacy"]'),
+        ("s1", "alice", ("arms_deal",)),
+        ("s1", "bob", ("arms_deal",)),
+        ("s2", "alice", ("denial",)),
+        ("s2", "bob", ("denial", "arms_deal")),
+        ("s3", "bob", ()),
+        ("s3", "carol", ()),
+        ("s4", "alice", ("denial",)),
+        ("s4", "carol", ("sanctions_efficacy",)),
+        ("s5", "dan", ("denial",)),  # labelled once: not shared, no unit
     ]
-    overall, per = claim_agreement(rows)
+    overall, per = claim_agreement(_claims_corpus(rows))  # type: ignore[arg-type]
     A, D, S, E = (
         frozenset({"arms_deal"}),
         frozenset({"denial"}),
@@ -282,26 +299,62 @@ def test_claim_agreement_matches_alpha() -> None:
     assert overall.units == 4 and overall.alpha == pytest.approx(alpha(full, "masi"))
     alice = [[A, D, D], [A, D | A, None], [None, None, S]]
     assert per["alice"].units == 3 and per["alice"].alpha == pytest.approx(alpha(alice, "masi"))
-    none, _ = claim_agreement([])
+    assert "dan" not in per
+    none, _ = claim_agreement(_claims_corpus([]))  # type: ignore[arg-type]
     assert none.units == 0 and math.isnan(none.alpha)
 
 
 def test_shared_claims_exclude_skipped_drafts_flagged_and_propagated(filled: Store) -> None:
     s = filled
-    s.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
-    s.save(Annotation("a1:0", "bob", "done", ("arms_deal",)))
-    s.save(Annotation("a2:1", "alice", "done", ("arms_deal",)))
-    s.save(Annotation("a2:1", "bob", "flagged", ("arms_deal",)))  # as in agreement: missing
-    s.save(Annotation("a1:1", "alice", "done", ("denial",)))
-    s.save(Annotation("a1:1", "bob", "skipped"))
-    s.save(Annotation("a1:2", "alice", "done", ()))
-    s.save(Annotation("a1:2", "bob", "draft", ("denial",)))
-    s.bulk_load_annotations(
+    s.labels.save(Annotation("a1:0", "alice", "done", ("arms_deal",)))
+    s.labels.save(Annotation("a1:0", "bob", "done", ("arms_deal",)))
+    s.labels.save(Annotation("a2:1", "alice", "done", ("arms_deal",)))
+    s.labels.save(Annotation("a2:1", "bob", "flagged", ("arms_deal",)))  # as in agreement: missing
+    s.labels.save(Annotation("a1:1", "alice", "done", ("denial",)))
+    s.labels.save(Annotation("a1:1", "bob", "skipped"))
+    s.labels.save(Annotation("a1:2", "alice", "done", ()))
+    s.labels.save(Annotation("a1:2", "bob", "draft", ("denial",)))
+    s.labels.bulk_load(
         [Annotation("a2:0", "bob", "done", (), (), None, "a1:0", "t", "t")]  # a propagated copy
     )
-    s.save(Annotation("a2:0", "alice", "done", ()))
-    rows = list(s.iter_shared_claims())
+    s.labels.save(Annotation("a2:0", "alice", "done", ()))
+    rows = list(s.labels.iter_shared_claims())
     assert [(r[0], r[1]) for r in rows] == [("a1:0", "alice"), ("a1:0", "bob")]
+    # stats' figure (reliability's claims field) counts the same units as these rows
+    overall, per = store_claim_agreement(s)
+    assert overall.units == 1 and set(per) == {"alice", "bob"}
+
+
+def test_stats_claim_alpha_equals_the_former_definition(filled: Store) -> None:
+    """The claim alpha of `stats` moved to reliability's claims field: same figures as the former
+    team.claim_agreement (alpha, MASI, over Store.labels.iter_shared_claims), on random labels."""
+    import orjson
+
+    rng = random.Random(5)
+    sids = ["a1:0", "a1:1", "a1:2", "a2:0", "a2:1"]
+    claims = ["arms_deal", "denial", "sanctions_efficacy"]
+    for sid in sids:
+        for who in ("alice", "bob", "carol"):
+            if rng.random() < 0.9:
+                done = rng.random() < 0.75
+                status = "done" if done else rng.choice(["skipped", "flagged", "draft"])
+                picked = tuple(c for c in claims if rng.random() < 0.4)
+                filled.labels.save(Annotation(sid, who, status, picked))
+    units: dict[str, dict[str, frozenset[str]]] = {}
+    for sid, who, raw in filled.labels.iter_shared_claims():
+        units.setdefault(sid, {})[who] = frozenset(orjson.loads(raw))
+
+    def former(cols: list[dict[str, frozenset[str]]]) -> float:
+        present = sorted({a for col in cols for a in col})
+        return alpha([[col.get(a) for col in cols] for a in present], "masi")
+
+    overall, per = store_claim_agreement(filled)
+    assert overall.units == len(units) >= 3
+    assert overall.alpha == pytest.approx(former(list(units.values())), nan_ok=True)
+    for who in ("alice", "bob", "carol"):
+        cols = [col for col in units.values() if who in col]
+        assert per[who].units == len(cols)
+        assert per[who].alpha == pytest.approx(former(cols), nan_ok=True)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -322,16 +375,18 @@ def test_cli_assign_annotators_stats(tmp_path: Path) -> None:
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
     s = Store.open(tmp_path / "t.db")
-    summary = s.assignment_summary()
+    summary = s.team.assignment_summary()
     assert sum(n for n, _ in summary.values()) == 41 + 8 and summary["alice"][1] == 8
     assert abs(summary["alice"][0] - summary["bob"][0]) <= 1
     assert "carol" not in summary
     # label a few sentences, including overlapping ones, to see rates and agreement
     shared = [sid for sid in _assigned(s, "alice") if sid in _assigned(s, "bob")]
     for sid in shared[:4]:
-        s.save(Annotation(sid, "alice", "done", ("arms_deal",)))
-        s.save(Annotation(sid, "bob", "done", ("arms_deal",) if sid != shared[0] else ("denial",)))
-    s.save(
+        s.labels.save(Annotation(sid, "alice", "done", ("arms_deal",)))
+        s.labels.save(
+            Annotation(sid, "bob", "done", ("arms_deal",) if sid != shared[0] else ("denial",))
+        )
+    s.labels.save(
         Annotation(shared[0], "bob", "done", ("denial",), (Stance("denial", "putin", "oppose"),))
     )
     s.close()
@@ -356,11 +411,3 @@ def _assigned(store: Store, annotator: str) -> list[str]:
                 "SELECT sentence_id FROM assignments WHERE annotator = ? ORDER BY seq", (annotator,)
             )
         ]
-
-
-def test_team_and_serve_do_not_import_textual() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, stanceterm.team, stanceterm.serve; sys.exit('textual' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

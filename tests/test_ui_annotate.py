@@ -6,15 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_support import make_db, run_async, settle
 
 from stanceterm.store import Annotation, Stance, Store
+from stanceterm.store.corpus import Corpus
+from stanceterm.store.labels import Labels
+from stanceterm.store.team import Team
 from stanceterm.ui.app import StanceApp
 from stanceterm.ui.dialogs.actor_picker import ActorPicker
 from stanceterm.ui.dialogs.prompts import ClaimChooser, ClusterDialog, NoteDialog, StancePrompt
 from stanceterm.ui.screens.annotate import AnnotateScreen
 from stanceterm.ui.screens.help import HelpScreen
 from stanceterm.ui.widgets.claim_bar import ClaimBar
+from tests.conftest import make_db, run_async, settle
 
 SIZE = (80, 24)
 A0, A1, A2, A3, B0, B1 = "art-a:0", "art-a:1", "art-a:2", "art-a:3", "art-b:0", "art-b:1"
@@ -47,7 +50,7 @@ def current(app: StanceApp) -> str:
 
 
 def ann(store: Store, sid: str, who: str = "alice") -> Annotation | None:
-    return store.annotation(sid, who)
+    return store.labels.get(sid, who)
 
 
 @run_async
@@ -77,7 +80,7 @@ async def test_claim_toggles_save_draft_immediately(db: Store) -> None:
 
 @run_async
 async def test_zero_enter_x_f_statuses_and_advance(db: Store) -> None:
-    db.save(Annotation(A2, "alice", status="done"))  # already done: enter skips over it
+    db.labels.save(Annotation(A2, "alice", status="done"))  # already done: enter skips over it
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -188,7 +191,7 @@ async def test_stance_with_several_claims_and_new_actor(db: Store) -> None:
         a = ann(db, A2)
         assert a is not None
         assert a.stances == (Stance("sanctions_efficacy", "jean-dupont", "oppose"),)
-        assert db.actor_names()["jean-dupont"] == "Jean Dupont"
+        assert db.actors.names()["jean-dupont"] == "Jean Dupont"
         # the table shows the name, not the id
         assert "Jean Dupont" in str(screen(app).query_one("#stances").get_row_at(0)[1])  # type: ignore[attr-defined]
 
@@ -215,7 +218,7 @@ async def test_near_duplicate_actor_warns_then_creates(db: Store) -> None:
         await settle(app, pilot)
         a = ann(db, A0)
         assert a is not None and a.stances == (Stance("arms_deal", "vladimir-poutinne", "support"),)
-        assert db.actor_names()["vladimir-poutinne"] == "Vladimir Poutinne"
+        assert db.actors.names()["vladimir-poutinne"] == "Vladimir Poutinne"
 
 
 @run_async
@@ -258,7 +261,7 @@ async def test_undo_walks_back_and_jumps(db: Store) -> None:
 
 @run_async
 async def test_navigation_g_search(db: Store) -> None:
-    db.save(Annotation(A1, "alice", status="done"))
+    db.labels.save(Annotation(A1, "alice", status="done"))
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -332,7 +335,7 @@ async def test_restart_resumes_at_first_not_done(db: Store) -> None:
 
 @run_async
 async def test_annotators_are_blind_unless_show_others(db: Store) -> None:
-    db.save(
+    db.labels.save(
         Annotation(
             A0, "alice", "done", ("arms_deal",), (Stance("arms_deal", "kim-jong-un", "support"),)
         )
@@ -363,14 +366,14 @@ async def test_failed_write_is_shown_and_retried(
     db: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = app_for(db)
-    real_save = Store.save
+    real_save = Labels.save
 
-    def broken(self: Store, a: Annotation, action: str = "set") -> Annotation:
+    def broken(self: Labels, a: Annotation, action: str = "set") -> Annotation:
         raise RuntimeError("disk full")
 
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        monkeypatch.setattr(Store, "save", broken)
+        monkeypatch.setattr(Labels, "save", broken)
         await pilot.press("1")
         await settle(app, pilot)
         assert ann(db, A0) is None
@@ -382,15 +385,48 @@ async def test_failed_write_is_shown_and_retried(
         assert any("disk full" in str(n.message) for n in app._notifications)
         # the optimistic state stays on screen; the next change saves everything
         assert screen(app).ann is not None and screen(app).ann.claims == ("arms_deal",)  # type: ignore[union-attr]
-        monkeypatch.setattr(Store, "save", real_save)
+        monkeypatch.setattr(Labels, "save", real_save)
         await pilot.press("2")
         await settle(app, pilot)
         assert ann(db, A0).claims == ("arms_deal", "denial")  # type: ignore[union-attr]
         assert not app.unsaved
-        monkeypatch.setattr(Store, "save", broken)
+        monkeypatch.setattr(Labels, "save", broken)
         await pilot.press("3", "q")
         await pilot.pause()
     assert app.return_value is not None and app.return_value.failed_writes == 1
+
+
+@run_async
+async def test_a_write_failing_under_a_dialog_marks_the_screen_below(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app tells every screen on its stack (WritesChanged): a save that fails while the
+    note dialog is open shows NOT SAVED on the annotate screen under it."""
+    import threading
+
+    from stanceterm.store.labels import Labels
+
+    app = app_for(db)
+    release = threading.Event()
+
+    def broken(self: Labels, a: Annotation, action: str = "set") -> Annotation:
+        release.wait(10)
+        raise RuntimeError("disk full")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        monkeypatch.setattr(Labels, "save", broken)
+        await pilot.press("1", "m")  # the save waits in the writer; the note dialog opens
+        await pilot.pause()
+        assert isinstance(app.screen, NoteDialog)
+        release.set()
+        await settle(app, pilot)
+        assert isinstance(app.screen, NoteDialog) and A0 in app.unsaved
+        status = str(screen(app).query_one("#status").visual)  # type: ignore[attr-defined]
+        assert "NOT SAVED" in status
+        progress = str(screen(app).query_one("#progress").visual)  # type: ignore[attr-defined]
+        assert "1 NOT SAVED" in progress
+        await pilot.press("escape")
 
 
 @run_async
@@ -450,7 +486,7 @@ async def test_cluster_members_and_split_by_keyboard(db: Store) -> None:
         await pilot.press("v")  # split the copy out
         await settle(app, pilot)
         assert isinstance(app.screen, AnnotateScreen)
-        s = db.sentence(B1)
+        s = db.corpus.sentence(B1)
         assert s is not None and s.cluster_id is None and not s.hidden
         assert ann(db, B1) is None  # its propagated labels were withdrawn
         assert not screen(app).check_action("cluster", ())
@@ -511,7 +547,7 @@ async def settle_all(app: StanceApp, pilot: Any) -> None:
 
 
 def seq(store: Store, sid: str) -> int:
-    s = store.sentence(sid)
+    s = store.corpus.sentence(sid)
     assert s is not None
     return s.seq
 
@@ -520,7 +556,7 @@ def seq(store: Store, sid: str) -> int:
 async def test_team_progress_refreshes_live(db: Store, tmp_path: Path) -> None:
     other = Store.open(db.path)  # bob, in another process: a second handle on the same file
     try:
-        other.save(Annotation(A0, "bob", "done"))
+        other.labels.save(Annotation(A0, "bob", "done"))
         app = app_for(db, team_refresh=0.1)
         async with app.run_test(size=SIZE) as pilot:
             await settle_all(app, pilot)
@@ -528,9 +564,9 @@ async def test_team_progress_refreshes_live(db: Store, tmp_path: Path) -> None:
             line = s.query_one("#team-line")
             assert "bob 1/6" in str(line.visual)  # type: ignore[attr-defined]
             assert "alice" not in str(line.visual)  # type: ignore[attr-defined]
-            other.save(Annotation(A1, "bob", "skipped"))
-            other.save(Annotation(A2, "bob", "done", ("denial",)))
-            other.save(Annotation(A3, "carol", "flagged"))
+            other.labels.save(Annotation(A1, "bob", "skipped"))
+            other.labels.save(Annotation(A2, "bob", "done", ("denial",)))
+            other.labels.save(Annotation(A3, "carol", "flagged"))
             for _ in range(1000):  # a few refresh intervals (10 s at most, on a loaded machine)
                 if "bob 3/6" in str(line.visual) and "carol 1/6" in str(line.visual):  # type: ignore[attr-defined]
                     break
@@ -559,18 +595,18 @@ async def test_team_progress_refreshes_live(db: Store, tmp_path: Path) -> None:
 async def test_counts_are_right_when_keys_beat_the_background_count(
     db: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db.save(Annotation(A2, "alice", "done", ("arms_deal",)))
-    db.save(Annotation(B0, "alice", "skipped"))
+    db.labels.save(Annotation(A2, "alice", "done", ("arms_deal",)))
+    db.labels.save(Annotation(B0, "alice", "skipped"))
     import threading
 
-    real = Store.progress_counts
+    real = Team.progress_counts
     gate = threading.Event()
 
-    def slow(self: Store, annotator: str) -> tuple[int, int, dict[str, int]]:
+    def slow(self: Team, annotator: str) -> tuple[int, int, dict[str, int]]:
         gate.wait(20)  # a big DB: the count finishes after the keys below are committed
         return real(self, annotator)
 
-    monkeypatch.setattr(Store, "progress_counts", slow)
+    monkeypatch.setattr(Team, "progress_counts", slow)
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -583,22 +619,22 @@ async def test_counts_are_right_when_keys_beat_the_background_count(
         gate.set()
         await settle_all(app, pilot)
         assert not s.counting
-        total, done, claims = real(db, "alice")
+        total, done, claims = real(db.team, "alice")
         assert (s.progress.total, s.progress.done) == (total, done) == (6, 4)
         assert {k: v for k, v in s.progress.claims.items() if v} == claims == {"arms_deal": 2}
         assert "4/6 done" in str(s.query_one("#progress").visual)  # type: ignore[attr-defined]
         await pilot.press("u")  # undo A1's "no claim": counted from the undo's own states
         await settle_all(app, pilot)
-        assert s.progress.done == 3 == real(db, "alice")[1]
+        assert s.progress.done == 3 == real(db.team, "alice")[1]
         assert s.progress.claims.get("sanctions_efficacy", 0) == 1  # A1's draft claim is back
-        assert {k: v for k, v in s.progress.claims.items() if v} == real(db, "alice")[2]
+        assert {k: v for k, v in s.progress.claims.items() if v} == real(db.team, "alice")[2]
 
 
 @run_async
 async def test_resume_hint_is_checked_and_kept_true(db: Store) -> None:
     # a stale hint (as after an undo in another session) claims A0..A2 are done: the first
     # screen comes from the hint, the background check goes back to A0 while untouched
-    db.set_resume_hint("alice", seq(db, A3))
+    db.team.set_resume_hint("alice", seq(db, A3))
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle_all(app, pilot)
@@ -608,11 +644,11 @@ async def test_resume_hint_is_checked_and_kept_true(db: Store) -> None:
             await pilot.pause(0.01)
         assert current(app) == A0
         await settle(app, pilot)
-        assert db.resume_hint("alice") == seq(db, A0)
+        assert db.team.resume_hint("alice") == seq(db, A0)
         await pilot.press("x", "0")  # A0 skipped, A1 done
         await pilot.press("q")
         await pilot.pause()
-    assert db.resume_hint("alice") == seq(db, A2)  # moved up on quit
+    assert db.team.resume_hint("alice") == seq(db, A2)  # moved up on quit
     app2 = app_for(db)
     async with app2.run_test(size=SIZE) as pilot:
         await settle_all(app2, pilot)
@@ -622,7 +658,7 @@ async def test_resume_hint_is_checked_and_kept_true(db: Store) -> None:
         await pilot.press("2")  # skipped -> draft: A0 is to do again, the hint follows
         await settle(app2, pilot)
         assert ann(db, A0).status == "draft"  # type: ignore[union-attr]
-        assert db.resume_hint("alice") == seq(db, A0)
+        assert db.team.resume_hint("alice") == seq(db, A0)
         await pilot.press("q")
         await pilot.pause()
     app3 = app_for(db)
@@ -633,8 +669,8 @@ async def test_resume_hint_is_checked_and_kept_true(db: Store) -> None:
         await pilot.press("u", "u", "u")
         await settle_all(app3, pilot)
         assert ann(db, A0) is None and ann(db, A1) is None
-        assert db.resume_hint("alice") == seq(db, A0)
-        assert screen(app3).progress.done == 0 == db.done_count("alice")
+        assert db.team.resume_hint("alice") == seq(db, A0)
+        assert screen(app3).progress.done == 0 == db.team.done_count("alice")
 
 
 @run_async
@@ -643,16 +679,16 @@ async def test_acted_user_is_not_moved_by_the_resume_check(
 ) -> None:
     import threading
 
-    db.set_resume_hint("alice", seq(db, A2))
-    real = Store.first
+    db.team.set_resume_hint("alice", seq(db, A2))
+    real = Corpus.first
     gate = threading.Event()
 
-    def slow(self: Store, *args: Any, **kwargs: Any) -> Any:
+    def slow(self: Corpus, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("undone_only") and args == ("alice",):
             gate.wait(20)  # the background check comes back only when the test says so
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "first", slow)
+    monkeypatch.setattr(Corpus, "first", slow)
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -661,13 +697,13 @@ async def test_acted_user_is_not_moved_by_the_resume_check(
         assert current(app) == A3
         gate.set()
         for _ in range(1000):
-            if db.resume_hint("alice") == seq(db, A0):
+            if db.team.resume_hint("alice") == seq(db, A0):
                 break
             await pilot.pause(0.01)
         await settle_all(app, pilot)
         assert current(app) == A3
         assert any("earlier sentence" in str(n.message) for n in app._notifications)
-        assert db.resume_hint("alice") == seq(db, A0)
+        assert db.team.resume_hint("alice") == seq(db, A0)
 
 
 # --------------------------------------------------------------------------- keys
@@ -713,7 +749,7 @@ async def test_stance_and_dialog_keys_follow_the_keymap(db: Store) -> None:
 
 
 def test_check_keymap_knows_stances_and_dialogs() -> None:
-    from stanceterm.ui.app import KeymapError, check_keymap
+    from stanceterm.ui.keymap import KeymapError, check_keymap
 
     stances = ["support", "oppose", "neutral"]
     ok = {"stance_oppose": "p", "split": "v", "note_save": "ctrl+w", "team": "T"}
@@ -728,7 +764,7 @@ def test_picker_enter_creates_a_new_name_rather_than_a_far_match(tmp_path: Path)
     from stanceterm.ui.dialogs.actor_picker import candidates, default_choice
 
     store = make_db(tmp_path / "p.db")
-    aliases, names = store.alias_map(), store.actor_names()
+    aliases, names = store.actors.alias_map(), store.actors.names()
     text = "Selon Jean Dupont, Moscou et les États-Unis divergent."
     store.close()
 
@@ -747,7 +783,7 @@ def test_picker_enter_creates_a_new_name_rather_than_a_far_match(tmp_path: Path)
 def test_team_progress_rates_queues_and_activity() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from stanceterm.ui.widgets.team import TeamProgress
+    from stanceterm.ui.progress_model import TeamProgress
 
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     stamp = (now - timedelta(seconds=30)).isoformat().replace("+00:00", "Z")

@@ -7,35 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_support import make_db, run_async, settle
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static
 
 from stanceterm.store import Annotation, Gold, Stance, Store
 from stanceterm.ui.dialogs.actor_picker import ActorPicker
+from stanceterm.ui.dialogs.gold_editor import GoldEditor
 from stanceterm.ui.dialogs.prompts import ClaimChooser, StancePrompt
 from stanceterm.ui.review_app import ReviewApp
 from stanceterm.ui.screens.review import ReviewScreen
-from stanceterm.ui.widgets.review_editor import GoldEditor
+from tests.conftest import label_for_review as label
+from tests.conftest import make_db, run_async, settle
 
 SIZE = (80, 24)
 A0, A1, A2, A3, B0, B1 = "art-a:0", "art-a:1", "art-a:2", "art-a:3", "art-b:0", "art-b:1"
-
-
-def label(store: Store) -> dict[str, str]:
-    """alice and bob disagree on A0 and A2, agree on A1, bob flagged B0; A3: one label, one skip."""
-    pid, rid, kid = (store.resolve_actor(n) for n in ("Poutine", "Moscou", "Kim"))
-    assert pid and rid and kid
-    s = store.save
-    s(Annotation(A0, "alice", "done", ("arms_deal",), (Stance("arms_deal", pid, "support"),)))
-    s(Annotation(A0, "bob", "done", ("arms_deal",), (Stance("arms_deal", pid, "oppose"),)))
-    s(Annotation(A1, "alice", "done", ("denial",)))
-    s(Annotation(A1, "bob", "done", ("denial",)))
-    s(Annotation(A2, "alice", "done", ("denial",), (Stance("denial", rid, "support"),)))
-    s(Annotation(A2, "bob", "done", ()))
-    s(Annotation(A3, "alice", "done", ("sanctions_efficacy",)))
-    s(Annotation(A3, "bob", "skipped"))
-    s(Annotation(B0, "bob", "flagged", ("sanctions_efficacy",), note="[bold]unsure[/bold]"))
-    return {"putin": pid, "moscow": rid, "kim": kid}
 
 
 @pytest.fixture
@@ -91,7 +75,7 @@ async def test_walks_disagreements_and_accepts_annotator_two(db: Store) -> None:
         assert "0/3 reviewed" in text_of(app, "#review-progress")
         await pilot.press("2")
         await settle(app, pilot)
-        gold = db.gold(A0)
+        gold = db.gold.get(A0)
         assert gold is not None and gold.status == "gold" and gold.chosen_from == "bob"
         assert gold.adjudicator == "carol" and gold.updated_at
         assert gold.stances == (Stance("arms_deal", "vladimir-poutine", "oppose"),)
@@ -101,7 +85,7 @@ async def test_walks_disagreements_and_accepts_annotator_two(db: Store) -> None:
         # a digit with no annotator behind it does nothing
         await pilot.press("3")
         await settle(app, pilot)
-        assert db.gold(A2) is None and current(app) == A2
+        assert db.gold.get(A2) is None and current(app) == A2
         # back to A0: its gold is shown
         await pilot.press("k")
         await settle(app, pilot)
@@ -110,7 +94,7 @@ async def test_walks_disagreements_and_accepts_annotator_two(db: Store) -> None:
 
 @run_async
 async def test_unresolvable_then_undo_walks_back(db: Store) -> None:
-    earlier = db.set_gold(Gold(A2, "gold", ("denial",), (), "erin", None, [], "first pass", "", ""))
+    earlier = db.gold.set(Gold(A2, "gold", ("denial",), (), "erin", None, [], "first pass", "", ""))
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -120,24 +104,24 @@ async def test_unresolvable_then_undo_walks_back(db: Store) -> None:
         assert current(app) == B0  # A2 is decided: skipped over
         await pilot.press("r")
         await settle(app, pilot)
-        flagged = db.gold(B0)
+        flagged = db.gold.get(B0)
         assert flagged is not None and flagged.status == "unresolvable"
         assert (flagged.claims, flagged.stances, flagged.chosen_from) == ((), (), None)
         await pilot.press("k", "1")  # A2: overrule erin with alice's version
         await settle(app, pilot)
-        assert db.gold(A2).adjudicator == "carol"  # type: ignore[union-attr]
+        assert db.gold.get(A2).adjudicator == "carol"  # type: ignore[union-attr]
         await pilot.press("u")  # erin's decision comes back exactly
         await settle(app, pilot)
-        assert db.gold(A2) == earlier and current(app) == A2
+        assert db.gold.get(A2) == earlier and current(app) == A2
         await pilot.press("u")
         await settle(app, pilot)
-        assert db.gold(B0) is None and current(app) == B0
+        assert db.gold.get(B0) is None and current(app) == B0
         await pilot.press("u")
         await settle(app, pilot)
-        assert db.gold(A0) is None and current(app) == A0
+        assert db.gold.get(A0) is None and current(app) == A0
         await pilot.press("u")  # nothing left: nothing changes
         await settle(app, pilot)
-        assert db.gold(A2) == earlier and db.counts()["gold"] == 1
+        assert db.gold.get(A2) == earlier and db.counts()["gold"] == 1
         assert "1/3 reviewed" in text_of(app, "#review-progress")
 
 
@@ -167,10 +151,10 @@ async def test_edit_gold_with_claims_and_a_stance(db: Store) -> None:
         await pilot.press("o")
         await settle(app, pilot)
         assert isinstance(app.screen, GoldEditor)
-        assert db.gold(A2) is None  # nothing written before Enter
+        assert db.gold.get(A2) is None  # nothing written before Enter
         await pilot.press("enter")
         await settle(app, pilot)
-        gold = db.gold(A2)
+        gold = db.gold.get(A2)
         assert gold is not None and gold.status == "gold" and gold.chosen_from is None
         assert gold.claims == ("arms_deal", "denial")
         assert gold.stances == (Stance("arms_deal", "vladimir-poutine", "oppose"),)
@@ -181,7 +165,7 @@ async def test_edit_gold_with_claims_and_a_stance(db: Store) -> None:
         assert isinstance(app.screen, GoldEditor) and app.screen.claims == gold.claims
         await pilot.press("3", "escape")
         await settle(app, pilot)
-        assert db.gold(A2) == gold
+        assert db.gold.get(A2) == gold
 
 
 @run_async
@@ -206,9 +190,9 @@ async def test_edit_can_create_an_actor(db: Store) -> None:
             await settle(app, pilot)
         await pilot.press("n", "enter")
         await settle(app, pilot)
-        gold = db.gold(A0)
+        gold = db.gold.get(A0)
         assert gold is not None
-        new = db.resolve_actor("Jean Dupont")
+        new = db.actors.resolve("Jean Dupont")
         assert new is not None and gold.stances == (Stance("arms_deal", new, "neutral"),)
 
 
@@ -223,10 +207,10 @@ async def test_skipped_version_cannot_be_accepted_and_all_mode(db: Store) -> Non
         assert current(app) == A3
         await pilot.press("2")  # bob skipped A3
         await settle(app, pilot)
-        assert db.gold(A3) is None and current(app) == A3
+        assert db.gold.get(A3) is None and current(app) == A3
         await pilot.press("1")
         await settle(app, pilot)
-        assert db.gold(A3).chosen_from == "alice"  # type: ignore[union-attr]
+        assert db.gold.get(A3).chosen_from == "alice"  # type: ignore[union-attr]
 
 
 @run_async
@@ -238,7 +222,7 @@ async def test_resume_after_restart_and_note(db: Store) -> None:
         await settle(app, pilot)
         await pilot.press("q")
         await settle(app, pilot)
-    assert db.gold(A0) is not None
+    assert db.gold.get(A0) is not None
     again = app_for(db, adjudicator="dora")
     async with again.run_test(size=SIZE) as pilot:
         await settle(again, pilot)
@@ -257,10 +241,10 @@ async def test_resume_after_restart_and_note(db: Store) -> None:
         await settle(again, pilot)
         await pilot.press(*"agreed", "ctrl+s")
         await settle(again, pilot)
-        gold = db.gold(B0)
+        gold = db.gold.get(B0)
         assert gold is not None and gold.note == "agreed" and gold.adjudicator == "dora"
     # everything decided: it opens at the start and says so
-    db.set_gold(Gold(A2, "unresolvable", (), (), "dora", None))
+    db.gold.set(Gold(A2, "unresolvable", (), (), "dora", None))
     last = app_for(db)
     async with last.run_test(size=SIZE) as pilot:
         await settle(last, pilot)
@@ -270,16 +254,16 @@ async def test_resume_after_restart_and_note(db: Store) -> None:
 
 @run_async
 async def test_failed_write_is_visible(db: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(gold: Gold) -> Gold:
+    def broken(gold: Gold) -> tuple[Gold | None, Gold]:
         raise OSError("disk full")
 
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        monkeypatch.setattr(db, "set_gold", broken)
+        monkeypatch.setattr(db.gold, "replace", broken)
         await pilot.press("1")
         await settle(app, pilot)
-        assert db.gold(A0) is None
+        assert db.gold.get(A0) is None
         assert "NOT SAVED" in text_of(app, "#review-progress")
         await pilot.press("k")
         await settle(app, pilot)
@@ -310,9 +294,9 @@ async def test_help_lists_the_review_keys(db: Store) -> None:
 
 @run_async
 async def test_data_is_shown_literally_and_versions_scroll(db: Store) -> None:
-    weird = db.add_actor("[red]Mallory[/red] \x1b[31m", created_by="eve")
+    weird = db.actors.add("[red]Mallory[/red] \x1b[31m", created_by="eve")
     for who in ("[b]eve", "frank", "gina", "hugo"):
-        db.save(
+        db.labels.save(
             Annotation(
                 B1,
                 who,
@@ -322,7 +306,7 @@ async def test_data_is_shown_literally_and_versions_scroll(db: Store) -> None:
                 note="[link=http://x]click[/link] " * 4,
             )
         )
-    db.save(Annotation(B1, "ivan", "done", ("denial",)))
+    db.labels.save(Annotation(B1, "ivan", "done", ("denial",)))
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -339,3 +323,71 @@ async def test_data_is_shown_literally_and_versions_scroll(db: Store) -> None:
         await pilot.press("pageup")
         await settle(app, pilot)
         assert panel.scroll_y == 0
+
+
+@run_async
+async def test_gold_editor_follows_the_keymap(db: Store) -> None:
+    """[keys] rebinds the label editor's keys in the gold editor too (stances, claims, add);
+    the review screen's own keys (1-9 accept, j next) are not touched by it."""
+    keymap = {"stance_support": "p", "stance_oppose": "S", "claim_2": "2,h", "add_stance": "plus"}
+    app = app_for(db, keymap=keymap)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j")  # A2; j still moves: the review screen keeps its keys
+        await settle(app, pilot)
+        assert current(app) == A2
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, GoldEditor)
+        reminder = str(app.screen.query_one("#gold-editor-keys", Static).content)
+        assert reminder == "1-9 toggle a claim · plus add a stance · d delete the highlighted one"
+        await pilot.press("h", "plus")  # claim 2 (denial) through its new key; add a stance
+        await settle(app, pilot)
+        assert isinstance(app.screen, ActorPicker)
+        await pilot.press(*"poutine", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("s")  # no longer "support"
+        await settle(app, pilot)
+        assert isinstance(app.screen, StancePrompt)
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, GoldEditor)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        gold = db.gold.get(A2)
+        assert gold is not None and gold.claims == ("denial",)
+        assert gold.stances == (Stance("denial", "vladimir-poutine", "support"),)
+        # the review help tells the gold editor's keys after the keymap
+        from stanceterm.ui.screens.help import HelpScreen
+
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        extra = dict(app.screen.extra)
+        assert "then p/S/n" in extra["edit: plus, d"]
+
+
+def test_review_command_passes_the_keymap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Store
+) -> None:
+    """`stanceterm review` hands the config's [keys] to the review app (the gold editor)."""
+    from click.testing import CliRunner
+    from textual.app import App
+
+    from stanceterm.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('[keys]\nstance_support = "p"\n', encoding="utf-8")
+    seen: dict[str, Any] = {}
+
+    def fake_run(self: Any, *args: Any, **kwargs: Any) -> None:
+        seen["keymap"] = dict(self.keymap_overrides)
+
+    monkeypatch.setattr(App, "run", fake_run)
+    monkeypatch.setenv("STANCETERM_CONFIG", str(config))
+    result = CliRunner().invoke(
+        cli, ["--db", str(db.path), "review", "--annotator", "carol"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["keymap"] == {"stance_support": "p"}

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from test_ui_review import label
-from test_ui_support import make_db, settle
-
 from stanceterm.ui.review_app import ReviewApp
+from tests.conftest import label_for_review as label
+from tests.conftest import make_db, settle
 
 
 def _app(tmp_path: Path) -> ReviewApp:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from test_ui_support import make_db, settle
 from textual.widgets import Input
 
 from stanceterm.ui.app import StanceApp
+from tests.conftest import make_db, settle
 
 
 async def settle_all(app: StanceApp, pilot: Any) -> None:
@@ -81,7 +81,7 @@ def test_team_panel(snap_compare: Any, tmp_path: Path) -> None:
         ("art-a:1", "bob", "skipped"),
         ("art-a:0", "carol", "flagged"),
     ]:
-        store.save(Annotation(sid, who, status))
+        store.labels.save(Annotation(sid, who, status))
 
     async def before(pilot: Any) -> None:
         await settle_all(app, pilot)

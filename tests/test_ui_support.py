@@ -1,86 +1,14 @@
-"""Shared helpers for the UI tests (a fixed DB, an async runner) and tests of the UI's pure parts."""
+"""Tests of the UI's pure parts (the shared UI test helpers live in conftest.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
-from functools import wraps
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.text import Text
 
-from stanceterm.schema import load_schema
-from stanceterm.segment import match_key
-from stanceterm.store import ImportCounts, NewArticle, Store
-
-ARTICLES: list[tuple[str, str, str, str, list[str]]] = [
-    (
-        "art-a",
-        "Sommet à Vostochny",
-        "AFP",
-        "2023-09-14",
-        [
-            "Vladimir Poutine a reçu Kim Jong Un au cosmodrome de Vostochny.",
-            "Les deux parties nient l'affirmation des États-Unis sur un accord d'armement.",
-            "Selon Jean Dupont, les sanctions ne fonctionnent plus.",
-            "Moscou a indiqué qu'elle aiderait Pyongyang à développer ses satellites.",
-        ],
-    ),
-    (
-        "art-b",
-        "Kim heads home",
-        "Reuters",
-        "2023-09-15",
-        [
-            "The sanctions have failed, analysts said.",
-            "Kim Jong Un returned home by armoured train.",
-        ],
-    ),
-]
-
-
-def make_db(
-    path: Path, articles: list[tuple[str, str, str, str, list[str]]] | None = None
-) -> Store:
-    """A file DB with the default label schema and fixed articles (deterministic content)."""
-    store = Store.open(path)
-    store.set_label_schema(load_schema())
-    arts = [
-        NewArticle(
-            id=aid,
-            title=title,
-            source=source,
-            url=None,
-            published=published,
-            lang="fr",
-            content_hash="h-" + aid,
-            sentences=sentences,
-            norms=[match_key(s) for s in sentences],
-        )
-        for aid, title, source, published, sentences in (articles or ARTICLES)
-    ]
-    with store.tx():
-        store.insert_articles(arts, ImportCounts())
-    return store
-
-
-def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test function with asyncio.run (no pytest-asyncio needed)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), timeout=60))
-
-    return wrapper
-
-
-async def settle(app: Any, pilot: Any) -> None:
-    """Let key handlers run, every queued write commit, and the UI catch up."""
-    await pilot.pause()
-    await app.flush()
-    await pilot.pause()
+from tests.conftest import make_db
 
 
 def noop(*_: object) -> Awaitable[None] | None:
@@ -104,7 +32,7 @@ def test_visible_shows_controls_and_keeps_brackets() -> None:
 
 
 def test_stance_keys_first_free_letter() -> None:
-    from stanceterm.ui.dialogs.prompts import stance_keys
+    from stanceterm.ui.keymap import stance_keys
 
     assert stance_keys(["support", "oppose", "neutral"]) == {
         "s": "support",
@@ -128,7 +56,7 @@ def test_help_rows_follow_keymap() -> None:
 
 
 def test_check_keymap_rejects_unknown_action() -> None:
-    from stanceterm.ui.app import KeymapError, check_keymap
+    from stanceterm.ui.keymap import KeymapError, check_keymap
 
     assert check_keymap({"next": "l, down"}) == {"next": "l,down"}
     with pytest.raises(KeymapError, match="unknown action 'jump'"):
@@ -141,7 +69,7 @@ def test_picker_candidates_put_sentence_actors_first(tmp_path: Path) -> None:
     from stanceterm.ui.dialogs.actor_picker import candidates
 
     store = make_db(tmp_path / "c.db")
-    aliases, names = store.alias_map(), store.actor_names()
+    aliases, names = store.actors.alias_map(), store.actors.names()
     text = "Selon Jean Dupont, Moscou et les États-Unis divergent."
     empty = candidates("", text, aliases, names)
     assert [c.actor_id for c in empty[:2]] == ["la-russie", "les-etats-unis"]

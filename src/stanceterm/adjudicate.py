@@ -222,8 +222,8 @@ def _rows_to_items(
 
 def review_queue(store: Store, *, include_all: bool = False) -> list[ReviewItem]:
     """The sentences to review, in sentence order (see the module docstring)."""
-    canonical = store.actor_canonical()
-    rows = store.iter_review_rows(candidates_only=not include_all)
+    canonical = store.actors.canonical()
+    rows = store.gold.iter_review_rows(candidates_only=not include_all)
     return list(_rows_to_items(rows, canonical, include_all))
 
 
@@ -231,8 +231,8 @@ def versions_for(
     store: Store, sentence_id: str, canonical: Mapping[str, str] | None = None
 ) -> tuple[Version, ...]:
     """The current final versions of one sentence, by annotator (re-read for display)."""
-    canon = store.actor_canonical() if canonical is None else canonical
-    return tuple(version_of(a, canon) for a in store.review_versions(sentence_id))
+    canon = store.actors.canonical() if canonical is None else canonical
+    return tuple(version_of(a, canon) for a in store.gold.review_versions(sentence_id))
 
 
 def first_unreviewed(items: Sequence[ReviewItem], gold: Mapping[str, str]) -> int | None:

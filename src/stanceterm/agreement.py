@@ -3,6 +3,9 @@
 Pure functions on plain data. Nothing here touches the database, the UI or the CLI, so the module
 works the same in tests, benchmarks and notebooks. numpy is the only dependency.
 
+Size: over 600 lines on purpose: one coefficient family (alpha at every level, the kappas, MASI
+and the bootstrap) sharing the same reliability-data checks and coincidence matrices.
+
 Layout of *reliability data* (the argument of :func:`alpha`, :func:`fleiss_kappa`,
 :func:`percent_agreement`, :func:`bootstrap_ci`): a rectangular matrix whose **rows are annotators**
 and whose **columns are units** (sentences, claims ...). Either a sequence of equally long

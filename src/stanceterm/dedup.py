@@ -4,7 +4,7 @@ Wire copy repeats across outlets with small changes (« » vs " ", NBSP, dashes,
 "said X" vs "X said", a « Selon l'AFP, » prefix, "1 000" vs "1,000"). Each repeated sentence should
 be annotated once. The pipeline, for every sentence in import order (``seq``):
 
-1. **Normalise** (:func:`normalize`, :func:`match_key`): NFKC, quotes/apostrophes/dashes/spaces
+1. **Normalise** (:func:`normalize`, :func:`compare_key`): NFKC, quotes/apostrophes/dashes/spaces
    unified, accents folded, casefolded, thousands separators dropped and decimal commas made
    points, punctuation dropped. The *match key* also strips attribution that wire copies move
    around or add: an agency dateline (« MOSCOU (AFP) - »), an « Selon l'AFP, » / "According to
@@ -66,6 +66,7 @@ from rapidfuzz.distance import OSA, Levenshtein
 from stanceterm.actors import alias_key
 
 if TYPE_CHECKING:
+    from stanceterm.schema import LabelSchema
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
@@ -200,7 +201,7 @@ _STRIP = [
 _MIN_KEY_TOKENS = 3
 
 
-def match_key(text: str) -> str:
+def compare_key(text: str) -> str:
     """What the fuzzy score compares: :func:`normalize` with attribution stripped.
 
     Stripping never leaves fewer than three words (then the full form is used).
@@ -1075,16 +1076,32 @@ def describe_difference(
     return explain(rep_text, copy_text, aliases).summary()
 
 
-def explain_sentences(store: Store, sid_a: str, sid_b: str) -> Explanation:
-    """:func:`explain` on two stored sentences, with the store's trusted gazetteer (KeyError
-    naming an unknown id)."""
+def trusted_aliases(store: Store, schema: LabelSchema | None = None) -> dict[str, str]:
+    """Alias -> actor id of the trusted gazetteer: the store's (schema actors and aliases a lead
+    added), plus the actors of ``schema`` if it is not recorded yet (a read-only caller)."""
+    out = store.actors.trusted_alias_map()
+    if schema is not None:
+        for entry in schema.actors:
+            actor = next(
+                (out[n] for n in (entry.name, *entry.aliases) if n in out), "schema:" + entry.name
+            )
+            for name in (entry.name, *entry.aliases):
+                out.setdefault(name, actor)
+    return out
+
+
+def explain_sentences(
+    store: Store, sid_a: str, sid_b: str, schema: LabelSchema | None = None
+) -> Explanation:
+    """:func:`explain` on two stored sentences, with the trusted gazetteer
+    (:func:`trusted_aliases`); KeyError names an unknown id."""
     texts = []
     for sid in (sid_a, sid_b):
-        s = store.sentence(sid)
+        s = store.corpus.sentence(sid)
         if s is None:
             raise KeyError(sid)
         texts.append(s.text)
-    return explain(texts[0], texts[1], store.trusted_alias_map())
+    return explain(texts[0], texts[1], trusted_aliases(store, schema))
 
 
 def format_explanation(e: Explanation) -> str:
@@ -1631,8 +1648,8 @@ def run_dedup(
     interrupted run is simply redone by the next one and ends in the same clusters.
     """
     t0 = time.perf_counter()
-    state = store.dedup_state()
-    splits = store.dedup_split_count()
+    state = store.clusters.state()
+    splits = store.clusters.split_count()
     reason = ""
     if full:
         reason = "--full"
@@ -1647,16 +1664,16 @@ def run_dedup(
     mode = "full" if reason else "incremental"
     after = -1
     if mode == "full":
-        store.dedup_reset()
+        store.clusters.reset()
     else:
         after = state.last_seq
     result = DedupResult(mode, reason or "new sentences only", float(threshold))
-    d = Deduper(threshold, store.trusted_alias_map(), blocker)
-    total_known = store.dedup_count_known(after) if after >= 0 else 0
+    d = Deduper(threshold, store.actors.trusted_alias_map(), blocker)
+    total_known = store.clusters.count_known(after) if after >= 0 else 0
     cores = (os.cpu_count() or 1) > 1
     if after >= 0:
         for rows, prepared in prepared_batches(
-            store.iter_dedup_known(after, batch),
+            store.clusters.iter_known(after, batch),
             lambda rows: [t for _, t in rows],
             parallel=cores and total_known >= PARALLEL_MIN,
         ):
@@ -1664,19 +1681,19 @@ def run_dedup(
             result.known += len(rows)
             if progress:
                 progress("loading", result.known, total_known)
-    total_new = store.dedup_count_new(after)
-    last = max(after, store.dedup_max_seq())
+    total_new = store.clusters.count_new(after)
+    last = max(after, store.clusters.max_seq())
     if total_new == 0 and mode == "incremental":
         result.mode = "up to date"
     done = 0
     for (seqs, rows), prepared in prepared_batches(
-        store.iter_dedup_new(after, batch),
+        store.clusters.iter_new(after, batch),
         lambda b: [t for _, t in b[1]],
         parallel=cores and total_new >= PARALLEL_MIN,
     ):
         joins = d.process(rows, prepared)
         pairs = [(j.member, j.representative, cluster_id_for(j.representative)) for j in joins]
-        new_c, propagated = store.write_dedup_joins(pairs, float(threshold))
+        new_c, propagated = store.clusters.write_joins(pairs, float(threshold))
         result.new_clusters += new_c
         result.propagated += propagated
         result.joined += len(joins)
@@ -1685,8 +1702,8 @@ def run_dedup(
         last = max(last, seqs[-1])
         if progress:
             progress("clustering", done, total_new)
-    store.dedup_finish(last, float(threshold), ALGO_VERSION, splits)
-    counts = store.dedup_counts()
+    store.clusters.finish(last, float(threshold), ALGO_VERSION, splits)
+    counts = store.clusters.counts()
     result.clusters, result.hidden = counts
     result.guarded = dict(d.stats.guarded)
     result.seconds = time.perf_counter() - t0
@@ -1699,7 +1716,7 @@ def overlap_rows(
     """Article pairs sharing many clustered sentences (the same story from two outlets):
     ``overlap`` = shared clusters / sentences of the shorter article. Reported, never merged."""
     out: list[dict[str, object]] = []
-    for a, b, shared, n_a, n_b, title_a, title_b in store.dedup_article_overlaps(min_shared):
+    for a, b, shared, n_a, n_b, title_a, title_b in store.clusters.article_overlaps(min_shared):
         overlap = shared / max(1, min(n_a, n_b))
         if overlap >= min_overlap:
             out.append(

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from stanceterm import fileguard
 from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
 from stanceterm.store import Annotation, Stance, Store, now
+from stanceterm.store.actors import add_actor_row
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
@@ -152,7 +153,7 @@ class _StanceRenderer:
 
 
 def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
-    render = _StanceRenderer(store.actor_names())
+    render = _StanceRenderer(store.actors.names())
     dumps, fragment = orjson.dumps, orjson.Fragment
     for (
         sid,
@@ -166,7 +167,7 @@ def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[byt
         note,
         created,
         updated,
-    ) in store.iter_annotation_rows(
+    ) in store.labels.iter_rows(
         annotators=filters.annotators, statuses=filters.statuses, articles=filters.articles
     ):
         yield dumps(
@@ -189,13 +190,15 @@ def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[byt
 
 def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
     """One line per sentence with its annotations (annotations are matched by a merge walk)."""
-    names = store.actor_names()
-    anns = store.iter_annotation_rows(
+    names = store.actors.names()
+    anns = store.labels.iter_rows(
         annotators=filters.annotators, statuses=filters.statuses, articles=filters.articles
     )
     pending = next(anns, None)
     # Both streams are in sentence order: walk them together instead of a query per sentence.
-    for _seq, sid, aid, idx, text, cluster in store.iter_sentence_rows(articles=filters.articles):
+    for _seq, sid, aid, idx, text, cluster in store.corpus.iter_sentence_rows(
+        articles=filters.articles
+    ):
         mine: list[dict[str, Any]] = []
         while pending is not None and pending[0] == sid:
             _, _, _, annotator, status, claims, stances, prop, note, _created, updated = pending
@@ -228,7 +231,7 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
     """One line per sentence with a gold record: the gold labels (actor names resolved), the
     adjudicator, the decision time and the annotators' versions it was made from (``sources``,
     each with the ``updated_at`` that identifies the version). Only ``--article`` filters gold."""
-    names = store.actor_names()
+    names = store.actors.names()
     for (
         sid,
         aid,
@@ -241,7 +244,7 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
         sources,
         note,
         updated,
-    ) in store.iter_gold_rows(articles=filters.articles):
+    ) in store.gold.iter_rows(articles=filters.articles):
         srcs = [
             {
                 "annotator": s["annotator"],
@@ -368,7 +371,7 @@ def _check_strings(where: str, rec: AnnotationRecord) -> None:
 def _stamp(store: Store, ann: Annotation) -> Annotation:
     """Timestamps for a record that has none: the stored state's when the labels are the same
     (re-importing changes nothing), else now (created_at kept from the stored state)."""
-    before = store.annotation(ann.sentence_id, ann.annotator)
+    before = store.labels.get(ann.sentence_id, ann.annotator)
     if (
         before is not None
         and before.same_labels(ann)
@@ -394,11 +397,11 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
     claims_ok, stances_ok = set(schema.claim_ids), set(schema.stances)
     result = LabelsResult()
     try:
-        with store.tx():
+        with store.tx() as c:
             batch: list[Annotation] = []
             for lineno, rec in read_label_records(path, _check_strings):
                 where = f"{path}:{lineno}"
-                sentence = store.sentence(rec.sentence_id)
+                sentence = store.corpus.sentence(rec.sentence_id)
                 if sentence is None:
                     raise LabelsError(f"{where}: unknown sentence_id {rec.sentence_id!r}")
                 if rec.article_id is not None and sentence.article_id != rec.article_id:
@@ -414,7 +417,10 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                         )
                 if len(set(rec.claims)) != len(rec.claims):
                     raise LabelsError(f"{where}: claims: listed twice")
-                if rec.propagated_from is not None and store.sentence(rec.propagated_from) is None:
+                if (
+                    rec.propagated_from is not None
+                    and store.corpus.sentence(rec.propagated_from) is None
+                ):
                     raise LabelsError(
                         f"{where}: propagated_from: unknown sentence_id {rec.propagated_from!r}"
                     )
@@ -433,11 +439,11 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                         )
                     actor_id = None
                     if st.actor_id is not None:
-                        actor_id = store.resolve_actor(st.actor_id)
+                        actor_id = store.actors.resolve(st.actor_id)
                     if actor_id is None:
-                        actor_id = store.resolve_actor(st.actor)
+                        actor_id = store.actors.resolve(st.actor)
                     if actor_id is None:
-                        actor_id = store.add_actor(st.actor, created_by=rec.annotator)
+                        actor_id = add_actor_row(c, st.actor, (), created_by=rec.annotator)
                         result.actors_created += 1
                     stances.append(Stance(st.claim, actor_id, st.stance))
                 ann = Annotation(
@@ -455,10 +461,10 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                     ann = _stamp(store, ann)
                 batch.append(ann)
                 if len(batch) >= 2000:
-                    w, u = store.import_annotations(batch)
+                    w, u = store.labels.import_records(batch)
                     result.written, result.unchanged = result.written + w, result.unchanged + u
                     batch.clear()
-            w, u = store.import_annotations(batch)
+            w, u = store.labels.import_records(batch)
             result.written, result.unchanged = result.written + w, result.unchanged + u
     except OSError as exc:
         raise LabelsError(f"{path}: cannot read: {exc.strerror or exc}") from None

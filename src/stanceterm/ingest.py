@@ -214,9 +214,9 @@ def import_file(
     try:
         # read and segment into a staging area that locks nothing (annotators keep saving),
         # then copy in one short transaction: the file is still all-or-nothing
-        store.stage_articles(counted(_articles(reader(path), path, boilerplate, jobs)))
+        store.corpus.stage_articles(counted(_articles(reader(path), path, boilerplate, jobs)))
         with store.tx():
-            store.commit_staged(counts)
+            store.corpus.commit_staged(counts)
     except IngestError as exc:
         result.error = str(exc)
         return result

@@ -35,7 +35,16 @@ become an alias of another actor is counted as that actor. Reading an export, an
 by its ``actor_id`` if the DB knows it, else by name or alias (accent- and case-insensitive), else
 kept as its ``actor_id`` (or a slug of its name).
 
+**The report.** :func:`report` runs the whole ``stanceterm agreement`` computation (rows from the
+DB or an export, the fields, alpha with its CI, Cohen's kappa per pair, the disagreements) and
+returns an :class:`AgreementReport` value; the renderers (rich table, Markdown, LaTeX, JSON) live
+beside the CLI, in :mod:`stanceterm.cli.render`. :func:`claim_agreement` is the claim alpha of
+``stanceterm stats``: the ``claims`` field of this module, so it has one definition.
+
 No SQL here (the store has it) and no Textual.
+
+Size: over 600 lines on purpose: rows, corpus, fields, measures, disagreements and the report all
+share the :class:`Corpus`, :class:`Field` and :class:`Unit` types; the renderers are elsewhere.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +66,7 @@ from stanceterm.agreement import (
     AgreementResult,
     Level,
     ReliabilityData,
+    alpha,
     alpha_with_ci,
     cohen_kappa,
     jaccard_distance,
@@ -64,12 +74,16 @@ from stanceterm.agreement import (
     percent_agreement,
 )
 from stanceterm.export import LabelsError, read_label_records
+from stanceterm.schema import LabelSchema
 from stanceterm.store import Store
 
 __all__ = [
     "BY",
     "NO_STANCE",
     "ActorResolver",
+    "AgreementError",
+    "AgreementReport",
+    "ClaimAgreement",
     "Corpus",
     "Disagreement",
     "Field",
@@ -80,20 +94,20 @@ __all__ = [
     "Unit",
     "actor_set_field",
     "build_fields",
-    "ci_text",
+    "claim_agreement",
     "claim_presence_field",
     "claim_set_field",
     "collect",
     "counted_statuses",
     "disagreements",
-    "format_latex",
-    "format_markdown",
     "iter_fields",
     "measure",
     "pairwise_kappa",
+    "report",
     "rows_from_export",
     "rows_from_store",
     "stance_field",
+    "store_claim_agreement",
     "unit_disagreements",
     "worst_first",
 ]
@@ -145,7 +159,7 @@ class ActorResolver:
     def from_store(cls, store: Store | None) -> ActorResolver:
         if store is None:
             return cls({}, {})
-        return cls(store.actor_names(), store.actor_alias_keys())
+        return cls(store.actors.names(), store.actors.alias_keys())
 
     def canonical(self, actor_id: str) -> str:
         """The merged id of a stored actor id (unknown ids are returned unchanged)."""
@@ -180,7 +194,7 @@ def rows_from_store(
     # many labels share the same claims / stances JSON: parse each distinct string once
     claims_cache: dict[str, tuple[str, ...]] = {}
     stances_cache: dict[str, tuple[tuple[str, str, str], ...]] = {}
-    for sid, text, annotator, status, claims_raw, stances_raw in store.iter_reliability_rows(
+    for sid, text, annotator, status, claims_raw, stances_raw in store.labels.iter_reliability_rows(
         statuses=counted_statuses(include_flagged), annotators=annotators
     ):
         claims = claims_cache.get(claims_raw)
@@ -694,138 +708,164 @@ def disagreements(fields: Sequence[Field], corpus: Corpus) -> list[Disagreement]
     return worst_first(found, [f.name for f in fields], corpus)
 
 
-# --------------------------------------------------------------------------- paper tables
+# --------------------------------------------------------------------------- the report
 
 
-def _fmt(x: float, digits: int = 3) -> str:
-    return "n/a" if math.isnan(x) else f"{x:.{digits}f}"
+class AgreementError(ValueError):
+    """Agreement cannot be computed on these labels; the message is one line."""
 
 
-def ci_text(low: float, high: float, num: Callable[[float], str] | None = None) -> str:
-    """``[low, high]`` with three decimals, or "n/a" when the interval is undefined."""
-    if math.isnan(low) or math.isnan(high):
-        return "n/a"
-    fmt = num or _fmt
-    return f"[{fmt(low)}, {fmt(high)}]"
+@dataclass(frozen=True)
+class AgreementReport:
+    """Everything ``stanceterm agreement`` shows: one :class:`FieldResult` per field, and how.
+
+    ``kappa``: Cohen's kappa per pair of annotators on claim presence (``by="annotator"``);
+    ``disagreements``: the units annotators disagree on, worst first (when asked for).
+    """
+
+    source: str
+    annotators: list[str]
+    counted_statuses: tuple[str, ...]
+    min_annotators: int
+    ci: float
+    n_boot: int
+    seed: int
+    by: str | None
+    results: list[FieldResult]
+    actor_names: dict[str, str]
+    kappa: list[PairKappa] | None = None
+    disagreements: list[Disagreement] | None = None
+
+    @property
+    def include_flagged(self) -> bool:
+        return "flagged" in self.counted_statuses
+
+    @property
+    def undefined(self) -> bool:
+        """Some alpha is undefined (NaN)."""
+        return any(math.isnan(r.value) for r in self.results)
+
+    def label(self, r: FieldResult) -> str:
+        """The display name of a field (raw text: renderers escape it)."""
+        if r.actor is not None:
+            return f"stance @ {self.actor_names.get(r.actor, r.actor)}"
+        return r.field
 
 
-def _ci_text(r: FieldResult, num: Callable[[float], str] | None = None) -> str:
-    return ci_text(r.ci_low, r.ci_high, num)
+def report(
+    store: Store | None,
+    schema: LabelSchema,
+    *,
+    from_file: Path | None = None,
+    by: str | None = None,
+    min_annotators: int = 2,
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+    annotators: Sequence[str] = (),
+    include_flagged: bool = False,
+    with_disagreements: bool = False,
+) -> AgreementReport:
+    """Agreement per field on the DB's labels, or on an annotations export (``from_file``).
 
-
-def _latex_num(x: float) -> str:
-    text = _fmt(x)
-    return "$-$" + text[1:] if text.startswith("-") else text
-
-
-def _pct(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{100 * x:.1f}"
-
-
-def _ci_head(results: Sequence[FieldResult]) -> str:
-    level = results[0].ci if results else 0.95
-    return f"{round(100 * level, 2):g}% CI"
-
-
-def format_markdown(results: Sequence[FieldResult], labels: Mapping[str, str] | None = None) -> str:
-    """A GitHub-flavoured Markdown table of the results (``labels``: field -> display name)."""
-    labels = labels or {}
-
-    def cell(s: str) -> str:
-        return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-    lines = [
-        f"| field | metric | level | α | {_ci_head(results)} | % agree | units | annotators |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {cell(labels.get(r.field, r.field))} | {r.metric} | {r.level} | {_fmt(r.value)} | "
-            f"{_ci_text(r)} | {_pct(r.percent_agreement)} | {r.units} | {r.annotators} |"
+    With ``from_file``, ``store`` (None when there is no DB) only resolves actor aliases.
+    Raises :class:`AgreementError` when fewer than two annotators have final labels, and
+    :class:`~stanceterm.export.LabelsError` for a bad export line.
+    """
+    resolver = ActorResolver.from_store(store)
+    if from_file is not None:
+        rows = rows_from_export(from_file, resolver, schema.claim_ids)
+        source = str(from_file)
+    elif store is not None:
+        rows = rows_from_store(
+            store, annotators=annotators, include_flagged=include_flagged, resolver=resolver
         )
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
-def _latex_escape(s: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s.replace("\n", " "))
-
-
-def format_latex(results: Sequence[FieldResult], labels: Mapping[str, str] | None = None) -> str:
-    """A booktabs ``tabular`` of the results (``labels``: field -> display name)."""
-    labels = labels or {}
-    head = _latex_escape(_ci_head(results))
-    lines = [
-        r"\begin{tabular}{lllrrrrr}",
-        r"\toprule",
-        f"Field & Metric & Level & $\\alpha$ & {head} & \\% agree & Units & Annotators \\\\",
-        r"\midrule",
-    ]
-    for r in results:
-        lines.append(
-            f"{_latex_escape(labels.get(r.field, r.field))} & {_latex_escape(r.metric)} & "
-            f"{r.level} & {_latex_num(r.value)} & {_ci_text(r, _latex_num)} & "
-            f"{_pct(r.percent_agreement)} & "
-            f"{r.units} & {r.annotators} \\\\"
+        source = store.path
+    else:
+        raise ValueError("report() needs a store or a file")
+    corpus = collect(
+        rows,
+        schema.claim_ids,
+        stances=schema.stances,
+        annotators=annotators,
+        include_flagged=include_flagged,
+        keep_text=with_disagreements,
+    )
+    names = corpus.annotators
+    if len(names) < 2:
+        found = f"{len(names)} ({', '.join(names)})" if names else "none"
+        raise AgreementError(
+            f"{source}: agreement needs final labels from at least 2 annotators; found {found}"
+            + (f" among --annotator {', '.join(annotators)}" if annotators else "")
         )
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
+    results: list[FieldResult] = []
+    found_units: list[Disagreement] = []
+    for fld in iter_fields(corpus, by):  # one field at a time: memory stays at one field's units
+        fld = fld.at_least(min_annotators)
+        results.append(measure(fld, names, n_boot=n_boot, ci=ci, seed=seed))
+        if with_disagreements:
+            found_units.extend(unit_disagreements(fld, corpus))
+    pairs = None
+    if by == "annotator":
+        presence = [
+            claim_presence_field(corpus, c).at_least(min_annotators) for c in corpus.claim_types
+        ]
+        pairs = pairwise_kappa(presence, names)
+    return AgreementReport(
+        source=source,
+        annotators=names,
+        counted_statuses=counted_statuses(include_flagged),
+        min_annotators=min_annotators,
+        ci=ci,
+        n_boot=n_boot,
+        seed=seed,
+        by=by,
+        results=results,
+        actor_names=resolver.names,
+        kappa=pairs,
+        disagreements=(
+            worst_first(found_units, [r.field for r in results], corpus)
+            if with_disagreements
+            else None
+        ),
+    )
 
 
-def kappa_matrix(pairs: Sequence[PairKappa], annotators: Sequence[str]) -> list[list[str]]:
-    """Rows of a symmetric annotator x annotator matrix of ``"κ (units)"`` cells (diagonal "—")."""
-    cell: dict[tuple[str, str], str] = {}
-    for p in pairs:
-        text = f"{_fmt(p.kappa)} ({p.units})"
-        cell[(p.a, p.b)] = cell[(p.b, p.a)] = text
-    return [[cell.get((a, b), "—") for b in annotators] for a in annotators]
+# --------------------------------------------------------------------------- stats
 
 
-def format_kappa_markdown(pairs: Sequence[PairKappa], annotators: Sequence[str]) -> str:
-    def esc(s: str) -> str:
-        return s.replace("\\", "\\\\").replace("|", "\\|")
+@dataclass(frozen=True)
+class ClaimAgreement:
+    """Krippendorff's alpha of the ``claims`` field and the sentences it is computed on.
+    ``alpha`` is NaN when undefined (no shared sentence, or no variation at all)."""
 
-    rows = kappa_matrix(pairs, annotators)
-    lines = [
-        "| κ (units) | " + " | ".join(esc(a) for a in annotators) + " |",
-        "|---|" + "---:|" * len(annotators),
-    ]
-    lines += [
-        f"| {esc(a)} | " + " | ".join(r) + " |" for a, r in zip(annotators, rows, strict=True)
-    ]
-    return "\n".join(lines) + "\n"
+    alpha: float
+    units: int
 
 
-def _latex_cell(cell: str) -> str:
-    if cell == "—":
-        return "--"
-    return "$-$" + cell[1:] if cell.startswith("-") else cell
+def _claims_alpha(fld: Field, units: list[Unit]) -> ClaimAgreement:
+    if not units:
+        return ClaimAgreement(math.nan, 0)
+    part = Field(fld.name, fld.level, units)
+    present = sorted({a for u in units for a in u.values})
+    return ClaimAgreement(alpha(_coded(part, present), fld.level), len(units))
 
 
-def format_kappa_latex(pairs: Sequence[PairKappa], annotators: Sequence[str]) -> str:
-    rows = kappa_matrix(pairs, annotators)
-    lines = [
-        r"\begin{tabular}{l" + "r" * len(annotators) + "}",
-        r"\toprule",
-        r"$\kappa$ (units) & " + " & ".join(_latex_escape(a) for a in annotators) + r" \\",
-        r"\midrule",
-    ]
-    lines += [
-        _latex_escape(a) + " & " + " & ".join(_latex_cell(c) for c in r) + r" \\"
-        for a, r in zip(annotators, rows, strict=True)
-    ]
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
+def claim_agreement(corpus: Corpus) -> tuple[ClaimAgreement, dict[str, ClaimAgreement]]:
+    """Overall and per-annotator alpha of the ``claims`` field (:func:`claim_set_field`) on the
+    sentences labelled by two annotators or more.
+
+    An annotator's figure is alpha over the sentences they share with others (all annotators'
+    labels of those sentences), so it shows who agrees less with the rest of the team.
+    """
+    fld = claim_set_field(corpus).at_least(2)
+    overall = _claims_alpha(fld, fld.units)
+    names = sorted({a for u in fld.units for a in u.values})
+    per = {a: _claims_alpha(fld, [u for u in fld.units if a in u.values]) for a in names}
+    return overall, per
+
+
+def store_claim_agreement(store: Store) -> tuple[ClaimAgreement, dict[str, ClaimAgreement]]:
+    """:func:`claim_agreement` on the DB's final (done) labels, propagated copies left out."""
+    rows = rows_from_store(store, resolver=ActorResolver({}, {}))  # actors play no part
+    return claim_agreement(collect(rows, (), keep_text=False))

@@ -5,7 +5,8 @@
   each annotator's queue is made of a few long runs of consecutive sentences, so articles are read
   in order rather than one sentence in three.
 * :func:`activity` turns the history into labels per hour of active time.
-* :func:`claim_agreement` is Krippendorff's alpha (MASI) on the claim sets of shared sentences.
+* :func:`assign` applies a plan to the DB, with the refusal rule (a DB that already has
+  assignments is only re-planned with ``replace`` or topped up with ``extend``).
 * :func:`merge_databases` folds other annotators' DB files into this one.
 
 Pure planning and statistics; the reads and writes go through :class:`~stanceterm.store.Store`
@@ -21,9 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
-from stanceterm.agreement import alpha
 from stanceterm.store import MergeConflict, MergeCounts, Store, StoreError
 
 #: A pause of this many seconds or more between two changes ends an annotation session.
@@ -168,6 +166,58 @@ def _water_fill(loads: Sequence[int], amount: int) -> list[int]:
     return shares
 
 
+@dataclass(frozen=True)
+class Assigned:
+    """What :func:`assign` wrote: the plan, the checked names and the queue entries written."""
+
+    plan: AssignmentPlan
+    annotators: list[str]
+    written: int
+
+
+def assign(
+    store: Store,
+    names: Sequence[str],
+    overlap: int,
+    *,
+    seed: int = 0,
+    overlap_sample: float | None = None,
+    replace: bool = False,
+    extend: bool = False,
+) -> Assigned | None:
+    """Plan (:func:`plan_assignment`) and write the assignment of the visible sentences.
+
+    A DB that already has assignments is refused unless ``replace`` (plan again from scratch;
+    labels stay) or ``extend`` (give out only the sentences nobody has yet, favouring the least
+    loaded). Returns None when extending finds nothing left to assign. Raises
+    :class:`AssignmentError` (one line) for names or options that cannot work.
+    """
+    annotators = check_annotator_names(names)
+    existing = store.team.assignment_count()
+    if existing and not (replace or extend):
+        raise AssignmentError(
+            f"{store.path}: already has {existing} assignment(s); pass --replace to plan again "
+            "from scratch (labels are kept) or --extend to assign only the sentences nobody has"
+        )
+    seqs = store.team.visible_seqs(unassigned_only=extend)
+    if extend and not seqs:
+        return None
+    if not seqs:
+        raise AssignmentError(
+            f"{store.path}: no sentences to assign; run `stanceterm import FILES` first"
+        )
+    plan = plan_assignment(
+        seqs,
+        annotators,
+        overlap,
+        seed=seed,
+        overlap_sample=overlap_sample,
+        existing=store.team.assigned_loads() if extend else None,
+    )
+    written = store.team.write_assignments(plan.queues, replace=replace)
+    return Assigned(plan, annotators, written)
+
+
 # --------------------------------------------------------------------------- activity
 
 
@@ -201,7 +251,7 @@ def activity(
     gap: float = SESSION_GAP_SECONDS,
 ) -> dict[str, Activity]:
     """From (annotator, ts, action, status before, status after), sorted by annotator then ts
-    (:meth:`Store.iter_activity`), the :class:`Activity` of each annotator."""
+    (:meth:`Store.team.iter_activity`), the :class:`Activity` of each annotator."""
     out: dict[str, Activity] = {}
     current: str | None = None
     labels = sessions = 0
@@ -226,46 +276,6 @@ def activity(
             labels += 1
     flush()
     return out
-
-
-# --------------------------------------------------------------------------- agreement
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """Krippendorff's alpha (MASI distance on claim sets) and the sentences it is computed on.
-    ``alpha`` is NaN when undefined (no shared sentence, or no variation at all)."""
-
-    alpha: float
-    units: int
-
-
-def claim_agreement(
-    rows: Iterable[tuple[str, str, str]],
-) -> tuple[Agreement, dict[str, Agreement]]:
-    """Overall and per-annotator agreement on claim sets.
-
-    ``rows``: (sentence_id, annotator, claims_json) of the direct done labels of the
-    sentences labelled by two or more annotators (:meth:`Store.iter_shared_claims`; skipped and
-    draft count as missing, propagated copies count once, as their representative). An
-    annotator's figure is alpha over the sentences they share with others (all annotators'
-    labels of those sentences), so it shows who agrees less with the rest of the team.
-    """
-    units: dict[str, dict[str, frozenset[str]]] = {}
-    for sid, annotator, claims in rows:
-        units.setdefault(sid, {})[annotator] = frozenset(orjson.loads(claims))
-    names = sorted({a for labels in units.values() for a in labels})
-
-    def alpha_on(columns: list[dict[str, frozenset[str]]]) -> Agreement:
-        if not columns:
-            return Agreement(float("nan"), 0)
-        present = sorted({a for col in columns for a in col})
-        data = [[col.get(a) for col in columns] for a in present]
-        return Agreement(alpha(data, "masi"), len(columns))
-
-    overall = alpha_on(list(units.values()))
-    per = {a: alpha_on([col for col in units.values() if a in col]) for a in names}
-    return overall, per
 
 
 # --------------------------------------------------------------------------- merge
@@ -302,7 +312,7 @@ def merge_databases(
     Every file is opened read-only (and left untouched) and checked first: a file that is not a
     stanceterm DB, this DB itself, or a DB whose label schema means something else (another
     ``label_schema_fingerprint``: other claim types or stances) is refused, and nothing is
-    merged. See :meth:`Store.merge_from` for how rows are matched and conflicts resolved.
+    merged. See :meth:`Store.merge.from_db` for how rows are matched and conflicts resolved.
     """
     others: list[tuple[Path, Store]] = []
     try:
@@ -324,8 +334,8 @@ def merge_databases(
                 )
             if effective is None and theirs is not None:
                 effective, reference = theirs, other
-        with store.tx():
-            return [(p, store.merge_from(other)) for p, other in others]
+        merged = store.merge.from_dbs([other for _, other in others])  # one transaction
+        return [(p, counts) for (p, _), counts in zip(others, merged, strict=True)]
     finally:
         for _, other in others:
             other.close()

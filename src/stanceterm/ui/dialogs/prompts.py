@@ -16,18 +16,9 @@ from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from stanceterm.store import Sentence
+from stanceterm.ui import keymap
+from stanceterm.ui.keymap import stance_keys
 from stanceterm.ui.text import data, visible
-
-
-def stance_keys(stances: Sequence[str]) -> dict[str, str]:
-    """One letter per stance: its first letter, else its next letter not yet taken."""
-    out: dict[str, str] = {}
-    for stance in stances:
-        for ch in stance.casefold() + "abcdefghijklmnopqrstuvwxyz":
-            if ch.isalpha() and ch not in out:
-                out[ch] = stance
-                break
-    return out
 
 
 class ClaimChooser(ModalScreen[str | None]):
@@ -122,10 +113,7 @@ class StancePrompt(ModalScreen[str | None]):
 class NoteDialog(ModalScreen[str | None]):
     """Edit the sentence's note; ctrl+s saves ("" clears it), escape cancels."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "save", id="note_save", tooltip="note: save it"),
-        Binding("escape", "cancel", "cancel"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keymap.NOTE_DIALOG
 
     def __init__(self, note: str | None) -> None:
         super().__init__()
@@ -180,18 +168,7 @@ class SearchDialog(ModalScreen[str | None]):
 class ClusterDialog(ModalScreen[str | None]):
     """The members of a dedup cluster; `s` (or the button) splits the highlighted one out."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "s",
-            "split",
-            "split out",
-            id="split",
-            tooltip="copies list (c): split the highlighted copy out of the cluster",
-        ),
-        Binding("escape", "cancel", "close"),
-        Binding("down", "move(1)", "next", show=False),
-        Binding("up", "move(-1)", "previous", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keymap.CLUSTER_DIALOG
 
     def __init__(self, members: Sequence[tuple[Sentence, str | None]], current_id: str) -> None:
         super().__init__()

@@ -1,12 +1,20 @@
-"""The annotation screen: one sentence, its claims and stances, one key per frequent action."""
+"""The annotation screen: one sentence, its claims and stances, one key per frequent action.
+
+Size: over 600 lines because it is one screen's state, and its parts share it (the
+sentence shown, its optimistic label, the counts): navigation and resume, label writes, the
+progress counts kept in step with the writes (a snapshot count plus the commits since), and the
+team's live progress. What is not this state lives elsewhere: the keys in
+:mod:`stanceterm.ui.keymap`, the label editor (claims, stances, the claim → actor → stance flow)
+in :mod:`stanceterm.ui.widgets.label_editor`, the writes in :mod:`stanceterm.ui.writer`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -17,38 +25,19 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from stanceterm.store import Annotation, Article, Sentence, Stance, Store
-from stanceterm.ui.dialogs.actor_picker import ActorChoice, ActorPicker
-from stanceterm.ui.dialogs.prompts import (
-    ClaimChooser,
-    ClusterDialog,
-    NoteDialog,
-    SearchDialog,
-    StancePrompt,
-)
-from stanceterm.ui.screens.help import (
-    HelpScreen,
-    effective_keys,
-    key_display,
-    stance_bindings,
-    stance_key_map,
-)
+from stanceterm.ui import keymap
+from stanceterm.ui.base import StoreApp
+from stanceterm.ui.dialogs.prompts import ClusterDialog, NoteDialog, SearchDialog
+from stanceterm.ui.keymap import configurable_bindings, effective_keys, key_display, stance_key_map
+from stanceterm.ui.progress_model import Progress, TeamProgress
+from stanceterm.ui.screens.help import HelpScreen
 from stanceterm.ui.text import one_line, visible
 from stanceterm.ui.widgets.claim_bar import ClaimBar
-from stanceterm.ui.widgets.progress import Progress, ProgressLine
+from stanceterm.ui.widgets.label_editor import LabelEditor, allowed, with_stance
+from stanceterm.ui.widgets.progress import ProgressLine
 from stanceterm.ui.widgets.sentence_view import SentenceView, article_line
-from stanceterm.ui.widgets.stance_table import StanceTable
-from stanceterm.ui.widgets.team import TeamLine, TeamProgress, TeamTable
-
-if TYPE_CHECKING:
-    from stanceterm.ui.app import StanceApp
-
-try:  # the normalisation used for sentences.norm at import time
-    from stanceterm.segment import match_key as _match_key
-except ImportError:  # pragma: no cover - segment.py not there yet
-
-    def _match_key(text: str) -> str:
-        return " ".join(text.casefold().split())
-
+from stanceterm.ui.widgets.team import TeamLine, TeamTable
+from stanceterm.ui.writer import Job, WritesChanged, replace_actor
 
 #: Actions that change labels: greyed out while an undo is being applied.
 LABEL_ACTIONS = frozenset(
@@ -87,111 +76,24 @@ def _delta(before: Annotation | None, after: Annotation | None) -> tuple[int, di
     return done, claims
 
 
-def _claim_bindings() -> list[Binding]:
-    out = []
-    for n in range(1, 10):
-        out.append(
-            Binding(
-                str(n),
-                f"toggle_claim({n})",
-                "claim",
-                show=n == 1,
-                key_display="1-9" if n == 1 else None,
-                id=f"claim_{n}",
-                tooltip=f"toggle claim type {n}",
-            )
-        )
-    return out
-
-
 class AnnotateScreen(Screen[None]):
     AUTO_FOCUS = ""  # nothing focused: every key reaches the screen
 
-    #: Every key of the screen. Each binding has an id: ``[keys]`` in the config file maps
-    #: these ids to other keys (``next = "j,down,space"``).
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j,down", "next", "next", id="next", tooltip="next sentence"),
-        Binding("k,up", "prev", "prev", show=False, id="prev", tooltip="previous sentence"),
-        Binding(
-            "g",
-            "next_undone",
-            "todo",
-            show=False,
-            id="next_undone",
-            tooltip="next sentence I have not done",
-        ),
-        Binding(
-            "slash",
-            "search",
-            "search",
-            show=False,
-            key_display="/",
-            id="search",
-            tooltip="search sentences by text",
-        ),
-        *_claim_bindings(),
-        Binding(
-            "0",
-            "no_claim",
-            "none",
-            id="no_claim",
-            tooltip="no claim: done with no claims and no stances, and advance",
-        ),
-        Binding(
-            "enter",
-            "accept",
-            "done",
-            id="accept",
-            tooltip="accept as done and go to the next sentence not done",
-        ),
-        Binding(
-            "a",
-            "add_stance",
-            "stance",
-            id="add_stance",
-            tooltip="add a stance: the claim (if several), the actor, then the stance key",
-        ),
-        Binding(
-            "d",
-            "delete_stance",
-            "del",
-            show=False,
-            id="delete_stance",
-            tooltip="delete the highlighted stance row",
-        ),
-        Binding("x", "skip", "skip", id="skip", tooltip="skip: missing data (not 'no claim')"),
-        Binding("f", "flag", "flag", show=False, id="flag", tooltip="flag for discussion"),
-        Binding("m", "note", "note", show=False, id="note", tooltip="write a note"),
-        Binding("u", "undo", "undo", id="undo", tooltip="undo my last change (repeatable)"),
-        Binding(
-            "c",
-            "cluster",
-            "copies",
-            id="cluster",
-            tooltip="list the copies of this sentence in other articles; split one out",
-        ),
-        Binding(
-            "f1,G",
-            "guidelines",
-            "guide",
-            show=False,
-            id="guidelines",
-            tooltip="show or hide the guidelines of the claim types",
-        ),
-        Binding(
-            "t",
-            "team",
-            "team",
-            show=False,
-            id="team",
-            tooltip="show or hide the table of the team's progress (live)",
-        ),
-        Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
-        Binding("q", "quit", "quit", id="quit", tooltip="quit (waits for pending writes)"),
-    ]
+    #: Every key of the screen (ids for ``[keys]``: see :mod:`stanceterm.ui.keymap`).
+    BINDINGS: ClassVar[list[BindingType]] = keymap.ANNOTATE
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        show_others: bool = False,
+        on_first_screen: Callable[[], None] | None = None,
+        team_refresh: float = 3.0,
+    ) -> None:
         super().__init__()
+        self.show_others = show_others
+        self.on_first_screen = on_first_screen
+        #: seconds between two reads of the team's progress (off the UI thread)
+        self.team_refresh = team_refresh
         self.sentence: Sentence | None = None
         self.article: Article | None = None
         self.ann: Annotation | None = None
@@ -219,8 +121,8 @@ class AnnotateScreen(Screen[None]):
         self._closing = False
 
     @property
-    def stance_app(self) -> StanceApp:
-        return cast("StanceApp", self.app)
+    def stance_app(self) -> StoreApp:
+        return cast("StoreApp", self.app)
 
     @property
     def store(self) -> Store:
@@ -240,8 +142,12 @@ class AnnotateScreen(Screen[None]):
                 yield Static(id="article")
                 yield SentenceView(id="sentence")
                 yield Static(id="status")
-                yield ClaimBar(schema, id="claims")
-                yield StanceTable(id="stances")
+                yield LabelEditor(
+                    schema,
+                    self.stance_app.keymap_overrides,
+                    claims_id="claims",
+                    stances_id="stances",
+                )
                 yield Static(id="others")
                 yield TeamTable(id="team-table")
                 yield ProgressLine(id="progress")
@@ -271,17 +177,19 @@ class AnnotateScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#guidelines").display = False
         self.query_one("#team-table").display = False
-        self.query_one("#others").display = self.stance_app.show_others
+        self.query_one("#others").display = self.show_others
         self.query_one("#topbar", Static).update(
             Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
         )
         # Resume: search from the remembered lower bound (checked in the background below), so
         # the first screen does not wait for a walk over everything already done.
-        first = self.store.first_undone_from(self.annotator, self.store.resume_hint(self.annotator))
+        first = self.store.team.first_undone_from(
+            self.annotator, self.store.team.resume_hint(self.annotator)
+        )
         if first is None:
-            first = self.store.first(self.annotator, undone_only=True)
+            first = self.store.corpus.first(self.annotator, undone_only=True)
         if first is None:
-            first = self.store.first(self.annotator)
+            first = self.store.corpus.first(self.annotator)
             if first is not None:
                 self.notify(
                     f"Every sentence is done. Browse with {self.key_for('next')}/"
@@ -304,7 +212,7 @@ class AnnotateScreen(Screen[None]):
         if self._first_shown:
             return
         self._first_shown = True
-        hook = self.stance_app.on_first_screen
+        hook = self.on_first_screen
         if hook is not None:
             hook()
         # after the first paint: the counts, the resume check and the team's progress
@@ -312,7 +220,7 @@ class AnnotateScreen(Screen[None]):
         self.checking_resume = True
         self._verify_resume(self._resume_seq, self._lowered)
         self._poll_team()
-        self.set_interval(self.stance_app.team_refresh, self._poll_team)
+        self.set_interval(self.team_refresh, self._poll_team)
 
     def on_unmount(self) -> None:
         self._closing = True
@@ -337,17 +245,19 @@ class AnnotateScreen(Screen[None]):
             self._acted = True
         self.sentence = sentence
         if sentence.article_id not in self._articles:
-            self._articles[sentence.article_id] = self.store.article(sentence.article_id)
+            self._articles[sentence.article_id] = self.store.corpus.article(sentence.article_id)
         self.article = self._articles[sentence.article_id]
         pending = app.pending.get(sentence.id)
         if pending is not None:
             self.ann, self.stored = pending[1], True
         else:
-            row = self.store.annotation(sentence.id, self.annotator)
+            row = self.store.labels.get(sentence.id, self.annotator)
             self.stored = row is not None
             self.ann = row or Annotation(sentence.id, self.annotator)
-        self.cluster = self.store.cluster_size(sentence.cluster_id) if sentence.cluster_id else None
-        prev, nxt = self.store.context(sentence)
+        self.cluster = (
+            self.store.clusters.size(sentence.cluster_id) if sentence.cluster_id else None
+        )
+        prev, nxt = self.store.corpus.context(sentence)
         self.query_one(SentenceView).show(prev, sentence.text, nxt)
         n = self.article.n_sentences if self.article else 0
         self.query_one("#article", Static).update(article_line(self.article))
@@ -361,9 +271,7 @@ class AnnotateScreen(Screen[None]):
         ann = self.ann
         if ann is None:
             return
-        self.query_one(ClaimBar).set_claims(ann.claims)
-        rows = [(s.claim, self.stance_app.display_actor(s.actor), s.stance) for s in ann.stances]
-        self.query_one(StanceTable).show_rows(rows, keep)
+        self.query_one(LabelEditor).show(ann.claims, ann.stances, keep)
         self._show_status()
         self.refresh_bindings()
 
@@ -391,10 +299,10 @@ class AnnotateScreen(Screen[None]):
         self.query_one("#status", Static).update(t)
 
     def _show_others(self) -> None:
-        if not self.stance_app.show_others or self.sentence is None:
+        if not self.show_others or self.sentence is None:
             return
         t = Text(style="dim")
-        for other in self.store.annotations_for(self.sentence.id):
+        for other in self.store.labels.for_sentence(self.sentence.id):
             if other.annotator == self.annotator:
                 continue
             if t:
@@ -415,7 +323,7 @@ class AnnotateScreen(Screen[None]):
             self.progress, self.stance_app.schema.claim_ids, len(self.stance_app.unsaved)
         )
 
-    def writes_changed(self) -> None:
+    def on_writes_changed(self, _message: WritesChanged) -> None:
         """A write finished (or failed): refresh the markers."""
         self._show_status()
         self._show_progress()
@@ -423,10 +331,8 @@ class AnnotateScreen(Screen[None]):
     # ---------------------------------------------------------------- key availability
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "toggle_claim":
-            key = parameters[0] if parameters else None
-            if not isinstance(key, int) or self.stance_app.schema.claim_by_key(key) is None:
-                return False
+        if action == "toggle_claim" and not self._editor_allows(action, parameters):
+            return False
         if action == "cluster" and (self.sentence is None or self.sentence.cluster_id is None):
             return False
         if action in LABEL_ACTIONS:
@@ -434,11 +340,13 @@ class AnnotateScreen(Screen[None]):
                 return None
             if self.undo_in_flight and action != "undo":
                 return None
-        if action == "add_stance" and (self.ann is None or not self.ann.claims):
-            return None
-        if action == "delete_stance" and (self.ann is None or not self.ann.stances):
-            return None
+        if action in ("add_stance", "delete_stance"):
+            return self._editor_allows(action, parameters)
         return True
+
+    def _editor_allows(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        labels = None if self.ann is None else (self.ann.claims, self.ann.stances)
+        return allowed(self.stance_app.schema, action, parameters, labels)
 
     # ---------------------------------------------------------------- writes
 
@@ -499,17 +407,15 @@ class AnnotateScreen(Screen[None]):
 
     def _lower_hint(self, sentence_id: str) -> None:
         """A sentence became not done: the resume hint must not lie past it."""
-        from stanceterm.ui.app import Job
-
-        sentence = self.store.sentence(sentence_id)
+        sentence = self.store.corpus.sentence(sentence_id)
         if sentence is None:
             return
         annotator, seq = self.annotator, sentence.seq
         self._lowered += 1
 
         def run(store: Store) -> None:
-            if seq < store.resume_hint(annotator):
-                store.set_resume_hint(annotator, seq)
+            if seq < store.team.resume_hint(annotator):
+                store.team.set_resume_hint(annotator, seq)
 
         self.stance_app.submit(Job(run, "resume hint", None))
 
@@ -518,8 +424,6 @@ class AnnotateScreen(Screen[None]):
         snapshot pinned by the writer (so in order with the writes) and read in a background
         thread, so neither the UI nor the writes wait for it; commits after the snapshot are
         added on top. Without a second connection (in-memory DB) it runs in the writer."""
-        from stanceterm.ui.app import Job
-
         annotator = self.annotator
         self._count_token += 1
         token = self._count_token
@@ -528,7 +432,7 @@ class AnnotateScreen(Screen[None]):
         if reader is None:
 
             def count(store: Store) -> tuple[int, int, dict[str, int]]:
-                return store.progress_counts(annotator)
+                return store.team.progress_counts(annotator)
 
             def counted(result: tuple[int, int, dict[str, int]]) -> None:
                 self._since_snapshot = (0, {})
@@ -554,7 +458,9 @@ class AnnotateScreen(Screen[None]):
     @work(thread=True, group="counts", exit_on_error=False)
     def _count_worker(self, reader: Store, token: int) -> None:
         try:
-            result: tuple[int, int, dict[str, int]] | str = reader.progress_counts(self.annotator)
+            result: tuple[int, int, dict[str, int]] | str = reader.team.progress_counts(
+                self.annotator
+            )
         except Exception as exc:  # shown, never fatal: the counts are only a display
             result = f"{type(exc).__name__}: {exc}"
         finally:
@@ -586,7 +492,7 @@ class AnnotateScreen(Screen[None]):
         fresh hint."""
         reader = self.store.open_reader()
         try:
-            found = (reader or self.store).first(self.annotator, undone_only=True)
+            found = (reader or self.store).corpus.first(self.annotator, undone_only=True)
         except Exception:  # the check is a safety net; the hint stays as it was
             self.checking_resume = False
             return
@@ -597,8 +503,6 @@ class AnnotateScreen(Screen[None]):
             self.app.call_from_thread(self._resume_verified, found, shown_seq, lowered)
 
     def _resume_verified(self, found: Sentence | None, shown_seq: int | None, lowered: int) -> None:
-        from stanceterm.ui.app import Job
-
         self.checking_resume = False
         if found is None:
             return
@@ -615,23 +519,21 @@ class AnnotateScreen(Screen[None]):
         annotator, seq, stale = self.annotator, found.seq, lowered != self._lowered
 
         def run(store: Store) -> None:
-            hint = store.resume_hint(annotator)
-            store.set_resume_hint(annotator, min(seq, hint) if stale else seq)
+            hint = store.team.resume_hint(annotator)
+            store.team.set_resume_hint(annotator, min(seq, hint) if stale else seq)
 
         self.stance_app.submit(Job(run, "resume hint", None))
 
     def _advance_hint(self) -> None:
         """On quit: move the hint up to the first sentence still to do (a short walk over what
         this session did)."""
-        from stanceterm.ui.app import Job
-
         annotator = self.annotator
 
         def run(store: Store) -> None:
-            hint = store.resume_hint(annotator)
-            found = store.first_undone_from(annotator, hint)
+            hint = store.team.resume_hint(annotator)
+            found = store.team.first_undone_from(annotator, hint)
             if found is not None and found.seq > hint:
-                store.set_resume_hint(annotator, found.seq)
+                store.team.set_resume_hint(annotator, found.seq)
 
         self.stance_app.submit(Job(run, "resume hint", None))
 
@@ -654,8 +556,8 @@ class AnnotateScreen(Screen[None]):
             if self._team_reader is None:
                 self._team_reader = self.store.open_reader()
             store = self._team_reader or self.store
-            progress = store.progress_by_annotator()
-            total = store.queue_size(None) if with_total else None
+            progress = store.team.progress_by_annotator()
+            total = store.team.queue_size(None) if with_total else None
             result = (progress, total)
         except Exception as exc:
             result = f"{type(exc).__name__}: {exc}"
@@ -706,13 +608,15 @@ class AnnotateScreen(Screen[None]):
     def action_next(self) -> None:
         if self.sentence is not None:
             self._go(
-                self.store.step(self.sentence.seq, 1, annotator=self.annotator), "Last sentence."
+                self.store.corpus.step(self.sentence.seq, 1, annotator=self.annotator),
+                "Last sentence.",
             )
 
     def action_prev(self) -> None:
         if self.sentence is not None:
             self._go(
-                self.store.step(self.sentence.seq, -1, annotator=self.annotator), "First sentence."
+                self.store.corpus.step(self.sentence.seq, -1, annotator=self.annotator),
+                "First sentence.",
             )
 
     def _next_undone(self) -> Sentence | None:
@@ -721,12 +625,12 @@ class AnnotateScreen(Screen[None]):
         start = self.sentence.seq if self.sentence is not None else -1
         seq, wrapped = start, False
         while True:
-            found = self.store.step(seq, 1, annotator=self.annotator, undone_only=True)
+            found = self.store.corpus.step(seq, 1, annotator=self.annotator, undone_only=True)
             if found is None:
                 if wrapped:
                     return None
                 # round to the start; every sentence before the resume hint is done
-                wrapped, seq = True, self.store.resume_hint(self.annotator) - 1
+                wrapped, seq = True, self.store.team.resume_hint(self.annotator) - 1
                 continue
             if wrapped and found.seq >= start:
                 return None
@@ -751,7 +655,7 @@ class AnnotateScreen(Screen[None]):
             if not query or not query.strip():
                 return
             after = self.sentence.seq if self.sentence else -1
-            hit = self.store.search(_match_key(query), after, self.annotator)
+            hit = self.store.corpus.search(query, after, self.annotator)
             if hit is None:
                 self.notify(f"No sentence contains « {query} ».", markup=False, timeout=3)
             else:
@@ -760,7 +664,7 @@ class AnnotateScreen(Screen[None]):
         self.app.push_screen(SearchDialog(), found)
 
     def jump_to(self, sentence_id: str) -> None:
-        sentence = self.store.sentence(sentence_id)
+        sentence = self.store.corpus.sentence(sentence_id)
         if sentence is not None:
             self.load(sentence)
 
@@ -768,17 +672,11 @@ class AnnotateScreen(Screen[None]):
 
     def action_toggle_claim(self, key: int) -> None:
         t0 = time.perf_counter()
-        claim = self.stance_app.schema.claim_by_key(key)
-        if claim is None or self.ann is None:
+        if self.ann is None:
             return
-        ann = self.ann
-        if claim.id in ann.claims:
-            claims = tuple(c for c in ann.claims if c != claim.id)
-            stances = tuple(s for s in ann.stances if s.claim != claim.id)
-        else:
-            claims = tuple(self.stance_app.schema.order_claims([*ann.claims, claim.id]))
-            stances = ann.stances
-        self._labels_changed(claims, stances, "claims", t0)
+        labels = self.query_one(LabelEditor).toggled((self.ann.claims, self.ann.stances), key)
+        if labels is not None:
+            self._labels_changed(*labels, "claims", t0)
 
     def on_claim_bar_toggled(self, message: ClaimBar.Toggled) -> None:
         if self.check_action("toggle_claim", (message.key,)):
@@ -828,98 +726,50 @@ class AnnotateScreen(Screen[None]):
 
     def action_delete_stance(self) -> None:
         t0 = time.perf_counter()
-        table = self.query_one(StanceTable)
-        row = table.highlighted
-        if self.ann is None or row is None or row >= len(self.ann.stances):
+        editor = self.query_one(LabelEditor)
+        cut = None if self.ann is None else editor.without_highlighted(self.ann.stances)
+        if self.ann is None or cut is None:
             return
-        stances = self.ann.stances[:row] + self.ann.stances[row + 1 :]
+        stances, row = cut
         self._labels_changed(self.ann.claims, stances, "stance", t0)
-        self.query_one(StanceTable).show_rows(
-            [(s.claim, self.stance_app.display_actor(s.actor), s.stance) for s in stances], row
-        )
+        editor.show_stances(stances, row)
 
     def action_add_stance(self) -> None:
         if self.ann is None or not self.ann.claims:
             return
         sentence_id = self.ann.sentence_id
-        schema = self.stance_app.schema
-        tagged = [
-            (c.key, c.id)
-            for c in sorted(schema.claims, key=lambda c: c.key)
-            if c.id in self.ann.claims
-        ]
+        editor = self.query_one(LabelEditor)
 
-        def claim_chosen(claim: str | None) -> None:
-            if claim is None:
-                return
-            picker = ActorPicker(
-                self.sentence.text if self.sentence else "",
-                self.store.alias_map(),
-                self.stance_app.store.actor_names(),
-                claim,
-            )
-            self.app.push_screen(picker, lambda choice: actor_chosen(claim, choice))
-
-        def actor_chosen(claim: str, choice: ActorChoice | None) -> None:
-            if choice is None:
-                return
-            if choice.actor_id is None:
-                actor_id = self.stance_app.create_actor(choice.name, self._actor_created)
-            else:
-                actor_id = choice.actor_id
-            keys = stance_key_map(schema.stances, self.stance_app.keymap_overrides)
-            self.app.push_screen(
-                StancePrompt(choice.name, claim, schema.stances, keys),
-                lambda stance: stance_chosen(claim, actor_id, stance),
-            )
-
-        def stance_chosen(claim: str, actor_id: str, stance: str | None) -> None:
+        def chosen(new: Stance) -> None:
             t0 = time.perf_counter()
             ann = self.ann
-            if stance is None or ann is None or ann.sentence_id != sentence_id:
+            if ann is None or ann.sentence_id != sentence_id:
                 return
-            new = Stance(claim, actor_id, stance)
-            kept = [s for s in ann.stances if not (s.claim == claim and s.actor == actor_id)]
-            stances = (*kept, new)
+            stances = with_stance(ann.stances, new)
             self._labels_changed(ann.claims, stances, "stance", t0)
-            self.query_one(StanceTable).show_rows(
-                [(s.claim, self.stance_app.display_actor(s.actor), s.stance) for s in stances],
-                len(stances) - 1,
-            )
+            editor.show_stances(stances, len(stances) - 1)
 
-        if len(tagged) == 1:
-            claim_chosen(tagged[0][1])
-        else:
-            self.app.push_screen(ClaimChooser(tagged, self._claim_keys()), claim_chosen)
+        text = self.sentence.text if self.sentence else ""
+        editor.add_stance(text, self.ann.claims, chosen, self._actor_created)
 
     def _claim_keys(self) -> dict[int, list[str]]:
         """Claim number -> its keys after the keymap (the claim chooser follows them too)."""
-        out: dict[int, list[str]] = {}
-        for b in self._all_bindings():
-            if b.id and b.id.startswith("claim_"):
-                out[int(b.id.removeprefix("claim_"))] = effective_keys(
-                    b, self.stance_app.keymap_overrides
-                )
-        return out
+        return self.query_one(LabelEditor).claim_keys()
 
     def _actor_created(self, provisional: str, real: str) -> None:
-        from stanceterm.ui.app import replace_actor
-
         if self.ann is not None:
             self.ann = replace_actor(self.ann, provisional, real)
-        self._show_labels(keep=self.query_one(StanceTable).highlighted)
+        self._show_labels(keep=self.query_one(LabelEditor).highlighted)
 
     # ---------------------------------------------------------------- undo, cluster, panels
 
     def action_undo(self) -> None:
-        from stanceterm.ui.app import Job
-
         annotator = self.annotator
         self.undo_in_flight += 1
         self.refresh_bindings()
 
         def run(store: Store) -> tuple[str, Annotation | None, Annotation | None] | None:
-            return store.undo_states(annotator)
+            return store.labels.undo_states(annotator)
 
         def done(result: tuple[str, Annotation | None, Annotation | None] | None) -> None:
             self.undo_in_flight -= 1
@@ -939,12 +789,10 @@ class AnnotateScreen(Screen[None]):
         self.stance_app.submit(Job(run, "undo", None, done, failed=failed))
 
     def action_cluster(self) -> None:
-        from stanceterm.ui.app import Job
-
         sentence = self.sentence
         if sentence is None or sentence.cluster_id is None:
             return
-        members = self.store.cluster_members(sentence.cluster_id)
+        members = self.store.clusters.members(sentence.cluster_id)
         annotator = self.annotator
 
         def chosen(member_id: str | None) -> None:
@@ -960,7 +808,7 @@ class AnnotateScreen(Screen[None]):
                 self._recount()  # a sentence came back into view: the total changed
 
             self.stance_app.submit(
-                Job(lambda store: store.split_sentence(member_id, annotator), "split", None, done)
+                Job(lambda store: store.clusters.split(member_id, annotator), "split", None, done)
             )
 
         self.app.push_screen(ClusterDialog(members, sentence.id), chosen)
@@ -995,17 +843,3 @@ class AnnotateScreen(Screen[None]):
     @property
     def current_text(self) -> str:
         return self.query_one(SentenceView).current_text
-
-
-def configurable_bindings(
-    stances: Sequence[str] = (), keymap: Mapping[str, str] | None = None
-) -> list[Binding]:
-    """Every binding ``[keys]`` can change, in help order: the screen's, then the dialogs' and
-    one per stance (``stance_support``...)."""
-    screen = [b for b in AnnotateScreen.BINDINGS if isinstance(b, Binding)]
-    dialogs = [
-        b
-        for b in (*NoteDialog.BINDINGS, *ClusterDialog.BINDINGS)
-        if isinstance(b, Binding) and b.id
-    ]
-    return [*screen, *stance_bindings(stances, keymap or {}), *dialogs]

@@ -13,61 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-_DISPLAY = {
-    "question_mark": "?",
-    "slash": "/",
-    "enter": "Enter",
-    "escape": "Esc",
-    "down": "↓",
-    "up": "↑",
-    "left": "←",
-    "right": "→",
-    "space": "Space",
-}
-
-
-def key_display(key: str) -> str:
-    return _DISPLAY.get(key, key)
-
-
-def effective_keys(binding: Binding, keymap: Mapping[str, str]) -> list[str]:
-    """The keys of a binding after the keymap overrides (``id -> "key,key"``)."""
-    keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
-    return [k.strip() for k in keys.split(",") if k.strip()]
-
-
-def stance_bindings(stances: Sequence[str], keymap: Mapping[str, str]) -> list[Binding]:
-    """One binding per stance of the schema (id ``stance_<name>``), for the stance prompt.
-
-    Default keys: the stance's first letter, else its next letter not taken (``s`` support,
-    ``o`` oppose, ``n`` neutral). ``[keys]`` can rebind them like any other action.
-    """
-    from stanceterm.ui.dialogs.prompts import stance_keys
-
-    defaults = {stance: key for key, stance in stance_keys(stances).items()}
-    return [
-        Binding(
-            keymap.get(f"stance_{stance}", defaults[stance]),
-            f"stance({stance!r})",
-            stance,
-            id=f"stance_{stance}",
-            tooltip=f"after `a` and an actor: {stance}",
-        )
-        for stance in stances
-    ]
-
-
-def stance_key_map(stances: Sequence[str], keymap: Mapping[str, str]) -> dict[str, str]:
-    """key -> stance, after the keymap. Raises ValueError when two stances share a key."""
-    out: dict[str, str] = {}
-    for b in stance_bindings(stances, keymap):
-        for key in effective_keys(b, {}):
-            other = out.setdefault(key, b.description)
-            if other != b.description:
-                raise ValueError(
-                    f"key {key!r} is bound to both stance_{other} and stance_{b.description}"
-                )
-    return out
+from stanceterm.ui.keymap import effective_keys, key_display
 
 
 def help_rows(bindings: Iterable[Binding], keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:

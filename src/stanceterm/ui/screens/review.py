@@ -9,7 +9,7 @@ newest first, restoring exactly what was there before (including an earlier adju
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -32,72 +32,26 @@ from stanceterm.adjudicate import (
     versions_for,
 )
 from stanceterm.store import Article, Gold, Sentence, Store
+from stanceterm.ui import keymap
+from stanceterm.ui.base import StoreApp
+from stanceterm.ui.dialogs.gold_editor import GoldEditor, GoldLabels, editor_keys
 from stanceterm.ui.dialogs.prompts import NoteDialog
+from stanceterm.ui.keymap import stance_key_map
 from stanceterm.ui.screens.help import HelpScreen
 from stanceterm.ui.text import visible
-from stanceterm.ui.widgets.review_editor import GoldEditor, GoldLabels
 from stanceterm.ui.widgets.review_versions import gold_text, versions_table
 from stanceterm.ui.widgets.sentence_view import SentenceView, article_line
-
-if TYPE_CHECKING:
-    from stanceterm.ui.review_app import ReviewApp
+from stanceterm.ui.writer import GoldWrites, Job, WritesChanged
 
 #: Actions that change gold: greyed out while an undo is being applied.
 DECISIONS = frozenset({"accept", "edit", "unresolvable", "note", "undo"})
 
 
-def _accept_bindings() -> list[Binding]:
-    return [
-        Binding(
-            str(n),
-            f"accept({n})",
-            "accept",
-            show=n == 1,
-            key_display="1-9",
-            id="accept",
-            tooltip="accept annotator n's labels as gold, then go to the next undecided",
-        )
-        for n in range(1, 10)
-    ]
-
-
 class ReviewScreen(Screen[None]):
     AUTO_FOCUS = ""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *_accept_bindings(),
-        Binding("e", "edit", "edit", id="edit", tooltip="edit the gold labels (claims, stances)"),
-        Binding(
-            "r",
-            "unresolvable",
-            "unresolvable",
-            id="unresolvable",
-            tooltip="mark unresolvable (no gold labels), then go to the next undecided",
-        ),
-        Binding("m", "note", "note", show=False, id="note", tooltip="note on the gold decision"),
-        Binding("j,down,n", "next", "next", id="next", tooltip="next sentence to review"),
-        Binding("k,up,p", "prev", "prev", show=False, id="prev", tooltip="previous sentence"),
-        Binding("g", "next_open", "todo", show=False, id="next_open", tooltip="next undecided"),
-        Binding("u", "undo", "undo", id="undo", tooltip="undo my last decision (repeatable)"),
-        Binding(
-            "pagedown,ctrl+d",
-            "scroll_versions(1)",
-            "more",
-            show=False,
-            id="versions_down",
-            tooltip="scroll the annotators' versions down",
-        ),
-        Binding(
-            "pageup,ctrl+u",
-            "scroll_versions(-1)",
-            "back",
-            show=False,
-            id="versions_up",
-            tooltip="scroll the annotators' versions up",
-        ),
-        Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
-        Binding("q", "quit", "quit", id="quit", tooltip="quit (waits for pending writes)"),
-    ]
+    #: The screen's keys (see :mod:`stanceterm.ui.keymap`); ``[keys]`` does not change them.
+    BINDINGS: ClassVar[list[BindingType]] = keymap.REVIEW
 
     def __init__(self, items: list[ReviewItem]) -> None:
         super().__init__()
@@ -115,10 +69,18 @@ class ReviewScreen(Screen[None]):
         self.undo_in_flight = 0
         self._canonical: dict[str, str] = {}
         self._articles: dict[str, Article | None] = {}
+        self._gold_writes: GoldWrites | None = None
 
     @property
-    def review_app(self) -> ReviewApp:
-        return cast("ReviewApp", self.app)
+    def review_app(self) -> StoreApp:
+        return cast("StoreApp", self.app)
+
+    @property
+    def gold_writes(self) -> GoldWrites:
+        """Gold decisions and their undo (in the app's writer thread)."""
+        if self._gold_writes is None:
+            self._gold_writes = GoldWrites(self.review_app.writer)
+        return self._gold_writes
 
     @property
     def store(self) -> Store:
@@ -141,8 +103,8 @@ class ReviewScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self._canonical = self.store.actor_canonical()
-        self.decided = self.store.gold_statuses([it.sentence_id for it in self.items])
+        self._canonical = self.store.actors.canonical()
+        self.decided = self.store.gold.statuses([it.sentence_id for it in self.items])
         start = first_unreviewed(self.items, self.decided)
         if start is None and self.items:
             start = 0
@@ -157,18 +119,18 @@ class ReviewScreen(Screen[None]):
 
     def load(self, pos: int) -> None:
         item = self.items[pos]
-        sentence = self.store.sentence(item.sentence_id)
+        sentence = self.store.corpus.sentence(item.sentence_id)
         if sentence is None:  # pragma: no cover - sentences are never deleted
             return
         self.pos, self.sentence = pos, sentence
         if sentence.article_id not in self._articles:
-            self._articles[sentence.article_id] = self.store.article(sentence.article_id)
+            self._articles[sentence.article_id] = self.store.corpus.article(sentence.article_id)
         self.article = self._articles[sentence.article_id]
         self.versions = versions_for(self.store, sentence.id, self._canonical)
         self.disputed = disagreement(self.versions)
         pending = self.pending.get(sentence.id)
-        self.gold = pending[1] if pending is not None else self.store.gold(sentence.id)
-        prev, nxt = self.store.context(sentence)
+        self.gold = pending[1] if pending is not None else self.store.gold.get(sentence.id)
+        prev, nxt = self.store.corpus.context(sentence)
         self.query_one(SentenceView).show(prev, sentence.text, nxt)
         self.query_one("#article", Static).update(article_line(self.article))
         self._show_top()
@@ -222,7 +184,7 @@ class ReviewScreen(Screen[None]):
             t.append(f"  ⚠ {failed} NOT SAVED", style="bold reverse")
         self.query_one("#review-progress", Static).update(t)
 
-    def writes_changed(self) -> None:
+    def on_writes_changed(self, _message: WritesChanged) -> None:
         self._show_gold()
         self._show_progress()
 
@@ -246,13 +208,12 @@ class ReviewScreen(Screen[None]):
 
     def _decide(self, gold: Gold, advance: bool = True) -> None:
         """Show ``gold`` now, queue it for the store, and move on."""
-        from stanceterm.ui.app import Job
-
         sid = gold.sentence_id
         app = self.review_app
+        writes = self.gold_writes
 
         def run(store: Store) -> Gold:
-            return app.write_gold(store, gold)
+            return writes.write(store, gold)
 
         def done(stored: Gold) -> None:
             entry = self.pending.get(sid)
@@ -319,7 +280,11 @@ class ReviewScreen(Screen[None]):
             )
             self._decide(gold)
 
-        self.app.push_screen(GoldEditor(sentence.text, claims, stances), edited)
+        app = self.review_app
+        editor = GoldEditor(
+            sentence.text, claims, stances, schema=app.schema, keys=app.keymap_overrides
+        )
+        self.app.push_screen(editor, edited)
 
     def action_note(self) -> None:
         gold = self.gold
@@ -338,14 +303,13 @@ class ReviewScreen(Screen[None]):
         self.app.push_screen(NoteDialog(gold.note), written)
 
     def action_undo(self) -> None:
-        from stanceterm.ui.app import Job
-
         app = self.review_app
+        writes = self.gold_writes
         self.undo_in_flight += 1
         self.refresh_bindings()
 
         def run(store: Store) -> tuple[str, Gold | None] | None:
-            return app.undo_gold(store)
+            return writes.undo(store)
 
         def done(result: tuple[str, Gold | None] | None) -> None:
             self.undo_in_flight -= 1
@@ -427,10 +391,16 @@ class ReviewScreen(Screen[None]):
     # ---------------------------------------------------------------- help, quit
 
     def action_help(self) -> None:
+        keys = self.review_app.keymap_overrides
+        claims, add, delete = editor_keys(keys)
+        stances = "/".join(stance_key_map(self.review_app.schema.stances, keys))
         extra = [
             ("≠ red", "a claim or stance not shared by every annotator who labelled the sentence"),
-            ("edit: 1-9", "toggle claim type n"),
-            ("edit: a, d", "add a stance (claim, actor, then s/o/n), delete the highlighted one"),
+            (f"edit: {claims}", "toggle claim type n"),
+            (
+                f"edit: {add}, {delete}",
+                f"add a stance (claim, actor, then {stances}), delete the highlighted one",
+            ),
             ("edit: Enter, Esc", "keep the labels as gold, cancel"),
         ]
         bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]

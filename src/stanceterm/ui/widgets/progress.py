@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Sequence
 
 from rich.text import Text
 from textual.widgets import Static
 
-#: Rate over the last N completions of this session.
-RATE_WINDOW = 30
-
-
-class Progress:
-    """Counts kept from the DB (counted in the background at start, updated on each commit)."""
-
-    def __init__(self) -> None:
-        self.total: int | None = None
-        self.done = 0
-        self.claims: dict[str, int] = {}
-        self.times: deque[float] = deque(maxlen=RATE_WINDOW)
-
-    def rate_per_min(self) -> float | None:
-        if len(self.times) < 3:  # too few completions for a meaningful rate
-            return None
-        span = self.times[-1] - self.times[0]
-        return None if span <= 0 else (len(self.times) - 1) / span * 60.0
-
-    def completed(self, when: float | None = None) -> None:
-        self.times.append(time.monotonic() if when is None else when)
-
-    def eta_minutes(self) -> float | None:
-        rate = self.rate_per_min()
-        if rate is None or self.total is None:
-            return None
-        return max(self.total - self.done, 0) / rate
+from stanceterm.ui.progress_model import Progress
 
 
 class ProgressLine(Static):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from stanceterm.actors import actors_in_sentence, cue_names
@@ -66,13 +64,3 @@ def test_cue_names_leave_out_known_actors(aliases: dict[str, str]) -> None:
     text = "Selon Matthew Miller, porte-parole, et selon Jean Dupont, non."
     assert cue_names(text) == ["Matthew Miller", "Jean Dupont"]
     assert cue_names(text, aliases) == ["Jean Dupont"]
-
-
-def test_core_does_not_import_textual() -> None:
-    import subprocess
-
-    code = (
-        "import sys, stanceterm.actors, stanceterm.store, stanceterm.cli; "
-        "assert 'textual' not in sys.modules, 'textual imported'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)

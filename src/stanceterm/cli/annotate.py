@@ -1,0 +1,203 @@
+"""The screens: ``annotate``, ``demo``, ``review`` and ``serve``.
+
+The UI is imported inside the commands that open it, on purpose: ``export`` and ``stats`` then
+start without loading Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from stanceterm.cli.context import AppContext, fail, pass_app
+from stanceterm.cli.corpus import run_import
+from stanceterm.cli.options import annotator_option
+from stanceterm.cli.render import err_console
+from stanceterm.config import ENV_DB, demo_article_path
+from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
+from stanceterm.textsafe import clean
+
+DEMO_DB = "stanceterm-demo.db"
+
+
+@click.command("demo")
+@click.option(
+    "--annotator",
+    default="demo",
+    show_default=True,
+    help="Annotate as this user (the demo ignores $STANCETERM_ANNOTATOR and the config file).",
+)
+@click.option("--no-ui", is_flag=True, help="Only import the demo article; do not open the TUI.")
+@pass_app
+def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
+    """Import the bundled demo article (a French news story, Sept 2023) and annotate it.
+
+    The DB is --db (or $STANCETERM_DB, or the config file's db) if given, else
+    ./stanceterm-demo.db, so the demo never mixes with a real ./stanceterm.db. The article is
+    imported only when absent; the annotation screen then opens as user "demo" (or
+    --annotator).
+    """
+    if not (app.db_flag or os.environ.get(ENV_DB) or app.settings.db):
+        app.db_flag = DEMO_DB
+    store = app.store()
+    article = demo_article_path()
+    code = run_import(app, (str(article),), quiet=True)
+    if code:
+        sys.exit(code)
+    counts = store.counts()
+    click.echo(
+        f"Demo article in {clean(store.path)}: {counts['articles']} article(s), "
+        f"{counts['sentences']} sentence(s).",
+        err=True,
+    )
+    if not no_ui:
+        _annotate(app, app.annotator(annotator) or "demo", show_others=False)
+
+
+@click.command("annotate")
+@annotator_option()
+@click.option(
+    "--show-others",
+    is_flag=True,
+    help="Also show other annotators' labels for each sentence (off: annotators are blind).",
+)
+@pass_app
+def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> None:
+    """Open the annotation screen (press ? inside for every key).
+
+    Resumes at the first sentence this annotator has not done. Every key press is saved at once;
+    the keymap can be changed in the config file's [keys] table (action = "key,key").
+    """
+    name = app.annotator(annotator)
+    assert name is not None
+    _annotate(app, name, show_others)
+
+
+def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
+    from stanceterm.ui.app import AnnotateApp
+    from stanceterm.ui.base import run
+    from stanceterm.ui.keymap import KeymapError, check_keymap
+
+    store = app.store(create=False)
+    schema = app.record_schema()
+    if store.corpus.first(annotator) is None:
+        fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
+    try:
+        keymap = check_keymap(app.settings.keys, schema.stances)
+    except KeymapError as exc:
+        fail(f"{app.settings.path}: [keys]: {exc}")
+    result = run(
+        AnnotateApp(store, schema, annotator, show_others=show_others, keymap=keymap),
+        app.theme(),
+    )
+    if result.failed_writes:
+        for line in result.errors:
+            click.echo(f"error: {clean(line)}", err=True)
+        fail(f"{result.failed_writes} sentence(s) have changes that could not be saved")
+
+
+# --------------------------------------------------------------------------- review
+
+
+@click.command("review")
+@annotator_option("Who adjudicates (default: $STANCETERM_ANNOTATOR or config).")
+@click.option(
+    "--all",
+    "include_all",
+    is_flag=True,
+    help="Review every sentence somebody labelled or skipped, not only the disagreements.",
+)
+@pass_app
+def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> None:
+    """Adjudicate: turn the annotators' disagreements into gold labels (press ? inside).
+
+    Walks, in document order, the sentences where at least two annotators' labels (done or
+    flagged; claim sets and stances, actors through their aliases) differ, and those an
+    annotator flagged. Skipped is missing data, not a disagreement; labels propagated to
+    duplicate sentences count once. 1-9 accepts annotator n's labels as gold, e edits them,
+    r marks the sentence unresolvable, u undoes. Resumes at the first sentence without a gold
+    decision. Gold records carry the adjudicator, the time and every annotator's version:
+    `stanceterm export --kind gold` writes them.
+    """
+    from stanceterm.adjudicate import review_queue
+    from stanceterm.ui.base import run
+    from stanceterm.ui.keymap import KeymapError, check_keymap
+    from stanceterm.ui.review_app import ReviewApp
+
+    name = app.annotator(annotator)
+    assert name is not None
+    store = app.store(create=False)
+    schema = app.record_schema(explicit_only=True)
+    queue = review_queue(store, include_all=include_all)
+    if not queue:
+        what = "no sentence has a label" if include_all else "no disagreements and no flags"
+        hint = "" if include_all else " (--all reviews every labelled sentence)"
+        click.echo(f"Nothing to review in {clean(store.path)}: {what}{hint}.", err=True)
+        return
+    try:  # the gold editor follows the [keys] of the label editor
+        keymap = check_keymap(app.settings.keys, schema.stances)
+    except KeymapError as exc:
+        fail(f"{app.settings.path}: [keys]: {exc}")
+    result = run(ReviewApp(store, schema, name, queue=queue, keymap=keymap), app.theme())
+    if result.failed_writes:
+        for line in result.errors:
+            click.echo(f"error: {clean(line)}", err=True)
+        fail(f"{result.failed_writes} gold decision(s) could not be saved")
+
+
+@click.command("serve")
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Address to listen on. Keep the loopback default; see below to reach it from elsewhere.",
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port."
+)
+@annotator_option("Who annotates (default: $STANCETERM_ANNOTATOR or config).")
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="The address browsers use, when behind a reverse proxy (e.g. https://annot.example.org).",
+)
+@pass_app
+def serve_cmd(
+    app: AppContext, host: str, port: int, annotator: str | None, public_url: str | None
+) -> None:
+    """Serve the annotation screen in a web browser (textual-serve).
+
+    One server annotates as one annotator: textual-serve cannot tell browsers apart, so each
+    annotator runs their own `stanceterm serve --annotator NAME --port P`. Every browser tab
+    runs `python -m stanceterm --db DB annotate --annotator NAME`.
+
+    It listens on 127.0.0.1 only. To annotate from another computer, open an SSH tunnel there:
+    `ssh -L 8000:localhost:8000 THIS_HOST`, then browse http://localhost:8000. To serve a team,
+    put a reverse proxy with authentication and TLS in front and pass --public-url. textual-serve
+    has no login and no encryption: a --host other than a loopback address lets anyone who
+    reaches the port annotate under this name and read every article.
+    """
+    from stanceterm import serve as serve_mod
+
+    name = app.annotator(annotator)
+    assert name is not None
+    store = app.store(create=False)
+    if store.corpus.first(name) is None:
+        fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
+    schema = Path(app.schema_flag) if app.schema_flag else None
+    command = serve_mod.annotate_command(Path(store.path), name, schema=schema)
+    url = public_url or serve_mod.public_url(host, port)
+    if serve_mod.is_loopback(host):
+        click.echo(
+            f"Serving stanceterm as {clean(name)} on {clean(url)} (only this machine can connect).",
+            err=True,
+        )
+        click.echo(serve_mod.exposure_help(port), err=True)
+    else:
+        err_console.print(
+            serve_mod.exposure_warning(host, port), markup=False, style="bold red", soft_wrap=True
+        )
+    serve_mod.serve(command, host=host, port=port, title=f"stanceterm · {name}", url=public_url)

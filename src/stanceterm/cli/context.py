@@ -1,0 +1,124 @@
+"""What every command shares: the one-line user error and the :class:`AppContext`.
+
+The context resolves the DB, the label schema (one resolver for every command, ``agreement
+--from`` included), the annotator and the theme, each with the precedence of
+:mod:`stanceterm.config` (flag > environment > config file > default).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from stanceterm.config import (
+    ENV_THEME,
+    Settings,
+    resolve_annotator,
+    resolve_db,
+    resolve_schema,
+    resolve_theme,
+)
+from stanceterm.schema import LabelSchema, load_schema
+from stanceterm.store import Store
+from stanceterm.textsafe import clean
+
+
+class UserError(click.ClickException):
+    """A one-line error for the user (exit 1)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {clean(self.format_message())}", err=True)
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+@dataclass
+class AppContext:
+    db_flag: str | None
+    schema_flag: str | None
+    settings: Settings
+    _store: Store | None = None
+    _schema: LabelSchema | None = None
+    _schema_explicit: bool = False
+    _schema_recorded: bool = False
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def db_path(self) -> Path:
+        return resolve_db(self.db_flag, self.settings)
+
+    def store(self, create: bool = True) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.db_path, create=create)
+            self.closers.append(self._store.close)
+        return self._store
+
+    def store_if_exists(self) -> Store | None:
+        """The DB if its file exists (``agreement --from`` works without one), else None."""
+        if self._store is None and not self.db_path.is_file():
+            return None
+        return self.store(create=False)
+
+    def schema(self, *, with_db: bool = True) -> LabelSchema:
+        """The label schema: an explicit --schema/env/config file, else the DB's, else the default.
+
+        A getter: it never writes the DB (read-only commands take no write lock). Commands that
+        record it call :meth:`record_schema`. ``with_db=False`` (no DB file to read or record it
+        in): the explicit one, else the bundled default.
+        """
+        if self._schema is None:
+            # an explicit schema is checked before the DB is opened: a bad one creates no file
+            explicit = resolve_schema(self.schema_flag, self.settings)
+            loaded = load_schema(explicit) if explicit else None
+            if not with_db:
+                return loaded if loaded is not None else load_schema()
+            self._schema_explicit = loaded is not None
+            schema = loaded if loaded is not None else self.store().label_schema()
+            if schema is None:
+                schema = load_schema()
+            self._schema = schema
+        return self._schema
+
+    def record_schema(self, *, explicit_only: bool = False) -> LabelSchema:
+        """:meth:`schema`, recorded in the DB with its actor gazetteer seeded, so every later
+        command agrees on it: the explicit write path of ``--schema``. ``explicit_only``: record
+        only an explicitly chosen schema (commands that otherwise only read)."""
+        schema = self.schema()
+        if not self._schema_recorded and (self._schema_explicit or not explicit_only):
+            self.store().set_label_schema(schema)
+            self._schema_recorded = True
+        return schema
+
+    def theme(self) -> str | None:
+        """The TUI theme ($STANCETERM_THEME or the config's ``theme``), checked by name."""
+        from stanceterm.ui.themes import theme_names
+
+        name = resolve_theme(self.settings)
+        names = theme_names()
+        if name is not None and name not in names:
+            where = "$STANCETERM_THEME" if os.environ.get(ENV_THEME) else self.settings.path
+            fail(
+                f"{clean(where)}: unknown theme {clean(name)!r}; choose one of " + ", ".join(names)
+            )
+        return name
+
+    def annotator(self, flag: str | None, required: bool = True) -> str | None:
+        name = resolve_annotator(flag, self.settings)
+        if name is None and required:
+            fail(
+                "no annotator: pass --annotator NAME, set STANCETERM_ANNOTATOR, or put "
+                'annotator = "NAME" in stanceterm.toml'
+            )
+        if name is not None and (len(name) > 100 or any(ord(ch) < 32 for ch in name)):
+            fail("annotator name must be 1-100 printable characters")
+        return name
+
+
+pass_app = click.make_pass_decorator(AppContext)

@@ -1,0 +1,286 @@
+"""Articles and sentences: import staging, reads, navigation and search.
+
+Reached as ``store.corpus``. The queue an annotator walks (assigned sentences if they have any,
+else every visible one) is defined here once (:func:`queue_filter`) and shared with
+:mod:`stanceterm.store.team` for the progress counts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from stanceterm.store.base import Handle, require_tx
+from stanceterm.store.models import (
+    SENTENCE_COLS,
+    Article,
+    ImportCounts,
+    NewArticle,
+    Sentence,
+    now,
+    sentence_from_row,
+)
+
+_STAGE_SQL = (
+    "CREATE TEMP TABLE IF NOT EXISTS stage_articles(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
+    "title TEXT, source TEXT, url TEXT, published TEXT, lang TEXT NOT NULL, "
+    "content_hash TEXT NOT NULL, n_sentences INTEGER NOT NULL, origin TEXT)",
+    "CREATE TEMP TABLE IF NOT EXISTS stage_sentences(aseq INTEGER NOT NULL, "
+    "idx INTEGER NOT NULL, text TEXT NOT NULL, norm TEXT NOT NULL)",
+    "CREATE TEMP TABLE IF NOT EXISTS stage_keep(aseq INTEGER PRIMARY KEY)",
+)
+
+
+def _clear_stage(c: sqlite3.Connection) -> None:
+    for table in ("stage_articles", "stage_sentences", "stage_keep"):
+        c.execute(f"DELETE FROM temp.{table}")
+
+
+def _stage_rows(c: sqlite3.Connection, articles: Iterable[NewArticle]) -> int:
+    """Write articles and their sentences to the TEMP staging tables, in the caller's
+    transaction. Returns the number staged."""
+    _clear_stage(c)
+    n = 0
+    for art in articles:
+        cur = c.execute(
+            "INSERT INTO temp.stage_articles(id, title, source, url, published, lang, "
+            "content_hash, n_sentences, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                art.id,
+                art.title,
+                art.source,
+                art.url,
+                art.published,
+                art.lang,
+                art.content_hash,
+                len(art.sentences),
+                art.origin,
+            ),
+        )
+        aseq = cur.lastrowid
+        c.executemany(
+            "INSERT INTO temp.stage_sentences(aseq, idx, text, norm) VALUES (?, ?, ?, ?)",
+            [
+                (aseq, i, text, norm)
+                for i, (text, norm) in enumerate(zip(art.sentences, art.norms, strict=True))
+            ],
+        )
+        n += 1
+    return n
+
+
+def _has_assignments(c: sqlite3.Connection, annotator: str) -> bool:
+    row = c.execute(
+        "SELECT 1 FROM assignments WHERE annotator = ? LIMIT 1", (annotator,)
+    ).fetchone()
+    return row is not None
+
+
+def queue_filter(c: sqlite3.Connection, annotator: str | None) -> tuple[str, str, list[Any]]:
+    """FROM/WHERE for the sentences an annotator walks: assigned ones, else all visible."""
+    if annotator is not None and _has_assignments(c, annotator):
+        return (
+            "assignments q JOIN sentences s ON s.seq = q.seq",
+            "q.annotator = ? AND s.hidden = 0",
+            [annotator],
+        )
+    return "sentences s", "s.hidden = 0", []
+
+
+class Corpus:
+    """``store.corpus``: articles, sentences, staging, navigation and search."""
+
+    def __init__(self, db: Handle) -> None:
+        self._db = db
+
+    def _queue_filter(self, annotator: str | None) -> tuple[str, str, list[Any]]:
+        with self._db.read() as c:
+            return queue_filter(c, annotator)
+
+    # ---------------------------------------------------------------- import
+
+    def insert_articles(self, articles: Iterable[NewArticle], counts: ImportCounts) -> None:
+        """Insert articles and their sentences in the caller's transaction (see
+        :meth:`Store.tx <stanceterm.store.db.Store.tx>`): staged, then :meth:`commit_staged`,
+        whose rule skips an article whose id or content hash is already stored (re-import adds
+        nothing)."""
+        c = self._db.conn
+        require_tx(c, "corpus.insert_articles")
+        for sql in _STAGE_SQL:
+            c.execute(sql)
+        _stage_rows(c, articles)
+        self.commit_staged(counts)
+
+    def stage_articles(self, articles: Iterable[NewArticle]) -> int:
+        """Write articles and their sentences to this connection's TEMP staging tables, in a
+        transaction of its own.
+
+        Writing TEMP tables takes no lock on the DB file, so a long import (reading, segmenting)
+        never makes annotators wait; :meth:`commit_staged` then copies the staged rows in one
+        short transaction. Staged rows live in SQLite's temp store (on disk), so memory stays
+        flat; a crash loses them and leaves the DB as it was. Returns the number staged.
+        """
+        with self._db.read() as c:
+            for sql in _STAGE_SQL:
+                c.execute(sql)
+        with self._db.temp_tx() as c:
+            return _stage_rows(c, articles)
+
+    def commit_staged(self, counts: ImportCounts) -> None:
+        """Copy the staged articles and sentences in, in the caller's transaction (see :meth:`Store.tx <stanceterm.store.db.Store.tx>`).
+
+        Same rule as :meth:`insert_articles`: an article whose id or content hash is already
+        stored, or was taken earlier from the same stage, is skipped (re-import adds nothing).
+        """
+        c = self._db.conn
+        require_tx(c, "corpus.commit_staged")
+        stamp = now()
+        ids: set[str] = set()
+        hashes: set[str] = set()
+        for aseq, aid, chash, n in c.execute(
+            "SELECT seq, id, content_hash, n_sentences FROM temp.stage_articles ORDER BY seq"
+        ).fetchall():
+            if (
+                aid in ids
+                or chash in hashes
+                or c.execute(
+                    "SELECT 1 FROM articles WHERE id = ? OR content_hash = ?", (aid, chash)
+                ).fetchone()
+            ):
+                counts.articles_skipped += 1
+                counts.sentences_skipped += n
+                continue
+            ids.add(aid)
+            hashes.add(chash)
+            c.execute("INSERT INTO temp.stage_keep(aseq) VALUES (?)", (aseq,))
+            counts.articles_added += 1
+            counts.sentences_added += n
+        c.execute(
+            "INSERT INTO articles(id, title, source, url, published, lang, content_hash, "
+            "n_sentences, origin, imported_at) SELECT id, title, source, url, published, lang, "
+            "content_hash, n_sentences, origin, ? FROM temp.stage_articles "
+            "WHERE seq IN (SELECT aseq FROM temp.stage_keep) ORDER BY seq",
+            (stamp,),
+        )
+        c.execute(
+            "INSERT INTO sentences(id, article_id, idx, text, norm) "
+            "SELECT a.id || ':' || s.idx, a.id, s.idx, s.text, s.norm "
+            "FROM temp.stage_sentences s JOIN temp.stage_articles a ON a.seq = s.aseq "
+            "WHERE s.aseq IN (SELECT aseq FROM temp.stage_keep) ORDER BY s.rowid"
+        )
+        _clear_stage(c)
+
+    # ---------------------------------------------------------------- reads
+
+    def article(self, article_id: str) -> Article | None:
+        with self._db.read() as c:
+            row = c.execute(
+                "SELECT id, title, source, url, published, lang, n_sentences FROM articles "
+                "WHERE id = ?",
+                (article_id,),
+            ).fetchone()
+        return None if row is None else Article(*row)
+
+    def article_ids(self) -> list[str]:
+        with self._db.read() as c:
+            return [str(r[0]) for r in c.execute("SELECT id FROM articles ORDER BY rowid")]
+
+    def sentence(self, sentence_id: str) -> Sentence | None:
+        with self._db.read() as c:
+            row = c.execute(
+                f"SELECT {SENTENCE_COLS} FROM sentences WHERE id = ?",
+                (sentence_id,),
+            ).fetchone()
+        return None if row is None else sentence_from_row(row)
+
+    def sentence_at(self, seq: int) -> Sentence | None:
+        with self._db.read() as c:
+            row = c.execute(
+                f"SELECT {SENTENCE_COLS} FROM sentences WHERE seq = ?",
+                (seq,),
+            ).fetchone()
+        return None if row is None else sentence_from_row(row)
+
+    def context(
+        self, sentence: Sentence, before: int = 1, after: int = 1
+    ) -> tuple[list[str], list[str]]:
+        """Texts of the neighbouring sentences in the same article."""
+        with self._db.read() as c:
+            rows = c.execute(
+                "SELECT idx, text FROM sentences WHERE article_id = ? AND idx BETWEEN ? AND ? "
+                "ORDER BY idx",
+                (sentence.article_id, sentence.idx - before, sentence.idx + after),
+            ).fetchall()
+        prev = [str(t) for i, t in rows if i < sentence.idx]
+        nxt = [str(t) for i, t in rows if i > sentence.idx]
+        return prev, nxt
+
+    def iter_sentence_rows(
+        self, *, articles: Sequence[str] = (), batch: int = 5000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream (seq, sentence_id, article_id, idx, text, cluster_id) in order."""
+        where, params = "1 = 1", list[Any](articles)
+        if articles:
+            where = f"article_id IN ({','.join('?' * len(articles))})"
+        sql = f"SELECT seq, id, article_id, idx, text, cluster_id FROM sentences WHERE {where} ORDER BY seq"
+        yield from self._db.stream(sql, params, batch)
+
+    # ---------------------------------------------------------------- navigation
+
+    def step(
+        self,
+        seq: int,
+        direction: int = 1,
+        *,
+        annotator: str | None = None,
+        undone_only: bool = False,
+        in_queue: bool = True,
+    ) -> Sentence | None:
+        """The next (direction=1) or previous (-1) visible sentence after ``seq``.
+
+        With ``annotator`` and ``in_queue``, only that annotator's assigned sentences (if any were
+        assigned); with ``undone_only``, only those the annotator has not done, skipped or flagged.
+        """
+        source, where, params = self._queue_filter(annotator if in_queue else None)
+        op, order = (">", "ASC") if direction > 0 else ("<", "DESC")
+        sql = f"SELECT s.seq FROM {source} WHERE {where} AND s.seq {op} ?"
+        params = [*params, seq]
+        if undone_only and annotator is not None:
+            sql += (
+                " AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.sentence_id = s.id "
+                "AND a.annotator = ? AND a.status != 'draft')"
+            )
+            params.append(annotator)
+        sql += f" ORDER BY s.seq {order} LIMIT 1"
+        with self._db.read() as c:
+            row = c.execute(sql, params).fetchone()
+        return None if row is None else self.sentence_at(int(row[0]))
+
+    def first(self, annotator: str | None = None, *, undone_only: bool = False) -> Sentence | None:
+        return self.step(-1, 1, annotator=annotator, undone_only=undone_only)
+
+    def search(
+        self, norm_query: str, after_seq: int, annotator: str | None = None
+    ) -> Sentence | None:
+        """First visible sentence after ``after_seq`` whose normalised text contains the query,
+        wrapping around to the start. The query goes through ``segment.match_key`` too (it is
+        idempotent), so "etats" and "États" both find "États"."""
+        from stanceterm.segment import match_key
+
+        norm_query = match_key(norm_query)
+        if not norm_query:
+            return None
+        pattern = (
+            "%" + norm_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        source, where, params = self._queue_filter(annotator)
+        sql = (
+            f"SELECT s.seq FROM {source} WHERE {where} AND s.norm LIKE ? ESCAPE '\\' "
+            "AND s.seq > ? ORDER BY s.seq LIMIT 1"
+        )
+        with self._db.read() as c:
+            row = c.execute(sql, [*params, pattern, after_seq]).fetchone()
+            if row is None:
+                row = c.execute(sql, [*params, pattern, -1]).fetchone()
+        return None if row is None else self.sentence_at(int(row[0]))

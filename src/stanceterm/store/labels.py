@@ -1,0 +1,349 @@
+"""The labels: current state per (sentence, annotator), the history, undo and propagation.
+
+Reached as ``store.labels``. Every change is one short transaction that writes the new state,
+records an event with the before and after states (the history behind undo, audit and merge) and
+propagates the state to the members of the sentence's dedup cluster (:func:`propagate`).
+The module-level functions taking a connection write in the caller's transaction (they are the
+pieces that :mod:`~stanceterm.store.clusters` and :mod:`~stanceterm.store.merge` reuse).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from stanceterm.store.base import Handle, require_tx
+from stanceterm.store.models import (
+    ANN_COLS,
+    ANN_UPSERT,
+    Annotation,
+    annotation_from_row,
+    annotation_params,
+    dumps,
+    now,
+    state_from_json,
+)
+
+_SELECT_ONE = f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? AND annotator = ?"
+
+#: (sentence id, state before, state after) of one undo.
+UndoStates = tuple[str, Annotation | None, Annotation | None]
+
+
+def ensure_annotator(c: sqlite3.Connection, name: str) -> None:
+    c.execute("INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)", (name, now()))
+
+
+def current(c: sqlite3.Connection, sentence_id: str, annotator: str) -> Annotation | None:
+    row = c.execute(_SELECT_ONE, (sentence_id, annotator)).fetchone()
+    return None if row is None else annotation_from_row(row)
+
+
+def write_state(c: sqlite3.Connection, a: Annotation) -> None:
+    c.execute(ANN_UPSERT, annotation_params(a))
+
+
+def record_event(
+    c: sqlite3.Connection,
+    sentence_id: str,
+    annotator: str,
+    action: str,
+    before: Annotation | None,
+    after: Annotation | None,
+    undoes: str | None = None,
+    origin: str | None = None,
+) -> str:
+    """Append one history event; returns its uid."""
+    uid = uuid.uuid4().hex
+    c.execute(
+        "INSERT INTO annotation_events(uid, sentence_id, annotator, ts, action, before, after, "
+        "undoes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            uid,
+            sentence_id,
+            annotator,
+            now(),
+            action,
+            None if before is None else dumps(before.labels()),
+            None if after is None else dumps(after.labels()),
+            undoes,
+            origin,
+        ),
+    )
+    return uid
+
+
+def propagate(
+    c: sqlite3.Connection, sentence_id: str, annotator: str, state: Annotation | None
+) -> int:
+    """Copy ``state`` to the members of the cluster represented by ``sentence_id``.
+
+    Members keep their own direct labels; only their propagated rows are written or removed.
+    """
+    row = c.execute(
+        "SELECT id FROM clusters WHERE representative_id = ?", (sentence_id,)
+    ).fetchone()
+    if row is None:
+        return 0
+    members = [
+        str(r[0])
+        for r in c.execute(
+            "SELECT id FROM sentences WHERE cluster_id = ? AND id != ? AND id NOT IN "
+            "(SELECT sentence_id FROM cluster_splits)",
+            (row[0], sentence_id),
+        )
+    ]
+    n = 0
+    for member in members:
+        own = c.execute(
+            "SELECT propagated_from FROM annotations WHERE sentence_id = ? AND annotator = ?",
+            (member, annotator),
+        ).fetchone()
+        if own is not None and own[0] is None:
+            continue  # the member has its own direct labels
+        if state is None:
+            c.execute(
+                "DELETE FROM annotations WHERE sentence_id = ? AND annotator = ?",
+                (member, annotator),
+            )
+        else:
+            write_state(c, replace(state, sentence_id=member, propagated_from=sentence_id))
+        n += 1
+    return n
+
+
+def save_in(c: sqlite3.Connection, ann: Annotation, action: str = "set") -> Annotation:
+    """:meth:`Labels.save` in the caller's transaction (many saves in one transaction)."""
+    require_tx(c, "labels.save_in")
+    ensure_annotator(c, ann.annotator)
+    before = current(c, ann.sentence_id, ann.annotator)
+    stamp = now()
+    after = replace(
+        ann,
+        propagated_from=None,
+        created_at=before.created_at if before else stamp,
+        updated_at=stamp,
+    )
+    write_state(c, after)
+    record_event(c, after.sentence_id, after.annotator, action, before, after)
+    propagate(c, after.sentence_id, after.annotator, after)
+    return after
+
+
+def _undo(c: sqlite3.Connection, annotator: str) -> UndoStates | None:
+    row = c.execute(
+        "SELECT uid, sentence_id, before FROM annotation_events e WHERE annotator = ? "
+        "AND action NOT IN ('undo', 'import', 'merge') "
+        "AND (origin IS NULL OR origin NOT LIKE 'merge:%') AND NOT EXISTS "
+        "(SELECT 1 FROM annotation_events u WHERE u.annotator = e.annotator "
+        "AND u.undoes = e.uid) ORDER BY id DESC LIMIT 1",
+        (annotator,),
+    ).fetchone()
+    if row is None:
+        return None
+    uid, sentence_id = str(row[0]), str(row[1])
+    was = current(c, sentence_id, annotator)
+    restored = state_from_json(sentence_id, annotator, row[2])
+    if restored is None:
+        c.execute(
+            "DELETE FROM annotations WHERE sentence_id = ? AND annotator = ?",
+            (sentence_id, annotator),
+        )
+    else:
+        restored = replace(restored, updated_at=now())
+        write_state(c, restored)
+    record_event(c, sentence_id, annotator, "undo", was, restored, undoes=uid)
+    propagate(c, sentence_id, annotator, restored)
+    return sentence_id, was, restored
+
+
+class Labels:
+    """``store.labels``: annotators, labels, their history and undo."""
+
+    def __init__(self, db: Handle) -> None:
+        self._db = db
+
+    # ---------------------------------------------------------------- annotators
+
+    def ensure_annotator(self, name: str) -> None:
+        with self._db.tx() as c:
+            ensure_annotator(c, name)
+
+    def annotators(self) -> list[str]:
+        with self._db.read() as c:
+            return [str(r[0]) for r in c.execute("SELECT name FROM annotators ORDER BY name")]
+
+    # ---------------------------------------------------------------- reads
+
+    def get(self, sentence_id: str, annotator: str) -> Annotation | None:
+        with self._db.read() as c:
+            return current(c, sentence_id, annotator)
+
+    def for_sentence(self, sentence_id: str) -> list[Annotation]:
+        with self._db.read() as c:
+            rows = c.execute(
+                f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? ORDER BY annotator",
+                (sentence_id,),
+            ).fetchall()
+        return [annotation_from_row(r) for r in rows]
+
+    # ---------------------------------------------------------------- writes
+
+    def save(self, ann: Annotation, action: str = "set") -> Annotation:
+        """Make ``ann`` the current state of (sentence, annotator), in one short transaction.
+
+        Records an event with the before and after states (the history behind undo, audit and
+        merge) and propagates the labels to the other members of the sentence's dedup cluster.
+        Returns the stored state (with timestamps).
+        """
+        with self._db.tx() as c:
+            return save_in(c, ann, action)
+
+    def undo(self, annotator: str) -> str | None:
+        """Revert the annotator's latest change not yet undone; returns its sentence id.
+
+        Repeatable: each call walks one step further back. The undo itself is recorded. Changes
+        merged from another DB (``origin`` ``merge:...``) are history here, never undone here.
+        """
+        done = self.undo_states(annotator)
+        return None if done is None else done[0]
+
+    def undo_states(self, annotator: str) -> UndoStates | None:
+        """:meth:`undo`, returning (sentence id, state before the undo, state after it), so the
+        caller can update its counts without recounting."""
+        with self._db.tx() as c:
+            return _undo(c, annotator)
+
+    def import_records(self, records: Iterable[Annotation]) -> tuple[int, int]:
+        """Write imported annotation states as given (timestamps kept), in the caller's transaction.
+
+        Records equal to the stored state are skipped, so importing the same file twice changes
+        nothing. Returns (written, unchanged).
+        """
+        c = self._db.conn
+        require_tx(c, "labels.import_records")
+        written = unchanged = 0
+        for rec in records:
+            ensure_annotator(c, rec.annotator)
+            before = current(c, rec.sentence_id, rec.annotator)
+            if before == rec:
+                unchanged += 1
+                continue
+            write_state(c, rec)
+            record_event(c, rec.sentence_id, rec.annotator, "import", before, rec)
+            written += 1
+        return written, unchanged
+
+    def bulk_load(self, records: Iterable[Annotation], batch: int = 50_000) -> int:
+        """Write annotation states without history, in batched transactions (benchmarks, merge
+        of fresh DBs). Rows are replaced as given. Returns the number written."""
+        n = 0
+        rows: list[tuple[Any, ...]] = []
+
+        def flush() -> None:
+            with self._db.tx() as c:
+                c.executemany(
+                    "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
+                    [(a, now()) for a in {r[1] for r in rows}],
+                )
+                c.executemany(ANN_UPSERT, rows)
+            rows.clear()
+
+        for a in records:
+            rows.append(annotation_params(a))
+            n += 1
+            if len(rows) >= batch:
+                flush()
+        if rows:
+            flush()
+        return n
+
+    # ---------------------------------------------------------------- streams and counts
+
+    def iter_rows(
+        self,
+        *,
+        annotators: Sequence[str] = (),
+        statuses: Sequence[str] = (),
+        articles: Sequence[str] = (),
+        batch: int = 5000,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream (sentence_id, article_id, text, annotator, status, claims_json, stances_json,
+        propagated_from, note, created_at, updated_at) in sentence order, then annotator."""
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        for col, values in (
+            ("a.annotator", annotators),
+            ("a.status", statuses),
+            ("s.article_id", articles),
+        ):
+            if values:
+                where.append(f"{col} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        sql = (
+            "SELECT a.sentence_id, s.article_id, s.text, a.annotator, a.status, a.claims, a.stances, "
+            "a.propagated_from, a.note, a.created_at, a.updated_at FROM annotations a "
+            f"JOIN sentences s ON s.id = a.sentence_id WHERE {' AND '.join(where)} "
+            "ORDER BY s.seq, a.annotator"
+        )
+        yield from self._db.stream(sql, params, batch)
+
+    def iter_reliability_rows(
+        self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 5000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream (sentence_id, text, annotator, status, claims_json, stances_json) of the direct
+        (not propagated) labels whose status is in ``statuses`` (and whose annotator is in
+        ``annotators``, if given), in sentence order, then annotator."""
+        if not statuses:
+            return
+        where = [
+            "a.propagated_from IS NULL",
+            f"a.status IN ({','.join('?' * len(statuses))})",
+        ]
+        params: list[Any] = list(statuses)
+        if annotators:
+            where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
+            params.extend(annotators)
+        sql = (
+            "SELECT a.sentence_id, s.text, a.annotator, a.status, a.claims, a.stances "
+            "FROM annotations a JOIN sentences s ON s.id = a.sentence_id "
+            f"WHERE {' AND '.join(where)} ORDER BY s.seq, a.annotator"
+        )
+        yield from self._db.stream(sql, params, batch)
+
+    def iter_shared_claims(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Stream (sentence_id, annotator, claims_json) of the direct (not propagated) done labels
+        of every sentence that has at least two such labels (flagged is missing data, as in
+        ``stanceterm agreement``)."""
+        labelled = "propagated_from IS NULL AND status = 'done'"
+        sql = (
+            f"SELECT sentence_id, annotator, claims FROM annotations WHERE {labelled} AND "
+            f"sentence_id IN (SELECT sentence_id FROM annotations WHERE {labelled} "
+            "GROUP BY sentence_id HAVING count(*) >= 2) ORDER BY sentence_id, annotator"
+        )
+        yield from self._db.stream(sql, (), batch)
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """annotator -> status -> count (direct labels; propagated ones under '<status>+prop')."""
+        out: dict[str, dict[str, int]] = {}
+        with self._db.read() as c:
+            for annotator, status, prop, n in c.execute(
+                "SELECT annotator, status, propagated_from IS NOT NULL, count(*) FROM annotations "
+                "GROUP BY annotator, status, propagated_from IS NOT NULL ORDER BY annotator"
+            ):
+                key = f"{status}+prop" if prop else str(status)
+                out.setdefault(str(annotator), {})[key] = int(n)
+        return out
+
+    def claim_counts(self, annotator: str) -> dict[str, int]:
+        """Claim id -> how many of the annotator's own (not propagated) rows carry it."""
+        with self._db.read() as c:
+            rows = c.execute(
+                "SELECT j.value, count(*) FROM annotations a, json_each(a.claims) j "
+                "WHERE a.annotator = ? AND a.propagated_from IS NULL GROUP BY j.value",
+                (annotator,),
+            ).fetchall()
+        return {str(k): int(n) for k, n in rows}

@@ -1,0 +1,259 @@
+"""The versioned migrations of a stanceterm DB.
+
+Schema versions live in ``PRAGMA user_version``. :data:`MIGRATIONS` is append only: a released
+migration is never edited; :data:`MIGRATION_STEPS` holds the Python steps that run after a
+migration's SQL, in the same transaction. They are applied by :meth:`Store._migrate
+<stanceterm.store.db.Store>`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY,
+    title TEXT,
+    source TEXT,
+    url TEXT,
+    published TEXT,
+    lang TEXT NOT NULL,
+    content_hash TEXT NOT NULL UNIQUE,
+    n_sentences INTEGER NOT NULL,
+    origin TEXT,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE sentences (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    idx INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    norm TEXT NOT NULL,
+    cluster_id TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (article_id, idx)
+);
+CREATE INDEX sentences_visible ON sentences(seq) WHERE hidden = 0;
+CREATE INDEX sentences_cluster ON sentences(cluster_id) WHERE cluster_id IS NOT NULL;
+CREATE TABLE clusters (
+    id TEXT PRIMARY KEY,
+    representative_id TEXT NOT NULL UNIQUE REFERENCES sentences(id),
+    size INTEGER NOT NULL,
+    threshold REAL NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE cluster_splits (
+    sentence_id TEXT PRIMARY KEY REFERENCES sentences(id),
+    annotator TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE annotators (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+CREATE TABLE actors (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_by TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE actor_aliases (
+    key TEXT PRIMARY KEY,
+    alias TEXT NOT NULL,
+    actor_id TEXT NOT NULL REFERENCES actors(id)
+);
+CREATE INDEX actor_aliases_actor ON actor_aliases(actor_id);
+CREATE TABLE annotations (
+    sentence_id TEXT NOT NULL REFERENCES sentences(id),
+    annotator TEXT NOT NULL REFERENCES annotators(name),
+    status TEXT NOT NULL CHECK (status IN ('draft', 'done', 'skipped', 'flagged')),
+    claims TEXT NOT NULL DEFAULT '[]',
+    stances TEXT NOT NULL DEFAULT '[]',
+    note TEXT,
+    propagated_from TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (sentence_id, annotator)
+) WITHOUT ROWID;
+CREATE INDEX annotations_annotator ON annotations(annotator, status);
+CREATE INDEX annotations_propagated ON annotations(propagated_from)
+    WHERE propagated_from IS NOT NULL;
+CREATE TABLE annotation_events (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    sentence_id TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    action TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    undoes TEXT,
+    origin TEXT
+);
+CREATE INDEX annotation_events_annotator ON annotation_events(annotator, id);
+CREATE INDEX annotation_events_sentence ON annotation_events(sentence_id);
+CREATE TABLE assignments (
+    annotator TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sentence_id TEXT NOT NULL REFERENCES sentences(id),
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (annotator, seq)
+) WITHOUT ROWID;
+CREATE TABLE gold (
+    sentence_id TEXT PRIMARY KEY REFERENCES sentences(id),
+    status TEXT NOT NULL CHECK (status IN ('gold', 'unresolvable')),
+    claims TEXT NOT NULL DEFAULT '[]',
+    stances TEXT NOT NULL DEFAULT '[]',
+    adjudicator TEXT NOT NULL,
+    chosen_from TEXT,
+    sources TEXT NOT NULL DEFAULT '[]',
+    note TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+#: v2: undo looks up "is this event undone?" by index instead of scanning the history.
+_V2 = """
+CREATE INDEX annotation_events_undoes ON annotation_events(undoes) WHERE undoes IS NOT NULL;
+"""
+
+#: v3 (teams): per-annotator counters kept by triggers, so the live team progress is a few-row
+#: read even on a million-sentence DB (counting annotations scans them). ``kind`` is a status
+#: (draft/done/skipped/flagged; direct labels only, propagated copies are not work done) or
+#: ``assigned``. The triggers rely on ``PRAGMA recursive_triggers = ON`` (set on every
+#: connection) so that ``INSERT OR REPLACE`` runs the delete trigger of the row it replaces.
+#: Also: assignments by sentence (who else holds this sentence: the overlap of an assignment).
+_V3 = """
+CREATE TABLE annotator_counts (
+    annotator TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (annotator, kind)
+) WITHOUT ROWID;
+INSERT INTO annotator_counts(annotator, kind, n)
+    SELECT annotator, status, count(*) FROM annotations WHERE propagated_from IS NULL
+    GROUP BY annotator, status;
+INSERT INTO annotator_counts(annotator, kind, n)
+    SELECT annotator, 'assigned', count(*) FROM assignments GROUP BY annotator;
+CREATE TRIGGER annotations_count_insert AFTER INSERT ON annotations
+WHEN NEW.propagated_from IS NULL BEGIN
+    INSERT INTO annotator_counts(annotator, kind, n) VALUES (NEW.annotator, NEW.status, 1)
+    ON CONFLICT(annotator, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER annotations_count_delete AFTER DELETE ON annotations
+WHEN OLD.propagated_from IS NULL BEGIN
+    UPDATE annotator_counts SET n = n - 1 WHERE annotator = OLD.annotator AND kind = OLD.status;
+END;
+CREATE TRIGGER annotations_count_update AFTER UPDATE OF annotator, status, propagated_from
+ON annotations BEGIN
+    UPDATE annotator_counts SET n = n - 1
+    WHERE OLD.propagated_from IS NULL AND annotator = OLD.annotator AND kind = OLD.status;
+    INSERT INTO annotator_counts(annotator, kind, n)
+    SELECT NEW.annotator, NEW.status, 1 WHERE NEW.propagated_from IS NULL
+    ON CONFLICT(annotator, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER assignments_count_insert AFTER INSERT ON assignments BEGIN
+    INSERT INTO annotator_counts(annotator, kind, n) VALUES (NEW.annotator, 'assigned', 1)
+    ON CONFLICT(annotator, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER assignments_count_delete AFTER DELETE ON assignments BEGIN
+    UPDATE annotator_counts SET n = n - 1 WHERE annotator = OLD.annotator AND kind = 'assigned';
+END;
+CREATE INDEX assignments_seq ON assignments(seq);
+"""
+
+#: v4: ``sentences.norm`` folds accents (``segment.match_key``: NFKD, combining marks dropped,
+#: casefold), so search for "etats" finds "États". The SQL records the key's version; the rows
+#: are recomputed in Python by :func:`_v4_refold_norms` (see :data:`MIGRATION_STEPS`).
+_V4 = """
+INSERT OR REPLACE INTO meta(key, value) VALUES ('norm_key', 'nfkd-nomarks-casefold');
+"""
+
+#: v5: documented read-only views for ``sqlite-utils`` and datasette users (README, "Query the DB").
+#:
+#: ``labels_flat``: one row per stance of every label (current state per sentence and
+#: annotator, propagated copies included, ``propagated_from`` says so), with the sentence text,
+#: the claim, the actor id and display name and the stance. A claim with no stance gives one row
+#: with that claim and NULL actor/stance; a label with no claim at all (a sentence done as "no
+#: claim", skipped, flagged or a draft) gives one row with NULL claim. So every label appears at
+#: least once and ``count(DISTINCT sentence_id || annotator)`` counts labels.
+#:
+#: ``gold_flat``: the same for the gold records (one row per stance; a claim with no stance or a
+#: record with no claim, e.g. ``unresolvable``, gives a row with NULLs), with the adjudicator.
+#:
+#: Views hold no data: nothing to back-fill, and they follow every later write.
+_FLAT = """
+CREATE VIEW {name} AS
+SELECT {cols}, json_extract(st.value, '$.claim') AS claim,
+    json_extract(st.value, '$.actor') AS actor_id, ac.name AS actor,
+    json_extract(st.value, '$.stance') AS stance, {tail}
+FROM {table} x JOIN sentences s ON s.id = x.sentence_id
+JOIN json_each(x.stances) st
+LEFT JOIN actors ac ON ac.id = json_extract(st.value, '$.actor')
+UNION ALL
+SELECT {cols}, cl.value AS claim, NULL AS actor_id, NULL AS actor, NULL AS stance, {tail}
+FROM {table} x JOIN sentences s ON s.id = x.sentence_id
+JOIN json_each(x.claims) cl
+WHERE NOT EXISTS (SELECT 1 FROM json_each(x.stances) st2
+    WHERE json_extract(st2.value, '$.claim') = cl.value)
+UNION ALL
+SELECT {cols}, NULL AS claim, NULL AS actor_id, NULL AS actor, NULL AS stance, {tail}
+FROM {table} x JOIN sentences s ON s.id = x.sentence_id
+WHERE json_array_length(x.claims) = 0 AND json_array_length(x.stances) = 0;
+"""
+_V5 = _FLAT.format(
+    name="labels_flat",
+    table="annotations",
+    cols="x.sentence_id, s.article_id, s.seq, s.text, x.annotator, x.status",
+    tail="x.note, x.propagated_from, x.created_at, x.updated_at",
+) + _FLAT.format(
+    name="gold_flat",
+    table="gold",
+    cols="x.sentence_id, s.article_id, s.seq, s.text, x.status",
+    tail="x.adjudicator, x.chosen_from, x.note, x.created_at, x.updated_at",
+)
+
+#: (version, SQL script). Append only: a released migration is never edited.
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+NORM_BATCH = 5000
+
+
+def _v4_refold_norms(c: sqlite3.Connection) -> None:
+    """Recompute ``sentences.norm`` with the accent-folding ``match_key``, in batches by seq."""
+    from stanceterm.segment import match_key
+
+    last = -1
+    while True:
+        rows = c.execute(
+            "SELECT seq, text FROM sentences WHERE seq > ? ORDER BY seq LIMIT ?", (last, NORM_BATCH)
+        ).fetchall()
+        if not rows:
+            return
+        c.executemany(
+            "UPDATE sentences SET norm = ? WHERE seq = ?",
+            [(match_key(text), seq) for seq, text in rows],
+        )
+        last = rows[-1][0]
+
+
+#: Python steps run after a migration's SQL, in the same transaction.
+MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {4: _v4_refold_norms}
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside our literals; a trigger's
+    body, whose statements end in semicolons, stays one statement)."""
+    out: list[str] = []
+    buf = ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n\t;"):
+                out.append(buf.strip().rstrip(";").strip())
+            buf = ""
+    if buf.strip(" \n\t;"):
+        out.append(buf.strip().rstrip(";").strip())
+    return out
