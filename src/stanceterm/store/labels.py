@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from stanceterm.store.base import Handle, require_tx
+from stanceterm.store.base import UNIT_ID, UNIT_JOIN, UNIT_SEQ, UNIT_TEXT, Handle, require_tx
 from stanceterm.store.models import (
     ANN_COLS,
     ANN_UPSERT,
@@ -294,9 +294,15 @@ class Labels:
     def iter_reliability_rows(
         self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 5000
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream (sentence_id, text, annotator, status, claims_json, stances_json) of the direct
+        """Stream (unit_id, text, annotator, status, claims_json, stances_json) of the direct
         (not propagated) labels whose status is in ``statuses`` (and whose annotator is in
-        ``annotators``, if given), in sentence order, then annotator."""
+        ``annotators``, if given), in unit order, then annotator.
+
+        A dedup cluster is one unit (:data:`~stanceterm.store.base.UNIT_JOIN`): a label written on
+        a copy counts for its representative, whose id and text the row carries. When one
+        annotator labelled several copies of a cluster, their rows come in this order: the other
+        copies by ``updated_at``, the representative's own label last (the last row is the one a
+        reader keeping one value per annotator keeps)."""
         if not statuses:
             return
         where = [
@@ -308,9 +314,10 @@ class Labels:
             where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
             params.extend(annotators)
         sql = (
-            "SELECT a.sentence_id, s.text, a.annotator, a.status, a.claims, a.stances "
-            "FROM annotations a JOIN sentences s ON s.id = a.sentence_id "
-            f"WHERE {' AND '.join(where)} ORDER BY s.seq, a.annotator"
+            f"SELECT {UNIT_ID}, {UNIT_TEXT}, a.annotator, a.status, a.claims, a.stances "
+            f"FROM annotations a {UNIT_JOIN} "
+            f"WHERE {' AND '.join(where)} "
+            f"ORDER BY {UNIT_SEQ}, a.annotator, a.sentence_id = {UNIT_ID}, a.updated_at"
         )
         yield from self._db.stream(sql, params, batch)
 
