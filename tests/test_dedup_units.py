@@ -150,3 +150,73 @@ def test_cli_export_gold_marks_propagated(tmp_path: Path, kind: str) -> None:
         ("afp:0", None),
         ("reuters:0", "afp:0"),
     ]
+
+
+# --------------------------------------------------------------------------- trusted aliases
+
+SHOIGU = "Shoigu told the generals that the new brigades would be ready before the end of the year."
+
+
+def test_a_picker_alias_never_merges_a_lead_alias_does(store: Store) -> None:
+    add_article(store, "a1", [SHOIGU])
+    add_article(store, "a2", ["Sergei " + SHOIGU])
+    actor = store.actors.add("Sergei Shoigu", aliases=["Shoigu"], created_by="alice")  # picker
+    run_dedup(store)
+    assert store.clusters.counts() == (0, 0)
+    store.actors.add_alias(actor, "Shoigu", trusted=False)  # again untrusted: still apart
+    assert run_dedup(store).mode == "up to date"
+    store.actors.add_alias(actor, "Shoigu", trusted=True)  # `stanceterm actors alias` (a lead)
+    r = run_dedup(store)
+    assert r.mode == "full" and r.reason == "the trusted aliases changed"
+    assert store.clusters.counts() == (1, 1)
+    assert store.actors.trusted_alias_map()["Sergei Shoigu"] == actor
+    # adding it again untrusted (the picker) does not lower a lead's alias
+    store.actors.add("Shoigu", created_by="bob")
+    assert store.actors.trusted_alias_map()["Shoigu"] == actor
+
+
+def test_migration_v6_trusts_the_schema_gazetteer_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema: LabelSchema
+) -> None:
+    import sqlite3
+
+    from stanceterm.store import migrations as store_mod
+
+    p = tmp_path / "v5.db"
+    with monkeypatch.context() as mp:
+        mp.setattr(store_mod, "MIGRATIONS", [m for m in store_mod.MIGRATIONS if m[0] <= 5])
+        mp.setattr(store_mod, "LATEST_VERSION", 5)
+        s = Store.open(p)
+        assert s.schema_version() == 5
+        s.close()
+    with sqlite3.connect(p) as c:  # rows as a v5 stanceterm wrote them (no connection open)
+        c.execute(
+            "INSERT INTO actors(id, name, created_by, created_at) VALUES "
+            "('poutine', 'Vladimir Poutine', NULL, 't'), ('shoigu', 'Sergei Shoigu', 'alice', 't')"
+        )
+        c.execute(
+            "INSERT INTO actor_aliases(key, alias, actor_id) VALUES "
+            "('putin', 'Putin', 'poutine'), ('shoigu', 'Shoigu', 'shoigu')"
+        )
+    s = Store.open(p)
+    try:
+        assert s.schema_version() >= 6
+        trusted = s.actors.trusted_alias_map()
+        assert trusted == {"Putin": "poutine", "Vladimir Poutine": "poutine"}
+    finally:
+        s.close()
+
+
+def test_a_label_on_a_hidden_copy_shows_it_whatever_writes_it(store: Store) -> None:
+    three_outlets(store)
+    run_dedup(store)
+    assert store.corpus.sentence("ap:0").hidden  # type: ignore[union-attr]
+    rec = Annotation(
+        "ap:0", "bob", "done", ("arms_deal",), (), updated_at="2026-01-01", created_at="2026-01-01"
+    )
+    with store.tx():
+        store.labels.import_records([rec])  # import-labels
+    assert not store.corpus.sentence("ap:0").hidden  # type: ignore[union-attr]
+    with store.tx() as c:  # its last direct label gone: hidden again, as a full run has it
+        c.execute("DELETE FROM annotations WHERE sentence_id = 'ap:0'")
+    assert store.corpus.sentence("ap:0").hidden  # type: ignore[union-attr]

@@ -44,6 +44,7 @@ This module never imports Textual and holds no SQL (see :mod:`stanceterm.store`)
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import re
@@ -52,7 +53,7 @@ import time
 import unicodedata
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -1431,31 +1432,44 @@ class Deduper:
         return got
 
     def add_representatives(
-        self, rows: Sequence[tuple[str, str]], prepared: Prepared | None = None
+        self,
+        rows: Sequence[tuple[str, str]],
+        prepared: Prepared | None = None,
+        indexed: Sequence[bool] | None = None,
     ) -> None:
-        """(sentence id, text) of known representatives and singletons, in ``seq`` order."""
+        """(sentence id, text) of the sentences of earlier runs, in ``seq`` order: every one
+        counts for the corpus's known names; those ``indexed`` (default: all), the
+        representatives and singletons, are what new sentences are compared against."""
         prepared = prepared or prepare([t for _, t in rows])
-        keys = [p[0] for p in prepared]
         for p in prepared:
             self.names.update(p[2])
+        keep = range(len(rows)) if indexed is None else [i for i, x in enumerate(indexed) if x]
+        keys = [prepared[i][0] for i in keep]
         start = len(self.rep_ids)
-        for (sid, text), key in zip(rows, keys, strict=True):
-            self.rep_ids.append(sid)
-            self.rep_keys.append(key)
-            self.rep_texts.append(text)
-        self.index.add(self.blocker.keys(keys), range(start, start + len(rows)))
+        for i in keep:
+            self.rep_ids.append(rows[i][0])
+            self.rep_keys.append(prepared[i][0])
+            self.rep_texts.append(rows[i][1])
+        if keys:
+            self.index.add(self.blocker.keys(keys), range(start, start + len(keys)))
 
     def process(
-        self, rows: Sequence[tuple[str, str]], prepared: Prepared | None = None
+        self,
+        rows: Sequence[tuple[str, str]],
+        prepared: Prepared | None = None,
+        skip: Collection[str] = (),
     ) -> list[Join]:
         """Cluster a batch of new (sentence id, text), in ``seq`` order, after all earlier ones
-        (``prepared``: their :func:`prepare` result, if already computed)."""
+        (``prepared``: their :func:`prepare` result, if already computed; ``skip``: ids split out
+        for good, which only count for the known names).
+
+        The verdict on each sentence knows the names of the sentences up to it and no further
+        (:class:`Knowledge`): a name that arrives later changes no earlier verdict, so a run
+        over the sentences in several parts (incremental) decides as one run over all (full)."""
         n = len(rows)
         self.stats.sentences += n
         prepared = prepared or prepare([t for _, t in rows])
         keys = [p[0] for p in prepared]
-        for p in prepared:
-            self.names.update(p[2])
         bands = self.blocker.keys(keys)
         base = self.stats.sentences - n
         # candidates among the representatives of earlier batches, verified on all cores
@@ -1483,6 +1497,9 @@ class Deduper:
         joins: list[Join] = []
         band_rows = bands.tolist()
         for j, (sid, text) in enumerate(rows):
+            self.names.update(prepared[j][2])
+            if sid in skip:
+                continue
             cands = verified[j]
             seen: set[int] = set()
             for k in band_rows[j]:
@@ -1631,6 +1648,15 @@ class DedupResult:
 ProgressFn = Callable[[str, int, int], None]
 
 
+def gazetteer_fingerprint(aliases: Mapping[str, str]) -> str:
+    """A fingerprint of the trusted aliases: which names are one actor (a change rebuilds)."""
+    groups: dict[str, list[str]] = {}
+    for alias, actor in aliases.items():
+        groups.setdefault(actor, []).append(alias_key(alias))
+    canon = sorted(tuple(sorted(set(g))) for g in groups.values())
+    return hashlib.sha256(repr(canon).encode()).hexdigest()[:16]
+
+
 def run_dedup(
     store: Store,
     threshold: float = DEFAULT_THRESHOLD,
@@ -1642,14 +1668,17 @@ def run_dedup(
 ) -> DedupResult:
     """Cluster the store's sentences (incrementally when possible) and write the clusters.
 
-    A run is incremental when the previous one used the same threshold and algorithm and no
-    sentence was split since; otherwise (or with ``full``) the clusters are rebuilt from scratch.
+    A run is incremental when the previous one used the same threshold, algorithm and trusted
+    aliases (:func:`gazetteer_fingerprint`) and no sentence was split since; otherwise (or with
+    ``full``) the clusters are rebuilt from scratch.
     Writes go in short transactions, one per batch; the run's mark is recorded last, so an
     interrupted run is simply redone by the next one and ends in the same clusters.
     """
     t0 = time.perf_counter()
     state = store.clusters.state()
     splits = store.clusters.split_count()
+    aliases = store.actors.trusted_alias_map()
+    gazetteer = gazetteer_fingerprint(aliases)
     reason = ""
     if full:
         reason = "--full"
@@ -1661,6 +1690,8 @@ def run_dedup(
         reason = f"threshold changed ({state.threshold:g} -> {float(threshold):g})"
     elif state.splits != splits:
         reason = "sentences were split since the last run"
+    elif state.gazetteer != gazetteer:
+        reason = "the trusted aliases changed"
     mode = "full" if reason else "incremental"
     after = -1
     if mode == "full":
@@ -1668,41 +1699,46 @@ def run_dedup(
     else:
         after = state.last_seq
     result = DedupResult(mode, reason or "new sentences only", float(threshold))
-    d = Deduper(threshold, store.actors.trusted_alias_map(), blocker)
+    d = Deduper(threshold, aliases, blocker)
     total_known = store.clusters.count_known(after) if after >= 0 else 0
     cores = (os.cpu_count() or 1) > 1
     if after >= 0:
-        for rows, prepared in prepared_batches(
+        loaded = 0
+        for rows3, prepared in prepared_batches(
             store.clusters.iter_known(after, batch),
-            lambda rows: [t for _, t in rows],
+            lambda rows: [t for _, t, _ in rows],
             parallel=cores and total_known >= PARALLEL_MIN,
         ):
-            d.add_representatives(rows, prepared)
-            result.known += len(rows)
+            indexed = [x for _, _, x in rows3]
+            d.add_representatives([(i, t) for i, t, _ in rows3], prepared, indexed)
+            result.known += sum(indexed)
+            loaded += len(rows3)
             if progress:
-                progress("loading", result.known, total_known)
+                progress("loading", loaded, total_known)
     total_new = store.clusters.count_new(after)
     last = max(after, store.clusters.max_seq())
     if total_new == 0 and mode == "incremental":
         result.mode = "up to date"
     done = 0
-    for (seqs, rows), prepared in prepared_batches(
+    for (seqs, rows3), prepared in prepared_batches(
         store.clusters.iter_new(after, batch),
-        lambda b: [t for _, t in b[1]],
+        lambda b: [t for _, t, _ in b[1]],
         parallel=cores and total_new >= PARALLEL_MIN,
     ):
-        joins = d.process(rows, prepared)
+        rows = [(i, t) for i, t, _ in rows3]
+        split_out = {i for i, _, split in rows3 if split}
+        joins = d.process(rows, prepared, split_out)
         pairs = [(j.member, j.representative, cluster_id_for(j.representative)) for j in joins]
         new_c, propagated = store.clusters.write_joins(pairs, float(threshold))
         result.new_clusters += new_c
         result.propagated += propagated
         result.joined += len(joins)
         done += len(rows)
-        result.checked = done
+        result.checked += len(rows) - len(split_out)
         last = max(last, seqs[-1])
         if progress:
             progress("clustering", done, total_new)
-    store.clusters.finish(last, float(threshold), ALGO_VERSION, splits)
+    store.clusters.finish(last, float(threshold), ALGO_VERSION, splits, gazetteer)
     counts = store.clusters.counts()
     result.clusters, result.hidden = counts
     result.guarded = dict(d.stats.guarded)

@@ -221,7 +221,8 @@ class Labels:
         """Write imported annotation states as given (timestamps kept), in the caller's transaction.
 
         Records equal to the stored state are skipped, so importing the same file twice changes
-        nothing. Returns (written, unchanged).
+        nothing. A direct record on a cluster's representative propagates to its copies.
+        Returns (written, unchanged).
         """
         c = self._db.conn
         require_tx(c, "labels.import_records")
@@ -234,6 +235,8 @@ class Labels:
                 continue
             write_state(c, rec)
             record_event(c, rec.sentence_id, rec.annotator, "import", before, rec)
+            if rec.propagated_from is None:  # as the screen and merge do: a cluster is one unit
+                propagate(c, rec.sentence_id, rec.annotator, rec)
             written += 1
         return written, unchanged
 
