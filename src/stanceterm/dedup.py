@@ -1073,8 +1073,10 @@ def describe_difference(
     rep_text: str, copy_text: str, aliases: Mapping[str, str] | None = None
 ) -> str:
     """How a copy differs from its representative, in a few words ("quotes, attribution
-    moved"), for the copies list."""
-    return explain(rep_text, copy_text, aliases).summary()
+    moved"), for the copies list; "(not benign)" is added when the two would not merge today
+    (``dedup --explain`` says why)."""
+    e = explain(rep_text, copy_text, aliases)
+    return e.summary() if e.merge else f"{e.summary()} (not benign)"
 
 
 def trusted_aliases(store: Store, schema: LabelSchema | None = None) -> dict[str, str]:

@@ -24,6 +24,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from stanceterm.dedup import describe_difference
 from stanceterm.store import Annotation, Article, Sentence, Stance, Store
 from stanceterm.ui import keymap
 from stanceterm.ui.base import StoreApp
@@ -811,7 +812,12 @@ class AnnotateScreen(Screen[None]):
                 Job(lambda store: store.clusters.split(member_id, annotator), "split", None, done)
             )
 
-        self.app.push_screen(ClusterDialog(members, sentence.id), chosen)
+        aliases = self.store.actors.trusted_alias_map()
+
+        def describe(rep_text: str, copy_text: str) -> str:
+            return describe_difference(rep_text, copy_text, aliases)
+
+        self.app.push_screen(ClusterDialog(members, sentence.id, describe), chosen)
 
     def action_guidelines(self) -> None:
         panel = self.query_one("#guidelines")
