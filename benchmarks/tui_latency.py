@@ -161,7 +161,7 @@ async def keypresses(path: str, presses: int) -> tuple[list[float], list[float]]
     store = Store.open(path)
     schema = store.label_schema()
     assert schema is not None
-    app = StanceApp(store, schema, "bench", on_commit=on_commit)
+    app = StanceApp(store, schema, "bench", on_commit=on_commit, nudge_stances=False)
     ui: list[float] = []
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

@@ -474,6 +474,8 @@ def test_kill_annotate_loses_at_most_the_key_in_flight(tmp_path: Path) -> None:
 
     n = 14
     db = tmp_path / "t.db"
+    # the plan presses Enter on claims without stances: no "no stance" nudge (issue 15 §3)
+    (tmp_path / "stanceterm.toml").write_text("nudge_stances = false\n", encoding="utf-8")
     s = Store.open(db)
     s.set_label_schema(load_schema())
     add_article(s, "art", [f"Phrase {i} : le ministre a parlé." for i in range(n)])

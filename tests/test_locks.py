@@ -9,13 +9,13 @@ that every user-supplied path that is the open DB is refused without being read 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from stanceterm.store import Store
+from tests.conftest import run
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/locks").exists() or sys.platform != "linux", reason="needs Linux /proc/locks"
@@ -96,18 +96,6 @@ def test_a_read_only_open_of_the_live_db_keeps_the_locks(live: Path) -> None:
         s.close()
 
 
-def stanceterm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STANCETERM_")}
-    return subprocess.run(
-        [sys.executable, "-m", "stanceterm", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -123,7 +111,7 @@ def test_cli_refuses_the_open_db_as_a_file(live: Path, args: list[str]) -> None:
     """The DB given where a file is expected is refused in one line, never read or written."""
     with Store.open(live) as s:
         s.actors.add("la Russie")
-    p = stanceterm("--db", str(live), *[a.format(db=live) for a in args], cwd=live.parent)
+    p = run("--db", str(live), *[a.format(db=live) for a in args], cwd=live.parent)
     assert p.returncode != 0, p.stdout + p.stderr
     assert "Traceback" not in p.stderr
     errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]

@@ -40,6 +40,8 @@ CSI = "\x1b[2J"
 MARKUP = "[bold red]x[/]"
 LINK = "[link=https://e.vil]y[/link]"
 EVIL = f"{OSC}{CSI}{MARKUP}{LINK}\r\x9b31m\u202eevil"
+#: an annotator name as evil as the one annotator-name rule lets in (no C0 control: issue 12 §8)
+EVIL_NAME = f"{MARKUP}{LINK}\x9b31m\u202eevil"
 #: the same without "/" and NUL, so it can be a file name
 EVIL_FILE = f"{OSC}{CSI}[bold red]x[link=mailto:a]y\r\x9b31m\u202e"
 FORBIDDEN = [b"\x1b", b"\x07", b"\x00", b"\r", "\x9b".encode(), "\u202e".encode()]
@@ -220,14 +222,14 @@ def test_import_summary_and_errors_are_inert(tmp_path: Path, evil_setup: tuple[P
     assert_inert(p, "warning: ")
 
 
-def _labelled(db: Path, folder: Path, tmp: Path) -> None:
+def _labelled(db: Path, folder: Path, tmp: Path, name: str = EVIL_NAME) -> None:
     assert run_in("--db", str(db), "import", str(folder), cwd=tmp).returncode == 1
     s = Store.open(db)
     first = s.corpus.first()
     assert first is not None
-    actor = s.actors.add(EVIL, created_by=EVIL)
+    actor = s.actors.add(EVIL, created_by=name)
     s.labels.save(
-        Annotation(first.id, EVIL, "done", ("denial",), (Stance("denial", actor, "oppose"),))
+        Annotation(first.id, name, "done", ("denial",), (Stance("denial", actor, "oppose"),))
     )
     s.labels.save(Annotation(first.id, "bob", "done", ("denial",)))
     s.close()
@@ -235,7 +237,8 @@ def _labelled(db: Path, folder: Path, tmp: Path) -> None:
 
 def test_stats_and_annotators_are_inert(tmp_path: Path, evil_setup: tuple[Path, Path]) -> None:
     folder, db = evil_setup
-    _labelled(db, folder, tmp_path)
+    # a name with escapes, as an older stanceterm (or the store API) could write it
+    _labelled(db, folder, tmp_path, name=EVIL)
     p = run_raw("--db", str(db), "stats", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert_inert(p, MARKUP, LINK, "[bold red]x[link=mailto:a]y")
@@ -255,7 +258,7 @@ def test_export_and_import_labels_messages_are_inert(
     assert_inert(p, "Wrote 2 annotations line(s)")
     # the file itself keeps the data exactly (JSON escapes the controls, markup stays text)
     recs = [orjson.loads(x) for x in out.read_bytes().splitlines()]
-    assert {r["annotator"] for r in recs} == {EVIL, "bob"}
+    assert {r["annotator"] for r in recs} == {EVIL_NAME, "bob"}
     assert [s["actor"] for r in recs for s in r["stances"]] == [EVIL]
     p = run_in("--db", str(db), "import-labels", str(out), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
@@ -357,7 +360,7 @@ def test_import_labels_keeps_evil_names_exactly(tmp_path: Path) -> None:
 
     add_article(a, "art", ["Une phrase."])
     actor = a.actors.add(EVIL, created_by="x")
-    a.labels.save(Annotation("art:0", EVIL, "done", ("denial",)))
+    a.labels.save(Annotation("art:0", EVIL_NAME, "done", ("denial",)))
     a.labels.save(
         Annotation("art:0", "z", "done", ("denial",), (Stance("denial", actor, "oppose"),))
     )
@@ -368,7 +371,7 @@ def test_import_labels_keeps_evil_names_exactly(tmp_path: Path) -> None:
     add_article(b, "art", ["Une phrase."])
     import_labels(b, out, schema)
     merge_databases(a, [tmp_path / "b.db"])
-    assert {x.annotator for x in a.labels.for_sentence("art:0")} == {EVIL, "z"}
+    assert {x.annotator for x in a.labels.for_sentence("art:0")} == {EVIL_NAME, "z"}
     assert b.actors.names()[actor] == EVIL
     a.close()
     b.close()

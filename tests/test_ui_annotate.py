@@ -31,6 +31,8 @@ def db(tmp_path: Path) -> Any:
 
 
 def app_for(store: Store, annotator: str = "alice", **kwargs: Any) -> StanceApp:
+    # these tests press Enter on claims without stances; the nudge has its own tests (test_ui_silent)
+    kwargs.setdefault("nudge_stances", False)
     schema = store.label_schema()
     assert schema is not None
     return StanceApp(store, schema, annotator, **kwargs)
@@ -761,7 +763,7 @@ def test_check_keymap_knows_stances_and_dialogs() -> None:
 
 
 def test_picker_enter_creates_a_new_name_rather_than_a_far_match(tmp_path: Path) -> None:
-    from stanceterm.ui.dialogs.actor_picker import candidates, default_choice
+    from stanceterm.ui.dialogs.actor_picker import candidates
 
     store = make_db(tmp_path / "p.db")
     aliases, names = store.actors.alias_map(), store.actors.names()
@@ -769,8 +771,7 @@ def test_picker_enter_creates_a_new_name_rather_than_a_far_match(tmp_path: Path)
     store.close()
 
     def chosen(query: str) -> tuple[str | None, str]:
-        cands = candidates(query, text, aliases, names)
-        c = cands[default_choice(query, cands)]
+        c = candidates(query, text, aliases, names)[0]  # Enter takes the first row
         return c.actor_id, c.name
 
     assert chosen("")[0] == "la-russie"  # nothing typed: the sentence's actors first

@@ -42,6 +42,8 @@ class Settings:
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    #: Enter on a sentence with a claim but no stance nudges once (``nudge_stances = false``: off).
+    nudge_stances: bool = True
 
 
 def config_path() -> Path | None:
@@ -74,6 +76,9 @@ def load_settings() -> Settings:
     for name in ("annotator", "db", "schema", "theme"):
         if name in data and not isinstance(data[name], str):
             raise ConfigError(f"{path}: {name} must be a string")
+    nudge = data.get("nudge_stances", True)
+    if not isinstance(nudge, bool):
+        raise ConfigError(f"{path}: nudge_stances must be true or false")
     return Settings(
         annotator=data.get("annotator"),
         db=data.get("db"),
@@ -81,10 +86,13 @@ def load_settings() -> Settings:
         theme=data.get("theme"),
         keys=dict(keys),
         path=path,
+        nudge_stances=nudge,
     )
 
 
 def resolve_db(flag: str | None, settings: Settings) -> Path:
+    if flag is not None and not flag.strip():  # Path("") is "." : never guess ./stanceterm.db
+        raise ConfigError("--db: empty path; name a database file")
     return Path(flag or os.environ.get(ENV_DB) or settings.db or DEFAULT_DB)
 
 
@@ -111,3 +119,42 @@ def demo_article_path() -> Path:
 def resolve_theme(settings: Settings) -> str | None:
     """The TUI theme: $STANCETERM_THEME, else the config file's ``theme``, else None (default)."""
     return os.environ.get(ENV_THEME) or settings.theme or None
+
+
+def _shown(path: Path) -> str:
+    """A path as a user would type it: relative ones from the current folder, ``./`` first."""
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return str(path)
+    text = str(path)
+    return text if "/" in text else "./" + text
+
+
+def missing_db_message(path: Path, found: list[Path]) -> str:
+    """ "no such database ./stanceterm.db; found stanceterm-demo.db: pass --db stanceterm-demo.db"."""
+    import shlex
+
+    where = _shown(path)
+    if not found:
+        return (
+            f"no such database {where}; no stanceterm database in {_shown(path.parent)}: "
+            "run `stanceterm import FILES` (or `stanceterm demo`) to make one, or pass --db PATH"
+        )
+    names = [str(p) for p in found]  # as the folder was given: "x.db", "data/x.db"
+    if len(names) == 1:
+        return f"no such database {where}; found {names[0]}: pass --db {shlex.quote(names[0])}"
+    return f"no such database {where}; found {', '.join(names)}: pass --db with one of them"
+
+
+def next_commands(db: Path, annotator: str) -> list[str]:
+    """The commands to run after ``stanceterm demo``, with its --db."""
+    import shlex
+
+    flag = f"--db {shlex.quote(str(db))}"
+    return [
+        f"stanceterm {flag} annotate --annotator {shlex.quote(annotator)}",
+        f"stanceterm {flag} stats",
+        f"stanceterm {flag} export --kind annotations",
+    ]

@@ -2,7 +2,10 @@
 
 ``.txt`` files hold one article (the first non-empty line is its title); ``.jsonl`` files hold one
 article per line (``text`` required; ``id``, ``title``, ``source``, ``url``, ``published``, ``lang``
-optional). Folders are recursed. Each file is one transaction: a file with any bad line is refused
+optional); ``.csv`` files one article per record, with the same columns (a header naming ``text``
+is required; ``,``, ``;`` or tab separated); ``.html``/``.htm`` files are saved news pages, whose
+main text, title, date, site name and canonical URL trafilatura extracts (the id is the canonical
+URL when the page has one, else the content hash). Folders are recursed. Each file is one transaction: a file with any bad line is refused
 whole, with a ``file:line: reason`` error, and the other files still import.
 
 Reading streams: JSONL is read line by line and segmented in bounded batches across processes
@@ -11,11 +14,13 @@ Reading streams: JSONL is read line by line and segmented in bounded batches acr
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 from pydantic import ValidationError
@@ -26,7 +31,9 @@ from stanceterm.store import ImportCounts, NewArticle, Store
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_TXT_BYTES = 64 * 1024 * 1024
-SUFFIXES = (".txt", ".jsonl")
+SUFFIXES = (".txt", ".jsonl", ".csv", ".html", ".htm")
+#: CSV columns read (others are ignored, like unknown JSONL keys).
+CSV_COLUMNS = ("text", "id", "title", "source", "url", "published", "lang")
 
 
 class IngestError(Exception):
@@ -55,16 +62,34 @@ class _Pending:
     body: str
 
 
-def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files to import: given files as they are, folders recursed for .txt and .jsonl (sorted)."""
+def discover(paths: Iterable[str | Path], skipped: Counter[str] | None = None) -> Iterator[Path]:
+    """Files to import: given files as they are, folders recursed for supported files (sorted).
+
+    Files in folders with other suffixes are counted in ``skipped`` (suffix, lowercased ->
+    count); hidden files and folders (``.DS_Store``, ``.git``) are passed over.
+    """
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             for child in sorted(p.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SUFFIXES:
+                if any(part.startswith(".") for part in child.relative_to(p).parts):
+                    continue
+                if not child.is_file():
+                    continue
+                if child.suffix.lower() in SUFFIXES:
                     yield child
+                elif skipped is not None:
+                    skipped[child.suffix.lower() or "(no suffix)"] += 1
         else:
             yield p
+
+
+def describe_skipped(skipped: Counter[str]) -> str | None:
+    """``"skipped 1 .docx, 2 .pdf: unsupported"``, or None when nothing was skipped."""
+    if not skipped:
+        return None
+    parts = ", ".join(f"{n} {suffix}" for suffix, n in sorted(skipped.items()))
+    return f"skipped {parts}: unsupported (use {', '.join(SUFFIXES)})"
 
 
 def _decode(raw: bytes, path: Path, line: int | None) -> str:
@@ -142,6 +167,122 @@ def read_jsonl(path: Path) -> Iterator[_Pending]:
             yield _Pending(lineno, art.model_copy(update={"title": title}), art.text)
 
 
+def _lines(path: Path, f: BinaryIO, counter: list[int]) -> Iterator[str]:
+    """Decoded lines of a binary file (strict UTF-8, errors naming the line); ``counter[0]`` is
+    the number of the last line read."""
+    while True:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        counter[0] += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raise IngestError(path, counter[0], f"line longer than {MAX_LINE_BYTES} bytes")
+        if counter[0] == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        yield _decode(raw, path, counter[0])
+
+
+def read_csv(path: Path) -> Iterator[_Pending]:
+    """One article per record; the header must name a ``text`` column. Errors name the line on
+    which the record starts."""
+    counter = [0]
+    with path.open("rb") as f:
+        lines = _lines(path, f, counter)
+        header = next(lines, None)
+        if header is None or not header.strip():
+            raise IngestError(path, 1, "empty CSV file: expected a header with a 'text' column")
+        counts = {d: header.count(d) for d in (",", ";", "\t")}
+        delimiter = max(counts, key=lambda d: counts[d])
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES))
+
+        def chained() -> Iterator[str]:
+            yield header
+            yield from lines
+
+        reader = csv.reader(chained(), delimiter=delimiter, strict=True)
+        try:
+            columns = [c.strip().lower() for c in next(reader)]
+            if "text" not in columns:
+                raise IngestError(
+                    path, 1, f"no 'text' column (columns: {', '.join(columns) or 'none'})"
+                )
+            where = {name: columns.index(name) for name in CSV_COLUMNS if name in columns}
+            while True:
+                start = counter[0] + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    return
+                if not any(cell.strip() for cell in record):
+                    continue
+                if len(record) > len(columns):
+                    raise IngestError(
+                        path,
+                        start,
+                        f"{len(record)} fields but the header has {len(columns)}; "
+                        "quote fields that contain the separator",
+                    )
+                data = {name: record[i] if i < len(record) else "" for name, i in where.items()}
+                # empty optional cells are absent values, not empty ids or titles
+                clean = {k: v for k, v in data.items() if k == "text" or v.strip()}
+                try:
+                    art = ArticleIn.model_validate(clean)
+                except ValidationError as exc:
+                    raise IngestError(path, start, describe_error(exc)) from None
+                for name in ("text", "title", "id", "source", "url", "published"):
+                    value = getattr(art, name)
+                    if isinstance(value, str) and "\x00" in value:
+                        raise IngestError(path, start, f"{name}: NUL character")
+                title = segment.normalize(art.title) if art.title else None
+                yield _Pending(start, art.model_copy(update={"title": title}), art.text)
+        except csv.Error as exc:
+            raise IngestError(path, counter[0], f"broken CSV: {exc}") from None
+
+
+def read_html(path: Path) -> Iterator[_Pending]:
+    """A saved news page: main text and metadata through trafilatura, boilerplate left out."""
+    size = path.stat().st_size
+    if size > MAX_TXT_BYTES:
+        raise IngestError(path, None, f"file too large for one article ({size} bytes)")
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise IngestError(path, raw.count(b"\n", 0, raw.index(b"\x00")) + 1, "NUL byte in input")
+    import trafilatura  # lazy: slow to import, and only HTML imports need it
+
+    doc = trafilatura.bare_extraction(
+        raw, with_metadata=True, include_comments=False, include_tables=False
+    )
+    text = getattr(doc, "text", None) if doc is not None else None
+    if not text or not text.strip():
+        raise IngestError(path, 1, "no article text found in this page")
+    title = _meta(doc, "title")
+    lines = text.splitlines()
+    # trafilatura keeps the headline as the first line of the text: it is the title, not a sentence
+    if title and lines and segment.hash_key(lines[0]) == segment.hash_key(title):
+        lines = lines[1:]
+    body = "\n".join(lines)
+    # a page of menus and links leaves a few words at most (trafilatura's fallbacks keep them)
+    if not any(len(line.split()) >= 4 for line in lines):
+        raise IngestError(path, 1, "no article text found in this page")
+    url = _meta(doc, "url")
+    article = ArticleIn(
+        text=body,
+        id=url if url and len(url) <= 200 else None,
+        title=segment.normalize(title) if title else None,
+        source=_meta(doc, "sitename"),
+        url=url,
+        published=_meta(doc, "date"),
+    )
+    yield _Pending(1, article, body)
+
+
+def _meta(doc: object, name: str) -> str | None:
+    value = getattr(doc, name, None)
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        return None
+    return value.strip()
+
+
 def _articles(
     pendings: Iterator[_Pending],
     path: Path,
@@ -198,9 +339,18 @@ def import_file(
         result.error = f"{path}: is the open database, not an article file; refusing to read it"
         return result
     if suffix not in SUFFIXES:
-        result.error = f"{path}: unsupported file type {suffix or '(none)'}; use .txt or .jsonl"
+        result.error = (
+            f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}"
+        )
         return result
-    reader = read_txt if suffix == ".txt" else read_jsonl
+    readers: dict[str, Callable[[Path], Iterator[_Pending]]] = {
+        ".txt": read_txt,
+        ".jsonl": read_jsonl,
+        ".csv": read_csv,
+        ".html": read_html,
+        ".htm": read_html,
+    }
+    reader = readers[suffix]
     counts = ImportCounts()
 
     def counted(arts: Iterator[NewArticle]) -> Iterator[NewArticle]:

@@ -33,6 +33,33 @@ GoldStatus = Literal["gold", "unresolvable"]
 
 _CLAIM_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
+#: The longest annotator name (characters, after stripping).
+ANNOTATOR_MAX = 100
+
+
+def check_annotator_name(raw: str) -> str:
+    """THE rule for annotator names, wherever they come from (``--annotator``, the environment,
+    the config file, ``assign --annotators``, label files): surrounding whitespace is stripped;
+    the rest must be 1-100 characters with no C0 control character (NUL, ESC, TAB, CR, LF...).
+    Other characters are data, shown through ``textsafe`` like any text. Returns the stripped
+    name; raises :class:`ValueError` with a one-line reason."""
+    name = raw.strip()
+    if not name:
+        raise ValueError("annotator name is empty")
+    if len(name) > ANNOTATOR_MAX:
+        raise ValueError(f"annotator name is longer than {ANNOTATOR_MAX} characters")
+    for ch in name:
+        if ord(ch) < 32:  # C0 controls (NUL, ESC, CR, LF, TAB...): what --annotator refused
+            what = _CONTROL_NAMES.get(ch, "")
+            raise ValueError(
+                f"annotator name must be 1-{ANNOTATOR_MAX} printable characters; it holds "
+                f"U+{ord(ch):04X}{' ' + what if what else ''} (a control character)"
+            )
+    return name
+
+
+_CONTROL_NAMES = {"\0": "NUL", "\t": "TAB", "\n": "LF", "\r": "CR", "\x1b": "ESC"}
+
 
 class SchemaError(ValueError):
     """The label schema file is unusable; the message is one line."""
@@ -216,7 +243,7 @@ class AnnotationRecord(_Strict):
     article_id: str | None = None
     #: Optional on import; export always writes it.
     text: str | None = None
-    annotator: str = Field(min_length=1, max_length=100)
+    annotator: str = Field(min_length=1, max_length=ANNOTATOR_MAX)
     status: AnyStatus
     claims: list[str] = Field(default_factory=list)
     stances: list[StanceRecord] = Field(default_factory=list)
@@ -226,6 +253,11 @@ class AnnotationRecord(_Strict):
     #: equal the stored ones (so importing the same file twice still changes nothing).
     created_at: str | None = None
     updated_at: str | None = None
+
+    @field_validator("annotator")
+    @classmethod
+    def _annotator(cls, v: str) -> str:
+        return check_annotator_name(v)
 
     @field_validator("schema_version")
     @classmethod

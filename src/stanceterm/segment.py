@@ -44,6 +44,8 @@ from pysbd.lang.english import English
 from pysbd.lang.french import French
 from pysbd.lists_item_replacer import ListItemReplacer
 
+from stanceterm.procs import exit_with_parent
+
 DEFAULT_BOILERPLATE: tuple[str, ...] = (
     r"(we|nous) (use|utilisons) (des )?cookies\b.*",
     r"accept(er)? (all )?(les )?cookies.*",
@@ -571,7 +573,10 @@ def segment_many(
         return
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     pending: deque[Future[list[Segmented]]] = deque()
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    # workers exit with this process, even after a kill -9 (issue 12 §8)
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         try:
             for batch in source:
                 pending.append(pool.submit(_segment_batch, batch, bp, norms))

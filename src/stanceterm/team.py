@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from stanceterm.schema import check_annotator_name
 from stanceterm.store import MergeConflict, MergeCounts, Store, StoreError
 
 #: A pause of this many seconds or more between two changes ends an annotation session.
@@ -55,11 +56,12 @@ def check_annotator_names(names: Sequence[str]) -> list[str]:
     """Strip, refuse empty, duplicate or unprintable names; keeps the given order."""
     out: list[str] = []
     for raw in names:
-        name = raw.strip()
-        if not name:
+        if not raw.strip():
             raise AssignmentError("--annotators: empty annotator name")
-        if len(name) > 100 or any(ord(ch) < 32 for ch in name):
-            raise AssignmentError(f"--annotators: {name!r}: must be 1-100 printable characters")
+        try:
+            name = check_annotator_name(raw)
+        except ValueError as exc:
+            raise AssignmentError(f"--annotators: {raw.strip()!r}: {exc}") from None
         if name in out:
             raise AssignmentError(f"--annotators: {name!r} is listed twice")
         out.append(name)

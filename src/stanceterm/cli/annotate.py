@@ -53,8 +53,16 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
         f"{counts['sentences']} sentence(s).",
         err=True,
     )
+    name = app.annotator(annotator) or "demo"
     if not no_ui:
-        _annotate(app, app.annotator(annotator) or "demo", show_others=False)
+        _annotate(app, name, show_others=False)
+    # --- hour (issue 15 §5): the next commands, with this demo's --db
+    from stanceterm.config import next_commands
+
+    click.echo("Next, on this demo DB:", err=True)
+    for command in next_commands(app.db_path, name):
+        click.echo(f"  {clean(command)}", err=True)
+    # --- end hour
 
 
 @click.command("annotate")
@@ -90,7 +98,14 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
     except KeymapError as exc:
         fail(f"{app.settings.path}: [keys]: {exc}")
     result = run(
-        AnnotateApp(store, schema, annotator, show_others=show_others, keymap=keymap),
+        AnnotateApp(
+            store,
+            schema,
+            annotator,
+            show_others=show_others,
+            keymap=keymap,
+            nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
+        ),
         app.theme(),
     )
     if result.failed_writes:

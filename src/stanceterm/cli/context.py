@@ -23,7 +23,7 @@ from stanceterm.config import (
     resolve_schema,
     resolve_theme,
 )
-from stanceterm.schema import LabelSchema, load_schema
+from stanceterm.schema import LabelSchema, check_annotator_name, load_schema
 from stanceterm.store import Store
 from stanceterm.textsafe import clean
 
@@ -56,7 +56,15 @@ class AppContext:
 
     def store(self, create: bool = True) -> Store:
         if self._store is None:
-            self._store = Store.open(self.db_path, create=create)
+            # --- hour (issue 15 §5): "no such database" names the stanceterm DBs in the folder
+            path = self.db_path
+            if not create and not path.exists():
+                from stanceterm.config import missing_db_message
+                from stanceterm.store import StoreError, stanceterm_databases
+
+                raise StoreError(missing_db_message(path, stanceterm_databases(path.parent)))
+            # --- end hour
+            self._store = Store.open(path, create=create)
             self.closers.append(self._store.close)
         return self._store
 
@@ -116,8 +124,11 @@ class AppContext:
                 "no annotator: pass --annotator NAME, set STANCETERM_ANNOTATOR, or put "
                 'annotator = "NAME" in stanceterm.toml'
             )
-        if name is not None and (len(name) > 100 or any(ord(ch) < 32 for ch in name)):
-            fail("annotator name must be 1-100 printable characters")
+        if name is not None:  # one rule for names, in the core
+            try:
+                name = check_annotator_name(name)
+            except ValueError as exc:
+                fail(str(exc))
         return name
 
 

@@ -22,14 +22,26 @@ def run_import(
     app: AppContext, paths: tuple[str, ...], quiet: bool = False, jobs: int | None = None
 ) -> int:
     """Import files and folders; prints per-file errors and a summary. Returns the exit code."""
+    from collections import Counter
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from stanceterm.ingest import discover, import_file
+    from stanceterm.ingest import SUFFIXES, describe_skipped, discover, import_file
     from stanceterm.store import ImportCounts
 
-    files = list(discover(paths))
+    # --- hour (issue 15 §7): folder imports name the files they skipped, by type
+    skipped: Counter[str] = Counter()
+    files = list(discover(paths, skipped))
+    skipped_note = describe_skipped(skipped)
     if not files:
-        fail("nothing to import: no .txt or .jsonl files in " + ", ".join(map(clean, paths)))
+        fail(
+            f"nothing to import: no {', '.join(SUFFIXES)} files in "
+            + ", ".join(map(clean, paths))
+            + (f" ({skipped_note})" if skipped_note else "")
+        )
+    if skipped_note:
+        click.echo(f"warning: {clean(skipped_note)}", err=True)
+    # --- end hour
     schema = app.record_schema()
     store = app.store()
     total = ImportCounts()
@@ -97,7 +109,12 @@ def run_import(
 )
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int | None) -> None:
-    """Import articles from .txt files, .jsonl files or folders.
+    """Import articles from .txt, .jsonl, .csv and .html/.htm files or folders.
+
+    A .csv file holds one article per record (a "text" column is required; "id", "title",
+    "source", "url", "published" and "lang" are optional). An .html/.htm file is a saved news
+    page: its main text, title, date, site and canonical URL are extracted (trafilatura); the
+    canonical URL is its id.
 
     A .txt file is one article whose first non-empty line is the title. A .jsonl file holds one
     article per line: "text" is required; "id", "title", "source", "url", "published" and "lang"
@@ -154,7 +171,7 @@ def export_cmd(
 
     gold: one line per adjudicated sentence with the gold labels and the annotators' versions.
     """
-    from stanceterm.export import Filters, default_out_path, export
+    from stanceterm.export import DRAFTS_HINT, Filters, default_out_path, export, left_out_drafts
 
     store = app.store(create=False)
     target = out or str(default_out_path(kind))
@@ -162,6 +179,10 @@ def export_cmd(
     n = export(store, kind, target, filters)
     where = "stdout" if target == "-" else target
     click.echo(f"Wrote {n} {kind} line(s) to {clean(where)}", err=True)
+    # drafts are never silently missing from an export (issue 12 §6)
+    drafts = left_out_drafts(store, filters) if kind in ("annotations", "sentences") else 0
+    if drafts:
+        click.echo(DRAFTS_HINT.format(n=drafts), err=True)
 
 
 @click.command("import-labels")
@@ -249,6 +270,12 @@ def stats_cmd(app: AppContext) -> None:
         f"All annotators: α claims = {alpha_text(overall.alpha)} on {overall.units} shared "
         "sentence(s)."
     )
+    drafts = sum(by.get("draft", 0) for by in per.values())
+    if drafts:
+        click.echo(
+            f"{drafts} draft(s): labels changed but not accepted with Enter; they are not "
+            "finished, and `stanceterm export` leaves them out unless given --status draft."
+        )
     click.echo(
         "skip, flag: skipped, flagged. prop: labels propagated to duplicate sentences. "
         "lab/h: sentences finished (done, skipped, flagged) per hour of active time, which "

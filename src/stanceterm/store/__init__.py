@@ -15,7 +15,7 @@ Value objects and errors (:mod:`.models`) are re-exported here, as are the migra
 version constants.
 """
 
-from stanceterm.store.db import APP_ID, Store
+from stanceterm.store.db import APP_ID, Store, stanceterm_databases
 from stanceterm.store.migrations import LATEST_VERSION, MIGRATIONS
 from stanceterm.store.models import (
     Annotation,
@@ -49,4 +49,5 @@ __all__ = [
     "Store",
     "StoreError",
     "now",
+    "stanceterm_databases",
 ]

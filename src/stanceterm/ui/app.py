@@ -26,8 +26,10 @@ class AnnotateApp(StoreApp):
         on_commit: Callable[[float, Job], None] | None = None,
         on_first_screen: Callable[[], None] | None = None,
         team_refresh: float = 3.0,
+        nudge_stances: bool = True,
     ) -> None:
         super().__init__(store, schema, annotator, keymap=keymap, on_commit=on_commit)
+        self.nudge_stances = nudge_stances  # hour (issue 15 §3): Enter nudges a stanceless claim
         self.show_others = show_others
         self.on_first_screen = on_first_screen
         #: seconds between two reads of the team's progress (off the UI thread)

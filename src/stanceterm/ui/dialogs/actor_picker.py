@@ -1,5 +1,6 @@
-"""Pick the actor of a stance: typing filters known actors and aliases fuzzily; actors named in
-the sentence come first; Enter takes the highlighted one or creates the typed name."""
+"""Pick the actor of a stance: typing ranks known actors, aliases and the sentence's new names by
+how well the typed text matches their start; Enter takes the first row (the highlight always
+starts there), which is "+ create" when nothing known matches well."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rapidfuzz import fuzz
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -19,17 +19,14 @@ from textual.widgets.option_list import Option
 from stanceterm.actors import (
     actors_in_sentence,
     alias_key,
+    best_alias_rank,
     cue_names,
-    fuzzy_lookup,
+    is_strong,
+    match_rank,
+    name_as_written,
     near_duplicates,
 )
 from stanceterm.ui.text import visible
-
-#: Added to the fuzzy score of actors that the sentence itself names.
-IN_SENTENCE_BONUS = 15.0
-#: Below this fuzzy score, no known actor is what was typed: Enter creates the typed name (or
-#: takes the name of the sentence it matches) rather than a far-fetched known actor.
-STRONG_MATCH = 85.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +37,24 @@ class ActorChoice:
     name: str
 
 
+#: A candidate's place in the list: the typed text's :data:`stanceterm.actors.Rank` then 0 for
+#: actors the sentence names, 1 for the others. Equal keys are equally good answers: a later
+#: boost (suggestions) may reorder only among those.
+CandidateRank = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     actor_id: str | None  # None: a new actor named `name`
     name: str
-    why: str = ""  # "in sentence", "near a cue", "alias: Putin", "new"
-    score: float | None = None  # the fuzzy score of a known actor matching the typed text
+    why: str = ""  # "in sentence", "in sentence · new", "alias: Putin", "new actor"
+    rank: CandidateRank | None = None  # None: nothing typed, or "+ create" what was typed
+
+
+def sentence_names(sentence: str, aliases: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(actor ids the sentence names, new names near its attribution cues): the same for every
+    keystroke, so the picker computes them once."""
+    return actors_in_sentence(sentence, aliases), cue_names(sentence, aliases)
 
 
 def candidates(
@@ -54,56 +63,53 @@ def candidates(
     aliases: Mapping[str, str],
     names: Mapping[str, str],
     limit: int = 30,
+    found: tuple[list[str], list[str]] | None = None,
 ) -> list[Candidate]:
-    """The picker's list for ``query``: in-sentence actors first, then fuzzy matches, then names
-    near attribution cues that are not known yet, then "create <query>"."""
-    here = actors_in_sentence(sentence, aliases)
-    cues = cue_names(sentence, aliases)
-    out: list[Candidate] = []
-    seen: set[str] = set()
+    """The picker's list for ``query``; Enter takes the first row.
+
+    Nothing typed: the sentence's actors, its new names near attribution cues, then every actor.
+    Typed: known actors and the sentence's new names ranked by how well the typed text matches
+    the start of a name or alias (:func:`stanceterm.actors.match_rank`), the sentence's own
+    actors first among equals; "+ create" comes first when nothing matches well, else last.
+    """
+    here, cues = found if found is not None else sentence_names(sentence, aliases)
     key = alias_key(query)
     if not key:
-        for actor_id in here:
-            out.append(Candidate(actor_id, names.get(actor_id, actor_id), "in sentence"))
+        out = [Candidate(a, names.get(a, a), "in sentence") for a in here]
         out.extend(Candidate(None, name, "in sentence · new") for name in cues)
-        seen.update(here)
+        seen = set(here)
         rest = sorted((a for a in names if a not in seen), key=lambda a: alias_key(names.get(a, a)))
         out.extend(Candidate(a, names.get(a, a)) for a in rest)
         return out[:limit]
-    matches = fuzzy_lookup(query, aliases, limit=limit)
     in_here = set(here)
-    # actors named in the sentence get a boost, not an absolute first place
-    ordered = sorted(
-        matches, key=lambda m: -(m.score + (IN_SENTENCE_BONUS if m.actor_id in in_here else 0))
-    )
-    for m in ordered:
-        if m.actor_id in seen:
-            continue
-        seen.add(m.actor_id)
-        name = names.get(m.actor_id, m.actor_id)
-        why = "in sentence" if m.actor_id in in_here else ""
-        if alias_key(m.alias) != alias_key(name):
-            why = f"{why} · alias: {m.alias}" if why else f"alias: {m.alias}"
-        out.append(Candidate(m.actor_id, name, why, m.score))
+    ranked: list[tuple[CandidateRank, str, Candidate]] = []
+    strong = False
+    for actor_id, (rank, alias) in best_alias_rank(query, aliases).items():
+        name = names.get(actor_id, actor_id)
+        why = "in sentence" if actor_id in in_here else ""
+        if alias_key(alias) != alias_key(name):
+            why = f"{why} · alias: {alias}" if why else f"alias: {alias}"
+        key4 = (*rank, 0 if actor_id in in_here else 1)
+        ranked.append((key4, alias_key(name), Candidate(actor_id, name, why, key4)))
+        strong = strong or is_strong(rank)
     for name in cues:
-        nk = alias_key(name)
-        if nk.startswith(key) or fuzz.partial_ratio(key, nk) >= 80:
-            out.append(Candidate(None, name, "in sentence · new"))
-    exact = any(alias_key(a) == key for a in aliases)
-    if not exact and all(alias_key(c.name) != key for c in out):
-        out.append(Candidate(None, " ".join(query.split()), "new actor"))
+        cue_rank = match_rank(query, name)
+        if cue_rank is None:
+            continue
+        key4 = (*cue_rank, 0)
+        ranked.append((key4, alias_key(name), Candidate(None, name, "in sentence · new", key4)))
+        strong = strong or is_strong(cue_rank)
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    out = [c for _, _, c in ranked]
+    exact = any(alias_key(a) == key for a in aliases) or any(alias_key(c.name) == key for c in out)
+    if not exact:
+        written = name_as_written(query, sentence) or " ".join(query.split())
+        create = Candidate(None, written, "new actor")
+        if strong:
+            out = [*out[: limit - 1], create]
+        else:
+            out.insert(0, create)
     return out[:limit]
-
-
-def default_choice(query: str, cands: list[Candidate]) -> int:
-    """The option Enter takes: the first, unless a name was typed that no known actor matches
-    well; then the first new name (a name of the sentence, else "create" what was typed)."""
-    if not alias_key(query):
-        return 0
-    best = max((c.score for c in cands if c.score is not None), default=None)
-    if best is not None and best >= STRONG_MATCH:
-        return 0
-    return next((i for i, c in enumerate(cands) if c.actor_id is None), 0)
 
 
 class ActorPicker(ModalScreen[ActorChoice | None]):
@@ -128,6 +134,7 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
         self.names = dict(names)
         self.claim = claim
         self._cands: list[Candidate] = []
+        self._found: tuple[list[str], list[str]] | None = None
         self._confirm: str | None = None  # a near-duplicate name the user was warned about
         self._known_names = sorted(set(self.names.values()) | set(self.aliases))
 
@@ -146,7 +153,9 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
         self.query_one(Input).focus()
 
     def _fill(self, query: str) -> None:
-        self._cands = candidates(query, self.sentence, self.aliases, self.names)
+        if self._found is None:
+            self._found = sentence_names(self.sentence, self.aliases)
+        self._cands = candidates(query, self.sentence, self.aliases, self.names, found=self._found)
         options = self.query_one(OptionList)
         options.clear_options()
         for i, c in enumerate(self._cands):
@@ -158,7 +167,7 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
                 prompt.append(f"  {visible(c.why)}", style="dim")
             options.add_option(Option(prompt, id=f"c{i}"))
         if self._cands:
-            options.highlighted = default_choice(query, self._cands)
+            options.highlighted = 0  # Enter takes the first row, always
         self._warn(None)
 
     def _warn(self, text: str | None) -> None:

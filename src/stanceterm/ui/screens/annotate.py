@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any, ClassVar, cast
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -77,6 +77,36 @@ def _delta(before: Annotation | None, after: Annotation | None) -> tuple[int, di
     return done, claims
 
 
+def describe_undo(
+    undone: Annotation | None, restored: Annotation | None, actor: Callable[[str], str]
+) -> str:
+    """What an undone change had done, from the state it left (``undone``) and the state the undo
+    brought back (``restored``): "stance la Russie support on denial"."""
+    new_claims = undone.claims if undone else ()
+    old_claims = restored.claims if restored else ()
+    new_stances = undone.stances if undone else ()
+    old_stances = restored.stances if restored else ()
+    parts = [f"claim {c}" for c in new_claims if c not in old_claims]
+    parts += [f"removed claim {c}" for c in old_claims if c not in new_claims]
+
+    def show(s: Stance) -> str:
+        return f"{actor(s.actor)} {s.stance} on {s.claim}"
+
+    parts += [f"stance {show(s)}" for s in new_stances if s not in old_stances]
+    parts += [f"removed stance {show(s)}" for s in old_stances if s not in new_stances]
+    new_status = undone.status if undone else None
+    if new_status != (restored.status if restored else None) and new_status in STATUS_WORDS:
+        parts.append(STATUS_WORDS[new_status])
+    if (undone.note if undone else None) != (restored.note if restored else None):
+        parts.append("note")
+    if len(parts) > 4:
+        parts = [*parts[:4], "…"]
+    return ", ".join(parts) or "a change"
+
+
+STATUS_WORDS = {"done": "done", "skipped": "skip", "flagged": "flag", "draft": "reopen"}
+
+
 class AnnotateScreen(Screen[None]):
     AUTO_FOCUS = ""  # nothing focused: every key reaches the screen
 
@@ -91,6 +121,7 @@ class AnnotateScreen(Screen[None]):
         team_refresh: float = 3.0,
     ) -> None:
         super().__init__()
+        self._nudged: set[str] = set()  # hour (issue 15 §3): sentences already nudged
         self.show_others = show_others
         self.on_first_screen = on_first_screen
         #: seconds between two reads of the team's progress (off the UI thread)
@@ -228,6 +259,19 @@ class AnnotateScreen(Screen[None]):
         reader, self._team_reader = self._team_reader, None
         if reader is not None and not self._team_polling:
             reader.close()
+
+    def on_key(self, event: events.Key) -> None:
+        # hour (issue 15 §3): `a` is greyed out until a claim is tagged; pressed anyway, it says
+        # what to do first instead of nothing
+        if self.ann is None or self.ann.claims or self.undo_in_flight:
+            return
+        for b in self._all_bindings():
+            if b.id == "add_stance" and event.key in effective_keys(
+                b, self.stance_app.keymap_overrides
+            ):
+                event.stop()
+                self.action_add_stance()
+                return
 
     def key_for(self, binding_id: str) -> str:
         """The first key of a binding, after the keymap, as shown to the user."""
@@ -677,6 +721,14 @@ class AnnotateScreen(Screen[None]):
             return
         labels = self.query_one(LabelEditor).toggled((self.ann.claims, self.ann.stances), key)
         if labels is not None:
+            gone = len(self.ann.stances) - len(labels[1])
+            if gone > 0:  # hour (issue 15 §3): removing a claim removes its stances; say so
+                removed = ", ".join(c for c in self.ann.claims if c not in labels[0])
+                self.notify(
+                    f"removed claim {removed} and its {gone} stance(s); u brings them back",
+                    markup=False,
+                    timeout=4,
+                )
             self._labels_changed(*labels, "claims", t0)
 
     def on_claim_bar_toggled(self, message: ClaimBar.Toggled) -> None:
@@ -693,6 +745,18 @@ class AnnotateScreen(Screen[None]):
     def action_accept(self) -> None:
         t0 = time.perf_counter()
         if self.ann is None:
+            return
+        # hour (issue 15 §3): a claim without a stance gets a nudge, once per sentence
+        bare = [c for c in self.ann.claims if all(st.claim != c for st in self.ann.stances)]
+        sid = self.ann.sentence_id
+        nudge = getattr(self.app, "nudge_stances", True)  # AnnotateApp(nudge_stances=...)
+        if bare and nudge and sid not in self._nudged:
+            self._nudged.add(sid)
+            self.notify(
+                f"no stance on {', '.join(bare)}: a adds one; Enter again marks it done",
+                markup=False,
+                timeout=4,
+            )
             return
         self._set(replace(self.ann, status="done"), "done", t0=t0)
         self._advance()
@@ -736,7 +800,12 @@ class AnnotateScreen(Screen[None]):
         editor.show_stances(stances, row)
 
     def action_add_stance(self) -> None:
-        if self.ann is None or not self.ann.claims:
+        if self.ann is None:
+            return
+        if not self.ann.claims:  # hour (issue 15 §3): say what to do first
+            keys = sorted(c.key for c in self.stance_app.schema.claims)
+            span = f"{keys[0]}-{keys[-1]}" if len(keys) > 1 else str(keys[0]) if keys else "?"
+            self.notify(f"Tag a claim first (keys {span}), then a adds a stance on it.", timeout=4)
             return
         sentence_id = self.ann.sentence_id
         editor = self.query_one(LabelEditor)
@@ -769,15 +838,24 @@ class AnnotateScreen(Screen[None]):
         self.undo_in_flight += 1
         self.refresh_bindings()
 
-        def run(store: Store) -> tuple[str, Annotation | None, Annotation | None] | None:
-            return store.labels.undo_states(annotator)
+        Undone = tuple[tuple[str, Annotation | None, Annotation | None] | None, int | None]
 
-        def done(result: tuple[str, Annotation | None, Annotation | None] | None) -> None:
+        def run(store: Store) -> Undone:
+            undone = store.labels.undo_states(annotator)
+            sentence = store.corpus.sentence(undone[0]) if undone is not None else None
+            return undone, (sentence.idx + 1 if sentence is not None else None)
+
+        def done(answer: Undone) -> None:
+            result, number = answer
             self.undo_in_flight -= 1
             if result is None:
                 self.notify("Nothing to undo.", timeout=3)
             else:
                 sid, before, after = result
+                # hour (issue 15 §3): say what was undone
+                what = describe_undo(before, after, self.stance_app.display_actor)
+                where = f", sentence {number}" if number is not None else ""
+                self.notify(f"undid: {what}{where}", markup=False, timeout=5)
                 self._moved(before, after)
                 self.jump_to(sid)
             self._show_progress()
