@@ -261,7 +261,9 @@ def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes
 def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
     """One line per sentence with a gold record: the gold labels (actor names resolved), the
     adjudicator, the decision time and the annotators' versions it was made from (``sources``,
-    each with the ``updated_at`` that identifies the version). Only ``--article`` filters gold."""
+    each with the ``updated_at`` that identifies the version). Only ``--article`` filters gold.
+    A copy of a dedup cluster carries the decision made on its representative, marked with
+    ``propagated_from`` (a cluster is one unit)."""
     names = store.actors.names()
     for (
         sid,
@@ -275,6 +277,7 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
         sources,
         note,
         updated,
+        propagated_from,
     ) in store.gold.iter_rows(articles=filters.articles):
         srcs = [
             {
@@ -304,6 +307,7 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
                 "sources": srcs,
                 "note": note,
                 "decided_at": updated,
+                "propagated_from": propagated_from,
             }
         )
 

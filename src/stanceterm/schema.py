@@ -357,7 +357,9 @@ class GoldRecord(_Strict):
     ``status`` is ``gold`` (the labels are the decision) or ``unresolvable`` (no labels: the
     adjudicator could not decide). ``chosen_from`` names the annotator whose version the gold
     labels equal (accepted as is), else it is null (edited, or unresolvable). ``sources`` are the
-    annotators' versions the decision was made from.
+    annotators' versions the decision was made from. ``propagated_from``: null for a decision
+    made on this sentence; the representative's id on a copy of a dedup cluster, which carries
+    the decision made on its representative (a cluster is one unit).
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -372,6 +374,7 @@ class GoldRecord(_Strict):
     sources: list[GoldSource]
     note: str | None = None
     decided_at: str
+    propagated_from: str | None = None
 
 
 #: The models whose JSON Schema is written to schemas/ by ``stanceterm schemas``.

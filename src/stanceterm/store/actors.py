@@ -41,12 +41,15 @@ def add_actor_row(
                 "INSERT INTO actors(id, name, created_by, created_at) VALUES (?, ?, ?, ?)",
                 (actor_id, name, created_by, now()),
             )
+    trusted = int(created_by is None)  # the schema's gazetteer; never the picker's
     for alias in [name, *aliases]:
         alias = alias.strip()
         if alias:
             c.execute(
-                "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id) VALUES (?, ?, ?)",
-                (alias_key(alias), alias, actor_id),
+                "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET trusted = max(trusted, excluded.trusted) "
+                "WHERE actor_id = excluded.actor_id",
+                (alias_key(alias), alias, actor_id, trusted),
             )
     return actor_id
 
@@ -82,6 +85,24 @@ def add_actor_with_id(c: sqlite3.Connection, actor_id: str, name: str, created_b
 # --- end safeimport
 
 
+def add_alias_row(c: sqlite3.Connection, actor_id: str, alias: str, *, trusted: bool) -> None:
+    """Make ``alias`` a name of ``actor_id``, in the caller's transaction.
+
+    ``trusted``: the alias was added by a project lead (``stanceterm actors alias``), so dedup
+    may treat the two names as one actor; an alias made in the picker by one annotator is never
+    trusted (one keystroke must not merge sentences). Moving an alias to another actor takes the
+    new ``trusted``; adding it again to the same actor never lowers it.
+    """
+    require_tx(c, "add_alias_row")
+    c.execute(
+        "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET alias = excluded.alias, "
+        "trusted = CASE WHEN actor_id = excluded.actor_id THEN max(trusted, excluded.trusted) "
+        "ELSE excluded.trusted END, actor_id = excluded.actor_id",
+        (alias_key(alias), alias.strip(), actor_id, int(trusted)),
+    )
+
+
 def record_label_schema(c: sqlite3.Connection, schema: LabelSchema) -> bool:
     """Store the label schema in ``meta`` and seed its actor gazetteer, in the caller's
     transaction. Returns True if the stored schema changed."""
@@ -111,12 +132,10 @@ class Actors:
         with self._db.tx() as c:
             return add_actor_row(c, name, aliases, created_by)
 
-    def add_alias(self, actor_id: str, alias: str) -> None:
+    def add_alias(self, actor_id: str, alias: str, *, trusted: bool = False) -> None:
+        """Make ``alias`` a name of ``actor_id`` (see :func:`add_alias_row`)."""
         with self._db.tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO actor_aliases(key, alias, actor_id) VALUES (?, ?, ?)",
-                (alias_key(alias), alias.strip(), actor_id),
-            )
+            add_alias_row(c, actor_id, alias, trusted=trusted)
 
     def resolve(self, name_or_id: str) -> str | None:
         """Actor id for an id, a display name or any alias (accent- and case-insensitive)."""
@@ -154,3 +173,18 @@ class Actors:
         names, keys = self.names(), self.alias_keys()
         merged = {a: follow_aliases(a, names, keys) for a in names}
         return {a: t for a, t in merged.items() if t != a}
+
+    def trusted_alias_map(self) -> dict[str, str]:
+        """Alias -> actor id of the trusted aliases (``actor_aliases.trusted``: the label
+        schema's gazetteer and aliases a lead added), and the display names of the actors that
+        have one: the only names dedup may treat as one actor. Aliases made in the picker are
+        left out, so one keystroke cannot merge sentences."""
+        with self._db.read() as c:
+            rows = c.execute("SELECT alias, actor_id FROM actor_aliases WHERE trusted = 1")
+            out = {str(r[0]): str(r[1]) for r in rows}
+            for r in c.execute(
+                "SELECT name, id FROM actors WHERE id IN "
+                "(SELECT actor_id FROM actor_aliases WHERE trusted = 1)"
+            ):
+                out[str(r[0])] = str(r[1])
+        return out

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from stanceterm.store.actors import add_actor_with_id
-from stanceterm.store.base import Handle, require_tx
+from stanceterm.store.base import UNIT_ID, UNIT_JOIN, UNIT_SEQ, UNIT_TEXT, Handle, require_tx
 from stanceterm.store.models import (
     ANN_COLS,
     ANN_UPSERT,
@@ -225,7 +225,8 @@ class Labels:
         """Write imported annotation states as given (timestamps kept), in the caller's transaction.
 
         Records equal to the stored state are skipped, so importing the same file twice changes
-        nothing. Returns (written, unchanged).
+        nothing. A direct record on a cluster's representative propagates to its copies.
+        Returns (written, unchanged).
         """
         c = self._db.conn
         require_tx(c, "labels.import_records")
@@ -238,6 +239,8 @@ class Labels:
                 continue
             write_state(c, rec)
             record_event(c, rec.sentence_id, rec.annotator, "import", before, rec)
+            if rec.propagated_from is None:  # as the screen and merge do: a cluster is one unit
+                propagate(c, rec.sentence_id, rec.annotator, rec)
             written += 1
         return written, unchanged
 
@@ -299,9 +302,15 @@ class Labels:
     def iter_reliability_rows(
         self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 5000
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream (sentence_id, text, annotator, status, claims_json, stances_json) of the direct
+        """Stream (unit_id, text, annotator, status, claims_json, stances_json) of the direct
         (not propagated) labels whose status is in ``statuses`` (and whose annotator is in
-        ``annotators``, if given), in sentence order, then annotator."""
+        ``annotators``, if given), in unit order, then annotator.
+
+        A dedup cluster is one unit (:data:`~stanceterm.store.base.UNIT_JOIN`): a label written on
+        a copy counts for its representative, whose id and text the row carries. When one
+        annotator labelled several copies of a cluster, their rows come in this order: the other
+        copies by ``updated_at``, the representative's own label last (the last row is the one a
+        reader keeping one value per annotator keeps)."""
         if not statuses:
             return
         where = [
@@ -313,9 +322,10 @@ class Labels:
             where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
             params.extend(annotators)
         sql = (
-            "SELECT a.sentence_id, s.text, a.annotator, a.status, a.claims, a.stances "
-            "FROM annotations a JOIN sentences s ON s.id = a.sentence_id "
-            f"WHERE {' AND '.join(where)} ORDER BY s.seq, a.annotator"
+            f"SELECT {UNIT_ID}, {UNIT_TEXT}, a.annotator, a.status, a.claims, a.stances "
+            f"FROM annotations a {UNIT_JOIN} "
+            f"WHERE {' AND '.join(where)} "
+            f"ORDER BY {UNIT_SEQ}, a.annotator, a.sentence_id = {UNIT_ID}, a.updated_at"
         )
         yield from self._db.stream(sql, params, batch)
 

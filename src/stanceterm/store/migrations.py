@@ -296,6 +296,37 @@ BEGIN
 END;
 """
 
+#: v10 (dedup, issue 14): ``actor_aliases.trusted``: 1 for an alias dedup may treat as the same
+#: actor (the label schema's gazetteer, or added by a lead with ``stanceterm actors alias``), 0
+#: for one made in the picker by one annotator. Existing aliases of actors created by nobody
+#: (the schema's) are trusted, as the previous rule had it.
+#:
+#: The visibility rule of :mod:`~stanceterm.store.clusters` (a cluster member is hidden unless
+#: it carries direct labels) is kept by triggers, whatever writes the labels (the screen,
+#: import-labels, merge, undo): a direct label shows a hidden copy; removing a copy's last direct
+#: label hides it again. So an incremental dedup run stays equal to a full one.
+_V10 = """
+ALTER TABLE actor_aliases ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
+UPDATE actor_aliases SET trusted = 1
+WHERE actor_id IN (SELECT id FROM actors WHERE created_by IS NULL);
+CREATE TRIGGER annotations_show_copy_insert AFTER INSERT ON annotations
+WHEN NEW.propagated_from IS NULL BEGIN
+    UPDATE sentences SET hidden = 0 WHERE id = NEW.sentence_id AND hidden = 1;
+END;
+CREATE TRIGGER annotations_show_copy_update AFTER UPDATE ON annotations
+WHEN NEW.propagated_from IS NULL BEGIN
+    UPDATE sentences SET hidden = 0 WHERE id = NEW.sentence_id AND hidden = 1;
+END;
+CREATE TRIGGER annotations_hide_copy_delete AFTER DELETE ON annotations
+WHEN OLD.propagated_from IS NULL BEGIN
+    UPDATE sentences SET hidden = 1 WHERE id = OLD.sentence_id AND hidden = 0
+    AND cluster_id IS NOT NULL
+    AND id NOT IN (SELECT representative_id FROM clusters WHERE id = sentences.cluster_id)
+    AND NOT EXISTS (SELECT 1 FROM annotations WHERE sentence_id = OLD.sentence_id
+                    AND propagated_from IS NULL);
+END;
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, _V1),
@@ -307,6 +338,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (7, _V7),
     (8, _V8),
     (9, _V9),
+    (10, _V10),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -169,6 +169,8 @@ class DedupState:
     threshold: float = float("nan")
     version: str = ""
     splits: int = 0
+    #: fingerprint of the trusted gazetteer the run used (a new one rebuilds the clusters)
+    gazetteer: str = ""
 
 
 @dataclass(slots=True)

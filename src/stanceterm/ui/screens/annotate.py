@@ -1198,7 +1198,16 @@ class AnnotateScreen(Screen[None]):
                 Job(lambda store: store.clusters.split(member_id, annotator), "split", None, done)
             )
 
-        self.app.push_screen(ClusterDialog(members, sentence.id), chosen)
+        aliases = self.store.actors.trusted_alias_map()
+
+        def describe(rep_text: str, copy_text: str) -> str:
+            # dedup pulls in numpy and rapidfuzz: loaded on first use (the dialog's worker
+            # thread), so the screen starts without them (tests/test_layout.py)
+            from stanceterm.dedup import describe_difference
+
+            return describe_difference(rep_text, copy_text, aliases)
+
+        self.app.push_screen(ClusterDialog(members, sentence.id, describe), chosen)
 
     def action_guidelines(self) -> None:
         panel = self.query_one("#guidelines")
