@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import shlex
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +17,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+# STANCETERM_BENCH_SRC: measure another checkout's code (e.g. the base commit, for "before" figures)
+SRC = Path(os.environ.get("STANCETERM_BENCH_SRC") or ROOT / "src")
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
 
 
 def peak_rss_mb(children: bool = False) -> float:
@@ -71,3 +78,43 @@ def synthetic_db(
     with store.tx():
         store.corpus.insert_articles((article(a) for a in range(n_articles)), ImportCounts())
     return store
+
+
+def load() -> str:
+    """The 1-minute load average (the machine is shared: every figure is printed beside it)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def runs(n: int, fn: Callable[[], T]) -> tuple[float, float, T]:
+    """(best, median) wall time of n runs and the last result."""
+    times: list[float] = []
+    out = None
+    for _ in range(n):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    assert out is not None
+    return min(times), statistics.median(times), out
+
+
+def cli_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``python -m stanceterm ARGS`` as a user would: (wall s, peak RSS MB, stdout).
+
+    The peak RSS is this child's own ``ru_maxrss`` (with the children it waited for, such as
+    import's worker pool), read with ``os.wait4`` on its pid, so it is not the maximum over every
+    child the benchmark ever started (what ``RUSAGE_CHILDREN`` would give)."""
+    cmd = [sys.executable, "-m", "stanceterm", *args]
+    e = dict(os.environ if env is None else env)
+    e["PYTHONPATH"] = str(SRC) + os.pathsep + e.get("PYTHONPATH", "")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=e)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}): {tail}")
+        return wall, usage.ru_maxrss / 1024.0, out.read().decode()

@@ -1,4 +1,9 @@
-"""A labelled dedup corpus: wire-copy variants and hard negatives, with ground truth.
+"""A synthetic dedup corpus for SPEED and regression only, NOT an accuracy evaluation.
+
+Demoted (issue 14): its variants are exactly what the normaliser removes and its negatives are
+exactly the kinds the old guard was written against, so precision / recall measured on it are
+in-sample. Accuracy figures come from ``dedup_eval.py`` on Universal Dependencies sentences, with
+a held-out part.
 
 Deterministic for a given (size, seed). Every *story* sentence (French or English, about arms
 deliveries, with actors from the label schema's gazetteer) gets:

@@ -146,6 +146,9 @@ def main() -> None:
     ap.add_argument("--exhaustive-rows", type=int, default=2000)
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--db", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--end-to-end", action="store_true", help="also run_dedup on SQLite at 50k (with --sizes)"
+    )
     args = ap.parse_args()
     if args.child:
         child(args.child, args.threshold, args.db)
@@ -176,7 +179,7 @@ def main() -> None:
     else:
         exh = ratio_vs_exhaustive(curve, ratio_n, args.threshold, args.exhaustive_rows, load[0])
     growth(curve)
-    if exh is not None and size == "large" and not args.sizes:
+    if exh is not None and ((size == "large" and not args.sizes) or args.end_to_end):
         end_to_end(args.threshold, exh)
 
 

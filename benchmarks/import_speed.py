@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Import speed: the whole `stanceterm import` pipeline on a synthetic fr/en news JSONL file.
+"""Import speed: the whole `stanceterm import` pipeline on real fr/en news and treebank text.
 
-    python benchmarks/import_speed.py --size small    # 20k sentences
-    python benchmarks/import_speed.py --size large    # 200k sentences (the issue's target)
+    python benchmarks/import_speed.py --sentences 30000          # real text (benchmarks/realtext.py)
+    python benchmarks/import_speed.py --source synthetic --sentences 200000   # the old corpus.py
+
+Real text: BBC News, AG News, UD French/English treebanks (see benchmarks/README.md); when the
+sources hold fewer unique sentences than asked the corpus stops there and the figure says so.
+Baseline, same run, same text: pysbd alone (the fr or en Segmenter on each paragraph, in this
+process, one core) on the first articles of the same corpus; the ratio is import/pysbd.
+The import is timed --repeats times (fresh DB each time): best and median are reported.
 
 Runs `stanceterm import` as a subprocess (reading, validation, boilerplate, segmentation with the
 fast path on --jobs processes, SQLite writes), samples the RSS of its whole process tree (the
@@ -23,22 +29,16 @@ import time
 from pathlib import Path
 
 import orjson
-from _common import ROOT, WORK, result
-from corpus import iter_articles, write_jsonl
+from _common import SRC, WORK, result
+from corpus import write_jsonl
+from realtext import build_corpus
+from realtext import write_jsonl as write_real
 
 SIZES = {"small": 20_000, "large": 200_000}
 TARGET_RATE = 8000
 TARGET_MB = 300
+RATIO_TARGET = 7.0
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-# one-core, pure-pysbd import: the fast path swapped out for pysbd on whole paragraphs
-BASELINE = """
-import sys
-from stanceterm import cli, segment
-segment.split_sentences = segment.split_sentences_pysbd
-sys.argv = ["stanceterm", *sys.argv[1:]]
-cli.main()
-"""
 
 
 def _children(pid: int) -> list[int]:
@@ -68,7 +68,7 @@ def _tree_rss(pid: int) -> int:
 
 def run(cmd: list[str]) -> tuple[float, float, str]:
     """Wall time, peak tree RSS (MB), stderr."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0
@@ -96,80 +96,108 @@ def count(db: Path) -> int:
         return int(c.execute("SELECT count(*) FROM sentences").fetchone()[0])
 
 
+def pysbd_alone(path: Path, limit: int) -> tuple[int, float]:
+    """Sentences and seconds of bare pysbd on the paragraphs of the first articles (one core)."""
+    import pysbd
+
+    segs = {lang: pysbd.Segmenter(language=lang, clean=False) for lang in ("fr", "en")}
+    n = 0
+    t0 = time.perf_counter()
+    with path.open("rb") as fh:
+        for line in fh:
+            art = orjson.loads(line)
+            seg = segs["fr" if art.get("lang") == "fr" else "en"]
+            for para in [art.get("title") or "", *art["text"].split("\n\n")]:
+                if para.strip():
+                    n += len(seg.segment(para))
+            if n >= limit:
+                break
+    return n, time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", choices=SIZES, default=None)
     ap.add_argument("--sentences", type=int, default=None)
-    ap.add_argument("--baseline-sentences", type=int, default=5000)
+    ap.add_argument("--source", choices=("real", "synthetic"), default="real")
+    ap.add_argument("--baseline-sentences", type=int, default=4000)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
     n = args.sentences or SIZES[args.size or "small"]
     WORK.mkdir(parents=True, exist_ok=True)
-    corpus = write_jsonl(WORK / f"import-{n}-{args.seed}.jsonl", n, args.seed)
-    subset = WORK / f"import-base-{args.baseline_sentences}-{args.seed}.jsonl"
-    with subset.open("wb") as f:
-        for art in iter_articles(args.baseline_sentences, args.seed + 1):
-            f.write(orjson.dumps(art) + b"\n")
+    if args.source == "real":
+        rc = build_corpus(n)
+        corpus = WORK / f"import-real-{n}.jsonl"
+        write_real(rc, corpus)
+        source = "realtext(bbc,ag_news,ud_en_gum,ud_en_ewt,ud_fr_*)" + (
+            "_SHORT" if rc.short else ""
+        )
+        print(rc.note)
+    else:
+        corpus = write_jsonl(WORK / f"import-{n}-{args.seed}.jsonl", n, args.seed)
+        source = "synthetic(corpus.py)"
+    base_n, base_s = pysbd_alone(corpus, args.baseline_sentences)
+    base_rate = base_n / base_s
 
     db = WORK / f"import-{n}.db"
-    base_db = WORK / "import-base.db"
-    for p in (db, base_db):
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(p) + suffix).unlink(missing_ok=True)
-
     py = sys.executable
-    base_s, base_mb, _ = run(
-        [py, "-c", BASELINE, "--db", str(base_db), "import", "-q", "--jobs", "1", str(subset)]
-    )
-    base_n = count(base_db)
-    took, peak_mb, _ = run(
-        [
-            py,
-            "-m",
-            "stanceterm",
-            "--db",
-            str(db),
-            "import",
-            "-q",
-            "--jobs",
-            str(args.jobs),
-            str(corpus),
-        ]
-    )
-    got = count(db)
-    rate = got / took
-    base_rate = base_n / base_s
+    times, peaks = [], []
+    got = 0
+    for _ in range(args.repeats):
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        took, peak_mb, _ = run(
+            [
+                py,
+                "-m",
+                "stanceterm",
+                "--db",
+                str(db),
+                "import",
+                "-q",
+                "--jobs",
+                str(args.jobs),
+                str(corpus),
+            ]
+        )
+        got = count(db)
+        times.append(took)
+        peaks.append(peak_mb)
+    best, med = min(times), sorted(times)[len(times) // 2]
+    rate, rate_med = got / best, got / med
+    peak = max(peaks)
     load = os.getloadavg()[0]
     print(
         f"corpus: {corpus.name}, {corpus.stat().st_size / 2**20:.1f} MB, {got} sentences imported"
     )
     print(
-        f"stanceterm import --jobs {args.jobs}: {took:.1f} s, {rate:,.0f} sentences/s, peak RSS {peak_mb:.0f} MB (tree)"
+        f"stanceterm import --jobs {args.jobs}: best {best:.2f} s, median {med:.2f} s -> "
+        f"{rate:,.0f} / {rate_med:,.0f} sentences/s, peak RSS {peak:.0f} MB (process tree)"
     )
     print(
-        f"baseline, pure pysbd on one core ({base_n} sentences): {base_rate:,.0f} sentences/s, peak {base_mb:.0f} MB"
+        f"baseline, pysbd alone, one core, same text ({base_n} sentences): {base_rate:,.0f} sentences/s"
     )
-    print(
-        f"ratio: {rate / base_rate:.2f}x   (load average at the end: {load:.1f} on {os.cpu_count()} cores)"
-    )
-    for p in (db, base_db):
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(p) + suffix).unlink(missing_ok=True)
-    # The issue's 8,000/s is for its 200k-sentence corpus. On a small corpus the fixed start-up
-    # (interpreter, imports, worker pool: about a second) weighs, so a small run checks the
-    # same-run ratio instead: the fast path and both cores must give at least 3x pure pysbd.
-    full_size = got >= 150_000
-    ok = (rate >= TARGET_RATE if full_size else rate / base_rate >= 3.0) and peak_mb < TARGET_MB
+    print(f"ratio: {rate_med / base_rate:.2f}x (median)  load {load:.1f} on {os.cpu_count()} cores")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    # Ratio (fails the run): the median import against pysbd alone, same text, same run. The issue
+    # measured 6.3k/s against 1.1k/s (5.7x) on real text; 8k/s at that baseline is 7.3x, so the
+    # ratio target is 7. The absolute rate and RSS are reported beside it.
+    ratio = rate_med / base_rate
     result(
         "import_speed",
-        ok,
+        ratio >= RATIO_TARGET,
+        source=source,
         sentences=got,
-        per_s=round(rate),
-        target=TARGET_RATE if full_size else "ratio>=3(8000/s@200k)",
-        baseline_per_s=round(base_rate),
-        ratio=round(rate / base_rate, 2),
-        peak_rss_mb=round(peak_mb),
+        per_s_median=round(rate_med),
+        per_s_best=round(rate),
+        target_per_s=TARGET_RATE,
+        pysbd_alone_per_s=round(base_rate),
+        ratio=round(ratio, 2),
+        target_ratio=RATIO_TARGET,
+        peak_rss_mb=round(peak),
         target_mb=TARGET_MB,
         load=round(load, 1),
     )

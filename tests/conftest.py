@@ -24,6 +24,7 @@ from stanceterm.ingest import import_file
 from stanceterm.schema import LabelSchema, load_schema
 from stanceterm.segment import match_key
 from stanceterm.store import Annotation, ImportCounts, NewArticle, Stance, Store
+from stanceterm.suggest import Example
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "putin-kim-arms-fr.txt"
@@ -66,6 +67,44 @@ def filled(store: Store) -> Store:
     add_article(store, "a1", ["Putin said yes.", "Kim denied it.", "Sanctions fail."])
     add_article(store, "a2", ["Washington warned Moscow.", "Nothing else."])
     return store
+
+
+#: claim suggestions (test_suggest, test_ui_suggest): a small fixed bilingual corpus
+SUGGEST_CLAIMS = ["arms_deal", "denial", "sanctions_efficacy"]
+
+ARMS = [
+    "Moscow will buy artillery shells and rockets from Pyongyang.",
+    "La Russie achète des obus et des roquettes à la Corée du Nord.",
+    "Kim offered Putin weapons and ammunition for the war.",
+    "Pyongyang livrerait des munitions et des armes à Moscou.",
+    "The arms deal would supply millions of artillery shells.",
+    "Un accord d'armement portant sur des obus d'artillerie.",
+    "North Korea may sell rockets and shells to Russia.",
+    "Moscou chercherait des armes et des munitions nord-coréennes.",
+]
+DENIAL = [
+    "The Kremlin denied any such talks took place.",
+    "Le Kremlin a démenti toute négociation de ce genre.",
+    "Pyongyang rejected the claim as a lie.",
+    "Moscou a nié ces allégations américaines.",
+    "Officials denied the report, calling it absurd.",
+    "Les deux parties nient l'affirmation des États-Unis.",
+]
+NONE = [
+    "The weather in Vladivostok was mild on Tuesday.",
+    "Le train blindé est arrivé à la gare à midi.",
+    "The summit took place at a space launch centre.",
+    "Les journalistes attendaient devant le bâtiment.",
+    "Kim travelled by train across the border.",
+    "La délégation comprenait plusieurs ministres.",
+]
+
+
+def suggest_corpus() -> list[Example]:
+    out = [Example(f"a:{i}", t, ("arms_deal",)) for i, t in enumerate(ARMS)]
+    out += [Example(f"d:{i}", t, ("denial",)) for i, t in enumerate(DENIAL)]
+    out += [Example(f"n:{i}", t, ()) for i, t in enumerate(NONE)]
+    return out
 
 
 # --------------------------------------------------------------------------- the CLI as a user runs it

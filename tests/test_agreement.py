@@ -570,3 +570,73 @@ def test_public_names_exist() -> None:
     for name in agreement.__all__:
         assert hasattr(agreement, name), name
     assert agreement.LEVELS == ("nominal", "ordinal", "interval", "ratio", "masi", "jaccard")
+
+
+def test_alpha_from_lists_equals_array_and_krippendorff_on_random_data() -> None:
+    """The list fast path (np.fromiter factorisation, issue 17) gives the same value as the
+    float-array path and the krippendorff package, with None and distinct NaN objects missing."""
+    import krippendorff
+
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 6, size=(5, 3000)).astype(np.float64)
+    data[rng.random(data.shape) < 0.25] = np.nan
+    rows: list[list[Any]] = [[None if np.isnan(v) else int(v) for v in row] for row in data]
+    rows[0] = [float("nan") if v is None else v for v in rows[0]]  # fresh NaN objects
+    as_str = [[None if v is None or v != v else f"c{v}" for v in row] for row in rows]
+    want = float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+    for level in ("nominal", "ordinal", "interval"):
+        assert alpha(rows, level) == pytest.approx(alpha(data, level), abs=1e-12)
+    assert alpha(rows) == pytest.approx(want, abs=1e-12)
+    assert alpha(as_str) == pytest.approx(want, abs=1e-12)
+    with pytest.raises(ValueError, match="unhashable"):
+        alpha([[1, [2]], [1, 2]])
+
+
+@pytest.mark.parametrize("level", ["masi", "jaccard"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sparse_set_formulation_equals_dense(
+    level: Level, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sparse formulation for set values (issue 17: many distinct actors) gives the dense
+    count-matrix results: alpha, bootstrap samples and alpha_with_ci."""
+    import random
+
+    from stanceterm import agreement as agr
+
+    rng = random.Random(seed)
+    data: list[list[Any]] = [
+        [
+            None if rng.random() < 0.2 else frozenset(rng.sample(range(12), rng.randint(0, 3)))
+            for _ in range(400)
+        ]
+        for _ in range(rng.choice([2, 3, 4]))
+    ]
+    dense = (alpha(data, level), bootstrap_samples(data, level, n=60, seed=5))
+    monkeypatch.setattr(agr, "_SPARSE_SET_VALUES", 0)
+    assert alpha(data, level) == pytest.approx(dense[0], abs=1e-12)
+    np.testing.assert_allclose(bootstrap_samples(data, level, n=60, seed=5), dense[1], atol=1e-12)
+    assert alpha_with_ci(data, level, n_boot=60, seed=5).value == pytest.approx(dense[0], abs=1e-12)
+    dense_pa = percent_agreement(data)
+    monkeypatch.setattr(agr, "_SPARSE_SET_VALUES", -1)
+    assert percent_agreement(data) == pytest.approx(dense_pa, abs=1e-12)
+
+
+def test_set_alpha_with_thousands_of_distinct_actor_sets() -> None:
+    """Real labels name thousands of distinct actors: 8,000 distinct sets no longer raise
+    (the dense method stopped at 5,000 values), and two identical annotators give 1.0."""
+    import random
+
+    rng = random.Random(0)
+    truth = [
+        frozenset({f"actor{rng.randrange(20000)}", f"actor{rng.randrange(300)}"})
+        for _ in range(8000)
+    ]
+    other = [
+        v if rng.random() < 0.8 else frozenset({f"actor{rng.randrange(20000)}"}) for v in truth
+    ]
+    a = alpha([truth, other, truth], "masi")
+    assert 0.5 < a < 1.0
+    assert alpha([truth, truth], "masi") == 1.0
+    res = alpha_with_ci([truth, other, truth], "masi", n_boot=50)
+    assert res.ci_low <= a <= res.ci_high
+    assert 0.8 < percent_agreement([truth, other, truth]) < 1.0

@@ -18,12 +18,11 @@ from rapidfuzz import fuzz
 
 from stanceterm.dedup import (
     DEFAULT_THRESHOLD,
-    Gazetteer,
     cluster_id_for,
     cluster_texts,
     compare_key,
-    fact_guard,
-    features,
+    describe_difference,
+    explain,
     normalize,
     run_dedup,
 )
@@ -105,7 +104,10 @@ VARIANTS = {
         "Kim Jong Un — who met Putin last week — promised more shells to the Russian army.",
         "Kim Jong Un - who met Putin last week - promised more shells to the Russian army.",
     ),
-    "dropped word": (BASE_EN, BASE_EN.replace("more than ", "")),
+    "dropped article": (
+        "The Kremlin said the shipments arrived in Vladivostok on Tuesday night by train.",
+        "The Kremlin said shipments arrived in Vladivostok on Tuesday night by train.",
+    ),
     "said X / X said": (
         BASE_EN,
         BASE_EN.replace(", Matthew Miller said.", ", said Matthew Miller."),
@@ -193,37 +195,20 @@ def test_hard_negatives_stay_apart(name: str) -> None:
     assert cluster_texts([b, a], aliases=ALIASES) == [0, 1]
 
 
-def test_fact_guard_rule() -> None:
-    g = Gazetteer(ALIASES)
-
-    def why(a: str, b: str) -> str | None:
-        return fact_guard(features(a), features(b), g)
-
-    assert why("Kim did go.", "Kim did not go.") == "negation"
-    assert why("Kim n'est pas venu.", "Kim ne est pas venu.") is None  # same markers
-    assert why("It cost 1,000 dollars.", "It cost 1 000 dollars.") is None
-    assert why("It cost 1,000 dollars.", "It cost 1,500 dollars.") == "number"
-    assert why("Putin met him in Moscow.", "Kim met him in Moscow.") == "actor"
-    assert why("Poutine met him.", "Putin met him.") is None  # one actor, two aliases
-    # "Peskov" is an alias of the Kremlin, "Miller" alone is no alias: still another name
-    assert why("The Kremlin sent it, Peskov said.", "The Kremlin sent it, Miller said.") == "entity"
-    assert why("They went to France on Monday.", "They went to Germany on Monday.") == "entity"
-    assert why("They went to Vostochny on Monday.", "They went on Monday.") is None  # dropped
-    assert why("Selon l'AFP, Kim est venu.", "Kim est venu.") is None  # agencies are not facts
-    assert why("MOSCOU (AFP) - Kim est venu.", "Kim est venu.") is None
-    assert why("The US sent tanks.", "The tanks sent us.") is None  # "us" is no actor
+def test_explain_reports_the_catalogue_classes() -> None:
+    e = explain(BASE_EN, "According to Reuters, " + BASE_EN.replace("1,000", "1 000"))
+    assert e.merge
+    kinds = {d.kind for d in e.differences}
+    assert kinds == {"number format", "attribution added"}
+    assert "attribution added" in describe_difference(BASE_FR, "Selon l'AFP, " + BASE_FR)
 
 
 def test_no_chaining() -> None:
     a = "The Kremlin confirmed that the delegation from Pyongyang arrived in Vladivostok on Tuesday night by train"
-    b = a.replace("confirmed that the", "confirmed the").replace(
-        "on Tuesday night", "Tuesday night"
-    )
-    c = b.replace("confirmed the", "reported the").replace(
-        "Tuesday night by train", "Tuesday by train"
-    )
-    t = 91.0
+    b = a.replace("delegation", "delegaiton").replace("by train", "by trian")
+    c = b.replace("arrived", "arived").replace("Tuesday night", "Tuesday niht")
     ka, kb, kc = compare_key(a), compare_key(b), compare_key(c)
+    t = (fuzz.ratio(ka, kc) + min(fuzz.ratio(ka, kb), fuzz.ratio(kb, kc))) / 2
     assert fuzz.ratio(ka, kb) >= t and fuzz.ratio(kb, kc) >= t and fuzz.ratio(ka, kc) < t
     # B joins A; C matches B but not A, the representative: it does not chain into A's cluster
     assert cluster_texts([a, b, c], threshold=t, aliases=ALIASES) == [0, 0, 2]
@@ -260,7 +245,7 @@ def outlet(article_id: str, *, variant: int, extra: str) -> tuple[str, list[str]
     sents = list(STORY)
     if variant == 1:
         sents[0] = "According to Reuters, " + BASE_EN.replace("1,000", "1 000")
-        sents[1] = sents[1].replace("several ", "")
+        sents[1] = sents[1].replace("violated", "violatd").replace("resolutions", "resolutons")
     elif variant == 2:
         sents[0] = BASE_EN.replace(", Matthew Miller said.", ", said Matthew Miller.")
         sents[2] = "“" + sents[2][:-1] + "”."
@@ -434,7 +419,7 @@ def test_threshold_change_rebuilds(store: Store) -> None:
     run_dedup(store)
     r = run_dedup(store, threshold=99)
     assert r.mode == "full" and "threshold" in r.reason
-    assert store.clusters.size(cluster_id_for("afp:1")) == (2, 2)  # "several" dropped: < 99
+    assert store.clusters.size(cluster_id_for("afp:1")) == (2, 2)  # two typos: < 99
     assert store.corpus.sentence("reuters:1").cluster_id is None  # type: ignore[union-attr]
 
 
@@ -599,6 +584,27 @@ def test_kill_9_mid_run_then_rerun_gives_the_same_clusters(tmp_path: Path) -> No
         uninterrupted = s.clusters.snapshot()
     assert after_crash == uninterrupted
     assert len(uninterrupted[0]) > 1000
+
+
+def test_cli_dedup_explain(tmp_path: Path) -> None:
+    hostile = "Le Kremlin a confirmé \x1b[31mla livraison\x1b[0m d'obus, a déclaré Peskov."
+    arts = [
+        ("a1", ["Le Kremlin a confirmé la livraison d'obus, a déclaré Peskov.", hostile]),
+        ("a2", ["Peskov a déclaré que le Kremlin a confirmé la livraison d'obus."]),
+        ("a3", ["Le Kremlin a démenti la livraison d'obus, a déclaré Peskov."]),
+    ]
+    write_jsonl(tmp_path / "a.jsonl", arts)
+    assert cli("--db", "t.db", "import", "a.jsonl", cwd=tmp_path).returncode == 0
+    p = cli("--db", "t.db", "dedup", "--explain", "a1:0", "a2:0", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "attribution moved" in p.stdout and "verdict: merge" in p.stdout
+    p = cli("--db", "t.db", "dedup", "--explain", "a1:0", "a3:0", cwd=tmp_path)
+    assert "fact word" in p.stdout and "verdict: keep apart (fact word)" in p.stdout
+    assert "'confirme'" in p.stdout and "'dementi'" in p.stdout
+    p = cli("--db", "t.db", "dedup", "--explain", "a1:0", "nope:1", cwd=tmp_path)
+    assert p.returncode == 1 and p.stderr.strip() == "error: unknown sentence id: nope:1"
+    p = cli("--db", "t.db", "dedup", "--explain", "a1:1", "a1:0", cwd=tmp_path)
+    assert p.returncode == 0 and "\x1b" not in p.stdout
 
 
 def test_cli_dedup_split_subcommand_and_old_option(tmp_path: Path) -> None:

@@ -166,7 +166,9 @@ def test_import_labels_errors_name_line_and_write_nothing(
     match: str,  # type: ignore[no-untyped-def]
 ) -> None:
     f = tmp_path / "labels.jsonl"
-    f.write_bytes(_rec(sentence_id="a1:1", claims=[], stances=[]) + b"\n" + bad + b"\n")
+    f.write_bytes(
+        _rec(sentence_id="a1:1", text="Kim denied it.", claims=[], stances=[]) + b"\n" + bad + b"\n"
+    )
     with pytest.raises(LabelsError, match=match) as info:
         import_labels(filled, f, schema)
     assert str(info.value).startswith(f"{f}:2: ")

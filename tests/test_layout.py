@@ -256,3 +256,17 @@ def test_begin_and_commit_only_in_the_store_handle() -> None:
         for needle in ('"BEGIN', '"COMMIT', '"ROLLBACK', "'BEGIN", "'COMMIT"):
             assert needle not in text, f"store/{path.name}: {needle}"
     assert '"BEGIN IMMEDIATE"' in (STORE / "db.py").read_text(encoding="utf-8")
+
+
+def test_the_annotate_screen_starts_without_the_heavy_libraries() -> None:
+    """`stanceterm annotate` imports the CLI, the app and its first screen; numpy, rapidfuzz,
+    pysbd and sqlite-utils load later, only in the paths that use them (cold start)."""
+    code = (
+        "import sys\n"
+        "import stanceterm.cli, stanceterm.cli.annotate, stanceterm.ui.app\n"
+        "import stanceterm.ui.screens.annotate\n"
+        "heavy = ('numpy', 'rapidfuzz', 'pysbd', 'sqlite_utils', 'pandas', 'sklearn')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -208,3 +208,58 @@ def test_future_dated_events_warn_and_later_edits_still_win(tmp_path: Path) -> N
     got = a.labels.get(S(0), "alice")
     assert got is not None and got.status == "skipped"  # the later edit wins everywhere
     a.close()
+
+
+def test_an_import_after_a_merged_future_event_stands_everywhere(tmp_path: Path) -> None:
+    """import-labels stamps its events after everything known for the record (the staged
+    batches too), so the imported label does not flip back when the replicas merge."""
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    import orjson
+
+    a = demo_db(tmp_path / "a.db")
+    a.labels.save(_label(S(0), "alice", 0))
+    a.close()
+    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    a = Store.open(tmp_path / "a.db")
+    a.labels.save(_label(S(0), "alice", 3))
+    a.close()
+    future = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    con = sqlite3.connect(tmp_path / "a.db")  # laptop a's clock was two hours ahead
+    con.execute(
+        "UPDATE annotation_events SET ts = ? WHERE id = (SELECT max(id) FROM annotation_events)",
+        (future,),
+    )
+    con.commit()
+    con.close()
+    b = str(tmp_path / "b.db")
+    assert run("--db", b, "merge", str(tmp_path / "a.db"), cwd=tmp_path).returncode == 0
+    out = run("--db", b, "export", "--kind", "sentences", "--out", "-", cwd=tmp_path)
+    row = next(r for r in map(orjson.loads, out.stdout.splitlines()) if r["sentence_id"] == S(0))
+    rec = {
+        "sentence_id": row["sentence_id"],
+        "article_id": row["article_id"],
+        "text": row["text"],
+        "annotator": "alice",
+        "status": "skipped",
+        "claims": [],
+        "stances": [],
+    }
+    f = tmp_path / "l.jsonl"
+    f.write_bytes(orjson.dumps(rec) + b"\n")
+    p = run("--db", b, "import-labels", "--force", str(f), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    for here, there in (("b", "a"), ("a", "b"), ("b", "a")):
+        p = run(
+            "--db",
+            str(tmp_path / f"{here}.db"),
+            "merge",
+            str(tmp_path / f"{there}.db"),
+            cwd=tmp_path,
+        )
+        assert p.returncode == 0, p.stderr
+        s = Store.open(tmp_path / f"{here}.db")
+        got = s.labels.get(S(0), "alice")
+        s.close()
+        assert got is not None and got.status == "skipped", (here, got)

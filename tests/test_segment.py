@@ -72,6 +72,55 @@ def test_fast_path_is_used_on_news() -> None:
     assert sum(calls) < 0.6 * total
 
 
+# --------------------------------------------------------------------------- real text (issue 17)
+# benchmarks/realtext.py: BBC News, AG News, UD French/English treebanks (benchmarks/README.md).
+from realtext import iter_articles as real_articles  # noqa: E402
+
+
+def _real_paragraphs(split: str, step: int) -> Iterator[tuple[str, str]]:
+    for j, art in enumerate(real_articles(split)):
+        if j % step == 0:
+            lang = "fr" if art["lang"] == "fr" else "en"
+            for p in _paragraphs("\n".join([art["title"], art["text"]])):
+                yield p, lang
+
+
+@pytest.mark.parametrize(("split", "step"), [("heldout", 5), ("tune", 50)])
+def test_fast_path_matches_pysbd_on_real_text(split: str, step: int) -> None:
+    """Identical to pysbd on real news and treebank text, the held-out part included."""
+    n = 0
+    for p, lang in _real_paragraphs(split, step):
+        _same(p, lang)
+        n += 1
+    assert n > 300
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "lang"),
+    [
+        ("Cadbury employs more than 50,000 people worldwide, with about 7,000 in the UK.", "en"),
+        ("There is a gap of eight years - a large one. It grew.", "en"),
+        ("The deal – worth $2bn – was signed. AT&T and/or Verizon & Sprint agreed.", "en"),
+        ("Le budget atteint 1,500 euros — selon Paris. Il a dit non.", "fr"),
+    ],
+)
+def test_fast_path_takes_numbers_dashes_and_slashes(paragraph: str, lang: str) -> None:
+    """Digit grouping, spaced dashes, word/word and & stay on the fast path (pysbd never splits
+    there), and the sentences are pysbd's."""
+    calls: list[str] = []
+    real = segment._split_pysbd_chunk
+
+    def spy(chunk: str, lang: str) -> list[str]:
+        calls.append(chunk)
+        return real(chunk, lang)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(segment, "_split_pysbd_chunk", spy)
+        fast = segment.split_sentences(paragraph, lang)
+    assert calls == []
+    assert fast == segment.split_sentences_pysbd(paragraph, lang)
+
+
 HARD_BITS = [
     "M. Kim",
     "Mr. Putin",
@@ -416,7 +465,7 @@ def test_migration_v4_refolds_norms_of_a_v3_db(
             "les états-unis accusent."
         )
     monkeypatch.setattr(store_mod, "NORM_BATCH", 2)
-    s = Store.open(p)
+    s = Store.open(p, migrate=True)
     assert s.schema_version() >= 4
     rows = {r[4]: r for r in s.corpus.iter_sentence_rows()}
     assert set(rows) == set(texts)  # text unchanged

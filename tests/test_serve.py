@@ -63,11 +63,12 @@ def test_help_and_warning_say_how_to_expose_it_safely() -> None:
     assert serve.public_url("::1", 8000) == "http://[::1]:8000"
 
 
-def test_serve_needs_an_annotator_and_sentences(tmp_path: Path) -> None:
+def test_serve_needs_a_db_and_sentences(tmp_path: Path) -> None:
     db = str(tmp_path / "t.db")
     (tmp_path / "empty.toml").write_text("")
     env = {"STANCETERM_CONFIG": str(tmp_path / "empty.toml"), "STANCETERM_ANNOTATOR": ""}
-    assert_clean_error(run("--db", db, "serve", cwd=tmp_path, env=env), "no annotator")
+    # no --annotator: the team server (personal links), no longer "error: no annotator"
+    assert_clean_error(run("--db", db, "serve", cwd=tmp_path, env=env), "no such database")
     missing = run("--db", db, "serve", "--annotator", "alice", cwd=tmp_path, env=env)
     assert_clean_error(missing, "no such database")
     Store.open(tmp_path / "t.db").close()
@@ -97,7 +98,11 @@ def _wait_for_page(url: str, proc: subprocess.Popen[bytes], timeout: float) -> t
 
 
 async def _first_screen(
-    url: str, timeout: float, keys: str = "", saved: Callable[[], bool] | None = None
+    url: str,
+    timeout: float,
+    keys: str = "",
+    saved: Callable[[], bool] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> bytes:
     """Open the browser's websocket and collect what the app sends until its screen shows;
     then type ``keys`` as the browser does (``["stdin", key]``) and wait until ``saved()``."""
@@ -105,7 +110,7 @@ async def _first_screen(
 
     got = b""
     loop = asyncio.get_running_loop()
-    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, headers=headers) as ws:
         end = loop.time() + timeout
         typed = False
         while loop.time() < end:
@@ -144,9 +149,23 @@ def test_live_serve_smoke(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         start_new_session=True,  # the server and the app processes it starts: one group
     )
+    printed: list[bytes] = []
     try:
-        status, page = _wait_for_page(f"http://127.0.0.1:{port}/", proc, timeout=30)
-        assert status == 200
+        assert proc.stderr is not None
+        line = b""
+        while b"/a/" not in line:  # single-annotator mode prints its link at start
+            line = proc.stderr.readline()
+            assert line, "the server printed no link"
+            printed.append(line)
+        printed.append(proc.stderr.readline())
+        link = line.decode().split("): ", 1)[1].strip()
+        status, landing = _wait_for_page(f"http://127.0.0.1:{port}/", proc, timeout=30)
+        assert status == 200 and "ask your lead" in landing and "textual.js" not in landing
+        token = link.rsplit("/", 1)[1]
+        cookie = f"stanceterm_link={token}"
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Cookie": cookie})
+        with urllib.request.urlopen(req, timeout=5) as resp:  # loopback only
+            page = resp.read().decode()
         assert "textual.js" in page and f"ws://127.0.0.1:{port}/ws" in page
 
         def saved() -> bool:
@@ -158,7 +177,8 @@ def test_live_serve_smoke(tmp_path: Path) -> None:
             assert first is not None
             first = first.id
         url = f"ws://127.0.0.1:{port}/ws?width=80&height=24"
-        screen = asyncio.run(_first_screen(url, 40, keys="0", saved=saved))
+        headers = {"Origin": f"http://127.0.0.1:{port}", "Cookie": cookie}
+        screen = asyncio.run(_first_screen(url, 40, keys="0", saved=saved, headers=headers))
         assert b"sentence" in screen  # the annotation screen itself, run by the served command
         with Store.open(db) as s:  # "0" typed in the browser: no claim, saved as done
             ann = s.labels.get(first, "alice")
@@ -170,5 +190,5 @@ def test_live_serve_smoke(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate(timeout=15)
-    text = (out + err).decode(errors="replace")
-    assert "only this machine can connect" in text and "ssh -L" in text
+    text = (b"".join(printed) + out + err).decode(errors="replace")
+    assert "Only this machine can connect" in text and "ssh -L" in text

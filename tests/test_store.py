@@ -78,6 +78,13 @@ def test_upgrade_from_every_older_version(tmp_path: Path) -> None:
         finally:
             store_mod.MIGRATIONS[:] = MIGRATIONS_FULL
             store_mod.LATEST_VERSION = saved_latest
+        if old[-1][0] < LATEST_VERSION:
+            # never migrated implicitly: the user is sent to `stanceterm upgrade`
+            with pytest.raises(StoreError, match="stanceterm upgrade"):
+                Store.open(p)
+        from stanceterm.store.maintenance import upgrade
+
+        upgrade(p)
         s = Store.open(p)
         assert s.schema_version() == LATEST_VERSION
         assert s.counts()["sentences"] == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,15 @@ def current(app: StanceApp) -> str:
     s = screen(app).sentence
     assert s is not None
     return s.id
+
+
+async def searched(app: StanceApp, pilot: Any) -> None:
+    """Let the `/` search worker finish and its answer reach the screen."""
+    await pilot.pause()
+    running = [w for w in app.workers if w.group == "search"]
+    if running:  # (an empty list would mean every worker, the writer included)
+        await app.workers.wait_for_complete(running)
+    await settle(app, pilot)
 
 
 def ann(store: Store, sid: str, who: str = "alice") -> Annotation | None:
@@ -278,17 +288,17 @@ async def test_navigation_g_search(db: Store) -> None:
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press(*"ARMOURED", "enter")
-        await pilot.pause()
+        await searched(app, pilot)
         assert current(app) == B1
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press(*"ÉTATS-unis", "enter")  # case folded; wraps around
-        await pilot.pause()
+        await searched(app, pilot)
         assert current(app) == A1
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press(*"zzz", "enter")
-        await pilot.pause()
+        await searched(app, pilot)
         assert current(app) == A1
 
 
@@ -804,3 +814,28 @@ def test_team_progress_rates_queues_and_activity() -> None:
     bob = team.members[0]
     assert bob.rate == 6.0 and bob.queue is None  # visible total not known in this poll
     assert [m.name for m in team.others("bob")] == ["carol"]
+
+
+@run_async
+async def test_slash_search_runs_off_the_ui_thread(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "ui.db")
+    db.labels.save(Annotation("art-a:0", "alice", status="done"))
+    threads: list[Any] = []
+    real = Corpus.search
+
+    def spy(self: Corpus, *a: Any, **k: Any) -> Any:
+        threads.append(threading.current_thread())
+        return real(self, *a, **k)
+
+    app = app_for(db)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Corpus, "search", spy)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("slash")
+            await pilot.pause()
+            await pilot.press(*"armoured", "enter")
+            await searched(app, pilot)
+            assert "rmoured" in screen(app).sentence.text  # type: ignore[union-attr]
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    db.close()

@@ -10,8 +10,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process, utils
-
 _APOS = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
 _NON_WORD = re.compile(r"[^\w']+")
 
@@ -66,6 +64,8 @@ def fuzzy_lookup(
 
     Each actor appears once, with its best-scoring alias. Scores are rapidfuzz WRatio on alias keys.
     """
+    from rapidfuzz import fuzz, process  # lazy: not on the TUI's start-up path
+
     key = alias_key(query)
     if not key:
         return []
@@ -132,6 +132,8 @@ def fuzzy_score(q: str, a: str) -> float:
     same-length start of the alias and of each of its words. Keys shorter than 4 never match."""
     if len(q) < 4:
         return 0.0
+    from rapidfuzz import fuzz  # lazy: not on the TUI's start-up path
+
     best = float(fuzz.ratio(q, a))
     starts = [0] + [m.start() + 1 for m in re.finditer(" ", a)]
     for j in starts:
@@ -176,6 +178,8 @@ def name_as_written(typed: str, sentence: str) -> str | None:
 
 def near_duplicates(name: str, names: Iterable[str], cutoff: float = 88.0) -> list[str]:
     """Known names so close to ``name`` that creating it is probably a typo or a variant."""
+    from rapidfuzz import fuzz, utils  # lazy: not on the TUI's start-up path
+
     key = alias_key(name)
     out = []
     for other in names:

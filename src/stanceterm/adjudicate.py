@@ -2,8 +2,11 @@
 
 No Textual and no SQL here (the store reads; this module decides).
 
-**What is compared.** Each annotator's *own* labels of a sentence (labels propagated to dedup
-copies are left out, so a cluster counts once, as its representative). A version is *labelled*
+**What is compared.** Each annotator's *own* labels of a unit: a sentence, or a whole dedup
+cluster (labels propagated to its copies are left out; labels written on a copy, before dedup hid
+it, are versions of the cluster's unit, which is reviewed under its representative's id). One
+annotator who labelled two copies of a cluster differently has two versions that disagree, so
+the cluster goes to review. A version is *labelled*
 when its status is ``done`` or ``flagged``; ``skipped`` is missing data (never "no claim", as in
 ``stanceterm agreement``) and ``draft`` is unfinished work, so neither is compared. Two labelled
 versions agree when they have the same claim set and the same stance triples
@@ -51,6 +54,8 @@ class Version:
     stances: tuple[Stance, ...]
     note: str | None = None
     updated_at: str = ""
+    #: the sentence the label is on: the unit's own id, or a copy of its dedup cluster
+    sentence_id: str = ""
 
     @property
     def labelled(self) -> bool:
@@ -98,6 +103,7 @@ def version_of(ann: Annotation, canonical: Mapping[str, str] | None = None) -> V
         stances=canonical_stances(ann.stances, canonical or {}),
         note=ann.note,
         updated_at=ann.updated_at,
+        sentence_id=ann.sentence_id,
     )
 
 
@@ -198,8 +204,9 @@ def _rows_to_items(
                 stances=parser.parse_stances(stances),
                 note=note,
                 updated_at=str(updated),
+                sentence_id=str(sid),
             )
-            for _seq, _sid, annotator, status, claims, stances, note, updated in group
+            for _seq, _uid, annotator, status, claims, stances, note, updated, sid in group
         )
         why = reasons(versions)
         if why or include_all:

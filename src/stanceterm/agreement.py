@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -83,6 +84,14 @@ _BOOT_ORDINAL_ELEMENTS = 8_000_000
 # Memory guards (see the module docstring): the count matrix and the distance matrix.
 _MAX_COUNT_CELLS = 100_000_000
 _MAX_CATEGORIES = 5_000
+# Set-valued data (masi/jaccard) with more distinct values than this use the sparse formulation
+# (:class:`_SparseSets`): no units x values or values x values matrix is built.
+_SPARSE_SET_VALUES = 2_000
+# Memory ceiling of the sparse formulation: at most this many pairs of distinct values that share
+# an element (about 24 bytes each, so ~500 MB at the ceiling); generated in blocks of at most
+# _SPARSE_BLOCK (value, element, value) triples.
+_SPARSE_MAX_PAIRS = 20_000_000
+_SPARSE_BLOCK = 4_000_000
 # Integer-valued numeric data spanning fewer values than this is coded with a lookup table.
 _LUT_MAX_SPAN: Final = 1 << 16
 
@@ -211,7 +220,11 @@ def _encode_objects(flat: list[Any], shape: tuple[int, int], level: str) -> tupl
             raise ValueError(f"unhashable value in reliability data: {v!r}") from None
         append(code)
     codes = np.asarray(codes_list, dtype=np.int64).reshape(shape)
-    domain: Domain = list(mapping)
+    return _order_domain(codes, list(mapping), level)
+
+
+def _order_domain(codes: IntArray, domain: Domain, level: str) -> tuple[IntArray, Domain]:
+    """Check the values against the level; recode in sorted order for ordered levels."""
     if level in _NUMERIC_LEVELS:
         for v in domain:
             if not isinstance(v, Real) or not math.isfinite(float(v)):
@@ -258,8 +271,61 @@ def _encode(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
             domain, inverse = np.unique(data, return_inverse=True)
             return inverse.reshape(data.shape).astype(np.int64), list(domain.tolist())
         return _encode_objects(data.ravel().tolist(), (data.shape[0], data.shape[1]), level)
-    flat, n_rows, n_cols = _rows(data)
-    return _encode_objects(flat, (n_rows, n_cols), level)
+    if level in _SET_LEVELS:
+        flat, n_rows, n_cols = _rows(data)
+        return _encode_objects(flat, (n_rows, n_cols), level)
+    return _encode_lists(data, level)
+
+
+def _check_rows(data: ReliabilityData) -> tuple[list[Any], int]:
+    """The rows of list-like reliability data (checked rectangular) and their width."""
+    if isinstance(data, str | bytes):
+        raise ValueError("reliability data must be a sequence of rows, not a string")
+    rows: list[Any] = []
+    width: int | None = None
+    for i, row in enumerate(data):
+        if isinstance(row, str | bytes) or not isinstance(row, Sequence | np.ndarray):
+            raise ValueError(f"row {i} of the reliability data is not a sequence of values")
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise ValueError(
+                f"reliability data is ragged: row {i} has {len(row)} values, row 0 has {width}"
+            )
+        rows.append(row)
+    return rows, width or 0
+
+
+def _encode_lists(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
+    """Codes for list-like data in one C-level pass, without a Python loop per value.
+
+    A ``defaultdict`` numbers each distinct value at its first occurrence (the order that
+    :func:`_encode_objects` gives, with the same Python equality) and ``np.fromiter`` collects
+    the numbers; missing values (``None``, NaN) are then mapped to -1 through the small domain.
+    """
+    rows, width = _check_rows(data)
+    shape = (len(rows), width)
+    numbering: defaultdict[Hashable, int] = defaultdict(itertools.count().__next__)
+    try:
+        raw = np.fromiter(
+            map(numbering.__getitem__, itertools.chain.from_iterable(rows)),
+            dtype=np.int64,
+            count=shape[0] * shape[1],
+        )
+    except TypeError:
+        bad = next(v for r in rows for v in r if not isinstance(v, Hashable))
+        raise ValueError(f"unhashable value in reliability data: {bad!r}") from None
+    seen = list(numbering)
+    lut = np.empty(len(seen) + 1, dtype=np.int64)
+    domain: Domain = []
+    for i, v in enumerate(seen):
+        if _is_missing(v):
+            lut[i] = -1
+        else:
+            lut[i] = len(domain)
+            domain.append(v)
+    codes: IntArray = lut[raw].reshape(shape) if len(domain) != len(seen) else raw.reshape(shape)
+    return _order_domain(codes, domain, level)
 
 
 def _unit_counts(codes: IntArray, n_categories: int) -> IntArray:
@@ -272,9 +338,11 @@ def _unit_counts(codes: IntArray, n_categories: int) -> IntArray:
             f"count-matrix method (at most {_MAX_CATEGORIES} values and "
             f"{_MAX_COUNT_CELLS} units x values); bin or round near-continuous data"
         )
-    shifted = np.where(codes < 0, n_categories, codes) + np.arange(n_units) * width
+    # code + 1 puts the missing values (-1) in column 0: one pass, no np.where
+    shifted = codes + (np.arange(n_units, dtype=np.int64) * width + 1)
     counts = np.bincount(shifted.ravel(), minlength=n_units * width)
-    return counts.reshape(n_units, width)[:, :n_categories].astype(np.int64)
+    out: IntArray = counts.reshape(n_units, width)[:, 1:]
+    return out
 
 
 def _pairable(codes: IntArray, n_categories: int) -> tuple[FloatArray, IntArray]:
@@ -408,6 +476,8 @@ def alpha(reliability_data: ReliabilityData, level: Level = "nominal") -> float:
     pairable values (``De == 0``). Perfect agreement on varied data gives exactly 1.0.
     """
     codes, domain = _encode(reliability_data, level)
+    if _use_sparse(level, domain):
+        return _sparse_sets(codes, domain, level)[0].alpha()
     counts, _ = _pairable(codes, len(domain))
     return _alpha_counts(counts, level, domain)
 
@@ -423,6 +493,178 @@ def coincidence_matrix(
     codes, domain = _encode(reliability_data, level)
     counts, _ = _pairable(codes, len(domain))
     return domain, _coincidences(counts)
+
+
+# --------------------------------------------------------------------------------------------
+# set-valued data with many distinct values: a sparse formulation
+# --------------------------------------------------------------------------------------------
+
+
+def _set_pair_distance(
+    level: str,
+) -> Callable[[AbstractSet[Hashable], AbstractSet[Hashable]], float]:
+    return masi_distance if level == "masi" else jaccard_distance
+
+
+@dataclass(frozen=True)
+class _SparseSets:
+    """Alpha for set values (masi/jaccard) without any units x values or values x values matrix.
+
+    * Observed: per unit, ``D_u = 2 * sum_{i<j} d(x_iu, x_ju) / (m_u - 1)`` over the pairs of
+      annotators with values on the unit (equal to the dense ``sum_ck n_uc n_uk d_ck / (m_u-1)``),
+      with the distance computed once per distinct pair of values.
+    * Expected: ``sum_ck n_c n_k d_ck = N**2 - sum_c n_c**2 - 2 sum_{a<b} n_a n_b sim(a, b)``.
+      ``sim`` (``1 - d``) is 0 for disjoint sets, so only pairs of values sharing an element
+      count; they are found through an element -> values index, in blocks of bounded size. More
+      than ``_SPARSE_MAX_PAIRS`` such pairs (a value shared by very many distinct sets) raise
+      ValueError rather than exhaust memory.
+    """
+
+    value_codes: IntArray  # one entry per pairable value: its code
+    value_units: IntArray  # ... and its unit (0..units-1)
+    per_unit: FloatArray
+    pair_a: IntArray
+    pair_b: IntArray
+    pair_sim: FloatArray
+    n_values: int
+
+    @property
+    def n_units(self) -> int:
+        return int(self.per_unit.shape[0])
+
+    def alpha(self, w: FloatArray | None = None) -> float:
+        weights = None if w is None else w[self.value_units]
+        n_c = np.bincount(self.value_codes, weights=weights, minlength=self.n_values)
+        total = float(n_c.sum())
+        close = float((n_c[self.pair_a] * n_c[self.pair_b] * self.pair_sim).sum())
+        expected = total * total - float(n_c @ n_c) - 2.0 * close
+        observed = float(self.per_unit.sum() if w is None else w @ self.per_unit)
+        return float(_alpha_from(np.asarray(observed), np.asarray(expected), np.asarray(total)))
+
+
+def _sparse_sets(codes: IntArray, domain: Domain, level: str) -> tuple[_SparseSets, IntArray]:
+    present = codes >= 0
+    m = present.sum(axis=0)
+    keep = np.flatnonzero(m >= 2)
+    sub = codes[:, keep]
+    inv = 1.0 / np.maximum(m[keep] - 1.0, 1.0)
+    n_values = len(domain)
+    # observed: distances of the distinct within-unit pairs of values
+    firsts, seconds, units = [], [], []
+    for i, j in itertools.combinations(range(sub.shape[0]), 2):
+        a, b = sub[i], sub[j]
+        both = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
+        firsts.append(np.minimum(a[both], b[both]))
+        seconds.append(np.maximum(a[both], b[both]))
+        units.append(both)
+    per_unit = np.zeros(keep.size, dtype=np.float64)
+    if firsts:
+        lo, hi, where = np.concatenate(firsts), np.concatenate(seconds), np.concatenate(units)
+        keys, back = np.unique(lo * n_values + hi, return_inverse=True)
+        dist_fn = _set_pair_distance(level)
+        dist = np.fromiter(
+            (dist_fn(domain[k // n_values], domain[k % n_values]) for k in keys.tolist()),
+            dtype=np.float64,
+            count=keys.size,
+        )
+        per_unit = 2.0 * np.bincount(where, weights=dist[back.ravel()], minlength=keep.size) * inv
+    # expected: pairs of distinct values that share an element
+    element_ids: dict[Hashable, int] = {}
+    mem_values: list[int] = []
+    mem_elements: list[int] = []
+    for v, value in enumerate(domain):
+        for e in value:
+            mem_values.append(v)
+            mem_elements.append(element_ids.setdefault(e, len(element_ids)))
+    sizes = np.fromiter((len(v) for v in domain), dtype=np.float64, count=n_values)
+    pa, pb, ps = _shared_element_pairs(
+        np.asarray(mem_values, dtype=np.int64),
+        np.asarray(mem_elements, dtype=np.int64),
+        sizes,
+        level,
+    )
+    present_sub = sub >= 0
+    value_units = np.broadcast_to(np.arange(keep.size), sub.shape)[present_sub]
+    sparse = _SparseSets(sub[present_sub], value_units, per_unit, pa, pb, ps, n_values)
+    return sparse, keep
+
+
+def _shared_element_pairs(
+    values: IntArray, elements: IntArray, sizes: FloatArray, level: str
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Pairs ``a < b`` of set values with a common element, and their similarity ``1 - d``."""
+    empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    if values.size == 0:
+        return empty_i, empty_i, empty_f
+    n_values = int(sizes.shape[0])
+    by_element = np.argsort(elements, kind="stable")
+    elem_sorted_vals = values[by_element]
+    n_elements = int(elements.max()) + 1
+    deg = np.bincount(elements, minlength=n_elements)
+    starts = np.concatenate(([0], np.cumsum(deg)[:-1]))
+    # memberships in value order; cost of a membership = degree of its element
+    order = np.lexsort((elements, values))
+    mv, me = values[order], elements[order]
+    cost = deg[me]
+    cum = np.cumsum(cost)
+    out_a, out_b, out_s = [], [], []
+    kept = 0
+    lo = 0
+    while lo < mv.size:
+        # a block ends on a value boundary, with about _SPARSE_BLOCK triples at most
+        limit = (cum[lo - 1] if lo else 0) + _SPARSE_BLOCK
+        hi = int(np.searchsorted(cum, limit, side="right"))
+        hi = max(hi, lo + 1)
+        while hi < mv.size and mv[hi] == mv[hi - 1]:
+            hi += 1
+        a_rep = np.repeat(mv[lo:hi], cost[lo:hi])
+        offs = np.repeat(starts[me[lo:hi]] - (np.cumsum(cost[lo:hi]) - cost[lo:hi]), cost[lo:hi])
+        b = elem_sorted_vals[offs + np.arange(a_rep.size)]
+        mask = b > a_rep
+        keys, inter = np.unique(a_rep[mask] * n_values + b[mask], return_counts=True)
+        kept += keys.size
+        if kept > _SPARSE_MAX_PAIRS:
+            raise ValueError(
+                f"more than {_SPARSE_MAX_PAIRS} pairs of distinct set values share an element "
+                "(the memory ceiling of the sparse set formulation); split the field"
+            )
+        a, bb = keys // n_values, keys % n_values
+        sa, sb, it = sizes[a], sizes[bb], inter.astype(np.float64)
+        sim = it / (sa + sb - it)
+        if level == "masi":
+            sim = sim * np.where(it == np.minimum(sa, sb), 2.0 / 3.0, 1.0 / 3.0)
+        out_a.append(a)
+        out_b.append(bb)
+        out_s.append(sim)
+        lo = hi
+    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_s)
+
+
+def _use_sparse(level: str, domain: Domain) -> bool:
+    return level in _SET_LEVELS and len(domain) > _SPARSE_SET_VALUES
+
+
+def _boot_sparse(sp: _SparseSets, n: int, seed: int | None) -> FloatArray:
+    """:meth:`_SparseSets.alpha` of ``n`` unit resamples, vectorised over blocks of resamples
+    (at most about ``_BOOT_BLOCK_ELEMENTS`` resample x value cells at once)."""
+    out = np.empty(n, dtype=np.float64)
+    done = 0
+    n_vals = max(1, sp.value_codes.size)
+    rows = max(1, _BOOT_BLOCK_ELEMENTS // max(n_vals, sp.n_values))
+    for idx in _index_blocks(sp.n_units, n, seed):
+        for start in range(0, len(idx), rows):
+            w = _weights(idx[start : start + rows], sp.n_units)
+            b = w.shape[0]
+            flat = (sp.value_codes + (np.arange(b, dtype=np.int64) * sp.n_values)[:, None]).ravel()
+            n_c = np.bincount(
+                flat, weights=w[:, sp.value_units].ravel(), minlength=b * sp.n_values
+            ).reshape(b, sp.n_values)
+            total = n_c.sum(axis=1)
+            close = (n_c[:, sp.pair_a] * n_c[:, sp.pair_b] * sp.pair_sim).sum(axis=1)
+            expected = total * total - (n_c * n_c).sum(axis=1) - 2.0 * close
+            out[done : done + b] = _alpha_from(w @ sp.per_unit, expected, total)
+            done += b
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,6 +742,17 @@ def percent_agreement(reliability_data: ReliabilityData) -> float:
     ``P_bar``. Values are compared for equality (nominal). NaN when no unit is pairable.
     """
     codes, domain = _encode(reliability_data, "nominal")
+    if len(domain) > _SPARSE_SET_VALUES:
+        # many distinct values (actor sets): count agreeing annotator pairs, no count matrix
+        present = codes >= 0
+        m = present.sum(axis=0).astype(np.float64)
+        keep = m >= 2
+        if not keep.any():
+            return math.nan
+        same = np.zeros(codes.shape[1], dtype=np.float64)
+        for i, j in itertools.combinations(range(codes.shape[0]), 2):
+            same += (codes[i] == codes[j]) & present[i]
+        return float((2.0 * same[keep] / (m[keep] * (m[keep] - 1.0))).mean())
     counts, _ = _pairable(codes, len(domain))
     if counts.shape[0] == 0:
         return math.nan
@@ -623,6 +876,9 @@ def bootstrap_samples(
     _check_boot_args(n, 0.5)
     if isinstance(statistic, str):
         codes, domain = _encode(reliability_data, statistic)
+        if _use_sparse(statistic, domain):
+            sp, keep = _sparse_sets(codes, domain, statistic)
+            return _boot_sparse(sp, n, seed) if keep.size else np.full(n, np.nan)
         counts, _ = _pairable(codes, len(domain))
         if counts.shape[0] == 0:
             return np.full(n, np.nan)
@@ -700,12 +956,17 @@ def alpha_with_ci(
     """:func:`alpha` plus the :func:`bootstrap_ci` interval, sharing one encoding of the data."""
     _check_boot_args(n_boot, ci)
     codes, domain = _encode(reliability_data, level)
-    counts, keep = _pairable(codes, len(domain))
-    value = _alpha_counts(counts, level, domain)
-    if counts.shape[0]:
-        samples = _boot_level(counts, level, domain, n_boot, seed)
+    if _use_sparse(level, domain):
+        sp, keep = _sparse_sets(codes, domain, level)
+        value = sp.alpha() if keep.size else math.nan
+        samples = _boot_sparse(sp, n_boot, seed) if keep.size else np.full(n_boot, np.nan)
     else:
-        samples = np.full(n_boot, np.nan)
+        counts, keep = _pairable(codes, len(domain))
+        value = _alpha_counts(counts, level, domain)
+        if counts.shape[0]:
+            samples = _boot_level(counts, level, domain, n_boot, seed)
+        else:
+            samples = np.full(n_boot, np.nan)
     low, high = _percentile_ci(samples, ci)
     annotators = int((codes[:, keep] >= 0).any(axis=1).sum())
     return AgreementResult(

@@ -1,4 +1,4 @@
-"""Fuzzy cross-article deduplication: normalise -> block -> verify -> guard -> cluster.
+"""Fuzzy cross-article deduplication: normalise -> block -> propose -> explain -> cluster.
 
 Wire copy repeats across outlets with small changes (« » vs " ", NBSP, dashes, a dropped word,
 "said X" vs "X said", a « Selon l'AFP, » prefix, "1 000" vs "1,000"). Each repeated sentence should
@@ -9,18 +9,23 @@ be annotated once. The pipeline, for every sentence in import order (``seq``):
    points, punctuation dropped. The *match key* also strips attribution that wire copies move
    around or add: an agency dateline (« MOSCOU (AFP) - »), an « Selon l'AFP, » / "According to
    Reuters," prefix and a neutral speech clause at either end ("X said", ", said X",
-   « a déclaré X », « selon X »). What was stripped is still checked by the fact guard (step 4).
+   « a déclaré X », « selon X »). The verdict (step 4) works on the full texts, never on the keys.
 2. **Block** (:class:`MinHashBlocker`): MinHash over the match key's content words, cut into
    bands; two sentences are candidates when one band is equal. The keys of a sentence depend on
    that sentence alone (fixed seeds, a stable hash), so blocking does not change as the corpus
    grows: this is what makes incremental runs equal full runs.
-3. **Verify** with rapidfuzz ``fuzz.ratio`` on the match keys, ``score >= threshold``
-   (``process.cpdist`` with ``workers=-1`` for the candidates against earlier batches).
-4. **Fact guard** (:func:`fact_guard`): a near-miss that states a different fact never merges:
-   added or removed negation, a different number, a different set of gazetteer actors, or a
-   capitalised entity replaced by another (France -> Germany). A tested rule, not luck.
+3. **Propose** with rapidfuzz ``fuzz.ratio`` on the match keys, ``score >= threshold``
+   (``process.cpdist`` with ``workers=-1`` for the candidates against earlier batches). The score
+   only proposes: it never decides.
+4. **Explained verdict** (:func:`explain`): the two sentences are aligned word by word
+   (Levenshtein opcodes on word lists) and merge only when every difference is in the closed
+   catalogue :data:`BENIGN` (typography, number formats, number words, attribution formula
+   moved / added / dropped with nothing else, trusted aliases, a small abbreviation and
+   transliteration table, typos between words that are not both known, a few function words).
+   Anything else (a content word, name, number, negation or fact word substituted, inserted,
+   deleted or moved; another speaker) keeps them apart, and :class:`Explanation` says why.
 5. **Cluster greedily against representatives only** (no chaining): a sentence joins the
-   best-scoring representative that passes the guard (ties: the earliest), else it becomes a
+   best-scoring representative whose verdict is "merge" (ties: the earliest), else it becomes a
    representative itself. Every member therefore matches its own representative.
 
 **The rule (what a run's result is a function of).** Sentences are processed in ``seq`` order
@@ -39,6 +44,7 @@ This module never imports Textual and holds no SQL (see :mod:`stanceterm.store`)
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import re
@@ -47,7 +53,7 @@ import time
 import unicodedata
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -56,14 +62,16 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA, Levenshtein
 
 from stanceterm.actors import alias_key
 
 if TYPE_CHECKING:
+    from stanceterm.schema import LabelSchema
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
-ALGO_VERSION = "1"
+ALGO_VERSION = "2"  # 2: explained verdict, affix shingles
 DEFAULT_THRESHOLD = 90.0
 
 U64 = npt.NDArray[np.uint64]
@@ -211,70 +219,36 @@ def _key_of(folded: str) -> str:
     toks = tokens(s)
     if len(toks) < _MIN_KEY_TOKENS:
         toks = full
-    return " ".join(toks)
+    return " ".join(_canon_key_tokens(toks))
 
 
-# --------------------------------------------------------------------------- fact guard
+def _canon_key_tokens(toks: list[str]) -> list[str]:
+    """The closed table and number words applied to a key (so "ten" / "10", "U.S." / "US" and
+    "Zelenskyy" / "Zelensky" score as equal and are proposed)."""
+    out: list[str] = []
+    i, n = 0, len(toks)
+    while i < n:
+        for size in range(min(_TABLE_MAX, n - i) if toks[i] in _TABLE_FIRST else 0, 0, -1):
+            got = _TABLE_PAIRS.get(tuple(toks[i : i + size]))
+            if got is not None:
+                out.extend(c.lstrip("#") for c in got[0])
+                i += size
+                break
+        else:
+            value = _NUMBER_WORDS.get(toks[i])
+            out.append(toks[i] if value is None else str(value))
+            i += 1
+    return out
 
-_NEGATION = re.compile(
-    r"\b(?:ne|n'|pas|jamais|aucun|aucune|rien|ni|nullement|guere|not|never|no|none|nobody|"
-    r"nothing|neither|nor|cannot)(?![\w'])|n't\b|\bn'",
-)
-_NEG_CANON = {"n'": "ne", "n't": "not", "cannot": "not"}
+
+# --------------------------------------------------------------------------- gazetteer
+
 _STOP_WORDS = """a an the and or but of to in on at for by with from as is are was were be been has have had
     that this these those it its he she they we you i his her their our after before over into about
     le la les l un une des du de d au aux et ou mais en dans sur par pour avec sans que qu qui se s
     ce cet cette ces son sa ses leur leurs il elle ils elles on nous vous je est sont a ete avait
     selon apres avant lors plus moins tres aussi deja encore m mr mrs ms mme dr president"""
 _STOP = frozenset(_STOP_WORDS.split())
-
-
-@dataclass(frozen=True, slots=True)
-class Features:
-    """What the fact guard compares, computed from a sentence's full text."""
-
-    words: frozenset[str]  # casefolded tokens
-    negations: tuple[str, ...]  # sorted negation markers (n'a pas -> ne, pas)
-    numbers: tuple[str, ...]  # sorted numbers, unified
-    entities: frozenset[str]  # casefolded capitalised words (names, places), agencies left out
-    text: str  # the original text, for the gazetteer lookup
-
-
-#: one-word agency names (not "france" from « Agence France-Presse »): not entities of a fact
-_AGENCY_WORDS = frozenset(a for a in AGENCIES if " " not in a) | {"novosti"}
-
-
-_DATELINE = re.compile(_STRIP[0].pattern, re.IGNORECASE)
-
-
-def features(text: str) -> Features:
-    """The guard's view of a sentence (a wire dateline such as « MOSCOU (AFP) - » left out: it
-    names where the copy was filed, not who did what)."""
-    return _features_of(fold(text))
-
-
-def _features_of(folded: str) -> Features:
-    f = _DATELINE.sub("", folded.strip(), count=1)
-    low = f.casefold()
-    words = tokens(low)
-    negs = sorted(_NEG_CANON.get(m, m) for m in _NEGATION.findall(low))
-    numbers = sorted(w for w in words if w[0].isdigit())  # a token starting with one is a number
-    entities: set[str] = set()
-    for m in _MAYBE_CAPITAL.finditer(f):
-        w = m.group(0)
-        if not w[0].isupper():
-            continue
-        key = w.casefold()
-        if key in _AGENCY_WORDS:
-            continue
-        i = m.start() - 1
-        while i >= 0 and f[i] in " \"'(-":
-            i -= 1
-        initial = i < 0 or f[i] in ".!?:;"
-        if initial and key in _STOP:
-            continue
-        entities.add(key)
-    return Features(frozenset(words), tuple(negs), tuple(numbers), frozenset(entities), f)
 
 
 class Gazetteer:
@@ -321,39 +295,841 @@ class Gazetteer:
         return frozenset(found), frozenset(words)
 
 
-def fact_guard(a: Features, b: Features, gazetteer: Gazetteer | None = None) -> str | None:
-    """Why two fuzzy-similar sentences state different facts, or None if they may merge.
+# --------------------------------------------------------------------------- explained verdict
+#
+# The score only proposes candidates. Two sentences merge only when their token alignment is
+# fully explained by a closed catalogue of benign edits (:data:`BENIGN`); any other difference
+# keeps them apart. See :func:`explain`.
 
-    * ``negation``: the negation markers differ (« a » vs « n'a pas », "did" vs "did not",
-      "not" vs "never");
-    * ``number``: the numbers differ (after "1 000" / "1,000" / "1000" are unified);
-    * ``actor``: a gazetteer word differs and the actors found differ (Putin vs Kim; « Poutine »
-      vs "Putin" is the same actor);
-    * ``entity``: each side has a capitalised name the other lacks (France vs Germany, Peskov vs
-      Zakharova). A name present on one side only is a dropped word and may merge.
-    """
-    if a.negations != b.negations:
+#: the closed catalogue of benign difference classes
+BENIGN = frozenset(
+    {
+        "quotes",
+        "dashes",
+        "spacing",
+        "punctuation",
+        "accents",
+        "case",
+        "number format",
+        "number words",
+        "abbreviation",
+        "transliteration",
+        "alias",
+        "typo",
+        "function word",
+        "attribution moved",
+        "attribution added",
+        "attribution dropped",
+    }
+)
+
+_NUMBER_WORDS = {
+    # English (not "one": also a pronoun)
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "hundred": 100, "zero": 0,
+    # French (not « un » / « une »: also articles)
+    "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8, "neuf": 9,
+    "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15, "seize": 16,
+    "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60, "cent": 100,
+    "zero_": 0,
+}  # fmt: skip
+_NUMBER_WORDS.pop("zero_")
+_TENS = {20, 30, 40, 50, 60, 70, 80, 90}
+
+#: a small closed table: token sequence (casefolded, accents folded) -> (canonical tokens, class)
+_TABLE_PAIRS: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {
+    ("u", "s"): (("#us",), "abbreviation"),
+    ("u", "s", "a"): (("#usa",), "abbreviation"),
+    ("u", "k"): (("#uk",), "abbreviation"),
+    ("u", "n"): (("#un",), "abbreviation"),
+    ("e", "u"): (("#eu",), "abbreviation"),
+    ("standard", "poor", "s"): (("s", "p"), "abbreviation"),
+    ("standard", "and", "poor", "s"): (("s", "p"), "abbreviation"),
+    ("s", "and", "p"): (("s", "p"), "abbreviation"),
+    ("per", "cent"): (("%",), "abbreviation"),
+    ("percent",): (("%",), "abbreviation"),
+    ("pour", "cent"): (("%",), "abbreviation"),
+    ("zelenskyy",): (("zelensky",), "transliteration"),
+    ("zelenskiy",): (("zelensky",), "transliteration"),
+    ("zelenskyi",): (("zelensky",), "transliteration"),
+    ("zelensky",): (("zelensky",), "transliteration"),
+    ("zelenski",): (("zelensky",), "transliteration"),
+    ("kiev",): (("kyiv",), "transliteration"),
+    ("kyiv",): (("kyiv",), "transliteration"),
+    ("kadhafi",): (("gaddafi",), "transliteration"),
+    ("qaddafi",): (("gaddafi",), "transliteration"),
+    ("gadhafi",): (("gaddafi",), "transliteration"),
+    ("navalnyy",): (("navalny",), "transliteration"),
+    ("navalni",): (("navalny",), "transliteration"),
+    ("tchaikovsky",): (("tchaikovsky",), "transliteration"),
+    ("peskov",): (("peskov",), "transliteration"),
+    ("peskow",): (("peskov",), "transliteration"),
+    ("pyongyang",): (("pyongyang",), "transliteration"),
+    ("mohammed",): (("muhammad",), "transliteration"),
+    ("mohamed",): (("muhammad",), "transliteration"),
+    ("muhammad",): (("muhammad",), "transliteration"),
+}
+_TABLE_MAX = max(len(k) for k in _TABLE_PAIRS)
+_TABLE_FIRST = frozenset(k[0] for k in _TABLE_PAIRS)
+
+_FUNCTION_WORDS = frozenset(
+    # whose loss changes no fact: complementisers, definite articles, honorifics
+    ["that", "que", "qu", "the", "le", "la", "les", "l", "m", "mr", "mrs", "ms", "mme", "dr"]
+)
+_NEGATION_WORDS = frozenset(
+    [
+        "ne",
+        "n",
+        "pas",
+        "jamais",
+        "aucun",
+        "aucune",
+        "rien",
+        "ni",
+        "nullement",
+        "guere",
+        "not",
+        "never",
+        "no",
+        "none",
+        "nobody",
+        "nothing",
+        "neither",
+        "nor",
+        "cannot",
+        "t",
+    ]
+)
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre"
+)
+_WEEKDAYS = (
+    "monday tuesday wednesday thursday friday saturday sunday "
+    "lundi mardi mercredi jeudi vendredi samedi dimanche"
+)
+_NATIONALITIES = (
+    "american british english french german italian spanish russian ukrainian chinese japanese "
+    "korean iranian iraqi israeli palestinian syrian turkish polish dutch belgian swiss austrian "
+    "australian canadian mexican indian pakistani afghan egyptian saudi european african asian "
+    "irish scottish welsh greek swedish norwegian danish finnish portuguese brazilian "
+    "americain americaine americains britannique britanniques anglais anglaise francais "
+    "francaise francaises allemand allemande allemands allemandes italien italienne espagnol "
+    "espagnole russe russes ukrainien ukrainienne chinois chinoise japonais japonaise coreen "
+    "coreenne iranien iranienne irakien israelien israelienne palestinien syrien turc turque "
+    "polonais belge suisse autrichien australien canadien mexicain indien europeen europeenne "
+    "africain irlandais grec suedois portugais bresilien"
+)
+_FACT_WORDS_EXTRA = (
+    "million millions billion billions trillion milliard milliards thousand thousands mille "
+    "increased decreased increase decrease rose fell raised lowered up down higher lower "
+    "confirmed denied confirm deny confirme dementi confirmer dementir "
+    "more less most least fewer plus moins before after avant apres avec sans with without "
+    "all some many few every each any both half tous toutes plusieurs quelques chaque "
+    "can could may might must should would will shall peut pourrait doit devrait "
+    "yesterday today tomorrow hier demain aujourd week month year semaine mois annee "
+    "first second third last premier premiere dernier derniere"
+)
+#: lower-case words that carry a fact: never a typo, never dropped as a function word
+FACT_WORDS = (
+    frozenset((_MONTHS + " " + _WEEKDAYS + " " + _NATIONALITIES + " " + _FACT_WORDS_EXTRA).split())
+    | frozenset(_NUMBER_WORDS)
+    | _NEGATION_WORDS
+)
+
+_SPEECH_SEQS = frozenset(
+    tuple(s.split())
+    for s in (
+        "said", "says", "added", "stated", "told reporters", "declared", "announced",
+        "a declare", "a dit", "a indique", "a affirme", "a ajoute", "a precise", "a souligne",
+        "a assure", "a estime", "ont declare", "ont indique", "ont affirme", "ont dit",
+        "declare", "affirme", "indique", "a t il declare", "a t elle declare",
+    )
+)  # fmt: skip
+_SOURCE_SEQS = frozenset(
+    tuple(s.split()) for s in ("selon", "according to", "d apres", "citing", "cite par")
+)
+_TITLE_WORDS = frozenset(
+    [
+        "the",
+        "l",
+        "le",
+        "la",
+        "les",
+        "du",
+        "de",
+        "des",
+        "d",
+        "of",
+        "spokesman",
+        "spokeswoman",
+        "spokesperson",
+        "porte",
+        "parole",
+        "minister",
+        "ministre",
+        "officials",
+        "official",
+        "responsables",
+        "responsable",
+        "source",
+        "sources",
+        "president",
+        "presidente",
+        "chancellor",
+        "chancelier",
+        "he",
+        "she",
+        "they",
+        "il",
+        "elle",
+        "ils",
+        "elles",
+        "agency",
+        "agence",
+        "diplomat",
+        "diplomate",
+        "secretary",
+        "secretaire",
+        "m",
+        "mr",
+        "mrs",
+        "ms",
+        "mme",
+        "dr",
+    ]
+)
+_AGENCY_TOKENS = frozenset(w for a in AGENCIES for w in a.replace("-", " ").split()) - {"press"}
+_WORD_RE = re.compile(r"\d+(?:\.\d+)?|[^\W_]+|[%$€£]")
+_DELIM = re.compile(r"[,;:()\"\-]")
+
+
+@dataclass(frozen=True, slots=True)
+class Tok:
+    """One word of a sentence as the alignment sees it."""
+
+    raw: str  # as written (folded: quotes, accents, number separators unified; case kept)
+    canon: str  # what is compared: casefolded, number words as digits, table entries unified
+    via: str  # "" or the class that made canon differ from raw (abbreviation, number words...)
+    cap: bool  # written with a capital
+    before: bool  # punctuation (or the sentence start) just before
+    after: bool  # punctuation (or the sentence end) just after
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """A sentence cut into :class:`Tok` for :func:`explain` (cheap to keep per representative)."""
+
+    text: str
+    toks: tuple[Tok, ...]
+
+    @property
+    def canon(self) -> list[str]:
+        return [t.canon for t in self.toks]
+
+
+def analyse(text: str) -> Analysed:
+    """The alignment's view of a sentence."""
+    return _analyse_folded(text, fold(text))
+
+
+def _analyse_folded(text: str, folded: str) -> Analysed:
+    spans = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(folded)]
+    n = len(spans)
+    low = [w.casefold() for w, _, _ in spans]
+    out: list[Tok] = []
+    i = 0
+    while i < n:
+        w, s, e = spans[i]
+        before = i == 0 or bool(_DELIM.search(folded[spans[i - 1][2] : s]))
+        # the closed table, longest first
+        hit = None
+        if low[i] in _TABLE_FIRST:
+            for size in range(min(_TABLE_MAX, n - i), 0, -1):
+                got = _TABLE_PAIRS.get(tuple(low[i : i + size]))
+                if got is not None:
+                    hit = (size, got)
+                    break
+        if hit is not None:
+            size, (canon, cls) = hit
+            raw = folded[s : spans[i + size - 1][2]]
+            end = spans[i + size - 1][2]
+            after = i + size == n or bool(_DELIM.search(folded[end : spans[i + size][1]]))
+            via = cls if tuple(low[i : i + size]) != canon else ""
+            for k, c in enumerate(canon):
+                out.append(Tok(raw if k == 0 else "", c, via, w[:1].isupper(), before, after))
+            i += size
+            continue
+        after = i + 1 == n or bool(_DELIM.search(folded[e : spans[i + 1][1]]))
+        lw = low[i]
+        letters = w.replace(".", "")
+        if 1 < len(letters) <= 5 and letters.isalpha() and letters.isupper() and len(w) > 1:
+            out.append(Tok(w, "#" + lw, "", True, before, after))
+            i += 1
+            continue
+        value = _NUMBER_WORDS.get(lw)
+        if value is not None:
+            # "twenty five" / "twenty-five" -> 25; « dix sept » -> 17
+            nxt = _NUMBER_WORDS.get(low[i + 1]) if i + 1 < n else None
+            if nxt is not None and (
+                (value in _TENS and 0 < nxt < 10) or (value == 10 and 7 <= nxt <= 9)
+            ):
+                raw = folded[s : spans[i + 1][2]]
+                after = i + 2 == n or bool(_DELIM.search(folded[spans[i + 1][2] : spans[i + 2][1]]))
+                out.append(
+                    Tok(raw, str(value + nxt), "number words", w[:1].isupper(), before, after)
+                )
+                i += 2
+                continue
+            out.append(Tok(w, str(value), "number words", w[:1].isupper(), before, after))
+            i += 1
+            continue
+        if lw.isdigit() and len(lw) > 1 and lw[0] == "0":  # "08" and "8": one value
+            out.append(Tok(w, str(int(lw)), "number format", False, before, after))
+        else:
+            out.append(Tok(w, lw, "", w[:1].isupper(), before, after))
+        i += 1
+    return Analysed(text, tuple(out))
+
+
+_LEXICON: frozenset[str] | None = None
+_LEXICON_FLOOR = 50
+_LEXICON_LOCK = threading.Lock()
+
+
+def lexicon() -> frozenset[str]:
+    """Known English and French words (pyspellchecker's frequency lists, accents folded): two
+    known words are never typos of each other (« form » / "from", "million" / "billion")."""
+    global _LEXICON
+    with _LEXICON_LOCK:
+        if _LEXICON is None:
+            import gzip
+            import json
+            from importlib.resources import files
+
+            words: set[str] = set()
+            base = files("spellchecker") / "resources"
+            for lang in ("en", "fr"):
+                with gzip.open(str(base / f"{lang}.json.gz"), "rt", encoding="utf-8") as fh:
+                    data = json.load(fh)
+                for w, freq in data.items():
+                    if freq > _LEXICON_FLOOR:  # the floor holds misspellings ("stroy")
+                        words.add(fold(w).casefold())
+            _LEXICON = frozenset(words)
+        return _LEXICON
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One difference of an alignment: what A has, what B has, its class, benign or not."""
+
+    kind: str
+    a: str
+    b: str
+
+    @property
+    def benign(self) -> bool:
+        return self.kind in BENIGN
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why two sentences merge or stay apart."""
+
+    alignment: tuple[tuple[str, str, str], ...]  # (op, A words, B words); op: = ~ - +
+    differences: tuple[Difference, ...]
+    merge: bool
+
+    @property
+    def reason(self) -> str | None:
+        """The first difference that keeps the two apart (None when they merge)."""
+        for d in self.differences:
+            if not d.benign:
+                return d.kind
+        return None
+
+    def summary(self) -> str:
+        """The difference classes, in order, once each ("quotes, attribution moved")."""
+        seen: list[str] = []
+        for d in self.differences:
+            if d.kind not in seen:
+                seen.append(d.kind)
+        return ", ".join(seen) if seen else "identical"
+
+
+_SURFACE = (
+    ("quotes", re.compile("[\"'" + re.escape(_QUOTES + _APOSTROPHES) + "]")),
+    ("dashes", re.compile("[-" + re.escape(_DASHES) + "]")),
+    ("spacing", re.compile("[ " + re.escape(_SPACES + _ZERO_WIDTH) + "]+")),
+)
+_NUMBER_SPAN = re.compile(r"\d[\d \u00a0\u202f,.']*\d|\d")
+
+
+def _surface(a: str, b: str) -> list[Difference]:
+    out: list[Difference] = []
+    for kind, rx in _SURFACE:
+        if kind == "spacing":
+            if set("".join(rx.findall(a))) != set("".join(rx.findall(b))):
+                out.append(Difference(kind, "", ""))
+        elif rx.findall(a) != rx.findall(b):
+            out.append(Difference(kind, "", ""))
+    na_, nb_ = _NUMBER_SPAN.findall(a), _NUMBER_SPAN.findall(b)
+    if na_ != nb_ and [fold(x) for x in na_] == [fold(x) for x in nb_]:
+        out.append(Difference("number format", "", ""))
+    na = unicodedata.normalize("NFKC", a)
+    nb = unicodedata.normalize("NFKC", b)
+    if na != nb and fold(na) == fold(nb) and not out:
+        out.append(Difference("accents", "", ""))
+    if (
+        not out
+        and a != b
+        and [m.group(0) for m in _WORD_RE.finditer(fold(a))]
+        == [m.group(0) for m in _WORD_RE.finditer(fold(b))]
+    ):
+        out.append(Difference("punctuation", "", ""))
+    return out
+
+
+class Knowledge:
+    """What the verdict knows beyond the two sentences: the trusted gazetteer (schema and lead
+    aliases) and the names seen capitalised in the corpus (a casefolded word -> sentences)."""
+
+    def __init__(
+        self, gazetteer: Gazetteer | None = None, names: Mapping[str, int] | None = None
+    ) -> None:
+        self.gazetteer = gazetteer
+        self.names = names if names is not None else {}
+        self._exact: dict[tuple[str, ...], str] = {}
+        if gazetteer is not None:
+            for first, entries in gazetteer._by_first.items():
+                del first
+                for seq, actor, _acronym in entries:
+                    self._exact[seq] = actor
+
+    def actor(self, canon: Sequence[str]) -> str | None:
+        """The actor whose alias is exactly these words, if any."""
+        if not canon:
+            return None
+        return self._exact.get(tuple(c.lstrip("#") for c in canon))
+
+    def known(self, word: str) -> bool:
+        w = word.lstrip("#")
+        if w in FACT_WORDS or w in lexicon() or self.names.get(w, 0) >= 2:
+            return True
+        return self.gazetteer is not None and w in self.gazetteer.words
+
+
+def _typo_limit(x: str, y: str) -> int:
+    return 1 if max(len(x), len(y)) <= 7 else 2
+
+
+def _is_typo(x: Tok, y: Tok, k: Knowledge) -> bool:
+    # a misspelt number word ("elevn") is compared as written, not as its value
+    a = x.raw.casefold() if x.via == "number words" else x.canon
+    b = y.raw.casefold() if y.via == "number words" else y.canon
+    if a[:1] == "#" or b[:1] == "#" or _DIGIT.search(a) or _DIGIT.search(b):
+        return False
+    if a in _FUNCTION_WORDS or b in _FUNCTION_WORDS or a in _NEGATION_WORDS or b in _NEGATION_WORDS:
+        return False
+    names = x.cap and y.cap
+    if min(len(a), len(b)) < (5 if names else 3):
+        return False
+    if OSA.distance(a, b) > (1 if names else _typo_limit(a, b)):
+        return False
+    return not (k.known(a) and k.known(b))
+
+
+def _token_kind(t: Tok, k: Knowledge, initial: bool) -> str:
+    if t.canon in _NEGATION_WORDS:
         return "negation"
-    if a.numbers != b.numbers:
+    if _DIGIT.search(t.canon) or t.via == "number words":
         return "number"
-    diff = a.words ^ b.words
-    if not diff:
+    if t.canon in FACT_WORDS:
+        return "fact word"
+    if (
+        (t.cap and not initial)
+        or t.canon[:1] == "#"
+        or (k.gazetteer is not None and t.canon in k.gazetteer.words)
+    ):
+        return "name"
+    return "content word"
+
+
+def _speaker_ok(toks: Sequence[Tok]) -> bool:
+    if not toks or len(toks) > 6:
+        return False
+    has_head = False
+    for t in toks:
+        c = t.canon.lstrip("#")
+        if c in _TITLE_WORDS or c in _AGENCY_TOKENS:
+            has_head = has_head or (
+                c not in _FUNCTION_WORDS and c not in {"du", "de", "des", "d", "of"}
+            )
+            continue
+        if t.cap and c not in FACT_WORDS and not _DIGIT.search(c):
+            has_head = True
+            continue
+        return False
+    return has_head
+
+
+def _speaker_key(toks: Sequence[Tok], k: Knowledge) -> frozenset[str]:
+    words = [t.canon.lstrip("#") for t in toks]
+    names = [w for w in words if w not in _TITLE_WORDS]
+    actor = k.actor(names) if names else None
+    out = frozenset(names or words)
+    return out | {"@" + actor} if actor is not None else out
+
+
+def _same_speaker(x: frozenset[str], y: frozenset[str]) -> bool:
+    """One speaker named twice: the same trusted actor, or one name within the other ("Peskov"
+    / "Dmitri Peskov")."""
+    if any(w.startswith("@") for w in x & y):
+        return True
+    nx = {w for w in x if not w.startswith("@")}
+    ny = {w for w in y if not w.startswith("@")}
+    return nx <= ny or ny <= nx
+
+
+_SORTED_HEADS: dict[int, list[tuple[str, ...]]] = {}
+
+
+def _longest_first(heads: frozenset[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    got = _SORTED_HEADS.get(id(heads))
+    if got is None:
+        got = _SORTED_HEADS[id(heads)] = sorted(heads, key=len, reverse=True)
+    return got
+
+
+def _starts_with(seq: Sequence[str], heads: frozenset[tuple[str, ...]]) -> int:
+    for h in _longest_first(heads):
+        if tuple(seq[: len(h)]) == h:
+            return len(h)
+    return 0
+
+
+def _ends_with(seq: Sequence[str], heads: frozenset[tuple[str, ...]]) -> int:
+    for h in _longest_first(heads):
+        if len(seq) >= len(h) and tuple(seq[len(seq) - len(h) :]) == h:
+            return len(h)
+    return 0
+
+
+def _formula(toks: Sequence[Tok], i1: int, i2: int, k: Knowledge) -> frozenset[str] | None:
+    """The speaker of an attribution formula that fills ``toks[i1:i2]`` in its position, else
+    None. Forms: "X said (that)" / « X a déclaré (que) », ", said X" / « , a déclaré X »,
+    « Selon X, » / ", according to X", and an agency dateline « MOSCOU (AFP) - »."""
+    run = list(toks[i1:i2])
+    while run and run[-1].canon in _FUNCTION_WORDS:
+        run.pop()
+    if not run:
         return None
-    only_a = a.entities - b.words
-    only_b = b.entities - a.words
-    if gazetteer is not None and (diff & gazetteer.words or (only_a and only_b)):
-        actors_a, words_a = gazetteer.match(a.text)
-        actors_b, words_b = gazetteer.match(b.text)
-        if actors_a != actors_b:
-            return "actor"
-        # names on both sides that differ are fine only as aliases of the same actors
-        # (« Poutine » / "Putin"); "Peskov" -> "Miller" (no alias on its own) is not
-        if only_a and only_b and (only_a - words_a or only_b - words_b):
-            return "entity"
-        return None
-    if only_a and only_b:
-        return "entity"
+    canon = [t.canon for t in run]
+    n_all = len(toks)
+    at_start = i1 == 0
+    at_end = i2 == n_all
+    open_before = at_start or run[0].before
+    closed_after = at_end or toks[i2 - 1].after
+    # agency alone, or a dateline: capitalised place words then the agency
+    if at_start and canon[-1].lstrip("#") in _AGENCY_TOKENS and all(t.cap for t in run):
+        return frozenset(c.lstrip("#") for c in canon if c.lstrip("#") in _AGENCY_TOKENS)
+    # verb or source first: ", said X" / « , a déclaré X » / « Selon X, »
+    for heads in (_SPEECH_SEQS, _SOURCE_SEQS):
+        h = _starts_with(canon, heads)
+        if h and open_before and _speaker_ok(run[h:]):
+            if heads is _SOURCE_SEQS and not (closed_after or at_end):
+                continue
+            return _speaker_key(run[h:], k)
+    # speaker first: "X said" at the start (a clause may follow), or ", X said" closed after
+    h = _ends_with(canon, _SPEECH_SEQS)
+    if h and _speaker_ok(run[: len(run) - h]) and (at_start or (open_before and closed_after)):
+        return _speaker_key(run[: len(run) - h], k)
     return None
+
+
+def _is_speech_run(toks: Sequence[Tok]) -> bool:
+    canon = [t.canon for t in toks if t.canon not in {"that", "que", "qu"}]
+    return bool(canon) and tuple(canon) in _SPEECH_SEQS
+
+
+def _is_speaker_or_speech_run(toks: Sequence[Tok]) -> bool:
+    """A run that can only be part of an attribution formula whose rest is equal on both sides
+    ("the spokesman said" where only "spokesman said" moved)."""
+    if _is_speech_run(toks):
+        return True
+    return all(
+        t.canon in {"that", "que", "qu"}
+        or (t.canon,) in _SPEECH_SEQS
+        or t.canon in {"a", "ont"}
+        or t.canon in _TITLE_WORDS
+        for t in toks
+    ) and any((t.canon,) in _SPEECH_SEQS or t.canon in {"a", "ont"} for t in toks)
+
+
+def _block_alias(a: Analysed, b: Analysed, op: tuple[int, int, int, int], k: Knowledge) -> bool:
+    """Whether the differing spans (grown by up to two equal words each side) are two aliases of
+    one trusted actor (« Poutine » / "Vladimir Putin")."""
+    if k.gazetteer is None:
+        return False
+    i1, i2, j1, j2 = op
+    ca, cb = a.canon, b.canon
+    for left in range(3):
+        for right in range(3):
+            if i1 - left < 0 or j1 - left < 0 or i2 + right > len(ca) or j2 + right > len(cb):
+                continue
+            if (
+                ca[i1 - left : i1] != cb[j1 - left : j1]
+                or ca[i2 : i2 + right] != cb[j2 : j2 + right]
+            ):
+                continue
+            xa = k.actor(ca[i1 - left : i2 + right])
+            if xa is not None and xa == k.actor(cb[j1 - left : j2 + right]):
+                return True
+    return False
+
+
+def _words(toks: Sequence[Tok]) -> str:
+    return " ".join(t.raw for t in toks if t.raw)
+
+
+def _letters(toks: Sequence[Tok]) -> str:
+    """The words as written, joined without separators ("e-mail" / "email")."""
+    return "".join(ch for t in toks for ch in t.raw.casefold() if ch.isalnum())
+
+
+def _coalesced(ca: list[str], cb: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """Levenshtein opcodes with neighbouring differences joined into one block ("Vladimir Putin"
+    -> "Poutine" is one replacement, not a replacement and a deletion)."""
+    out: list[tuple[str, int, int, int, int]] = []
+    for op in Levenshtein.opcodes(ca, cb):
+        tag, i1, i2, j1, j2 = op.tag, op.src_start, op.src_end, op.dest_start, op.dest_end
+        if tag != "equal" and out and out[-1][0] != "equal":
+            _, p1, _, q1, _ = out.pop()
+            i1, j1 = p1, q1
+            tag = "replace" if i2 > i1 and j2 > j1 else ("delete" if i2 > i1 else "insert")
+        out.append((tag, i1, i2, j1, j2))
+    return out
+
+
+def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = None) -> Explanation:
+    """:func:`explain` on sentences already cut by :func:`analyse`."""
+    k = knowledge or Knowledge()
+    diffs: list[Difference] = _surface(a.text, b.text)
+    ca, cb = a.canon, b.canon
+    alignment: list[tuple[str, str, str]] = []
+    deleted: list[tuple[int, int]] = []
+    inserted: list[tuple[int, int]] = []
+    for tag, i1, i2, j1, j2 in _coalesced(ca, cb):
+        ta, tb = a.toks[i1:i2], b.toks[j1:j2]
+        if tag == "equal":
+            alignment.append(("=", _words(ta), _words(tb)))
+            for x, y in zip(ta, tb, strict=True):
+                if x.raw == y.raw:
+                    continue
+                via = x.via or y.via
+                if via:
+                    diffs.append(Difference(via, x.raw, y.raw))
+                elif x.raw.casefold() == y.raw.casefold():
+                    diffs.append(Difference("case", x.raw, y.raw))
+            continue
+        alignment.append(
+            ({"replace": "~", "delete": "-", "insert": "+"}[tag], _words(ta), _words(tb))
+        )
+        if _block_alias(a, b, (i1, i2, j1, j2), k):
+            diffs.append(Difference("alias", _words(ta), _words(tb)))
+            continue
+        if tag == "replace":
+            if len(ta) == len(tb):
+                pairs = list(zip(ta, tb, strict=True))
+                kinds = []
+                in_a, in_b = set(ca), set(cb)
+                for x, y in pairs:
+                    if x.canon in in_b and y.canon in in_a:
+                        break  # a word that is also on the other side moved: no typo
+                    if _is_typo(x, y, k):
+                        kinds.append("typo")
+                    elif k.actor([x.canon]) is not None and k.actor([x.canon]) == k.actor(
+                        [y.canon]
+                    ):
+                        kinds.append("alias")
+                    else:
+                        break
+                else:
+                    for (x, y), kind in zip(pairs, kinds, strict=True):
+                        diffs.append(Difference(kind, x.raw, y.raw))
+                    continue
+            if _letters(ta) == _letters(tb):
+                diffs.append(Difference("spacing", _words(ta), _words(tb)))
+                continue
+        if i2 > i1:
+            deleted.append((i1, i2))
+        if j2 > j1:
+            inserted.append((j1, j2))
+    speakers: dict[str, set[frozenset[str]]] = {"a": set(), "b": set()}
+    formulas: list[tuple[str, str]] = []  # (side, words)
+    moved_names = {ca[i] for i1, i2 in deleted for i in range(i1, i2)} & {
+        cb[j] for j1, j2 in inserted for j in range(j1, j2)
+    }
+    for side, runs, an in (("a", deleted, a), ("b", inserted, b)):
+        for r1, r2 in runs:
+            run = an.toks[r1:r2]
+            words = _words(run)
+            if all(t.canon in _FUNCTION_WORDS for t in run) and not any(
+                t.canon in moved_names for t in run
+            ):
+                diffs.append(
+                    Difference(
+                        "function word", words if side == "a" else "", words if side == "b" else ""
+                    )
+                )
+                continue
+            spk = _formula(an.toks, r1, r2, k)
+            if spk is None and _is_speaker_or_speech_run(an.toks[r1:r2]):
+                # only the verb moved ("X said" -> "said X"): the formula spans the speaker too
+                spk = next(
+                    (
+                        got
+                        for left in range(6, -1, -1)
+                        for right in range(6, -1, -1)
+                        if (left == 0) != (right == 0)
+                        and r1 - left >= 0
+                        and r2 + right <= len(an.toks)
+                        and (got := _formula(an.toks, r1 - left, r2 + right, k)) is not None
+                    ),
+                    None,
+                )
+            if spk is not None and {w for w in spk if not w.startswith("@")} <= _AGENCY_TOKENS:
+                # an agency credit (« Selon l'AFP, », « MOSCOU (AFP) - »): added or dropped freely
+                kind = "attribution dropped" if side == "a" else "attribution added"
+                diffs.append(
+                    Difference(kind, words if side == "a" else "", words if side == "b" else "")
+                )
+                continue
+            if spk is not None:
+                speakers[side].add(spk)
+                formulas.append((side, words))
+                continue
+            for pos in range(r1, r2):
+                t = an.toks[pos]
+                if t.canon in _FUNCTION_WORDS and t.canon not in moved_names:
+                    continue
+                kind = _token_kind(t, k, initial=pos == 0)
+                if t.canon in moved_names and kind in {
+                    "name",
+                    "number",
+                    "content word",
+                    "fact word",
+                }:
+                    kind = "reordered"
+                diffs.append(
+                    Difference(kind, t.raw if side == "a" else "", t.raw if side == "b" else "")
+                )
+                break
+    if formulas:
+        sa, sb = speakers["a"], speakers["b"]
+        if sa and sb:
+            same = all(any(_same_speaker(x, y) for y in sb) for x in sa) and all(
+                any(_same_speaker(x, y) for x in sa) for y in sb
+            )
+            kind = "attribution moved" if same else "speaker changed"
+            wa = " / ".join(w for s, w in formulas if s == "a")
+            wb = " / ".join(w for s, w in formulas if s == "b")
+            diffs.append(Difference(kind, wa, wb))
+        else:
+            for side, words in formulas:
+                if side == "a":
+                    diffs.append(Difference("attribution dropped", words, ""))
+                else:
+                    diffs.append(Difference("attribution added", "", words))
+    merge = all(d.benign for d in diffs)
+    return Explanation(tuple(alignment), tuple(diffs), merge)
+
+
+def explain(
+    text_a: str,
+    text_b: str,
+    aliases: Mapping[str, str] | None = None,
+    names: Mapping[str, int] | None = None,
+) -> Explanation:
+    """Align two sentences word by word and classify every difference.
+
+    They merge only when every difference is in the closed catalogue :data:`BENIGN`: typography
+    (quotes, dashes, spacing, case, accents), number formats, digits / number words, a known
+    abbreviation or transliteration, an alias of one actor of the trusted gazetteer
+    (``aliases``: alias -> actor id), a typo inside one word (two known words or two known names
+    are never typos of each other; ``names``: casefolded capitalised word -> sentences that have
+    it), a dropped complementiser / article / honorific, and an attribution formula moved, added
+    or dropped with nothing else. Anything else (a content word, name, number or fact word
+    substituted, inserted, deleted or moved) keeps them apart.
+    """
+    k = Knowledge(Gazetteer(aliases) if aliases else None, names)
+    return explain_analysed(analyse(text_a), analyse(text_b), k)
+
+
+def describe_difference(
+    rep_text: str, copy_text: str, aliases: Mapping[str, str] | None = None
+) -> str:
+    """How a copy differs from its representative, in a few words ("quotes, attribution
+    moved"), for the copies list; "(not benign)" is added when the two would not merge today
+    (``dedup --explain`` says why)."""
+    e = explain(rep_text, copy_text, aliases)
+    return e.summary() if e.merge else f"{e.summary()} (not benign)"
+
+
+def trusted_aliases(store: Store, schema: LabelSchema | None = None) -> dict[str, str]:
+    """Alias -> actor id of the trusted gazetteer: the store's (schema actors and aliases a lead
+    added), plus the actors of ``schema`` if it is not recorded yet (a read-only caller)."""
+    out = store.actors.trusted_alias_map()
+    if schema is not None:
+        for entry in schema.actors:
+            actor = next(
+                (out[n] for n in (entry.name, *entry.aliases) if n in out), "schema:" + entry.name
+            )
+            for name in (entry.name, *entry.aliases):
+                out.setdefault(name, actor)
+    return out
+
+
+def explain_sentences(
+    store: Store, sid_a: str, sid_b: str, schema: LabelSchema | None = None
+) -> Explanation:
+    """:func:`explain` on two stored sentences, with the trusted gazetteer
+    (:func:`trusted_aliases`); KeyError names an unknown id."""
+    texts = []
+    for sid in (sid_a, sid_b):
+        s = store.corpus.sentence(sid)
+        if s is None:
+            raise KeyError(sid)
+        texts.append(s.text)
+    return explain(texts[0], texts[1], trusted_aliases(store, schema))
+
+
+def format_explanation(e: Explanation) -> str:
+    """Plain text for the terminal (callers escape it: sentence text is data)."""
+    lines = ["alignment:"]
+    for op, wa, wb in e.alignment:
+        if op == "=":
+            lines.append(f"  = {wa}")
+        elif op == "~":
+            lines.append(f"  ~ {wa}  ->  {wb}")
+        elif op == "-":
+            lines.append(f"  - {wa}")
+        else:
+            lines.append(f"  + {wb}")
+    lines.append("differences:")
+    if not e.differences:
+        lines.append("  (none: identical)")
+    for d in e.differences:
+        mark = "benign" if d.benign else "NOT benign"
+        what = f"{d.a!r} -> {d.b!r}" if (d.a or d.b) else ""
+        lines.append(f"  {d.kind:<20} {mark:<11} {what}".rstrip())
+    lines.append(
+        f"verdict: {'merge' if e.merge else 'keep apart'}" + (f" ({e.reason})" if e.reason else "")
+    )
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- blocking
@@ -369,7 +1145,7 @@ class MinHashBlocker:
     hashed with CRC-32, so a sentence's keys are the same in every run and every process.
     """
 
-    def __init__(self, bands: int = 24, rows: int = 5, seed: int = 20261201) -> None:
+    def __init__(self, bands: int = 40, rows: int = 4, seed: int = 20261201) -> None:
         self.bands = bands
         self.rows = rows
         rng = np.random.default_rng(seed)
@@ -393,9 +1169,17 @@ class MinHashBlocker:
         """The words a sentence is sketched by: its content words (all words if none, the whole
         key if it has no words)."""
         words = key.split()
-        content = sorted({w for w in words if w not in _STOP and len(w) > 1})
+        content: set[str] = set()
+        for w in words:
+            if w in _STOP or len(w) <= 1:
+                continue
+            if len(w) <= 5:
+                content.add(w)
+            else:  # a typo inside a word leaves its head or its tail intact
+                content.add(w[:4] + "<")
+                content.add(">" + w[-4:])
         if content:
-            return content
+            return sorted(content)
         return sorted(set(words)) or [key]
 
     def keys(self, keys: Sequence[str]) -> U64:
@@ -482,16 +1266,40 @@ class KeyIndex:
 # --------------------------------------------------------------------------- preparing batches
 
 
-Prepared = list[tuple[str, Features | None]]
+Prepared = list[tuple[str, Analysed | None, tuple[str, ...]]]
+
+
+def capitalised_names(folded: str) -> tuple[str, ...]:
+    """Casefolded words written with a capital away from a sentence start (names, places): the
+    corpus's "known names" (two known names are never typos of each other)."""
+    out: set[str] = set()
+    for m in _MAYBE_CAPITAL.finditer(folded):
+        w = m.group(0)
+        if not w[0].isupper():
+            continue
+        i = m.start() - 1
+        while i >= 0 and folded[i] in " \"'(-":
+            i -= 1
+        if i < 0 or folded[i] in ".!?:;":
+            continue
+        out.add(w.casefold())
+    return tuple(sorted(out))
 
 
 def prepare(texts: Sequence[str], with_features: bool = False) -> Prepared:
-    """Match keys (and guard features) of a batch: the per-sentence work a helper process does
-    while the main process clusters the previous batch."""
+    """Match keys, the capitalised names (and the alignment's tokens, with ``with_features``) of
+    a batch: the per-sentence work a helper process does while the main process clusters the
+    previous batch."""
     out: Prepared = []
     for text in texts:
         f = fold(text)
-        out.append((_key_of(f), _features_of(f) if with_features else None))
+        out.append(
+            (
+                _key_of(f),
+                _analyse_folded(text, f) if with_features else None,
+                capitalised_names(f),
+            )
+        )
     return out
 
 
@@ -561,6 +1369,9 @@ class Join:
     member: str
     representative: str
     score: float
+    #: how the member differs from its representative ("quotes, attribution moved"): what the
+    #: copies list shows; a store with room can keep it per clustered copy
+    difference: str = ""
 
 
 @dataclass
@@ -602,48 +1413,75 @@ class Deduper:
         self.rep_ids: list[str] = []
         self.rep_keys: list[str] = []
         self.rep_texts: list[str] = []
-        self._rep_features: dict[int, Features] = {}
+        self._rep_features: dict[int, Analysed] = {}
+        self.names: Counter[str] = Counter()
+        self.knowledge = Knowledge(self.gazetteer, self.names)
         self.stats = DedupStats()
+        #: when a set, every (new sentence number, representative number) the blocking proposed
+        #: is added to it (benchmarks measure blocking recall on the engine itself)
+        self.record_candidates: set[tuple[int, int]] | None = None
 
-    def _cache_features(self, rep: int, got: Features) -> None:
+    def _cache_features(self, rep: int, got: Analysed) -> None:
         if len(self._rep_features) >= 200_000:  # bounded memory: recomputed when needed
             self._rep_features.clear()
         self._rep_features[rep] = got
 
-    def _features(self, rep: int) -> Features:
+    def _features(self, rep: int) -> Analysed:
         got = self._rep_features.get(rep)
         if got is None:
-            got = features(self.rep_texts[rep])
+            got = analyse(self.rep_texts[rep])
             self._cache_features(rep, got)
         return got
 
     def add_representatives(
-        self, rows: Sequence[tuple[str, str]], prepared: Prepared | None = None
+        self,
+        rows: Sequence[tuple[str, str]],
+        prepared: Prepared | None = None,
+        indexed: Sequence[bool] | None = None,
     ) -> None:
-        """(sentence id, text) of known representatives and singletons, in ``seq`` order."""
+        """(sentence id, text) of the sentences of earlier runs, in ``seq`` order: every one
+        counts for the corpus's known names; those ``indexed`` (default: all), the
+        representatives and singletons, are what new sentences are compared against."""
         prepared = prepared or prepare([t for _, t in rows])
-        keys = [k for k, _ in prepared]
+        for p in prepared:
+            self.names.update(p[2])
+        keep = range(len(rows)) if indexed is None else [i for i, x in enumerate(indexed) if x]
+        keys = [prepared[i][0] for i in keep]
         start = len(self.rep_ids)
-        for (sid, text), key in zip(rows, keys, strict=True):
-            self.rep_ids.append(sid)
-            self.rep_keys.append(key)
-            self.rep_texts.append(text)
-        self.index.add(self.blocker.keys(keys), range(start, start + len(rows)))
+        for i in keep:
+            self.rep_ids.append(rows[i][0])
+            self.rep_keys.append(prepared[i][0])
+            self.rep_texts.append(rows[i][1])
+        if keys:
+            self.index.add(self.blocker.keys(keys), range(start, start + len(keys)))
 
     def process(
-        self, rows: Sequence[tuple[str, str]], prepared: Prepared | None = None
+        self,
+        rows: Sequence[tuple[str, str]],
+        prepared: Prepared | None = None,
+        skip: Collection[str] = (),
     ) -> list[Join]:
         """Cluster a batch of new (sentence id, text), in ``seq`` order, after all earlier ones
-        (``prepared``: their :func:`prepare` result, if already computed)."""
+        (``prepared``: their :func:`prepare` result, if already computed; ``skip``: ids split out
+        for good, which only count for the known names).
+
+        The verdict on each sentence knows the names of the sentences up to it and no further
+        (:class:`Knowledge`): a name that arrives later changes no earlier verdict, so a run
+        over the sentences in several parts (incremental) decides as one run over all (full)."""
         n = len(rows)
         self.stats.sentences += n
         prepared = prepared or prepare([t for _, t in rows])
-        keys = [k for k, _ in prepared]
+        keys = [p[0] for p in prepared]
         bands = self.blocker.keys(keys)
+        base = self.stats.sentences - n
         # candidates among the representatives of earlier batches, verified on all cores
         verified: list[list[tuple[float, int]]] = [[] for _ in range(n)]
         qi, ri = self.index.query(bands)
         self.stats.candidates += len(qi)
+        if self.record_candidates is not None:
+            self.record_candidates.update(
+                (base + q, r) for q, r in zip(qi.tolist(), ri.tolist(), strict=True)
+            )
         if len(qi):
             scores = process.cpdist(
                 [keys[int(q)] for q in qi],
@@ -661,6 +1499,9 @@ class Deduper:
         joins: list[Join] = []
         band_rows = bands.tolist()
         for j, (sid, text) in enumerate(rows):
+            self.names.update(prepared[j][2])
+            if sid in skip:
+                continue
             cands = verified[j]
             seen: set[int] = set()
             for k in band_rows[j]:
@@ -669,21 +1510,25 @@ class Deduper:
                         continue
                     seen.add(r)
                     self.stats.candidates += 1
+                    if self.record_candidates is not None:
+                        self.record_candidates.add((base + j, r))
                     s = fuzz.ratio(keys[j], self.rep_keys[r], score_cutoff=self.threshold)
                     if s >= self.threshold:
                         cands.append((float(s), r))
             chosen = None
+            summary = ""
             if cands:
                 self.stats.verified += len(cands)
-                mine = prepared[j][1] or features(text)
+                mine = prepared[j][1] or analyse(text)
                 for s, r in sorted(cands, key=lambda c: (-c[0], c[1])):
-                    why = fact_guard(mine, self._features(r), self.gazetteer)
-                    if why is None:
+                    verdict = explain_analysed(self._features(r), mine, self.knowledge)
+                    if verdict.merge:
                         chosen = (s, r)
+                        summary = verdict.summary()
                         break
-                    self.stats.guarded[why] += 1
+                    self.stats.guarded[verdict.reason or "?"] += 1
             if chosen is not None:
-                joins.append(Join(sid, self.rep_ids[chosen[1]], chosen[0]))
+                joins.append(Join(sid, self.rep_ids[chosen[1]], chosen[0], summary))
                 continue
             r = len(self.rep_ids)
             self.rep_ids.append(sid)
@@ -805,6 +1650,15 @@ class DedupResult:
 ProgressFn = Callable[[str, int, int], None]
 
 
+def gazetteer_fingerprint(aliases: Mapping[str, str]) -> str:
+    """A fingerprint of the trusted aliases: which names are one actor (a change rebuilds)."""
+    groups: dict[str, list[str]] = {}
+    for alias, actor in aliases.items():
+        groups.setdefault(actor, []).append(alias_key(alias))
+    canon = sorted(tuple(sorted(set(g))) for g in groups.values())
+    return hashlib.sha256(repr(canon).encode()).hexdigest()[:16]
+
+
 def run_dedup(
     store: Store,
     threshold: float = DEFAULT_THRESHOLD,
@@ -816,14 +1670,17 @@ def run_dedup(
 ) -> DedupResult:
     """Cluster the store's sentences (incrementally when possible) and write the clusters.
 
-    A run is incremental when the previous one used the same threshold and algorithm and no
-    sentence was split since; otherwise (or with ``full``) the clusters are rebuilt from scratch.
+    A run is incremental when the previous one used the same threshold, algorithm and trusted
+    aliases (:func:`gazetteer_fingerprint`) and no sentence was split since; otherwise (or with
+    ``full``) the clusters are rebuilt from scratch.
     Writes go in short transactions, one per batch; the run's mark is recorded last, so an
     interrupted run is simply redone by the next one and ends in the same clusters.
     """
     t0 = time.perf_counter()
     state = store.clusters.state()
     splits = store.clusters.split_count()
+    aliases = store.actors.trusted_alias_map()
+    gazetteer = gazetteer_fingerprint(aliases)
     reason = ""
     if full:
         reason = "--full"
@@ -835,6 +1692,8 @@ def run_dedup(
         reason = f"threshold changed ({state.threshold:g} -> {float(threshold):g})"
     elif state.splits != splits:
         reason = "sentences were split since the last run"
+    elif state.gazetteer != gazetteer:
+        reason = "the trusted aliases changed"
     mode = "full" if reason else "incremental"
     after = -1
     if mode == "full":
@@ -842,41 +1701,46 @@ def run_dedup(
     else:
         after = state.last_seq
     result = DedupResult(mode, reason or "new sentences only", float(threshold))
-    d = Deduper(threshold, store.actors.alias_map(), blocker)
+    d = Deduper(threshold, aliases, blocker)
     total_known = store.clusters.count_known(after) if after >= 0 else 0
     cores = (os.cpu_count() or 1) > 1
     if after >= 0:
-        for rows, prepared in prepared_batches(
+        loaded = 0
+        for rows3, prepared in prepared_batches(
             store.clusters.iter_known(after, batch),
-            lambda rows: [t for _, t in rows],
+            lambda rows: [t for _, t, _ in rows],
             parallel=cores and total_known >= PARALLEL_MIN,
         ):
-            d.add_representatives(rows, prepared)
-            result.known += len(rows)
+            indexed = [x for _, _, x in rows3]
+            d.add_representatives([(i, t) for i, t, _ in rows3], prepared, indexed)
+            result.known += sum(indexed)
+            loaded += len(rows3)
             if progress:
-                progress("loading", result.known, total_known)
+                progress("loading", loaded, total_known)
     total_new = store.clusters.count_new(after)
     last = max(after, store.clusters.max_seq())
     if total_new == 0 and mode == "incremental":
         result.mode = "up to date"
     done = 0
-    for (seqs, rows), prepared in prepared_batches(
+    for (seqs, rows3), prepared in prepared_batches(
         store.clusters.iter_new(after, batch),
-        lambda b: [t for _, t in b[1]],
+        lambda b: [t for _, t, _ in b[1]],
         parallel=cores and total_new >= PARALLEL_MIN,
     ):
-        joins = d.process(rows, prepared)
+        rows = [(i, t) for i, t, _ in rows3]
+        split_out = {i for i, _, split in rows3 if split}
+        joins = d.process(rows, prepared, split_out)
         pairs = [(j.member, j.representative, cluster_id_for(j.representative)) for j in joins]
         new_c, propagated = store.clusters.write_joins(pairs, float(threshold))
         result.new_clusters += new_c
         result.propagated += propagated
         result.joined += len(joins)
         done += len(rows)
-        result.checked = done
+        result.checked += len(rows) - len(split_out)
         last = max(last, seqs[-1])
         if progress:
             progress("clustering", done, total_new)
-    store.clusters.finish(last, float(threshold), ALGO_VERSION, splits)
+    store.clusters.finish(last, float(threshold), ALGO_VERSION, splits, gazetteer)
     counts = store.clusters.counts()
     result.clusters, result.hidden = counts
     result.guarded = dict(d.stats.guarded)

@@ -3,17 +3,25 @@
 Writers never leave a half-written file, even when killed: they write to an unnamed file beside
 the target and rename it into place at the end (see :func:`atomic_output`). Lines are orjson-encoded with a fixed key order, so an export,
 imported back with :func:`import_labels` and exported again, is byte-identical.
+
+Size: over 600 lines because the writers (annotations, sentences, gold and the gold history)
+and the import-labels reader (validation, text check, staging) share one record format, key
+order and actor rendering; each writer and each reading step is a short function.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import re
 import secrets
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -22,9 +30,11 @@ import orjson
 from pydantic import ValidationError
 
 from stanceterm import fileguard
+from stanceterm.actors import alias_key
 from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
-from stanceterm.store import Annotation, Stance, Store, now
-from stanceterm.store.actors import add_actor_row
+from stanceterm.segment import normalize
+from stanceterm.store import Store, now
+from stanceterm.store.actors import free_actor_id
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
@@ -167,27 +177,29 @@ def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[byt
         note,
         created,
         updated,
+        suggested,
     ) in store.labels.iter_rows(
         annotators=filters.annotators, statuses=filters.statuses, articles=filters.articles
     ):
         if status == "skipped":  # missing data: what was tagged before stays in the history only
             claims, stances = "[]", "[]"
-        yield dumps(
-            {
-                "schema_version": SCHEMA_VERSION,
-                "sentence_id": sid,
-                "article_id": aid,
-                "text": text,
-                "annotator": annotator,
-                "status": status,
-                "claims": fragment(claims),
-                "stances": render(stances),
-                "propagated_from": prop,
-                "note": note,
-                "created_at": created,
-                "updated_at": updated,
-            }
-        )
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "sentence_id": sid,
+            "article_id": aid,
+            "text": text,
+            "annotator": annotator,
+            "status": status,
+            "claims": fragment(claims),
+            "stances": render(stances),
+            "propagated_from": prop,
+            "note": note,
+            "created_at": created,
+            "updated_at": updated,
+        }
+        if suggested is not None:  # provenance; absent: no suggestion was shown (typed)
+            record["suggested"] = fragment(suggested)
+        yield dumps(record)
 
 
 def left_out_drafts(store: Store, filters: Filters) -> int:
@@ -220,7 +232,9 @@ def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes
     ):
         mine: list[dict[str, Any]] = []
         while pending is not None and pending[0] == sid:
-            _, _, _, annotator, status, claims, stances, prop, note, _created, updated = pending
+            _, _, _, annotator, status, claims, stances, prop, note, _created, updated = pending[
+                :11
+            ]
             if status == "skipped":  # missing data (as in annotation_lines)
                 claims, stances = "[]", "[]"
             mine.append(
@@ -251,7 +265,9 @@ def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes
 def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
     """One line per sentence with a gold record: the gold labels (actor names resolved), the
     adjudicator, the decision time and the annotators' versions it was made from (``sources``,
-    each with the ``updated_at`` that identifies the version). Only ``--article`` filters gold."""
+    each with the ``updated_at`` that identifies the version). Only ``--article`` filters gold.
+    A copy of a dedup cluster carries the decision made on its representative, marked with
+    ``propagated_from`` (a cluster is one unit)."""
     names = store.actors.names()
     for (
         sid,
@@ -265,6 +281,7 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
         sources,
         note,
         updated,
+        propagated_from,
     ) in store.gold.iter_rows(articles=filters.articles):
         srcs = [
             {
@@ -294,6 +311,7 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
                 "sources": srcs,
                 "note": note,
                 "decided_at": updated,
+                "propagated_from": propagated_from,
             }
         )
 
@@ -377,6 +395,11 @@ class LabelsResult:
     written: int = 0
     unchanged: int = 0
     actors_created: int = 0
+    #: records older than (or as old as) the DB's label for their (sentence, annotator): kept
+    kept_newer: int = 0
+    run_id: str = ""
+    #: True when an interrupted run of the same file was resumed
+    resumed: bool = False
 
 
 def _read_records(path: Path) -> Iterator[tuple[int, AnnotationRecord]]:
@@ -440,37 +463,84 @@ def _check_strings(where: str, rec: AnnotationRecord) -> None:
         raise LabelsError(f"{where}: NUL character in a field")
 
 
-def _stamp(store: Store, ann: Annotation) -> Annotation:
-    """Timestamps for a record that has none: the stored state's when the labels are the same
-    (re-importing changes nothing), else now (created_at kept from the stored state)."""
-    before = store.labels.get(ann.sentence_id, ann.annotator)
-    if (
-        before is not None
-        and before.same_labels(ann)
-        and before.propagated_from == ann.propagated_from
-    ):
-        return before
-    stamp = now()
-    return replace(
-        ann,
-        created_at=ann.created_at or (before.created_at if before is not None else stamp),
-        updated_at=ann.updated_at or stamp,
-    )
+# --- safeimport: staged, batched, newer-wins import-labels (issue 12 §3, §5) ----------------
+
+_CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+STAGE_ROWS = 5000
+APPLY_BATCH = 2000
+#: each apply transaction aims at this many seconds (the batch size adapts to the machine)
+APPLY_TX_SECONDS = 0.04
 
 
-def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult:
-    """Read an ``annotations`` export back, atomically: any bad line refuses the whole file.
+@functools.lru_cache(maxsize=4096)
+def _iso_to_canonical(value: str) -> str | None:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return ""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    Every record is validated against the label schema; unknown claims, stances, sentence ids,
-    or a sentence filed under the wrong article are errors naming the line. Actors are matched by
-    id, then by name or alias; an unknown actor is created (attributed to the record's annotator).
-    Importing the same file twice changes nothing.
+
+def _canonical_ts(where: str, field: str, value: str | None) -> str | None:
+    """A timestamp in the store's one format (UTC, microseconds, ``Z``), so that "older"
+    compares instants, whatever ISO 8601 spelling the file used."""
+    if value is None or _CANONICAL_TS.match(value):
+        return value
+    got = _iso_to_canonical(value)
+    if got is None:
+        raise LabelsError(f"{where}: {field}: not an ISO 8601 timestamp: {value!r}")
+    if not got:
+        raise LabelsError(f"{where}: {field}: timestamp without a time zone: {value!r}")
+    return got
+
+
+def _same_text(given: str, stored: str) -> bool:
+    return given == stored or normalize(given) == normalize(stored)
+
+
+def import_labels(
+    store: Store,
+    path: Path,
+    schema: LabelSchema,
+    *,
+    force: bool = False,
+    batch: int = APPLY_BATCH,
+) -> LabelsResult:
+    """Read an ``annotations`` export back: any bad line refuses the whole file.
+
+    **Stage, then apply in short transactions.** The whole file is validated first, outside any
+    write transaction (reads only; the records are staged in a TEMP table, which takes no lock on
+    the DB), so annotators' saves never wait behind validation. Then the staged records are
+    applied in write transactions of ``batch`` records each (well under a second), tagged with
+    the run's id (``import_runs``; events ``origin = 'import:RUN'``). A bad line therefore
+    writes nothing; a run interrupted while applying is resumed by importing the same file again
+    (the applied records compare unchanged, the run keeps its id) and can be reverted as a whole
+    with ``stanceterm undo-import RUN``.
+
+    Checks: the label schema (claims, stances), sentence ids, ``article_id`` and ``text`` when
+    given (after the import's normalisation: a sentence whose text differs is refused, so labels
+    never land on another sentence after a change in segmentation), annotator names (one rule),
+    timestamps. Actors are matched by id, then by name or alias; an unknown actor is created
+    (attributed to the record's annotator).
+
+    **Newer work wins.** A record whose ``updated_at`` is not later than the DB's label for that
+    (sentence, annotator) does not replace it (a tie keeps the DB's label); ``force`` overrides.
+    Records without timestamps count as "now" (the run's start), unless their labels equal the
+    stored ones, so importing a hand-written file twice changes nothing.
     """
     claims_ok, stances_ok = set(schema.claim_ids), set(schema.stances)
     result = LabelsResult()
+    imports = store.imports
+    new_actors: dict[str, tuple[str, str, str]] = {}  # alias key -> (id, name, created_by)
+    actor_cache: dict[tuple[str | None, str], str | None] = {}
+    planned: set[str] = set()
+    records = 0
     try:
-        with store.tx() as c:
-            batch: list[Annotation] = []
+        imports.stage_begin()
+        try:
+            rows: list[tuple[Any, ...]] = []
             for lineno, rec in read_label_records(path, _check_strings):
                 where = f"{path}:{lineno}"
                 sentence = store.corpus.sentence(rec.sentence_id)
@@ -480,6 +550,11 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                     raise LabelsError(
                         f"{where}: sentence {rec.sentence_id!r} belongs to article "
                         f"{sentence.article_id!r}, not {rec.article_id!r}"
+                    )
+                if rec.text is not None and not _same_text(rec.text, sentence.text):
+                    raise LabelsError(
+                        f"{where}: sentence {rec.sentence_id!r} text differs from the DB's "
+                        "(the article was segmented differently); refusing the file"
                     )
                 for claim in rec.claims:
                     if claim not in claims_ok:
@@ -496,7 +571,7 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                     raise LabelsError(
                         f"{where}: propagated_from: unknown sentence_id {rec.propagated_from!r}"
                     )
-                stances: list[Stance] = []
+                stances: list[dict[str, str]] = []
                 for i, st in enumerate(rec.stances):
                     if st.claim not in claims_ok:
                         raise LabelsError(f"{where}: stances.{i}.claim: unknown claim {st.claim!r}")
@@ -509,35 +584,84 @@ def import_labels(store: Store, path: Path, schema: LabelSchema) -> LabelsResult
                             f"{where}: stances.{i}.stance: unknown stance {st.stance!r} (schema has "
                             f"{', '.join(schema.stances)})"
                         )
-                    actor_id = None
-                    if st.actor_id is not None:
-                        actor_id = store.actors.resolve(st.actor_id)
+                    if not st.actor.strip():
+                        raise LabelsError(f"{where}: stances.{i}.actor: empty actor name")
+                    ck = (st.actor_id, st.actor)
+                    if ck not in actor_cache:
+                        actor_id = None
+                        if st.actor_id is not None:
+                            actor_id = store.actors.resolve(st.actor_id)
+                        if actor_id is None:
+                            actor_id = store.actors.resolve(st.actor)
+                        actor_cache[ck] = actor_id
+                    actor_id = actor_cache[ck]
                     if actor_id is None:
-                        actor_id = store.actors.resolve(st.actor)
-                    if actor_id is None:
-                        actor_id = add_actor_row(c, st.actor, (), created_by=rec.annotator)
-                        result.actors_created += 1
-                    stances.append(Stance(st.claim, actor_id, st.stance))
-                ann = Annotation(
-                    sentence_id=rec.sentence_id,
-                    annotator=rec.annotator,
-                    status=rec.status,
-                    claims=tuple(rec.claims),
-                    stances=tuple(stances),
-                    note=rec.note,
-                    propagated_from=rec.propagated_from,
-                    created_at=rec.created_at or "",
-                    updated_at=rec.updated_at or "",
+                        key = alias_key(st.actor)
+                        if key not in new_actors:
+                            with store.read() as c:
+                                new_id = free_actor_id(c, st.actor, planned)
+                            planned.add(new_id)
+                            new_actors[key] = (new_id, st.actor.strip(), rec.annotator)
+                        actor_id = new_actors[key][0]
+                    stances.append({"claim": st.claim, "actor": actor_id, "stance": st.stance})
+                rows.append(
+                    (
+                        lineno,
+                        rec.sentence_id,
+                        rec.annotator,
+                        rec.status,
+                        orjson.dumps(rec.claims).decode(),
+                        orjson.dumps(stances).decode(),
+                        rec.note,
+                        rec.propagated_from,
+                        _canonical_ts(where, "created_at", rec.created_at),
+                        _canonical_ts(where, "updated_at", rec.updated_at),
+                        None  # the suggestion provenance (issue 18), as the DB stores it
+                        if rec.suggested is None
+                        else orjson.dumps(
+                            rec.suggested.model_dump(), option=orjson.OPT_SORT_KEYS
+                        ).decode(),
+                    )
                 )
-                if rec.created_at is None or rec.updated_at is None:
-                    ann = _stamp(store, ann)
-                batch.append(ann)
-                if len(batch) >= 2000:
-                    w, u = store.labels.import_records(batch)
-                    result.written, result.unchanged = result.written + w, result.unchanged + u
-                    batch.clear()
-            w, u = store.labels.import_records(batch)
-            result.written, result.unchanged = result.written + w, result.unchanged + u
+                records += 1
+                if len(rows) >= STAGE_ROWS:
+                    imports.stage(rows)
+                    rows.clear()
+            if rows:
+                imports.stage(rows)
+            # everything is valid: apply in short transactions
+            with path.open("rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+            run_id, resumed = imports.start(str(path), digest, records, list(new_actors.values()))
+            result.run_id, result.resumed = run_id, resumed
+            result.actors_created = len(new_actors)
+            stamp = now()
+            last = 0
+            size = min(batch, 500)
+            while True:
+                t0 = time.monotonic()
+                last, w, u, k = imports.apply_batch(run_id, last, size, force=force, stamp=stamp)
+                if last < 0:
+                    break
+                result.written += w
+                result.unchanged += u
+                result.kept_newer += k
+                took = time.monotonic() - t0
+                # keep each transaction short whatever the machine's load: adapt the batch
+                if took > APPLY_TX_SECONDS and size > 50:
+                    size = max(50, size // 2)
+                elif took < APPLY_TX_SECONDS / 2:
+                    size = min(batch, size * 2)
+                # copy the batch into the DB file now, without the write lock, so that an
+                # annotator's commit never pays for checkpointing the import's pages
+                store.checkpoint_passive()
+                time.sleep(min(0.02, took / 2))  # a window for annotators waiting to write
+            imports.finish(run_id)
+        finally:
+            imports.stage_end()
     except OSError as exc:
         raise LabelsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return result
+
+
+# --- end safeimport

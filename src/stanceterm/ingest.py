@@ -27,7 +27,8 @@ from pydantic import ValidationError
 
 from stanceterm import fileguard, segment
 from stanceterm.schema import ArticleIn, describe_error
-from stanceterm.store import ImportCounts, NewArticle, Store
+from stanceterm.store import ImportCounts, NewArticle, Store, StoreError
+from stanceterm.store.models import ChangedArticle
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_TXT_BYTES = 64 * 1024 * 1024
@@ -321,6 +322,7 @@ def import_file(
     boilerplate: Sequence[str] | None = None,
     on_article: Callable[[int], None] | None = None,
     jobs: int | None = None,
+    replace: bool = False,
 ) -> FileResult:
     """Import one file in one transaction; a bad line rolls the whole file back.
 
@@ -329,6 +331,11 @@ def import_file(
 
     Segmentation runs on ``jobs`` worker processes (default :func:`segment.default_jobs`; small
     files stay in-process); reading, validation and writes stay in this process.
+
+    An article id already imported with another text refuses the file (``file:line: article ID
+    already imported with another text``) unless ``replace``: then the article is updated and
+    labels on its unchanged sentences are kept (matched by text; see
+    :func:`stanceterm.store.corpus.replace_article_in`).
     """
     result = FileResult(str(path))
     suffix = path.suffix.lower()
@@ -366,7 +373,15 @@ def import_file(
         # then copy in one short transaction: the file is still all-or-nothing
         store.corpus.stage_articles(counted(_articles(reader(path), path, boilerplate, jobs)))
         with store.tx():
-            store.corpus.commit_staged(counts)
+            store.corpus.commit_staged(counts, replace=replace)
+    except ChangedArticle as exc:  # safeimport (issue 12 §6)
+        line = (exc.origin or "").rpartition(":")[2]
+        where = f"{path}:{line}" if line.isdigit() else str(path)
+        result.error = f"{where}: {exc}; re-import with --replace to update it"
+        return result
+    except StoreError as exc:  # --replace refused (a gold decision or cluster on a sentence)
+        result.error = f"{path}: {exc}"
+        return result
     except IngestError as exc:
         result.error = str(exc)
         return result

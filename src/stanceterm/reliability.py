@@ -735,6 +735,12 @@ class AgreementReport:
     actor_names: dict[str, str]
     kappa: list[PairKappa] | None = None
     disagreements: list[Disagreement] | None = None
+    #: suggestions (issue 18): units used (labelled by at least ``min_annotators``), those of
+    #: them with a label made while claim suggestions were shown, and whether such units were
+    #: left out (``--unassisted-only``)
+    suggestion_units: int = 0
+    units_with_suggestions: int = 0
+    unassisted_only: bool = False
 
     @property
     def include_flagged(self) -> bool:
@@ -765,6 +771,7 @@ def report(
     annotators: Sequence[str] = (),
     include_flagged: bool = False,
     with_disagreements: bool = False,
+    unassisted_only: bool = False,
 ) -> AgreementReport:
     """Agreement per field on the DB's labels, or on an annotations export (``from_file``).
 
@@ -783,8 +790,23 @@ def report(
         source = store.path
     else:
         raise ValueError("report() needs a store or a file")
+    # suggestions: the units with a label made while suggestions were shown (provenance)
+    if unassisted_only and from_file is not None:
+        raise AgreementError(
+            "--unassisted-only reads the provenance in the DB; it does not go with --from"
+        )
+    assisted = store.suggest.assisted_units() if store is not None and from_file is None else set()
+    per_unit: dict[str, int] = {}
+
+    def watched(source_rows: Iterable[LabelRow]) -> Iterator[LabelRow]:
+        for row in source_rows:
+            if unassisted_only and row.sentence_id in assisted:
+                continue
+            per_unit[row.sentence_id] = per_unit.get(row.sentence_id, 0) + 1
+            yield row
+
     corpus = collect(
-        rows,
+        watched(rows),
         schema.claim_ids,
         stances=schema.stances,
         annotators=annotators,
@@ -811,7 +833,11 @@ def report(
             claim_presence_field(corpus, c).at_least(min_annotators) for c in corpus.claim_types
         ]
         pairs = pairwise_kappa(presence, names)
+    used = [sid for sid, n in per_unit.items() if n >= min_annotators]
     return AgreementReport(
+        suggestion_units=len(used),
+        units_with_suggestions=sum(1 for sid in used if sid in assisted),
+        unassisted_only=unassisted_only,
         source=source,
         annotators=names,
         counted_statuses=counted_statuses(include_flagged),

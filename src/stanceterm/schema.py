@@ -234,6 +234,18 @@ class StanceRecord(_Strict):
     actor_id: str | None = None
 
 
+class SuggestedRecord(_Strict):
+    """Provenance of a label: the claim suggestion shown when it was made (issue 18)."""
+
+    claims: list[str] = Field(default_factory=list)
+    #: the model that made it (``tfidf-lr:...`` or ``plugin:module:function``)
+    model: str = Field(min_length=1, max_length=500)
+    #: the label's claims equal the suggestion, taken with the accept-suggestions key
+    accepted: bool
+    #: the annotator took the suggestion (``A``); False: shown, but the claims were typed
+    applied: bool = False
+
+
 class AnnotationRecord(_Strict):
     """One line of ``export --kind annotations``: the state of one (sentence, annotator)."""
 
@@ -249,6 +261,8 @@ class AnnotationRecord(_Strict):
     stances: list[StanceRecord] = Field(default_factory=list)
     propagated_from: str | None = None
     note: str | None = None
+    #: provenance: the suggestion shown when the label was made; null: none shown (typed)
+    suggested: SuggestedRecord | None = None
     #: Optional on import: a record without them is stamped at import time, unless its labels
     #: equal the stored ones (so importing the same file twice still changes nothing).
     created_at: str | None = None
@@ -343,7 +357,9 @@ class GoldRecord(_Strict):
     ``status`` is ``gold`` (the labels are the decision) or ``unresolvable`` (no labels: the
     adjudicator could not decide). ``chosen_from`` names the annotator whose version the gold
     labels equal (accepted as is), else it is null (edited, or unresolvable). ``sources`` are the
-    annotators' versions the decision was made from.
+    annotators' versions the decision was made from. ``propagated_from``: null for a decision
+    made on this sentence; the representative's id on a copy of a dedup cluster, which carries
+    the decision made on its representative (a cluster is one unit).
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -358,6 +374,7 @@ class GoldRecord(_Strict):
     sources: list[GoldSource]
     note: str | None = None
     decided_at: str
+    propagated_from: str | None = None
 
 
 #: The models whose JSON Schema is written to schemas/ by ``stanceterm schemas``.

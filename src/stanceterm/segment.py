@@ -310,7 +310,10 @@ def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     word = rf"(?:\$?[^\W_]+|{quote})"
     sep = (
         rf"(?:, |: |; | |['’-]| ?% ?|(?<=\d)[.:](?=\d)| {title} | \(|\)(?:, | |: |; )"
-        rf"| ?… ?|\.\.\. (?=[a-z]))"
+        rf"| ?… ?|\.\.\. (?=[a-z])"
+        # perf (issue 17): digit grouping (50,000), spaced dashes, word/word and & (pysbd
+        # never splits at a comma, a dash between spaces, a slash or an ampersand)
+        rf"|(?<=\d),(?=\d\d\d)| [-–—] |(?<=[^\W_])[/&](?=[^\W_])| & )"
     )
     body = rf"(?:{title} )?{word}(?:{sep}{word})*(?:(?<={_L})|(?<=\d\d\d)|(?<=»))"
     end = r"(?:\.| ?\?)"

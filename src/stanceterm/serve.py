@@ -1,14 +1,14 @@
-"""Browser mode: serve the annotation screen through textual-serve.
+"""Browser mode: how ``stanceterm serve`` starts, what it prints, and its safe defaults.
 
-textual-serve starts one process per browser tab by running a fixed shell command; it passes no
-per-browser identity to that process (only the terminal size). So one server annotates as one
-annotator: ``stanceterm serve --annotator alice`` (each annotator runs their own server, on their
-own port). The command is built here as an argument list and quoted with :func:`shlex.join`, so a
-DB path or annotator name with spaces or shell characters is passed literally, never run.
+The web server itself is :mod:`stanceterm.teamserver` (aiohttp, imported only when serving, so
+the CLI stays fast to start). One server serves the whole team: each person opens a personal
+link (``stanceterm invite``), and each browser tab runs ``python -m stanceterm --db DB annotate
+--annotator NAME`` (or ``review``), built as an argument list and quoted with
+:func:`shlex.join`, so a DB path or name with spaces or shell characters is passed literally.
 
-There is no login and no TLS in textual-serve: anyone who reaches the port annotates as that
-annotator and reads every article. Hence the default host 127.0.0.1, reached from elsewhere
-through an SSH tunnel, or a reverse proxy that adds authentication and TLS.
+The default host is 127.0.0.1; other machines reach it through an SSH tunnel or a reverse proxy
+with TLS (``--public-url https://...``). Without TLS, links and articles cross the network in
+clear text, so a non-loopback ``--host`` without an https ``--public-url`` prints the risk.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import ipaddress
 import shlex
 import sys
 from pathlib import Path
+
+from stanceterm.textsafe import clean
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -49,7 +51,7 @@ def annotate_command(
     return shlex.join(annotate_argv(db, annotator, schema=schema, python=python))
 
 
-def public_url(host: str, port: int) -> str:
+def public_url_for(host: str, port: int) -> str:
     """The URL browsers use when no --public-url is given (IPv6 literals bracketed)."""
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"http://{shown}:{port}"
@@ -59,27 +61,92 @@ def exposure_help(port: int) -> str:
     """How to reach a loopback-only server from another machine, safely."""
     return (
         f"To annotate from another computer, keep this server on 127.0.0.1 and open an SSH "
-        f"tunnel from that computer: ssh -L {port}:localhost:{port} THIS_HOST, then browse "
-        f"http://localhost:{port}. For a team, put a reverse proxy with authentication and TLS in "
-        "front and pass --public-url https://... (the address browsers use)."
+        f"tunnel from that computer: ssh -L {port}:localhost:{port} THIS_HOST, then open the "
+        f"link with localhost:{port}. For a team on other machines, put a reverse proxy with TLS "
+        "in front and pass --public-url https://... (the address browsers use; see the README)."
     )
 
 
 def exposure_warning(host: str, port: int) -> str:
     return (
-        f"WARNING: serving on {host}:{port}, which other machines can reach. textual-serve has no "
-        "login and no encryption: anyone who can reach this port annotates under this name and "
-        "reads every article, in clear text. Prefer the default --host 127.0.0.1 with an SSH "
-        f"tunnel (ssh -L {port}:localhost:{port} THIS_HOST), or a reverse proxy with "
-        "authentication and TLS."
+        f"WARNING: serving on {host}:{port}, which other machines can reach, without an https "
+        "--public-url: the articles, the labels and the personal links (which work like "
+        "passwords) cross the network in clear text. Prefer the default --host 127.0.0.1 with an "
+        f"SSH tunnel (ssh -L {port}:localhost:{port} THIS_HOST), or a reverse proxy with TLS "
+        "(see the README) and --public-url https://..."
     )
 
 
-def serve(command: str, *, host: str, port: int, title: str, url: str | None = None) -> None:
-    """Run the textual-serve web server until Ctrl+C (blocking)."""
-    from textual_serve.server import Server
+class ServeError(ValueError):
+    """Options that cannot work; the message is one line."""
 
-    server = Server(command, host=host, port=port, title=title, public_url=url or None)
-    if url is None:
-        server.public_url = public_url(host, port)
-    server.serve()
+
+def check_public_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ServeError(
+            f"--public-url {url!r}: give the address browsers use, http(s)://HOST[:PORT]"
+        )
+    return url.strip().rstrip("/")
+
+
+def run_server(
+    db: Path,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    public_url: str | None = None,
+    max_sessions: int = 2,
+    trust_proxy: bool = False,
+    annotator: str | None = None,
+    schema: Path | None = None,
+) -> None:
+    """Print how to connect (and the risks), then serve the team until Ctrl+C (blocking).
+
+    With ``annotator`` only that annotator is served, through a link made now and kept in
+    memory (printed here, valid until the server stops); otherwise the DB's personal links.
+    """
+    from stanceterm.invites import Identity, hash_token, link, new_token
+    from stanceterm.store import Store
+    from stanceterm.teamserver import TeamServer
+
+    if public_url is not None:
+        public_url = check_public_url(public_url)
+    base = public_url or public_url_for(host, port)
+    single = None
+    lines = []
+    if annotator is not None:
+        token = new_token()
+        single = (Identity(annotator, "annotator"), hash_token(token))
+        lines.append(f"Serving stanceterm for {clean(annotator)} only. Open this link (valid until")
+        lines.append(f"the server stops): {link(base, token)}")
+    else:
+        with Store.open(db, create=False) as store:
+            live = store.invites.live_hashes()
+        who = ", ".join(sorted(clean(n) for n, _, _ in live)) or "nobody yet"
+        lines.append(f"Serving the stanceterm team on {clean(base)}; links given to: {who}.")
+        lines.append(
+            "Give a personal link with: stanceterm invite NAME [--role annotator|adjudicator|lead]"
+        )
+    if is_loopback(host):
+        lines.append("Only this machine can connect. " + exposure_help(port))
+    for line in lines:
+        print(line, file=sys.stderr, flush=True)
+    if not is_loopback(host) and not (public_url or "").startswith("https://"):
+        print(exposure_warning(host, port), file=sys.stderr, flush=True)
+    server = TeamServer(
+        Path(db),
+        host=host,
+        port=port,
+        public_url=public_url,
+        schema=schema,
+        max_sessions=max_sessions,
+        trust_proxy=trust_proxy,
+        single=single,
+    )
+    server.run()
+
+
+public_url = public_url_for  # the name older callers use

@@ -19,7 +19,17 @@ import sys
 import click
 
 from stanceterm import __version__
-from stanceterm.cli import actors, agreement, annotate, corpus, dedup, schemas, team
+from stanceterm.cli import (
+    actors,
+    agreement,
+    annotate,
+    corpus,
+    dedup,
+    schemas,
+    serve,
+    suggest,
+    team,
+)
 from stanceterm.cli.context import AppContext, UserError, fail, pass_app
 from stanceterm.config import ConfigError, load_settings
 from stanceterm.fileguard import ConnectedFileError
@@ -60,6 +70,10 @@ for _command in (
     corpus.import_cmd,
     corpus.export_cmd,
     corpus.import_labels_cmd,
+    corpus.history_cmd,  # safeimport
+    corpus.undo_import_cmd,  # safeimport
+    corpus.upgrade_cmd,  # safeimport
+    corpus.backup_cmd,  # safeimport
     corpus.stats_cmd,
     schemas.schemas_cmd,
     annotate.demo_cmd,
@@ -69,9 +83,11 @@ for _command in (
     team.assign_cmd,
     team.merge_cmd,
     actors.actors_cmd,
-    annotate.serve_cmd,
+    serve.serve_cmd,
+    serve.invite_cmd,
     dedup.dedup_cmd,
     agreement.agreement_cmd,
+    suggest.suggest_cmd,
 ):
     cli.add_command(_command)
 

@@ -65,6 +65,11 @@ from stanceterm.cli.options import annotators_filter_option, format_option, json
     is_flag=True,
     help="Count flagged labels as final (default: flagged is missing data).",
 )
+@click.option(
+    "--unassisted-only",
+    is_flag=True,
+    help="Only units where no label was made with claim suggestions shown.",
+)
 @pass_app
 def agreement_cmd(
     app: AppContext,
@@ -79,6 +84,7 @@ def agreement_cmd(
     disagreements_file: str | None,
     annotators: tuple[str, ...],
     include_flagged: bool,
+    unassisted_only: bool = False,
 ) -> None:
     """Inter-annotator agreement: Krippendorff's α per field, with a bootstrap CI.
 
@@ -159,6 +165,7 @@ def agreement_cmd(
             annotators=annotators,
             include_flagged=include_flagged,
             with_disagreements=disagreements_file is not None,
+            unassisted_only=unassisted_only,
         )
     except AgreementError as exc:
         fail(str(exc))

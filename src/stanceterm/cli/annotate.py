@@ -1,4 +1,4 @@
-"""The screens: ``annotate``, ``demo``, ``review`` and ``serve``.
+"""The screens: ``annotate``, ``demo`` and ``review`` (``serve`` lives in ``cli/serve.py``).
 
 The UI is imported inside the commands that open it, on purpose: ``export`` and ``stats`` then
 start without loading Textual.
@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from typing import Any
 
 import click
 
 from stanceterm.cli.context import AppContext, fail, pass_app
 from stanceterm.cli.corpus import run_import
 from stanceterm.cli.options import annotator_option
-from stanceterm.cli.render import err_console
-from stanceterm.config import ENV_DB, demo_article_path
-from stanceterm.serve import DEFAULT_HOST, DEFAULT_PORT
+from stanceterm.config import ENV_DB, demo_article_path, resolve_schema
 from stanceterm.textsafe import clean
 
 DEMO_DB = "stanceterm-demo.db"
@@ -72,8 +70,38 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
     is_flag=True,
     help="Also show other annotators' labels for each sentence (off: annotators are blind).",
 )
+@click.option(
+    "--suggest/--no-suggest",
+    "use_suggest",
+    default=True,
+    show_default=True,
+    help="Show claim suggestions (◌) from the team's model, and run its background trainer.",
+)
+@click.option(
+    "--suggest-on-overlap", is_flag=True, help="Also suggest on overlap units (off: honest α)."
+)
+@click.option(
+    "--suggester",
+    metavar="MODULE:FUNCTION",
+    help="Your own model: sentences -> claim probabilities.",
+)
+@click.option(
+    "--order",
+    type=click.Choice(["document", "uncertain"]),
+    default="document",
+    show_default=True,
+    help="uncertain: the model's least sure sentences of your queue first.",
+)
 @pass_app
-def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> None:
+def annotate_cmd(
+    app: AppContext,
+    annotator: str | None,
+    show_others: bool,
+    use_suggest: bool = True,
+    suggest_on_overlap: bool = False,
+    suggester: str | None = None,
+    order: str = "document",
+) -> None:
     """Open the annotation screen (press ? inside for every key).
 
     Resumes at the first sentence this annotator has not done. Every key press is saved at once;
@@ -81,10 +109,44 @@ def annotate_cmd(app: AppContext, annotator: str | None, show_others: bool) -> N
     """
     name = app.annotator(annotator)
     assert name is not None
-    _annotate(app, name, show_others)
+    live = _live_suggestions(app, use_suggest, suggest_on_overlap, suggester, order)
+    _annotate(app, name, show_others, live, order)
 
 
-def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
+def _live_suggestions(
+    app: AppContext, use: bool, on_overlap: bool, spec: str | None, order: str
+) -> Any:  # suggest block (issue 18)
+    from stanceterm import suggest as sg
+
+    if not use:
+        if order == "uncertain":
+            fail("--order uncertain needs suggestions (drop --no-suggest)")
+        return None
+    store = app.store(create=False)  # first: a file that is not a DB is refused untouched
+    if store.corpus.first(None) is None:
+        return None  # nothing to annotate: _annotate says so
+    schema = app.record_schema()
+    plugin = None
+    if spec:
+        try:
+            plugin = sg.PluginModel(sg.load_suggester(spec), schema.claim_ids, spec)
+        except sg.SuggestError as exc:
+            fail(str(exc))
+    elif store.path != ":memory:":
+        explicit = resolve_schema(app.schema_flag, app.settings)
+        sg.start_trainer(store.path, None if explicit is None else str(explicit), 25, 50)
+    return sg.LiveSuggestions(
+        store.path, schema.fingerprint, schema.claim_ids, plugin=plugin, on_overlap=on_overlap
+    )
+
+
+def _annotate(
+    app: AppContext,
+    annotator: str,
+    show_others: bool,
+    suggestions: Any = None,
+    order: str = "document",
+) -> None:
     from stanceterm.ui.app import AnnotateApp
     from stanceterm.ui.base import run
     from stanceterm.ui.keymap import KeymapError, check_keymap
@@ -104,6 +166,8 @@ def _annotate(app: AppContext, annotator: str, show_others: bool) -> None:
             annotator,
             show_others=show_others,
             keymap=keymap,
+            suggestions=suggestions,
+            order=order,
             nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
         ),
         app.theme(),
@@ -161,58 +225,3 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)
         fail(f"{result.failed_writes} gold decision(s) could not be saved")
-
-
-@click.command("serve")
-@click.option(
-    "--host",
-    default=DEFAULT_HOST,
-    show_default=True,
-    help="Address to listen on. Keep the loopback default; see below to reach it from elsewhere.",
-)
-@click.option(
-    "--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port."
-)
-@annotator_option("Who annotates (default: $STANCETERM_ANNOTATOR or config).")
-@click.option(
-    "--public-url",
-    metavar="URL",
-    help="The address browsers use, when behind a reverse proxy (e.g. https://annot.example.org).",
-)
-@pass_app
-def serve_cmd(
-    app: AppContext, host: str, port: int, annotator: str | None, public_url: str | None
-) -> None:
-    """Serve the annotation screen in a web browser (textual-serve).
-
-    One server annotates as one annotator: textual-serve cannot tell browsers apart, so each
-    annotator runs their own `stanceterm serve --annotator NAME --port P`. Every browser tab
-    runs `python -m stanceterm --db DB annotate --annotator NAME`.
-
-    It listens on 127.0.0.1 only. To annotate from another computer, open an SSH tunnel there:
-    `ssh -L 8000:localhost:8000 THIS_HOST`, then browse http://localhost:8000. To serve a team,
-    put a reverse proxy with authentication and TLS in front and pass --public-url. textual-serve
-    has no login and no encryption: a --host other than a loopback address lets anyone who
-    reaches the port annotate under this name and read every article.
-    """
-    from stanceterm import serve as serve_mod
-
-    name = app.annotator(annotator)
-    assert name is not None
-    store = app.store(create=False)
-    if store.corpus.first(name) is None:
-        fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
-    schema = Path(app.schema_flag) if app.schema_flag else None
-    command = serve_mod.annotate_command(Path(store.path), name, schema=schema)
-    url = public_url or serve_mod.public_url(host, port)
-    if serve_mod.is_loopback(host):
-        click.echo(
-            f"Serving stanceterm as {clean(name)} on {clean(url)} (only this machine can connect).",
-            err=True,
-        )
-        click.echo(serve_mod.exposure_help(port), err=True)
-    else:
-        err_console.print(
-            serve_mod.exposure_warning(host, port), markup=False, style="bold red", soft_wrap=True
-        )
-    serve_mod.serve(command, host=host, port=port, title=f"stanceterm · {name}", url=public_url)

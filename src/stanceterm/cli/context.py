@@ -66,6 +66,7 @@ class AppContext:
             # --- end hour
             self._store = Store.open(path, create=create)
             self.closers.append(self._store.close)
+            _warn_network_fs(self.db_path)
         return self._store
 
     def store_if_exists(self) -> Store | None:
@@ -133,3 +134,25 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+# --- safeimport: WAL does not work on network filesystems
+_warned_fs: set[str] = set()
+
+
+def _warn_network_fs(path: Path) -> None:
+    """Warn once per process when the DB sits on NFS/SMB (WAL needs shared memory)."""
+    from stanceterm.store.maintenance import network_fs
+
+    fs = network_fs(path)
+    if fs is not None and str(path) not in _warned_fs:
+        _warned_fs.add(str(path))
+        click.echo(
+            f"warning: {clean(path)} is on a network filesystem ({fs}): SQLite's WAL does not "
+            "work there and concurrent writes can corrupt it; keep the DB on a local disk "
+            "(copy it with `stanceterm backup`)",
+            err=True,
+        )
+
+
+# --- end safeimport

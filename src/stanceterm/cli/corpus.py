@@ -19,7 +19,11 @@ from stanceterm.textsafe import clean
 
 
 def run_import(
-    app: AppContext, paths: tuple[str, ...], quiet: bool = False, jobs: int | None = None
+    app: AppContext,
+    paths: tuple[str, ...],
+    quiet: bool = False,
+    jobs: int | None = None,
+    replace: bool = False,
 ) -> int:
     """Import files and folders; prints per-file errors and a summary. Returns the exit code."""
     from collections import Counter
@@ -73,6 +77,7 @@ def run_import(
                 boilerplate=schema.boilerplate or None,
                 on_article=on_article,
                 jobs=jobs,
+                replace=replace,
             )
             progress.advance(task)
             if result.error:
@@ -86,6 +91,10 @@ def run_import(
             total.articles_skipped += c.articles_skipped
             total.sentences_added += c.sentences_added
             total.sentences_skipped += c.sentences_skipped
+            # --- safeimport (issue 12 §6)
+            total.articles_replaced += c.articles_replaced
+            total.dropped_labels.extend(c.dropped_labels)
+            # --- end safeimport
     if not quiet or failed:
         click.echo(
             f"Imported {total.articles_added} article(s), {total.sentences_added} sentence(s); "
@@ -93,6 +102,17 @@ def run_import(
             f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {clean(store.path)}",
             err=True,
         )
+    # --- safeimport (issue 12 §6)
+    if total.articles_replaced:
+        click.echo(
+            f"Replaced {total.articles_replaced} changed article(s); "
+            f"{len(total.dropped_labels)} label(s) on changed sentences left the current labels "
+            "(kept in the history):",
+            err=True,
+        )
+        for aid, annotator, text in total.dropped_labels:
+            click.echo(f"  {clean(aid)}  {clean(annotator)}: {clean(text)}", err=True)
+    # --- end safeimport
     return 1 if failed else 0
 
 
@@ -107,8 +127,17 @@ def run_import(
     help="Processes for sentence splitting (default 2, or env STANCETERM_JOBS; 1 = no pool). "
     "Small files always stay in one process.",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Update an article already imported under the same id with another text: labels on "
+    "its unchanged sentences are kept (matched by text); the others are listed and kept in "
+    "the history.",
+)
 @pass_app
-def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int | None) -> None:
+def import_cmd(
+    app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int | None, replace: bool
+) -> None:
     """Import articles from .txt, .jsonl, .csv and .html/.htm files or folders.
 
     A .csv file holds one article per record (a "text" column is required; "id", "title",
@@ -121,7 +150,7 @@ def import_cmd(app: AppContext, paths: tuple[str, ...], quiet: bool, jobs: int |
     are optional. Each file is one transaction: a file with a bad line is refused whole (the error
     names the line) and the other files still import. Importing the same article twice adds nothing.
     """
-    code = run_import(app, paths, quiet, jobs)
+    code = run_import(app, paths, quiet, jobs, replace)
     if code:
         sys.exit(code)
 
@@ -282,13 +311,24 @@ def run_final_export(
 
 @click.command("import-labels")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the DB's labels even when they are newer than the file's records.",
+)
 @pass_app
-def import_labels_cmd(app: AppContext, file: str) -> None:
+def import_labels_cmd(app: AppContext, file: str, force: bool) -> None:
     """Import an annotations export (JSONL) back into the DB.
 
-    Every record is checked against the label schema; an unknown claim, stance or sentence id
-    refuses the whole file with an error naming the line. Importing the same file twice changes
-    nothing; each label keeps its annotator.
+    Every record is checked against the label schema and the DB; an unknown claim, stance or
+    sentence id, or a "text" that differs from the sentence's, refuses the whole file with an
+    error naming the line. A record older than the DB's label for that sentence and annotator
+    (by updated_at; a tie keeps the DB's) does not replace it, unless --force; records without
+    timestamps count as now. Importing the same file twice changes nothing; each label keeps
+    its annotator. The whole file is validated before anything is written, then written in
+    short transactions (annotators keep saving meanwhile); an interrupted import resumes when
+    run again. Undo a whole import with `stanceterm undo-import RUN` (runs: `stanceterm history
+    --imports`).
     """
     from stanceterm.export import import_labels
 
@@ -296,12 +336,93 @@ def import_labels_cmd(app: AppContext, file: str) -> None:
     if not path.is_file():
         fail(f"{path}: no such file")
     store = app.store(create=False)
-    result = import_labels(store, path, app.record_schema())
+    result = import_labels(store, path, app.record_schema(), force=force)
+    kept = (
+        f", {result.kept_newer} kept as newer in the DB (--force replaces them)"
+        if result.kept_newer
+        else ""
+    )
+    resumed = " (resumed an interrupted run)" if result.resumed else ""
     click.echo(
-        f"Imported {result.written} label record(s) ({result.unchanged} unchanged, "
-        f"{result.actors_created} new actor(s)) from {clean(path)}",
+        f"Imported {result.written} label record(s) ({result.unchanged} unchanged{kept}, "
+        f"{result.actors_created} new actor(s)) from {clean(path)}; run {result.run_id}{resumed} "
+        f"(undo: stanceterm undo-import {result.run_id})",
         err=True,
     )
+
+
+@click.command("history")
+@click.option("--imports", "imports", is_flag=True, help="List the import-labels runs.")
+@pass_app
+def history_cmd(app: AppContext, imports: bool) -> None:
+    """The history of the DB: with --imports, every import-labels run (latest first), with its
+    id for `stanceterm undo-import RUN`."""
+    if not imports:
+        fail("say what to list: stanceterm history --imports")
+    store = app.store(create=False)
+    runs = store.imports.runs()
+    if not runs:
+        click.echo("No import-labels runs.", err=True)
+        return
+    for r in runs:
+        click.echo(
+            f"{r['id']}  {r['status']:<8}  {r['started_at'][:19]}  {r['records']} record(s): "
+            f"{r['written']} written, {r['unchanged']} unchanged, {r['kept_newer']} kept as "
+            f"newer  {clean(r['file'])}"
+        )
+
+
+@click.command("undo-import")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@pass_app
+def undo_import_cmd(app: AppContext, run_id: str | None) -> None:
+    """Revert a whole import-labels run (default: the latest one not undone). Labels changed
+    since the import (by a screen, a merge, a later import) are kept and counted."""
+    store = app.store(create=False)
+    done, restored, changed = store.imports.undo(run_id)
+    click.echo(
+        f"Undid import run {done}: {restored} label(s) restored, {changed} changed since the "
+        "import and kept",
+        err=True,
+    )
+
+
+@click.command("upgrade")
+@pass_app
+def upgrade_cmd(app: AppContext) -> None:
+    """Migrate the DB to this stanceterm's schema version, safely.
+
+    Other commands never migrate an existing DB (other screens may be connected); they stop and
+    name this command. It refuses while any other process holds the DB (close every screen,
+    server and command first), takes a backup beside it (DB.vN-TIME.bak, through SQLite's
+    backup API), then migrates.
+    """
+    from stanceterm.store.maintenance import upgrade
+
+    old, new, bak = upgrade(app.db_path)
+    if bak is None:
+        click.echo(f"{clean(app.db_path)}: already at schema v{new}; nothing to do", err=True)
+        return
+    click.echo(
+        f"Upgraded {clean(app.db_path)} from schema v{old} to v{new}; backup: {clean(bak)}",
+        err=True,
+    )
+
+
+@click.command("backup")
+@click.argument("out", type=click.Path(dir_okay=False))
+@pass_app
+def backup_cmd(app: AppContext, out: str) -> None:
+    """Copy the DB to OUT consistently, even while annotators write (SQLite's backup API).
+
+    Use this, never cp, Dropbox or a network share on a live DB: its recent writes sit in the
+    -wal file beside it, and a plain copy can be torn.
+    """
+    from stanceterm.store.maintenance import backup
+
+    store = app.store(create=False)
+    size = backup(store, out)
+    click.echo(f"Backed up {clean(store.path)} to {clean(out)} ({size} bytes)", err=True)
 
 
 @click.command("stats")

@@ -40,6 +40,14 @@ from stanceterm.textsafe import clean
     metavar="SENTENCE_ID",
     help="Same as `dedup split SENTENCE_ID` (kept for old scripts).",
 )
+@click.option(
+    "--explain",
+    "explain_ids",
+    nargs=2,
+    metavar="SID1 SID2",
+    help="Print the word alignment of two sentences, each difference with its class, and the "
+    "verdict (merge or keep apart).",
+)
 @annotator_option("Who splits (recorded with --split; optional).")
 @json_option("Print the summary as one JSON object.")
 @click.pass_context
@@ -50,16 +58,18 @@ def dedup_cmd(
     articles: bool,
     min_overlap: float,
     split_id: str | None,
+    explain_ids: tuple[str, str] | None,
     annotator: str | None,
     as_json: bool,
 ) -> None:
     """Cluster repeated sentences across articles, so each is annotated once.
 
-    Wire copy repeats with small changes (quotes, spaces, dashes, a dropped word, "said X" vs
-    "X said", a "Selon l'AFP," prefix, number formats). Each cluster shows one representative in
-    the annotation screen (the earliest imported copy); labels on it propagate to the other
-    copies. Near-misses stating a different fact (a negation, another actor, country or number)
-    never merge. Runs are incremental: only sentences imported since the last run are compared.
+    Wire copy repeats with small changes (quotes, spaces, dashes, "said X" vs "X said", a
+    "Selon l'AFP," prefix, number formats, typos). Two sentences merge only when every word-level
+    difference is such a benign edit (see --explain); any other difference (a word, name, number,
+    negation or a reordering) keeps them apart. Each cluster shows one representative in the
+    annotation screen (the earliest imported copy); labels on it propagate to the other copies.
+    Runs are incremental: only sentences imported since the last run are compared.
 
     `stanceterm dedup split SENTENCE_ID` takes a sentence out of its cluster for good.
     """
@@ -75,6 +85,9 @@ def dedup_cmd(
     assert app is not None
     if split_id is not None:
         _split(app, split_id, annotator, as_json)
+        return
+    if explain_ids:
+        _explain(app, *explain_ids)
         return
     store = app.store(create=False)
     app.record_schema()  # seeds the actor gazetteer the fact guard uses
@@ -157,3 +170,15 @@ def _split(app: AppContext, split_id: str, annotator: str | None, as_json: bool)
             "withdrawn. It will never be merged again.",
             err=True,
         )
+
+
+def _explain(app: AppContext, sid_a: str, sid_b: str) -> None:
+    """``dedup --explain``: one core call; the text is printed escaped (it is data)."""
+    from stanceterm.dedup import explain_sentences, format_explanation
+
+    store = app.store(create=False)
+    try:
+        expl = explain_sentences(store, sid_a, sid_b, app.schema())
+    except KeyError as exc:
+        fail(f"unknown sentence id: {exc.args[0]}")
+    click.echo("\n".join(clean(line) for line in format_explanation(expl).split("\n")))

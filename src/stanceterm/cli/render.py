@@ -199,6 +199,11 @@ def agreement_json(report: AgreementReport, disagreements_file: str | None) -> s
         }
     if report.disagreements is not None:
         payload["disagreements"] = {"file": disagreements_file, "units": len(report.disagreements)}
+    payload["suggestions"] = {
+        "units": report.suggestion_units,
+        "units_with_suggestions": report.units_with_suggestions,
+        "unassisted_only": report.unassisted_only,
+    }
     return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
 
 
@@ -299,6 +304,13 @@ def agreement_footer(report: AgreementReport, disagreements_file: str | None) ->
             if n_disagree is None
             else f" Wrote {n_disagree} disagreement(s) to "
             f"{'stdout' if disagreements_file == '-' else clean(disagreements_file or '')}."
+        )
+        + f" Suggestions: {report.units_with_suggestions} of the {report.suggestion_units} "
+        "unit(s) had a label made with claim suggestions shown"
+        + (
+            " (--unassisted-only: units with suggestions left out)."
+            if report.unassisted_only
+            else "."
         )
     )
 

@@ -47,15 +47,52 @@ def add_actor_row(
                 "INSERT INTO actors(id, name, created_by, created_at) VALUES (?, ?, ?, ?)",
                 (actor_id, name, created_by, now()),
             )
+    trusted = int(created_by is None)  # the schema's gazetteer; never the picker's
     for alias in [name, *aliases]:
         alias = alias.strip()
         if alias:
-            c.execute(  # trusted for dedup: the schema's gazetteer (created_by NULL), not picks
-                "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id, trusted) "
-                "VALUES (?, ?, ?, ?)",
-                (alias_key(alias), alias, actor_id, int(created_by is None)),
+            c.execute(
+                "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET trusted = max(trusted, excluded.trusted) "
+                "WHERE actor_id = excluded.actor_id",
+                (alias_key(alias), alias, actor_id, trusted),
             )
     return actor_id
+
+
+# --- safeimport: actors planned while staging an import, created when it applies
+def free_actor_id(c: sqlite3.Connection, name: str, taken: set[str]) -> str:
+    """The id :func:`add_actor_row` would give a new actor ``name`` now, avoiding ``taken`` too
+    (ids planned by the same import). A read: it writes nothing."""
+    base = slugify(name.strip())
+    actor_id, n = base, 2
+    while (
+        actor_id in taken or c.execute("SELECT 1 FROM actors WHERE id = ?", (actor_id,)).fetchone()
+    ):
+        actor_id, n = f"{base}-{n}", n + 1
+    return actor_id
+
+
+# add_actor_with_id (creating the planned actors) is in store/labels.py, with the import runs
+# --- end safeimport
+
+
+def add_alias_row(c: sqlite3.Connection, actor_id: str, alias: str, *, trusted: bool) -> None:
+    """Make ``alias`` a name of ``actor_id``, in the caller's transaction.
+
+    ``trusted``: the alias was added by a project lead (``stanceterm actors alias``), so dedup
+    may treat the two names as one actor; an alias made in the picker by one annotator is never
+    trusted (one keystroke must not merge sentences). Moving an alias to another actor takes the
+    new ``trusted``; adding it again to the same actor never lowers it.
+    """
+    require_tx(c, "add_alias_row")
+    c.execute(
+        "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET alias = excluded.alias, "
+        "trusted = CASE WHEN actor_id = excluded.actor_id THEN max(trusted, excluded.trusted) "
+        "ELSE excluded.trusted END, actor_id = excluded.actor_id",
+        (alias_key(alias), alias.strip(), actor_id, int(trusted)),
+    )
 
 
 def record_label_schema(c: sqlite3.Connection, schema: LabelSchema) -> bool:
@@ -87,12 +124,10 @@ class Actors:
         with self._db.tx() as c:
             return add_actor_row(c, name, aliases, created_by)
 
-    def add_alias(self, actor_id: str, alias: str) -> None:
+    def add_alias(self, actor_id: str, alias: str, *, trusted: bool = False) -> None:
+        """Make ``alias`` a name of ``actor_id`` (see :func:`add_alias_row`)."""
         with self._db.tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO actor_aliases(key, alias, actor_id) VALUES (?, ?, ?)",
-                (alias_key(alias), alias.strip(), actor_id),
-            )
+            add_alias_row(c, actor_id, alias, trusted=trusted)
 
     def resolve(self, name_or_id: str) -> str | None:
         """Actor id for an id, a display name or any alias (accent- and case-insensitive)."""
@@ -130,6 +165,21 @@ class Actors:
         names, keys = self.names(), self.alias_keys()
         merged = {a: follow_aliases(a, names, keys) for a in names}
         return {a: t for a, t in merged.items() if t != a}
+
+    def trusted_alias_map(self) -> dict[str, str]:
+        """Alias -> actor id of the trusted aliases (``actor_aliases.trusted``: the label
+        schema's gazetteer and aliases a lead added), and the display names of the actors that
+        have one: the only names dedup may treat as one actor. Aliases made in the picker are
+        left out, so one keystroke cannot merge sentences."""
+        with self._db.read() as c:
+            rows = c.execute("SELECT alias, actor_id FROM actor_aliases WHERE trusted = 1")
+            out = {str(r[0]): str(r[1]) for r in rows}
+            for r in c.execute(
+                "SELECT name, id FROM actors WHERE id IN "
+                "(SELECT actor_id FROM actor_aliases WHERE trusted = 1)"
+            ):
+                out[str(r[0])] = str(r[1])
+        return out
 
 
 # --------------------------------------------------------------------------- actor operations
@@ -381,10 +431,7 @@ class ActorOps:
             if not trusted:
                 if was is not None:
                     return ""  # already a name of some actor: nothing to add
-                c.execute(
-                    "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, 0)",
-                    (key, alias, aid),
-                )
+                add_alias_row(c, aid, alias, trusted=False)
                 return ""
             uid = record_actor_event(
                 c, "alias", aid, {"alias": alias, "key": key, "was": was}, made_by

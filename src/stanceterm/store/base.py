@@ -14,6 +14,17 @@ from typing import Any, Protocol
 
 from stanceterm.store.models import StoreError
 
+#: A dedup cluster is ONE unit (agreement, review, gold): the joins that give the unit of a label
+#: row ``a`` (``annotations`` or ``gold``), and the unit's id, sequence and text. A clustered
+#: sentence's unit is its cluster's representative; any other sentence is its own unit.
+UNIT_JOIN = (
+    "JOIN sentences s ON s.id = a.sentence_id LEFT JOIN clusters k ON k.id = s.cluster_id "
+    "LEFT JOIN sentences r ON r.id = k.representative_id"
+)
+UNIT_ID = "coalesce(r.id, s.id)"
+UNIT_SEQ = "coalesce(r.seq, s.seq)"
+UNIT_TEXT = "coalesce(r.text, s.text)"
+
 
 class Handle(Protocol):
     """The store handle as the concern modules see it."""
@@ -35,6 +46,8 @@ class Handle(Protocol):
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+    def search_index_ready(self) -> bool: ...
 
     @property
     def db_uid(self) -> str: ...

@@ -4,7 +4,8 @@ Reached as ``store.clusters`` (the ``dedup_*`` methods of the old single-module 
 the prefix). The dedup engine (:mod:`stanceterm.dedup`) reads sentences through these methods
 and writes its clusters here, one short transaction per batch. Its progress mark lives in
 ``meta`` (no migration): ``dedup_last_seq`` (every sentence up to it has been clustered),
-``dedup_threshold``, ``dedup_version`` and ``dedup_splits`` (cluster_splits rows then).
+``dedup_threshold``, ``dedup_version``, ``dedup_splits`` (cluster_splits rows then) and
+``dedup_gazetteer`` (a fingerprint of the trusted aliases it used).
 
 Visibility rule: a representative is visible; a member is hidden unless it carries direct
 labels of its own (work done before dedup stays in the annotator's queue, never hidden).
@@ -26,14 +27,19 @@ from stanceterm.store.models import (
     sentence_from_row,
 )
 
-_KEYS = ("dedup_last_seq", "dedup_threshold", "dedup_version", "dedup_splits")
+_KEYS = ("dedup_last_seq", "dedup_threshold", "dedup_version", "dedup_splits", "dedup_gazetteer")
 
+#: every sentence up to a run's mark, with whether it is in the index new sentences are compared
+#: against (a representative or a singleton, never split out); the others (hidden copies, split
+#: sentences) only count for the corpus's known names
 _KNOWN = (
-    "FROM sentences s LEFT JOIN clusters k ON k.id = s.cluster_id "
-    "WHERE s.seq > ? AND s.seq <= ? "
-    "AND (s.cluster_id IS NULL OR k.representative_id = s.id) "
-    "AND s.id NOT IN (SELECT sentence_id FROM cluster_splits)"
+    "FROM sentences s LEFT JOIN clusters k ON k.id = s.cluster_id WHERE s.seq > ? AND s.seq <= ?"
 )
+_IS_KNOWN = (
+    "((s.cluster_id IS NULL OR k.representative_id = s.id) "
+    "AND s.id NOT IN (SELECT sentence_id FROM cluster_splits))"
+)
+_IS_SPLIT = "(s.id IN (SELECT sentence_id FROM cluster_splits))"
 
 
 def split_in(c: sqlite3.Connection, sentence_id: str, annotator: str | None = None) -> int:
@@ -124,7 +130,7 @@ class Clusters:
         with self._db.read() as c:
             rows = dict(
                 c.execute(
-                    f"SELECT key, value FROM meta WHERE key IN ({','.join('?' * 4)})",
+                    f"SELECT key, value FROM meta WHERE key IN ({','.join('?' * len(_KEYS))})",
                     _KEYS,
                 ).fetchall()
             )
@@ -135,6 +141,7 @@ class Clusters:
             threshold=float(rows.get("dedup_threshold", "nan")),
             version=str(rows.get("dedup_version", "")),
             splits=int(rows.get("dedup_splits", "0")),
+            gazetteer=str(rows.get("dedup_gazetteer", "")),
         )
 
     def split_count(self) -> int:
@@ -155,54 +162,54 @@ class Clusters:
                 "WHERE cluster_id IS NOT NULL OR hidden != 0"
             )
             c.execute("DELETE FROM clusters")
-            c.execute(f"DELETE FROM meta WHERE key IN ({','.join('?' * 4)})", _KEYS)
+            c.execute(f"DELETE FROM meta WHERE key IN ({','.join('?' * len(_KEYS))})", _KEYS)
 
     def count_known(self, last_seq: int) -> int:
         with self._db.read() as c:
             return int(c.execute(f"SELECT count(*) {_KNOWN}", (-1, last_seq)).fetchone()[0])
 
-    def iter_known(self, last_seq: int, batch: int) -> Iterator[list[tuple[str, str]]]:
-        """(id, text) batches, in seq order, of the sentences up to ``last_seq`` that are
-        representatives or singletons (the index new sentences are compared against)."""
+    def iter_known(self, last_seq: int, batch: int) -> Iterator[list[tuple[str, str, bool]]]:
+        """(id, text, indexed) batches, in seq order, of every sentence up to ``last_seq``;
+        ``indexed``: a representative or singleton never split out (the index new sentences are
+        compared against); the others only count for the corpus's known names."""
         after = -1
         while True:
             with self._db.read() as c:
                 rows = c.execute(
-                    f"SELECT s.seq, s.id, s.text {_KNOWN} ORDER BY s.seq LIMIT ?",
+                    f"SELECT s.seq, s.id, s.text, {_IS_KNOWN} {_KNOWN} ORDER BY s.seq LIMIT ?",
                     (after, last_seq, batch),
                 ).fetchall()
             if not rows:
                 return
             after = int(rows[-1][0])
-            yield [(str(r[1]), str(r[2])) for r in rows]
+            yield [(str(r[1]), str(r[2]), bool(r[3])) for r in rows]
 
     def count_new(self, after_seq: int) -> int:
         with self._db.read() as c:
             return int(
-                c.execute(
-                    "SELECT count(*) FROM sentences WHERE seq > ? "
-                    "AND id NOT IN (SELECT sentence_id FROM cluster_splits)",
-                    (after_seq,),
-                ).fetchone()[0]
+                c.execute("SELECT count(*) FROM sentences WHERE seq > ?", (after_seq,)).fetchone()[
+                    0
+                ]
             )
 
     def iter_new(
         self, after_seq: int, batch: int
-    ) -> Iterator[tuple[list[int], list[tuple[str, str]]]]:
-        """(seqs, [(id, text)]) batches of the sentences after ``after_seq`` never split out,
-        in seq order (each batch is a fresh query: writes may happen between batches)."""
+    ) -> Iterator[tuple[list[int], list[tuple[str, str, bool]]]]:
+        """(seqs, [(id, text, split)]) batches of the sentences after ``after_seq``, in seq order
+        (``split``: split out for good, never clustered; each batch is a fresh query: writes may
+        happen between batches)."""
         after = after_seq
         while True:
             with self._db.read() as c:
                 rows = c.execute(
-                    "SELECT seq, id, text FROM sentences WHERE seq > ? "
-                    "AND id NOT IN (SELECT sentence_id FROM cluster_splits) ORDER BY seq LIMIT ?",
+                    f"SELECT s.seq, s.id, s.text, {_IS_SPLIT} FROM sentences s WHERE s.seq > ? "
+                    "ORDER BY s.seq LIMIT ?",
                     (after, batch),
                 ).fetchall()
             if not rows:
                 return
             after = int(rows[-1][0])
-            yield [int(r[0]) for r in rows], [(str(r[1]), str(r[2])) for r in rows]
+            yield [int(r[0]) for r in rows], [(str(r[1]), str(r[2]), bool(r[3])) for r in rows]
 
     def write_joins(
         self, joins: Sequence[tuple[str, str, str]], threshold: float
@@ -269,11 +276,13 @@ class Clusters:
             )
         return created, propagated
 
-    def finish(self, last_seq: int, threshold: float, version: str, splits: int) -> None:
+    def finish(
+        self, last_seq: int, threshold: float, version: str, splits: int, gazetteer: str = ""
+    ) -> None:
         """Record the progress mark (the last write of a run)."""
         with self._db.tx() as c:
             for key, value in zip(
-                _KEYS, (last_seq, repr(float(threshold)), version, splits), strict=True
+                _KEYS, (last_seq, repr(float(threshold)), version, splits, gazetteer), strict=True
             ):
                 c.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value))

@@ -12,12 +12,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from stanceterm.store.base import Handle, require_tx
+from stanceterm.store.labels import current, record_event
 from stanceterm.store.models import (
     SENTENCE_COLS,
     Article,
+    ChangedArticle,
     ImportCounts,
     NewArticle,
     Sentence,
+    StoreError,
     now,
     sentence_from_row,
 )
@@ -127,11 +130,14 @@ class Corpus:
         with self._db.temp_tx() as c:
             return _stage_rows(c, articles)
 
-    def commit_staged(self, counts: ImportCounts) -> None:
+    def commit_staged(self, counts: ImportCounts, *, replace: bool = False) -> None:
         """Copy the staged articles and sentences in, in the caller's transaction (see :meth:`Store.tx <stanceterm.store.db.Store.tx>`).
 
         Same rule as :meth:`insert_articles`: an article whose id or content hash is already
         stored, or was taken earlier from the same stage, is skipped (re-import adds nothing).
+
+        An article whose id is stored with another text raises :class:`ChangedArticle`, unless
+        ``replace``: then its sentences are replaced (:func:`replace_article_in`).
         """
         c = self._db.conn
         require_tx(c, "corpus.commit_staged")
@@ -141,6 +147,22 @@ class Corpus:
         for aseq, aid, chash, n in c.execute(
             "SELECT seq, id, content_hash, n_sentences FROM temp.stage_articles ORDER BY seq"
         ).fetchall():
+            # --- safeimport (issue 12 §6): same id, another text
+            if aid not in ids and chash not in hashes:
+                row = c.execute("SELECT content_hash FROM articles WHERE id = ?", (aid,)).fetchone()
+                if row is not None and row[0] != chash:
+                    if not replace:
+                        origin = c.execute(
+                            "SELECT origin FROM temp.stage_articles WHERE seq = ?", (aseq,)
+                        ).fetchone()[0]
+                        _clear_stage(c)
+                        raise ChangedArticle(aid, origin)
+                    replace_article_in(c, aid, aseq, stamp, counts)
+                    ids.add(aid)
+                    hashes.add(chash)
+                    counts.articles_replaced += 1
+                    continue
+            # --- end safeimport
             if (
                 aid in ids
                 or chash in hashes
@@ -271,10 +293,25 @@ class Corpus:
         norm_query = match_key(norm_query)
         if not norm_query:
             return None
+        source, where, params = self._queue_filter(annotator)
+        if len(norm_query) >= 3 and self._db.search_index_ready():
+            # perf: the FTS5 trigram index (migration v9) finds the substring; candidates come
+            # in seq order from the index, and the first one in the annotator's queue wins
+            pattern = '"' + norm_query.replace('"', '""') + '"'
+            sql = (
+                f"SELECT s.seq FROM sentences_fts f CROSS JOIN {source} "
+                f"WHERE sentences_fts MATCH ? AND f.rowid > ? AND s.seq = f.rowid AND {where} "
+                "ORDER BY f.rowid LIMIT 1"
+            )
+            with self._db.read() as c:
+                row = c.execute(sql, [pattern, after_seq, *params]).fetchone()
+                if row is None:
+                    row = c.execute(sql, [pattern, -1, *params]).fetchone()
+            return None if row is None else self.sentence_at(int(row[0]))
+        # under 3 characters (no trigram) or while the index is being built: a scan
         pattern = (
             "%" + norm_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         )
-        source, where, params = self._queue_filter(annotator)
         sql = (
             f"SELECT s.seq FROM {source} WHERE {where} AND s.norm LIKE ? ESCAPE '\\' "
             "AND s.seq > ? ORDER BY s.seq LIMIT 1"
@@ -284,3 +321,123 @@ class Corpus:
             if row is None:
                 row = c.execute(sql, [*params, pattern, -1]).fetchone()
         return None if row is None else self.sentence_at(int(row[0]))
+
+
+# --- safeimport: replacing a changed article (issue 12 §6) -----------------------------------
+
+_MOVING = "\x01"  # prefix of ids being moved (no article id starts with a control character)
+_REFS = (  # (table, column) holding a sentence id, remapped when an article is replaced
+    ("annotations", "sentence_id"),
+    ("gold", "sentence_id"),
+    ("assignments", "sentence_id"),
+    ("cluster_splits", "sentence_id"),
+    ("clusters", "representative_id"),
+)
+
+
+def replace_article_in(
+    c: sqlite3.Connection, aid: str, aseq: int, stamp: str, counts: ImportCounts
+) -> None:
+    """Replace article ``aid``'s row and sentences by the staged article ``aseq``, in the
+    caller's transaction.
+
+    Sentences are matched by text, not by index (ids are ``article:index``, so an inserted
+    sentence shifts the rest): everything on a sentence whose text is unchanged (labels, gold,
+    assignments, splits, cluster membership) moves to its new id. Labels on the other sentences
+    are removed from the current state with a ``replace`` history event (the old state is kept
+    there) and listed in ``counts.dropped_labels``; assignments and splits on them go. Refused
+    (:class:`StoreError`) when a sentence that goes is a cluster's representative or has a gold
+    decision, which need a person's decision first.
+    """
+    require_tx(c, "corpus.replace_article_in")
+    old = c.execute(
+        "SELECT id, text, cluster_id, hidden FROM sentences WHERE article_id = ? ORDER BY idx",
+        (aid,),
+    ).fetchall()
+    new = c.execute(
+        "SELECT idx, text, norm FROM temp.stage_sentences WHERE aseq = ? ORDER BY idx", (aseq,)
+    ).fetchall()
+    free: dict[str, list[tuple[str, Any, int]]] = {}
+    for sid, text, cluster, hidden in old:
+        free.setdefault(str(text), []).append((str(sid), cluster, int(hidden)))
+    mapping: dict[str, str] = {}
+    carried: dict[str, tuple[Any, int]] = {}
+    for idx, text, _norm in new:
+        got = free.get(str(text))
+        if got:
+            sid, cluster, hidden = got.pop(0)
+            mapping[sid] = f"{aid}:{idx}"
+            carried[f"{aid}:{idx}"] = (cluster, hidden)
+    gone = [str(r[0]) for r in old if str(r[0]) not in mapping]
+    for sid in gone:
+        for table, col, what in (
+            ("gold", "sentence_id", "a gold decision"),
+            ("clusters", "representative_id", "the representative of a dedup cluster"),
+        ):
+            if c.execute(f"SELECT 1 FROM {table} WHERE {col} = ?", (sid,)).fetchone():
+                raise StoreError(
+                    f"article {aid!r}: sentence {sid!r}, which the new text drops or changes, "
+                    f"is {what}; resolve it first"
+                )
+    # labels on sentences that go: out of the current state, kept in the history
+    text_of = {str(r[0]): str(r[1]) for r in old}
+    for sid in gone:
+        for (annotator,) in c.execute(
+            "SELECT annotator FROM annotations WHERE sentence_id = ?", (sid,)
+        ).fetchall():
+            before = current(c, sid, str(annotator))
+            record_event(
+                c, sid, str(annotator), "replace", before, None, origin=f"replace-article:{aid}"
+            )
+            if before is not None and before.propagated_from is None:
+                counts.dropped_labels.append((aid, str(annotator), text_of[sid]))
+        c.execute("DELETE FROM annotations WHERE sentence_id = ?", (sid,))
+        c.execute("DELETE FROM annotations WHERE propagated_from = ?", (sid,))
+        c.execute("DELETE FROM assignments WHERE sentence_id = ?", (sid,))
+        c.execute("DELETE FROM cluster_splits WHERE sentence_id = ?", (sid,))
+    # the article's sentences are replaced; references move through a prefix no id can have
+    c.execute("PRAGMA defer_foreign_keys = ON")
+    for table, col in _REFS:
+        for sid, nid in mapping.items():
+            if sid != nid:
+                c.execute(f"UPDATE {table} SET {col} = ? WHERE {col} = ?", (_MOVING + nid, sid))
+    for sid, nid in mapping.items():
+        if sid != nid:
+            c.execute(
+                "UPDATE annotations SET propagated_from = ? WHERE propagated_from = ?", (nid, sid)
+            )
+            c.execute(
+                "UPDATE annotation_events SET sentence_id = ? WHERE sentence_id = ?",
+                (_MOVING + nid, sid),
+            )
+    c.execute("DELETE FROM sentences WHERE article_id = ?", (aid,))
+    for table, col in (*_REFS, ("annotation_events", "sentence_id")):
+        c.execute(
+            f"UPDATE {table} SET {col} = substr({col}, 2) WHERE substr({col}, 1, 1) = ?",
+            (_MOVING,),
+        )
+    c.execute(
+        "UPDATE articles SET (title, source, url, published, lang, content_hash, n_sentences, "
+        "origin, imported_at) = (SELECT title, source, url, published, lang, content_hash, "
+        "n_sentences, origin, ? FROM temp.stage_articles WHERE seq = ?) WHERE id = ?",
+        (stamp, aseq, aid),
+    )
+    c.executemany(
+        "INSERT INTO sentences(id, article_id, idx, text, norm, cluster_id, hidden) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                f"{aid}:{idx}",
+                aid,
+                idx,
+                text,
+                norm,
+                *carried.get(f"{aid}:{idx}", (None, 0)),
+            )
+            for idx, text, norm in new
+        ],
+    )
+    counts.sentences_added += len(new)
+
+
+# --- end safeimport

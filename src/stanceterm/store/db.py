@@ -27,6 +27,11 @@ or opens its own, never both:
 
 **Getters never write:** reading methods go through :meth:`Store.read` only, so commands that
 only read (``agreement``, ``stats``, ``export``) never take the write lock.
+
+Size: over 600 lines because everything about one connection's life is here and nowhere else:
+opening (and refusing foreign or newer files), the upgrade gate, the migrations run and the
+resumable search-index build that follows them, transactions with their lock retries, readers and
+snapshots. Moving any of it out would put ``BEGIN``/``COMMIT`` in a second module.
 """
 
 from __future__ import annotations
@@ -49,9 +54,11 @@ from stanceterm.store.actors import ActorOps, Actors, record_label_schema
 from stanceterm.store.clusters import Clusters
 from stanceterm.store.corpus import Corpus
 from stanceterm.store.gold import GoldRecords
-from stanceterm.store.labels import Labels
+from stanceterm.store.invites import Invites
+from stanceterm.store.labels import ImportRuns, Labels
 from stanceterm.store.merge import Merge
 from stanceterm.store.models import StoreError, now
+from stanceterm.store.suggest import Suggestions
 from stanceterm.store.team import Team
 
 if TYPE_CHECKING:
@@ -82,15 +89,19 @@ class Store:
         self._db: sqlite_utils.Database | None = None
         self._lock = threading.RLock()
         self.read_only = False
+        self._allow_migrate = True  # safeimport: Store.open sets it from its ``migrate`` flag
         self._guard_key: tuple[int, int] | None = None
         self.corpus = Corpus(self)
         self.labels = Labels(self)
+        self.imports = ImportRuns(self)  # safeimport
         self.actors = Actors(self)
         self.actor_ops = ActorOps(self)
         self.clusters = Clusters(self)
         self.gold = GoldRecords(self)
         self.team = Team(self)
         self.merge = Merge(self)
+        self.suggest = Suggestions(self)
+        self.invites = Invites(self)  # serve (issue 16): the team server's personal links
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -107,7 +118,12 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], *, create: bool = True, read_only: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        migrate: bool = False,
     ) -> Store:
         """Open (and if needed create or upgrade) a stanceterm DB.
 
@@ -115,6 +131,11 @@ class Store:
         from a newer stanceterm is refused with :class:`StoreError`, and left untouched.
         ``read_only`` opens an existing DB without creating, upgrading or writing anything (the
         source of a merge); an older schema version is read as it is.
+
+        Migrations never run implicitly on an existing DB (other clients may be connected): a DB
+        needing one is refused with one line naming ``stanceterm upgrade``, unless ``migrate``
+        (:func:`upgrade`, which backs up first and checks that nobody else holds the DB). A
+        brand-new DB is created at the current version, in one transaction.
         """
         if read_only:
             return cls._open_read_only(Path(path))
@@ -144,6 +165,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open database: {exc}") from None
         store = cls(conn, str(p))
+        store._allow_migrate = migrate
         store._guard_key = fileguard.register(p)
         try:
             store._configure_and_migrate()
@@ -273,11 +295,87 @@ class Store:
                 )
         if version > 0 and self.get_meta("app") != APP_ID:
             raise StoreError(f"{self.path}: is not a stanceterm database")
+        # --- safeimport: no implicit migration of an existing DB; a new one in one transaction
+        if 0 < version < migrations.LATEST_VERSION and not self._allow_migrate:
+            raise StoreError(
+                f"{self.path}: database schema v{version} is older than this stanceterm's "
+                f"v{migrations.LATEST_VERSION}; close every screen on it, then run "
+                "`stanceterm upgrade` (it backs the DB up first)"
+            )
+        if version == 0:
+            self._create_all()
+            return
+        # --- end safeimport
         for target, script in migrations.MIGRATIONS:
             if target <= version:
                 continue
             self._run_migration(target, script)
             version = target
+        self.build_search_index()
+
+    # ---------------------------------------------------------------- perf: search index build
+    def build_search_index(self, batch: int | None = None) -> int:
+        """Index the sentences that migration v9 found in the DB into ``sentences_fts``, in
+        short write transactions of ``batch`` sentences (resumable: progress is ``meta.fts_done``,
+        committed with each batch). Returns the number of sentences indexed; 0 once complete."""
+        size = batch or migrations.FTS_BATCH
+        indexed = 0
+        if self.search_index_ready():  # the usual case: a read, no write lock taken
+            return 0
+        while True:
+            with self.tx() as c:
+                row = c.execute(
+                    "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done'), "
+                    "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end')"
+                ).fetchone()
+                if row is None or row[0] is None or row[1] is None or row[0] >= row[1]:
+                    return indexed
+                done, end = int(row[0]), int(row[1])
+                hi = c.execute(
+                    "SELECT MAX(seq) FROM (SELECT seq FROM sentences WHERE seq > ? AND seq <= ? "
+                    "ORDER BY seq LIMIT ?)",
+                    (done, end, size),
+                ).fetchone()[0]
+                hi = end if hi is None else int(hi)
+                cur = c.execute(
+                    "INSERT INTO sentences_fts(rowid, norm) "
+                    "SELECT seq, norm FROM sentences WHERE seq > ? AND seq <= ?",
+                    (done, hi),
+                )
+                indexed += max(cur.rowcount, 0)
+                c.execute("UPDATE meta SET value = ? WHERE key = 'fts_done'", (str(hi),))
+
+    def search_index_ready(self) -> bool:
+        """True when every sentence is in ``sentences_fts`` (False before migration v9)."""
+        with self.read() as c:
+            row = c.execute(
+                "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done') >= "
+                "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end')"
+            ).fetchone()
+        return bool(row and row[0])
+
+    # ---------------------------------------------------------------- end perf
+
+    def _create_all(self) -> None:
+        """A brand-new DB: every migration in ONE transaction, so another process opening the
+        same new file at the same moment sees it empty or current, never half-way."""
+        with self.tx() as c:
+            if int(c.execute("PRAGMA user_version").fetchone()[0]) > 0:
+                return  # another process created it while we waited for the write lock
+            for target, script in migrations.MIGRATIONS:
+                self._apply(c, target, script)
+
+    def _apply(self, c: sqlite3.Connection, target: int, script: str) -> None:
+        for statement in migrations.split_sql(script):
+            c.execute(statement)
+        step = migrations.MIGRATION_STEPS.get(target)
+        if step is not None:
+            step(c)
+        if target == 1:
+            c.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
+            c.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (now(),))
+            c.execute("INSERT INTO meta(key, value) VALUES ('db_uid', ?)", (uuid.uuid4().hex,))
+        c.execute(f"PRAGMA user_version = {int(target)}")
 
     def _run_migration(self, target: int, script: str) -> None:
         with self.tx() as c:
@@ -285,16 +383,7 @@ class Store:
             # migration while we waited for the write lock: look again under the lock.
             if int(c.execute("PRAGMA user_version").fetchone()[0]) >= target:
                 return
-            for statement in migrations.split_sql(script):
-                c.execute(statement)
-            step = migrations.MIGRATION_STEPS.get(target)
-            if step is not None:
-                step(c)
-            if target == 1:
-                c.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
-                c.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (now(),))
-                c.execute("INSERT INTO meta(key, value) VALUES ('db_uid', ?)", (uuid.uuid4().hex,))
-            c.execute(f"PRAGMA user_version = {int(target)}")
+            self._apply(c, target, script)
 
     # ---------------------------------------------------------------- transactions
 
@@ -355,6 +444,15 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    def checkpoint_passive(self) -> None:
+        """Copy committed WAL pages into the DB file without taking the write lock (``PASSIVE``:
+        never waits for readers or writers). Long jobs call it between their batches."""
+        if self.path == ":memory:" or self.read_only:
+            return
+        with self._lock:
+            if not self.conn.in_transaction:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from stanceterm.store.base import Handle, rows_in
+from stanceterm.store.base import UNIT_ID, UNIT_JOIN, UNIT_SEQ, Handle, rows_in
 from stanceterm.store.labels import actor_map_in, map_actors, winner
 from stanceterm.store.models import (
     ANN_COLS,
@@ -272,57 +272,68 @@ class GoldRecords:
         self, *, articles: Sequence[str] = (), batch: int = 5000
     ) -> Iterator[tuple[Any, ...]]:
         """Stream (sentence_id, article_id, text, status, claims, stances, adjudicator,
-        chosen_from, sources, note, updated_at) in sentence order."""
+        chosen_from, sources, note, updated_at, propagated_from) in sentence order.
+
+        A decision made on a cluster's representative carries to every copy of the cluster
+        (a cluster is one unit) that has no decision of its own: those rows name the
+        representative in ``propagated_from`` (NULL on the decision's own row)."""
         where, params = "1 = 1", list[Any](articles)
         if articles:
             where = f"s.article_id IN ({','.join('?' * len(articles))})"
+        gcols = "g.status, g.claims, g.stances, g.adjudicator, g.chosen_from, g.sources, g.note"
         sql = (
-            "SELECT g.sentence_id, s.article_id, s.text, g.status, g.claims, g.stances, "
-            "g.adjudicator, g.chosen_from, g.sources, g.note, g.updated_at FROM gold g "
-            f"JOIN sentences s ON s.id = g.sentence_id WHERE {where} ORDER BY s.seq"
+            f"SELECT g.sentence_id, s.article_id, s.text, {gcols}, g.updated_at, NULL, s.seq "
+            f"FROM gold g JOIN sentences s ON s.id = g.sentence_id WHERE {where} "
+            "UNION ALL "
+            f"SELECT s.id, s.article_id, s.text, {gcols}, g.updated_at, g.sentence_id, s.seq "
+            "FROM gold g JOIN clusters k ON k.representative_id = g.sentence_id "
+            "JOIN sentences s ON s.cluster_id = k.id AND s.id != g.sentence_id "
+            f"WHERE {where} AND s.id NOT IN (SELECT sentence_id FROM gold) ORDER BY 13"
         )
-        yield from self._db.stream(sql, params, batch)
+        for row in self._db.stream(sql, params + params, batch):
+            yield row[:12]
 
     def iter_review_rows(
         self, *, candidates_only: bool = False, batch: int = 5000
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream (seq, sentence_id, annotator, status, claims_json, stances_json, note,
-        updated_at) of the direct (not propagated), non-draft labels, in sentence order, then
-        annotator.
+        """Stream (unit_seq, unit_id, annotator, status, claims_json, stances_json, note,
+        updated_at, sentence_id) of the direct (not propagated), non-draft labels, in unit order,
+        then annotator, then the sentence the label is on.
 
-        ``candidates_only``: only of the sentences that may need review, found in one pass over
-        the labels: an annotator flagged it, or at least two done/flagged labels whose stored
-        JSON differs (equal JSON is equal labels; the caller compares the rest exactly).
+        A dedup cluster is one unit (:data:`~stanceterm.store.base.UNIT_JOIN`): labels written on
+        its copies are rows of the representative's unit, each with the copy it is on.
+
+        ``candidates_only``: only of the units that may need review, found in one pass over the
+        labels: an annotator flagged it, or at least two done/flagged labels whose stored JSON
+        differs (equal JSON is equal labels; the caller compares the rest exactly).
         """
-        cols = (
-            "s.seq, a.sentence_id, a.annotator, a.status, a.claims, a.stances, a.note, a.updated_at"
+        lab = (
+            f"SELECT {UNIT_SEQ} AS useq, {UNIT_ID} AS uid, a.annotator, a.status, a.claims, "
+            f"a.stances, a.note, a.updated_at, a.sentence_id FROM annotations a {UNIT_JOIN} "
+            "WHERE a.propagated_from IS NULL AND a.status != 'draft'"
         )
-        final = "a.propagated_from IS NULL AND a.status != 'draft'"
+        order = "ORDER BY useq, annotator, sentence_id"
         if not candidates_only:
-            sql = (
-                f"SELECT {cols} FROM sentences s JOIN annotations a ON a.sentence_id = s.id "
-                f"WHERE {final} ORDER BY s.seq, a.annotator"
-            )
+            sql = f"SELECT * FROM ({lab}) {order}"
         else:
-            candidates = (
-                "SELECT sentence_id FROM annotations WHERE propagated_from IS NULL "
-                "AND status IN ('done', 'flagged') GROUP BY sentence_id "
-                "HAVING sum(status = 'flagged') > 0 "
-                "OR (count(*) >= 2 AND count(DISTINCT claims || char(31) || stances) > 1)"
-            )
             sql = (
-                f"SELECT {cols} FROM ({candidates}) c JOIN sentences s ON s.id = c.sentence_id "
-                f"JOIN annotations a ON a.sentence_id = c.sentence_id WHERE {final} "
-                "ORDER BY s.seq, a.annotator"
+                f"WITH lab AS ({lab}), cand AS (SELECT uid FROM lab "
+                "WHERE status IN ('done', 'flagged') GROUP BY uid "
+                "HAVING sum(status = 'flagged') > 0 "
+                "OR (count(*) >= 2 AND count(DISTINCT claims || char(31) || stances) > 1)) "
+                f"SELECT * FROM lab WHERE uid IN (SELECT uid FROM cand) {order}"
             )
         yield from self._db.stream(sql, (), batch)
 
-    def review_versions(self, sentence_id: str) -> list[Annotation]:
-        """The direct (not propagated), non-draft labels of one sentence, by annotator."""
+    def review_versions(self, unit_id: str) -> list[Annotation]:
+        """The direct (not propagated), non-draft labels of one unit (a sentence, or every copy of
+        the cluster it represents), by annotator, then sentence."""
         with self._db.read() as c:
             rows = c.execute(
-                f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? "
-                "AND propagated_from IS NULL AND status != 'draft' ORDER BY annotator",
-                (sentence_id,),
+                f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id IN (SELECT ? UNION ALL "
+                "SELECT s.id FROM clusters k JOIN sentences s ON s.cluster_id = k.id "
+                "WHERE k.representative_id = ?) "
+                "AND propagated_from IS NULL AND status != 'draft' ORDER BY annotator, sentence_id",
+                (unit_id, unit_id),
             ).fetchall()
         return [annotation_from_row(r) for r in rows]

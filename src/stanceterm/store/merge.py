@@ -36,6 +36,7 @@ from stanceterm.store.gold import resolve_gold
 from stanceterm.store.labels import actor_map_in, resolve_label
 from stanceterm.store.models import (
     ANN_COLS,
+    ANN_COLS_NO_PROVENANCE,
     GOLD_COLS,
     SKEW_TOLERANCE_S,
     Annotation,
@@ -87,7 +88,7 @@ class Merge:
 
 def _tables(o: sqlite3.Connection) -> set[str]:
     """The other DB's tables (a DB of an older schema version is read as it is, never migrated:
-    no gold or actor history before v6)."""
+    no gold or actor history before v11)."""
     return {str(r[0]) for r in o.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
@@ -372,9 +373,12 @@ def _merge_label_batch(
         ).fetchall()
         if (r[1], r[2]) in wanted
     ]
+    # a source from before the provenance column (schema v6) gives NULL provenance
+    has_provenance = any(r[1] == "suggested" for r in o.execute("PRAGMA table_info(annotations)"))
+    cols = ANN_COLS if has_provenance else ANN_COLS_NO_PROVENANCE
     theirs: dict[tuple[str, str], Annotation] = {}
     for row in o.execute(
-        f"SELECT {ANN_COLS} FROM annotations WHERE propagated_from IS NULL "
+        f"SELECT {cols} FROM annotations WHERE propagated_from IS NULL "
         f"AND sentence_id IN ({marks})",
         sids,
     ).fetchall():

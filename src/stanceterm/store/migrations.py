@@ -214,18 +214,130 @@ _V5 = _FLAT.format(
     tail="x.adjudicator, x.chosen_from, x.note, x.created_at, x.updated_at",
 )
 
-#: v6 (merge converges, gold history, actor operations; docs/ARCHITECTURE.md "Merge ordering"):
+#: v6 (suggestions, issue 18): the blind units (no suggestions for anyone: with the overlap
+#: units, the unassisted set) and the provenance of each label (the suggestion shown when it was
+#: made: sorted-key JSON ``{"accepted", "applied", "claims", "model"}``; NULL when none was).
+_V6 = """
+CREATE TABLE suggest_blind (
+    sentence_id TEXT PRIMARY KEY REFERENCES sentences(id),
+    seed INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE annotations ADD COLUMN suggested TEXT;
+"""
+
+# import runs (issue 12 §3, §5)
+#: v7: one row per ``import-labels`` run. Its label changes are history events with
+#: ``origin = 'import:<run id>'`` (indexed), so ``stanceterm undo-import RUN`` reverts the run as a
+#: whole. ``status``: ``applying`` (staged and being written in batches; a run interrupted here is
+#: resumed by importing the same file again, or reverted by ``undo-import``), ``done``, ``undone``.
+_V7 = """
+CREATE TABLE import_runs (
+    id TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('applying', 'done', 'undone')),
+    records INTEGER NOT NULL,
+    written INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    kept_newer INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX import_runs_digest ON import_runs(digest, status);
+CREATE INDEX annotation_events_origin ON annotation_events(origin) WHERE origin IS NOT NULL;
+"""
+
+# serve (issue 16)
+#: v8: personal links of the team server (``stanceterm invite``). Only the SHA-256 of a token is
+#: stored; a revoked link keeps its row (``revoked_at``) so ``invite --list`` shows it.
+_V8 = """
+CREATE TABLE invites (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('annotator', 'adjudicator', 'lead')),
+    token_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+# v9 (perf, issue 17): an FTS5 trigram index on the normalised text, for the `/` search (substring search
+# on ``norm``, which is already accent-folded and case-folded by ``segment.match_key``). The
+# index is external-content (it stores no second copy of the text) and kept in sync by triggers.
+# The migration itself only creates the table and triggers; the rows already in the DB are indexed
+# afterwards by :func:`build_search_index`, in short batches (never one long write transaction),
+# resumably: ``meta.fts_end`` is the last seq to backfill, ``meta.fts_done`` how far it got.
+# The triggers touch the index only for rows outside (fts_done, fts_end], so a row is never
+# indexed twice nor deleted from the index before it was added; a search falls back to a scan
+# until the build is complete.
+_FTS_LIVE = (
+    "({seq} <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done') "
+    "OR {seq} > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end'))"
+)
+_V9 = f"""
+CREATE VIRTUAL TABLE sentences_fts USING fts5(
+    norm, content='sentences', content_rowid='seq', tokenize='trigram'
+);
+INSERT INTO meta(key, value) SELECT 'fts_end', COALESCE(MAX(seq), 0) FROM sentences;
+INSERT INTO meta(key, value) VALUES ('fts_done', '0');
+CREATE TRIGGER sentences_fts_ins AFTER INSERT ON sentences WHEN {_FTS_LIVE.format(seq="new.seq")}
+BEGIN
+    INSERT INTO sentences_fts(rowid, norm) VALUES (new.seq, new.norm);
+END;
+CREATE TRIGGER sentences_fts_del AFTER DELETE ON sentences WHEN {_FTS_LIVE.format(seq="old.seq")}
+BEGIN
+    INSERT INTO sentences_fts(sentences_fts, rowid, norm) VALUES ('delete', old.seq, old.norm);
+END;
+CREATE TRIGGER sentences_fts_upd AFTER UPDATE OF norm ON sentences
+WHEN {_FTS_LIVE.format(seq="old.seq")}
+BEGIN
+    INSERT INTO sentences_fts(sentences_fts, rowid, norm) VALUES ('delete', old.seq, old.norm);
+    INSERT INTO sentences_fts(rowid, norm) VALUES (new.seq, new.norm);
+END;
+"""
+
+#: v10 (dedup, issue 14): ``actor_aliases.trusted``: 1 for an alias dedup may treat as the same
+#: actor (the label schema's gazetteer, or added by a lead with ``stanceterm actors alias``), 0
+#: for one made in the picker by one annotator. Existing aliases of actors created by nobody
+#: (the schema's) are trusted, as the previous rule had it.
+#:
+#: The visibility rule of :mod:`~stanceterm.store.clusters` (a cluster member is hidden unless
+#: it carries direct labels) is kept by triggers, whatever writes the labels (the screen,
+#: import-labels, merge, undo): a direct label shows a hidden copy; removing a copy's last direct
+#: label hides it again. So an incremental dedup run stays equal to a full one.
+_V10 = """
+ALTER TABLE actor_aliases ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
+UPDATE actor_aliases SET trusted = 1
+WHERE actor_id IN (SELECT id FROM actors WHERE created_by IS NULL);
+CREATE TRIGGER annotations_show_copy_insert AFTER INSERT ON annotations
+WHEN NEW.propagated_from IS NULL BEGIN
+    UPDATE sentences SET hidden = 0 WHERE id = NEW.sentence_id AND hidden = 1;
+END;
+CREATE TRIGGER annotations_show_copy_update AFTER UPDATE ON annotations
+WHEN NEW.propagated_from IS NULL BEGIN
+    UPDATE sentences SET hidden = 0 WHERE id = NEW.sentence_id AND hidden = 1;
+END;
+CREATE TRIGGER annotations_hide_copy_delete AFTER DELETE ON annotations
+WHEN OLD.propagated_from IS NULL BEGIN
+    UPDATE sentences SET hidden = 1 WHERE id = OLD.sentence_id AND hidden = 0
+    AND cluster_id IS NOT NULL
+    AND id NOT IN (SELECT representative_id FROM clusters WHERE id = sentences.cluster_id)
+    AND NOT EXISTS (SELECT 1 FROM annotations WHERE sentence_id = OLD.sentence_id
+                    AND propagated_from IS NULL);
+END;
+"""
+
+#: v11 (merge converges, gold history, actor operations; docs/ARCHITECTURE.md "Merge ordering"):
 #:
 #: ``gold_events``: every gold decision, and every undo of one, is an append-only event (the
 #: adjudicator, its time, the decision it replaced and the one it made), copied by ``uid`` on
 #: merge; the standing decision is the ``after`` of the latest event by (ts, uid).
 #:
 #: ``actor_events``: rename, alias, merge (and the undo of one) of actors, replicated the same
-#: way. ``actor_aliases.trusted``: an alias that dedup may treat as the same name (schema-seeded
-#: and ``stanceterm actors alias``: 1; made in the actor picker by one annotator: 0).
+#: way (``actor_aliases.trusted`` is v10's, with dedup's meaning).
 #:
 #: ``annotation_events_key``: the events of one (sentence, annotator), which merge reads per key.
-_V6 = """
+_V11 = """
 CREATE TABLE gold_events (
     id INTEGER PRIMARY KEY,
     uid TEXT NOT NULL UNIQUE,
@@ -251,9 +363,6 @@ CREATE TABLE actor_events (
     undoes TEXT,
     origin TEXT
 );
-ALTER TABLE actor_aliases ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
-UPDATE actor_aliases SET trusted = 1
-    WHERE actor_id IN (SELECT id FROM actors WHERE created_by IS NULL);
 CREATE INDEX annotation_events_key ON annotation_events(sentence_id, annotator, ts);
 """
 
@@ -265,10 +374,17 @@ MIGRATIONS: list[tuple[int, str]] = [
     (4, _V4),
     (5, _V5),
     (6, _V6),
+    (7, _V7),
+    (8, _V8),
+    (9, _V9),
+    (10, _V10),
+    (11, _V11),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 NORM_BATCH = 5000
+#: sentences indexed per write transaction by :func:`build_search_index`
+FTS_BATCH = 20_000
 
 
 def _v4_refold_norms(c: sqlite3.Connection) -> None:

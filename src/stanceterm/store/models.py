@@ -106,10 +106,13 @@ class Annotation:
     propagated_from: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    #: provenance (issue 18): the suggestion shown when the label was made, as sorted-key JSON
+    #: ``{"accepted", "applied", "claims", "model"}``; None when none was shown
+    suggested: str | None = None
 
     def labels(self) -> dict[str, Any]:
         """The part compared for equality and kept in the history."""
-        return {
+        out: dict[str, Any] = {
             "status": self.status,
             "claims": list(self.claims),
             "stances": [s.as_dict() for s in self.stances],
@@ -118,6 +121,9 @@ class Annotation:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if self.suggested is not None:  # provenance rides in the history
+            out["suggested"] = self.suggested
+        return out
 
     def same_labels(self, other: Annotation | None) -> bool:
         return (
@@ -126,6 +132,7 @@ class Annotation:
             and self.claims == other.claims
             and self.stances == other.stances
             and self.note == other.note
+            and self.suggested == other.suggested
         )
 
 
@@ -157,6 +164,20 @@ class ImportCounts:
     articles_skipped: int = 0
     sentences_added: int = 0
     sentences_skipped: int = 0
+    # --- safeimport (issue 12 §6): changed articles replaced with --replace
+    articles_replaced: int = 0
+    #: (article id, annotator, sentence text) of labels whose sentence changed: removed from
+    #: the current labels, kept in the history
+    dropped_labels: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class ChangedArticle(StoreError):
+    """An article id already imported with another text (``origin``: ``file:line``)."""
+
+    def __init__(self, article_id: str, origin: str | None) -> None:
+        super().__init__(f"article {article_id!r} already imported with another text")
+        self.article_id = article_id
+        self.origin = origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +220,8 @@ class DedupState:
     threshold: float = float("nan")
     version: str = ""
     splits: int = 0
+    #: fingerprint of the trusted gazetteer the run used (a new one rebuilds the clusters)
+    gazetteer: str = ""
 
 
 @dataclass(slots=True)
@@ -233,9 +256,12 @@ PROGRESS_KINDS: tuple[str, ...] = ("done", "skipped", "flagged", "draft", "assig
 #: :func:`annotation_params`.
 ANN_COLS = (
     "sentence_id, annotator, status, claims, stances, note, propagated_from, created_at, updated_at"
+    ", suggested"
 )
+#: :data:`ANN_COLS` of a DB from before the provenance column (a merge source): NULL for it.
+ANN_COLS_NO_PROVENANCE = ANN_COLS.replace(", suggested", ", NULL")
 #: ``INSERT OR REPLACE`` of one ``annotations`` row from :func:`annotation_params`.
-ANN_UPSERT = f"INSERT OR REPLACE INTO annotations({ANN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+ANN_UPSERT = f"INSERT OR REPLACE INTO annotations({ANN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 SENTENCE_COLS = "seq, id, article_id, idx, text, cluster_id, hidden"
 
@@ -263,6 +289,7 @@ def annotation_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Annotation:
         propagated_from=row[6],
         created_at=row[7],
         updated_at=row[8],
+        suggested=row[9] if len(row) > 9 else None,
     )
 
 
@@ -279,6 +306,7 @@ def annotation_params(a: Annotation) -> tuple[Any, ...]:
         a.propagated_from,
         a.created_at,
         a.updated_at,
+        a.suggested,
     )
 
 
@@ -297,6 +325,7 @@ def state_from_json(sentence_id: str, annotator: str, raw: str | None) -> Annota
         propagated_from=d.get("propagated_from"),
         created_at=d.get("created_at", ""),
         updated_at=d.get("updated_at", ""),
+        suggested=d.get("suggested"),
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from stanceterm.schema import LabelSchema
 from stanceterm.store import Store
+from stanceterm.suggest import LiveSuggestions
 from stanceterm.ui.base import StoreApp
 from stanceterm.ui.screens.annotate import AnnotateScreen
 from stanceterm.ui.writer import Job
@@ -26,6 +27,8 @@ class AnnotateApp(StoreApp):
         on_commit: Callable[[float, Job], None] | None = None,
         on_first_screen: Callable[[], None] | None = None,
         team_refresh: float = 3.0,
+        suggestions: LiveSuggestions | None = None,
+        order: str = "document",
         nudge_stances: bool = True,
     ) -> None:
         super().__init__(store, schema, annotator, keymap=keymap, on_commit=on_commit)
@@ -34,6 +37,8 @@ class AnnotateApp(StoreApp):
         self.on_first_screen = on_first_screen
         #: seconds between two reads of the team's progress (off the UI thread)
         self.team_refresh = team_refresh
+        self.suggestions = suggestions
+        self.order = order
 
     def first_screen(self) -> AnnotateScreen:
         if self.keymap_overrides:
@@ -42,6 +47,8 @@ class AnnotateApp(StoreApp):
             show_others=self.show_others,
             on_first_screen=self.on_first_screen,
             team_refresh=self.team_refresh,
+            suggestions=self.suggestions,
+            order=self.order,
         )
 
 

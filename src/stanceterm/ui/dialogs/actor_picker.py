@@ -67,6 +67,7 @@ def candidates(
     names: Mapping[str, str],
     limit: int = 30,
     found: tuple[list[str], list[str]] | None = None,
+    boost: Mapping[str, int] | None = None,
 ) -> list[Candidate]:
     """The picker's list for ``query``; Enter takes the first row.
 
@@ -74,18 +75,25 @@ def candidates(
     Typed: known actors and the sentence's new names ranked by how well the typed text matches
     the start of a name or alias (:func:`stanceterm.actors.match_rank`), the sentence's own
     actors first among equals; "+ create" comes first when nothing matches well, else last.
+    ``boost`` (actor id -> how often the team used it with this claim, on other sentences)
+    reorders only candidates whose rank is equal (suggestions: ``russ`` still puts la Russie
+    first), and the actors listed when nothing is typed after the sentence's own.
     """
+    used = boost or {}
     here, cues = found if found is not None else sentence_names(sentence, aliases)
     key = alias_key(query)
     if not key:
         out = [Candidate(a, names.get(a, a), "in sentence") for a in here]
         out.extend(Candidate(None, name, "in sentence · new") for name in cues)
         seen = set(here)
-        rest = sorted((a for a in names if a not in seen), key=lambda a: alias_key(names.get(a, a)))
+        rest = sorted(
+            (a for a in names if a not in seen),
+            key=lambda a: (-used.get(a, 0), alias_key(names.get(a, a))),
+        )
         out.extend(Candidate(a, names.get(a, a)) for a in rest)
         return out[:limit]
     in_here = set(here)
-    ranked: list[tuple[CandidateRank, str, Candidate]] = []
+    ranked: list[tuple[CandidateRank, int, str, Candidate]] = []
     strong = False
     for actor_id, (rank, alias) in best_alias_rank(query, aliases).items():
         name = names.get(actor_id, actor_id)
@@ -93,17 +101,19 @@ def candidates(
         if alias_key(alias) != alias_key(name):
             why = f"{why} · alias: {alias}" if why else f"alias: {alias}"
         key4 = (*rank, 0 if actor_id in in_here else 1)
-        ranked.append((key4, alias_key(name), Candidate(actor_id, name, why, key4)))
+        ranked.append(
+            (key4, -used.get(actor_id, 0), alias_key(name), Candidate(actor_id, name, why, key4))
+        )
         strong = strong or is_strong(rank)
     for name in cues:
         cue_rank = match_rank(query, name)
         if cue_rank is None:
             continue
         key4 = (*cue_rank, 0)
-        ranked.append((key4, alias_key(name), Candidate(None, name, "in sentence · new", key4)))
+        ranked.append((key4, 0, alias_key(name), Candidate(None, name, "in sentence · new", key4)))
         strong = strong or is_strong(cue_rank)
-    ranked.sort(key=lambda t: (t[0], t[1]))
-    out = [c for _, _, c in ranked]
+    ranked.sort(key=lambda t: (t[0], t[1], t[2]))
+    out = [c for _, _, _, c in ranked]
     exact = any(alias_key(a) == key for a in aliases) or any(alias_key(c.name) == key for c in out)
     if not exact:
         written = name_as_written(query, sentence) or " ".join(query.split())
@@ -131,8 +141,10 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
         aliases: Mapping[str, str],
         names: Mapping[str, str],
         claim: str,
+        boost: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__()
+        self.boost = dict(boost or {})  # actor id -> uses with this claim on other sentences
         self.sentence = sentence
         self.aliases = dict(aliases)
         self.names = dict(names)
@@ -167,7 +179,9 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
     def _fill(self, query: str) -> None:
         if self._found is None:
             self._found = sentence_names(self.sentence, self.aliases)
-        self._cands = candidates(query, self.sentence, self.aliases, self.names, found=self._found)
+        self._cands = candidates(
+            query, self.sentence, self.aliases, self.names, found=self._found, boost=self.boost
+        )
         options = self.query_one(OptionList)
         options.clear_options()
         for i, c in enumerate(self._cands):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -166,14 +166,39 @@ class SearchDialog(ModalScreen[str | None]):
 
 
 class ClusterDialog(ModalScreen[str | None]):
-    """The members of a dedup cluster; `s` (or the button) splits the highlighted one out."""
+    """The members of a dedup cluster, each copy with how it differs from the representative
+    (``describe(representative text, copy text)``, computed in a thread: the first call loads a
+    dictionary); `s` (or the button) splits the highlighted one out."""
 
     BINDINGS: ClassVar[list[BindingType]] = keymap.CLUSTER_DIALOG
 
-    def __init__(self, members: Sequence[tuple[Sentence, str | None]], current_id: str) -> None:
+    def __init__(
+        self,
+        members: Sequence[tuple[Sentence, str | None]],
+        current_id: str,
+        describe: Callable[[str, str], str] | None = None,
+    ) -> None:
         super().__init__()
         self.members = list(members)
         self.current_id = current_id
+        self.describe = describe
+        #: how each member differs from the representative ("" for the representative itself)
+        self.differences: list[str | None] = [None] * len(self.members)
+
+    def _prompt(self, i: int) -> Text:
+        sentence, title = self.members[i]
+        prompt = Text()
+        prompt.append("★ " if i == 0 else "  ", style="bold")
+        prompt.append(visible(title or sentence.article_id), style="italic")
+        if i == 0:
+            prompt.append("  (representative)", style="dim")
+        elif self.describe is not None:
+            diff = self.differences[i]
+            prompt.append("  differs by: ", style="dim")
+            prompt.append(visible(diff) if diff is not None else "…", style="dim")
+        prompt.append("\n")
+        prompt.append_text(data(sentence.text))
+        return prompt
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -184,23 +209,32 @@ class ClusterDialog(ModalScreen[str | None]):
                     style="bold",
                 )
             )
-            options = []
-            for i, (sentence, title) in enumerate(self.members):
-                prompt = Text()
-                prompt.append("★ " if i == 0 else "  ", style="bold")
-                prompt.append(visible(title or sentence.article_id), style="italic")
-                prompt.append("\n")
-                prompt.append_text(data(sentence.text))
-                options.append(Option(prompt, id=f"m{i}"))
+            options = [Option(self._prompt(i), id=f"m{i}") for i in range(len(self.members))]
             yield OptionList(*options, id="cluster-members", compact=True)
             with Horizontal(classes="buttons"):
                 yield Button("Split out", id="split", variant="warning", compact=True)
                 yield Button("Close", id="close", compact=True)
 
+    @work(thread=True, exclusive=True)
+    def _describe_copies(self) -> None:
+        describe = self.describe
+        if describe is None or not self.members:
+            return
+        rep = self.members[0][0].text
+        found = [""] + [describe(rep, s.text) for s, _ in self.members[1:]]
+        self.app.call_from_thread(self._show_differences, found)
+
+    def _show_differences(self, found: list[str]) -> None:
+        self.differences = list(found)
+        options = self.query_one(OptionList)
+        for i in range(1, len(self.members)):
+            options.replace_option_prompt_at_index(i, self._prompt(i))
+
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
         options.highlighted = 0
         options.focus()
+        self._describe_copies()
 
     def action_move(self, step: int) -> None:
         options = self.query_one(OptionList)

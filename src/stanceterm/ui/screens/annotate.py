@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, cast
 
+import orjson
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -25,6 +26,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from stanceterm.store import Annotation, Article, Sentence, Stance, Store
+from stanceterm.suggest import (
+    LiveSuggestions,
+    Shown,
+    boost_counts,
+    suggestion_record,
+    uncertain_order,
+)
 from stanceterm.ui import keymap
 from stanceterm.ui.base import StoreApp
 from stanceterm.ui.dialogs.prompts import ClusterDialog, NoteDialog, SearchDialog
@@ -57,8 +65,17 @@ LABEL_ACTIONS = frozenset(
         "note",
         "undo",
         "cluster",
+        "accept_suggestions",
     }
 )
+#: Suggestions are computed this many sentences ahead of the one on screen (off the UI thread),
+#: and again when fewer than SUGGEST_MARGIN of them are left ahead.
+SUGGEST_AHEAD = 30
+SUGGEST_MARGIN = 10
+#: Seconds between two looks for a newer model file (a stat).
+SUGGEST_REFRESH_S = 5.0
+#: Seconds between two counts of (claim, actor) uses for the picker's boost (a full scan).
+ACTOR_COUNTS_EVERY_S = 60.0
 NOT_DONE = ("draft",)
 #: The team table also needs every visible sentence's count (the queue of the annotators without
 #: assignments): a full count, so only this often.
@@ -139,8 +156,24 @@ class AnnotateScreen(Screen[None]):
         show_others: bool = False,
         on_first_screen: Callable[[], None] | None = None,
         team_refresh: float = 3.0,
+        suggestions: LiveSuggestions | None = None,
+        order: str = "document",
     ) -> None:
         super().__init__()
+        #: "document", or "uncertain": Enter / g walk the queue least sure first
+        self.order = order
+        self._uncertain: list[str] | None = None
+        #: the claim model's suggestions (None: off); see :mod:`stanceterm.suggest`
+        self.suggestions = suggestions
+        self._suggest_reader: Store | None = None
+        self._suggest_running = False
+        self._suggest_again: int | None = None
+        self._suggest_until = -1  # compute more once the screen reaches this seq
+        #: sentences whose suggestions the annotator took with ``A`` in this session
+        self._applied: set[str] = set()
+        #: claim -> actor id -> uses (the picker's boost), counted in the background
+        self._actor_counts: dict[str, dict[str, int]] = {}
+        self._counts_at = -ACTOR_COUNTS_EVERY_S
         self._nudged: set[str] = set()  # hour (issue 15 §3): sentences already nudged
         self.show_others = show_others
         self.on_first_screen = on_first_screen
@@ -273,11 +306,18 @@ class AnnotateScreen(Screen[None]):
         self._verify_resume(self._resume_seq, self._lowered)
         self._poll_team()
         self.set_interval(self.team_refresh, self._poll_team)
+        if self.suggestions is not None:
+            self.set_interval(SUGGEST_REFRESH_S, self._refresh_suggestions)
+            if self.order == "uncertain":
+                self._order_worker()
 
     def on_unmount(self) -> None:
         self._closing = True
         reader, self._team_reader = self._team_reader, None
         if reader is not None and not self._team_polling:
+            reader.close()
+        reader, self._suggest_reader = self._suggest_reader, None
+        if reader is not None and not self._suggest_running:
             reader.close()
 
     def on_key(self, event: events.Key) -> None:
@@ -338,6 +378,7 @@ class AnnotateScreen(Screen[None]):
         self.query_one("#topbar", Static).update(top)
         self._show_labels(keep=None)
         self._show_others()
+        self._want_suggestions()
 
     def _left_as_draft(self, going_to: Sentence) -> None:
         """Leaving a sentence changed but not accepted says it stays a draft (issue 12 §6)."""
@@ -356,7 +397,7 @@ class AnnotateScreen(Screen[None]):
         ann = self.ann
         if ann is None:
             return
-        self.query_one(LabelEditor).show(ann.claims, ann.stances, keep)
+        self.query_one(LabelEditor).show(ann.claims, ann.stances, keep, self._suggested_marks())
         self._show_status()
         self.refresh_bindings()
 
@@ -452,6 +493,7 @@ class AnnotateScreen(Screen[None]):
     ) -> None:
         """Show ``ann`` now and queue it for the store."""
         self._acted = True
+        ann = self._with_provenance(ann)
         self.ann, self.stored = ann, True
         self.stance_app.save(ann, action, done=self._committed, t0=t0)
         self._show_labels(keep)
@@ -693,6 +735,185 @@ class AnnotateScreen(Screen[None]):
         if table.display:
             self._poll_team()  # fresh figures now rather than at the next tick
 
+    # ---------------------------------------------------------------- suggestions
+
+    def shown(self) -> Shown | None:
+        """The suggestion computed for the sentence on screen (None: none yet, or off)."""
+        if self.suggestions is None or self.sentence is None:
+            return None
+        return self.suggestions.get(self.sentence.id)
+
+    def _suggested_marks(self) -> dict[str, float]:
+        shown = self.shown()
+        if shown is None or shown.excluded:
+            return {}
+        return {c: shown.probs[c] for c in shown.claims}
+
+    def _with_provenance(self, ann: Annotation) -> Annotation:
+        """``ann`` with the suggestion shown for its sentence (if any) as its provenance."""
+        if self.suggestions is None:
+            return ann
+        shown = self.suggestions.get(ann.sentence_id)
+        if shown is None or shown.excluded:
+            return ann
+        before = suggestion_record(ann)
+        applied = ann.sentence_id in self._applied or bool(before and before.get("applied"))
+        record = shown.provenance(ann.claims, applied)
+        return replace(ann, suggested=orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode())
+
+    def _want_suggestions(self) -> None:
+        sentence = self.sentence
+        if self.suggestions is None or sentence is None:
+            return
+        if self.suggestions.get(sentence.id) is None or sentence.seq >= self._suggest_until:
+            self._start_suggest(sentence.seq)
+
+    def _refresh_suggestions(self) -> None:
+        if self.sentence is not None:
+            self._start_suggest(self.sentence.seq)
+
+    def _start_suggest(self, seq: int) -> None:
+        if self._closing:
+            return
+        if self._suggest_running:
+            self._suggest_again = seq
+            return
+        self._suggest_running = True
+        self._suggest_worker(seq)
+
+    @work(thread=True, group="suggest", exit_on_error=False)
+    def _suggest_worker(self, seq: int) -> None:
+        """Look for a newer model (a stat), then compute the suggestions of the sentence at
+        ``seq`` and the next ones of the queue, on a reader connection: never on the UI thread."""
+        live = self.suggestions
+        assert live is not None
+        result: int | str
+        try:
+            if self._suggest_reader is None:
+                self._suggest_reader = self.store.open_reader()
+            store = self._suggest_reader or self.store
+            live.refresh()
+            sentences: list[Sentence] = []
+            current = store.corpus.sentence_at(seq)
+            if current is not None:
+                sentences.append(current)
+            at = seq
+            while len(sentences) < SUGGEST_AHEAD:
+                nxt = store.corpus.step(at, 1, annotator=self.annotator)
+                if nxt is None:
+                    break
+                sentences.append(nxt)
+                at = nxt.seq
+            ids = [x.id for x in sentences]
+            blind = store.suggest.blind(ids)
+            excluded = dict.fromkeys(blind, "a blind unit (no suggestions for anyone)")
+            if not live.on_overlap:
+                for sid in store.suggest.unassisted(ids) - blind:
+                    excluded[sid] = "an overlap unit (several annotators: agreement stays honest)"
+            for sid in store.suggest.labelled_by_others(ids, self.annotator) - excluded.keys():
+                excluded[sid] = "labelled by another annotator (the model may have learnt it)"
+            live.compute([(x.id, x.text) for x in sentences], excluded)
+            now = time.monotonic()
+            if now - self._counts_at >= ACTOR_COUNTS_EVERY_S:
+                self._counts_at = now
+                self._actor_counts = store.suggest.actor_counts_by_claim()
+            result = sentences[-1].seq if len(sentences) > 1 else seq
+        except Exception as exc:  # suggestions are a help: a failure is shown, never fatal
+            result = f"{type(exc).__name__}: {exc}"
+        try:
+            self.app.call_from_thread(self._suggested, result)
+        except RuntimeError:  # the app has exited
+            self._suggest_running = False
+
+    def _suggested(self, result: int | str) -> None:
+        self._suggest_running = False
+        if self._closing:
+            if self._suggest_reader is not None:
+                self._suggest_reader.close()
+                self._suggest_reader = None
+            return
+        if isinstance(result, str):
+            self.notify(f"Suggestions: {result}", severity="warning", markup=False, timeout=4)
+        else:
+            self._suggest_until = max(result - SUGGEST_MARGIN, 0)
+        if self.ann is not None:
+            self._show_labels(keep=self.query_one(LabelEditor).highlighted)
+        again, self._suggest_again = self._suggest_again, None
+        if again is not None and not isinstance(result, str):
+            self._want_suggestions()
+
+    @work(thread=True, group="order", exit_on_error=False)
+    def _order_worker(self) -> None:
+        """The ``--order uncertain`` walk: the queue's sentences not done, least sure first
+        (on a reader connection, off the UI thread)."""
+        live = self.suggestions
+        assert live is not None
+        result: list[str] | str
+        reader = self.store.open_reader()
+        try:
+            live.refresh()
+            if live.model is None:
+                result = "no model yet (it needs --min-labels training labels): document order"
+            else:
+                rows = list((reader or self.store).suggest.queue_not_done(self.annotator))
+                result = uncertain_order(live.model, rows)
+        except Exception as exc:  # the order is a help: document order stays
+            result = f"{type(exc).__name__}: {exc}"
+        finally:
+            if reader is not None:
+                reader.close()
+        with contextlib.suppress(RuntimeError):  # the app has exited
+            self.app.call_from_thread(self._ordered, result)
+
+    def _ordered(self, result: list[str] | str) -> None:
+        if isinstance(result, str):
+            self.notify(f"Uncertain order: {result}", markup=False, timeout=5)
+            return
+        self._uncertain = result
+        self.notify(f"Uncertain order: {len(result)} sentence(s), least sure first.", timeout=3)
+        if not self._acted and result:
+            self.jump_to(result[0])
+            self._acted = False
+
+    def _next_uncertain(self) -> Sentence | None:
+        """The least sure sentence of the queue not done yet (counting pending writes)."""
+        pending = self.stance_app.pending
+        current = self.sentence.id if self.sentence is not None else None
+        for sid in self._uncertain or ():
+            if sid == current:
+                continue
+            entry = pending.get(sid)
+            state = entry[1] if entry is not None else self.store.labels.get(sid, self.annotator)
+            if state is None or state.status in NOT_DONE:
+                return self.store.corpus.sentence(sid)
+        return None
+
+    def action_accept_suggestions(self) -> None:
+        """Accept the suggested claims (``A``) in one key: they replace the ticked ones
+        (stances of claims that stay are kept), the sentence is done, and the screen goes on
+        to the next sentence not done, as after Enter."""
+        t0 = time.perf_counter()
+        if self.ann is None or self.sentence is None:
+            return
+        shown = self.shown()
+        if self.suggestions is None:
+            self.notify("Suggestions are off.", timeout=3)
+            return
+        if shown is None:
+            why = "no model yet" if self.suggestions.model is None else "still computing"
+            self.notify(f"No suggestion for this sentence ({why}).", timeout=3)
+            return
+        if shown.excluded:
+            self.notify(f"No suggestions here: {shown.excluded}.", timeout=4)
+            return
+        claims = tuple(shown.claims)
+        stances = tuple(s for s in self.ann.stances if s.claim in claims)
+        self._applied.add(self.sentence.id)
+        self._set(
+            replace(self.ann, status="done", claims=claims, stances=stances), "suggestion", t0=t0
+        )
+        self._advance()
+
     # ---------------------------------------------------------------- navigation
 
     def _go(self, sentence: Sentence | None, none_message: str) -> None:
@@ -716,7 +937,13 @@ class AnnotateScreen(Screen[None]):
             )
 
     def _next_undone(self) -> Sentence | None:
-        """The next sentence (wrapping) this annotator has not done, counting pending writes."""
+        """The next sentence (wrapping) this annotator has not done, counting pending writes
+        (with ``--order uncertain``, the least sure first; then document order, for sentences
+        imported since the order was made)."""
+        if self._uncertain is not None:
+            found = self._next_uncertain()
+            if found is not None:
+                return found
         pending = self.stance_app.pending
         start = self.sentence.seq if self.sentence is not None else -1
         seq, wrapped = start, False
@@ -751,13 +978,34 @@ class AnnotateScreen(Screen[None]):
             if not query or not query.strip():
                 return
             after = self.sentence.seq if self.sentence else -1
-            hit = self.store.corpus.search(query, after, self.annotator)
-            if hit is None:
-                self.notify(f"No sentence contains « {query} ».", markup=False, timeout=3)
-            else:
-                self.load(hit)
+            self._search_worker(query, after)
 
         self.app.push_screen(SearchDialog(), found)
+
+    @work(thread=True, group="search", exclusive=True, exit_on_error=False)
+    def _search_worker(self, query: str, after: int) -> None:
+        """The `/` search, off the UI thread, on a reader connection (the FTS index answers
+        in milliseconds; a short query or an index still being built scans)."""
+        reader = self.store.open_reader()
+        try:
+            hit = (reader or self.store).corpus.search(query, after, self.annotator)
+        except Exception as exc:  # a locked or vanished DB: say so, keep the screen
+            with contextlib.suppress(RuntimeError):
+                self.app.call_from_thread(
+                    self.notify, f"Search failed: {exc}", markup=False, timeout=5
+                )
+            return
+        finally:
+            if reader is not None:
+                reader.close()
+        with contextlib.suppress(RuntimeError):  # the app has exited
+            self.app.call_from_thread(self._search_done, query, hit)
+
+    def _search_done(self, query: str, hit: Sentence | None) -> None:
+        if hit is None:
+            self.notify(f"No sentence contains « {query} ».", markup=False, timeout=3)
+        else:
+            self.load(hit)
 
     def jump_to(self, sentence_id: str) -> None:
         sentence = self.store.corpus.sentence(sentence_id)
@@ -871,7 +1119,16 @@ class AnnotateScreen(Screen[None]):
             editor.show_stances(stances, len(stances) - 1)
 
         text = self.sentence.text if self.sentence else ""
-        editor.add_stance(text, self.ann.claims, chosen, self._actor_created)
+        editor.add_stance(text, self.ann.claims, chosen, self._actor_created, self._boost)
+
+    def _boost(self, claim: str) -> dict[str, int]:
+        """The actor picker's boost: the team's (claim, actor) counts, refreshed in the
+        background, minus the labels of the sentence on screen (blindness first)."""
+        if self.suggestions is None or self.sentence is None:
+            return {}
+        return boost_counts(
+            self._actor_counts, claim, self.store.labels.for_sentence(self.sentence.id)
+        )
 
     def _claim_keys(self) -> dict[int, list[str]]:
         """Claim number -> its keys after the keymap (the claim chooser follows them too)."""
@@ -941,7 +1198,16 @@ class AnnotateScreen(Screen[None]):
                 Job(lambda store: store.clusters.split(member_id, annotator), "split", None, done)
             )
 
-        self.app.push_screen(ClusterDialog(members, sentence.id), chosen)
+        aliases = self.store.actors.trusted_alias_map()
+
+        def describe(rep_text: str, copy_text: str) -> str:
+            # dedup pulls in numpy and rapidfuzz: loaded on first use (the dialog's worker
+            # thread), so the screen starts without them (tests/test_layout.py)
+            from stanceterm.dedup import describe_difference
+
+            return describe_difference(rep_text, copy_text, aliases)
+
+        self.app.push_screen(ClusterDialog(members, sentence.id, describe), chosen)
 
     def action_guidelines(self) -> None:
         panel = self.query_one("#guidelines")

@@ -1,8 +1,9 @@
-"""The claim bar: one clickable toggle per claim type, with its key number, on (●) or off (○)."""
+"""The claim bar: one clickable toggle per claim type, with its key number, on (●) or off (○),
+and a suggested claim's mark (◌ and the model's probability): a suggestion, never ticked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -29,6 +30,7 @@ class ClaimBar(Horizontal):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.schema = schema
         self._on: set[str] = set()
+        self._suggested: dict[str, float] = {}
 
     def compose(self) -> ComposeResult:
         for claim in sorted(self.schema.claims, key=lambda c: c.key):
@@ -40,16 +42,28 @@ class ClaimBar(Horizontal):
             )
 
     @staticmethod
-    def _label(key: int, claim_id: str, *, on: bool) -> Content:
-        return Content(f"{key} {claim_id} {'●' if on else '○'}")
+    def _label(key: int, claim_id: str, *, on: bool, prob: float | None = None) -> Content:
+        mark = "" if prob is None else f" ◌ {prob:.2f}"
+        return Content(f"{key} {claim_id} {'●' if on else '○'}{mark}")
 
-    def set_claims(self, claims: Iterable[str]) -> None:
+    def set_claims(
+        self, claims: Iterable[str], suggested: Mapping[str, float] | None = None
+    ) -> None:
+        """Show the ticked claims and, if given, the suggested ones (claim -> probability)."""
         self._on = set(claims)
+        if suggested is not None:
+            self._suggested = dict(suggested)
         for claim in self.schema.claims:
             on = claim.id in self._on
+            prob = self._suggested.get(claim.id)
             button = self.query_one(f"#claim-{claim.id}", ClaimButton)
-            button.label = self._label(claim.key, claim.id, on=on)
+            button.label = self._label(claim.key, claim.id, on=on, prob=prob)
             button.set_class(on, "-on")
+            button.set_class(prob is not None, "-suggested")
+
+    @property
+    def suggested(self) -> dict[str, float]:
+        return dict(self._suggested)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -58,9 +58,16 @@ class LabelEditor(Vertical):
 
     # ---------------------------------------------------------------- showing
 
-    def show(self, claims: tuple[str, ...], stances: tuple[Stance, ...], keep: int | None) -> None:
-        """Show these labels; ``keep`` is the stance row to highlight (None: the last one)."""
-        self.query_one(ClaimBar).set_claims(claims)
+    def show(
+        self,
+        claims: tuple[str, ...],
+        stances: tuple[Stance, ...],
+        keep: int | None,
+        suggested: Mapping[str, float] | None = None,
+    ) -> None:
+        """Show these labels; ``keep`` is the stance row to highlight (None: the last one);
+        ``suggested``: the suggested claims' marks (claim -> probability; None keeps them)."""
+        self.query_one(ClaimBar).set_claims(claims, suggested)
         self.show_stances(stances, keep)
 
     def show_stances(self, stances: tuple[Stance, ...], keep: int | None) -> None:
@@ -113,10 +120,12 @@ class LabelEditor(Vertical):
         claims: tuple[str, ...],
         chosen: Callable[[Stance], None],
         actor_created: Callable[[str, str], None],
+        boost: Callable[[str], Mapping[str, int]] | None = None,
     ) -> None:
         """Ask the claim (if several are tagged), the actor (created if new) and the stance;
         ``chosen(stance)`` gets the result, ``actor_created(provisional, real)`` runs once a new
-        actor exists."""
+        actor exists. ``boost(claim)``: the picker's tie-break (actors the team used with the
+        claim on other sentences)."""
         if not claims:
             return
         app = self.store_app
@@ -129,7 +138,11 @@ class LabelEditor(Vertical):
             if claim is None:
                 return
             picker = ActorPicker(
-                sentence_text, app.store.actors.alias_map(), app.store.actors.names(), claim
+                sentence_text,
+                app.store.actors.alias_map(),
+                app.store.actors.names(),
+                claim,
+                boost(claim) if boost is not None else None,
             )
             app.push_screen(picker, lambda choice: actor_chosen(claim, choice))
 

@@ -1,0 +1,161 @@
+"""The `/` search on an FTS5 trigram index (migration v9): same answers as the scan it replaces,
+kept in sync by triggers, built in batches when a DB is upgraded, and run off the UI thread."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from stanceterm.segment import match_key
+from stanceterm.store import MIGRATIONS, ImportCounts, NewArticle, Store
+from stanceterm.store import migrations as store_mod
+
+TEXTS = [
+    "Les États-Unis accusent la Russie d'avoir livré des armes.",
+    "Le Département d'État dément « toute implication ».",
+    "Washington warned Moscow on Tuesday.",
+    "ÇA SUFFIT, a dit le président Macron.",
+    "Kim Jong-un denied the report (again).",
+    "Nothing else happened in the 1990s, said 50% of voters.",
+    'He said "no" \\ again',
+    "Ünïcödé straße — Œuvre cœur",
+]
+
+
+def add_article(store: Store, article_id: str, sentences: list[str]) -> None:
+    """Insert an article with the norms that `stanceterm import` stores (segment.match_key)."""
+    art = NewArticle(
+        id=article_id,
+        title=None,
+        source=None,
+        url=None,
+        published=None,
+        lang="fr",
+        content_hash="h-" + article_id,
+        sentences=sentences,
+        norms=[match_key(t) for t in sentences],
+    )
+    with store.tx():
+        store.corpus.insert_articles([art], ImportCounts())
+
+
+def _traced(store: Store) -> list[str]:
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    return seen
+
+
+def _scan(store: Store, query: str, after: int) -> str | None:
+    """Today's semantics, written out: the first visible sentence after ``after`` (wrapping)
+    whose norm contains match_key(query)."""
+    q = match_key(query)
+    if not q:
+        return None
+    rows = store.conn.execute("SELECT seq, id, norm FROM sentences ORDER BY seq").fetchall()
+    for lo in (after, -1):
+        for seq, sid, norm in rows:
+            if seq > lo and q in norm:
+                return str(sid)
+    return None
+
+
+def test_search_uses_the_index_and_answers_like_a_scan(tmp_path: Path) -> None:
+    s = Store.open(tmp_path / "s.db")
+    for i in range(3):
+        add_article(s, f"a{i}", TEXTS)
+    assert s.search_index_ready()
+    rng = random.Random(7)
+    queries = ["ÉTATS-unis", "etats", "«", "(again)", "50%", "\\", "straße", "cœur", "zzz-none"]
+    for _ in range(150):
+        t = rng.choice(TEXTS)
+        i = rng.randrange(len(t))
+        queries.append(t[i : i + rng.randrange(1, 12)])
+    seqs = [r[0] for r in s.conn.execute("SELECT seq FROM sentences")]
+    seen = _traced(s)
+    for q in queries:
+        after = rng.choice([-1, *seqs])
+        hit = s.corpus.search(q, after)
+        assert (None if hit is None else hit.id) == _scan(s, q, after), (q, after)
+    assert any("MATCH" in x for x in seen), "the index was never used"
+    long_only = [q for q in queries if len(match_key(q)) >= 3]
+    seen.clear()
+    for q in long_only:
+        s.corpus.search(q, -1)
+    assert not any("LIKE" in x for x in seen), "a query of 3+ characters scanned"
+    s.close()
+
+
+def test_short_queries_scan(tmp_path: Path) -> None:
+    s = Store.open(tmp_path / "s.db")
+    add_article(s, "a", TEXTS)
+    seen = _traced(s)
+    hit = s.corpus.search("ÇA", -1)  # 2 characters: no trigram, a scan
+    assert hit is not None and hit.id == _scan(s, "ÇA", -1) == "a:1"  # « implication »
+    assert any("LIKE" in x for x in seen) and not any("MATCH" in x for x in seen)
+    s.close()
+
+
+def test_triggers_keep_the_index_in_sync(tmp_path: Path) -> None:
+    s = Store.open(tmp_path / "s.db")
+    add_article(s, "a", TEXTS[:3])
+    add_article(s, "b", ["Une phrase ajoutée plus tard."])
+    hit = s.corpus.search("ajoutee", -1)
+    assert hit is not None and hit.id == "b:0"
+    with s.tx() as c:
+        c.execute("UPDATE sentences SET norm = 'texte remplace' WHERE id = 'b:0'")
+    assert s.corpus.search("ajoutee", -1) is None
+    hit = s.corpus.search("remplace", -1)
+    assert hit is not None and hit.id == "b:0"
+    with s.tx() as c:
+        c.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('integrity-check')")
+    s.close()
+
+
+def test_upgrade_builds_the_index_in_batches_resumably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = tmp_path / "v5.db"
+    before = [m for m in MIGRATIONS if m[0] < 9]
+    with monkeypatch.context() as mp:
+        mp.setattr(store_mod, "MIGRATIONS", before)
+        mp.setattr(store_mod, "LATEST_VERSION", before[-1][0])
+        s = Store.open(p)
+        add_article(s, "a", TEXTS)
+        add_article(s, "b", TEXTS)
+        s.close()
+    # the upgrade is interrupted right after the migration: nothing indexed yet
+    with monkeypatch.context() as mp:
+        mp.setattr(Store, "build_search_index", lambda self, batch=None: 0)
+        s = Store.open(p, migrate=True)  # as `stanceterm upgrade` does
+    assert s.schema_version() >= 9 and not s.search_index_ready()
+    seen = _traced(s)
+    hit = s.corpus.search("washington", -1)  # still answers, by a scan
+    assert hit is not None and hit.id == "a:2"
+    assert not any("MATCH" in x for x in seen)
+    # a sentence written meanwhile is indexed by the trigger, and not twice by the build
+    add_article(s, "c", ["Washington again."])
+    seen.clear()
+    assert s.build_search_index(batch=3) == 2 * len(TEXTS)
+    begins = [x for x in seen if x.startswith("BEGIN")]
+    assert len(begins) >= 2 * len(TEXTS) // 3, "not built in batches"
+    assert s.search_index_ready()
+    with s.tx() as c:
+        c.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('integrity-check')")
+        n = c.execute(
+            "SELECT count(*) FROM sentences_fts WHERE sentences_fts MATCH '\"washington\"'"
+        ).fetchone()[0]
+    assert n == 3
+    seen.clear()
+    hit = s.corpus.search("washington", s.corpus.sentence("b:2").seq)  # type: ignore[union-attr]
+    assert hit is not None and hit.id == "c:0"
+    assert any("MATCH" in x for x in seen)
+    s.close()
+    with sqlite3.connect(p) as c:
+        done, end = (
+            c.execute(f"SELECT value FROM meta WHERE key = '{k}'").fetchone()[0]
+            for k in ("fts_done", "fts_end")
+        )
+    assert done == end

@@ -1,0 +1,222 @@
+"""Pilot tests of claim suggestions in the annotation screen: the ◌ mark, A, provenance, and no
+suggestions on overlap or blind units."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from stanceterm import suggest
+from stanceterm.store import Store
+from stanceterm.ui.app import AnnotateApp
+from stanceterm.ui.screens.annotate import AnnotateScreen
+from tests.conftest import make_db, run_async, settle
+from tests.conftest import suggest_corpus as corpus
+
+SIZE = (100, 30)
+PROBES = [
+    "Russia will buy artillery shells and rockets from North Korea.",  # p:0 arms: A, Enter
+    "Moscou a démenti toute livraison d'obus et d'armes.",  # p:1 A, then a digit: edited
+    "North Korea could sell shells and rockets to Moscow.",  # p:2 overlap unit
+    "Pyongyang livrerait des obus et des roquettes à Moscou.",  # p:3 blind unit
+    "Le Kremlin a démenti ces informations.",  # p:4 typed with a suggestion shown
+]
+
+
+def screen(app: AnnotateApp) -> AnnotateScreen:
+    s = app.screen_stack[0] if isinstance(app.screen_stack[0], AnnotateScreen) else app.screen
+    assert isinstance(s, AnnotateScreen)
+    return s
+
+
+async def suggestions_ready(app: AnnotateApp, pilot: Any) -> suggest.Shown:
+    for _ in range(400):
+        await pilot.pause(0.05)
+        shown = screen(app).shown()
+        if shown is not None:
+            return shown
+    raise AssertionError("no suggestion computed")
+
+
+def record(store: Store, sid: str, who: str = "alice") -> dict[str, Any] | None:
+    ann = store.labels.get(sid, who)
+    assert ann is not None
+    return suggest.suggestion_record(ann)
+
+
+@run_async
+async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest.save_model(model, suggest.model_path(db))
+    seqs = {s.id: s.seq for s in (store.corpus.sentence(f"p:{i}") for i in range(5)) if s}
+    store.team.write_assignments({"alice": list(seqs.values()), "bob": [seqs["p:2"]]})
+    store.suggest.set_blind(["p:3"], seed=0)
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        shown = await suggestions_ready(app, pilot)
+        assert s.sentence is not None and s.sentence.id == "p:0"
+        assert shown.claims == ("arms_deal",) and shown.model_id == model.model_id
+        label = str(app.screen.query_one("#claim-arms_deal").label)  # type: ignore[attr-defined]
+        assert "○ ◌ 0." in label and "●" not in label  # a mark, never ticked
+        assert store.labels.get("p:0", "alice") is None  # nothing saved by showing
+        # A accepts the suggestion as-is in one key: done, and on to the next sentence
+        await pilot.press("A")
+        await settle(app, pilot)
+        ann = store.labels.get("p:0", "alice")
+        assert ann is not None and ann.claims == ("arms_deal",) and ann.status == "done"
+        assert record(store, "p:0") == {
+            "claims": ["arms_deal"],
+            "model": model.model_id,
+            "accepted": True,
+            "applied": True,
+        }
+        assert suggest.provenance(record(store, "p:0")) == "accepted"
+        # p:1: A, then back and a digit: the suggestion edited (still done)
+        assert s.sentence is not None and s.sentence.id == "p:1"
+        await suggestions_ready(app, pilot)
+        await pilot.press("A")
+        await settle(app, pilot)
+        assert s.sentence is not None and s.sentence.id == "p:2"
+        await pilot.press("k", "3")
+        await settle(app, pilot)
+        ann = store.labels.get("p:1", "alice")
+        assert ann is not None and ann.status == "done" and "sanctions_efficacy" in ann.claims
+        await pilot.press("enter")
+        await settle(app, pilot)
+        rec = record(store, "p:1")
+        assert rec is not None and rec["applied"] is True and rec["accepted"] is False
+        assert suggest.provenance(rec) == "edited"
+        # p:2 is an overlap unit (alice and bob): no mark, A says why and saves nothing
+        assert s.sentence is not None and s.sentence.id == "p:2"
+        shown = await suggestions_ready(app, pilot)
+        assert shown.excluded is not None and "overlap" in shown.excluded
+        label = str(app.screen.query_one("#claim-arms_deal").label)  # type: ignore[attr-defined]
+        assert "◌" not in label
+        await pilot.press("A")
+        await settle(app, pilot)
+        assert store.labels.get("p:2", "alice") is None
+        await pilot.press("1", "enter")
+        await settle(app, pilot)
+        assert record(store, "p:2") is None  # unassisted: no provenance record
+        # p:3 is a blind unit
+        assert s.sentence is not None and s.sentence.id == "p:3"
+        shown = await suggestions_ready(app, pilot)
+        assert shown.excluded is not None and "blind" in shown.excluded
+        await pilot.press("1", "enter")
+        await settle(app, pilot)
+        assert record(store, "p:3") is None
+        # p:4: typed by hand while a suggestion was shown
+        assert s.sentence is not None and s.sentence.id == "p:4"
+        await suggestions_ready(app, pilot)
+        await pilot.press("2", "enter")
+        await settle(app, pilot)
+        rec = record(store, "p:4")
+        assert rec is not None and rec["applied"] is False and rec["accepted"] is False
+        assert suggest.provenance(rec) == "typed"
+    # the history carries the provenance; export -> import-labels is the identity
+    events = store.conn.execute(
+        "SELECT after FROM annotation_events WHERE sentence_id = 'p:0' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert json.loads(json.loads(events[0])["suggested"])["accepted"] is True
+    out = tmp_path / "labels.jsonl"
+    cmd = [sys.executable, "-m", "stanceterm", "--db", str(db)]
+    r = subprocess.run([*cmd, "export", "--kind", "annotations", "--out", str(out)], timeout=120)
+    assert r.returncode == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    by = {d["sentence_id"]: d for d in lines}
+    assert by["p:0"]["suggested"]["accepted"] is True and "suggested" not in by["p:2"]
+    r2 = subprocess.run(
+        [*cmd, "import-labels", str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert r2.returncode == 0, r2.stderr
+    out2 = tmp_path / "labels2.jsonl"
+    subprocess.run([*cmd, "export", "--kind", "annotations", "--out", str(out2)], timeout=120)
+    assert out2.read_bytes() == out.read_bytes()
+    store.close()
+
+
+@run_async
+async def test_order_uncertain_walks_the_least_sure_first(tmp_path: Path) -> None:
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest.save_model(model, suggest.model_path(db))
+    rows = [(i, f"p:{i}", t) for i, t in enumerate(PROBES)]
+    want = suggest.uncertain_order(model, rows)
+    assert want != [r[1] for r in rows]  # the test means something: not document order
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, order="uncertain")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if s._uncertain is not None:
+                break
+        await settle(app, pilot)
+        assert s._uncertain == want
+        seen = []
+        for _ in PROBES:
+            assert s.sentence is not None
+            seen.append(s.sentence.id)
+            await pilot.press("0")
+            await settle(app, pilot)
+        assert seen == want
+    store.close()
+
+
+def test_uncertain_order_ranks_by_the_least_sure_claim() -> None:
+    class Fixed:
+        def predict(self, texts: list[str]) -> list[dict[str, float]]:
+            table = {"sure": 0.99, "unsure": 0.5, "middling": 0.8, "also sure": 0.01}
+            return [{"x": table[t]} for t in texts]
+
+    rows = [(0, "a", "sure"), (1, "b", "unsure"), (2, "c", "middling"), (3, "d", "also sure")]
+    assert suggest.uncertain_order(Fixed(), rows) == ["b", "c", "a", "d"]
+
+
+@run_async
+async def test_no_suggestion_where_another_annotator_labelled_the_sentence(tmp_path: Path) -> None:
+    """Blindness first: the model may have learnt bob's label of p:0, so alice sees no
+    suggestion there (p:1, labelled by nobody else, has one)."""
+    from stanceterm.store import Annotation
+
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    store.labels.save(Annotation("p:0", "bob", "done", ("arms_deal",)))
+    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest.save_model(model, suggest.model_path(db))
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        shown = await suggestions_ready(app, pilot)
+        assert s.sentence is not None and s.sentence.id == "p:0"
+        assert shown.excluded is not None and "another annotator" in shown.excluded
+        label = str(app.screen.query_one("#claim-arms_deal").label)  # type: ignore[attr-defined]
+        assert "◌" not in label
+        await pilot.press("A")
+        await settle(app, pilot)
+        assert store.labels.get("p:0", "alice") is None
+        await pilot.press("j")
+        await settle(app, pilot)
+        shown = await suggestions_ready(app, pilot)
+        assert shown.excluded is None and shown.claims
+    store.close()
