@@ -339,3 +339,40 @@ def label_for_review(store: Store) -> dict[str, str]:
     s(Annotation(A3, "bob", "skipped"))
     s(Annotation(B0, "bob", "flagged", ("sanctions_efficacy",), note="[bold]unsure[/bold]"))
     return {"putin": pid, "moscow": rid, "kim": kid}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of a module graph: its strongly connected components with more than one
+    module, or a module importing itself (Tarjan), sorted. Used by test_layout (all of src) and
+    test_ui_imports (ui/)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1 or v in graph.get(v, ()):
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(out)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import stanceterm
+from tests.conftest import import_cycles
 
 PACKAGE = Path(stanceterm.__file__).parent
 SRC = PACKAGE.parent
@@ -108,41 +109,6 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     return graph
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one module (Tarjan), sorted."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    out: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(graph.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return sorted(out)
-
-
 def test_the_cycle_finder_sees_function_level_and_type_checking_imports(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     (pkg / "sub").mkdir(parents=True)
@@ -157,11 +123,11 @@ def test_the_cycle_finder_sees_function_level_and_type_checking_imports(tmp_path
     (pkg / "sub" / "e.py").write_text("from ..sub import x\n")
     graph = import_graph(tmp_path, "pkg")
     assert graph["pkg.c"] == {"pkg.d"} and graph["pkg.sub.e"] == {"pkg.sub"}
-    assert cycles(graph) == [["pkg.a", "pkg.b"], ["pkg.sub", "pkg.sub.e"]]
+    assert import_cycles(graph) == [["pkg.a", "pkg.b"], ["pkg.sub", "pkg.sub.e"]]
 
 
 def _cycles_in_src() -> list[list[str]]:
-    return cycles(import_graph(SRC, "stanceterm"))
+    return import_cycles(import_graph(SRC, "stanceterm"))
 
 
 def _in_ui(cycle: list[str]) -> bool:
