@@ -41,7 +41,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,9 +155,19 @@ class Store:
             raise StoreError(f"{p}: no such database")
         elif not p.parent.exists():
             raise StoreError(f"{p}: cannot create database: folder {p.parent} does not exist")
+        store = cls._connect(p, str(p))
+        store._allow_migrate = migrate
+        store._set_up_or_close(store._configure_and_migrate)
+        return store
+
+    @classmethod
+    def _connect(cls, p: Path, target: str, *, uri: bool = False) -> Store:
+        """A handle on a new connection to ``p`` (``target``: its path or URI), registered with
+        :mod:`fileguard` so nothing in this process reads the file with plain I/O."""
         try:
             conn = sqlite3.connect(
-                str(p),
+                target,
+                uri=uri,
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=BUSY_TIMEOUT_MS / 1000,
@@ -165,17 +175,19 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open database: {exc}") from None
         store = cls(conn, str(p))
-        store._allow_migrate = migrate
         store._guard_key = fileguard.register(p)
-        try:
-            store._configure_and_migrate()
-        except sqlite3.DatabaseError as exc:
-            store.close()
-            raise StoreError(f"{p}: not a usable stanceterm database: {exc}") from None
-        except StoreError:
-            store.close()
-            raise
         return store
+
+    def _set_up_or_close(self, set_up: Callable[[], None]) -> None:
+        """Run the first steps on a new connection; on failure close it (one line for the user)."""
+        try:
+            set_up()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"{self.path}: not a usable stanceterm database: {exc}") from None
+        except StoreError:
+            self.close()
+            raise
 
     def _configure_and_migrate(self) -> None:
         """Switch to WAL and upgrade, retried while other processes hold the file locked.
@@ -206,30 +218,16 @@ class Store:
         # leaves no -wal/-shm files behind; a DB in use has a -wal, which must be read.
         wal = p.with_name(p.name + "-wal")
         mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
-        try:
-            conn = sqlite3.connect(
-                f"file:{quote(str(p.resolve()))}?{mode}",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"{p}: cannot open database: {exc}") from None
-        store = cls(conn, str(p))
+        store = cls._connect(p, f"file:{quote(str(p.resolve()))}?{mode}", uri=True)
         store.read_only = True
-        store._guard_key = fileguard.register(p)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA query_only = ON")
+
+        def set_up() -> None:
+            store.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            store.conn.execute("PRAGMA query_only = ON")
             if store.schema_version() == 0 or store.get_meta("app") != APP_ID:
                 raise StoreError(f"{p}: is not a stanceterm database (empty); left untouched")
-        except sqlite3.DatabaseError as exc:
-            store.close()
-            raise StoreError(f"{p}: not a usable stanceterm database: {exc}") from None
-        except StoreError:
-            store.close()
-            raise
+
+        store._set_up_or_close(set_up)
         return store
 
     @classmethod
