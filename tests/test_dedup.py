@@ -29,7 +29,7 @@ from stanceterm.dedup import (
 from stanceterm.export import Filters, export
 from stanceterm.schema import LabelSchema, load_schema
 from stanceterm.store import Annotation, ImportCounts, NewArticle, Stance, Store
-from tests.conftest import add_article
+from tests.conftest import add_article, children_of
 
 
 def aliases_of(schema: LabelSchema) -> dict[str, str]:
@@ -520,18 +520,6 @@ def big_db(path: Path, n_articles: int) -> None:
                 ),
                 ImportCounts(),
             )
-
-
-def children_of(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import children_of
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("STANCETERM_")}
 ENV.update(PYTHONPATH=str(ROOT / "src"), COLUMNS="200")
@@ -45,18 +47,6 @@ def one_error_line(p: subprocess.CompletedProcess[str]) -> str:
 
 
 # --------------------------------------------------------------------------- kill -9 of import
-
-
-def children_of(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
