@@ -267,3 +267,42 @@ def test_subprocess_help_and_error(db: Path) -> None:
         assert needle in helped.stdout
     proc = run("--db", str(db), "agreement", "--annotator", "bob", cwd=db.parent)
     assert_clean_error(proc, "at least 2 annotators")
+
+
+def test_unassisted_only_from_an_export(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--unassisted-only works with --from: the annotations export carries `suggested` per
+    label, and a unit is assisted if any label of the file on it had suggestions shown (any
+    status it carries). Same figures and counts as on the DB."""
+    from dataclasses import replace
+
+    prov = '{"accepted":true,"applied":true,"claims":["arms_deal"],"model":"m"}'
+    with Store.open(db) as store:
+        ids = [r[1] for r in store.corpus.iter_sentence_rows()]
+        add_article(store, "a2", [f"t {i}." for i in range(6)])
+        more = [r[1] for r in store.corpus.iter_sentence_rows()][len(ids) :]
+        for i, sid in enumerate(more):
+            for who in ("alice", "bob"):
+                ann = Annotation(sid, who, "done", ("denial",) if (i + len(who)) % 3 else ())
+                store.labels.save(replace(ann, suggested=prov) if who == "bob" and i < 2 else ann)
+        # a skipped label made with suggestions shown makes its unit assisted too
+        skipped = Annotation(more[2], "carol", "skipped", ())
+        store.labels.save(replace(skipped, suggested=prov))
+    out = db.parent / "ann.jsonl"
+    code, _, err = cli(
+        capsys, "--db", str(db), "export", "--out", str(out)
+    )  # done, skipped, flagged
+    assert code == 0, err
+    args = ("agreement", "--bootstrap", "100", "--unassisted-only")
+    direct = as_json(capsys, "--db", str(db), *args)
+    via_file = as_json(capsys, "--db", str(db), *args, "--from", str(out))
+    assert direct["suggestions"] == {
+        "units": 6,
+        "units_with_suggestions": 0,
+        "unassisted_only": True,
+    }
+    assert via_file["suggestions"] == direct["suggestions"]
+    assert via_file["fields"] == direct["fields"]
+    everything = as_json(capsys, "--db", str(db), "agreement", "--from", str(out))
+    assert everything["suggestions"]["units"] == 9
+    assert everything["suggestions"]["units_with_suggestions"] == 3
+    assert by_field(everything)["claims"]["units"] == 9
