@@ -306,3 +306,72 @@ def test_unassisted_only_from_an_export(db: Path, capsys: pytest.CaptureFixture[
     assert everything["suggestions"]["units"] == 9
     assert everything["suggestions"]["units_with_suggestions"] == 3
     assert by_field(everything)["claims"]["units"] == 9
+
+
+def test_terminal_table_fits_80_columns_without_breaking_words() -> None:
+    """At 80 columns (tmux) the tables fit and stay readable: no line wider than 80, field
+    names and actor names whole on one line (no mid-word wrap), every annotator named in full
+    beside its kappa (a matrix that does not fit becomes one line per pair)."""
+    import io
+    import itertools
+
+    from rich.console import Console
+
+    from stanceterm.cli.render import print_agreement_table
+    from stanceterm.reliability import AgreementReport, FieldResult, PairKappa
+
+    def field(name: str, actor: str | None = None, value: float = 0.676) -> FieldResult:
+        return FieldResult(
+            name, "nominal", value, -0.02, 0.01, 1035055, 12, 0.83, 0.95, 1000, actor=actor
+        )
+
+    results = [
+        FieldResult("claims", "masi", 0.676, 0.67, 0.68, 1035055, 12, 0.83, 0.95, 1000),
+        field("claim:sanctions_efficacy"),
+        field("stance"),
+        field("stance@jb", actor="jb", value=math.nan),
+    ]
+    names = [f"annotator-{i}" for i in range(6)]
+    pairs = [PairKappa(a, b, 0.731, 123456, 0.9) for a, b in itertools.combinations(names, 2)]
+    rep = AgreementReport(
+        "t.db",
+        names,
+        ("done",),
+        2,
+        0.95,
+        1000,
+        0,
+        "annotator",
+        results,
+        {"jb": "Jean-Baptiste de la Fontaine-Saint-Exupéry (ministre)"},
+        kappa=pairs,
+    )
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=True, color_system=None)
+    print_agreement_table(rep, console)
+    text = buf.getvalue()
+    lines = text.splitlines()
+    assert max(len(ln) for ln in lines) <= 80, text
+    for whole in (
+        "claim:sanctions_efficacy",
+        "Fontaine-Saint-Exupéry",
+        "1035055",
+        "[-0.020, 0.010]",
+    ):
+        assert any(whole in ln for ln in lines), (whole, text)
+    for a, b in itertools.combinations(names, 2):
+        assert any(a in ln and b in ln and "0.731" in ln and "123456" in ln for ln in lines) or (
+            any(a in ln for ln in lines) and "…" not in text
+        ), text
+    assert "…" not in text  # nothing cut short
+    assert "masi" in text  # the level is still shown (column or caption)
+    # a wide terminal keeps the matrix
+    wide = io.StringIO()
+    print_agreement_table(
+        rep, Console(file=wide, width=200, force_terminal=True, color_system=None)
+    )
+    assert "Cohen's κ (units) per pair" in wide.getvalue()
+    assert any(
+        ln.lstrip().startswith("annotator-0") and ln.count("123456") == 5
+        for ln in wide.getvalue().splitlines()
+    )
