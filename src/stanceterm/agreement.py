@@ -193,22 +193,28 @@ def _encode_numeric(arr: FloatArray, level: str) -> tuple[IntArray, Domain]:
     if np.isinf(arr).any():
         raise ValueError("reliability data contains an infinite value")
     missing = np.isnan(arr)
+    lo = float(np.fmin.reduce(arr.ravel(), initial=np.inf))  # NaN (missing) ignored
+    hi = float(np.fmax.reduce(arr.ravel(), initial=-np.inf))
+    if lo == np.inf:  # no value at all
+        return np.full(arr.shape, -1, dtype=np.int64), []
+    if level == "ratio" and lo < 0:
+        raise ValueError("ratio level needs non-negative values")
+    if hi - lo < _LUT_MAX_SPAN:
+        # Integer-valued data (the usual label codes or rating scales): a lookup table indexed
+        # by ``value - lo`` is much cheaper than sorting (``np.unique``). NaN goes to slot
+        # ``span``; a non-integer value shows as a fractional part and takes the general path.
+        filled = np.where(missing, hi + 1.0, arr) - lo
+        index = filled.astype(np.intp)
+        if bool((index == filled).all()):
+            span = int(hi - lo) + 1
+            seen = np.bincount(index.ravel(), minlength=span + 1)[:span] > 0
+            values = np.flatnonzero(seen)
+            lut = np.full(span + 1, -1, dtype=np.int64)  # slot ``span`` is for missing values
+            lut[values] = np.arange(values.size)
+            codes: IntArray = lut[index]
+            return codes, list((values + lo).astype(np.float64).tolist())
     domain = np.unique(arr)  # sorted; NaNs (missing) collapse into one trailing entry
     domain = domain[~np.isnan(domain)]
-    if level == "ratio" and domain.size and float(domain[0]) < 0:
-        raise ValueError("ratio level needs non-negative values")
-    if domain.size == 0:
-        return np.full(arr.shape, -1, dtype=np.int64), []
-    lo, hi = float(domain[0]), float(domain[-1])
-    if hi - lo < _LUT_MAX_SPAN and bool((domain == np.floor(domain)).all()):
-        # Integer-valued data (the usual label codes or rating scales): a lookup table indexed
-        # by ``value - lo`` is much cheaper than ``np.unique(..., return_inverse=True)``.
-        span = int(hi - lo) + 1
-        lut = np.full(span + 1, -1, dtype=np.int64)  # slot ``span`` is for missing values
-        lut[(domain - lo).astype(np.intp)] = np.arange(domain.size)
-        filled = np.where(missing, hi + 1.0, arr)
-        codes: IntArray = lut[(filled - lo).astype(np.intp)]
-        return codes, list(domain.tolist())
     present = ~missing
     _, inverse = np.unique(arr[present], return_inverse=True)
     codes = np.full(arr.shape, -1, dtype=np.int64)
@@ -296,7 +302,30 @@ def _encode(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
     if level in _SET_LEVELS:
         flat, n_rows, n_cols = _rows(data)
         return _encode_objects(flat, (n_rows, n_cols), level)
+    numbers = _plain_numbers(data)
+    if numbers is not None:
+        return _encode_numeric(numbers, level)
     return _encode_lists(data, level)
+
+
+def _plain_numbers(data: ReliabilityData) -> FloatArray | None:
+    """Lists of plain numbers (ints, floats, bools; NaN missing) as a float array, in one C
+    pass (``np.array`` infers the type); None when anything else is there (None, strings,
+    sets, Decimal, ragged rows, infinities, integers too large for a float to keep apart).
+    Python equality of numbers is float equality for these, so no value changes meaning."""
+    if not isinstance(data, list | tuple) or not data:
+        return None
+    try:
+        arr = np.array(data)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if arr.ndim != 2 or arr.dtype.kind not in "biuf" or arr.shape[0] != len(data):
+        return None
+    out = arr.astype(np.float64, copy=False)
+    top = float(np.fmax.reduce(np.abs(out).ravel(), initial=0.0))  # NaN (missing) ignored
+    if not top < 2.0**53:  # inf, or ints beyond exact floats
+        return None
+    return out
 
 
 def _check_rows(data: ReliabilityData) -> tuple[list[Any], int]:
@@ -501,8 +530,28 @@ def alpha(reliability_data: ReliabilityData, level: Level = "nominal") -> float:
     codes, domain = _encode(reliability_data, level)
     if _use_sparse(level, domain):
         return _sparse_sets(codes, domain, level)[0].alpha()
+    if level == "nominal":
+        return _nominal_alpha(codes, len(domain))
     counts, _ = _pairable(codes, len(domain))
     return _alpha_counts(counts, level, domain)
+
+
+def _nominal_alpha(codes: IntArray, n_categories: int) -> float:
+    """Nominal alpha in integers until the last step: with ``d = 1 - I`` the observed term is
+    ``sum_u (m_u**2 - sum_c n_uc**2) / (m_u - 1)`` and the expected ``n**2 - sum_c n_c**2``
+    (the formulas of :func:`alpha`, without the float count and coincidence matrices)."""
+    counts = _unit_counts(codes, n_categories)
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    if not keep.all():
+        counts, m = counts[keep], m[keep]
+    if m.size == 0:
+        return math.nan
+    observed = float(((m * m - (counts * counts).sum(axis=1)) / (m - 1.0)).sum())
+    n_c = counts.sum(axis=0)
+    n = int(n_c.sum())
+    expected = float(n * n - int((n_c * n_c).sum()))
+    return float(_alpha_from(np.asarray(observed), np.asarray(expected), np.asarray(float(n))))
 
 
 def coincidence_matrix(
