@@ -695,3 +695,22 @@ def test_coded_data_gives_the_figures_of_the_values() -> None:
     assert bootstrap_ci(coded, fleiss_kappa, n=20) == bootstrap_ci(data, fleiss_kappa, n=20)
     with pytest.raises(ValueError, match="indexing its domain"):
         alpha(Coded(codes, [1, 2]))
+
+
+def test_lists_of_plain_numbers_keep_python_equality() -> None:
+    """The one-pass path for lists of plain numbers changes no value's meaning: what is not a
+    plain number (None, strings, huge ints, infinity) takes the exact path, and the result is
+    the same as on the float array or the object path."""
+    data = simulated(300, seed=3)
+    rows = [[math.nan if np.isnan(v) else int(v) for v in row] for row in data]
+    assert alpha(rows) == pytest.approx(alpha(data), abs=1e-12)
+    with_none = [[None if np.isnan(v) else int(v) for v in row] for row in data]
+    assert alpha(with_none) == pytest.approx(alpha(data), abs=1e-12)
+    for level in ("ordinal", "interval", "ratio"):
+        assert alpha(rows, level) == pytest.approx(alpha(data, level), abs=1e-12)  # type: ignore[arg-type]
+    big = 2**60
+    assert alpha([[big, big + 1, 1], [big, big + 1, 1]]) == 1.0  # not merged by float rounding
+    assert alpha([["1", 1, 2], ["1", 1.0, 2]]) == 1.0  # "1" and 1 stay two values
+    assert alpha([["1", 2, 2], [1, 2, 2]]) < 1.0
+    assert alpha([[math.inf, 1, 2], [math.inf, 1, 2]]) == 1.0
+    assert alpha([[True, 0, 2], [1, False, 2.0]]) == 1.0  # 1 == True == 1.0 in Python

@@ -105,7 +105,9 @@ _SPARSE_SET_VALUES = 2_000
 # an element (about 24 bytes each, so ~500 MB at the ceiling); generated in blocks of at most
 # _SPARSE_BLOCK (value, element, value) triples.
 _SPARSE_MAX_PAIRS = 20_000_000
-_SPARSE_BLOCK = 4_000_000
+_SPARSE_BLOCK = 1_000_000
+# Resample weights held at once: this many types x resamples (float64), or 32 resamples.
+_BOOT_WEIGHT_ELEMENTS: Final = 2_000_000
 # The sparse bootstrap sums this many of the most frequent set values as dense columns.
 _SPARSE_DENSE_VALUES = 32
 # Integer-valued numeric data spanning fewer values than this is coded with a lookup table.
@@ -747,7 +749,47 @@ class _SparseBoot:
         rare_codes = sp.value_codes[rare][order]
         self.rare_values, self.rare_starts = np.unique(rare_codes, return_index=True)
 
+    def signature(self) -> IntArray:
+        """Units with the same multiset of values (hence the same per-unit term) share an id."""
+        sp = self.sp
+        order = np.lexsort((sp.value_codes, sp.value_units))
+        units, codes = sp.value_units[order], sp.value_codes[order]
+        per = np.bincount(units, minlength=self.n_units)
+        width = int(per.max()) if per.size else 0
+        rows = np.full((self.n_units, max(width, 1)), -1, dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(per)[:-1]))
+        rows[units, np.arange(units.size) - starts[units]] = codes
+        return np.unique(rows, axis=0, return_inverse=True)[1].ravel()
+
+    def restrict(self, reps: IntArray) -> _SparseBoot:
+        """The same field on the units ``reps`` only (one unit per type)."""
+        sp = self.sp
+        new_id = np.full(self.n_units, -1, dtype=np.int64)
+        new_id[reps] = np.arange(reps.size)
+        mapped = new_id[sp.value_units]
+        keep = mapped >= 0
+        return _SparseBoot(
+            _SparseSets(
+                sp.value_codes[keep],
+                mapped[keep],
+                sp.per_unit[reps],
+                sp.pair_a,
+                sp.pair_b,
+                sp.pair_sim,
+                sp.n_values,
+            )
+        )
+
     def block(self, wt: FloatArray) -> FloatArray:
+        """Alphas of the resamples whose weights are ``wt`` (units x resamples), a few columns
+        at a time (the values x resamples marginals stay within ``_BOOT_BLOCK_ELEMENTS``)."""
+        cols = max(1, _BOOT_BLOCK_ELEMENTS // max(self.sp.n_values, self.rare_units.size, 1))
+        out = np.empty(wt.shape[1], dtype=np.float64)
+        for c in range(0, wt.shape[1], cols):
+            out[c : c + cols] = self._block(wt[:, c : c + cols])
+        return out
+
+    def _block(self, wt: FloatArray) -> FloatArray:
         sp = self.sp
         b = wt.shape[1]
         sums = self.dense_t @ wt  # (top + 1, b)
@@ -761,7 +803,7 @@ class _SparseBoot:
         for lo in range(0, sp.pair_a.size, step):
             a, bb = sp.pair_a[lo : lo + step], sp.pair_b[lo : lo + step]
             close += (n_c[a] * n_c[bb] * sp.pair_sim[lo : lo + step, None]).sum(axis=0)
-        expected = total * total - (n_c * n_c).sum(axis=0) - 2.0 * close
+        expected = total * total - np.einsum("vb,vb->b", n_c, n_c) - 2.0 * close
         return _alpha_from(sums[-1], expected, total)
 
 
@@ -899,6 +941,7 @@ class _DenseBoot:
     def __init__(self, counts: FloatArray, level: str, domain: Domain) -> None:
         self.counts = counts
         self.level = level
+        self.domain = domain
         self.n_units, n_cat = counts.shape
         inv = 1.0 / (counts.sum(axis=1) - 1.0)
         self.inv = inv
@@ -919,6 +962,19 @@ class _DenseBoot:
             self.q_flat = ((counts[:, :, None] * counts[:, None, :]) * inv[:, None, None]).reshape(
                 self.n_units, n_cat * n_cat
             )
+
+    def signature(self) -> IntArray:
+        """Units with the same count row (hence the same per-unit terms) share an id."""
+        counts = self.counts
+        base = float(counts.sum(axis=1).max()) + 1.0 if counts.size else 1.0
+        if counts.shape[1] * math.log2(base) >= 52:  # the row key would not be exact
+            return np.arange(self.n_units, dtype=np.int64)
+        key = counts @ (base ** np.arange(counts.shape[1], dtype=np.float64))
+        return np.unique(key, return_inverse=True)[1].ravel()
+
+    def restrict(self, reps: IntArray) -> _DenseBoot:
+        """The same field on the units ``reps`` only (one unit per type)."""
+        return _DenseBoot(self.counts[reps], self.level, self.domain)
 
     def block(self, wt: FloatArray) -> FloatArray:
         """Alphas of the resamples whose unit-major weights are ``wt`` (units x resamples)."""
@@ -979,15 +1035,41 @@ def _bootstrap_many(boots: Sequence[_Boot | None], n: int, seed: int | None) -> 
         if boot is not None:
             groups.setdefault(boot.n_units, []).append(i)
     for n_units, members in groups.items():
-        done = 0
+        # Units that are alike in every field of the group (same count rows, same value sets:
+        # most sentences have no claim) are one *type*: every sum over units is a sum over types
+        # weighted by how often a type's units were drawn, so the work per resample is per type
+        # (the draws themselves are unchanged).
+        group = [boots[i] for i in members]
+        joint = np.zeros(n_units, dtype=np.int64)
+        for boot in group:
+            assert boot is not None
+            sig = boot.signature()
+            _, joint = np.unique(joint * (int(sig.max()) + 1) + sig, return_inverse=True)
+            joint = joint.ravel()
+        n_types = int(joint.max()) + 1 if joint.size else 0
+        reps = np.full(n_types, -1, dtype=np.int64)
+        reps[joint[::-1]] = np.arange(n_units - 1, -1, -1)  # the first unit of each type
+        typed = [b.restrict(reps) for b in group if b is not None]
+        # weights of up to `width` resamples at once (types x resamples), filled from the draw
+        # blocks in order: a field's per-type matrices are read once per weight block
+        width = min(n, max(32, _BOOT_WEIGHT_ELEMENTS // max(n_types, 1)))
+        wt = np.empty((n_types, width), dtype=np.float64)
+        filled = done = 0
         for idx in _index_blocks(n_units, n, seed):
-            b = idx.shape[0]
-            wt = _weights(idx, n_units)
-            for i in members:
-                boot = boots[i]
-                assert boot is not None
-                out[i][done : done + b] = boot.block(wt)
-            done += b
+            at = 0
+            while at < idx.shape[0]:
+                take = min(idx.shape[0] - at, width - filled)
+                wt[:, filled : filled + take] = _weights(joint[idx[at : at + take]], n_types)
+                filled += take
+                at += take
+                if filled == width:
+                    for i, boot in zip(members, typed, strict=True):
+                        out[i][done : done + filled] = boot.block(wt)
+                    done += filled
+                    filled = 0
+        if filled:
+            for i, boot in zip(members, typed, strict=True):
+                out[i][done : done + filled] = boot.block(wt[:, :filled])
     return out
 
 

@@ -999,12 +999,13 @@ def report(
             f.at_least(min_annotators)
             for f in _coded_fields(table, schema.claim_ids, by, no_stance)
         ]
-        results = _measure_coded(fields, n_boot, ci, seed)
         if by == "annotator":
             coded_presence = [
                 table.claim_presence_field(c).at_least(min_annotators) for c in schema.claim_ids
             ]
             pairs = _coded_kappa(coded_presence, names)
+        del table  # the fields hold what the bootstrap needs: free the rows before it runs
+        results = _measure_coded(fields, n_boot, ci, seed)
     return AgreementReport(
         suggestion_units=len(used_units),
         units_with_suggestions=sum(1 for sid in used_units if sid in assisted),

@@ -490,7 +490,7 @@ class Labels:
         yield from self._db.stream(sql, params, batch)
 
     def reliability_batches(
-        self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 20_000
+        self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 5_000
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of :meth:`iter_reliability_rows` without the text, as lists of
         (unit_id, annotator, claims_json, stances_json), in the same order (the columnar path
