@@ -732,22 +732,30 @@ class _SparseBoot:
     def __init__(self, sp: _SparseSets) -> None:
         self.sp = sp
         self.n_units = sp.n_units
+        self._ready = False
+
+    def _prepare(self) -> None:
+        """The dense and rare parts, built on first use (after :meth:`restrict`: per type)."""
+        sp = self.sp
         freq = np.bincount(sp.value_codes, minlength=sp.n_values)
         top = np.argsort(-freq, kind="stable")[: min(_SPARSE_DENSE_VALUES, sp.n_values)]
         dense_col = np.full(sp.n_values, -1, dtype=np.int64)
         dense_col[top] = np.arange(top.size)
         col = dense_col[sp.value_codes]
         is_dense = col >= 0
-        mat = np.zeros((self.n_units, top.size + 1), dtype=np.float64)
-        np.add.at(mat, (sp.value_units[is_dense], col[is_dense]), 1.0)
-        mat[:, -1] = sp.per_unit
-        self.dense_t = np.ascontiguousarray(mat.T)  # (top + 1, units)
+        width = top.size + 1
+        flat = sp.value_units[is_dense] * width + col[is_dense]
+        mat = np.bincount(flat, minlength=self.n_units * width).reshape(self.n_units, width)
+        dense_t = np.ascontiguousarray(mat.T, dtype=np.float64)  # (top + 1, units)
+        dense_t[-1] = sp.per_unit
+        self.dense_t = dense_t
         self.top = top
         rare = np.flatnonzero(~is_dense)
         order = np.argsort(sp.value_codes[rare], kind="stable")
         self.rare_units = sp.value_units[rare][order]
         rare_codes = sp.value_codes[rare][order]
         self.rare_values, self.rare_starts = np.unique(rare_codes, return_index=True)
+        self._ready = True
 
     def signature(self) -> IntArray:
         """Units with the same multiset of values (hence the same per-unit term) share an id."""
@@ -783,6 +791,8 @@ class _SparseBoot:
     def block(self, wt: FloatArray) -> FloatArray:
         """Alphas of the resamples whose weights are ``wt`` (units x resamples), a few columns
         at a time (the values x resamples marginals stay within ``_BOOT_BLOCK_ELEMENTS``)."""
+        if not self._ready:
+            self._prepare()
         cols = max(1, _BOOT_BLOCK_ELEMENTS // max(self.sp.n_values, self.rare_units.size, 1))
         out = np.empty(wt.shape[1], dtype=np.float64)
         for c in range(0, wt.shape[1], cols):
