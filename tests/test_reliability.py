@@ -690,3 +690,32 @@ def test_columnar_report_equals_the_object_path(
                     assert x[key] == pytest.approx(y[key], abs=1e-12), (by, k, key, x["field"])
                 else:
                     assert x[key] == y[key], (by, k, key, x["field"])
+
+
+def test_a_suggestion_on_a_cluster_copy_marks_the_cluster_unit(store: Store, schema: Any) -> None:
+    """A dedup cluster is one unit (its representative): a label made with suggestions shown on
+    a copy makes that unit assisted, so --unassisted-only leaves it out and the count says so."""
+    from dataclasses import replace
+
+    from stanceterm.dedup import run_dedup
+
+    sent = (
+        "The State Department said more than 1,000 containers of munitions had been shipped to "
+        "Russia, Matthew Miller said."
+    )
+    add_article(store, "afp", [sent, "Only the first outlet has this closing line today."])
+    add_article(store, "ap", [sent.replace(", Matthew Miller said.", ", said Matthew Miller.")])
+    add_article(store, "x", ["A sentence of its own.", "And another one here."])
+    prov = '{"accepted":true,"applied":true,"claims":["arms_deal"],"model":"m"}'
+    store.labels.save(replace(Annotation("ap:0", "alice", "done", ("arms_deal",)), suggested=prov))
+    store.labels.save(Annotation("afp:0", "bob", "done", ("arms_deal",)))
+    for sid in ("x:0", "x:1"):
+        store.labels.save(Annotation(sid, "alice", "done", ("denial",)))
+        store.labels.save(Annotation(sid, "bob", "done", ()))
+    run_dedup(store)
+    assert store.corpus.sentence("ap:0").cluster_id == "c:afp:0"  # type: ignore[union-attr]
+    rep = report(store, schema, n_boot=10)
+    assert (rep.suggestion_units, rep.units_with_suggestions) == (3, 1)
+    only = report(store, schema, n_boot=10, unassisted_only=True)
+    assert (only.suggestion_units, only.units_with_suggestions) == (2, 0)
+    assert only.results[0].units == 2
