@@ -952,7 +952,13 @@ class _DenseBoot:
         self.counts = counts
         self.level = level
         self.domain = domain
-        self.n_units, n_cat = counts.shape
+        self.n_units = counts.shape[0]
+        self._ready = False
+
+    def _prepare(self) -> None:
+        """The per-unit terms, built on first use (after :meth:`restrict`: per type)."""
+        counts, level = self.counts, self.level
+        n_cat = counts.shape[1]
         inv = 1.0 / (counts.sum(axis=1) - 1.0)
         self.inv = inv
         self.d: FloatArray | None = None
@@ -964,7 +970,7 @@ class _DenseBoot:
             per_unit = (m * m - (counts * counts).sum(axis=1)) * inv
             self.both_t = np.ascontiguousarray(np.column_stack([counts, per_unit]).T)
         elif level != "ordinal":
-            d = _distances(level, domain, counts.sum(axis=0))
+            d = _distances(level, self.domain, counts.sum(axis=0))
             self.d = d
             per_unit = ((counts @ d) * counts).sum(axis=1) * inv
             self.both_t = np.ascontiguousarray(np.column_stack([counts, per_unit]).T)
@@ -972,6 +978,7 @@ class _DenseBoot:
             self.q_flat = ((counts[:, :, None] * counts[:, None, :]) * inv[:, None, None]).reshape(
                 self.n_units, n_cat * n_cat
             )
+        self._ready = True
 
     def signature(self) -> IntArray:
         """Units with the same count row (hence the same per-unit terms) share an id."""
@@ -988,6 +995,8 @@ class _DenseBoot:
 
     def block(self, wt: FloatArray) -> FloatArray:
         """Alphas of the resamples whose unit-major weights are ``wt`` (units x resamples)."""
+        if not self._ready:
+            self._prepare()
         counts = self.counts
         if self.both_t is not None:
             sums = self.both_t @ wt  # one pass over the weights: marginals and observed term
