@@ -25,6 +25,12 @@ matrix product of ``C`` with itself. A level only changes the category distance 
 Memory is ``O(units x categories + categories**2)``: meant for labels and rating scales, not for
 near-continuous numbers with many thousands of distinct values. Rather than exhausting memory,
 more than 5,000 distinct values, or more than 1e8 units x values cells, raise ValueError.
+
+Bootstrap: a resample is a vector of unit weights (how often each unit was drawn), and every
+term of alpha is a weighted sum over units. The draws come in blocks from
+``numpy.random.default_rng(seed)``; fields with the same number of pairable units share each
+block (:func:`alphas_with_ci`), and units alike in every such field are one *type* whose weight is
+the number of draws of its units, so the work per resample follows the types, not the units.
 """
 
 from __future__ import annotations
