@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -348,3 +349,63 @@ def test_merge_never_holds_the_write_lock_long(tmp_path: Path) -> None:
     team.close()
     assert len(waits) > 10  # the merge took a while: saves ran beside it
     assert max(waits) < 1.0, f"a save waited {max(waits):.2f} s for the merge"
+
+
+def test_kill_while_copying_a_big_article_leaves_it_partial_and_resumable(tmp_path: Path) -> None:
+    """An article's sentences are copied in batches of rows (issue 12 §3: no write transaction
+    grows with the size of an article). kill -9 between two batches leaves the article partly
+    copied; the next merge completes it, and the result is the uninterrupted merge's."""
+    import sqlite3
+
+    from stanceterm.store.merge import SENTENCE_BATCH
+
+    n = SENTENCE_BATCH * 12
+    big = new_db(tmp_path / "big.db")
+    add_article(big, "bulk", [f"Bulk sentence {i}." for i in range(n)])
+    big.labels.save(Annotation(f"bulk:{n - 1}", "bob", "done", ("arms_deal",)))
+    big.close()
+    team = new_db(tmp_path / "team.db")
+    team.close()
+    shutil.copy(tmp_path / "team.db", tmp_path / "full.db")
+    full = Store.open(tmp_path / "full.db")
+    merge_databases(full, [tmp_path / "big.db"])
+    after = snapshot(full, tmp_path)
+    full.close()
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stanceterm",
+            "--db",
+            str(tmp_path / "team.db"),
+            "merge",
+            str(tmp_path / "big.db"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    watch = sqlite3.connect(f"file:{tmp_path / 'team.db'}?mode=ro", uri=True, timeout=5)
+    seen = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(sqlite3.OperationalError):
+            seen = watch.execute(
+                "SELECT count(*) FROM sentences WHERE article_id = 'bulk'"
+            ).fetchone()[0]
+        if 0 < seen < n:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    proc.wait(timeout=30)
+    watch.close()
+    assert 0 < seen < n, f"never saw the article partly copied ({seen} of {n} sentences)"
+    team = Store.open(tmp_path / "team.db")
+    assert team.integrity_ok()
+    assert team.counts()["sentences"] < after[0]["sentences"]  # partial: the kill landed midway
+    merge_databases(team, [tmp_path / "big.db"])  # resumed: completes the article
+    assert snapshot(team, tmp_path) == after
+    assert team.labels.get(f"bulk:{n - 1}", "bob") is not None
+    team.close()

@@ -165,6 +165,19 @@ def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
                 "skewed. Merged as dated; edits made here from now on are ordered after it.",
                 err=True,
             )
+        stale = counts.events_other_text + counts.gold_events_other_text
+        if stale:
+            gold = (
+                f" and {counts.gold_events_other_text} gold event(s)"
+                if counts.gold_events_other_text
+                else ""
+            )
+            click.echo(
+                f"warning: {clean(str(path))}: {counts.events_other_text} label event(s){gold} "
+                "were about another text of their sentence (its article was replaced with "
+                "`import --replace` since); skipped, so no label lands on another statement",
+                err=True,
+            )
     click.echo(
         "labels taken: the other DB's change was later and now stands here; kept: ours was later "
         "or equal; deleted: undone there after our last change. Run `stanceterm dedup` if "
