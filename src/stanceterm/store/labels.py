@@ -77,6 +77,12 @@ def actor_map_in(c: sqlite3.Connection) -> dict[str, str]:
         if follow(kept) == gone or gone == kept:
             continue
         out[gone] = kept
+    # one name, one actor (store.actors.replay_actors): an actor named like another stands for it
+    for a, target in c.execute(
+        "SELECT id, same_as FROM actors WHERE same_as IS NOT NULL ORDER BY id"
+    ):
+        if str(a) not in out and follow(str(target)) != str(a):
+            out[str(a)] = str(target)
     return {a: follow(a) for a in out}
 
 

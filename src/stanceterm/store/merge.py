@@ -24,10 +24,9 @@ from typing import Any
 
 import orjson
 
-from stanceterm.actors import alias_key
 from stanceterm.schema import load_schema_text
 from stanceterm.store.actors import (
-    add_actor_row,
+    fill_base_names,
     record_label_schema,
     rederive_actor_labels,
     replay_actors,
@@ -56,6 +55,8 @@ from stanceterm.store.models import (
 BATCH = 200
 #: Sentence rows (and the rows of their articles) copied per write transaction.
 SENTENCE_BATCH = 500
+#: Actor and alias rows copied per write transaction.
+ACTOR_BATCH = 1000
 
 
 @contextmanager
@@ -129,12 +130,14 @@ def _merge_one(db: Handle, other: Handle) -> MergeCounts:
                     "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
                     (name, created),
                 ).rowcount
-            amap = _merge_actors(c, o, counts)
-            changed_actors: set[str] = set()
+            before = actor_map_in(c)
+        amap = _merge_actors(db, o, counts)
+        with _short_tx(db) as c:
             if "actor_events" in tables:
-                changed_actors = _merge_actor_events(c, o, origin, amap, counts)
-            else:
-                replay_actors(c)
+                _merge_actor_events(c, o, origin, amap, counts)
+            replay_actors(c)
+            after = actor_map_in(c)
+            changed_actors = {a for a in set(before) | set(after) if before.get(a) != after.get(a)}
         if changed_actors:
             rederive_actor_labels(db, changed_actors)
         keys = o.execute(
@@ -301,51 +304,66 @@ def _article_here(c: sqlite3.Connection, o: sqlite3.Connection, sid: str) -> boo
     ).fetchone() is not None and not _partly_here(c, o, str(row[0]))
 
 
-def _merge_actors(
-    c: sqlite3.Connection, o: sqlite3.Connection, counts: MergeCounts
-) -> dict[str, str]:
-    """Their actor id -> ours."""
-    aliases: dict[str, list[str]] = {}
-    trusted: dict[str, int] = {}
-    cols = {str(r[1]) for r in o.execute("PRAGMA table_info(actor_aliases)")}
-    trust_col = "trusted" if "trusted" in cols else "0"
-    for alias, actor_id, trust in o.execute(
-        f"SELECT alias, actor_id, {trust_col} FROM actor_aliases ORDER BY key"
-    ):
-        aliases.setdefault(str(actor_id), []).append(str(alias))
-        trusted[str(alias)] = int(trust)
-    amap: dict[str, str] = {}
-    for oid, name, created_by in o.execute(
-        "SELECT id, name, created_by FROM actors ORDER BY created_at, id"
-    ).fetchall():
-        own = aliases.get(str(oid), [])
-        local: str | None = None
-        if c.execute("SELECT 1 FROM actors WHERE id = ?", (oid,)).fetchone():
-            local = str(oid)  # the same actor (replicas of one DB share actor ids)
-        keys = [] if local else [alias_key(name), *(alias_key(a) for a in own)]
-        for key in keys:
-            row = c.execute("SELECT actor_id FROM actor_aliases WHERE key = ?", (key,)).fetchone()
-            if row is not None:
-                local = str(row[0])
-                break
-        if local is None:
-            row = c.execute("SELECT id FROM actors WHERE name = ?", (name,)).fetchone()
-            local = None if row is None else str(row[0])
-        if local is None:
-            local = add_actor_row(c, str(name), own, created_by)
-            counts.actors_added += 1
-        else:
-            for alias in own:
-                if alias.strip():
-                    counts.aliases_added += c.execute(
-                        "INSERT OR IGNORE INTO actor_aliases(key, alias, actor_id, trusted) "
-                        "VALUES (?, ?, ?, ?)",
-                        (alias_key(alias), alias.strip(), local, trusted.get(alias, 0)),
-                    ).rowcount
-        amap[str(oid)] = local
-        if local != oid:
-            counts.actors_remapped += 1
-    return {k: v for k, v in amap.items() if k != v}
+def _merge_actors(db: Handle, o: sqlite3.Connection, counts: MergeCounts) -> dict[str, str]:
+    """Union of the actor rows by id and of the alias rows by key, each by a rule that gives one
+    answer in any merge order (docs/ARCHITECTURE.md, "Merge ordering"): one id is one actor
+    (its ``base_name`` the smallest of both, ``created_at`` the earliest, ``created_by`` none if
+    either is the schema's gazetteer); an alias key held by two actors goes to the trusted one,
+    then the smaller actor id, then the smaller alias text. No actor id is remapped: two actors
+    with one name become one by :func:`~stanceterm.store.actors.replay_actors`' rule, which
+    the caller runs next. Returns the id map for copied labels: always empty (kept for older
+    callers' shape). Written in transactions of :data:`ACTOR_BATCH` rows."""
+    with _short_tx(db) as c:
+        fill_base_names(c)
+    cols = {str(r[1]) for r in o.execute("PRAGMA table_info(actors)")}
+    has_events = "actor_events" in _tables(o)
+    base = (
+        "base_name"
+        if "base_name" in cols
+        else "(SELECT json_extract(e.arg, '$.was') FROM actor_events e WHERE e.op = 'rename' "
+        "AND e.actor_id = actors.id ORDER BY e.ts, e.uid LIMIT 1)"
+        if has_events
+        else "NULL"
+    )
+    rows = o.execute(f"SELECT id, name, created_by, created_at, {base} FROM actors ORDER BY id")
+    while chunk := rows.fetchmany(ACTOR_BATCH):
+        with _short_tx(db) as c:
+            _merge_actor_rows(c, chunk, counts)
+    acols = {str(r[1]) for r in o.execute("PRAGMA table_info(actor_aliases)")}
+    trust_col = "trusted" if "trusted" in acols else "0"
+    aliases = o.execute(f"SELECT key, alias, actor_id, {trust_col} FROM actor_aliases ORDER BY key")
+    while achunk := aliases.fetchmany(ACTOR_BATCH):
+        with _short_tx(db) as c:
+            for key, alias, actor_id, trust in achunk:
+                counts.aliases_added += c.execute(
+                    "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET alias = excluded.alias, "
+                    "actor_id = excluded.actor_id, trusted = excluded.trusted "
+                    "WHERE (-excluded.trusted, excluded.actor_id, excluded.alias) < "
+                    "(-actor_aliases.trusted, actor_aliases.actor_id, actor_aliases.alias)",
+                    (key, alias, actor_id, int(trust)),
+                ).rowcount
+    return {}
+
+
+def _merge_actor_rows(
+    c: sqlite3.Connection, rows: list[tuple[Any, ...]], counts: MergeCounts
+) -> None:
+    for oid, name, created_by, created_at, base_name in rows:
+        new = c.execute("SELECT 1 FROM actors WHERE id = ?", (oid,)).fetchone() is None
+        taken = c.execute("SELECT 1 FROM actors WHERE name = ?", (name,)).fetchone()
+        c.execute(
+            "INSERT INTO actors(id, name, created_by, created_at, base_name) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "base_name = min(base_name, excluded.base_name), "
+            "created_at = min(created_at, excluded.created_at), "
+            "created_by = CASE WHEN created_by IS NULL OR excluded.created_by IS NULL THEN NULL "
+            "ELSE min(created_by, excluded.created_by) END",
+            # their name, or while it is taken here a unique placeholder: replay_actors gives
+            # every actor its name once the rows and the events are in
+            (oid, "\x00" + str(oid) if taken else name, created_by, created_at, base_name or name),
+        )
+        counts.actors_added += int(new)
 
 
 def _merge_actor_events(
@@ -354,9 +372,9 @@ def _merge_actor_events(
     origin: str,
     amap: dict[str, str],
     counts: MergeCounts,
-) -> set[str]:
-    """Copy the actor operations by uid and replay them; returns the actor ids whose meaning
-    (merged into another one or not) changed here."""
+) -> None:
+    """Copy the actor operations by uid (the caller replays them, even when nothing new came:
+    alias rows copied by _merge_actors must follow the events, the same on every replica)."""
     rows = [
         (
             r[0],
@@ -371,7 +389,6 @@ def _merge_actor_events(
             "SELECT uid, ts, op, actor_id, arg, made_by, undoes, origin FROM actor_events"
         ).fetchall()
     ]
-    before = actor_map_in(c)
     added = 0
     for row in rows:
         added += c.execute(
@@ -380,11 +397,6 @@ def _merge_actor_events(
             row,
         ).rowcount
     counts.actor_events_added += added
-    # replayed even when nothing new came: alias rows copied above by _merge_actors (e.g. an
-    # alias undone here but still there) must follow the events, the same on every replica
-    replay_actors(c)
-    after = actor_map_in(c)
-    return {a for a in set(before) | set(after) if before.get(a) != after.get(a)}
 
 
 def _remap_arg(op: str, arg: str | None, amap: dict[str, str]) -> str | None:

@@ -373,7 +373,13 @@ CREATE INDEX annotation_events_key ON annotation_events(sentence_id, annotator, 
 #: ``import --replace`` an old event's sentence id may name another text: replays (merge, undo)
 #: use only the events whose key is NULL (older than v12: unknown) or that text's. Not
 #: backfilled: old events keep NULL (the upgrade stays one short transaction).
+#:
+#: ``actors.base_name``: the name an actor was made with (its name before any rename; NULL until
+#: the next replay fills it), ``actors.same_as``: the actor it stands for by the "one name, one
+#: actor" rule (store.actors.replay_actors), so actor operations converge under merge.
 _V12 = """
+ALTER TABLE actors ADD COLUMN base_name TEXT;
+ALTER TABLE actors ADD COLUMN same_as TEXT;
 ALTER TABLE annotation_events ADD COLUMN text_key TEXT;
 ALTER TABLE gold_events ADD COLUMN text_key TEXT;
 CREATE TRIGGER annotation_events_text_key AFTER INSERT ON annotation_events
