@@ -53,8 +53,10 @@ from stanceterm.store.models import (
 
 #: Records (label keys, gold sentences) applied per write transaction.
 BATCH = 200
-#: Sentence rows (and the rows of their articles) copied per write transaction.
+#: Most sentence rows (and the rows of their articles) copied per write transaction; fewer
+#: when a transaction takes over :data:`TX_SECONDS` (the batch adapts to the text and the load).
 SENTENCE_BATCH = 500
+TX_SECONDS = 0.04
 #: Actor and alias rows copied per write transaction.
 ACTOR_BATCH = 1000
 
@@ -196,8 +198,11 @@ def _copy_articles(db: Handle, o: sqlite3.Connection, counts: MergeCounts) -> No
     copied (:func:`_partly_here`) is completed by the next merge."""
     articles: list[tuple[Any, ...]] = []
     sentences: list[tuple[Any, ...]] = []
+    size = [SENTENCE_BATCH // 4]  # adapted to the time a transaction takes (long real sentences
+    # cost more: the search index's trigram rows), between 20 and SENTENCE_BATCH rows
 
     def flush() -> None:
+        t0 = time.monotonic()
         with _short_tx(db) as c:
             for row in articles:
                 counts.articles_added += c.execute(
@@ -215,6 +220,11 @@ def _copy_articles(db: Handle, o: sqlite3.Connection, counts: MergeCounts) -> No
                 counts.sentences_added += max(cur.rowcount, 0)
         articles.clear()
         sentences.clear()
+        took = time.monotonic() - t0
+        if took > TX_SECONDS:
+            size[0] = max(20, size[0] // 2)
+        elif took < TX_SECONDS / 2:
+            size[0] = min(SENTENCE_BATCH, size[0] * 2)
 
     for row in o.execute(
         "SELECT id, title, source, url, published, lang, content_hash, n_sentences, origin, "
@@ -234,9 +244,9 @@ def _copy_articles(db: Handle, o: sqlite3.Connection, counts: MergeCounts) -> No
             (row[0],),
         ):
             sentences.append(srow)
-            if len(sentences) >= SENTENCE_BATCH:
+            if len(sentences) >= size[0]:
                 flush()
-        if len(articles) >= SENTENCE_BATCH:
+        if len(articles) >= size[0]:
             flush()
     if articles or sentences:
         flush()

@@ -380,6 +380,7 @@ CREATE INDEX annotation_events_key ON annotation_events(sentence_id, annotator, 
 _V12 = """
 ALTER TABLE actors ADD COLUMN base_name TEXT;
 ALTER TABLE actors ADD COLUMN same_as TEXT;
+CREATE INDEX actors_same_as ON actors(id, same_as) WHERE same_as IS NOT NULL;
 ALTER TABLE annotation_events ADD COLUMN text_key TEXT;
 ALTER TABLE gold_events ADD COLUMN text_key TEXT;
 CREATE TRIGGER annotation_events_text_key AFTER INSERT ON annotation_events
