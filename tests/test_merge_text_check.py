@@ -110,3 +110,34 @@ def test_merge_skips_events_about_another_text_with_a_count_and_one_warning(
     warnings = [x for x in p.stderr.splitlines() if "another text" in x]
     assert len(warnings) == 1, p.stderr
     assert "b.db" in warnings[0] and "2 label event(s)" in warnings[0], warnings
+
+
+def test_undo_after_replace_never_restores_a_label_onto_another_sentence(tmp_path: Path) -> None:
+    """`u` (labels.undo) replays the latest event of the annotator: the `replace` event of the
+    dropped Kim sentence names art1:1, which now holds "Les sanctions échouent."; it is about
+    another text, so undo leaves it alone."""
+    from stanceterm.store import Annotation, Store
+
+    a = tmp_path / "a.db"
+    assert (
+        run(
+            "--db", str(a), "import", str(_article(tmp_path / "v1.jsonl", V1)), cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    s = Store.open(a)
+    s.labels.save(Annotation("art1:1", "alice", "done", ("arms_deal",)))  # on the Kim sentence
+    s.close()
+    p = run(
+        "--db",
+        str(a),
+        "import",
+        "--replace",
+        str(_article(tmp_path / "v2.jsonl", V2)),
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    s = Store.open(a)
+    s.labels.undo("alice")
+    s.close()
+    assert _labels(a) == {}, "the Kim label came back on another sentence"

@@ -62,14 +62,17 @@ ACTOR_BATCH = 1000
 
 
 @contextmanager
-def _short_tx(db: Handle) -> Iterator[sqlite3.Connection]:
+def _short_tx(db: Handle, took_s: list[float] | None = None) -> Iterator[sqlite3.Connection]:
     """One of merge's write transactions; then its pages are checkpointed without the write lock
     and a short pause lets waiting annotators commit, so that an annotator's commit never pays
-    for checkpointing the merge's pages (as import-labels does between its batches)."""
+    for checkpointing the merge's pages (as import-labels does between its batches).
+    ``took_s``: receives the transaction's duration (commit included)."""
     t0 = time.monotonic()
     with db.tx() as c:
         yield c
     took = time.monotonic() - t0
+    if took_s is not None:
+        took_s[:] = [took]
     db.checkpoint_passive()
     time.sleep(min(0.02, took / 2))
 
@@ -202,8 +205,8 @@ def _copy_articles(db: Handle, o: sqlite3.Connection, counts: MergeCounts) -> No
     # cost more: the search index's trigram rows), between 20 and SENTENCE_BATCH rows
 
     def flush() -> None:
-        t0 = time.monotonic()
-        with _short_tx(db) as c:
+        timing: list[float] = []
+        with _short_tx(db, timing) as c:
             for row in articles:
                 counts.articles_added += c.execute(
                     "INSERT OR IGNORE INTO articles(id, title, source, url, published, lang, "
@@ -220,7 +223,7 @@ def _copy_articles(db: Handle, o: sqlite3.Connection, counts: MergeCounts) -> No
                 counts.sentences_added += max(cur.rowcount, 0)
         articles.clear()
         sentences.clear()
-        took = time.monotonic() - t0
+        took = timing[0]
         if took > TX_SECONDS:
             size[0] = max(20, size[0] // 2)
         elif took < TX_SECONDS / 2:
