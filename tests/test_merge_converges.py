@@ -74,7 +74,9 @@ def _visible(path: Path, out: Path) -> bytes:
         gold = out.read_bytes()
         with s.read() as c:
             tables = (
-                c.execute("SELECT id, name, created_by FROM actors ORDER BY id").fetchall(),
+                c.execute(
+                    "SELECT id, name, base_name, same_as, created_by, created_at FROM actors ORDER BY id"
+                ).fetchall(),
                 c.execute(
                     "SELECT key, alias, actor_id, trusted FROM actor_aliases ORDER BY key"
                 ).fetchall(),
