@@ -7,7 +7,10 @@ win or lose like any write (docs/ARCHITECTURE.md, "Merge ordering"). Merge recor
 its own, so it never makes a state "newer" than it was (``tests/test_merge_converges.py``).
 
 The other DB is the staging area: it is read under one snapshot, and its rows are applied here
-in short transactions of :data:`BATCH` records each. An interrupted merge leaves this DB with a
+in short transactions of :data:`BATCH` records each (articles: at most :data:`SENTENCE_BATCH`
+sentence rows, adapted to take about :data:`TX_SECONDS`, whatever the size of an article; actor
+and alias rows: :data:`ACTOR_BATCH`). Actor ids are never remapped (docs/ARCHITECTURE.md,
+"Actors converge"), and events about another text of their sentence are left out (``text_key``). An interrupted merge leaves this DB with a
 consistent part of the other one applied (each record either at its old or its merged state),
 and running the merge again completes it: merge is *resumable*, not all-or-nothing.
 """
