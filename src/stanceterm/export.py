@@ -32,7 +32,6 @@ from pydantic import ValidationError
 from stanceterm import fileguard
 from stanceterm.actors import alias_key
 from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
-from stanceterm.segment import normalize
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
 
@@ -497,6 +496,10 @@ def _canonical_ts(where: str, field: str, value: str | None) -> str | None:
 
 
 def _same_text(given: str, stored: str) -> bool:
+    # segment loads pysbd: imported here, so the CLI's start (which imports this module for
+    # LabelsError) and the annotate screen's cold start do not pay for it
+    from stanceterm.segment import normalize
+
     return given == stored or normalize(given) == normalize(stored)
 
 

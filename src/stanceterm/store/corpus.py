@@ -258,16 +258,22 @@ class Corpus:
         annotator: str | None = None,
         undone_only: bool = False,
         in_queue: bool = True,
+        within: int | None = None,
     ) -> Sentence | None:
         """The next (direction=1) or previous (-1) visible sentence after ``seq``.
 
         With ``annotator`` and ``in_queue``, only that annotator's assigned sentences (if any were
         assigned); with ``undone_only``, only those the annotator has not done, skipped or flagged.
+        With ``within``, only sentences less than ``within`` sequence numbers away from ``seq``
+        (a bounded walk: the first screen never scans a million done sentences).
         """
         source, where, params = self._queue_filter(annotator if in_queue else None)
         op, order = (">", "ASC") if direction > 0 else ("<", "DESC")
         sql = f"SELECT s.seq FROM {source} WHERE {where} AND s.seq {op} ?"
         params = [*params, seq]
+        if within is not None:
+            sql += f" AND s.seq {'<' if direction > 0 else '>'} ?"
+            params.append(seq + within if direction > 0 else seq - within)
         if undone_only and annotator is not None:
             sql += (
                 " AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.sentence_id = s.id "
