@@ -15,6 +15,7 @@ import pty
 import select
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -205,3 +206,23 @@ def test_the_progress_handler_counts_a_scan() -> None:
     con.set_progress_handler(count, 1000)
     con.execute("SELECT count(*) FROM t WHERE x % 3 = 1").fetchone()
     assert steps[0] >= 20
+
+
+def test_the_search_does_not_load_pysbd(tmp_path: Path) -> None:
+    """The `/` search normalises its query (textkey.match_key) without loading pysbd: the first
+    search of a session would otherwise wait for that import."""
+    db_path = tmp_path / "t.db"
+    make_db(db_path).close()
+    code = (
+        "import sys\n"
+        "from stanceterm.store import Store\n"
+        f"store = Store.open({str(db_path)!r})\n"
+        "hit = store.corpus.search('ÉTATS-UNIS', -1)\n"
+        "assert hit is not None and 'États-Unis' in hit.text, hit\n"
+        "assert store.corpus.search('zz', -1) is None\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pysbd', 'numpy'))\n"
+        "assert not bad, bad\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr

@@ -34,6 +34,7 @@ from stanceterm.actors import alias_key
 from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
+from stanceterm.textkey import normalize
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
@@ -496,10 +497,6 @@ def _canonical_ts(where: str, field: str, value: str | None) -> str | None:
 
 
 def _same_text(given: str, stored: str) -> bool:
-    # segment loads pysbd: imported here, so the CLI's start (which imports this module for
-    # LabelsError) and the annotate screen's cold start do not pay for it
-    from stanceterm.segment import normalize
-
     return given == stored or normalize(given) == normalize(stored)
 
 

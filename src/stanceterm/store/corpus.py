@@ -24,6 +24,7 @@ from stanceterm.store.models import (
     now,
     sentence_from_row,
 )
+from stanceterm.textkey import match_key
 
 _STAGE_SQL = (
     "CREATE TEMP TABLE IF NOT EXISTS stage_articles(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
@@ -292,9 +293,8 @@ class Corpus:
         self, norm_query: str, after_seq: int, annotator: str | None = None
     ) -> Sentence | None:
         """First visible sentence after ``after_seq`` whose normalised text contains the query,
-        wrapping around to the start. The query goes through ``segment.match_key`` too (it is
+        wrapping around to the start. The query goes through ``textkey.match_key`` too (it is
         idempotent), so "etats" and "États" both find "États"."""
-        from stanceterm.segment import match_key
 
         norm_query = match_key(norm_query)
         if not norm_query:
