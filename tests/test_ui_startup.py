@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pty
@@ -20,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from stanceterm import suggest
 from stanceterm.schema import load_schema
@@ -226,3 +229,42 @@ def test_the_search_does_not_load_pysbd(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
+
+
+@run_async
+async def test_searches_share_one_reader_connection(tmp_path: Path) -> None:
+    """The `/` search keeps one reader for the session (a warm page cache), not a new
+    connection per search; it is closed with the screen."""
+    store = make_db(tmp_path / "t.db")
+    opened: list[Store] = []
+    real_open = store.open_reader
+
+    def counting() -> Store | None:
+        reader = real_open()
+        assert reader is not None
+        opened.append(reader)
+        return reader
+
+    store.open_reader = counting  # type: ignore[method-assign]
+    schema = store.label_schema()
+    assert schema is not None
+    app = AnnotateApp(store, schema, "alice", nudge_stances=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        before = len(opened)  # the counts and the resume check have their own readers
+        for query, want in (("armoured", "art-b:1"), ("états-unis", "art-a:1")):
+            await pilot.press("slash")
+            await pilot.pause()
+            await pilot.press(*query, "enter")
+            for _ in range(300):
+                if _current(app) == want:
+                    break
+                await pilot.pause(0.01)
+            assert _current(app) == want
+        searches = opened[before:]
+        assert len(searches) == 1, f"{len(searches)} connections for 2 searches"
+        await app.flush()
+    await asyncio.sleep(0.1)
+    with pytest.raises(sqlite3.ProgrammingError):  # closed with the screen
+        searches[0].conn.execute("SELECT 1")
+    store.close()

@@ -74,6 +74,10 @@ def _stage_rows(c: sqlite3.Connection, articles: Iterable[NewArticle]) -> int:
     return n
 
 
+#: Above every sequence number (SQLite's largest integer).
+_MAX_SEQ = 2**63 - 1
+
+
 def _has_assignments(c: sqlite3.Connection, annotator: str) -> bool:
     row = c.execute(
         "SELECT 1 FROM assignments WHERE annotator = ? LIMIT 1", (annotator,)
@@ -303,16 +307,19 @@ class Corpus:
         if len(norm_query) >= 3 and self._db.search_index_ready():
             # perf: the FTS5 trigram index (migration v9) finds the substring; candidates come
             # in seq order from the index, and the first one in the annotator's queue wins
+            # Early termination: the index yields rowids in order from the bound, LIMIT 1 stops at
+            # the first one in the queue (nothing counts the matches); the wrap-around reads only
+            # the part before the start, so a miss reads each doclist once, not one and a half.
             pattern = '"' + norm_query.replace('"', '""') + '"'
             sql = (
                 f"SELECT s.seq FROM sentences_fts f CROSS JOIN {source} "
-                f"WHERE sentences_fts MATCH ? AND f.rowid > ? AND s.seq = f.rowid AND {where} "
-                "ORDER BY f.rowid LIMIT 1"
+                "WHERE sentences_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
+                f"AND {where} ORDER BY f.rowid LIMIT 1"
             )
             with self._db.read() as c:
-                row = c.execute(sql, [pattern, after_seq, *params]).fetchone()
-                if row is None:
-                    row = c.execute(sql, [pattern, -1, *params]).fetchone()
+                row = c.execute(sql, [pattern, after_seq, _MAX_SEQ, *params]).fetchone()
+                if row is None and after_seq >= 0:
+                    row = c.execute(sql, [pattern, -1, after_seq, *params]).fetchone()
             return None if row is None else self.sentence_at(int(row[0]))
         # under 3 characters (no trigram) or while the index is being built: a scan
         pattern = (
@@ -320,12 +327,12 @@ class Corpus:
         )
         sql = (
             f"SELECT s.seq FROM {source} WHERE {where} AND s.norm LIKE ? ESCAPE '\\' "
-            "AND s.seq > ? ORDER BY s.seq LIMIT 1"
+            "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
         )
         with self._db.read() as c:
-            row = c.execute(sql, [*params, pattern, after_seq]).fetchone()
-            if row is None:
-                row = c.execute(sql, [*params, pattern, -1]).fetchone()
+            row = c.execute(sql, [*params, pattern, after_seq, _MAX_SEQ]).fetchone()
+            if row is None and after_seq >= 0:
+                row = c.execute(sql, [*params, pattern, -1, after_seq]).fetchone()
         return None if row is None else self.sentence_at(int(row[0]))
 
 

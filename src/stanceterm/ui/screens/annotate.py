@@ -11,6 +11,7 @@ in :mod:`stanceterm.ui.widgets.label_editor`, the writes in :mod:`stanceterm.ui.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -209,6 +210,9 @@ class AnnotateScreen(Screen[None]):
         self._visible_total: int | None = None
         self._visible_at = -VISIBLE_TOTAL_EVERY_S
         self._closing = False
+        #: the `/` search's reader connection (opened by the first search), and its lock
+        self._search_reader: Store | None = None
+        self._search_lock = threading.Lock()
 
     @property
     def stance_app(self) -> StoreApp:
@@ -322,6 +326,7 @@ class AnnotateScreen(Screen[None]):
         reader, self._suggest_reader = self._suggest_reader, None
         if reader is not None and not self._suggest_running:
             reader.close()
+        self._close_search_reader(wait=False)  # a search in progress closes it when done
 
     def on_key(self, event: events.Key) -> None:
         # hour (issue 15 §3): `a` is greyed out until a claim is tagged; pressed anyway, it says
@@ -997,11 +1002,15 @@ class AnnotateScreen(Screen[None]):
 
     @work(thread=True, group="search", exclusive=True, exit_on_error=False)
     def _search_worker(self, query: str, after: int) -> None:
-        """The `/` search, off the UI thread, on a reader connection (the FTS index answers
-        in milliseconds; a short query or an index still being built scans)."""
-        reader = self.store.open_reader()
+        """The `/` search, off the UI thread, on the screen's search reader: one connection
+        kept for the session, so its page cache stays warm between searches (the FTS index
+        answers in milliseconds; a short query or an index still being built scans)."""
         try:
-            hit = (reader or self.store).corpus.search(query, after, self.annotator)
+            with self._search_lock:
+                if self._search_reader is None and not self._closing:
+                    self._search_reader = self.store.open_reader()
+                reader = self._search_reader
+                hit = (reader or self.store).corpus.search(query, after, self.annotator)
         except Exception as exc:  # a locked or vanished DB: say so, keep the screen
             with contextlib.suppress(RuntimeError):
                 self.app.call_from_thread(
@@ -1009,10 +1018,20 @@ class AnnotateScreen(Screen[None]):
                 )
             return
         finally:
-            if reader is not None:
-                reader.close()
+            if self._closing:
+                self._close_search_reader()
         with contextlib.suppress(RuntimeError):  # the app has exited
             self.app.call_from_thread(self._search_done, query, hit)
+
+    def _close_search_reader(self, wait: bool = True) -> None:
+        if not self._search_lock.acquire(blocking=wait):
+            return
+        try:
+            reader, self._search_reader = self._search_reader, None
+        finally:
+            self._search_lock.release()
+        if reader is not None:
+            reader.close()
 
     def _search_done(self, query: str, hit: Sentence | None) -> None:
         if hit is None:
