@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from stanceterm.textkey import normalize
+
 
 class StoreError(Exception):
     """A problem with the DB file itself; the message is one line."""
@@ -29,10 +31,8 @@ def now() -> str:
 def text_key(text: str) -> str:
     """The key of a sentence text that a history event was about (``text_key`` of the events,
     migration v12): a 64-bit BLAKE2b of the text after import-labels' normalisation
-    (:func:`~stanceterm.segment.normalize`), so an event whose sentence id names another text
+    (:func:`~stanceterm.textkey.normalize`), so an event whose sentence id names another text
     since (``import --replace``) is told apart. Registered in SQL as ``stanceterm_text_key``."""
-    from stanceterm.segment import normalize  # lazily: `export` and `stats` start without it
-
     return hashlib.blake2b(normalize(text).encode(), digest_size=8).hexdigest()
 
 
