@@ -37,6 +37,7 @@ from stanceterm.store.models import (
     now,
     stamp_after,
     state_from_json,
+    text_key,
 )
 
 _SELECT_ONE = f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? AND annotator = ?"
@@ -76,6 +77,12 @@ def actor_map_in(c: sqlite3.Connection) -> dict[str, str]:
         if follow(kept) == gone or gone == kept:
             continue
         out[gone] = kept
+    # one name, one actor (store.actors.replay_actors): an actor named like another stands for it
+    for a, target in c.execute(
+        "SELECT id, same_as FROM actors WHERE same_as IS NOT NULL ORDER BY id"
+    ):
+        if str(a) not in out and follow(str(target)) != str(a):
+            out[str(a)] = str(target)
     return {a: follow(a) for a in out}
 
 
@@ -217,7 +224,9 @@ def _undo(c: sqlite3.Connection, annotator: str) -> UndoStates | None:
     row = c.execute(
         "SELECT uid, sentence_id, before FROM annotation_events e WHERE annotator = ? "
         "AND action NOT IN ('undo', 'import', 'merge', 'actor-merge') "
-        "AND (origin IS NULL OR origin NOT LIKE 'merge:%') AND NOT EXISTS "
+        "AND (origin IS NULL OR origin NOT LIKE 'merge:%') AND (e.text_key IS NULL OR "
+        "e.text_key = (SELECT stanceterm_text_key(text) FROM sentences WHERE id = e.sentence_id)) "
+        "AND NOT EXISTS "
         "(SELECT 1 FROM annotation_events u WHERE u.annotator = e.annotator "
         "AND u.undoes = e.uid) ORDER BY id DESC LIMIT 1",
         (annotator,),
@@ -239,6 +248,13 @@ def _undo(c: sqlite3.Connection, annotator: str) -> UndoStates | None:
     record_event(c, sentence_id, annotator, "undo", was, restored, undoes=uid, ts=stamp)
     propagate(c, sentence_id, annotator, restored)
     return sentence_id, was, restored
+
+
+def sentence_text_key(c: sqlite3.Connection, sid: str) -> str | None:
+    """The :func:`~stanceterm.store.models.text_key` of sentence ``sid``'s text here (None: no
+    such sentence). History events about another text (``text_key``) do not apply to it."""
+    row = c.execute("SELECT text FROM sentences WHERE id = ?", (sid,)).fetchone()
+    return None if row is None else text_key(str(row[0]))
 
 
 def winner(
@@ -268,8 +284,9 @@ def resolve_label(
     cands: list[tuple[str, str, str | None]] = []
     row = c.execute(
         "SELECT ts, uid, after FROM annotation_events WHERE sentence_id = ? AND annotator = ? "
-        "AND action NOT LIKE 'actor-%' ORDER BY ts DESC, uid DESC LIMIT 1",
-        (sid, annotator),
+        "AND action NOT LIKE 'actor-%' AND (text_key IS NULL OR text_key = ?) "
+        "ORDER BY ts DESC, uid DESC LIMIT 1",
+        (sid, annotator, sentence_text_key(c, sid)),
     ).fetchone()
     if row is not None:
         cands.append((str(row[0]), str(row[1]), row[2]))
