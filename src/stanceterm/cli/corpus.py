@@ -342,6 +342,14 @@ def import_labels_cmd(app: AppContext, file: str, force: bool) -> None:
         if result.kept_newer
         else ""
     )
+    if result.future_records:
+        click.echo(
+            f"warning: {clean(path)}: {result.future_records} record(s) dated in the future, the "
+            f"latest {result.future_latest}, {result.future_ahead_s / 60:.0f} min in the future: "
+            "the clock of the machine that wrote them looks skewed. Imported as dated; edits "
+            "made here from now on are ordered after them.",
+            err=True,
+        )
     resumed = " (resumed an interrupted run)" if result.resumed else ""
     click.echo(
         f"Imported {result.written} label record(s) ({result.unchanged} unchanged{kept}, "

@@ -14,10 +14,13 @@ they follow one ordering rule (docs/ARCHITECTURE.md, "Merge ordering").
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -539,6 +542,16 @@ _STAGE_COLS = (
 )
 
 
+def _ordered_uids(n: int) -> list[str]:
+    """``n`` event uids as unique as uuid4's hex (32 hex digits, 64 random bits), but in
+    increasing order: the clock in nanoseconds plus a counter, then random bits. A bulk import
+    then appends to the ``uid`` index instead of touching one random index page per event
+    (uuid4: about one page written per label)."""
+    base = time.time_ns()
+    tail = os.urandom(8 * n).hex()
+    return [f"{base + i:016x}{tail[16 * i : 16 * i + 16]}" for i in range(n)]
+
+
 def _later(a: str, b: str) -> bool:
     return a > b  # canonical UTC timestamps (models.now's format) compare as strings
 
@@ -566,6 +579,14 @@ class ImportRuns:
         with self._db.temp_tx() as c:
             c.executemany(
                 f"INSERT INTO temp.stage_labels({_STAGE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
+            )
+
+    def stage_done(self) -> None:
+        """Index the staged records by key, for :meth:`apply_batch` (one sort, after staging)."""
+        with self._db.temp_tx() as c:
+            c.execute(
+                "CREATE INDEX IF NOT EXISTS temp.stage_labels_key "
+                "ON stage_labels(sentence_id, annotator)"
             )
 
     def stage_end(self) -> None:
@@ -612,85 +633,77 @@ class ImportRuns:
             )
             return run_id, False
 
+    @contextmanager
+    def bulk_cache(self, mb: int = 64) -> Iterator[None]:
+        """A larger page cache for this connection while a long import applies (its batches
+        touch the same index pages again and again), restored afterwards."""
+        c = self._db.conn
+        with self._db.read():
+            was = int(c.execute("PRAGMA cache_size").fetchone()[0])
+            c.execute(f"PRAGMA cache_size = {-int(mb) * 1024}")
+        try:
+            yield
+        finally:
+            with self._db.read():
+                c.execute(f"PRAGMA cache_size = {was}")
+
     def apply_batch(
-        self, run_id: str, after: int, limit: int, *, force: bool, stamp: str
-    ) -> tuple[int, int, int, int]:
-        """Apply up to ``limit`` staged records after stage rowid ``after`` in ONE short
-        transaction. A record replaces the DB's label only if it is later (``updated_at``; a tie
-        keeps the DB's label) or ``force``; records without timestamps count as ``stamp`` (the
-        run's "now"), unless their labels equal the stored ones. Returns (last rowid, written,
-        unchanged, kept as newer); last rowid is -1 when nothing was left."""
-        written = unchanged = kept = 0
+        self, run_id: str, after: tuple[str, str] | None, limit: int, *, force: bool, stamp: str
+    ) -> tuple[tuple[str, str] | None, int, int, int]:
+        """Apply up to ``limit`` staged records after the key (sentence id, annotator) ``after``
+        (None: from the start) in ONE short transaction: :meth:`plan_batch` then
+        :meth:`write_batch`. Returns (last key, written, unchanged, kept as newer); the last key
+        is None when nothing was left."""
+        plan = self.plan_batch(after, limit, force=force, stamp=stamp)
+        if plan is None:
+            return None, 0, 0, 0
+        plan = self.write_batch(run_id, plan)
+        return plan.last, plan.written, plan.unchanged, plan.kept
+
+    def plan_batch(
+        self, after: tuple[str, str] | None, limit: int, *, force: bool, stamp: str
+    ) -> ImportPlan | None:
+        """What applying the next ``limit`` staged records after key ``after`` would write,
+        computed from a read (no write lock), so that annotators can write meanwhile;
+        :meth:`write_batch` writes it if no other connection committed since, else plans
+        again inside its transaction. None when nothing is left.
+
+        A record replaces the DB's label only if it is later (``updated_at``; a tie keeps the
+        DB's label) or ``force``; records without timestamps count as ``stamp`` (the run's
+        "now"), unless their labels equal the stored ones. Records are applied in key order,
+        not file order (a file holds one record per key, so the order changes nothing): the
+        labels, their events and the indices then grow in order, and a batch writes a few pages
+        instead of one random page per record."""
+        with self._db.read() as c:
+            version = c.execute("PRAGMA data_version").fetchone()[0]
+            return _plan(c, after, limit, force, stamp, version)
+
+    def write_batch(self, run_id: str, plan: ImportPlan) -> ImportPlan:
+        """Write a planned batch in ONE short transaction (planned again inside it when another
+        connection committed since the plan was read); returns the plan written."""
         with self._db.tx() as c:
-            rows = c.execute(
-                "SELECT s.rowid, s.sentence_id, s.annotator, s.status, s.claims, s.stances, "
-                "s.note, s.propagated_from, s.created_at, s.updated_at, a.status, a.claims, "
-                "a.stances, a.note, a.propagated_from, a.created_at, a.updated_at, "
-                "s.suggested, a.suggested, (SELECT max(e.ts) FROM annotation_events e "
-                "WHERE e.sentence_id = s.sentence_id AND e.annotator = s.annotator) "
-                "FROM temp.stage_labels s LEFT JOIN annotations a "
-                "ON a.sentence_id = s.sentence_id AND a.annotator = s.annotator "
-                "WHERE s.rowid > ? ORDER BY s.rowid LIMIT ?",
-                (after, limit),
-            ).fetchall()
-            if not rows:
-                return -1, 0, 0, 0
-            states: list[tuple[Any, ...]] = []
-            events: list[tuple[Any, ...]] = []
-            origin = f"import:{run_id}"
-            # the latest time known per record: an import event is ordered after it
-            # (the merge-ordering rule, as save_in), so an imported label does not flip under merge
-            seen: dict[tuple[str, str], str] = {}
-            for r in rows:
-                rec = r[3:8]  # status, claims, stances, note, propagated_from
-                cur = None if r[10] is None else r[10:15]
-                created, updated = r[8], r[9]
-                suggested, cur_suggested = r[17], r[18]  # provenance (issue 18), JSON or None
-                if updated is None or created is None:
-                    if cur is not None and cur[:4] == rec[:4] and cur[4] == rec[4]:
-                        unchanged += 1
-                        continue
-                    created = created or (r[15] if cur is not None else stamp)
-                    updated = updated or stamp
-                if cur is not None:
-                    if (
-                        cur == rec
-                        and r[15] == created
-                        and r[16] == updated
-                        and cur_suggested == suggested
-                    ):
-                        unchanged += 1
-                        continue
-                    if not force and not _later(updated, r[16]):
-                        kept += 1
-                        continue
-                params = (r[1], r[2], *rec, created, updated, suggested)
-                states.append(params)
-                before = None if cur is None else _state_json((*cur, r[15], r[16]), cur_suggested)
-                after_json = _state_json((*rec, created, updated), suggested)
-                key = (str(r[1]), str(r[2]))
-                latest = max((str(v) for v in (seen.get(key), r[19], r[16]) if v), default=None)
-                ts = stamp if latest is None or stamp > latest else stamp_after(latest)
-                seen[key] = max(ts, str(updated))
-                events.append((uuid.uuid4().hex, r[1], r[2], ts, before, after_json, origin))
-            if states:
+            if c.execute("PRAGMA data_version").fetchone()[0] != plan.version:
+                again = _plan(c, plan.after, plan.limit, plan.force, plan.stamp, plan.version)
+                assert again is not None  # the staged records do not change
+                plan = again
+            if plan.states:
                 c.executemany(
                     "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
-                    [(a, stamp) for a in {p[1] for p in states}],
+                    [(a, plan.stamp) for a in {p[1] for p in plan.states}],
                 )
-                c.executemany(ANN_UPSERT, states)
+                c.executemany(ANN_UPSERT, plan.states)
+                origin = f"import:{run_id}"
                 c.executemany(
                     "INSERT INTO annotation_events(uid, sentence_id, annotator, ts, action, "
                     "before, after, origin) VALUES (?, ?, ?, ?, 'import', ?, ?, ?)",
-                    events,
+                    [(*e, origin) for e in plan.events],
                 )
-                written = len(states)
             c.execute(
                 "UPDATE import_runs SET written = written + ?, unchanged = unchanged + ?, "
                 "kept_newer = kept_newer + ? WHERE id = ?",
-                (written, unchanged, kept, run_id),
+                (plan.written, plan.unchanged, plan.kept, run_id),
             )
-            return int(rows[-1][0]), written, unchanged, kept
+        return plan
 
     def finish(self, run_id: str) -> None:
         with self._db.tx() as c:
@@ -792,15 +805,102 @@ class ImportRuns:
                 last = int(events[-1][0])
 
 
+@dataclass
+class ImportPlan:
+    """One planned batch of an import run (:meth:`ImportRuns.plan_batch`)."""
+
+    after: tuple[str, str] | None
+    limit: int
+    force: bool
+    stamp: str
+    #: ``PRAGMA data_version`` when read: another connection committed since if it differs
+    version: int
+    last: tuple[str, str]
+    states: list[tuple[Any, ...]]
+    #: (uid, sentence id, annotator, ts, before, after) of each import event
+    events: list[tuple[Any, ...]]
+    written: int
+    unchanged: int
+    kept: int
+
+
+def _plan(
+    c: sqlite3.Connection,
+    after: tuple[str, str] | None,
+    limit: int,
+    force: bool,
+    stamp: str,
+    version: int,
+) -> ImportPlan | None:
+    rows = c.execute(
+        "SELECT s.rowid, s.sentence_id, s.annotator, s.status, s.claims, s.stances, "
+        "s.note, s.propagated_from, s.created_at, s.updated_at, a.status, a.claims, "
+        "a.stances, a.note, a.propagated_from, a.created_at, a.updated_at, "
+        "s.suggested, a.suggested, (SELECT max(e.ts) FROM annotation_events e "
+        "WHERE e.sentence_id = s.sentence_id AND e.annotator = s.annotator) "
+        "FROM temp.stage_labels s LEFT JOIN annotations a "
+        "ON a.sentence_id = s.sentence_id AND a.annotator = s.annotator "
+        + ("" if after is None else "WHERE (s.sentence_id, s.annotator) > (?, ?) ")
+        + "ORDER BY s.sentence_id, s.annotator LIMIT ?",
+        (limit,) if after is None else (*after, limit),
+    ).fetchall()
+    if not rows:
+        return None
+    unchanged = kept = 0
+    states: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    uids = _ordered_uids(len(rows))
+    # the latest time known per record: an import event is ordered after it
+    # (the merge-ordering rule, as save_in), so an imported label does not flip under merge
+    for r in rows:
+        rec = r[3:8]  # status, claims, stances, note, propagated_from
+        cur = None if r[10] is None else r[10:15]
+        created, updated = r[8], r[9]
+        suggested, cur_suggested = r[17], r[18]  # provenance (issue 18), JSON or None
+        if updated is None or created is None:
+            if cur is not None and cur == rec:
+                unchanged += 1
+                continue
+            created = created or (r[15] if cur is not None else stamp)
+            updated = updated or stamp
+        if cur is not None:
+            if cur == rec and r[15] == created and r[16] == updated and cur_suggested == suggested:
+                unchanged += 1
+                continue
+            if not force and not _later(updated, r[16]):
+                kept += 1
+                continue
+        states.append((r[1], r[2], *rec, created, updated, suggested))
+        before = None if cur is None else _state_json((*cur, r[15], r[16]), cur_suggested)
+        after_json = _state_json((*rec, created, updated), suggested)
+        latest = max((v for v in (r[19], r[16]) if v), default=None)
+        ts = stamp if latest is None or stamp > latest else stamp_after(latest)
+        events.append((uids[len(events)], r[1], r[2], ts, before, after_json))
+    return ImportPlan(
+        after,
+        limit,
+        force,
+        stamp,
+        version,
+        (str(rows[-1][1]), str(rows[-1][2])),
+        states,
+        events,
+        len(states),
+        unchanged,
+        kept,
+    )
+
+
 def _state_json(cols: Sequence[Any], suggested: str | None = None) -> str:
     """The history form of a state (as :meth:`Annotation.labels`) from its stored columns
     (status, claims, stances, note, propagated_from, created_at, updated_at) and its
-    suggestion provenance (JSON text or None)."""
+    suggestion provenance (JSON text or None). The stored claims and stances JSON (compact,
+    as :func:`~stanceterm.store.models.dumps` writes it) is spliced in without re-parsing."""
     status, claims, stances, note, propagated_from, created_at, updated_at = cols
     out: dict[str, Any] = {
         "status": status,
-        "claims": orjson.loads(claims),
-        "stances": orjson.loads(stances),
+        "claims": orjson.Fragment(claims),
+        "stances": orjson.Fragment(stances),
         "note": note,
         "propagated_from": propagated_from,
         "created_at": created_at,
@@ -808,7 +908,7 @@ def _state_json(cols: Sequence[Any], suggested: str | None = None) -> str:
     }
     if suggested is not None:  # provenance rides in the history, as Annotation.labels()
         out["suggested"] = suggested
-    return dumps(out)
+    return orjson.dumps(out).decode()
 
 
 def add_actor_with_id(c: sqlite3.Connection, actor_id: str, name: str, created_by: str) -> None:
