@@ -390,7 +390,8 @@ def undo_import_cmd(app: AppContext, run_id: str | None) -> None:
     done, restored, changed = store.imports.undo(run_id)
     click.echo(
         f"Undid import run {done}: {restored} label(s) restored, {changed} changed since the "
-        "import and kept",
+        f"import and kept; {store.imports.removed_actors} actor(s) it created removed (those "
+        "nothing else uses)",
         err=True,
     )
 

@@ -561,6 +561,8 @@ class ImportRuns:
 
     def __init__(self, db: Handle) -> None:
         self._db = db
+        #: how many actors the last :meth:`undo` removed (created by the run, used by nothing)
+        self.removed_actors = 0
 
     # ---------------------------------------------------------------- staging (no DB lock)
 
@@ -605,6 +607,7 @@ class ImportRuns:
         """Create the staged run's new actors (id, name, created_by) and its run row, in one
         short transaction. An ``applying`` run of the same file content is resumed: returns
         (run id, resumed)."""
+        created: list[str] = []
         for k in range(0, len(new_actors), 500):  # short transactions here too
             with self._db.tx() as c:
                 for actor_id, name, by in new_actors[k : k + 500]:
@@ -616,6 +619,7 @@ class ImportRuns:
                         )
                     if row is None:
                         add_actor_with_id(c, actor_id, name, by)
+                        created.append(actor_id)
         with self._db.tx() as c:
             row = c.execute(
                 "SELECT id FROM import_runs WHERE digest = ? AND status = 'applying' "
@@ -623,13 +627,18 @@ class ImportRuns:
                 (digest,),
             ).fetchone()
             if row is not None:
-                c.execute("UPDATE import_runs SET file = ? WHERE id = ?", (file, row[0]))
+                c.execute(
+                    "UPDATE import_runs SET file = ?, actors = (SELECT json_group_array(value) "
+                    "FROM (SELECT value FROM json_each(coalesce(actors, '[]')) UNION "
+                    "SELECT value FROM json_each(?))) WHERE id = ?",
+                    (file, dumps(created), row[0]),
+                )
                 return str(row[0]), True
             run_id = now()[:10].replace("-", "") + "-" + uuid.uuid4().hex[:8]
             c.execute(
-                "INSERT INTO import_runs(id, file, digest, status, records, started_at) "
-                "VALUES (?, ?, ?, 'applying', ?, ?)",
-                (run_id, file, digest, records, now()),
+                "INSERT INTO import_runs(id, file, digest, status, records, started_at, actors) "
+                "VALUES (?, ?, ?, 'applying', ?, ?, ?)",
+                (run_id, file, digest, records, now(), dumps(created)),
             )
             return run_id, False
 
@@ -763,11 +772,7 @@ class ImportRuns:
                     params,
                 ).fetchall()
                 if not events:
-                    c.execute(
-                        "UPDATE import_runs SET status = 'undone', finished_at = ? WHERE id = ?",
-                        (now(), run_id),
-                    )
-                    return run_id, restored, changed
+                    break
                 for _eid, uid, sentence_id, annotator, before_json, after_json in events:
                     if c.execute(
                         "SELECT 1 FROM annotation_events WHERE undoes = ?", (uid,)
@@ -803,6 +808,18 @@ class ImportRuns:
                     )
                     restored += 1
                 last = int(events[-1][0])
+        self.removed_actors = drop_unused_actors(self._db, self._created_actors(run_id), run_id)
+        with self._db.tx() as c:
+            c.execute(
+                "UPDATE import_runs SET status = 'undone', finished_at = ? WHERE id = ?",
+                (now(), run_id),
+            )
+        return run_id, restored, changed
+
+    def _created_actors(self, run_id: str) -> list[str]:
+        with self._db.read() as c:
+            row = c.execute("SELECT actors FROM import_runs WHERE id = ?", (run_id,)).fetchone()
+        return [] if row is None or row[0] is None else [str(a) for a in orjson.loads(row[0])]
 
 
 @dataclass
@@ -909,6 +926,142 @@ def _state_json(cols: Sequence[Any], suggested: str | None = None) -> str:
     if suggested is not None:  # provenance rides in the history, as Annotation.labels()
         out["suggested"] = suggested
     return orjson.dumps(out).decode()
+
+
+# --- labelsio: undo-import removes the actors the run created, once nothing uses them -------
+#
+# The removal is a replicated actor event (``actor_events.op = 'delete'``, arg: the actor's name
+# and the import run), ordered like the other actor operations. It removes the actor only while
+# nothing refers to it: no label or gold decision, no alias but its own name, no other actor
+# operation and no history event outside the run and its undo. Merge applies the standing
+# removals at its end (:func:`drop_deleted_actors`), after the labels it brought, so an actor
+# that another replica still uses is kept everywhere, and one that nobody uses goes everywhere.
+
+
+def _referenced(
+    c: sqlite3.Connection, cands: dict[str, set[str]], since: dict[str, int]
+) -> set[str]:
+    """The candidate actors (id -> the event origins to ignore) that something refers to;
+    ``since``: only events with a larger id (table -> id) are read (0: all)."""
+    ids = orjson.dumps(sorted(cands)).decode()
+    used: set[str] = set()
+    if not since:
+        for table in ("annotations", "gold"):
+            used.update(
+                str(r[0])
+                for r in c.execute(
+                    f"SELECT DISTINCT json_extract(j.value, '$.actor') FROM {table} x, "
+                    "json_each(x.stances) j WHERE x.stances != '[]' AND "
+                    "json_extract(j.value, '$.actor') IN (SELECT value FROM json_each(?))",
+                    (ids,),
+                )
+            )
+    for table in ("annotation_events", "gold_events"):
+        for col in ("before", "after"):
+            for actor, origin in c.execute(
+                f"SELECT DISTINCT json_extract(j.value, '$.actor'), e.origin FROM {table} e, "
+                f"json_each(e.{col}, '$.stances') j WHERE e.id > ? AND e.{col} IS NOT NULL AND "
+                "json_extract(j.value, '$.actor') IN (SELECT value FROM json_each(?))",
+                (since.get(table, 0), ids),
+            ):
+                if origin is None or str(origin) not in cands[str(actor)]:
+                    used.add(str(actor))
+    for actor, arg in c.execute(
+        "SELECT actor_id, arg FROM actor_events WHERE id > ? AND op != 'delete'",
+        (since.get("actor_events", 0),),
+    ):
+        if str(actor) in cands:
+            used.add(str(actor))
+        elif arg:
+            text = str(arg)
+            used.update(a for a in cands if dumps(a) in text)
+    names = {
+        str(i): alias_key(str(n))
+        for i, n in c.execute(
+            "SELECT id, name FROM actors WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+        )
+    }
+    for key, actor in c.execute(
+        "SELECT key, actor_id FROM actor_aliases WHERE actor_id IN (SELECT value FROM json_each(?))",
+        (ids,),
+    ):
+        if str(key) != names.get(str(actor)):
+            used.add(str(actor))
+    return used
+
+
+def _last_ids(c: sqlite3.Connection) -> dict[str, int]:
+    return {
+        t: int(c.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0])
+        for t in ("annotation_events", "gold_events", "actor_events")
+    }
+
+
+def _drop(db: Handle, cands: dict[str, set[str]], record: str | None, batch: int = 500) -> int:
+    """Remove the candidates nothing refers to: the scan is a read (no write lock), then each
+    short transaction checks only what was written since. ``record``: the import run whose undo
+    records a ``delete`` event per removed actor (None: merge applying standing removals)."""
+    with db.read() as c:
+        existing = {
+            str(r[0])
+            for r in c.execute(
+                "SELECT id FROM actors WHERE id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(sorted(cands)).decode(),),
+            )
+        }
+    cands = {a: o for a, o in cands.items() if a in existing}
+    if not cands:
+        return 0
+    with db.snapshot() as c:  # one consistent read
+        seen = _last_ids(c)
+        unused = sorted(set(cands) - _referenced(c, cands, {}))
+    removed = 0
+    for k in range(0, len(unused), batch):
+        with db.tx() as c:
+            part = {a: cands[a] for a in unused[k : k + batch]}
+            gone = sorted(set(part) - _referenced(c, part, seen))
+            for actor in gone:
+                if record is not None:
+                    name = c.execute("SELECT name FROM actors WHERE id = ?", (actor,)).fetchone()
+                    row = c.execute("SELECT max(ts) FROM actor_events").fetchone()
+                    c.execute(
+                        "INSERT INTO actor_events(uid, ts, op, actor_id, arg, origin) "
+                        "VALUES (?, ?, 'delete', ?, ?, ?)",
+                        (
+                            uuid.uuid4().hex,
+                            stamp_after(row[0] if row else None),
+                            actor,
+                            dumps({"name": None if name is None else name[0], "run": record}),
+                            f"undo-import:{record}",
+                        ),
+                    )
+                c.execute("DELETE FROM actor_aliases WHERE actor_id = ?", (actor,))
+                c.execute("DELETE FROM actors WHERE id = ?", (actor,))
+            removed += len(gone)
+    return removed
+
+
+def drop_unused_actors(db: Handle, actor_ids: Sequence[str], run_id: str) -> int:
+    """After ``undo-import RUN``: remove the actors the run created that nothing uses any more,
+    each recorded as a replicated ``delete`` actor event. Returns how many were removed."""
+    ignore = {f"import:{run_id}", f"undo-import:{run_id}"}
+    return _drop(db, {a: ignore for a in actor_ids}, run_id)
+
+
+def drop_deleted_actors(db: Handle) -> int:
+    """Apply the standing ``delete`` actor events (not undone) again: their actors, if present
+    (brought back by a merge) and used by nothing, are removed. Merge calls it at its end."""
+    with db.read() as c:
+        rows = c.execute(
+            "SELECT e.actor_id, e.arg FROM actor_events e WHERE e.op = 'delete' AND NOT EXISTS "
+            "(SELECT 1 FROM actor_events u WHERE u.op = 'undo' AND u.undoes = e.uid) "
+            "AND e.actor_id IN (SELECT id FROM actors)"
+        ).fetchall()
+    cands: dict[str, set[str]] = {}
+    for actor, arg in rows:
+        run = str(orjson.loads(arg).get("run")) if arg else ""
+        cands.setdefault(str(actor), set()).update({f"import:{run}", f"undo-import:{run}"})
+    return _drop(db, cands, None)
 
 
 def add_actor_with_id(c: sqlite3.Connection, actor_id: str, name: str, created_by: str) -> None:
