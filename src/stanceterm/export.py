@@ -926,7 +926,7 @@ def _apply(store: Store, run_id: str, result: LabelsResult, *, force: bool, batc
     """Apply the staged records in short write transactions whose size adapts to the machine
     (each aims at :data:`APPLY_TX_SECONDS`). Between two transactions annotators get a window
     of at least half the last one's length (20 ms at most): the next batch is planned then,
-    from a read without the write lock (:meth:`~stanceterm.store.labels.ImportRuns.plan_batch`),
+    from a read without the write lock (:meth:`~stanceterm.store.imports.ImportRuns.plan_batch`),
     and the rest of the window, if any, is slept."""
     imports = store.imports
     stamp = now()

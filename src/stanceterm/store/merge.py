@@ -33,7 +33,8 @@ from stanceterm.store.actors import (
 from stanceterm.store.base import Handle
 from stanceterm.store.clusters import split_in
 from stanceterm.store.gold import resolve_gold
-from stanceterm.store.labels import actor_map_in, drop_deleted_actors, resolve_label
+from stanceterm.store.imports import drop_deleted_actors
+from stanceterm.store.labels import actor_map_in, resolve_label
 from stanceterm.store.models import (
     ANN_COLS,
     ANN_COLS_NO_PROVENANCE,
