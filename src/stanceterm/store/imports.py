@@ -55,6 +55,10 @@ _STAGE_COLS = (
 )
 
 
+#: new actors created per write transaction (each a few rows: short even on a loaded machine)
+ACTOR_BATCH = 100
+
+
 def _ordered_uids(n: int) -> list[str]:
     """``n`` event uids as unique as uuid4's hex (32 hex digits, 64 random bits), but in
     increasing order: the clock in nanoseconds plus a counter, then random bits. A bulk import
@@ -121,9 +125,9 @@ class ImportRuns:
         short transaction. An ``applying`` run of the same file content is resumed: returns
         (run id, resumed)."""
         created: list[str] = []
-        for k in range(0, len(new_actors), 500):  # short transactions here too
+        for k in range(0, len(new_actors), ACTOR_BATCH):  # short transactions here too
             with self._db.tx() as c:
-                for actor_id, name, by in new_actors[k : k + 500]:
+                for actor_id, name, by in new_actors[k : k + ACTOR_BATCH]:
                     row = c.execute("SELECT name FROM actors WHERE id = ?", (actor_id,)).fetchone()
                     if row is not None and str(row[0]) != name.strip():
                         raise StoreError(
@@ -133,6 +137,8 @@ class ImportRuns:
                     if row is None:
                         add_actor_with_id(c, actor_id, name, by)
                         created.append(actor_id)
+            # keep the WAL short, so that an annotator's commit never runs the checkpoint
+            self._db.checkpoint_passive()
         with self._db.tx() as c:
             row = c.execute(
                 "SELECT id FROM import_runs WHERE digest = ? AND status = 'applying' "
@@ -321,6 +327,7 @@ class ImportRuns:
                     )
                     restored += 1
                 last = int(events[-1][0])
+            self._db.checkpoint_passive()
         self.removed_actors = drop_unused_actors(self._db, self._created_actors(run_id), run_id)
         with self._db.tx() as c:
             c.execute(
