@@ -237,3 +237,37 @@ def test_undo_import_removes_the_actors_it_created_that_nothing_else_uses(
     p = run("--db", db, "merge", replica, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "Zorg Alpha" not in _actors(db) and "Zorg Beta" in _actors(db)
+
+
+# --------------------------------------------------------------------------- planned outside the lock
+
+
+def test_a_batch_planned_before_another_write_is_planned_again(tmp_path: Path) -> None:
+    """A batch is planned from a read; when another connection commits before it is written
+    (an annotator saving that very label), it is planned again inside the write transaction,
+    so the newer label is kept, not overwritten by the plan."""
+    from stanceterm.store import Annotation, Store
+    from tests.conftest import demo_db
+
+    s = demo_db(tmp_path / "p.db")
+    sid = next(iter(s.corpus.iter_sentence_rows()))[1]
+    imports = s.imports
+    imports.stage_begin()
+    imports.stage(
+        [(1, sid, "alice", "done", '["arms_deal"]', "[]", None, None,
+          "2026-01-01T00:00:00.000000Z", "2026-01-02T00:00:00.000000Z", None)]
+    )  # fmt: skip
+    imports.stage_done()
+    run_id, _ = imports.start("f.jsonl", "digest", 1, [])
+    stamp = "2026-01-03T00:00:00.000000Z"
+    plan = imports.plan_batch(None, 10, force=False, stamp=stamp)
+    assert plan is not None and plan.written == 1  # nothing stored yet: the record would win
+    other = Store.open(str(tmp_path / "p.db"))
+    saved = other.labels.save(Annotation(sid, "alice", "done", ("sanctions",)))  # now: newer
+    other.close()
+    done = imports.write_batch(run_id, plan)
+    assert (done.written, done.kept) == (0, 1)
+    got = s.labels.get(sid, "alice")
+    assert got is not None and got.claims == ("sanctions",) and got.updated_at == saved.updated_at
+    imports.stage_end()
+    s.close()
