@@ -41,10 +41,10 @@ from stanceterm.schema import (
     check_annotator_name,
     describe_error,
 )
-from stanceterm.segment import normalize
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
 from stanceterm.store.models import SKEW_TOLERANCE_S
+from stanceterm.textkey import normalize
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
