@@ -397,6 +397,29 @@ WHEN NEW.text_key IS NULL BEGIN
 END;
 """
 
+#: v13 (labelsio: undo-import removes the actors it created, issue 12 §5): ``import_runs.actors``
+#: lists the actors a run created (JSON ids); ``actor_events`` takes the ``delete`` operation
+#: (rebuilt: SQLite cannot change a CHECK in place), a replicated removal of an actor that
+#: nothing uses any more (store/labels.py, ``drop_unused_actors``).
+_V13 = """
+ALTER TABLE import_runs ADD COLUMN actors TEXT;
+CREATE TABLE actor_events_v13 (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    ts TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('rename', 'alias', 'merge', 'undo', 'delete')),
+    actor_id TEXT NOT NULL,
+    arg TEXT,
+    made_by TEXT,
+    undoes TEXT,
+    origin TEXT
+);
+INSERT INTO actor_events_v13(id, uid, ts, op, actor_id, arg, made_by, undoes, origin)
+SELECT id, uid, ts, op, actor_id, arg, made_by, undoes, origin FROM actor_events;
+DROP TABLE actor_events;
+ALTER TABLE actor_events_v13 RENAME TO actor_events;
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, _V1),
@@ -411,6 +434,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (10, _V10),
     (11, _V11),
     (12, _V12),
+    (13, _V13),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
