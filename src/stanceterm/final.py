@@ -308,9 +308,9 @@ def _cell(value: str | None) -> str:
 
 
 def _write_jsonl(f: IO[bytes], rows: Iterator[FinalRow], names: Mapping[str, str]) -> None:
+    write, dumps, nl = f.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     for row in rows:
-        f.write(orjson.dumps(record(row, names)))
-        f.write(b"\n")
+        write(dumps(record(row, names), option=nl))
 
 
 def _write_csv(f: IO[bytes], rows: Iterator[FinalRow], names: Mapping[str, str]) -> None:
