@@ -161,8 +161,9 @@ class _StanceRenderer:
     """Stored stances JSON -> exported fragment (actor ids resolved to names), memoised.
 
     Many rows share the same stances, so rendering is cached; the cache is bounded (``limit``
-    entries, emptied when full; each entry is stored tightly: a few MB whatever the export). Claims JSON from the
-    DB is already canonical and is spliced in as an :class:`orjson.Fragment` without re-parsing.
+    entries, emptied when full; each entry stored tightly: a few MB whatever the export).
+    Claims JSON from the DB is already canonical and is spliced in as an
+    :class:`orjson.Fragment` without re-parsing.
     """
 
     def __init__(self, names: dict[str, str], limit: int = 20_000) -> None:
