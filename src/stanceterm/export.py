@@ -34,6 +34,7 @@ from stanceterm.actors import alias_key
 from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
+from stanceterm.textkey import normalize
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
