@@ -564,12 +564,7 @@ def _canonical_ts(where: str, field: str, value: str | None) -> str | None:
 
 
 def _same_text(given: str, stored: str) -> bool:
-    if given == stored:
-        return True
-    # imported here: an export does not load the segmenter (pysbd) to start
-    from stanceterm.segment import normalize
-
-    return normalize(given) == normalize(stored)
+    return given == stored or normalize(given) == normalize(stored)
 
 
 def import_labels(
