@@ -135,6 +135,26 @@ def atomic_output(target: str | Path) -> Iterator[IO[bytes]]:
 
 # --------------------------------------------------------------------------- writers
 
+#: rows per fetch from SQLite (one statement: the export reads one snapshot)
+FETCH_ROWS = 10_000
+#: writers end each line with its newline (orjson appends it: no copy of the line)
+NL = orjson.OPT_APPEND_NEWLINE
+
+
+def _tight(data: bytes) -> bytes:
+    """A copy of orjson's output in a buffer of its own size: orjson returns bytes whose buffer
+    is over-allocated (kilobytes for a short line), which a long-lived cache would keep."""
+    return memoryview(data).tobytes()
+
+
+@dataclass
+class ExportCounts:
+    """What an export wrote, and the drafts its status filter left out (counted in the same
+    pass over the labels: no second query for the hint of issue 12 §6)."""
+
+    lines: int = 0
+    drafts_left_out: int = 0
+
 
 def _stances(raw: str, names: dict[str, str]) -> list[dict[str, str]]:
     return [
@@ -151,8 +171,10 @@ def _stances(raw: str, names: dict[str, str]) -> list[dict[str, str]]:
 class _StanceRenderer:
     """Stored stances JSON -> exported fragment (actor ids resolved to names), memoised.
 
-    Many rows share the same stances, so rendering is cached (bounded); claims JSON from the DB is
-    already canonical and is spliced in as an :class:`orjson.Fragment` without re-parsing.
+    Many rows share the same stances, so rendering is cached; the cache is bounded (``limit``
+    entries, emptied when full; each entry stored tightly: a few MB whatever the export).
+    Claims JSON from the DB is already canonical and is spliced in as an
+    :class:`orjson.Fragment` without re-parsing.
     """
 
     def __init__(self, names: dict[str, str], limit: int = 20_000) -> None:
@@ -167,60 +189,74 @@ class _StanceRenderer:
         if frag is None:
             if len(self.cache) >= self.limit:
                 self.cache.clear()
-            frag = orjson.Fragment(orjson.dumps(_stances(raw, self.names)))
+            frag = orjson.Fragment(_tight(orjson.dumps(_stances(raw, self.names))))
             self.cache[raw] = frag
         return frag
 
 
-def annotation_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+def _label_query(filters: Filters) -> tuple[tuple[str, ...], bool]:
+    """The statuses to read for ``filters`` and whether drafts are read only to be counted:
+    when the filter names statuses without ``draft``, the drafts come in the same pass, are
+    counted (the hint) and not written."""
+    statuses = tuple(filters.statuses)
+    count_drafts = bool(statuses) and "draft" not in statuses
+    return ((*statuses, "draft") if count_drafts else statuses), count_drafts
+
+
+def annotation_lines(
+    store: Store, filters: Filters = Filters(), counts: ExportCounts | None = None
+) -> Iterator[bytes]:
+    """Annotation lines, in sentence order, then annotator: one SQL pass with the sentence
+    pre-joined, fetched in large batches; each line is written as soon as it is made (a batch
+    of lines held back would hold orjson's over-allocated buffers)."""
+    counts = counts if counts is not None else ExportCounts()
     render = _StanceRenderer(store.actors.names())
     dumps, fragment = orjson.dumps, orjson.Fragment
-    for (
-        sid,
-        aid,
-        text,
-        annotator,
-        status,
-        claims,
-        stances,
-        prop,
-        note,
-        created,
-        updated,
-        suggested,
-    ) in store.labels.iter_rows(
-        annotators=filters.annotators, statuses=filters.statuses, articles=filters.articles
+    statuses, count_drafts = _label_query(filters)
+    drafts = 0
+    for rows in store.labels.iter_row_batches(
+        annotators=filters.annotators,
+        statuses=statuses,
+        articles=filters.articles,
+        batch=FETCH_ROWS,
     ):
-        if status == "skipped":  # missing data: what was tagged before stays in the history only
-            claims, stances = "[]", "[]"
-        record = {
-            "schema_version": SCHEMA_VERSION,
-            "sentence_id": sid,
-            "article_id": aid,
-            "text": text,
-            "annotator": annotator,
-            "status": status,
-            "claims": fragment(claims),
-            "stances": render(stances),
-            "propagated_from": prop,
-            "note": note,
-            "created_at": created,
-            "updated_at": updated,
-        }
-        if suggested is not None:  # provenance; absent: no suggestion was shown (typed)
-            record["suggested"] = fragment(suggested)
-        yield dumps(record)
-
-
-def left_out_drafts(store: Store, filters: Filters) -> int:
-    """How many drafts (labels changed but never accepted) ``filters`` leaves out of an export:
-    0 when its statuses include ``draft``."""
-    if "draft" in filters.statuses:
-        return 0
-    rows = store.labels.iter_rows(
-        annotators=filters.annotators, statuses=("draft",), articles=filters.articles
-    )
-    return sum(1 for _ in rows)
+        for (
+            sid,
+            aid,
+            text,
+            annotator,
+            status,
+            claims,
+            stances,
+            prop,
+            note,
+            created,
+            updated,
+            suggested,
+        ) in rows:
+            if count_drafts and status == "draft":
+                drafts += 1
+                continue
+            if status == "skipped":  # missing data: what was tagged before stays in the history
+                claims, stances = "[]", "[]"
+            record = {
+                "schema_version": SCHEMA_VERSION,
+                "sentence_id": sid,
+                "article_id": aid,
+                "text": text,
+                "annotator": annotator,
+                "status": status,
+                "claims": fragment(claims),
+                "stances": render(stances),
+                "propagated_from": prop,
+                "note": note,
+                "created_at": created,
+                "updated_at": updated,
+            }
+            if suggested is not None:  # provenance; absent: no suggestion was shown (typed)
+                record["suggested"] = fragment(suggested)
+            yield dumps(record, option=NL)
+    counts.drafts_left_out = drafts
 
 
 DRAFTS_HINT = (
@@ -229,22 +265,35 @@ DRAFTS_HINT = (
 )
 
 
-def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+def sentence_lines(
+    store: Store, filters: Filters = Filters(), counts: ExportCounts | None = None
+) -> Iterator[bytes]:
     """One line per sentence with its annotations (annotations are matched by a merge walk)."""
+    counts = counts if counts is not None else ExportCounts()
     names = store.actors.names()
+    render = _StanceRenderer(names)
+    statuses, count_drafts = _label_query(filters)
+    drafts = 0
     anns = store.labels.iter_rows(
-        annotators=filters.annotators, statuses=filters.statuses, articles=filters.articles
+        annotators=filters.annotators,
+        statuses=statuses,
+        articles=filters.articles,
+        batch=FETCH_ROWS,
     )
     pending = next(anns, None)
     # Both streams are in sentence order: walk them together instead of a query per sentence.
     for _seq, sid, aid, idx, text, cluster in store.corpus.iter_sentence_rows(
-        articles=filters.articles
+        articles=filters.articles, batch=FETCH_ROWS
     ):
         mine: list[dict[str, Any]] = []
         while pending is not None and pending[0] == sid:
             _, _, _, annotator, status, claims, stances, prop, note, _created, updated = pending[
                 :11
             ]
+            pending = next(anns, None)
+            if count_drafts and status == "draft":
+                drafts += 1
+                continue
             if status == "skipped":  # missing data (as in annotation_lines)
                 claims, stances = "[]", "[]"
             mine.append(
@@ -252,13 +301,12 @@ def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes
                     "annotator": annotator,
                     "status": status,
                     "claims": orjson.loads(claims),
-                    "stances": _stances(stances, names),
+                    "stances": render(stances),
                     "propagated_from": prop,
                     "note": note,
                     "updated_at": updated,
                 }
             )
-            pending = next(anns, None)
         yield orjson.dumps(
             {
                 "schema_version": SCHEMA_VERSION,
@@ -268,17 +316,22 @@ def sentence_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes
                 "text": text,
                 "cluster_id": cluster,
                 "annotations": mine,
-            }
+            },
+            option=NL,
         )
+    counts.drafts_left_out = drafts
 
 
-def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+def gold_lines(
+    store: Store, filters: Filters = Filters(), counts: ExportCounts | None = None
+) -> Iterator[bytes]:
     """One line per sentence with a gold record: the gold labels (actor names resolved), the
     adjudicator, the decision time and the annotators' versions it was made from (``sources``,
     each with the ``updated_at`` that identifies the version). Only ``--article`` filters gold.
     A copy of a dedup cluster carries the decision made on its representative, marked with
     ``propagated_from`` (a cluster is one unit)."""
     names = store.actors.names()
+    render = _StanceRenderer(names)
     for (
         sid,
         aid,
@@ -315,18 +368,21 @@ def gold_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
                 "text": text,
                 "status": status,
                 "claims": orjson.loads(claims),
-                "stances": _stances(stances, names),
+                "stances": render(stances),
                 "adjudicator": adj,
                 "chosen_from": chosen,
                 "sources": srcs,
                 "note": note,
                 "decided_at": updated,
                 "propagated_from": propagated_from,
-            }
+            },
+            option=NL,
         )
 
 
-def gold_history_lines(store: Store, filters: Filters = Filters()) -> Iterator[bytes]:
+def gold_history_lines(
+    store: Store, filters: Filters = Filters(), counts: ExportCounts | None = None
+) -> Iterator[bytes]:
     """One line per gold event (``export --kind gold --history``), by sentence then (ts, uid):
     the adjudicator, the time, the action (``decide``, ``undo``, ``restore``), the decision made
     (``labels``, null when the gold was removed) and the one replaced (``replaced``), the event
@@ -372,11 +428,14 @@ def gold_history_lines(store: Store, filters: Filters = Filters()) -> Iterator[b
                 "undoes": ev["undoes"],
                 "origin": ev["origin"],
                 "standing": standing[ev["sentence_id"]] == f"{ev['ts']}\x1f{ev['uid'] or ''}",
-            }
+            },
+            option=NL,
         )
 
 
-WRITERS: dict[str, Callable[[Store, Filters], Iterator[bytes]]] = {
+#: kind -> writer: ``writer(store, filters, counts)`` yields lines, each ending with b"\\n"
+Writer = Callable[[Store, Filters, ExportCounts], Iterator[bytes]]
+WRITERS: dict[str, Writer] = {
     "annotations": annotation_lines,
     "sentences": sentence_lines,
     "gold": gold_lines,
@@ -384,16 +443,24 @@ WRITERS: dict[str, Callable[[Store, Filters], Iterator[bytes]]] = {
 }
 
 
-def export(store: Store, kind: str, out: str | Path, filters: Filters = Filters()) -> int:
-    """Write ``kind`` records to ``out`` (or stdout for '-'); returns the number of lines."""
+def export(
+    store: Store,
+    kind: str,
+    out: str | Path,
+    filters: Filters = Filters(),
+    counts: ExportCounts | None = None,
+) -> int:
+    """Write ``kind`` records to ``out`` (or stdout for '-'); returns the number of lines.
+    ``counts`` (if given) also gets the drafts that ``filters`` left out."""
+    counts = counts if counts is not None else ExportCounts()
     writer = WRITERS[kind]
-    n = 0
     with atomic_output(out) as f:
         write = f.write
-        for line in writer(store, filters):
+        n = 0
+        for line in writer(store, filters, counts):
             write(line)
-            write(b"\n")
             n += 1
+    counts.lines = n
     return n
 
 

@@ -457,6 +457,21 @@ class Labels:
         """Stream (sentence_id, article_id, text, annotator, status, claims_json, stances_json,
         propagated_from, note, created_at, updated_at, suggested_json) in sentence order, then
         annotator."""
+        for rows in self.iter_row_batches(
+            annotators=annotators, statuses=statuses, articles=articles, batch=batch
+        ):
+            yield from rows
+
+    def iter_row_batches(
+        self,
+        *,
+        annotators: Sequence[str] = (),
+        statuses: Sequence[str] = (),
+        articles: Sequence[str] = (),
+        batch: int = 10_000,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of :meth:`iter_rows` in lists of up to ``batch`` (one statement, so one
+        snapshot of the DB; the export's single pass: labels with their sentence pre-joined)."""
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
         for col, values in (
@@ -473,7 +488,10 @@ class Labels:
             f"JOIN sentences s ON s.id = a.sentence_id WHERE {' AND '.join(where)} "
             "ORDER BY s.seq, a.annotator"
         )
-        yield from self._db.stream(sql, params, batch)
+        with self._db.read() as c:
+            cur = c.execute(sql, params)
+            while rows := cur.fetchmany(batch):
+                yield rows
 
     def iter_reliability_rows(
         self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 5000
