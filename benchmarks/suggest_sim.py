@@ -8,7 +8,7 @@ curve is measured on it and nothing is tuned on it.
 
 What it measures, as the tool runs:
 - replay: labels arrive in order; the model is retrained when the background trainer would
-  (``suggest.retrain_due``: 25 new labels, or 10% more, from ``--min-labels`` 50); each headline
+  (``suggest_trainer.retrain_due``: 25 new labels, or 10% more, from ``--min-labels`` 50); each headline
   is suggested by the model of the moment, before its label is known;
 - keys per headline, without suggestions: ``0`` for no claim, else one digit per claim + Enter;
   with: ``A`` (one key: take the suggestion, done, next) when the suggestion is exactly right,
@@ -35,7 +35,7 @@ from typing import Any
 
 from _common import ROOT, result
 
-from stanceterm import suggest
+from stanceterm import suggest, suggest_trainer
 
 DATA = ROOT / "benchmarks" / "data" / "reuters21578-titles.jsonl.xz"
 #: Reuters topic -> claim type. Anything else is not a claim.
@@ -105,10 +105,10 @@ def replay(
         labelled = i + 1
         trained_on = model.n_train if model is not None else 0
         if labelled >= min_labels and (
-            model is None or suggest.retrain_due(labelled, trained_on, every)
+            model is None or suggest_trainer.retrain_due(labelled, trained_on, every)
         ):
             t0 = time.perf_counter()
-            model = suggest.train(stream[:labelled], CLAIMS, "bench", seed=0)
+            model = suggest_trainer.train(stream[:labelled], CLAIMS, "bench", seed=0)
             retrain_s += time.perf_counter() - t0
             retrains += 1
     n = len(stream)
@@ -130,7 +130,7 @@ def curve(
 ) -> list[tuple[int, float, float]]:
     out = []
     for size in sizes:
-        model = suggest.train(train[:size], CLAIMS, "bench", seed=0)
+        model = suggest_trainer.train(train[:size], CLAIMS, "bench", seed=0)
         preds = model.predict([e.text for e in test])
         tp = fp = fn = ex = 0
         for e, p in zip(test, preds, strict=True):
@@ -163,9 +163,9 @@ print(json.dumps({'before_mb': before, 'after_mb': rss()}))
 
 
 def rss_added(train: list[suggest.Example], size: int, tmp: Path) -> tuple[float, float]:
-    model = suggest.train(train[:size], CLAIMS, "bench", seed=0)
+    model = suggest_trainer.train(train[:size], CLAIMS, "bench", seed=0)
     db = tmp / "rss.db"
-    suggest.save_model(model, suggest.model_path(db))
+    suggest_trainer.save_model(model, suggest.model_path(db))
     texts = [e.text for e in train[size : size + 30]]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     out = subprocess.run(
@@ -193,8 +193,8 @@ def keypress_db(train: list[suggest.Example], n: int, work: Path) -> Path:
     )
     store.set_label_schema(schema)
     store.close()
-    model = suggest.train(train[n : n + 5000], CLAIMS, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(path))
+    model = suggest_trainer.train(train[n : n + 5000], CLAIMS, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(path))
     return path
 
 
@@ -298,7 +298,7 @@ def main() -> None:
     times, cpu = [], []
     for _ in range(3):
         t0, c0 = time.perf_counter(), time.process_time()
-        suggest.train(train[:n], CLAIMS, "bench", seed=0)
+        suggest_trainer.train(train[:n], CLAIMS, "bench", seed=0)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     med, best = statistics.median(times), min(times)

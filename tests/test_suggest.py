@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stanceterm import suggest
+from stanceterm import suggest, suggest_eval, suggest_trainer
 from stanceterm.suggest import Example
 from tests.conftest import SUGGEST_CLAIMS as CLAIMS
 from tests.conftest import suggest_corpus as corpus
@@ -67,8 +67,8 @@ def test_training_label_rule_gold_then_agreed_then_single_done() -> None:
 
 def test_training_is_deterministic_and_learns_the_corpus() -> None:
     data = corpus()
-    a = suggest.train(data, CLAIMS, "fp", seed=0, trained_at="2026-01-01T00:00:00Z")
-    b = suggest.train(data, CLAIMS, "fp", seed=0, trained_at="2026-01-01T00:00:00Z")
+    a = suggest_trainer.train(data, CLAIMS, "fp", seed=0, trained_at="2026-01-01T00:00:00Z")
+    b = suggest_trainer.train(data, CLAIMS, "fp", seed=0, trained_at="2026-01-01T00:00:00Z")
     probe = [
         "Russia wants to buy shells and rockets from North Korea.",
         "Le Kremlin a démenti ces informations.",
@@ -88,10 +88,10 @@ def test_training_is_deterministic_and_learns_the_corpus() -> None:
 
 
 def test_model_file_round_trip_and_schema_change(tmp_path: Path) -> None:
-    model = suggest.train(corpus(), CLAIMS, "fp-1", seed=0)
+    model = suggest_trainer.train(corpus(), CLAIMS, "fp-1", seed=0)
     path = suggest.model_path(tmp_path / "team.db")
     assert path.name == "team.db.suggest-model"
-    suggest.save_model(model, path)
+    suggest_trainer.save_model(model, path)
     loaded = suggest.load_model(path, "fp-1")
     assert loaded is not None and loaded.model_id == model.model_id
     assert loaded.predict(["Le Kremlin a nié."]) == model.predict(["Le Kremlin a nié."])
@@ -104,7 +104,7 @@ def test_model_file_round_trip_and_schema_change(tmp_path: Path) -> None:
 def test_evaluate_reports_per_claim_scores_and_a_learning_curve() -> None:
     data = corpus() * 3  # 60 examples, so the curve has its 50-label point
     data = [Example(f"{e.sentence_id}#{i}", e.text, e.claims) for i, e in enumerate(data)]
-    ev = suggest.evaluate(data, CLAIMS, folds=3, seed=0, curve_sizes=(10, 20))
+    ev = suggest_eval.evaluate(data, CLAIMS, folds=3, seed=0, curve_sizes=(10, 20))
     assert ev.n == 60 and ev.folds == 3
     by = {s.claim: s for s in ev.claims}
     assert by["arms_deal"].support == 24 and by["denial"].support == 18
@@ -113,11 +113,11 @@ def test_evaluate_reports_per_claim_scores_and_a_learning_curve() -> None:
     assert [size for size, _f1, _exact in ev.curve] == [10, 20, 40]
     assert 0.0 <= ev.exact <= 1.0
     with pytest.raises(suggest.SuggestError):
-        suggest.evaluate(data[:2], CLAIMS, folds=5)
+        suggest_eval.evaluate(data[:2], CLAIMS, folds=5)
 
 
 def test_anchoring_and_blind_units() -> None:
-    a = suggest.anchoring(
+    a = suggest_eval.anchoring(
         [(["x"], ["x"]), (["x"], ["x"]), ([], ["x"])], [(["x"], ["x"]), ([], ["x"])]
     )
     assert (a.with_share, a.without_share) == (2 / 3, 1 / 2)
@@ -213,8 +213,8 @@ def test_cli_train_status_evaluate_and_blind_sample(tmp_path: Path) -> None:
 def test_model_of_another_schema_is_ignored_and_deleted_by_the_trainer(tmp_path: Path) -> None:
     db = tmp_path / "team.db"
     _team_db(db)
-    model = suggest.train(corpus(), CLAIMS, "some-other-schema", seed=0)
-    suggest.save_model(model, suggest.model_path(db))
+    model = suggest_trainer.train(corpus(), CLAIMS, "some-other-schema", seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
     r = _cli(db, "suggest", "--status")
     assert "model: a model of another label schema (ignored)" in r.stdout
     # one trainer pass (min-labels above the data: it only cleans up)
@@ -239,13 +239,13 @@ def test_one_background_trainer_per_db(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the trainer did not train"
             assert first.poll() is None
             time.sleep(0.2)
-        assert suggest.trainer_running(db)
+        assert suggest_trainer.trainer_running(db)
         second = _cli(db, "suggest", "--trainer", "--min-labels", "10")
         assert second.returncode == 3 and "another trainer" in second.stderr
     finally:
         first.terminate()
         first.wait(30)
-    assert not suggest.trainer_running(db)
+    assert not suggest_trainer.trainer_running(db)
     model = suggest.load_model(suggest.model_path(db))
     assert model is not None and model.n_train == 20
 
@@ -284,8 +284,8 @@ def test_numpy_prediction_equals_scikit_learn() -> None:
     import numpy as np
 
     data = corpus()
-    model = suggest.train(data, CLAIMS, "fp", seed=0)
-    vectorizer, heads = suggest._fit(data, CLAIMS, 0)
+    model = suggest_trainer.train(data, CLAIMS, "fp", seed=0)
+    vectorizer, heads = suggest_trainer._fit(data, CLAIMS, 0)
     probe = [
         "Moscou  achèterait\tdes OBUS à Pyongyang.",
         "A",
@@ -345,14 +345,14 @@ def test_start_trainer_spawns_the_dbs_trainer_as_annotate_does(tmp_path: Path) -
 
     db = tmp_path / "team.db"
     _team_db(db)
-    pid = suggest.start_trainer(db, None, every=5, min_labels=10)
+    pid = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
     try:
         deadline = time.monotonic() + 120
         while not suggest.model_path(db).exists():
             assert time.monotonic() < deadline, "the trainer did not train"
             time.sleep(0.2)
-        assert suggest.trainer_running(db)
-        second = suggest.start_trainer(db, None, every=5, min_labels=10)
+        assert suggest_trainer.trainer_running(db)
+        second = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
         deadline = time.monotonic() + 60
         while True:  # the second one finds the lock taken and exits (code 3)
             done, status = os.waitpid(second, os.WNOHANG)
@@ -364,7 +364,7 @@ def test_start_trainer_spawns_the_dbs_trainer_as_annotate_does(tmp_path: Path) -
     finally:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
-    assert not suggest.trainer_running(db)
+    assert not suggest_trainer.trainer_running(db)
 
 
 def test_annotate_refuses_a_bad_suggester_or_order_in_one_line(tmp_path: Path) -> None:

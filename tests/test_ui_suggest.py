@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stanceterm import suggest
+from stanceterm import suggest, suggest_trainer
 from stanceterm.store import Store
 from stanceterm.ui.app import AnnotateApp
 from stanceterm.ui.screens.annotate import AnnotateScreen
@@ -55,8 +55,8 @@ async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
     store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
     schema = store.label_schema()
     assert schema is not None
-    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(db))
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
     seqs = {s.id: s.seq for s in (store.corpus.sentence(f"p:{i}") for i in range(5)) if s}
     store.team.write_assignments({"alice": list(seqs.values()), "bob": [seqs["p:2"]]})
     store.suggest.set_blind(["p:3"], seed=0)
@@ -153,8 +153,8 @@ async def test_order_uncertain_walks_the_least_sure_first(tmp_path: Path) -> Non
     store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
     schema = store.label_schema()
     assert schema is not None
-    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(db))
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
     rows = [(i, f"p:{i}", t) for i, t in enumerate(PROBES)]
     want = suggest.uncertain_order(model, rows)
     assert want != [r[1] for r in rows]  # the test means something: not document order
@@ -200,8 +200,8 @@ async def test_no_suggestion_where_another_annotator_labelled_the_sentence(tmp_p
     schema = store.label_schema()
     assert schema is not None
     store.labels.save(Annotation("p:0", "bob", "done", ("arms_deal",)))
-    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(db))
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
     app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
     async with app.run_test(size=SIZE) as pilot:

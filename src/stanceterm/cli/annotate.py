@@ -117,6 +117,7 @@ def _live_suggestions(
     app: AppContext, use: bool, on_overlap: bool, spec: str | None, order: str
 ) -> Any:  # suggest block (issue 18)
     from stanceterm import suggest as sg
+    from stanceterm.suggest_trainer import start_trainer
 
     if not use:
         if order == "uncertain":
@@ -134,7 +135,7 @@ def _live_suggestions(
             fail(str(exc))
     elif store.path != ":memory:":
         explicit = resolve_schema(app.schema_flag, app.settings)
-        sg.start_trainer(store.path, None if explicit is None else str(explicit), 25, 50)
+        start_trainer(store.path, None if explicit is None else str(explicit), 25, 50)
     return sg.LiveSuggestions(
         store.path, schema.fingerprint, schema.claim_ids, plugin=plugin, on_overlap=on_overlap
     )
