@@ -422,3 +422,53 @@ def test_actor_counts_by_claim(store: Any) -> None:
         Annotation("a:1", "eve", "flagged", ("denial",), (Stance("denial", "ru", "oppose"),))
     )
     assert store.suggest.actor_counts_by_claim() == {"denial": {"ru": 2}}
+
+
+def test_prediction_memory_does_not_grow_with_the_vocabulary() -> None:
+    """A model trained on 10k labels has up to 100k n-grams: predicting a batch (the
+    ``--order uncertain`` walk predicts 2,000 at a time, the screen 30) must not build dense
+    rows of the whole vocabulary (2,000 x 100k float32 = 800 MB)."""
+    import tracemalloc
+
+    import numpy as np
+
+    small = suggest_trainer.train(corpus(), CLAIMS, "fp", seed=0)
+    n_features = 100_000
+    vocab = dict(small.vocab)
+    for i in range(n_features - len(vocab)):  # padding n-grams no text contains
+        vocab[f"\x00{i}"] = len(vocab)
+    rng = np.random.default_rng(0)
+    idf = np.concatenate([small.idf, rng.random(n_features - len(small.idf), dtype=np.float32)])
+    coef = np.concatenate(
+        [small.coef, np.zeros((len(CLAIMS), n_features - len(small.idf)), np.float32)], axis=1
+    )
+    big = suggest.ClaimModel(
+        CLAIMS, "fp", 10_000, "now", 0, small.ngram, vocab, idf, coef, small.intercept
+    )
+    texts = [e.text for e in corpus()] * 20
+    tracemalloc.start()
+    try:
+        got = big.predict(texts)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6, f"predicting {len(texts)} sentences took {peak / 1e6:.0f} MB"
+    assert got == small.predict(texts)  # same n-grams, same weights: same probabilities
+
+
+def test_a_rare_claim_is_still_suggested() -> None:
+    """A new team's claims are rare (4 sentences of 64 here, like the demo plus a few hundred
+    more): the model must still suggest them on unseen sentences that carry them, not learn
+    that "no claim" is always the safe answer (it did: no ◌ mark ever showed)."""
+    from tests.conftest import ARMS, DENIAL, NONE
+
+    data = [Example(f"a{i}", t, ("arms_deal",)) for i, t in enumerate(ARMS[:4])]
+    data += [
+        Example(f"n{i}-{k}", f"{t} ({k})" if k else t, ())
+        for k in range(5)
+        for i, t in enumerate(DENIAL + NONE)
+    ]
+    model = suggest_trainer.train(data, ["arms_deal"], "fp", seed=0)
+    unseen = [*ARMS[6:], "Russia will buy artillery shells and rockets from North Korea."]
+    assert [suggest.suggested(p) for p in model.predict(unseen)] == [("arms_deal",)] * 3
+    assert all(suggest.suggested(p) == () for p in model.predict(NONE))

@@ -137,45 +137,64 @@ class ClaimModel:
         h = hashlib.sha256(f"{self.fingerprint}{self.n_train}{self.trained_at}".encode())
         return f"tfidf-lr:{self.n_train}@{self.trained_at[:19]}#{h.hexdigest()[:8]}"
 
-    def features(self, texts: Sequence[str]) -> Any:
-        """TF-IDF rows (dense float32, L2-normalised), exactly as the fitted vectorizer made
-        them: scikit-learn's ``char_wb`` n-grams of the lower-cased text, sublinear tf."""
+    def _row(self, text: str) -> tuple[Any, Any]:
+        """One sentence's TF-IDF row, sparse: (n-gram indices, L2-normalised float32 weights),
+        exactly as the fitted vectorizer makes it: scikit-learn's ``char_wb`` n-grams of the
+        lower-cased text, sublinear tf. Never a dense row of the whole vocabulary (a model
+        trained on 10k labels has up to 100k n-grams)."""
         import math
 
         import numpy as np
 
         lo, hi = self.ngram
-        vocab, idf = self.vocab, self.idf
-        x = np.zeros((len(texts), len(idf)), dtype=np.float32)
-        for row, text in enumerate(texts):
-            counts: dict[int, int] = {}
-            for word in _WHITE.sub(" ", text.lower()).split():
-                w = f" {word} "
-                for n in range(lo, hi + 1):
-                    offset = 0
+        vocab = self.vocab
+        counts: dict[int, int] = {}
+        for word in _WHITE.sub(" ", text.lower()).split():
+            w = f" {word} "
+            for n in range(lo, hi + 1):
+                offset = 0
+                j = vocab.get(w[offset : offset + n])
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+                while offset + n < len(w):
+                    offset += 1
                     j = vocab.get(w[offset : offset + n])
                     if j is not None:
                         counts[j] = counts.get(j, 0) + 1
-                    while offset + n < len(w):
-                        offset += 1
-                        j = vocab.get(w[offset : offset + n])
-                        if j is not None:
-                            counts[j] = counts.get(j, 0) + 1
-                    if offset == 0:  # a word shorter than n: counted once
-                        break
-            for j, c in counts.items():
-                x[row, j] = (1.0 + math.log(c)) * idf[j]
-            norm = float(np.sqrt(np.dot(x[row], x[row])))
-            if norm > 0:
-                x[row] /= norm
+                if offset == 0:  # a word shorter than n: counted once
+                    break
+        idx = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), np.float64, len(counts))
+        vals = (tf * self.idf[idx]).astype(np.float32)
+        norm = float(np.sqrt(np.dot(vals, vals)))
+        if norm > 0:
+            vals /= np.float32(norm)
+        return idx, vals
+
+    def features(self, texts: Sequence[str]) -> Any:
+        """Dense TF-IDF rows (float32), as the fitted vectorizer's ``transform(...).toarray()``
+        (tests compare the two; :meth:`predict` never builds them)."""
+        import numpy as np
+
+        x = np.zeros((len(texts), len(self.idf)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            idx, vals = self._row(text)
+            x[row, idx] = vals
         return x
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """P(claim | sentence) per sentence: the logistic link on the sparse rows (memory in
+        the sentences' n-grams, not in the vocabulary)."""
         if not texts:
             return []
         import numpy as np
 
-        z = self.features(texts) @ self.coef.T + self.intercept
+        coef_t = self.coef.T  # a view: n-grams x claims
+        z = np.empty((len(texts), len(self.claim_ids)), dtype=np.float64)
+        for i, text in enumerate(texts):
+            idx, vals = self._row(text)
+            z[i] = vals.astype(np.float64) @ coef_t[idx] if len(idx) else 0.0
+        z += self.intercept
         p = 1.0 / (1.0 + np.exp(-z))
         return [
             {c: round(float(p[i, j]), 4) for j, c in enumerate(self.claim_ids)}

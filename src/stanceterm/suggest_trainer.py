@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     from stanceterm.store import Store
 
 
+#: Each class weighted by the inverse of its frequency: claims are rare in a new team's labels,
+#: and an unweighted fit learns that "no claim" is always safe (no mark ever shows).
+CLASS_WEIGHT = "balanced"
+
+
 def train(
     examples: Sequence[Example],
     claim_ids: Sequence[str],
@@ -108,7 +113,13 @@ def _fit(examples: Sequence[Example], claim_ids: Sequence[str], seed: int) -> tu
         if positives == 0 or positives == len(y):
             heads.append(round((positives + 0.5) / (len(y) + 1.0), 4))
             continue
-        clf = LogisticRegression(C=10.0, solver="liblinear", random_state=seed, max_iter=200)
+        clf = LogisticRegression(
+            C=10.0,
+            solver="liblinear",
+            random_state=seed,
+            max_iter=200,
+            class_weight=CLASS_WEIGHT,
+        )
         clf.fit(x, y)
         heads.append(clf)
     return vectorizer, heads
