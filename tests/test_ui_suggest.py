@@ -220,3 +220,83 @@ async def test_no_suggestion_where_another_annotator_labelled_the_sentence(tmp_p
         shown = await suggestions_ready(app, pilot)
         assert shown.excluded is None and shown.claims
     store.close()
+
+
+def _status(app: AnnotateApp) -> str:
+    return str(app.screen.query_one("#status").render())  # type: ignore[attr-defined]
+
+
+@run_async
+async def test_the_status_line_says_what_a_accepts(tmp_path: Path) -> None:
+    """A new user sees no ◌ mark when the model suggests no claim, and `A` is not in the
+    footer: pressing it saved "done, no claim" without a word. The status line says what the
+    model suggests and that `A` takes it, and why there is no suggestion on an excluded unit."""
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    store.suggest.set_blind(["p:3"], seed=0)
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        assert "◌ A: arms_deal" in _status(app)
+        s.jump_to("p:4")  # "Le Kremlin a démenti ces informations." with a claim or none
+        await settle(app, pilot)
+        shown = await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        want = ", ".join(shown.claims) if shown.claims else "no claim"
+        assert f"◌ A: {want}" in _status(app)
+        s.jump_to("p:3")
+        await settle(app, pilot)
+        await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        assert "◌ none here: a blind unit" in _status(app)
+        s.jump_to("p:0")
+        await settle(app, pilot)
+        await pilot.press("A")
+        await settle(app, pilot)
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert "◌" not in _status(app)  # done: nothing left to accept
+    store.close()
+
+
+@run_async
+async def test_order_uncertain_precomputes_along_its_own_walk(tmp_path: Path) -> None:
+    """With --order uncertain the next sentence is anywhere in the queue: its suggestion must
+    be computed before the annotator gets there (the worker used to compute the next ones in
+    document order, so A found "still computing")."""
+    texts = [f"{t} ({i})" for i in range(20) for t in PROBES]  # 100 sentences
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", texts)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(
+        store, schema, "alice", suggestions=live, order="uncertain", nudge_stances=False
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if s._uncertain is not None and s.shown() is not None:
+                break
+        order = s._uncertain
+        assert order is not None and len(order) == 100
+        assert s.sentence is not None and s.sentence.id == order[0]
+        for _ in range(200):  # the worker's first pass along the walk
+            await pilot.pause(0.05)
+            if not s._suggest_running:
+                break
+        missing = [sid for sid in order[1:20] if live.get(sid) is None]
+        assert not missing, f"{len(missing)} of the next 19 not computed ahead"
+    store.close()
