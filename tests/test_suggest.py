@@ -472,3 +472,32 @@ def test_a_rare_claim_is_still_suggested() -> None:
     unseen = [*ARMS[6:], "Russia will buy artillery shells and rockets from North Korea."]
     assert [suggest.suggested(p) for p in model.predict(unseen)] == [("arms_deal",)] * 3
     assert all(suggest.suggested(p) == () for p in model.predict(NONE))
+
+
+def test_two_threads_refreshing_both_see_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The screen's suggestions worker and its --order uncertain worker both call refresh()
+    at start-up: the second must wait for the first's load, not see the file's stamp already
+    taken and the model still None ("Uncertain order: no model yet" with a model on disk)."""
+    import threading
+    import time
+
+    db = tmp_path / "team.db"
+    model = suggest_trainer.train(corpus(), CLAIMS, "fp", seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    slow_load = suggest.load_model
+
+    def load(path: Path, fingerprint: str | None = None) -> suggest.ClaimModel | None:
+        time.sleep(0.5)  # a model of 10k labels takes a while to unpickle
+        return slow_load(path, fingerprint)
+
+    monkeypatch.setattr(suggest, "load_model", load)
+    live = suggest.LiveSuggestions(str(db), "fp", CLAIMS)
+    first = threading.Thread(target=live.refresh)
+    first.start()
+    time.sleep(0.1)
+    live.refresh()
+    seen = live.model
+    first.join()
+    assert seen is not None

@@ -24,6 +24,7 @@ import importlib
 import os
 import pickle
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -372,6 +373,9 @@ class LiveSuggestions:
         self.model: Any = plugin
         self._stamp: tuple[int, int] | None = None
         self._cache: dict[str, Shown] = {}
+        # the screen's workers (suggestions ahead, the uncertain order) refresh concurrently:
+        # one loads, the others wait for its model
+        self._loading = threading.Lock()
 
     @property
     def model_id(self) -> str | None:
@@ -382,11 +386,15 @@ class LiveSuggestions:
         True when the model changed (the cache is then emptied)."""
         if self.path is None or isinstance(self.model, PluginModel):
             return False
-        stamp = file_stamp(self.path)
+        with self._loading:
+            return self._refresh(self.path)
+
+    def _refresh(self, path: Path) -> bool:
+        stamp = file_stamp(path)
         if stamp == self._stamp:
             return False
         self._stamp = stamp
-        model = None if stamp is None else load_model(self.path, self.fingerprint)
+        model = None if stamp is None else load_model(path, self.fingerprint)
         if model is not None and model.claim_ids != self.claim_ids:
             model = None
         changed = (model is None) != (self.model is None) or (
