@@ -300,3 +300,33 @@ async def test_order_uncertain_precomputes_along_its_own_walk(tmp_path: Path) ->
         missing = [sid for sid in order[1:20] if live.get(sid) is None]
         assert not missing, f"{len(missing)} of the next 19 not computed ahead"
     store.close()
+
+
+@run_async
+async def test_a_mark_that_arrives_later_is_visible(tmp_path: Path) -> None:
+    """The ◌ mark is added to a claim button after the sentence is shown (the worker computes
+    it): the button must grow to show it (it kept its width, so the mark was cut off in a real
+    terminal while the label held it)."""
+    texts = [PROBES[4]] * 40 + [PROBES[0]]  # p:40 is past the first 30 computed ahead
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", texts)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        await suggestions_ready(app, pilot)
+        assert live.get("p:40") is None
+        s.jump_to("p:40")
+        shown = await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        assert shown.claims == ("arms_deal",)
+        button = app.screen.query_one("#claim-arms_deal")
+        label = str(button.label)  # type: ignore[attr-defined]
+        assert "◌" in label
+        assert button.content_size.width >= len(label), (label, button.content_size)
+    store.close()
