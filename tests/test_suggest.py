@@ -501,3 +501,33 @@ def test_two_threads_refreshing_both_see_the_model(
     seen = live.model
     first.join()
     assert seen is not None
+
+
+def test_bias_scores_unassisted_labels_out_of_fold(tmp_path: Path) -> None:
+    """The unassisted labels were scored by a model trained on them, so they "equalled the
+    suggestion" 100% of the time (the trial's `--evaluate --bias` said effect 0.0 on 200
+    imported labels): a model that learnt a label cannot say whether the annotator agreed with
+    it. They are scored by the k-fold models that did not see them."""
+    import random
+
+    from stanceterm.schema import load_schema
+    from stanceterm.store import Annotation, Store
+    from tests.conftest import add_article
+
+    rng = random.Random(7)
+    words = ["Moscou", "Kim", "obus", "train", "sommet", "accord", "Kremlin", "satellite"]
+    texts = [
+        f"{rng.choice(words)} {rng.choice(words)} {rng.choice(words)} n°{i}" for i in range(60)
+    ]
+    db = tmp_path / "team.db"
+    with Store.open(db) as store:
+        store.set_label_schema(load_schema())
+        add_article(store, "art", texts)
+        for i in range(60):  # labels no text predicts: only memory can "agree" with them
+            claims = ("arms_deal",) if rng.random() < 0.5 else ()
+            store.labels.save(Annotation(f"art:{i}", "alice", "done", claims))
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    bias = json.loads(r.stdout)["bias"]
+    assert bias["without_suggestions"] == 60
+    assert bias["equal_without"] < 0.7, bias  # in-sample: 0.8; out of fold: about a coin

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stanceterm.suggest import CURVE_SIZES, THRESHOLD, Example, SuggestError, suggested
 from stanceterm.suggest_trainer import train
@@ -131,7 +131,7 @@ def evaluate(
 @dataclass
 class Anchoring:
     """How often labels equal the model's suggestion, on units labelled with suggestions shown
-    and on units labelled without (same model, scored afterwards)."""
+    (the suggestion shown) and on units labelled without (scored afterwards, out of fold)."""
 
     with_shown: int
     with_equal: int
@@ -165,19 +165,45 @@ def anchoring(
     return Anchoring(len(a), sum(a), len(u), sum(u))
 
 
-def store_anchoring(store: Store, model: Any, threshold: float = THRESHOLD) -> Anchoring:
+def store_anchoring(
+    store: Store,
+    examples: Sequence[Example],
+    claim_ids: Sequence[str],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    threshold: float = THRESHOLD,
+) -> Anchoring:
     """Anchoring on a DB: labels made with a suggestion shown, against the suggestion shown;
-    labels made without, against what ``model`` suggests for them now."""
+    labels made without, against what a model that never saw them suggests. Each unassisted
+    label is scored out of fold: by the model trained on the other folds of ``examples`` (the
+    training labels) than its sentence's, like the suggestion shown, which was made before the
+    label existed. A model trained on a label "agrees" with it by memory, not by text."""
+    n = len(examples)
+    if n < folds or folds < 2:
+        raise SuggestError(f"need at least {max(folds, 2)} training labels for --bias, have {n}")
+    parts = folds_of(n, folds, seed)
+    fold_of = {examples[i].sentence_id: k for k, part in enumerate(parts) for i in part}
     assisted: list[tuple[list[str], list[str]]] = []
-    plain: list[tuple[str, list[str]]] = []
-    for _sid, text, claims, sug in store.suggest.provenance_rows():
+    plain: dict[int, list[tuple[str, list[str]]]] = {}
+    for sid, text, claims, sug in store.suggest.provenance_rows():
         if sug is not None:
             assisted.append((claims, list(sug.get("claims", []))))
-        else:
-            plain.append((text, claims))
-    preds = model.predict([t for t, _ in plain]) if plain else []
-    unassisted = [
-        (claims, list(suggested(p, threshold)))
-        for (_t, claims), p in zip(plain, preds, strict=True)
-    ]
+        else:  # a sentence outside the training labels: no fold's model saw it
+            plain.setdefault(fold_of.get(sid, 0), []).append((text, claims))
+    unassisted: list[tuple[list[str], list[str]]] = []
+    for k, rows in sorted(plain.items()):
+        held_out = set(parts[k])
+        model = train(
+            [e for i, e in enumerate(examples) if i not in held_out],
+            claim_ids,
+            "anchoring",
+            seed=seed,
+            trained_at="anchoring",
+        )
+        preds = model.predict([t for t, _ in rows])
+        unassisted += [
+            (claims, list(suggested(p, threshold)))
+            for (_t, claims), p in zip(rows, preds, strict=True)
+        ]
     return anchoring(assisted, unassisted)

@@ -166,8 +166,7 @@ def suggest_cmd(
                     + "; ".join(f"{n} labels F1 {_pct(f)}%" for n, f, _e in ev.curve)
                 )
             if bias:
-                model = tr.train(examples, schema.claim_ids, schema.fingerprint, seed=seed)
-                a = se.store_anchoring(store, model)
+                a = se.store_anchoring(store, examples, schema.claim_ids, folds=folds, seed=seed)
                 out["bias"] = {
                     "with_suggestions": a.with_shown,
                     "equal_with": a.with_share,
@@ -179,7 +178,8 @@ def suggest_cmd(
                     click.echo(
                         f"anchoring: labels equal the suggestion on {_pct(a.with_share)}% of "
                         f"{a.with_shown} assisted labels and {_pct(a.without_share)}% of "
-                        f"{a.without_shown} unassisted ones (model trained on every label); "
+                        f"{a.without_shown} unassisted ones (scored by {folds}-fold models that did "
+                        "not see them); "
                         f"effect {_pct(a.effect)} points"
                     )
     except sg.SuggestError as exc:
