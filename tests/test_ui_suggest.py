@@ -330,3 +330,66 @@ async def test_a_mark_that_arrives_later_is_visible(tmp_path: Path) -> None:
         assert "◌" in label
         assert button.content_size.width >= len(label), (label, button.content_size)
     store.close()
+
+
+SCREEN_PROBE = r"""
+import asyncio, sys, threading
+from stanceterm import suggest
+from stanceterm.store import Store
+from stanceterm.ui.app import AnnotateApp
+
+threads = []
+predict = suggest.ClaimModel.predict
+def spy(self, texts):
+    threads.append(threading.current_thread() is threading.main_thread())
+    return predict(self, texts)
+suggest.ClaimModel.predict = spy
+
+async def main():
+    store = Store.open(sys.argv[1], create=False)
+    schema = store.label_schema()
+    live = suggest.LiveSuggestions(sys.argv[1], schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, order="uncertain",
+                      nudge_stances=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            for _ in range(400):
+                await pilot.pause(0.05)
+                if app.screen.shown() is not None:
+                    break
+            await pilot.press("A")
+        await pilot.pause(0.5)
+        await app.flush()
+    store.close()
+    done = sum(1 for sid in ("p:0", "p:1", "p:2", "p:3", "p:4")
+               if (a := Store.open(sys.argv[1], create=False).labels.get(sid, "alice")))
+    print(len(threads), any(threads), "sklearn" in sys.modules, "scipy" in sys.modules, done)
+
+asyncio.run(main())
+"""
+
+
+def test_the_screen_predicts_off_the_ui_thread_and_never_loads_scikit_learn(
+    tmp_path: Path,
+) -> None:
+    """In a fresh process, as `annotate --order uncertain` runs it: every prediction (the
+    suggestions ahead, the uncertain order) runs in a worker thread, and neither scikit-learn
+    nor scipy is ever imported by the screen (cold start, RSS)."""
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    store.close()
+    r = subprocess.run(
+        [sys.executable, "-c", SCREEN_PROBE, str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    calls, on_main, sklearn, scipy, done = r.stdout.split()
+    assert int(calls) >= 2 and on_main == "False"
+    assert sklearn == "False" and scipy == "False"
+    assert int(done) == 3
