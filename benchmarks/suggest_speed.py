@@ -28,6 +28,7 @@ suggest_sim.py's held-out part). Targets (issue 18 §4), each measured through t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import pty
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from _common import SRC, WORK, load, result
@@ -100,7 +102,7 @@ def build(path: Path, labelled: int) -> None:
     stamp = "2026-01-01T00:00:00.000000Z"
     first = QUEUE
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[Annotation]:
         for k, ex in enumerate(labels):
             a, i = divmod(first + k, PER_ARTICLE)
             yield Annotation(
@@ -193,6 +195,21 @@ class Screen:
             os.close(self.fd)
 
 
+def stop_trainer(db: Path) -> None:
+    """Stop the background trainer the screen started for ``db`` (it would idle for an hour):
+    the process whose command line is `... --db DB suggest --trainer ...`."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--trainer" in argv and str(db).encode() in argv:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGTERM)
+
+
 def session(db: Path, key: str, presses: int, with_suggest: bool) -> tuple[list[float], int, float]:
     """Press ``key`` ``presses`` times: (key -> next sentence shown, seconds; misses; RSS MB)."""
     flags = [] if with_suggest else ["--no-suggest"]
@@ -221,6 +238,7 @@ def session(db: Path, key: str, presses: int, with_suggest: bool) -> tuple[list[
         rss, _hwm = screen.rss_mb()
     finally:
         screen.close()
+        stop_trainer(db)
     return times, misses, rss
 
 
@@ -286,7 +304,9 @@ def main() -> None:
     model = Path(str(db) + ".suggest-model")
     sug: list[list[float]] = []
     base: list[list[float]] = []
-    sug_rss, base_rss, misses = [], [], 0
+    sug_rss: list[float] = []
+    base_rss: list[float] = []
+    misses = 0
     for _ in range(args.sessions):
         for with_suggest in (False, True):
             copy = WORK / f"suggest_speed_{'on' if with_suggest else 'off'}.db"
