@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -531,3 +532,34 @@ def test_bias_scores_unassisted_labels_out_of_fold(tmp_path: Path) -> None:
     bias = json.loads(r.stdout)["bias"]
     assert bias["without_suggestions"] == 60
     assert bias["equal_without"] < 0.7, bias  # in-sample: 0.8; out of fold: about a coin
+
+
+def test_the_trainer_annotate_starts_exits_soon_after_the_last_screen(tmp_path: Path) -> None:
+    """`annotate` starts a detached trainer; it used to idle for an hour after the screen
+    closed (every test run and every short session left one polling the DB). Now it lives
+    while a screen holds the DB's screens lock, and exits a few seconds after the last one."""
+    db = tmp_path / "team.db"
+    _team_db(db)
+    screen = suggest_trainer.hold_screen_lock(db)  # what `annotate` takes before starting it
+    pid = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
+    try:
+        deadline = time.monotonic() + 120
+        while not suggest.model_path(db).exists():
+            assert time.monotonic() < deadline, "the trainer did not train"
+            time.sleep(0.2)
+        time.sleep(suggest_trainer.SCREENS_GRACE + 1)
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        assert not done, "the trainer exited while a screen was open"
+        screen.close()  # the screen quits
+        deadline = time.monotonic() + suggest_trainer.SCREENS_GRACE + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                assert os.waitstatus_to_exitcode(status) == 0
+                break
+            assert time.monotonic() < deadline, "the trainer outlived the last screen"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, 15)
+            os.waitpid(pid, 0)

@@ -42,6 +42,7 @@ THRESHOLD = 0.5
 CURVE_SIZES = (50, 100, 200, 500)
 MODEL_SUFFIX = ".suggest-model"
 LOCK_SUFFIX = ".suggest-lock"
+SCREENS_SUFFIX = ".suggest-screens"
 FORMAT = 2
 
 
@@ -230,6 +231,12 @@ def model_path(db_path: str | os.PathLike[str]) -> Path:
 def lock_path(db_path: str | os.PathLike[str]) -> Path:
     p = Path(db_path)
     return p.with_name(p.name + LOCK_SUFFIX)
+
+
+def screens_path(db_path: str | os.PathLike[str]) -> Path:
+    """The file every open screen holds a shared ``flock`` on (the trainer's keep-alive)."""
+    p = Path(db_path)
+    return p.with_name(p.name + SCREENS_SUFFIX)
 
 
 def load_model(path: Path, fingerprint: str | None = None) -> ClaimModel | None:

@@ -34,6 +34,7 @@ from stanceterm.suggest import (
     load_model,
     lock_path,
     model_path,
+    screens_path,
     store_examples,
 )
 
@@ -215,6 +216,40 @@ def retrain_due(labels: int, trained_on: int, every: int) -> bool:
     return labels - trained_on >= max(every, trained_on // 10)
 
 
+#: A trainer started by ``annotate`` exits this many seconds after the last screen closed.
+SCREENS_GRACE = 10.0
+_HELD: list[Any] = []  # this process's screen locks: held until it exits
+
+
+def hold_screen_lock(db_path: str | os.PathLike[str]) -> Any:
+    """Take this screen's share of ``DB.suggest-screens`` (a shared ``flock``, held until the
+    process exits or the returned file is closed): the trainer that ``annotate`` starts lives
+    while some screen holds it. The trainer is started with ``close_fds``, so it never holds
+    a screen's share itself."""
+    import fcntl
+
+    fh = screens_path(db_path).open("a+b")
+    fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+    _HELD.append(fh)
+    return fh
+
+
+def screens_open(db_path: str | os.PathLike[str]) -> bool:
+    """Does some screen hold the DB's screens lock? (Tries it without keeping it.)"""
+    import fcntl
+
+    path = screens_path(db_path)
+    if not path.exists():
+        return False
+    with path.open("a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 def run_trainer(
     db_path: str | os.PathLike[str],
     schema: LabelSchema,
@@ -225,13 +260,15 @@ def run_trainer(
     idle_exit: float = 3600.0,
     seed: int = 0,
     once: bool = False,
+    screens_grace: float | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> int:
     """The DB's one background trainer: holds ``DB.suggest-lock`` (an ``flock``; a second
     trainer exits at once, returning 3), polls the DB's label count every ``poll`` seconds and
     retrains when :func:`retrain_due` (``every`` new training labels, or 10% more, since the
     model on disk), or when the model is missing or of another label schema. Exits after ``idle_exit`` seconds without new labels,
-    or after one check with ``once``. Returns 0."""
+    or after one check with ``once``, or (``screens_grace``: the trainer ``annotate`` starts)
+    ``screens_grace`` seconds after the last screen released ``DB.suggest-screens``. Returns 0."""
     import fcntl
     import time
 
@@ -251,7 +288,7 @@ def run_trainer(
         import sklearn.linear_model  # noqa: F401
 
         path = model_path(db_path)
-        last_change = time.monotonic()
+        last_change = last_screen = time.monotonic()
         seen = -1
         while True:
             store = Store.open(db_path, create=False)
@@ -280,7 +317,18 @@ def run_trainer(
                 store.close()
             if once or time.monotonic() - last_change > idle_exit:
                 return 0
-            time.sleep(poll)
+            if screens_grace is None:
+                time.sleep(poll)
+                continue
+            waited = 0.0
+            while waited < poll:  # the screens are checked every second, the DB every poll
+                time.sleep(1.0)
+                waited += 1.0
+                if screens_open(db_path):
+                    last_screen = time.monotonic()
+                elif time.monotonic() - last_screen > screens_grace:
+                    log("no screen open on the DB; exiting")
+                    return 0
     finally:
         fh.close()
 
@@ -289,14 +337,16 @@ def start_trainer(
     db_path: str | os.PathLike[str], schema_file: str | None, every: int, min_labels: int
 ) -> int:
     """Start the DB's background trainer as its own process (detached; it exits at once if one
-    is running already). Never blocks the caller; returns the process id."""
+    is running already, and :data:`SCREENS_GRACE` seconds after the last screen holding
+    :func:`hold_screen_lock` closed). Never blocks the caller; returns the process id."""
     import subprocess
     import sys
 
     cmd = [sys.executable, "-m", "stanceterm", "--db", str(db_path)]
     if schema_file:
         cmd += ["--schema", schema_file]
-    cmd += ["suggest", "--trainer", "--every", str(every), "--min-labels", str(min_labels)]
+    cmd += ["suggest", "--trainer", "--with-screens", "--every", str(every)]
+    cmd += ["--min-labels", str(min_labels)]
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,

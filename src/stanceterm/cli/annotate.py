@@ -117,7 +117,7 @@ def _live_suggestions(
     app: AppContext, use: bool, on_overlap: bool, spec: str | None, order: str
 ) -> Any:  # suggest block (issue 18)
     from stanceterm import suggest as sg
-    from stanceterm.suggest_trainer import start_trainer
+    from stanceterm.suggest_trainer import hold_screen_lock, start_trainer
 
     if not use:
         if order == "uncertain":
@@ -135,7 +135,12 @@ def _live_suggestions(
             fail(str(exc))
     elif store.path != ":memory:":
         explicit = resolve_schema(app.schema_flag, app.settings)
-        start_trainer(store.path, None if explicit is None else str(explicit), 25, 50)
+        try:
+            hold_screen_lock(store.path)  # the trainer lives while a screen holds it
+        except OSError:  # a read-only folder: the screen still loads a model, trains none
+            pass
+        else:
+            start_trainer(store.path, None if explicit is None else str(explicit), 25, 50)
     return sg.LiveSuggestions(
         store.path, schema.fingerprint, schema.claim_ids, plugin=plugin, on_overlap=on_overlap
     )

@@ -50,6 +50,12 @@ def _pct(x: float | None) -> str:
 )
 @click.option("--trainer", is_flag=True, help="Run the DB's background trainer (one per DB).")
 @click.option("--once", is_flag=True, help="With --trainer: one check (train if due), then exit.")
+@click.option(
+    "--with-screens",
+    is_flag=True,
+    hidden=True,
+    help="With --trainer: exit soon after the last annotation screen closes (annotate's).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
 def suggest_cmd(
@@ -65,6 +71,7 @@ def suggest_cmd(
     every: int,
     trainer: bool,
     once: bool,
+    with_screens: bool,
     as_json: bool,
 ) -> None:
     """Claim suggestions learnt from the team's own labels (see the README)."""
@@ -88,6 +95,7 @@ def suggest_cmd(
                 min_labels=min_labels,
                 seed=seed,
                 once=once,
+                screens_grace=tr.SCREENS_GRACE if with_screens else None,
                 log=lambda m: click.echo(f"trainer: {clean(m)}", err=True),
             )
             sys.exit(code)
