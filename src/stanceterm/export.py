@@ -32,9 +32,9 @@ from pydantic import ValidationError
 from stanceterm import fileguard
 from stanceterm.actors import alias_key
 from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
-from stanceterm.segment import normalize
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
+from stanceterm.textkey import normalize
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
