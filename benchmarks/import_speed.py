@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -73,9 +74,11 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall time, peak tree RSS (MB), stderr."""
+def run(cmd: list[str]) -> tuple[float, float, str, float]:
+    """Wall time, peak tree RSS (MB), stderr, CPU seconds of the process tree (user + system of
+    the import and its workers: the figure a loaded machine disturbs least)."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0
@@ -95,7 +98,9 @@ def run(cmd: list[str]) -> tuple[float, float, str]:
     th.join()
     if proc.returncode != 0:
         sys.exit(f"import failed ({proc.returncode}): {err.decode()[-500:]}")
-    return took, peak / 2**20, err.decode()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, peak / 2**20, err.decode(), cpu
 
 
 def count(db: Path) -> int:
@@ -103,13 +108,14 @@ def count(db: Path) -> int:
         return int(c.execute("SELECT count(*) FROM sentences").fetchone()[0])
 
 
-def pysbd_alone(path: Path, limit: int) -> tuple[int, float]:
-    """Sentences and seconds of bare pysbd on the paragraphs of the first articles (one core)."""
+def pysbd_alone(path: Path, limit: int) -> tuple[int, float, float]:
+    """Sentences, wall seconds and CPU seconds of bare pysbd on the paragraphs of the first
+    articles (one core, this process)."""
     import pysbd
 
     segs = {lang: pysbd.Segmenter(language=lang, clean=False) for lang in ("fr", "en")}
     n = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with path.open("rb") as fh:
         for line in fh:
             art = orjson.loads(line)
@@ -119,7 +125,7 @@ def pysbd_alone(path: Path, limit: int) -> tuple[int, float]:
                     n += len(seg.segment(para))
             if n >= limit:
                 break
-    return n, time.perf_counter() - t0
+    return n, time.perf_counter() - t0, time.process_time() - c0
 
 
 def profile(corpus: Path) -> None:
@@ -216,7 +222,9 @@ def main() -> None:
     if args.source == "real":
         rc = build_corpus(n)
         corpus = WORK / f"import-real-{n}.jsonl"
-        write_real(rc, corpus)
+        tmp = corpus.with_suffix(f".{os.getpid()}.tmp")
+        write_real(rc, tmp)
+        tmp.replace(corpus)  # atomic: a run beside this one never reads a half-written file
         source = "realtext(bbc,ag_news,ud_en_gum,ud_en_ewt,ud_fr_*)" + (
             "_all" if args.size == "all" else "_SHORT" if rc.short else ""
         )
@@ -224,14 +232,14 @@ def main() -> None:
     else:
         corpus = write_jsonl(WORK / f"import-{n}-{args.seed}.jsonl", n, args.seed)
         source = "synthetic(corpus.py)"
-    db = WORK / f"import-{n}.db"
+    db = WORK / f"import-{n}-{os.getpid()}.db"  # one per run: two runs side by side do not mix
     py = sys.executable
-    times, peaks, base_rates = [], [], []
+    times, peaks, base_rates, cpus, base_cpu_rates = [], [], [], [], []
     got = base_n = 0
     for _ in range(args.repeats):
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-        took, peak_mb, _ = run(
+        took, peak_mb, _, cpu = run(
             [
                 py,
                 "-m",
@@ -248,8 +256,10 @@ def main() -> None:
         got = count(db)
         times.append(took)
         peaks.append(peak_mb)
-        base_n, base_s = pysbd_alone(corpus, args.baseline_sentences)
+        cpus.append(cpu)
+        base_n, base_s, base_cpu = pysbd_alone(corpus, args.baseline_sentences)
         base_rates.append(base_n / base_s)
+        base_cpu_rates.append(base_n / base_cpu)
     base_rate = sorted(base_rates)[len(base_rates) // 2]
     best, med = min(times), sorted(times)[len(times) // 2]
     rate, rate_med = got / best, got / med
@@ -267,6 +277,14 @@ def main() -> None:
         f"{base_rate:,.0f}, best {max(base_rates):,.0f} sentences/s"
     )
     print(f"ratio: {rate_med / base_rate:.2f}x (median)  load {load:.1f} on {os.cpu_count()} cores")
+    cpu_med = sorted(cpus)[len(cpus) // 2]
+    base_cpu_rate = sorted(base_cpu_rates)[len(base_cpu_rates) // 2]
+    print(
+        f"CPU (least disturbed by load): import {cpu_med:.1f} CPU-s median (process tree) -> "
+        f"{got / cpu_med:,.0f} sentences per CPU-second; pysbd alone {base_cpu_rate:,.0f} per "
+        f"CPU-second -> {got / cpu_med / base_cpu_rate:.2f}x; on 2 idle cores that CPU takes "
+        f"at best {cpu_med / 2:.1f} s wall ({2 * got / cpu_med:,.0f} sentences/s)"
+    )
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     if args.profile:
@@ -286,6 +304,9 @@ def main() -> None:
         pysbd_alone_per_s=round(base_rate),
         ratio=round(ratio, 2),
         target_ratio=RATIO_TARGET,
+        cpu_s_median=round(cpu_med, 1),
+        per_cpu_s=round(got / cpu_med),
+        cpu_ratio=round(got / cpu_med / base_cpu_rate, 2),
         peak_rss_mb=round(peak),
         target_mb=TARGET_MB,
         load=round(load, 1),

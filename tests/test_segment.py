@@ -509,6 +509,10 @@ def test_fast_space_and_quote_helpers_match_the_plain_ones(text: str) -> None:
         '"We won" Smith said. "No," he said. It was "fine". "I am," I said. "A-" B. "Yes"',
         'He said. "I am here." "We," they said, "are not." Then "so-" Left. a "b" C "d," E.',
         'They said: "It is over". "Done" It ended. Le 2 "mai," dit-il. 3. "Non" 4. Fin "x".',
+        # an odd number of " (a quote running on into the next paragraph)
+        '"We will fight on. Nobody stops us. He said "no" today. It ended.',
+        'Alpha beta. Gamma "delta. Epsilon" zeta. Eta "theta, iota. Kappa.',
+        '"" Alpha. "Beta" Gamma. "Delta, epsilon," zeta. Eta.',
     ],
 )
 @pytest.mark.parametrize("lang", ["fr", "en"])
