@@ -192,8 +192,10 @@ def test_upgrade_re_points_assignments_made_before_the_rule(
 
     p = tmp_path / "t.db"
     with monkeypatch.context() as mp:  # a DB as the previous version wrote it
-        mp.setattr(store_mod, "MIGRATIONS", [m for m in store_mod.MIGRATIONS if m[0] <= 11])
-        mp.setattr(store_mod, "LATEST_VERSION", 11)
+        # the version before the migration that adds the rule (whatever its number)
+        rule = next(v for v, sql in store_mod.MIGRATIONS if "sentences_assignments_follow" in sql)
+        mp.setattr(store_mod, "MIGRATIONS", [m for m in store_mod.MIGRATIONS if m[0] < rule])
+        mp.setattr(store_mod, "LATEST_VERSION", rule - 1)
         s = outlets(p)
         assign(s, ["alice", "bob", "carol"], 1)
         before = assignments_of(s)

@@ -189,7 +189,7 @@ def assign(
 ) -> Assigned | None:
     """Plan (:func:`plan_assignment`) and write the assignment of the units: a dedup cluster is
     one unit, given out as its representative (:meth:`~stanceterm.store.team.Team.unit_seqs`);
-    a copy's assignment made before dedup follows the representative (migration v12).
+    a copy's assignment made before dedup follows the representative (migration v14).
 
     A DB that already has assignments is refused unless ``replace`` (plan again from scratch;
     labels stay) or ``extend`` (give out only the sentences nobody has yet, favouring the least
