@@ -420,6 +420,41 @@ DROP TABLE actor_events;
 ALTER TABLE actor_events_v13 RENAME TO actor_events;
 """
 
+
+#: v14 (units: a dedup cluster is one unit for overlap assignment too; docs/ARCHITECTURE.md
+#: "Units"). An assignment of a cluster copy follows its representative, whatever writes the
+#: cluster (an incremental or full dedup run, a new representative): the holder gets the
+#: representative instead (no second row when they already hold it), unless they labelled the
+#: copy themselves (a direct label): that copy stays in their queue, as their version of the
+#: unit. (When that label is later undone, the assignment stays on the copy until the next run
+#: that rewrites the cluster, ``dedup --full``: a label save is a delete then an insert, so a
+#: trigger on the delete cannot tell an undo from a re-save.) The first ``INSERT``/``DELETE``
+#: pair re-points what a DB assigned before this migration.
+_FOLLOW_SELECT = """
+SELECT q.annotator, r.seq, r.id, q.created_at
+FROM assignments q JOIN sentences s ON s.seq = q.seq
+JOIN clusters k ON k.id = s.cluster_id JOIN sentences r ON r.id = k.representative_id
+WHERE r.id != s.id AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.sentence_id = s.id
+    AND a.annotator = q.annotator AND a.propagated_from IS NULL)
+"""
+_FOLLOW_DELETE_WHERE = """
+EXISTS (SELECT 1 FROM sentences s JOIN clusters k ON k.id = s.cluster_id
+    WHERE s.seq = assignments.seq AND k.representative_id != s.id)
+AND NOT EXISTS (SELECT 1 FROM annotations a JOIN sentences s ON s.id = a.sentence_id
+    WHERE s.seq = assignments.seq AND a.annotator = assignments.annotator
+    AND a.propagated_from IS NULL)
+"""
+_V14 = f"""
+INSERT OR IGNORE INTO assignments(annotator, seq, sentence_id, created_at) {_FOLLOW_SELECT};
+DELETE FROM assignments WHERE {_FOLLOW_DELETE_WHERE};
+CREATE TRIGGER sentences_assignments_follow AFTER UPDATE OF cluster_id ON sentences
+WHEN NEW.cluster_id IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO assignments(annotator, seq, sentence_id, created_at)
+    {_FOLLOW_SELECT.strip()} AND s.seq = NEW.seq;
+    DELETE FROM assignments WHERE seq = NEW.seq AND {_FOLLOW_DELETE_WHERE.strip()};
+END;
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, _V1),
@@ -435,6 +470,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (11, _V11),
     (12, _V12),
     (13, _V13),
+    (14, _V14),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
