@@ -8,16 +8,16 @@ curve is measured on it and nothing is tuned on it.
 
 What it measures, as the tool runs:
 - replay: labels arrive in order; the model is retrained when the background trainer would
-  (``suggest.retrain_due``: 25 new labels, or 10% more, from ``--min-labels`` 50); each headline
+  (``suggest_trainer.retrain_due``: 25 new labels, or 10% more, from ``--min-labels`` 50); each headline
   is suggested by the model of the moment, before its label is known;
 - keys per headline, without suggestions: ``0`` for no claim, else one digit per claim + Enter;
   with: ``A`` (one key: take the suggestion, done, next) when the suggestion is exactly right,
   else the same keys as without. "One key" = the share of headlines whose suggestion is exactly
   right (a right "no claim" suggestion saves nothing: ``0`` was one key already);
-- learning curve: micro F1 and exact share on the held-out TEST part at 50..5000 labels;
-- retrain time on 10,000 labels (target < 5 s), median and best of 3;
-- RSS the model adds to a process that has the annotation screen's modules imported
-  (target < 100 MB), measured in a fresh subprocess.
+- learning curve: micro F1 and exact share on the held-out TEST part at 50..5000 labels.
+
+The speed targets (retrain in the trainer process, keypress in the screen, the screen's RSS) are
+measured end to end by suggest_speed.py.
 """
 
 from __future__ import annotations
@@ -26,16 +26,11 @@ import argparse
 import json
 import lzma
 import os
-import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
-from typing import Any
 
 from _common import ROOT, result
 
-from stanceterm import suggest
+from stanceterm import suggest, suggest_trainer
 
 DATA = ROOT / "benchmarks" / "data" / "reuters21578-titles.jsonl.xz"
 #: Reuters topic -> claim type. Anything else is not a claim.
@@ -105,10 +100,10 @@ def replay(
         labelled = i + 1
         trained_on = model.n_train if model is not None else 0
         if labelled >= min_labels and (
-            model is None or suggest.retrain_due(labelled, trained_on, every)
+            model is None or suggest_trainer.retrain_due(labelled, trained_on, every)
         ):
             t0 = time.perf_counter()
-            model = suggest.train(stream[:labelled], CLAIMS, "bench", seed=0)
+            model = suggest_trainer.train(stream[:labelled], CLAIMS, "bench", seed=0)
             retrain_s += time.perf_counter() - t0
             retrains += 1
     n = len(stream)
@@ -130,7 +125,7 @@ def curve(
 ) -> list[tuple[int, float, float]]:
     out = []
     for size in sizes:
-        model = suggest.train(train[:size], CLAIMS, "bench", seed=0)
+        model = suggest_trainer.train(train[:size], CLAIMS, "bench", seed=0)
         preds = model.predict([e.text for e in test])
         tp = fp = fn = ex = 0
         for e, p in zip(test, preds, strict=True):
@@ -144,121 +139,15 @@ def curve(
     return out
 
 
-RSS_PROBE = r"""
-import sys, json
-def rss():
-    for line in open('/proc/self/status'):
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1]) / 1024
-import stanceterm.ui.app, stanceterm.ui.screens.annotate  # the screen's modules
-from stanceterm import suggest
-before = rss()
-live = suggest.LiveSuggestions(sys.argv[1], 'bench', json.loads(sys.argv[2]))
-live.fingerprint = 'bench'
-live.refresh()
-assert live.model is not None, 'model not loaded'
-live.compute([(str(i), t) for i, t in enumerate(json.loads(sys.argv[3]))], {})
-print(json.dumps({'before_mb': before, 'after_mb': rss()}))
-"""
-
-
-def rss_added(train: list[suggest.Example], size: int, tmp: Path) -> tuple[float, float]:
-    model = suggest.train(train[:size], CLAIMS, "bench", seed=0)
-    db = tmp / "rss.db"
-    suggest.save_model(model, suggest.model_path(db))
-    texts = [e.text for e in train[size : size + 30]]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run(
-        [sys.executable, "-c", RSS_PROBE, str(db), json.dumps(CLAIMS), json.dumps(texts)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    )
-    d = json.loads(out.stdout)
-    return d["after_mb"] - d["before_mb"], suggest.model_path(db).stat().st_size / 1e6
-
-
-def keypress_db(train: list[suggest.Example], n: int, work: Path) -> Path:
-    """A DB of ``n`` headlines (one article per 50) and a model trained on the next 5,000."""
-    from _common import synthetic_db
-
-    from stanceterm.schema import LabelSchema
-
-    path = work / "suggest_keys.db"
-    texts = [e.text for e in train[:n]]
-    store = synthetic_db(str(path), n // 50, 50, lambda a, i: texts[a * 50 + i])
-    schema = LabelSchema.model_validate(
-        {"name": "reuters", "claims": [{"id": c, "key": i + 1} for i, c in enumerate(CLAIMS)]}
-    )
-    store.set_label_schema(schema)
-    store.close()
-    model = suggest.train(train[n : n + 5000], CLAIMS, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(path))
-    return path
-
-
-async def keypresses(
-    path: Path, key: str, presses: int, with_suggest: bool
-) -> tuple[list[float], list[float]]:
-    """Press ``key`` ``presses`` times; (press -> committed row seconds, key handler seconds)."""
-    from stanceterm.store import Store
-    from stanceterm.ui.app import AnnotateApp
-    from stanceterm.ui.writer import Job
-
-    commits: list[float] = []
-
-    def on_commit(seconds: float, job: Job) -> None:
-        if job.label == "save":
-            commits.append(seconds)
-
-    store = Store.open(path)
-    schema = store.label_schema()
-    assert schema is not None
-    live = None
-    if with_suggest:
-        live = suggest.LiveSuggestions(str(path), schema.fingerprint, schema.claim_ids)
-    app = AnnotateApp(store, schema, "bench", on_commit=on_commit, suggestions=live)
-    ui: list[float] = []
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await app.flush()
-        screen: Any = app.screen
-        for _ in range(600):  # steady state: counts shown, first suggestions computed
-            if not screen.counting and (live is None or screen.shown() is not None):
-                break
-            await pilot.pause(0.05)
-        action = "action_accept_suggestions" if key == "A" else "action_no_claim"
-        handler = getattr(screen, action)
-
-        def timed() -> None:
-            t0 = time.perf_counter()
-            handler()
-            ui.append(time.perf_counter() - t0)
-
-        setattr(screen, action, timed)
-        for _ in range(presses):
-            await pilot.press(key)
-            await pilot.pause(0.02)  # an annotator reads: the ahead worker gets its turn
-        await app.flush()
-    store.close()
-    return commits, ui
-
-
-def p95(xs: list[float]) -> float:
-    return statistics.quantiles(xs, n=100)[94] if len(xs) >= 20 else max(xs)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=3000, help="headlines replayed (TRAIN order)")
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--min-labels", type=int, default=50)
-    ap.add_argument("--train-size", type=int, default=10_000, help="retrain-time size")
-    ap.add_argument("--small", action="store_true", help="a quick pass (1000 replayed, 5k timing)")
+    ap.add_argument("--small", action="store_true", help="a quick pass (1000 replayed)")
     args = ap.parse_args()
     if args.small:
-        args.limit, args.train_size = 1000, 5000
+        args.limit = 1000
     load_avg = os.getloadavg()[0]
     train, test = load()
     print(f"Reuters-21578 headlines: {len(train)} TRAIN (replayed), {len(test)} TEST (held out)")
@@ -292,66 +181,6 @@ def main() -> None:
         saved_per_100=round(r["saved_per_100"], 1),
         retrains=r["retrains"],
         target="saved>0",
-    )
-
-    n = min(args.train_size, len(train))
-    times, cpu = [], []
-    for _ in range(3):
-        t0, c0 = time.perf_counter(), time.process_time()
-        suggest.train(train[:n], CLAIMS, "bench", seed=0)
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    med, best = statistics.median(times), min(times)
-    # on a shared machine the wall time is mostly waiting for a core: the CPU time is the cost
-    result(
-        "suggest_retrain",
-        statistics.median(cpu) < 5.0,
-        labels=n,
-        median_s=round(med, 2),
-        best_s=round(best, 2),
-        cpu_median_s=round(statistics.median(cpu), 2),
-        cpu_best_s=round(min(cpu), 2),
-        target="<5s_cpu",
-        load=round(os.getloadavg()[0], 1),
-    )
-
-    work = ROOT / "benchmarks" / "_work"
-    work.mkdir(parents=True, exist_ok=True)
-
-    import asyncio
-
-    presses = 100 if args.small else 200
-    path = keypress_db(train, 2000, work)
-    base_c, base_ui = asyncio.run(keypresses(path, "0", presses, with_suggest=False))
-    path = keypress_db(train, 2000, work)
-    sug_c, sug_ui = asyncio.run(keypresses(path, "A", presses, with_suggest=True))
-    accepted = sum(1 for _ in sug_c)
-    kr = p95(sug_c) / p95(base_c)
-    print(
-        f"press->commit p95: A with suggestions {p95(sug_c) * 1000:.2f} ms, 0 without "
-        f"{p95(base_c) * 1000:.2f} ms; key handler p95 {p95(sug_ui) * 1000:.2f} / "
-        f"{p95(base_ui) * 1000:.2f} ms; {accepted} A presses committed"
-    )
-    result(
-        "suggest_keypress_p95",
-        p95(sug_c) < 0.020 and kr < 2.0,
-        presses=presses,
-        ms=f"{p95(sug_c) * 1000:.2f}",
-        handler_ms=f"{p95(sug_ui) * 1000:.2f}",
-        baseline_ms=f"{p95(base_c) * 1000:.2f}",
-        ratio=f"{kr:.2f}",
-        target="<20ms,ratio~1",
-        load=round(os.getloadavg()[0], 1),
-    )
-
-    added, size_mb = rss_added(train, n, work)
-    result(
-        "suggest_rss",
-        added < 100,
-        labels=n,
-        rss_added_mb=round(added, 1),
-        model_file_mb=round(size_mb, 1),
-        target="<100MB",
     )
 
 

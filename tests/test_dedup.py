@@ -285,7 +285,7 @@ def test_store_clusters_and_queue_shows_one_per_cluster(store: Store) -> None:
         "reuters:0",
         "ap:0",
     ]
-    assert len(store.team.visible_seqs()) == 7
+    assert len(store.team.unit_seqs()) == 7
     # a second run finds nothing new
     again = run_dedup(store)
     assert again.mode == "up to date" and store.clusters.snapshot() == (clusters, members)

@@ -219,3 +219,28 @@ def test_final_refuses_options_it_does_not_take(tmp_path: Path) -> None:
     assert_clean_error(proc, "--status")
     proc = run("--db", "t.db", "export", "--kind", "gold", "--format", "csv", cwd=tmp_path)
     assert_clean_error(proc, "--format")
+
+
+def test_a_copy_before_its_representative_gets_the_units_decision(tmp_path: Path) -> None:
+    """The final export streams the units in unit order beside the sentences: a copy that comes
+    before its representative (the representative was chosen elsewhere, e.g. in another DB that
+    was merged) still carries the unit's decision, and every other sentence keeps its own."""
+    import sqlite3
+
+    build(tmp_path / "t.db").close()
+    before = tmp_path / "before.jsonl"
+    assert run("--db", "t.db", "export", "--kind", "final", "--out", str(before), cwd=tmp_path)
+    with sqlite3.connect(tmp_path / "t.db") as con:  # make the later sentence b:0 represent a:0
+        (cid,) = con.execute("SELECT cluster_id FROM sentences WHERE id = 'a:0'").fetchone()
+        con.execute("UPDATE clusters SET representative_id = 'b:0' WHERE id = ?", (cid,))
+    out = tmp_path / "final.jsonl"
+    proc = run("--db", "t.db", "export", "--kind", "final", "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["sentence_id"]: r for r in lines(out)}
+    assert list(rows) == ["a:0", "a:4", "b:0"]
+    assert rows["a:0"]["propagated_from"] == "b:0" and rows["a:0"]["source"] == "agreed"
+    assert rows["b:0"]["propagated_from"] is None and rows["b:0"]["source"] == "agreed"
+    assert rows["a:0"]["annotators"] == rows["b:0"]["annotators"] == ["alice", "bob"]
+    old = {r["sentence_id"]: r for r in lines(before)}
+    assert rows["a:4"] == old["a:4"]
+    assert "needs review: 4" in proc.stderr and "not annotated: 1" in proc.stderr

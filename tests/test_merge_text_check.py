@@ -141,3 +141,33 @@ def test_undo_after_replace_never_restores_a_label_onto_another_sentence(tmp_pat
     s.labels.undo("alice")
     s.close()
     assert _labels(a) == {}, "the Kim label came back on another sentence"
+
+
+def test_undo_import_after_replace_leaves_a_label_on_the_new_sentence_at_its_id(
+    tmp_path: Path,
+) -> None:
+    """An import run labelled "Kim a signé l'accord." at art1:1; `import --replace` drops that
+    sentence, so art1:1 now names "Les sanctions échouent.", and a second run labels it with the
+    same claims. Undoing the FIRST run must not delete the second run's label: the first run's
+    event is about another text."""
+    a = tmp_path / "a.db"
+    p = run("--db", str(a), "import", str(_article(tmp_path / "v1.jsonl", V1)), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    _import_label(a, tmp_path, "art1:1", "Kim a signé l'accord.", ["arms_deal"])
+    c = sqlite3.connect(a)
+    first_run = c.execute("SELECT id FROM import_runs ORDER BY started_at LIMIT 1").fetchone()[0]
+    c.close()
+    p = run(
+        "--db",
+        str(a),
+        "import",
+        "--replace",
+        str(_article(tmp_path / "v2.jsonl", V2)),
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    _import_label(a, tmp_path, "art1:1", "Les sanctions échouent.", ["arms_deal"])
+    assert _labels(a) == {"Les sanctions échouent.": '["arms_deal"]'}
+    p = run("--db", str(a), "undo-import", str(first_run), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert _labels(a) == {"Les sanctions échouent.": '["arms_deal"]'}, "undo-import moved a label"

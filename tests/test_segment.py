@@ -102,6 +102,11 @@ def test_fast_path_matches_pysbd_on_real_text(split: str, step: int) -> None:
         ("There is a gap of eight years - a large one. It grew.", "en"),
         ("The deal – worth $2bn – was signed. AT&T and/or Verizon & Sprint agreed.", "en"),
         ("Le budget atteint 1,500 euros — selon Paris. Il a dit non.", "fr"),
+        # issue 17 (this round): straight quotes without sentence punctuation inside, and a
+        # cut before a sentence that opens with a quote
+        ('"We are happy with the result," he said. "We won," she added.', "en"),
+        ('Winslet said she was "ecstatic" about it. Tories offered a "hard right agenda".', "en"),
+        ('He left the room. "Nobody," he said, "was there" today.', "en"),
     ],
 )
 def test_fast_path_takes_numbers_dashes_and_slashes(paragraph: str, lang: str) -> None:
@@ -500,6 +505,14 @@ def test_fast_space_and_quote_helpers_match_the_plain_ones(text: str) -> None:
         "Lee (i) (a) 2023. Moscow. Il Washington. ( ? dit. It armes. (i) It a. dit. Il “Yes.” V. "
         "2023. Kremlin « l'ONU. » Mr. Putin He p. % ?! sanctions p. said. ) Il 1.2 I (AFP).",
         "Kremlin. Dr. Lee Mr. Putin said. UN sanctions. I said. The train left at 5:38 a.m. with us.",
+        # straight quotes around the fast path's new rules (issue 17, this round)
+        '"We won" Smith said. "No," he said. It was "fine". "I am," I said. "A-" B. "Yes"',
+        'He said. "I am here." "We," they said, "are not." Then "so-" Left. a "b" C "d," E.',
+        'They said: "It is over". "Done" It ended. Le 2 "mai," dit-il. 3. "Non" 4. Fin "x".',
+        # an odd number of " (a quote running on into the next paragraph)
+        '"We will fight on. Nobody stops us. He said "no" today. It ended.',
+        'Alpha beta. Gamma "delta. Epsilon" zeta. Eta "theta, iota. Kappa.',
+        '"" Alpha. "Beta" Gamma. "Delta, epsilon," zeta. Eta.',
     ],
 )
 @pytest.mark.parametrize("lang", ["fr", "en"])

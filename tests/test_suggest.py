@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stanceterm import suggest
+from stanceterm import suggest, suggest_eval, suggest_trainer
 from stanceterm.suggest import Example
 from tests.conftest import SUGGEST_CLAIMS as CLAIMS
 from tests.conftest import suggest_corpus as corpus
@@ -67,8 +68,8 @@ def test_training_label_rule_gold_then_agreed_then_single_done() -> None:
 
 def test_training_is_deterministic_and_learns_the_corpus() -> None:
     data = corpus()
-    a = suggest.train(data, CLAIMS, "fp", seed=0, trained_at="2026-01-01T00:00:00Z")
-    b = suggest.train(data, CLAIMS, "fp", seed=0, trained_at="2026-01-01T00:00:00Z")
+    a = suggest_trainer.train(data, CLAIMS, "fp", seed=0, trained_at="2026-01-01T00:00:00Z")
+    b = suggest_trainer.train(data, CLAIMS, "fp", seed=0, trained_at="2026-01-01T00:00:00Z")
     probe = [
         "Russia wants to buy shells and rockets from North Korea.",
         "Le Kremlin a démenti ces informations.",
@@ -88,10 +89,10 @@ def test_training_is_deterministic_and_learns_the_corpus() -> None:
 
 
 def test_model_file_round_trip_and_schema_change(tmp_path: Path) -> None:
-    model = suggest.train(corpus(), CLAIMS, "fp-1", seed=0)
+    model = suggest_trainer.train(corpus(), CLAIMS, "fp-1", seed=0)
     path = suggest.model_path(tmp_path / "team.db")
     assert path.name == "team.db.suggest-model"
-    suggest.save_model(model, path)
+    suggest_trainer.save_model(model, path)
     loaded = suggest.load_model(path, "fp-1")
     assert loaded is not None and loaded.model_id == model.model_id
     assert loaded.predict(["Le Kremlin a nié."]) == model.predict(["Le Kremlin a nié."])
@@ -104,7 +105,7 @@ def test_model_file_round_trip_and_schema_change(tmp_path: Path) -> None:
 def test_evaluate_reports_per_claim_scores_and_a_learning_curve() -> None:
     data = corpus() * 3  # 60 examples, so the curve has its 50-label point
     data = [Example(f"{e.sentence_id}#{i}", e.text, e.claims) for i, e in enumerate(data)]
-    ev = suggest.evaluate(data, CLAIMS, folds=3, seed=0, curve_sizes=(10, 20))
+    ev = suggest_eval.evaluate(data, CLAIMS, folds=3, seed=0, curve_sizes=(10, 20))
     assert ev.n == 60 and ev.folds == 3
     by = {s.claim: s for s in ev.claims}
     assert by["arms_deal"].support == 24 and by["denial"].support == 18
@@ -113,11 +114,11 @@ def test_evaluate_reports_per_claim_scores_and_a_learning_curve() -> None:
     assert [size for size, _f1, _exact in ev.curve] == [10, 20, 40]
     assert 0.0 <= ev.exact <= 1.0
     with pytest.raises(suggest.SuggestError):
-        suggest.evaluate(data[:2], CLAIMS, folds=5)
+        suggest_eval.evaluate(data[:2], CLAIMS, folds=5)
 
 
 def test_anchoring_and_blind_units() -> None:
-    a = suggest.anchoring(
+    a = suggest_eval.anchoring(
         [(["x"], ["x"]), (["x"], ["x"]), ([], ["x"])], [(["x"], ["x"]), ([], ["x"])]
     )
     assert (a.with_share, a.without_share) == (2 / 3, 1 / 2)
@@ -213,8 +214,8 @@ def test_cli_train_status_evaluate_and_blind_sample(tmp_path: Path) -> None:
 def test_model_of_another_schema_is_ignored_and_deleted_by_the_trainer(tmp_path: Path) -> None:
     db = tmp_path / "team.db"
     _team_db(db)
-    model = suggest.train(corpus(), CLAIMS, "some-other-schema", seed=0)
-    suggest.save_model(model, suggest.model_path(db))
+    model = suggest_trainer.train(corpus(), CLAIMS, "some-other-schema", seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
     r = _cli(db, "suggest", "--status")
     assert "model: a model of another label schema (ignored)" in r.stdout
     # one trainer pass (min-labels above the data: it only cleans up)
@@ -239,13 +240,13 @@ def test_one_background_trainer_per_db(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the trainer did not train"
             assert first.poll() is None
             time.sleep(0.2)
-        assert suggest.trainer_running(db)
+        assert suggest_trainer.trainer_running(db)
         second = _cli(db, "suggest", "--trainer", "--min-labels", "10")
         assert second.returncode == 3 and "another trainer" in second.stderr
     finally:
         first.terminate()
         first.wait(30)
-    assert not suggest.trainer_running(db)
+    assert not suggest_trainer.trainer_running(db)
     model = suggest.load_model(suggest.model_path(db))
     assert model is not None and model.n_train == 20
 
@@ -284,8 +285,8 @@ def test_numpy_prediction_equals_scikit_learn() -> None:
     import numpy as np
 
     data = corpus()
-    model = suggest.train(data, CLAIMS, "fp", seed=0)
-    vectorizer, heads = suggest._fit(data, CLAIMS, 0)
+    model = suggest_trainer.train(data, CLAIMS, "fp", seed=0)
+    vectorizer, heads = suggest_trainer._fit(data, CLAIMS, 0)
     probe = [
         "Moscou  achèterait\tdes OBUS à Pyongyang.",
         "A",
@@ -345,14 +346,14 @@ def test_start_trainer_spawns_the_dbs_trainer_as_annotate_does(tmp_path: Path) -
 
     db = tmp_path / "team.db"
     _team_db(db)
-    pid = suggest.start_trainer(db, None, every=5, min_labels=10)
+    pid = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
     try:
         deadline = time.monotonic() + 120
         while not suggest.model_path(db).exists():
             assert time.monotonic() < deadline, "the trainer did not train"
             time.sleep(0.2)
-        assert suggest.trainer_running(db)
-        second = suggest.start_trainer(db, None, every=5, min_labels=10)
+        assert suggest_trainer.trainer_running(db)
+        second = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
         deadline = time.monotonic() + 60
         while True:  # the second one finds the lock taken and exits (code 3)
             done, status = os.waitpid(second, os.WNOHANG)
@@ -364,7 +365,7 @@ def test_start_trainer_spawns_the_dbs_trainer_as_annotate_does(tmp_path: Path) -
     finally:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
-    assert not suggest.trainer_running(db)
+    assert not suggest_trainer.trainer_running(db)
 
 
 def test_annotate_refuses_a_bad_suggester_or_order_in_one_line(tmp_path: Path) -> None:
@@ -422,3 +423,143 @@ def test_actor_counts_by_claim(store: Any) -> None:
         Annotation("a:1", "eve", "flagged", ("denial",), (Stance("denial", "ru", "oppose"),))
     )
     assert store.suggest.actor_counts_by_claim() == {"denial": {"ru": 2}}
+
+
+def test_prediction_memory_does_not_grow_with_the_vocabulary() -> None:
+    """A model trained on 10k labels has up to 100k n-grams: predicting a batch (the
+    ``--order uncertain`` walk predicts 2,000 at a time, the screen 30) must not build dense
+    rows of the whole vocabulary (2,000 x 100k float32 = 800 MB)."""
+    import tracemalloc
+
+    import numpy as np
+
+    small = suggest_trainer.train(corpus(), CLAIMS, "fp", seed=0)
+    n_features = 100_000
+    vocab = dict(small.vocab)
+    for i in range(n_features - len(vocab)):  # padding n-grams no text contains
+        vocab[f"\x00{i}"] = len(vocab)
+    rng = np.random.default_rng(0)
+    idf = np.concatenate([small.idf, rng.random(n_features - len(small.idf), dtype=np.float32)])
+    coef = np.concatenate(
+        [small.coef, np.zeros((len(CLAIMS), n_features - len(small.idf)), np.float32)], axis=1
+    )
+    big = suggest.ClaimModel(
+        CLAIMS, "fp", 10_000, "now", 0, small.ngram, vocab, idf, coef, small.intercept
+    )
+    texts = [e.text for e in corpus()] * 20
+    tracemalloc.start()
+    try:
+        got = big.predict(texts)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6, f"predicting {len(texts)} sentences took {peak / 1e6:.0f} MB"
+    assert got == small.predict(texts)  # same n-grams, same weights: same probabilities
+
+
+def test_a_rare_claim_is_still_suggested() -> None:
+    """A new team's claims are rare (4 sentences of 64 here, like the demo plus a few hundred
+    more): the model must still suggest them on unseen sentences that carry them, not learn
+    that "no claim" is always the safe answer (it did: no ◌ mark ever showed)."""
+    from tests.conftest import ARMS, DENIAL, NONE
+
+    data = [Example(f"a{i}", t, ("arms_deal",)) for i, t in enumerate(ARMS[:4])]
+    data += [
+        Example(f"n{i}-{k}", f"{t} ({k})" if k else t, ())
+        for k in range(5)
+        for i, t in enumerate(DENIAL + NONE)
+    ]
+    model = suggest_trainer.train(data, ["arms_deal"], "fp", seed=0)
+    unseen = [*ARMS[6:], "Russia will buy artillery shells and rockets from North Korea."]
+    assert [suggest.suggested(p) for p in model.predict(unseen)] == [("arms_deal",)] * 3
+    assert all(suggest.suggested(p) == () for p in model.predict(NONE))
+
+
+def test_two_threads_refreshing_both_see_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The screen's suggestions worker and its --order uncertain worker both call refresh()
+    at start-up: the second must wait for the first's load, not see the file's stamp already
+    taken and the model still None ("Uncertain order: no model yet" with a model on disk)."""
+    import threading
+    import time
+
+    db = tmp_path / "team.db"
+    model = suggest_trainer.train(corpus(), CLAIMS, "fp", seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    slow_load = suggest.load_model
+
+    def load(path: Path, fingerprint: str | None = None) -> suggest.ClaimModel | None:
+        time.sleep(0.5)  # a model of 10k labels takes a while to unpickle
+        return slow_load(path, fingerprint)
+
+    monkeypatch.setattr(suggest, "load_model", load)
+    live = suggest.LiveSuggestions(str(db), "fp", CLAIMS)
+    first = threading.Thread(target=live.refresh)
+    first.start()
+    time.sleep(0.1)
+    live.refresh()
+    seen = live.model
+    first.join()
+    assert seen is not None
+
+
+def test_bias_scores_unassisted_labels_out_of_fold(tmp_path: Path) -> None:
+    """The unassisted labels were scored by a model trained on them, so they "equalled the
+    suggestion" 100% of the time (the trial's `--evaluate --bias` said effect 0.0 on 200
+    imported labels): a model that learnt a label cannot say whether the annotator agreed with
+    it. They are scored by the k-fold models that did not see them."""
+    import random
+
+    from stanceterm.schema import load_schema
+    from stanceterm.store import Annotation, Store
+    from tests.conftest import add_article
+
+    rng = random.Random(7)
+    words = ["Moscou", "Kim", "obus", "train", "sommet", "accord", "Kremlin", "satellite"]
+    texts = [
+        f"{rng.choice(words)} {rng.choice(words)} {rng.choice(words)} n°{i}" for i in range(60)
+    ]
+    db = tmp_path / "team.db"
+    with Store.open(db) as store:
+        store.set_label_schema(load_schema())
+        add_article(store, "art", texts)
+        for i in range(60):  # labels no text predicts: only memory can "agree" with them
+            claims = ("arms_deal",) if rng.random() < 0.5 else ()
+            store.labels.save(Annotation(f"art:{i}", "alice", "done", claims))
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    bias = json.loads(r.stdout)["bias"]
+    assert bias["without_suggestions"] == 60
+    assert bias["equal_without"] < 0.7, bias  # in-sample: 0.8; out of fold: about a coin
+
+
+def test_the_trainer_annotate_starts_exits_soon_after_the_last_screen(tmp_path: Path) -> None:
+    """`annotate` starts a detached trainer; it used to idle for an hour after the screen
+    closed (every test run and every short session left one polling the DB). Now it lives
+    while a screen holds the DB's screens lock, and exits a few seconds after the last one."""
+    db = tmp_path / "team.db"
+    _team_db(db)
+    screen = suggest_trainer.hold_screen_lock(db)  # what `annotate` takes before starting it
+    pid = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
+    try:
+        deadline = time.monotonic() + 120
+        while not suggest.model_path(db).exists():
+            assert time.monotonic() < deadline, "the trainer did not train"
+            time.sleep(0.2)
+        time.sleep(suggest_trainer.SCREENS_GRACE + 1)
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        assert not done, "the trainer exited while a screen was open"
+        screen.close()  # the screen quits
+        deadline = time.monotonic() + suggest_trainer.SCREENS_GRACE + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                assert os.waitstatus_to_exitcode(status) == 0
+                break
+            assert time.monotonic() < deadline, "the trainer outlived the last screen"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, 15)
+            os.waitpid(pid, 0)

@@ -129,7 +129,7 @@ def test_assign_refuses_a_db_that_has_assignments_unless_replace_or_extend(fille
 
 
 def test_assignments_drive_the_queue(filled: Store) -> None:
-    seqs = filled.team.visible_seqs()
+    seqs = filled.team.unit_seqs()
     assert len(seqs) == 5
     plan = plan_assignment(seqs, ["alice", "bob"], 1, seed=0)
     assert filled.team.write_assignments(plan.queues) == 5
@@ -140,12 +140,12 @@ def test_assignments_drive_the_queue(filled: Store) -> None:
     summary = filled.team.assignment_summary()
     assert {a: n for a, (n, _) in summary.items()} == plan.loads()
     assert all(shared == 0 for _, shared in summary.values())
-    assert filled.team.visible_seqs(unassigned_only=True) == []
+    assert filled.team.unit_seqs(unassigned_only=True) == []
     # hidden (non-representative) sentences are never handed out
     with filled.tx() as c:
         c.execute("UPDATE sentences SET hidden = 1 WHERE id = 'a2:1'")
-    assert len(filled.team.visible_seqs()) == 4
-    filled.team.write_assignments({"alice": filled.team.visible_seqs()}, replace=True)
+    assert len(filled.team.unit_seqs()) == 4
+    filled.team.write_assignments({"alice": filled.team.unit_seqs()}, replace=True)
     assert filled.team.assigned_loads() == {"alice": 4}
 
 

@@ -557,6 +557,62 @@ def test_exposed_host_without_https_prints_the_risk(demo_db: Path) -> None:
     assert bad.returncode == 1 and "public-url" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_invite_links_follow_the_running_server_without_repeating_its_options(
+    demo_db: Path,
+) -> None:
+    """Issue 16, seen by a new user: `invite` had to be given `serve`'s --port again, or its
+    link named the wrong port. `serve` records the address browsers use; `invite` takes it."""
+    here, db = demo_db.parent, str(demo_db)
+    first = cli("--db", db, "invite", "alice", cwd=here)  # no server ever started: the default
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("http://127.0.0.1:8000/a/")
+    assert "stanceterm serve" in first.stderr  # and it says where the address came from
+    with serving(demo_db) as (port, logs):
+        out = cli("--db", db, "invite", "bob", cwd=here)  # no --port
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f"http://127.0.0.1:{port}/a/"), out.stdout
+        with urllib.request.urlopen(out.stdout.strip(), timeout=5) as resp:  # the link works
+            assert resp.status == 200 and "Welcome, bob" in resp.read().decode()
+        # the options stay, and win
+        port_given = cli("--db", db, "invite", "carol", "--port", "9001", cwd=here)
+        assert port_given.stdout.startswith("http://127.0.0.1:9001/a/"), port_given.stderr
+        url_given = cli(
+            "--db", db, "invite", "dan", "--public-url", "https://annot.example.org", cwd=here
+        )
+        assert url_given.stdout.startswith("https://annot.example.org/a/"), url_given.stderr
+    # the start message says how to give links, with this DB
+    assert f"stanceterm --db {demo_db.resolve()} invite NAME" in logs[0], logs[0]
+    # the address stays recorded when the server stops: links given now work after a restart
+    later = cli("--db", db, "invite", "erin", cwd=here)
+    assert later.stdout.startswith(f"http://127.0.0.1:{port}/a/"), later.stderr
+
+
+def test_serve_records_its_public_url_and_warns_when_links_name_another(demo_db: Path) -> None:
+    here, db = demo_db.parent, str(demo_db)
+    with serving(demo_db, "--public-url", "https://annot.example.org/") as (_, _logs):
+        out = cli("--db", db, "invite", "alice", "--role", "lead", cwd=here)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("https://annot.example.org/a/"), out.stdout
+    with serving(demo_db) as (port, logs):  # restarted elsewhere: earlier links miss it
+        pass
+    assert "https://annot.example.org" in logs[0] and "invite" in logs[0], logs[0]
+    assert "give new links" in logs[0], logs[0]
+    later = cli("--db", db, "invite", "bob", cwd=here)
+    assert later.stdout.startswith(f"http://127.0.0.1:{port}/a/")
+
+
+def test_dashboard_says_how_to_give_links(demo_db: Path) -> None:
+    server, tokens = team(demo_db)
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        await client.get(f"/a/{tokens['lead']}")
+        page = await (await client.get("/")).text()
+        assert f"stanceterm --db {demo_db.resolve()} invite NAME" in page, page
+        assert "--role annotator|adjudicator|lead" in page and "invite --list" in page
+
+    run_client(server, body)
+
+
 # --------------------------------------------------------------------------- a real browser
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from stanceterm import suggest
+from stanceterm import suggest, suggest_trainer
 from stanceterm.schema import load_schema
 from stanceterm.segment import match_key
 from stanceterm.store import Annotation, ImportCounts, NewArticle, Store
@@ -94,8 +94,8 @@ def test_no_heavy_module_is_imported_before_the_first_paint(tmp_path: Path) -> N
     make_db(db_path).close()
     schema = load_schema()
     # a team DB has a suggestion model beside it: loading it pulls numpy in
-    model = suggest.train(suggest_corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(db_path))
+    model = suggest_trainer.train(suggest_corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db_path))
     log = tmp_path / "imports.log"
     wrapper = _WRAPPER.format(heavy=HEAVY)
     argv = ["-c", wrapper, str(log), "--db", str(db_path), "annotate", "--annotator", "alice"]

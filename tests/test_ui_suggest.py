@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stanceterm import suggest
+from stanceterm import suggest, suggest_trainer
 from stanceterm.store import Store
 from stanceterm.ui.app import AnnotateApp
 from stanceterm.ui.screens.annotate import AnnotateScreen
@@ -55,8 +55,8 @@ async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
     store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
     schema = store.label_schema()
     assert schema is not None
-    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(db))
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
     seqs = {s.id: s.seq for s in (store.corpus.sentence(f"p:{i}") for i in range(5)) if s}
     store.team.write_assignments({"alice": list(seqs.values()), "bob": [seqs["p:2"]]})
     store.suggest.set_blind(["p:3"], seed=0)
@@ -153,8 +153,8 @@ async def test_order_uncertain_walks_the_least_sure_first(tmp_path: Path) -> Non
     store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
     schema = store.label_schema()
     assert schema is not None
-    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(db))
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
     rows = [(i, f"p:{i}", t) for i, t in enumerate(PROBES)]
     want = suggest.uncertain_order(model, rows)
     assert want != [r[1] for r in rows]  # the test means something: not document order
@@ -200,8 +200,8 @@ async def test_no_suggestion_where_another_annotator_labelled_the_sentence(tmp_p
     schema = store.label_schema()
     assert schema is not None
     store.labels.save(Annotation("p:0", "bob", "done", ("arms_deal",)))
-    model = suggest.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest.save_model(model, suggest.model_path(db))
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
     app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -220,3 +220,176 @@ async def test_no_suggestion_where_another_annotator_labelled_the_sentence(tmp_p
         shown = await suggestions_ready(app, pilot)
         assert shown.excluded is None and shown.claims
     store.close()
+
+
+def _status(app: AnnotateApp) -> str:
+    return str(app.screen.query_one("#status").render())  # type: ignore[attr-defined]
+
+
+@run_async
+async def test_the_status_line_says_what_a_accepts(tmp_path: Path) -> None:
+    """A new user sees no ◌ mark when the model suggests no claim, and `A` is not in the
+    footer: pressing it saved "done, no claim" without a word. The status line says what the
+    model suggests and that `A` takes it, and why there is no suggestion on an excluded unit."""
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    store.suggest.set_blind(["p:3"], seed=0)
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        assert "◌ A: arms_deal" in _status(app)
+        s.jump_to("p:4")  # "Le Kremlin a démenti ces informations." with a claim or none
+        await settle(app, pilot)
+        shown = await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        want = ", ".join(shown.claims) if shown.claims else "no claim"
+        assert f"◌ A: {want}" in _status(app)
+        s.jump_to("p:3")
+        await settle(app, pilot)
+        await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        assert "◌ none here: a blind unit" in _status(app)
+        s.jump_to("p:0")
+        await settle(app, pilot)
+        await pilot.press("A")
+        await settle(app, pilot)
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert "◌" not in _status(app)  # done: nothing left to accept
+    store.close()
+
+
+@run_async
+async def test_order_uncertain_precomputes_along_its_own_walk(tmp_path: Path) -> None:
+    """With --order uncertain the next sentence is anywhere in the queue: its suggestion must
+    be computed before the annotator gets there (the worker used to compute the next ones in
+    document order, so A found "still computing")."""
+    texts = [f"{t} ({i})" for i in range(20) for t in PROBES]  # 100 sentences
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", texts)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(
+        store, schema, "alice", suggestions=live, order="uncertain", nudge_stances=False
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if s._uncertain is not None and s.shown() is not None:
+                break
+        order = s._uncertain
+        assert order is not None and len(order) == 100
+        assert s.sentence is not None and s.sentence.id == order[0]
+        for _ in range(200):  # the worker's first pass along the walk
+            await pilot.pause(0.05)
+            if not s._suggest_running:
+                break
+        missing = [sid for sid in order[1:20] if live.get(sid) is None]
+        assert not missing, f"{len(missing)} of the next 19 not computed ahead"
+    store.close()
+
+
+@run_async
+async def test_a_mark_that_arrives_later_is_visible(tmp_path: Path) -> None:
+    """The ◌ mark is added to a claim button after the sentence is shown (the worker computes
+    it): the button must grow to show it (it kept its width, so the mark was cut off in a real
+    terminal while the label held it)."""
+    texts = [PROBES[4]] * 40 + [PROBES[0]]  # p:40 is past the first 30 computed ahead
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", texts)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        await suggestions_ready(app, pilot)
+        assert live.get("p:40") is None
+        s.jump_to("p:40")
+        shown = await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        assert shown.claims == ("arms_deal",)
+        button = app.screen.query_one("#claim-arms_deal")
+        label = str(button.label)  # type: ignore[attr-defined]
+        assert "◌" in label
+        assert button.content_size.width >= len(label), (label, button.content_size)
+    store.close()
+
+
+SCREEN_PROBE = r"""
+import asyncio, sys, threading
+from stanceterm import suggest
+from stanceterm.store import Store
+from stanceterm.ui.app import AnnotateApp
+
+threads = []
+predict = suggest.ClaimModel.predict
+def spy(self, texts):
+    threads.append(threading.current_thread() is threading.main_thread())
+    return predict(self, texts)
+suggest.ClaimModel.predict = spy
+
+async def main():
+    store = Store.open(sys.argv[1], create=False)
+    schema = store.label_schema()
+    live = suggest.LiveSuggestions(sys.argv[1], schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, order="uncertain",
+                      nudge_stances=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            for _ in range(400):
+                await pilot.pause(0.05)
+                if app.screen.shown() is not None:
+                    break
+            await pilot.press("A")
+        await pilot.pause(0.5)
+        await app.flush()
+    store.close()
+    done = sum(1 for sid in ("p:0", "p:1", "p:2", "p:3", "p:4")
+               if (a := Store.open(sys.argv[1], create=False).labels.get(sid, "alice")))
+    print(len(threads), any(threads), "sklearn" in sys.modules, "scipy" in sys.modules, done)
+
+asyncio.run(main())
+"""
+
+
+def test_the_screen_predicts_off_the_ui_thread_and_never_loads_scikit_learn(
+    tmp_path: Path,
+) -> None:
+    """In a fresh process, as `annotate --order uncertain` runs it: every prediction (the
+    suggestions ahead, the uncertain order) runs in a worker thread, and neither scikit-learn
+    nor scipy is ever imported by the screen (cold start, RSS)."""
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    store.close()
+    r = subprocess.run(
+        [sys.executable, "-c", SCREEN_PROBE, str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    calls, on_main, sklearn, scipy, done = r.stdout.split()
+    assert int(calls) >= 2 and on_main == "False"
+    assert sklearn == "False" and scipy == "False"
+    assert int(done) == 3

@@ -229,9 +229,15 @@ def _rows_to_items(
 
 def review_queue(store: Store, *, include_all: bool = False) -> list[ReviewItem]:
     """The sentences to review, in sentence order (see the module docstring)."""
+    return list(iter_review_items(store, include_all=include_all))
+
+
+def iter_review_items(store: Store, *, include_all: bool = False) -> Iterator[ReviewItem]:
+    """:func:`review_queue`, streamed (unit by unit, in unit order: ``export --kind final`` reads
+    every unit without holding them all)."""
     canonical = store.actors.canonical()
     rows = store.gold.iter_review_rows(candidates_only=not include_all)
-    return list(_rows_to_items(rows, canonical, include_all))
+    return _rows_to_items(rows, canonical, include_all)
 
 
 def versions_for(

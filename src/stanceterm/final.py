@@ -41,7 +41,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from stanceterm.adjudicate import Version, review_queue
+from stanceterm.adjudicate import Version, iter_review_items
 from stanceterm.export import atomic_output
 from stanceterm.schema import SCHEMA_VERSION
 from stanceterm.store import Stance, Store
@@ -208,28 +208,75 @@ def final_rows(
     articles: Sequence[str] = (),
     counts: FinalCounts | None = None,
 ) -> Iterator[FinalRow]:
-    """The final dataset in sentence order; ``counts`` (if given) is filled as rows go."""
+    """The final dataset in sentence order; ``counts`` (if given) is filled as rows go.
+
+    Streamed: the units' versions come in unit order (:func:`~stanceterm.adjudicate.
+    iter_review_items`) and are walked together with the sentences, so memory does not grow
+    with the corpus. Only what a later sentence needs is kept: the versions of the dedup
+    clusters' representatives (for their copies), and the units read ahead when a copy comes
+    before its representative.
+    """
     counts = counts if counts is not None else FinalCounts()
     counts.min_annotators = min_annotators
     unit_of = _units(store)
+    reps = set(unit_of.values())
     gold = _gold_decisions(store)
-    versions: dict[str, list[Version]] = {}
-    for item in review_queue(store, include_all=True):
-        unit = unit_of.get(item.sentence_id, item.sentence_id)
-        versions.setdefault(unit, []).extend(item.versions)
-    decided: dict[str, Decision | str] = {}
+    items = iter_review_items(store, include_all=True)
+    pending = next(items, None)
+    kept: dict[str, tuple[Version, ...]] = {}  # representatives' versions, read-ahead units'
 
-    def decision_of(unit: str) -> Decision | str:
-        found = decided.get(unit)
-        if found is None:
-            found = gold.get(unit) or decide(versions.get(unit, ()), min_annotators, allow_single)
-            decided[unit] = found
-        return found
+    def own_versions(sid: str, seq: int) -> tuple[Version, ...]:
+        """The versions of the unit ``sid`` (a sentence that is its own unit, at ``seq``)."""
+        nonlocal pending
+        if sid in kept:
+            return kept[sid] if sid in reps else kept.pop(sid)
+        while pending is not None and pending.seq < seq:  # units of sentences not exported
+            if pending.sentence_id in reps:
+                kept[pending.sentence_id] = pending.versions
+            pending = next(items, None)
+        if pending is not None and pending.seq == seq and pending.sentence_id == sid:
+            found = pending.versions
+            pending = next(items, None)
+            if sid in reps:
+                kept[sid] = found
+            return found
+        return ()
 
-    for _seq, sid, aid, _idx, text, _cluster in store.corpus.iter_sentence_rows(articles=articles):
+    def rep_versions(rep: str) -> tuple[Version, ...]:
+        """The versions of a representative, for one of its copies (read ahead if need be)."""
+        nonlocal pending
+        if rep in kept:
+            return kept[rep]
+        while pending is not None:
+            item, pending = pending, next(items, None)
+            kept[item.sentence_id] = item.versions
+            if item.sentence_id == rep:
+                return item.versions
+        kept[rep] = ()
+        return ()
+
+    decided: dict[str, Decision | str] = {}  # the representatives' decisions
+
+    def decision_of(unit: str, versions: tuple[Version, ...]) -> Decision | str:
+        return gold.get(unit) or decide(versions, min_annotators, allow_single)
+
+    for seq, sid, aid, _idx, text, _cluster in store.corpus.iter_sentence_rows(articles=articles):
         unit = unit_of.get(sid, sid)
-        own = gold.get(sid) if unit != sid else None
-        result = own if isinstance(own, Decision) else decision_of(unit)
+        if unit == sid:
+            own = None
+            versions = own_versions(sid, seq)
+            result = decided.get(sid) or decision_of(sid, versions)
+            if sid in reps:
+                decided[sid] = result
+        else:
+            own = gold.get(sid)
+            if isinstance(own, Decision):
+                result = own
+            else:
+                found = decided.get(unit)
+                if found is None:
+                    found = decided[unit] = decision_of(unit, rep_versions(unit))
+                result = found
         if unit == sid or isinstance(own, Decision):  # count each unit once, where it is decided
             if isinstance(result, Decision):
                 counts.by_source[result.source] = counts.by_source.get(result.source, 0) + 1
@@ -308,9 +355,9 @@ def _cell(value: str | None) -> str:
 
 
 def _write_jsonl(f: IO[bytes], rows: Iterator[FinalRow], names: Mapping[str, str]) -> None:
+    write, dumps, nl = f.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     for row in rows:
-        f.write(orjson.dumps(record(row, names)))
-        f.write(b"\n")
+        write(dumps(record(row, names), option=nl))
 
 
 def _write_csv(f: IO[bytes], rows: Iterator[FinalRow], names: Mapping[str, str]) -> None:

@@ -15,9 +15,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import shlex
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from stanceterm.store import Store
 
@@ -85,6 +87,31 @@ def revoke(store: Store, name: str) -> None:
 
 def link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/a/{token}"
+
+
+#: the roles, as the invite command line shows them
+ROLE_CHOICE = "[--role annotator|adjudicator|lead]"
+
+
+def invite_command(db: str | Path) -> str:
+    """The command that gives a personal link for this DB (what ``serve`` and the lead's
+    dashboard show); the DB path quoted for the shell."""
+    return shlex.join(["stanceterm", "--db", str(Path(db).resolve()), "invite"]) + " NAME"
+
+
+def base_url_for_invite(
+    store: Store, *, port: int | None, public_url: str | None, default: str
+) -> tuple[str, str]:
+    """(base URL of the link, where it came from): ``--public-url``, else ``--port`` (on
+    127.0.0.1), else the address ``stanceterm serve`` recorded in the DB, else ``default``."""
+    if public_url is not None:
+        return public_url, "--public-url"
+    if port is not None:
+        return f"http://127.0.0.1:{port}", "--port"
+    served = store.invites.served_url()
+    if served:
+        return served, "served"
+    return default, "default"
 
 
 @dataclass

@@ -161,6 +161,15 @@ def strip_boilerplate(
 # --------------------------------------------------------------------------- sentences
 
 
+#: perf (issue 17): pysbd builds its abbreviation regexes per call, as strings (about 900
+#: distinct patterns on real news text), and the ``re`` module caches 512 compiled patterns,
+#: dropping the oldest first: every chunk recompiled most of them (a tenth of pysbd's time).
+#: A cache of this size keeps them compiled; results are unchanged, memory grows by a few MB.
+RE_CACHE = 4096
+if getattr(re, "_MAXCACHE", RE_CACHE) < RE_CACHE:
+    setattr(re, "_MAXCACHE", RE_CACHE)  # noqa: B010  (a private knob of the re module)
+
+
 @lru_cache(maxsize=8)
 def _segmenter(lang: str) -> pysbd.Segmenter:
     return pysbd.Segmenter(language=lang if lang in ("fr", "en") else "en", clean=False)
@@ -216,7 +225,8 @@ _LOWER = "a-zà-öø-ÿœ"
 # at the start, a period or a question mark, one space, then a capital (not a lone "I")
 _CUT = re.compile(
     rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}})(?:\.| ?\?) "
-    rf"(?=[{_UPPER}])(?!I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
+    # perf (issue 17): or a straight quote opening the next sentence (said. "We...)
+    rf"(?=\"?[{_UPPER}])(?!\"?I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
 )
 
 
@@ -240,7 +250,15 @@ def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
         titles.append(r"(?:[A-Za-z]\.)+[A-Za-z](?=\. [a-z])")
     title = f"(?:{'|'.join(titles)})\\."
     quote = r"«(?:(?![!?.\-]'|--)[^«»\"“”‘\\()\[\]])+»"
-    word = rf"(?:\$?[^\W_]+|{quote})"
+    # perf (issue 17): a "straight-quoted" span with no sentence punctuation inside and not
+    # ending in a dash or space. pysbd's quote rules never apply to it: punctuation then a quote
+    # then a capital needs [!?.-] before the quote, and a quote ending in [^,] before a capital
+    # is a sentence of its own only where a segment starts, so the first word of a piece may be
+    # such a quote only when it ends in a comma ("We won," he said.); later ones may end in
+    # anything else (she was "ecstatic" about it, a "hard right agenda".)
+    inner = r'"(?=\S)(?:(?!--)[^«»"“”‘\\()\[\]!?.])+'
+    first = rf"(?:\$?[^\W_]+|{quote}|{inner}(?<=,)\")"
+    word = rf"(?:\$?[^\W_]+|{quote}|{inner}(?<![\s-])\")"
     sep = (
         rf"(?:, |: |; | |['’-]| ?% ?|(?<=\d)[.:](?=\d)| {title} | \(|\)(?:, | |: |; )"
         rf"| ?… ?|\.\.\. (?=[a-z])"
@@ -248,7 +266,7 @@ def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
         # never splits at a comma, a dash between spaces, a slash or an ampersand)
         rf"|(?<=\d),(?=\d\d\d)| [-–—] |(?<=[^\W_])[/&](?=[^\W_])| & )"
     )
-    body = rf"(?:{title} )?{word}(?:{sep}{word})*(?:(?<={_L})|(?<=\d\d\d)|(?<=»))"
+    body = rf"(?:{title} )?{first}(?:{sep}{word})*(?:(?<={_L})|(?<=\d\d\d)|(?<=[»\"]))"
     end = r"(?:\.| ?\?)"
     return re.compile(rf"{body}{end}"), re.compile(rf"{body}{end}?")
 
@@ -273,6 +291,10 @@ _ALPHA_LISTS = [
 ]
 _ALPHABETS = [ListItemReplacer.LATIN_NUMERALS, ListItemReplacer.ROMAN_NUMERALS]
 _NUMBERED = [re.compile(ListItemReplacer.NUMBERED_LIST_REGEX_1), re.compile(r"\d{1,2}(?=\)\s)")]
+# perf (issue 17): what every match of the list patterns above contains (a lone letter or a
+# number before "." or ")"); when a paragraph has none, the patterns' findall is skipped
+_MAY_LETTER_LIST = re.compile(r"(?<![^\s(])[a-z](?:\.|[a-z]*\))")
+_MAY_NUMBER_LIST = re.compile(r"\d(?:\.[\s)]|\)\s)")
 # spans pysbd pairs up (no cut inside): from each opener to the next closer, plus pysbd's own
 # pairing regexes for the symmetric or apostrophe-like marks
 _SPANS: list[tuple[str, re.Pattern[str]]] = [
@@ -303,8 +325,11 @@ _MARKS = re.compile(r"[()\[\]«»“”]")
 
 def _unbalanced(p: str) -> bool:
     """Brackets or quotes nested, unclosed or closing nothing (pysbd pairs them in ways that
-    reach across sentences), an odd number of ", or a ‘."""
-    if "‘" in p or p.count('"') % 2:
+    reach across sentences), or a ‘. (An odd number of " is not blocked: a quote that runs on
+    into the next paragraph, as news text writes it, pairs the same way in a chunk as in the
+    paragraph, and :func:`_spans` keeps every cut out of pysbd's pairings; identical to pysbd on
+    all the real text, issue 17.)"""
+    if "‘" in p:
         return True
     open_: str | None = None
     for m in _MARKS.finditer(p):
@@ -324,7 +349,7 @@ def _blocked(p: str) -> bool:
     """True when pysbd's handling of ``p`` is not local (lists, references, odd quotes...)."""
     if _BLOCKERS.search(p) or _unbalanced(p):
         return True
-    for rx in _ALPHA_LISTS:
+    for rx in _ALPHA_LISTS if _MAY_LETTER_LIST.search(p) else ():
         # pysbd's lettered lists: an item one letter from its neighbour, where the first item's
         # neighbour is the last one. A chunk's first and last items can be any two items of the
         # paragraph, so any two items one letter apart make chunking unsafe.
@@ -333,7 +358,8 @@ def _blocked(p: str) -> bool:
             letters = {alphabet.index(x) for x in found if x in alphabet}
             if any(x + 1 in letters for x in letters):
                 return True
-    for rx in _NUMBERED:  # pysbd formats a list once two consecutive numbers show up
+    # pysbd formats a list once two consecutive numbers show up
+    for rx in _NUMBERED if _MAY_NUMBER_LIST.search(p) else ():
         numbers = [int(x) for x in rx.findall(p)]
         for a, b in pairwise(numbers):
             if b == a + 1 or (a, b) in ((9, 0), (0, 9)):

@@ -108,7 +108,14 @@ def run_server(
     With ``annotator`` only that annotator is served, through a link made now and kept in
     memory (printed here, valid until the server stops); otherwise the DB's personal links.
     """
-    from stanceterm.invites import Identity, hash_token, link, new_token
+    from stanceterm.invites import (
+        ROLE_CHOICE,
+        Identity,
+        hash_token,
+        invite_command,
+        link,
+        new_token,
+    )
     from stanceterm.store import Store
     from stanceterm.teamserver import TeamServer
 
@@ -125,10 +132,18 @@ def run_server(
     else:
         with Store.open(db, create=False) as store:
             live = store.invites.live_hashes()
+            before = store.invites.served_url()
+            store.invites.record_served_url(base)  # what `invite` puts in its links
         who = ", ".join(sorted(clean(n) for n, _, _ in live)) or "nobody yet"
         lines.append(f"Serving the stanceterm team on {clean(base)}; links given to: {who}.")
+        if live and before is not None and before != base:
+            lines.append(
+                f"Links given earlier name {clean(before)}, not this address: they will not "
+                f"reach this server. Serve there again, or give new links ({invite_command(db)})."
+            )
         lines.append(
-            "Give a personal link with: stanceterm invite NAME [--role annotator|adjudicator|lead]"
+            f"Give a personal link with: {invite_command(db)} {ROLE_CHOICE} "
+            "(it names this address); list them with `invite --list`."
         )
     if is_loopback(host):
         lines.append("Only this machine can connect. " + exposure_help(port))

@@ -187,7 +187,9 @@ def assign(
     replace: bool = False,
     extend: bool = False,
 ) -> Assigned | None:
-    """Plan (:func:`plan_assignment`) and write the assignment of the visible sentences.
+    """Plan (:func:`plan_assignment`) and write the assignment of the units: a dedup cluster is
+    one unit, given out as its representative (:meth:`~stanceterm.store.team.Team.unit_seqs`);
+    a copy's assignment made before dedup follows the representative (migration v14).
 
     A DB that already has assignments is refused unless ``replace`` (plan again from scratch;
     labels stay) or ``extend`` (give out only the sentences nobody has yet, favouring the least
@@ -201,7 +203,7 @@ def assign(
             f"{store.path}: already has {existing} assignment(s); pass --replace to plan again "
             "from scratch (labels are kept) or --extend to assign only the sentences nobody has"
         )
-    seqs = store.team.visible_seqs(unassigned_only=extend)
+    seqs = store.team.unit_seqs(unassigned_only=extend)
     if extend and not seqs:
         return None
     if not seqs:

@@ -89,6 +89,10 @@ for intervals). <a href="/review">Open the review screen</a>.</p>
 <th>units</th><th>annotators</th></tr></thead><tbody></tbody></table>
 <p class="muted">Review: <a href="/review">the review screen</a> walks the disagreements and
 flags.</p>
+<h2>Links</h2>
+<p class="muted">Give a personal link (on the server's machine):
+<code>{invite} [--role annotator|adjudicator|lead]</code>; list them with
+<code>invite --list</code>, revoke one with <code>invite --revoke NAME</code>.</p>
 <script>
 function cell(row, text) {{ const td = document.createElement("td");
   td.textContent = text; row.appendChild(td); }}

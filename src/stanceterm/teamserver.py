@@ -41,7 +41,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from stanceterm.invites import BadTokenLimiter, Identity, match_token
+from stanceterm.invites import BadTokenLimiter, Identity, invite_command, match_token
 from stanceterm.store import Store
 from stanceterm.teampages import APP_PAGE, DASHBOARD, LANDING, NOTHING_TO_REVIEW, REFUSED, page
 
@@ -266,6 +266,7 @@ class TeamServer:
         if ident.role == "lead":
             body = DASHBOARD.format(
                 who=html.escape(ident.name),
+                invite=html.escape(invite_command(self.db)),
                 poll=DASHBOARD_POLL_SECONDS,
                 poll_ms=DASHBOARD_POLL_SECONDS * 1000,
             )

@@ -121,6 +121,7 @@ def _live_suggestions(
     paint (startup, issue 17: a second Python process loading scikit-learn would share the two
     cores with the screen's start)."""
     from stanceterm import suggest as sg
+    from stanceterm import suggest_trainer as tr
 
     if not use:
         if order == "uncertain":
@@ -140,9 +141,14 @@ def _live_suggestions(
     elif store.path != ":memory:":
         explicit = resolve_schema(app.schema_flag, app.settings)
         schema_file = None if explicit is None else str(explicit)
+        try:
+            tr.hold_screen_lock(store.path)  # the trainer lives while a screen holds it
+        except OSError:  # a read-only folder: the screen still loads a model, trains none
+            pass
+        else:
 
-        def start_trainer() -> None:
-            sg.start_trainer(store.path, schema_file, 25, 50)
+            def start_trainer() -> None:
+                tr.start_trainer(store.path, schema_file, 25, 50)
 
     live = sg.LiveSuggestions(
         store.path, schema.fingerprint, schema.claim_ids, plugin=plugin, on_overlap=on_overlap

@@ -252,18 +252,18 @@ def export_cmd(
     if fmt != "jsonl":
         fail(f"--format {fmt} is for --kind final only; {kind} is written as JSON lines")
     # --- end hour2
-    from stanceterm.export import DRAFTS_HINT, Filters, default_out_path, export, left_out_drafts
+    from stanceterm.export import DRAFTS_HINT, ExportCounts, Filters, default_out_path, export
 
     store = app.store(create=False)
     target = out or str(default_out_path("gold-history" if history else kind))
     filters = Filters(annotators, statuses or ("done", "skipped", "flagged"), articles)
-    n = export(store, "gold-history" if history else kind, target, filters)
+    counts = ExportCounts()
+    n = export(store, "gold-history" if history else kind, target, filters, counts)
     where = "stdout" if target == "-" else target
     click.echo(f"Wrote {n} {kind} line(s) to {clean(where)}", err=True)
-    # drafts are never silently missing from an export (issue 12 §6)
-    drafts = left_out_drafts(store, filters) if kind in ("annotations", "sentences") else 0
-    if drafts:
-        click.echo(DRAFTS_HINT.format(n=drafts), err=True)
+    # drafts are never silently missing from an export (issue 12 §6); counted in the same pass
+    if counts.drafts_left_out:
+        click.echo(DRAFTS_HINT.format(n=counts.drafts_left_out), err=True)
 
 
 # --- hour2 (issue 15 §6): export --kind final
@@ -342,6 +342,14 @@ def import_labels_cmd(app: AppContext, file: str, force: bool) -> None:
         if result.kept_newer
         else ""
     )
+    if result.future_records:
+        click.echo(
+            f"warning: {clean(path)}: {result.future_records} record(s) dated in the future, the "
+            f"latest {result.future_latest}, {result.future_ahead_s / 60:.0f} min in the future: "
+            "the clock of the machine that wrote them looks skewed. Imported as dated; edits "
+            "made here from now on are ordered after them.",
+            err=True,
+        )
     resumed = " (resumed an interrupted run)" if result.resumed else ""
     click.echo(
         f"Imported {result.written} label record(s) ({result.unchanged} unchanged{kept}, "
@@ -382,7 +390,8 @@ def undo_import_cmd(app: AppContext, run_id: str | None) -> None:
     done, restored, changed = store.imports.undo(run_id)
     click.echo(
         f"Undid import run {done}: {restored} label(s) restored, {changed} changed since the "
-        "import and kept",
+        f"import and kept; {store.imports.removed_actors} actor(s) it created removed (those "
+        "nothing else uses)",
         err=True,
     )
 

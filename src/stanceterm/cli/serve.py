@@ -109,11 +109,15 @@ def serve_cmd(
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
-    default=DEFAULT_PORT,
-    show_default=True,
-    help="Port of the server, for the printed link.",
+    default=None,
+    help="Port of the server on 127.0.0.1, for the printed link. Default: the address "
+    f"`stanceterm serve` recorded when it started on this DB, else {DEFAULT_PORT}.",
 )
-@click.option("--public-url", metavar="URL", help="The address browsers use (for the link).")
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="The address browsers use (for the link). Default: the one `stanceterm serve` recorded.",
+)
 @pass_app
 def invite_cmd(
     app: AppContext,
@@ -121,12 +125,16 @@ def invite_cmd(
     role: str,
     show_list: bool,
     revoke: str | None,
-    port: int,
+    port: int | None,
     public_url: str | None,
 ) -> None:
     """Give NAME a personal link to `stanceterm serve` (prints it once; giving a new one
     revokes the old). Only a hash of the link is kept in the DB: a lost link cannot be shown
-    again, give a new one."""
+    again, give a new one.
+
+    The link names the address `stanceterm serve` recorded in the DB when it started (its
+    --public-url, else its --host and --port), so the server's options need not be repeated
+    here; --public-url or --port override it."""
     from stanceterm import invites
     from stanceterm import serve as serve_mod
 
@@ -147,13 +155,31 @@ def invite_cmd(
             click.echo(f"Revoked the link of {clean(revoke)}.")
         else:
             assert name is not None
+            if public_url is not None:
+                public_url = serve_mod.check_public_url(public_url)
+            base, source = invites.base_url_for_invite(
+                store,
+                port=port,
+                public_url=public_url,
+                default=serve_mod.public_url_for(DEFAULT_HOST, DEFAULT_PORT),
+            )
             token = invites.invite(store, name, role)
-            base = public_url or serve_mod.public_url_for("127.0.0.1", port)
             click.echo(invites.link(base, token))
             click.echo(
                 f"Personal {role} link for {clean(name.strip())}: send it privately; anyone "
                 "holding it works under this name. Shown once.",
                 err=True,
             )
-    except invites.InviteError as exc:
+            if source == "served":
+                click.echo(
+                    f"(The address `stanceterm serve` recorded on this DB: {clean(base)}.)",
+                    err=True,
+                )
+            elif source == "default":
+                click.echo(
+                    f"(`stanceterm serve` has not run on this DB yet: the link assumes {base}; "
+                    "start the server, or pass --port/--public-url, for another address.)",
+                    err=True,
+                )
+    except (invites.InviteError, serve_mod.ServeError) as exc:
         fail(str(exc))

@@ -1,5 +1,6 @@
 """``suggest``: claim suggestions learnt from the team's labels (train, status, evaluate, the
-anchoring check, blind units, the background trainer); the core is :mod:`stanceterm.suggest`."""
+anchoring check, blind units, the background trainer); the core is :mod:`stanceterm.suggest`,
+:mod:`stanceterm.suggest_trainer` and :mod:`stanceterm.suggest_eval`."""
 
 from __future__ import annotations
 
@@ -49,6 +50,12 @@ def _pct(x: float | None) -> str:
 )
 @click.option("--trainer", is_flag=True, help="Run the DB's background trainer (one per DB).")
 @click.option("--once", is_flag=True, help="With --trainer: one check (train if due), then exit.")
+@click.option(
+    "--with-screens",
+    is_flag=True,
+    hidden=True,
+    help="With --trainer: exit soon after the last annotation screen closes (annotate's).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
 def suggest_cmd(
@@ -64,10 +71,13 @@ def suggest_cmd(
     every: int,
     trainer: bool,
     once: bool,
+    with_screens: bool,
     as_json: bool,
 ) -> None:
     """Claim suggestions learnt from the team's own labels (see the README)."""
     from stanceterm import suggest as sg
+    from stanceterm import suggest_eval as se
+    from stanceterm import suggest_trainer as tr
 
     if not (do_train or do_status or do_eval or blind_sample is not None or trainer):
         do_status = True
@@ -78,13 +88,14 @@ def suggest_cmd(
     out: dict[str, Any] = {}
     try:
         if trainer:
-            code = sg.run_trainer(
+            code = tr.run_trainer(
                 store.path,
                 schema,
                 every=every,
                 min_labels=min_labels,
                 seed=seed,
                 once=once,
+                screens_grace=tr.SCREENS_GRACE if with_screens else None,
                 log=lambda m: click.echo(f"trainer: {clean(m)}", err=True),
             )
             sys.exit(code)
@@ -94,12 +105,12 @@ def suggest_cmd(
             if not as_json:
                 click.echo(f"{n} unit(s) marked blind (no suggestions for anyone; seed {seed})")
         if do_train:
-            model = sg.train_store(store, schema, min_labels=min_labels, seed=seed)
+            model = tr.train_store(store, schema, min_labels=min_labels, seed=seed)
             out["model"] = model.model_id
             if not as_json:
                 click.echo(f"trained on {model.n_train} labels: {clean(model.model_id)}")
         if do_status:
-            st = sg.status(store, schema, min_labels=min_labels)
+            st = tr.status(store, schema, min_labels=min_labels)
             out["status"] = {
                 "training_labels": st.labels,
                 "min_labels": st.min_labels,
@@ -126,7 +137,7 @@ def suggest_cmd(
                 click.echo(f"trainer: {'running' if st.trainer_running else 'not running'}")
         if do_eval:
             examples = sg.store_examples(store, schema)
-            ev = sg.evaluate(examples, schema.claim_ids, folds=folds, seed=seed)
+            ev = se.evaluate(examples, schema.claim_ids, folds=folds, seed=seed)
             out["evaluate"] = {
                 "labels": ev.n,
                 "folds": ev.folds,
@@ -163,8 +174,7 @@ def suggest_cmd(
                     + "; ".join(f"{n} labels F1 {_pct(f)}%" for n, f, _e in ev.curve)
                 )
             if bias:
-                model = sg.train(examples, schema.claim_ids, schema.fingerprint, seed=seed)
-                a = sg.store_anchoring(store, model)
+                a = se.store_anchoring(store, examples, schema.claim_ids, folds=folds, seed=seed)
                 out["bias"] = {
                     "with_suggestions": a.with_shown,
                     "equal_with": a.with_share,
@@ -176,7 +186,8 @@ def suggest_cmd(
                     click.echo(
                         f"anchoring: labels equal the suggestion on {_pct(a.with_share)}% of "
                         f"{a.with_shown} assisted labels and {_pct(a.without_share)}% of "
-                        f"{a.without_shown} unassisted ones (model trained on every label); "
+                        f"{a.without_shown} unassisted ones (scored by {folds}-fold models that did "
+                        "not see them); "
                         f"effect {_pct(a.effect)} points"
                     )
     except sg.SuggestError as exc:

@@ -70,7 +70,9 @@ def annotators_cmd(app: AppContext) -> None:
     "--replace", is_flag=True, help="Drop every earlier assignment and plan again (labels kept)."
 )
 @click.option(
-    "--extend", is_flag=True, help="Assign only the visible sentences nobody has been assigned."
+    "--extend",
+    is_flag=True,
+    help="Assign only the units (sentences, dedup clusters) nobody has been assigned.",
 )
 @pass_app
 def assign_cmd(
@@ -84,7 +86,10 @@ def assign_cmd(
 ) -> None:
     """Split the visible sentences between annotators, each sentence to K of them.
 
-    Visible sentences are the unclustered ones and the representative of each dedup cluster.
+    A dedup cluster is one unit: it is given out as its representative, and its copies are
+    never given out on their own. Run `stanceterm dedup` first; an assignment made before dedup
+    follows the representative (whoever held a copy now holds the representative, unless they
+    had already labelled their copy, which then stays in their queue as their version).
     Loads differ by at most one sentence; the plan is the same for the same seed, and each
     annotator's queue is a few runs of consecutive sentences. `annotate` then walks only the
     annotator's queue. With --overlap-sample, a seeded fraction of the sentences is annotated

@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import orjson
+
 from stanceterm.store.base import Handle, require_tx
 from stanceterm.store.labels import current, record_event
 from stanceterm.store.models import (
@@ -220,6 +222,19 @@ class Corpus:
                 (sentence_id,),
             ).fetchone()
         return None if row is None else sentence_from_row(row)
+
+    def sentences_by_id(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Sentence id -> (article id, text) for those of ``ids`` that exist, in one query
+        (import-labels checks a chunk of records at a time)."""
+        with self._db.read() as c:
+            return {
+                str(r[0]): (str(r[1]), str(r[2]))
+                for r in c.execute(
+                    "SELECT id, article_id, text FROM sentences "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (orjson.dumps(list(ids)).decode(),),
+                )
+            }
 
     def sentence_at(self, seq: int) -> Sentence | None:
         with self._db.read() as c:

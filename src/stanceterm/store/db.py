@@ -54,8 +54,9 @@ from stanceterm.store.actors import ActorOps, Actors, record_label_schema
 from stanceterm.store.clusters import Clusters
 from stanceterm.store.corpus import Corpus
 from stanceterm.store.gold import GoldRecords
+from stanceterm.store.imports import ImportRuns
 from stanceterm.store.invites import Invites
-from stanceterm.store.labels import ImportRuns, Labels
+from stanceterm.store.labels import Labels
 from stanceterm.store.merge import Merge
 from stanceterm.store.models import StoreError, now, text_key
 from stanceterm.store.suggest import Suggestions

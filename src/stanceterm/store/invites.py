@@ -10,6 +10,10 @@ from __future__ import annotations
 from stanceterm.store.base import Handle
 from stanceterm.store.models import now
 
+#: ``meta`` key: the address browsers use, recorded by ``stanceterm serve`` when it starts (no
+#: migration: a key of the meta table)
+SERVED_URL_KEY = "serve.base_url"
+
 
 class Invites:
     """``store.invites``: the links given, revoked and live."""
@@ -27,6 +31,15 @@ class Invites:
                 "revoked_at = NULL",
                 (name, role, token_hash, now()),
             )
+
+    def served_url(self) -> str | None:
+        """The base URL the team server last served on (``--public-url``, else
+        ``http://HOST:PORT``), or None when ``stanceterm serve`` never ran on this DB."""
+        return self._db.get_meta(SERVED_URL_KEY)
+
+    def record_served_url(self, url: str) -> None:
+        """Record where the team server serves, for the links ``stanceterm invite`` prints."""
+        self._db.set_meta(SERVED_URL_KEY, url)
 
     def revoke(self, name: str) -> bool:
         """Revoke ``name``'s link; False when there is no live link of that name."""

@@ -37,6 +37,7 @@ from stanceterm.store.actors import (
 from stanceterm.store.base import Handle
 from stanceterm.store.clusters import split_in
 from stanceterm.store.gold import resolve_gold
+from stanceterm.store.imports import drop_deleted_actors
 from stanceterm.store.labels import actor_map_in, resolve_label
 from stanceterm.store.models import (
     ANN_COLS,
@@ -175,6 +176,7 @@ def _merge_one(db: Handle, other: Handle) -> MergeCounts:
                 if known:
                     split_in(c, str(sid), annotator)
                     counts.splits_applied += 1
+    drop_deleted_actors(db)  # labelsio: removals by undo-import, after the labels came
     return counts
 
 

@@ -397,6 +397,64 @@ WHEN NEW.text_key IS NULL BEGIN
 END;
 """
 
+#: v13 (labelsio: undo-import removes the actors it created, issue 12 §5): ``import_runs.actors``
+#: lists the actors a run created (JSON ids); ``actor_events`` takes the ``delete`` operation
+#: (rebuilt: SQLite cannot change a CHECK in place), a replicated removal of an actor that
+#: nothing uses any more (store/labels.py, ``drop_unused_actors``).
+_V13 = """
+ALTER TABLE import_runs ADD COLUMN actors TEXT;
+CREATE TABLE actor_events_v13 (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    ts TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('rename', 'alias', 'merge', 'undo', 'delete')),
+    actor_id TEXT NOT NULL,
+    arg TEXT,
+    made_by TEXT,
+    undoes TEXT,
+    origin TEXT
+);
+INSERT INTO actor_events_v13(id, uid, ts, op, actor_id, arg, made_by, undoes, origin)
+SELECT id, uid, ts, op, actor_id, arg, made_by, undoes, origin FROM actor_events;
+DROP TABLE actor_events;
+ALTER TABLE actor_events_v13 RENAME TO actor_events;
+"""
+
+
+#: v14 (units: a dedup cluster is one unit for overlap assignment too; docs/ARCHITECTURE.md
+#: "Units"). An assignment of a cluster copy follows its representative, whatever writes the
+#: cluster (an incremental or full dedup run, a new representative): the holder gets the
+#: representative instead (no second row when they already hold it), unless they labelled the
+#: copy themselves (a direct label): that copy stays in their queue, as their version of the
+#: unit. (When that label is later undone, the assignment stays on the copy until the next run
+#: that rewrites the cluster, ``dedup --full``: a label save is a delete then an insert, so a
+#: trigger on the delete cannot tell an undo from a re-save.) The first ``INSERT``/``DELETE``
+#: pair re-points what a DB assigned before this migration.
+_FOLLOW_SELECT = """
+SELECT q.annotator, r.seq, r.id, q.created_at
+FROM assignments q JOIN sentences s ON s.seq = q.seq
+JOIN clusters k ON k.id = s.cluster_id JOIN sentences r ON r.id = k.representative_id
+WHERE r.id != s.id AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.sentence_id = s.id
+    AND a.annotator = q.annotator AND a.propagated_from IS NULL)
+"""
+_FOLLOW_DELETE_WHERE = """
+EXISTS (SELECT 1 FROM sentences s JOIN clusters k ON k.id = s.cluster_id
+    WHERE s.seq = assignments.seq AND k.representative_id != s.id)
+AND NOT EXISTS (SELECT 1 FROM annotations a JOIN sentences s ON s.id = a.sentence_id
+    WHERE s.seq = assignments.seq AND a.annotator = assignments.annotator
+    AND a.propagated_from IS NULL)
+"""
+_V14 = f"""
+INSERT OR IGNORE INTO assignments(annotator, seq, sentence_id, created_at) {_FOLLOW_SELECT};
+DELETE FROM assignments WHERE {_FOLLOW_DELETE_WHERE};
+CREATE TRIGGER sentences_assignments_follow AFTER UPDATE OF cluster_id ON sentences
+WHEN NEW.cluster_id IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO assignments(annotator, seq, sentence_id, created_at)
+    {_FOLLOW_SELECT.strip()} AND s.seq = NEW.seq;
+    DELETE FROM assignments WHERE seq = NEW.seq AND {_FOLLOW_DELETE_WHERE.strip()};
+END;
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, _V1),
@@ -411,6 +469,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     (10, _V10),
     (11, _V11),
     (12, _V12),
+    (13, _V13),
+    (14, _V14),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -120,14 +120,23 @@ class Team:
                 entry["last_activity"] = None if row is None else row[0]
         return dict(sorted(out.items()))
 
-    def visible_seqs(self, *, unassigned_only: bool = False) -> list[int]:
-        """Sequence numbers of the visible sentences (unclustered ones and cluster
-        representatives), in document order; ``unassigned_only``: those in nobody's queue."""
-        sql = "SELECT seq FROM sentences s WHERE hidden = 0"
+    def unit_seqs(self, *, unassigned_only: bool = False) -> list[int]:
+        """Sequence numbers of the units to assign, in document order: every sentence outside a
+        dedup cluster and every cluster's representative (a cluster is one unit; its copies,
+        hidden or kept visible by a label written before dedup, are never given out on their
+        own). ``unassigned_only``: the units none of whose sentences is in anybody's queue."""
+        sql = (
+            "SELECT s.seq FROM sentences s WHERE s.hidden = 0 AND (s.cluster_id IS NULL OR "
+            "s.id = (SELECT k.representative_id FROM clusters k WHERE k.id = s.cluster_id))"
+        )
         if unassigned_only:
-            sql += " AND NOT EXISTS (SELECT 1 FROM assignments q WHERE q.seq = s.seq)"
+            sql += (
+                " AND NOT EXISTS (SELECT 1 FROM assignments q WHERE q.seq = s.seq)"
+                " AND (s.cluster_id IS NULL OR NOT EXISTS (SELECT 1 FROM sentences m "
+                "JOIN assignments q ON q.seq = m.seq WHERE m.cluster_id = s.cluster_id))"
+            )
         with self._db.read() as c:
-            return [int(r[0]) for r in c.execute(sql + " ORDER BY seq")]
+            return [int(r[0]) for r in c.execute(sql + " ORDER BY s.seq")]
 
     def assignment_count(self) -> int:
         with self._db.read() as c:

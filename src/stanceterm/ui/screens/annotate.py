@@ -167,12 +167,14 @@ class AnnotateScreen(Screen[None]):
         #: "document", or "uncertain": Enter / g walk the queue least sure first
         self.order = order
         self._uncertain: list[str] | None = None
+        self._uncertain_pos: dict[str, int] = {}  # sentence id -> its place in that walk
         #: the claim model's suggestions (None: off); see :mod:`stanceterm.suggest`
         self.suggestions = suggestions
         self._suggest_reader: Store | None = None
         self._suggest_running = False
         self._suggest_again: int | None = None
         self._suggest_until = -1  # compute more once the screen reaches this seq
+        self._suggest_until_pos = -1  # ... or this place of the uncertain walk
         #: sentences whose suggestions the annotator took with ``A`` in this session
         self._applied: set[str] = set()
         #: claim -> actor id -> uses (the picker's boost), counted in the background
@@ -425,6 +427,10 @@ class AnnotateScreen(Screen[None]):
             )
         if ann.status == "done" and self.stored and not ann.claims:
             t.append(" (no claim)")
+        hint = self._suggestion_hint()
+        if hint is not None:
+            t.append(" · ")
+            t.append(hint, style="italic")
         if ann.note:
             t.append(" · note: ")
             t.append(one_line(ann.note, 30), style="italic")
@@ -767,6 +773,16 @@ class AnnotateScreen(Screen[None]):
             return {}
         return {c: shown.probs[c] for c in shown.claims}
 
+    def _suggestion_hint(self) -> str | None:
+        """What ``A`` would take on this sentence (the claims, or "no claim", which has no ◌
+        mark on the claim bar), or why there is no suggestion here; None once it is finished."""
+        shown, ann = self.shown(), self.ann
+        if shown is None or ann is None or (self.stored and ann.status != "draft"):
+            return None
+        if shown.excluded:
+            return f"◌ none here: {shown.excluded.split(' (')[0]}"
+        return f"◌ {self.key_for('accept_suggestions')}: {', '.join(shown.claims) or 'no claim'}"
+
     def _with_provenance(self, ann: Annotation) -> Annotation:
         """``ann`` with the suggestion shown for its sentence (if any) as its provenance."""
         if self.suggestions is None:
@@ -783,8 +799,20 @@ class AnnotateScreen(Screen[None]):
         sentence = self.sentence
         if self.suggestions is None or sentence is None or not self._first_shown:
             return
-        if self.suggestions.get(sentence.id) is None or sentence.seq >= self._suggest_until:
+        if self._uncertain is not None:
+            due = self._uncertain_pos.get(sentence.id, -1) >= self._suggest_until_pos
+        else:
+            due = sentence.seq >= self._suggest_until
+        if self.suggestions.get(sentence.id) is None or due:
             self._start_suggest(sentence.seq)
+
+    def _walk_ahead(self) -> tuple[int, list[str]] | None:
+        """With ``--order uncertain``: (the sentence's place in the walk, the ids that follow
+        it there): the sentences to compute ahead. None in document order."""
+        if self._uncertain is None or self.sentence is None:
+            return None
+        pos = self._uncertain_pos.get(self.sentence.id, -1)
+        return pos, self._uncertain[pos + 1 : pos + SUGGEST_AHEAD]
 
     def _refresh_suggestions(self) -> None:
         if self.sentence is not None:
@@ -797,12 +825,14 @@ class AnnotateScreen(Screen[None]):
             self._suggest_again = seq
             return
         self._suggest_running = True
-        self._suggest_worker(seq)
+        self._suggest_worker(seq, self._walk_ahead())
 
     @work(thread=True, group="suggest", exit_on_error=False)
-    def _suggest_worker(self, seq: int) -> None:
+    def _suggest_worker(self, seq: int, walk: tuple[int, list[str]] | None) -> None:
         """Look for a newer model (a stat), then compute the suggestions of the sentence at
-        ``seq`` and the next ones of the queue, on a reader connection: never on the UI thread."""
+        ``seq`` and the next ones of the annotator's walk (the queue in document order, or
+        ``walk``: the uncertain order's next ids), on a reader connection: never on the UI
+        thread."""
         live = self.suggestions
         assert live is not None
         result: int | str
@@ -815,8 +845,13 @@ class AnnotateScreen(Screen[None]):
             current = store.corpus.sentence_at(seq)
             if current is not None:
                 sentences.append(current)
+            if walk is not None:
+                for sid in walk[1]:
+                    found = store.corpus.sentence(sid)
+                    if found is not None and found.seq != seq:
+                        sentences.append(found)
             at = seq
-            while len(sentences) < SUGGEST_AHEAD:
+            while walk is None and len(sentences) < SUGGEST_AHEAD:
                 nxt = store.corpus.step(at, 1, annotator=self.annotator)
                 if nxt is None:
                     break
@@ -835,15 +870,18 @@ class AnnotateScreen(Screen[None]):
             if now - self._counts_at >= ACTOR_COUNTS_EVERY_S:
                 self._counts_at = now
                 self._actor_counts = store.suggest.actor_counts_by_claim()
-            result = sentences[-1].seq if len(sentences) > 1 else seq
+            if walk is not None:
+                result = walk[0] + len(walk[1])
+            else:
+                result = sentences[-1].seq if len(sentences) > 1 else seq
         except Exception as exc:  # suggestions are a help: a failure is shown, never fatal
             result = f"{type(exc).__name__}: {exc}"
         try:
-            self.app.call_from_thread(self._suggested, result)
+            self.app.call_from_thread(self._suggested, result, walk is not None)
         except RuntimeError:  # the app has exited
             self._suggest_running = False
 
-    def _suggested(self, result: int | str) -> None:
+    def _suggested(self, result: int | str, walked: bool = False) -> None:
         self._suggest_running = False
         if self._closing:
             if self._suggest_reader is not None:
@@ -852,6 +890,8 @@ class AnnotateScreen(Screen[None]):
             return
         if isinstance(result, str):
             self.notify(f"Suggestions: {result}", severity="warning", markup=False, timeout=4)
+        elif walked:
+            self._suggest_until_pos = max(result - SUGGEST_MARGIN, 0)
         else:
             self._suggest_until = max(result - SUGGEST_MARGIN, 0)
         if self.ann is not None:
@@ -888,10 +928,13 @@ class AnnotateScreen(Screen[None]):
             self.notify(f"Uncertain order: {result}", markup=False, timeout=5)
             return
         self._uncertain = result
+        self._uncertain_pos = {sid: i for i, sid in enumerate(result)}
+        self._suggest_until_pos = -1  # a new walk: compute ahead along it
         self.notify(f"Uncertain order: {len(result)} sentence(s), least sure first.", timeout=3)
         if not self._acted and result:
             self.jump_to(result[0])
             self._acted = False
+        self._want_suggestions()
 
     def _next_uncertain(self) -> Sentence | None:
         """The least sure sentence of the queue not done yet (counting pending writes)."""

@@ -57,8 +57,13 @@ class ClaimBar(Horizontal):
             on = claim.id in self._on
             prob = self._suggested.get(claim.id)
             button = self.query_one(f"#claim-{claim.id}", ClaimButton)
-            button.label = self._label(claim.key, claim.id, on=on, prob=prob)
             button.set_class(on, "-on")
+            label = self._label(claim.key, claim.id, on=on, prob=prob)
+            if label.plain != str(button.label):
+                button.label = label
+                # a label that grows (a ◌ mark computed after the sentence was shown) needs a
+                # new layout: a button's width is measured then, not when its label changes
+                button.refresh(layout=True)
             button.set_class(prob is not None, "-suggested")
 
     @property

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""The fast path gives exactly pysbd's sentences on every paragraph of benchmarks/data/text.
+
+    python benchmarks/segment_equality.py            # all sources, all splits (34k paragraphs)
+    python benchmarks/segment_equality.py --split heldout
+
+tests/test_segment.py checks a sample of the same text (every 5th held-out article, every 50th
+of the rest); this checks all of it, as done for each fast-path rule of issue 17. Prints the
+first differences and exits 1 if there is any. Paragraphs over 20,000 characters are skipped
+(pure pysbd is quadratic there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from _common import SRC
+from realtext import iter_articles
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--split", choices=("all", "heldout", "tune"), default="all")
+    args = ap.parse_args()
+    sys.path.insert(0, str(SRC))
+    from stanceterm import segment
+
+    n = bad = 0
+    t0 = time.perf_counter()
+    seen: set[tuple[str, str]] = set()
+    for art in iter_articles(args.split):
+        lang = "fr" if art["lang"] == "fr" else "en"
+        for line in "\n".join([art["title"], art["text"]]).splitlines():
+            p = segment.normalize(line)
+            if not p or (p, lang) in seen or len(p) > 20_000:
+                continue
+            seen.add((p, lang))
+            n += 1
+            fast = segment.split_sentences(p, lang)
+            pure = segment.split_sentences_pysbd(p, lang)
+            if fast != pure:
+                bad += 1
+                if bad <= 10:
+                    print(f"DIFF ({lang}) {p[:300]!r}\n  fast: {fast}\n  pysbd: {pure}")
+    took = time.perf_counter() - t0
+    print(f"split {args.split}: {n} paragraphs, {bad} differences ({took:.0f} s)")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
