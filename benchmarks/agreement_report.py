@@ -1,13 +1,32 @@
-"""`stanceterm agreement` end to end: DB rows -> reliability data per field -> alpha + bootstrap CI.
+"""`stanceterm agreement` end to end through the CLI, on real text with varied labels.
 
-Target (set for this benchmark; issue 6 has none for the command): the whole default report
-(every field, 1000 bootstrap resamples) on 100,000 sentences x 3 annotators in under 60 s of
-CPU (scaled linearly with sentences x annotators), and reading and shaping the labels into
-units no slower than 10x the bare SQLite scan of the same rows, measured in the same run.
-CPU time (process_time) is reported because the machine is shared and wall time is noise. Labels are random with a shared
-"truth" so alpha is neither 0 nor 1; 10% of the labels are skipped (missing).
+What runs: `stanceterm --db DB agreement --bootstrap 1000 --json` as a user runs it (a fresh
+process; wall time and the child's peak RSS), --repeats times, alternating with the same-run
+baseline: `stanceterm export --kind annotations --out FILE` on the same DB (one pass over the
+same labels, temp file and rename included). Median and best are printed; the verdict is the
+ratio of the medians (ROUND-NOTES: ratios fail a run, absolute figures are reported beside the
+load).
 
-    python benchmarks/agreement_report.py --sentences 100000
+Sizes and data:
+
+* ``--sentences 30000`` (default; issue 17: <= 5 s and <= 200 MB at 30k x 4): realtext.build_db,
+  real sentences of BBC News 2004-05, AG News and the UD treebanks imported with `stanceterm
+  import`, labels of 4 annotators from realtext.make_labels (actors are the capitalised names of
+  each sentence: thousands of distinct actors) loaded with `stanceterm import-labels`.
+* ``--sentences 1000000 --annotators 3`` (issue 17: <= 60 s; ROUND-NOTES: a sparse formulation for
+  set fields, with a memory ceiling beside the figure): the real text holds ~65k unique sentences
+  cut at sentence ends, so the rest are made from real ones as search_speed.py does (first half of
+  one real sentence + second half of another, each pair used once), never one corpus replicated;
+  the result says "synthetic-from-real" and how many are real. Labels: realtext.make_labels. This
+  DB is written through the store (`corpus.insert_articles`, `labels.bulk_load`): importing 1M
+  sentences and 3M labels through the CLI would take most of an hour here; only its building
+  skips the CLI, the measured command does not.
+
+Target (ratio): agreement / export <= 3 at 30k (export is ~2-3 s there); at 1M the absolute
+target (60 s) is printed beside the ratio. The DBs are cached in benchmarks/_work.
+
+    python benchmarks/agreement_report.py                       # 30k x 4
+    python benchmarks/agreement_report.py --sentences 1000000 --annotators 3 --repeats 1
 """
 
 from __future__ import annotations
@@ -15,209 +34,203 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
-import time
-from collections.abc import Callable
-from typing import TypeVar
+import statistics
+from pathlib import Path
 
-from _common import WORK, peak_rss_mb, result, synthetic_db
+from _common import SRC, WORK, load, result
 
-T = TypeVar("T")
-
-CLAIMS = ("arms_deal", "denial", "sanctions_efficacy")
-ACTORS = ("vladimir-poutine", "kim-jong-un", "la-russie", "les-etats-unis")
-STANCES = ("support", "oppose", "neutral")
+TARGET_RATIO = 3.0
 
 
-def build(path: str, n_sent: int, annotators: int, seed: int = 0) -> None:
-    from stanceterm.store import Annotation, Stance
+def cli_run(args: list[str]) -> tuple[float, float, float, str]:
+    """``python -m stanceterm ARGS`` as a user runs it: (wall s, peak RSS MB, CPU s, stdout).
+    CPU (user + system, from ``os.wait4``) is printed beside wall time: on a shared machine the
+    wall time mostly measures the load."""
+    import shlex
+    import subprocess
+    import sys
+    import tempfile
+    import time
 
-    per_article = 50
-    store = synthetic_db(
-        path, n_sent // per_article, per_article, lambda a, i: f"Sentence {a}-{i} on the arms deal."
-    )
-    rng = random.Random(seed)
+    cmd = [sys.executable, "-m", "stanceterm", *args]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{shlex.join(cmd)} failed: {tail}")
+        out.seek(0)
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, usage.ru_maxrss / 1024.0, cpu, out.read().decode()
 
-    def labels() -> object:
-        for a in range(n_sent // per_article):
-            for i in range(per_article):
-                truth = [c for c in CLAIMS if rng.random() < 0.3]
-                stances = [(c, rng.choice(ACTORS), rng.choice(STANCES)) for c in truth]
-                for k in range(annotators):
-                    if rng.random() < 0.1:
-                        yield Annotation(
-                            f"art{a}:{i}",
-                            f"ann{k}",
-                            "skipped",
-                            (),
-                            (),
-                            None,
-                            None,
-                            "2026-01-01T00:00:00Z",
-                            "2026-01-01T00:00:00Z",
-                        )
-                        continue
-                    claims = (
-                        truth if rng.random() < 0.85 else [c for c in CLAIMS if rng.random() < 0.3]
-                    )
-                    st = tuple(
-                        Stance(c, act, s if rng.random() < 0.8 else rng.choice(STANCES))
-                        for c, act, s in stances
-                        if c in claims
-                    )
-                    yield Annotation(
-                        f"art{a}:{i}",
-                        f"ann{k}",
-                        "done",
-                        tuple(claims),
-                        st,
-                        None,
-                        None,
-                        "2026-01-01T00:00:00Z",
-                        "2026-01-01T00:00:00Z",
-                    )
 
-    store.labels.bulk_load(labels())  # type: ignore[arg-type]
+def build_large(n: int, annotators: int, work: Path, seed: int = 0) -> tuple[Path, int, int, int]:
+    """A DB of ``n`` sentences (real, completed with synthetic-from-real ones) with the
+    make_labels labels of ``annotators`` annotators; cached. Returns (db, real, labels, actors)."""
+    from realtext import make_labels
+    from search_speed import real_sentences
+
+    from stanceterm.schema import load_schema
+    from stanceterm.segment import match_key
+    from stanceterm.store import Annotation, ImportCounts, NewArticle, Stance, Store
+
+    db = work / f"agreement-large-{n}-{annotators}-{seed}.db"
+    done = db.with_suffix(".done")
+    if db.exists() and done.exists():
+        real_n, n_labels, n_actors = (int(x) for x in done.read_text().split())
+        return db, real_n, n_labels, n_actors
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    real = real_sentences()
+    rng = random.Random(17)
+    texts = real[:n]
+    real_n = len(texts)
+    seen = set(texts)
+    while len(texts) < n:
+        a, b = rng.choice(real), rng.choice(real)
+        t = a[: len(a) // 2] + b[len(b) // 2 :]
+        if t not in seen:
+            seen.add(t)
+            texts.append(t)
+    store = Store.open(db)
+    store.set_label_schema(load_schema())
+    per = 50
+    ids: list[tuple[str, str]] = []
+    for start in range(0, len(texts), per * 200):
+        batch = []
+        for a in range(start, min(start + per * 200, len(texts)), per):
+            chunk = texts[a : a + per]
+            batch.append(
+                NewArticle(
+                    id=f"s{a}",
+                    title=None,
+                    source="bench",
+                    url=None,
+                    published=None,
+                    lang="en",
+                    content_hash=f"h{a}",
+                    sentences=chunk,
+                    norms=[match_key(t) for t in chunk],
+                )
+            )
+            ids.extend((f"s{a}:{i}", t) for i, t in enumerate(chunk))
+        with store.tx():
+            store.corpus.insert_articles(batch, ImportCounts())
+    # actors: one per distinct name make_labels picks (as import-labels creates them)
+    actor_ids: dict[str, str] = {}
+
+    def actor(name: str) -> str:
+        aid = actor_ids.get(name)
+        if aid is None:
+            aid = actor_ids[name] = store.actors.add(name)
+        return aid
+
+    n_labels = 0
+
+    def records():  # type: ignore[no-untyped-def]
+        nonlocal n_labels
+        for rec in make_labels(ids, annotators, seed):
+            n_labels += 1
+            yield Annotation(
+                str(rec["sentence_id"]),
+                str(rec["annotator"]),
+                str(rec["status"]),
+                tuple(rec["claims"]),  # type: ignore[arg-type]
+                tuple(
+                    Stance(s["claim"], actor(s["actor"]), s["stance"])
+                    for s in rec["stances"]  # type: ignore[attr-defined]
+                ),
+                None,
+                None,
+                str(rec["created_at"]),
+                str(rec["updated_at"]),
+            )
+
+    store.labels.bulk_load(records())
     store.close()
-
-
-def cpu_best_of(n: int, fn: Callable[[], T]) -> tuple[float, T]:
-    """Best CPU time (process_time) of n runs: the machine is shared, wall time is noise."""
-    best, out = float("inf"), None
-    for _ in range(n):
-        t0 = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t0)
-    assert out is not None
-    return best, out
+    done.write_text(f"{real_n} {n_labels} {len(actor_ids)}")
+    return db, real_n, n_labels, len(actor_ids)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sentences", type=int, default=100_000)
-    ap.add_argument("--annotators", type=int, default=3)
-    ap.add_argument("--bootstrap", type=int, default=1000)
-    args = ap.parse_args()
-
-    from stanceterm.reliability import ActorResolver, collect, iter_fields, measure, rows_from_store
-    from stanceterm.schema import load_schema
-    from stanceterm.store import Store
-
-    WORK.mkdir(parents=True, exist_ok=True)
-    path = str(WORK / f"agreement-{args.sentences}.db")
-    t0 = time.perf_counter()
-    build(path, args.sentences, args.annotators)
-    print(
-        f"built {args.sentences} sentences x {args.annotators} annotators in "
-        f"{time.perf_counter() - t0:.1f}s",
-        flush=True,
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    store = Store.open(path)
-    schema = load_schema()
-    resolver = ActorResolver.from_store(store)
-    rss0 = peak_rss_mb()
-    scan_cpu, n_rows = cpu_best_of(
-        2, lambda: sum(1 for _ in store.labels.iter_reliability_rows(statuses=("done",)))
-    )
-    collect_cpu, corpus = cpu_best_of(
-        2,
-        lambda: collect(
-            rows_from_store(store, resolver=resolver),
-            schema.claim_ids,
-            stances=schema.stances,
-            keep_text=False,
-        ),
-    )
-    fields_cpu, n_fields = cpu_best_of(1, lambda: sum(1 for _ in iter_fields(corpus)))
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    results = [measure(f, corpus.annotators, n_boot=args.bootstrap) for f in iter_fields(corpus)]
-    report_cpu, report_wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    rss = peak_rss_mb() - rss0
-    for r in results:
-        print(
-            f"  {r.field:<26} alpha={r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] units={r.units}"
-        )
-    shape_cpu = collect_cpu + fields_cpu
-    stats_cpu = report_cpu - fields_cpu
-    total = collect_cpu + report_cpu
-    ratio = shape_cpu / scan_cpu
-    print(
-        f"rows={n_rows} fields={n_fields} CPU: scan={scan_cpu:.2f}s collect={collect_cpu:.2f}s "
-        f"fields={fields_cpu:.2f}s (shape x{ratio:.1f} the scan) alpha+CI={stats_cpu:.2f}s "
-        f"total={total:.2f}s (report wall {report_wall:.2f}s) peak RSS +{rss:.0f} MB"
-    )
-    store.close()
-    os.remove(path)
-    budget = 60.0 * args.sentences / 100_000 * args.annotators / 3
-    result(
-        "agreement_report",
-        total < budget and ratio <= 10.0,
-        sentences=args.sentences,
-        annotators=args.annotators,
-        cpu_seconds=f"{total:.2f}",
-        shape_vs_scan=f"{ratio:.2f}",
-        target=f"<{budget:.0f}s,shape<=10x_scan",
-        rss_mb=f"{rss:.0f}",
-    )
-
-
-def main_cli() -> None:
-    """`stanceterm agreement --bootstrap 1000` as a user runs it, on real text (realtext.py) with
-    4 annotators' varied labels; baseline, same run, same DB: `stanceterm export --kind
-    annotations` to a file (one pass over the same labels). Target: ratio <= 3 (issue 17: <= 5 s
-    and <= 200 MB at 30k x 4, where the export takes ~1.5-2 s); wall and RSS reported beside."""
-    import statistics
-
-    from _common import cli_run, load
-    from realtext import build_db
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", action="store_true")
+    ap.add_argument("--cli", action="store_true", help="(kept for run-all; always through the CLI)")
     ap.add_argument("--sentences", type=int, default=30_000)
     ap.add_argument("--annotators", type=int, default=4)
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    db, corpus, n_labels = build_db(args.sentences, args.annotators, WORK)
-    ours, base, peaks = [], [], []
+    large = args.sentences > 200_000
+    if large:
+        db, real_n, n_labels, n_actors = build_large(args.sentences, args.annotators, WORK)
+        source = f"synthetic-from-real({real_n}_real_of_{args.sentences})"
+        note = (
+            f"{args.sentences} sentences ({real_n} real: BBC News, AG News, UD fr/en; the rest "
+            f"halves of two real ones), {n_labels} labels, {n_actors} actors"
+        )
+    else:
+        from realtext import build_db
+
+        db, corpus, n_labels = build_db(args.sentences, args.annotators, WORK)
+        source = "realtext" + ("_SHORT" if corpus.short else "")
+        note = f"{corpus.note}; {n_labels} labels"
+    ours, base, peaks, cpus, base_cpus = [], [], [], [], []
     out = str(WORK / "agreement-baseline.jsonl")
+    load_before = load()
+    text = ""
     for _ in range(args.repeats):
-        wall, peak, text = cli_run(
+        wall, peak, cpu, text = cli_run(
             ["--db", str(db), "agreement", "--bootstrap", str(args.bootstrap), "--json"]
         )
         ours.append(wall)
         peaks.append(peak)
-        base.append(cli_run(["--db", str(db), "export", "--kind", "annotations", "--out", out])[0])
+        cpus.append(cpu)
+        b_wall, _, b_cpu, _ = cli_run(
+            ["--db", str(db), "export", "--kind", "annotations", "--out", out]
+        )
+        base.append(b_wall)
+        base_cpus.append(b_cpu)
+        print(
+            f"  agreement {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {peak:.0f} MB; "
+            f"export {b_wall:.2f} s wall, {b_cpu:.2f} s CPU"
+        )
     os.remove(out)
     med, best = statistics.median(ours), min(ours)
     ratio = med / statistics.median(base)
-    print(text[:400])
+    print(text[:600])
     print(
-        f"{corpus.note}; {n_labels} labels; agreement median {med:.2f} s best {best:.2f} s, "
-        f"peak RSS {max(peaks):.0f} MB; export baseline median {statistics.median(base):.2f} s"
+        f"{note}; agreement median {med:.2f} s best {best:.2f} s, peak RSS {max(peaks):.0f} MB; "
+        f"export baseline median {statistics.median(base):.2f} s; load {load_before} -> {load()}"
     )
+    target_s = 60 if large else 5
     result(
         "agreement_report",
-        ratio <= 3.0,
-        source="realtext" + ("_SHORT" if corpus.short else ""),
+        ratio <= TARGET_RATIO,
+        source=source,
         sentences=args.sentences,
         annotators=args.annotators,
         labels=n_labels,
         bootstrap=args.bootstrap,
         wall_median_s=f"{med:.2f}",
         wall_best_s=f"{best:.2f}",
-        target_s=5,
+        cpu_median_s=f"{statistics.median(cpus):.2f}",
+        target_s=target_s,
         peak_rss_mb=f"{max(peaks):.0f}",
-        target_mb=200,
+        target_mb="none(ceiling_reported)" if large else 200,
         export_baseline_s=f"{statistics.median(base):.2f}",
+        export_cpu_s=f"{statistics.median(base_cpus):.2f}",
         ratio=f"{ratio:.2f}",
-        target_ratio="<=3",
+        target_ratio=f"<={TARGET_RATIO:g}",
         load=load(),
     )
 
 
 if __name__ == "__main__":
-    if "--cli" in sys.argv:
-        main_cli()
-    else:
-        main()
+    main()

@@ -20,9 +20,11 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 from stanceterm import agreement
 from stanceterm.agreement import (
     AgreementResult,
+    Coded,
     Level,
     alpha,
     alpha_with_ci,
+    alphas_with_ci,
     bootstrap_ci,
     bootstrap_samples,
     cohen_kappa,
@@ -640,3 +642,75 @@ def test_set_alpha_with_thousands_of_distinct_actor_sets() -> None:
     res = alpha_with_ci([truth, other, truth], "masi", n_boot=50)
     assert res.ci_low <= a <= res.ci_high
     assert 0.8 < percent_agreement([truth, other, truth]) < 1.0
+
+
+def test_fields_sharing_resample_weights_get_their_own_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """alphas_with_ci draws each block of resample weights once for the fields with the same
+    number of pairable units; each result is exactly alpha_with_ci of that field alone (same
+    seed, same resamples), the sparse set path included, and it is reproducible."""
+    from stanceterm import agreement as agr
+
+    rng = np.random.default_rng(9)
+    nominal = simulated(300, seed=4)
+    nominal[:, :] = np.where(np.isnan(nominal).any(axis=0), 1.0, nominal)  # all 300 pairable
+    pool = [F(), F("a"), F("ab"), F("b"), F("bc"), F("abc"), F("c")]
+    sets = [[pool[i] for i in rng.integers(0, len(pool), 300)] for _ in range(4)]
+    other = simulated(120, seed=5)  # another number of units: its own draws
+    items: list[tuple[Any, Level]] = [
+        (nominal, "nominal"),
+        (sets, "masi"),
+        (other, "ordinal"),
+        (nominal, "interval"),
+    ]
+    together = alphas_with_ci(items, n_boot=150, seed=11)
+    alone = [alpha_with_ci(d, lv, n_boot=150, seed=11) for d, lv in items]
+    for a, b in zip(together, alone, strict=True):
+        assert a.value == pytest.approx(b.value, abs=1e-12)
+        assert (a.ci_low, a.ci_high) == pytest.approx((b.ci_low, b.ci_high), abs=1e-12)
+        assert (a.units, a.annotators, a.n_valid) == (b.units, b.annotators, b.n_valid)
+    assert alphas_with_ci(items, n_boot=150, seed=11) == together
+    assert alphas_with_ci(items, n_boot=150, seed=12) != together
+    monkeypatch.setattr(agr, "_SPARSE_SET_VALUES", 0)  # the masi field through the sparse path
+    monkeypatch.setattr(agr, "_SPARSE_DENSE_VALUES", 2)  # most of its values "rare"
+    sparse = alphas_with_ci(items, n_boot=150, seed=11)
+    assert sparse[1].value == pytest.approx(together[1].value, abs=1e-12)
+    assert (sparse[1].ci_low, sparse[1].ci_high) == pytest.approx(
+        (together[1].ci_low, together[1].ci_high), abs=1e-12
+    )
+
+
+def test_coded_data_gives_the_figures_of_the_values() -> None:
+    """Coded (codes + domain) is reliability data: alpha, percent agreement and the CI are those
+    of the values it stands for; a code outside the domain is refused in one line."""
+    data = [[1, 2, 3, 3, None], [1, 2, 3, 1, 2], [None, 2, 3, 3, 2]]
+    domain = [1, 2, 3]
+    codes = np.array([[-1 if v is None else domain.index(v) for v in r] for r in data])
+    coded = Coded(codes, domain)
+    for level in ("nominal", "ordinal", "interval"):
+        assert alpha(coded, level) == pytest.approx(alpha(data, level), abs=1e-12)  # type: ignore[arg-type]
+    assert percent_agreement(coded) == pytest.approx(percent_agreement(data), abs=1e-12)
+    assert bootstrap_ci(coded, "nominal", n=50) == bootstrap_ci(data, "nominal", n=50)
+    assert bootstrap_ci(coded, fleiss_kappa, n=20) == bootstrap_ci(data, fleiss_kappa, n=20)
+    with pytest.raises(ValueError, match="indexing its domain"):
+        alpha(Coded(codes, [1, 2]))
+
+
+def test_lists_of_plain_numbers_keep_python_equality() -> None:
+    """The one-pass path for lists of plain numbers changes no value's meaning: what is not a
+    plain number (None, strings, huge ints, infinity) takes the exact path, and the result is
+    the same as on the float array or the object path."""
+    data = simulated(300, seed=3)
+    rows = [[math.nan if np.isnan(v) else int(v) for v in row] for row in data]
+    assert alpha(rows) == pytest.approx(alpha(data), abs=1e-12)
+    with_none = [[None if np.isnan(v) else int(v) for v in row] for row in data]
+    assert alpha(with_none) == pytest.approx(alpha(data), abs=1e-12)
+    for level in ("ordinal", "interval", "ratio"):
+        assert alpha(rows, level) == pytest.approx(alpha(data, level), abs=1e-12)  # type: ignore[arg-type]
+    big = 2**60
+    assert alpha([[big, big + 1, 1], [big, big + 1, 1]]) == 1.0  # not merged by float rounding
+    assert alpha([["1", 1, 2], ["1", 1.0, 2]]) == 1.0  # "1" and 1 stay two values
+    assert alpha([["1", 2, 2], [1, 2, 2]]) < 1.0
+    assert alpha([[math.inf, 1, 2], [math.inf, 1, 2]]) == 1.0
+    assert alpha([[True, 0, 2], [1, False, 2.0]]) == 1.0  # 1 == True == 1.0 in Python

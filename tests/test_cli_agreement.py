@@ -267,3 +267,111 @@ def test_subprocess_help_and_error(db: Path) -> None:
         assert needle in helped.stdout
     proc = run("--db", str(db), "agreement", "--annotator", "bob", cwd=db.parent)
     assert_clean_error(proc, "at least 2 annotators")
+
+
+def test_unassisted_only_from_an_export(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--unassisted-only works with --from: the annotations export carries `suggested` per
+    label, and a unit is assisted if any label of the file on it had suggestions shown (any
+    status it carries). Same figures and counts as on the DB."""
+    from dataclasses import replace
+
+    prov = '{"accepted":true,"applied":true,"claims":["arms_deal"],"model":"m"}'
+    with Store.open(db) as store:
+        ids = [r[1] for r in store.corpus.iter_sentence_rows()]
+        add_article(store, "a2", [f"t {i}." for i in range(6)])
+        more = [r[1] for r in store.corpus.iter_sentence_rows()][len(ids) :]
+        for i, sid in enumerate(more):
+            for who in ("alice", "bob"):
+                ann = Annotation(sid, who, "done", ("denial",) if (i + len(who)) % 3 else ())
+                store.labels.save(replace(ann, suggested=prov) if who == "bob" and i < 2 else ann)
+        # a skipped label made with suggestions shown makes its unit assisted too
+        skipped = Annotation(more[2], "carol", "skipped", ())
+        store.labels.save(replace(skipped, suggested=prov))
+    out = db.parent / "ann.jsonl"
+    code, _, err = cli(
+        capsys, "--db", str(db), "export", "--out", str(out)
+    )  # done, skipped, flagged
+    assert code == 0, err
+    args = ("agreement", "--bootstrap", "100", "--unassisted-only")
+    direct = as_json(capsys, "--db", str(db), *args)
+    via_file = as_json(capsys, "--db", str(db), *args, "--from", str(out))
+    assert direct["suggestions"] == {
+        "units": 6,
+        "units_with_suggestions": 0,
+        "unassisted_only": True,
+    }
+    assert via_file["suggestions"] == direct["suggestions"]
+    assert via_file["fields"] == direct["fields"]
+    everything = as_json(capsys, "--db", str(db), "agreement", "--from", str(out))
+    assert everything["suggestions"]["units"] == 9
+    assert everything["suggestions"]["units_with_suggestions"] == 3
+    assert by_field(everything)["claims"]["units"] == 9
+
+
+def test_terminal_table_fits_80_columns_without_breaking_words() -> None:
+    """At 80 columns (tmux) the tables fit and stay readable: no line wider than 80, field
+    names and actor names whole on one line (no mid-word wrap), every annotator named in full
+    beside its kappa (a matrix that does not fit becomes one line per pair)."""
+    import io
+    import itertools
+
+    from rich.console import Console
+
+    from stanceterm.cli.render import print_agreement_table
+    from stanceterm.reliability import AgreementReport, FieldResult, PairKappa
+
+    def field(name: str, actor: str | None = None, value: float = 0.676) -> FieldResult:
+        return FieldResult(
+            name, "nominal", value, -0.02, 0.01, 1035055, 12, 0.83, 0.95, 1000, actor=actor
+        )
+
+    results = [
+        FieldResult("claims", "masi", 0.676, 0.67, 0.68, 1035055, 12, 0.83, 0.95, 1000),
+        field("claim:sanctions_efficacy"),
+        field("stance"),
+        field("stance@jb", actor="jb", value=math.nan),
+    ]
+    names = [f"annotator-{i}" for i in range(6)]
+    pairs = [PairKappa(a, b, 0.731, 123456, 0.9) for a, b in itertools.combinations(names, 2)]
+    rep = AgreementReport(
+        "t.db",
+        names,
+        ("done",),
+        2,
+        0.95,
+        1000,
+        0,
+        "annotator",
+        results,
+        {"jb": "Jean-Baptiste de la Fontaine-Saint-Exupéry (ministre)"},
+        kappa=pairs,
+    )
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=True, color_system=None)
+    print_agreement_table(rep, console)
+    text = buf.getvalue()
+    lines = text.splitlines()
+    assert max(len(ln) for ln in lines) <= 80, text
+    for whole in (
+        "claim:sanctions_efficacy",
+        "Fontaine-Saint-Exupéry",
+        "1035055",
+        "[-0.020, 0.010]",
+    ):
+        assert any(whole in ln for ln in lines), (whole, text)
+    for a, b in itertools.combinations(names, 2):
+        assert any(a in ln and b in ln and "0.731" in ln and "123456" in ln for ln in lines) or (
+            any(a in ln for ln in lines) and "…" not in text
+        ), text
+    assert "…" not in text  # nothing cut short
+    assert "masi" in text  # the level is still shown (column or caption)
+    # a wide terminal keeps the matrix
+    wide = io.StringIO()
+    print_agreement_table(
+        rep, Console(file=wide, width=200, force_terminal=True, color_system=None)
+    )
+    assert "Cohen's κ (units) per pair" in wide.getvalue()
+    assert any(
+        ln.lstrip().startswith("annotator-0") and ln.count("123456") == 5
+        for ln in wide.getvalue().splitlines()
+    )

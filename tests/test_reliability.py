@@ -614,3 +614,108 @@ def test_report_is_the_fields_measured_on_the_store(store: Store, schema: Any) -
     assert flagged.results[0].units == 3 and rep.results[0].units == 2
     with pytest.raises(AgreementError, match=r"at least 2 annotators; found 1 \(alice\)"):
         report(store, schema, annotators=["alice"], n_boot=10)
+
+
+def _random_team_db(store: Store, seed: int) -> None:
+    """Varied labels of 4 annotators on 80 sentences: claims, stances on many actors (one
+    merged by an alias), skipped, flagged and draft labels, a propagated copy."""
+    rng = random.Random(seed)
+    add_article(store, "r", [f"Sentence {i}." for i in range(80)])
+    ids = [r[1] for r in store.corpus.iter_sentence_rows()]
+    actors = [store.actors.add(f"Actor {k}") for k in range(12)]
+    store.actors.add_alias(actors[0], "Actor 11")  # actor 11 counts as actor 0
+    claims = ["arms_deal", "denial", "sanctions_efficacy"]
+    stances = ["support", "oppose", "neutral"]
+    for sid in ids:
+        truth = rng.sample(claims, rng.choice([0, 0, 1, 1, 2]))
+        for who in ("alice", "bob", "carol", "dan"):
+            if rng.random() < 0.15:
+                continue  # never saw it
+            status = rng.choices(["done", "skipped", "flagged", "draft"], [80, 8, 7, 5])[0]
+            mine = [c for c in truth if rng.random() > 0.15]
+            if rng.random() < 0.1:
+                mine.append(rng.choice([c for c in claims if c not in mine] or claims[:1]))
+            st = tuple(
+                Stance(c, rng.choice(actors), rng.choice(stances))
+                for c in mine
+                for _ in range(rng.choice([0, 1, 1, 2]))
+            )
+            store.labels.save(Annotation(sid, who, status, tuple(dict.fromkeys(mine)), st))
+    with store.tx():
+        store.labels.import_records(
+            [
+                Annotation(
+                    ids[5],
+                    "erin",
+                    "done",
+                    ("denial",),
+                    (),
+                    propagated_from=ids[0],
+                    created_at="2026-01-01T00:00:00Z",
+                    updated_at="2026-01-01T00:00:00Z",
+                )
+            ]
+        )
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_columnar_report_equals_the_object_path(
+    store: Store, schema: Any, seed: int, tmp_path: Any
+) -> None:
+    """The columnar path of report() (labelcodes, shared resample weights) gives exactly the
+    figures of the object path (collect, iter_fields, measure one field at a time), for every
+    --by, --min-annotators and --include-flagged, from the DB and from an export."""
+    _random_team_db(store, seed)
+    out = tmp_path / "ann.jsonl"
+    export(store, "annotations", str(out), Filters(statuses=("done", "flagged", "skipped")))
+
+    def figures(rep: Any) -> list[Any]:
+        rows = [r.as_json(rep.actor_names) for r in rep.results]
+        kappa = [p.as_json() for p in rep.kappa] if rep.kappa is not None else None
+        return [rows, kappa, rep.annotators, rep.suggestion_units]
+
+    for by, k, flagged, source in itertools.product(
+        [None, "annotator", "claim", "actor"], [2, 3], [False, True], [None, out]
+    ):
+        kw = dict(by=by, min_annotators=k, include_flagged=flagged, n_boot=80, seed=3)
+        fast = report(store, schema, from_file=source, **kw)  # type: ignore[arg-type]
+        slow = report(store, schema, from_file=source, with_disagreements=True, **kw)  # type: ignore[arg-type]
+        a, b = figures(fast), figures(slow)
+        assert a[1:] == b[1:], (by, k, flagged, source)
+        assert len(a[0]) == len(b[0])
+        for x, y in zip(a[0], b[0], strict=True):
+            assert x.keys() == y.keys()
+            for key in x:
+                if isinstance(x[key], float):
+                    assert x[key] == pytest.approx(y[key], abs=1e-12), (by, k, key, x["field"])
+                else:
+                    assert x[key] == y[key], (by, k, key, x["field"])
+
+
+def test_a_suggestion_on_a_cluster_copy_marks_the_cluster_unit(store: Store, schema: Any) -> None:
+    """A dedup cluster is one unit (its representative): a label made with suggestions shown on
+    a copy makes that unit assisted, so --unassisted-only leaves it out and the count says so."""
+    from dataclasses import replace
+
+    from stanceterm.dedup import run_dedup
+
+    sent = (
+        "The State Department said more than 1,000 containers of munitions had been shipped to "
+        "Russia, Matthew Miller said."
+    )
+    add_article(store, "afp", [sent, "Only the first outlet has this closing line today."])
+    add_article(store, "ap", [sent.replace(", Matthew Miller said.", ", said Matthew Miller.")])
+    add_article(store, "x", ["A sentence of its own.", "And another one here."])
+    prov = '{"accepted":true,"applied":true,"claims":["arms_deal"],"model":"m"}'
+    store.labels.save(replace(Annotation("ap:0", "alice", "done", ("arms_deal",)), suggested=prov))
+    store.labels.save(Annotation("afp:0", "bob", "done", ("arms_deal",)))
+    for sid in ("x:0", "x:1"):
+        store.labels.save(Annotation(sid, "alice", "done", ("denial",)))
+        store.labels.save(Annotation(sid, "bob", "done", ()))
+    run_dedup(store)
+    assert store.corpus.sentence("ap:0").cluster_id == "c:afp:0"  # type: ignore[union-attr]
+    rep = report(store, schema, n_boot=10)
+    assert (rep.suggestion_units, rep.units_with_suggestions) == (3, 1)
+    only = report(store, schema, n_boot=10, unassisted_only=True)
+    assert (only.suggestion_units, only.units_with_suggestions) == (2, 0)
+    assert only.results[0].units == 2

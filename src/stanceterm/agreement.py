@@ -25,6 +25,12 @@ matrix product of ``C`` with itself. A level only changes the category distance 
 Memory is ``O(units x categories + categories**2)``: meant for labels and rating scales, not for
 near-continuous numbers with many thousands of distinct values. Rather than exhausting memory,
 more than 5,000 distinct values, or more than 1e8 units x values cells, raise ValueError.
+
+Bootstrap: a resample is a vector of unit weights (how often each unit was drawn), and every
+term of alpha is a weighted sum over units. The draws come in blocks from
+``numpy.random.default_rng(seed)``; fields with the same number of pairable units share each
+block (:func:`alphas_with_ci`), and units alike in every such field are one *type* whose weight is
+the number of draws of its units, so the work per resample follows the types, not the units.
 """
 
 from __future__ import annotations
@@ -44,11 +50,13 @@ import numpy.typing as npt
 __all__ = [
     "LEVELS",
     "AgreementResult",
+    "Coded",
     "Level",
     "ReliabilityData",
     "Statistic",
     "alpha",
     "alpha_with_ci",
+    "alphas_with_ci",
     "bootstrap_ci",
     "bootstrap_samples",
     "cohen_kappa",
@@ -62,7 +70,19 @@ __all__ = [
 Level = Literal["nominal", "ordinal", "interval", "ratio", "masi", "jaccard"]
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 
-ReliabilityData: TypeAlias = Sequence[Sequence[Hashable | None]] | npt.NDArray[Any]
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """Reliability data already coded: ``codes[annotator, unit]`` is an index into ``domain``
+    (the distinct values), ``-1`` a missing value. Every function of this module takes it where
+    it takes reliability data, and skips the encoding (the values are still checked against the
+    level, and put in sorted order for the ordered levels)."""
+
+    codes: npt.NDArray[np.int64]
+    domain: list[Any]
+
+
+ReliabilityData: TypeAlias = Sequence[Sequence[Hashable | None]] | npt.NDArray[Any] | Coded
 """Rows are annotators, columns are units; ``None`` / NaN is a missing value."""
 
 Statistic: TypeAlias = Callable[[ReliabilityData], float]
@@ -91,7 +111,11 @@ _SPARSE_SET_VALUES = 2_000
 # an element (about 24 bytes each, so ~500 MB at the ceiling); generated in blocks of at most
 # _SPARSE_BLOCK (value, element, value) triples.
 _SPARSE_MAX_PAIRS = 20_000_000
-_SPARSE_BLOCK = 4_000_000
+_SPARSE_BLOCK = 1_000_000
+# Resample weights held at once: this many types x resamples (float64), or 32 resamples.
+_BOOT_WEIGHT_ELEMENTS: Final = 2_000_000
+# The sparse bootstrap sums this many of the most frequent set values as dense columns.
+_SPARSE_DENSE_VALUES = 32
 # Integer-valued numeric data spanning fewer values than this is coded with a lookup table.
 _LUT_MAX_SPAN: Final = 1 << 16
 
@@ -150,6 +174,7 @@ def _check_level(level: str) -> None:
 
 def _rows(data: ReliabilityData) -> tuple[list[Any], int, int]:
     """Flatten a sequence of rows (row-major) and check that it is rectangular."""
+    assert not isinstance(data, Coded)
     if isinstance(data, str | bytes):
         raise ValueError("reliability data must be a sequence of rows, not a string")
     flat: list[Any] = []
@@ -176,22 +201,28 @@ def _encode_numeric(arr: FloatArray, level: str) -> tuple[IntArray, Domain]:
     if np.isinf(arr).any():
         raise ValueError("reliability data contains an infinite value")
     missing = np.isnan(arr)
+    lo = float(np.fmin.reduce(arr.ravel(), initial=np.inf))  # NaN (missing) ignored
+    hi = float(np.fmax.reduce(arr.ravel(), initial=-np.inf))
+    if lo == np.inf:  # no value at all
+        return np.full(arr.shape, -1, dtype=np.int64), []
+    if level == "ratio" and lo < 0:
+        raise ValueError("ratio level needs non-negative values")
+    if hi - lo < _LUT_MAX_SPAN:
+        # Integer-valued data (the usual label codes or rating scales): a lookup table indexed
+        # by ``value - lo`` is much cheaper than sorting (``np.unique``). NaN goes to slot
+        # ``span``; a non-integer value shows as a fractional part and takes the general path.
+        filled = np.where(missing, hi + 1.0, arr) - lo
+        index = filled.astype(np.intp)
+        if bool((index == filled).all()):
+            span = int(hi - lo) + 1
+            seen = np.bincount(index.ravel(), minlength=span + 1)[:span] > 0
+            values = np.flatnonzero(seen)
+            lut = np.full(span + 1, -1, dtype=np.int64)  # slot ``span`` is for missing values
+            lut[values] = np.arange(values.size)
+            codes: IntArray = lut[index]
+            return codes, list((values + lo).astype(np.float64).tolist())
     domain = np.unique(arr)  # sorted; NaNs (missing) collapse into one trailing entry
     domain = domain[~np.isnan(domain)]
-    if level == "ratio" and domain.size and float(domain[0]) < 0:
-        raise ValueError("ratio level needs non-negative values")
-    if domain.size == 0:
-        return np.full(arr.shape, -1, dtype=np.int64), []
-    lo, hi = float(domain[0]), float(domain[-1])
-    if hi - lo < _LUT_MAX_SPAN and bool((domain == np.floor(domain)).all()):
-        # Integer-valued data (the usual label codes or rating scales): a lookup table indexed
-        # by ``value - lo`` is much cheaper than ``np.unique(..., return_inverse=True)``.
-        span = int(hi - lo) + 1
-        lut = np.full(span + 1, -1, dtype=np.int64)  # slot ``span`` is for missing values
-        lut[(domain - lo).astype(np.intp)] = np.arange(domain.size)
-        filled = np.where(missing, hi + 1.0, arr)
-        codes: IntArray = lut[(filled - lo).astype(np.intp)]
-        return codes, list(domain.tolist())
     present = ~missing
     _, inverse = np.unique(arr[present], return_inverse=True)
     codes = np.full(arr.shape, -1, dtype=np.int64)
@@ -259,6 +290,11 @@ def _encode(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
     For the ordinal, interval and ratio levels the codes follow the sorted order of the values.
     """
     _check_level(level)
+    if isinstance(data, Coded):
+        codes = np.asarray(data.codes, dtype=np.int64)
+        if codes.ndim != 2 or (codes.size and int(codes.max()) >= len(data.domain)):
+            raise ValueError("coded reliability data needs a 2-D code array indexing its domain")
+        return _order_domain(codes, list(data.domain), level)
     if isinstance(data, np.ndarray):
         if data.ndim != 2:
             raise ValueError(
@@ -274,11 +310,35 @@ def _encode(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
     if level in _SET_LEVELS:
         flat, n_rows, n_cols = _rows(data)
         return _encode_objects(flat, (n_rows, n_cols), level)
+    numbers = _plain_numbers(data)
+    if numbers is not None:
+        return _encode_numeric(numbers, level)
     return _encode_lists(data, level)
+
+
+def _plain_numbers(data: ReliabilityData) -> FloatArray | None:
+    """Lists of plain numbers (ints, floats, bools; NaN missing) as a float array, in one C
+    pass (``np.array`` infers the type); None when anything else is there (None, strings,
+    sets, Decimal, ragged rows, infinities, integers too large for a float to keep apart).
+    Python equality of numbers is float equality for these, so no value changes meaning."""
+    if not isinstance(data, list | tuple) or not data:
+        return None
+    try:
+        arr = np.array(data)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if arr.ndim != 2 or arr.dtype.kind not in "biuf" or arr.shape[0] != len(data):
+        return None
+    out = arr.astype(np.float64, copy=False)
+    top = float(np.fmax.reduce(np.abs(out).ravel(), initial=0.0))  # NaN (missing) ignored
+    if not top < 2.0**53:  # inf, or ints beyond exact floats
+        return None
+    return out
 
 
 def _check_rows(data: ReliabilityData) -> tuple[list[Any], int]:
     """The rows of list-like reliability data (checked rectangular) and their width."""
+    assert not isinstance(data, Coded)
     if isinstance(data, str | bytes):
         raise ValueError("reliability data must be a sequence of rows, not a string")
     rows: list[Any] = []
@@ -478,8 +538,28 @@ def alpha(reliability_data: ReliabilityData, level: Level = "nominal") -> float:
     codes, domain = _encode(reliability_data, level)
     if _use_sparse(level, domain):
         return _sparse_sets(codes, domain, level)[0].alpha()
+    if level == "nominal":
+        return _nominal_alpha(codes, len(domain))
     counts, _ = _pairable(codes, len(domain))
     return _alpha_counts(counts, level, domain)
+
+
+def _nominal_alpha(codes: IntArray, n_categories: int) -> float:
+    """Nominal alpha in integers until the last step: with ``d = 1 - I`` the observed term is
+    ``sum_u (m_u**2 - sum_c n_uc**2) / (m_u - 1)`` and the expected ``n**2 - sum_c n_c**2``
+    (the formulas of :func:`alpha`, without the float count and coincidence matrices)."""
+    counts = _unit_counts(codes, n_categories)
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    if not keep.all():
+        counts, m = counts[keep], m[keep]
+    if m.size == 0:
+        return math.nan
+    observed = float(((m * m - (counts * counts).sum(axis=1)) / (m - 1.0)).sum())
+    n_c = counts.sum(axis=0)
+    n = int(n_c.sum())
+    expected = float(n * n - int((n_c * n_c).sum()))
+    return float(_alpha_from(np.asarray(observed), np.asarray(expected), np.asarray(float(n))))
 
 
 def coincidence_matrix(
@@ -644,27 +724,103 @@ def _use_sparse(level: str, domain: Domain) -> bool:
     return level in _SET_LEVELS and len(domain) > _SPARSE_SET_VALUES
 
 
-def _boot_sparse(sp: _SparseSets, n: int, seed: int | None) -> FloatArray:
-    """:meth:`_SparseSets.alpha` of ``n`` unit resamples, vectorised over blocks of resamples
-    (at most about ``_BOOT_BLOCK_ELEMENTS`` resample x value cells at once)."""
-    out = np.empty(n, dtype=np.float64)
-    done = 0
-    n_vals = max(1, sp.value_codes.size)
-    rows = max(1, _BOOT_BLOCK_ELEMENTS // max(n_vals, sp.n_values))
-    for idx in _index_blocks(sp.n_units, n, seed):
-        for start in range(0, len(idx), rows):
-            w = _weights(idx[start : start + rows], sp.n_units)
-            b = w.shape[0]
-            flat = (sp.value_codes + (np.arange(b, dtype=np.int64) * sp.n_values)[:, None]).ravel()
-            n_c = np.bincount(
-                flat, weights=w[:, sp.value_units].ravel(), minlength=b * sp.n_values
-            ).reshape(b, sp.n_values)
-            total = n_c.sum(axis=1)
-            close = (n_c[:, sp.pair_a] * n_c[:, sp.pair_b] * sp.pair_sim).sum(axis=1)
-            expected = total * total - (n_c * n_c).sum(axis=1) - 2.0 * close
-            out[done : done + b] = _alpha_from(w @ sp.per_unit, expected, total)
-            done += b
-    return out
+class _SparseBoot:
+    """:meth:`_SparseSets.alpha` of blocks of unit resamples, given the weights unit-major
+    (``wt``: units x resamples).
+
+    ``n_c(w) = sum_u w_u M[u, :]`` (``M``: units x values, one entry per pairable value) is
+    split in two: the ``_SPARSE_DENSE_VALUES`` most frequent values (the empty set, the usual
+    single actors ...) are dense columns summed by one matrix product together with the
+    observed term; the rest are few per value and summed by gathering the units' weight rows
+    (contiguous in this layout) and adding them up per value (``np.add.reduceat``). Only the
+    values x resamples marginals are held, never a units x values matrix."""
+
+    def __init__(self, sp: _SparseSets) -> None:
+        self.sp = sp
+        self.n_units = sp.n_units
+        self._ready = False
+
+    def _prepare(self) -> None:
+        """The dense and rare parts, built on first use (after :meth:`restrict`: per type)."""
+        sp = self.sp
+        freq = np.bincount(sp.value_codes, minlength=sp.n_values)
+        top = np.argsort(-freq, kind="stable")[: min(_SPARSE_DENSE_VALUES, sp.n_values)]
+        dense_col = np.full(sp.n_values, -1, dtype=np.int64)
+        dense_col[top] = np.arange(top.size)
+        col = dense_col[sp.value_codes]
+        is_dense = col >= 0
+        width = top.size + 1
+        flat = sp.value_units[is_dense] * width + col[is_dense]
+        mat = np.bincount(flat, minlength=self.n_units * width).reshape(self.n_units, width)
+        dense_t = np.ascontiguousarray(mat.T, dtype=np.float64)  # (top + 1, units)
+        dense_t[-1] = sp.per_unit
+        self.dense_t = dense_t
+        self.top = top
+        rare = np.flatnonzero(~is_dense)
+        order = np.argsort(sp.value_codes[rare], kind="stable")
+        self.rare_units = sp.value_units[rare][order]
+        rare_codes = sp.value_codes[rare][order]
+        self.rare_values, self.rare_starts = np.unique(rare_codes, return_index=True)
+        self._ready = True
+
+    def signature(self) -> IntArray:
+        """Units with the same multiset of values (hence the same per-unit term) share an id."""
+        sp = self.sp
+        order = np.lexsort((sp.value_codes, sp.value_units))
+        units, codes = sp.value_units[order], sp.value_codes[order]
+        per = np.bincount(units, minlength=self.n_units)
+        width = int(per.max()) if per.size else 0
+        rows = np.full((self.n_units, max(width, 1)), -1, dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(per)[:-1]))
+        rows[units, np.arange(units.size) - starts[units]] = codes
+        return np.unique(rows, axis=0, return_inverse=True)[1].ravel()
+
+    def restrict(self, reps: IntArray) -> _SparseBoot:
+        """The same field on the units ``reps`` only (one unit per type)."""
+        sp = self.sp
+        new_id = np.full(self.n_units, -1, dtype=np.int64)
+        new_id[reps] = np.arange(reps.size)
+        mapped = new_id[sp.value_units]
+        keep = mapped >= 0
+        return _SparseBoot(
+            _SparseSets(
+                sp.value_codes[keep],
+                mapped[keep],
+                sp.per_unit[reps],
+                sp.pair_a,
+                sp.pair_b,
+                sp.pair_sim,
+                sp.n_values,
+            )
+        )
+
+    def block(self, wt: FloatArray) -> FloatArray:
+        """Alphas of the resamples whose weights are ``wt`` (units x resamples), a few columns
+        at a time (the values x resamples marginals stay within ``_BOOT_BLOCK_ELEMENTS``)."""
+        if not self._ready:
+            self._prepare()
+        cols = max(1, _BOOT_BLOCK_ELEMENTS // max(self.sp.n_values, self.rare_units.size, 1))
+        out = np.empty(wt.shape[1], dtype=np.float64)
+        for c in range(0, wt.shape[1], cols):
+            out[c : c + cols] = self._block(wt[:, c : c + cols])
+        return out
+
+    def _block(self, wt: FloatArray) -> FloatArray:
+        sp = self.sp
+        b = wt.shape[1]
+        sums = self.dense_t @ wt  # (top + 1, b)
+        n_c = np.zeros((sp.n_values, b), dtype=np.float64)
+        n_c[self.top] = sums[:-1]
+        if self.rare_units.size:
+            n_c[self.rare_values] = np.add.reduceat(wt[self.rare_units], self.rare_starts, axis=0)
+        total = n_c.sum(axis=0)
+        close = np.zeros(b, dtype=np.float64)
+        step = max(1, _BOOT_BLOCK_ELEMENTS // b)  # bounds the (pairs, b) products
+        for lo in range(0, sp.pair_a.size, step):
+            a, bb = sp.pair_a[lo : lo + step], sp.pair_b[lo : lo + step]
+            close += (n_c[a] * n_c[bb] * sp.pair_sim[lo : lo + step, None]).sum(axis=0)
+        expected = total * total - np.einsum("vb,vb->b", n_c, n_c) - 2.0 * close
+        return _alpha_from(sums[-1], expected, total)
 
 
 # --------------------------------------------------------------------------------------------
@@ -778,16 +934,17 @@ def _index_blocks(n_units: int, n: int, seed: int | None) -> Iterator[npt.NDArra
 
 
 def _weights(idx: npt.NDArray[np.int64], n_units: int) -> FloatArray:
-    """How many times each unit is drawn, per resample: ``(b, n_units)``."""
+    """How many times each unit is drawn, per resample, unit-major: ``(n_units, b)``, so that a
+    unit's weights are contiguous (``idx`` is reused)."""
     b = idx.shape[0]
-    flat = (idx + (np.arange(b, dtype=np.int64) * n_units)[:, None]).ravel()
-    return np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(np.float64)
+    idx *= b
+    idx += np.arange(b, dtype=np.int64)[:, None]
+    counts = np.bincount(idx.ravel(), minlength=b * n_units).reshape(n_units, b)
+    return counts.astype(np.float64)
 
 
-def _boot_level(
-    counts: FloatArray, level: str, domain: Domain, n: int, seed: int | None
-) -> FloatArray:
-    """Alpha of ``n`` unit resamples, from per-unit quantities computed once.
+class _DenseBoot:
+    """Alpha of blocks of unit resamples, from per-unit quantities computed once.
 
     A resample is a weight vector ``w`` (how often each unit is drawn). Coincidences and marginals
     are then weighted sums over units: ``o(w) = sum_u w_u o_u`` and ``n_c(w) = sum_u w_u n_uc``.
@@ -796,44 +953,159 @@ def _boot_level(
     per-unit matrices ``C_u C_u^T / (m_u - 1)`` are summed instead (the ``[c = k]`` correction
     of ``o_u`` is irrelevant because ``d_cc = 0``).
     """
-    n_units, n_cat = counts.shape
-    out = np.empty(n, dtype=np.float64)
-    inv = 1.0 / (counts.sum(axis=1) - 1.0)
-    done = 0
-    if level != "ordinal":
-        d = _distances(level, domain, counts.sum(axis=0))
-        per_unit = ((counts @ d) * counts).sum(axis=1) * inv
-        for idx in _index_blocks(n_units, n, seed):
-            w = _weights(idx, n_units)
-            n_c = w @ counts
-            expected = ((n_c @ d) * n_c).sum(axis=1)
-            out[done : done + len(w)] = _alpha_from(w @ per_unit, expected, n_c.sum(axis=1))
-            done += len(w)
-        return out
-    q_flat: FloatArray | None = None
-    if n_units * n_cat * n_cat <= _QFLAT_MAX_ELEMENTS:
-        q_flat = ((counts[:, :, None] * counts[:, None, :]) * inv[:, None, None]).reshape(
-            n_units, n_cat * n_cat
-        )
-    rows = max(1, _BOOT_ORDINAL_ELEMENTS // (n_cat * n_cat))  # bounds the (rows, V, V) arrays
-    for idx in _index_blocks(n_units, n, seed):
-        for start in range(0, len(idx), rows):
-            w = _weights(idx[start : start + rows], n_units)
-            n_c = w @ counts
+
+    def __init__(self, counts: FloatArray, level: str, domain: Domain) -> None:
+        self.counts = counts
+        self.level = level
+        self.domain = domain
+        self.n_units = counts.shape[0]
+        self._ready = False
+
+    def _prepare(self) -> None:
+        """The per-unit terms, built on first use (after :meth:`restrict`: per type)."""
+        counts, level = self.counts, self.level
+        n_cat = counts.shape[1]
+        inv = 1.0 / (counts.sum(axis=1) - 1.0)
+        self.inv = inv
+        self.d: FloatArray | None = None
+        self.q_flat: FloatArray | None = None
+        self.both_t: FloatArray | None = None  # (categories + 1, units): counts, per-unit D_u
+        if level == "nominal":
+            # d = 1 - I: sum_ck n_uc n_uk d_ck = m_u**2 - sum_c n_uc**2 (no V x V matrix)
+            m = counts.sum(axis=1)
+            per_unit = (m * m - (counts * counts).sum(axis=1)) * inv
+            self.both_t = np.ascontiguousarray(np.column_stack([counts, per_unit]).T)
+        elif level != "ordinal":
+            d = _distances(level, self.domain, counts.sum(axis=0))
+            self.d = d
+            per_unit = ((counts @ d) * counts).sum(axis=1) * inv
+            self.both_t = np.ascontiguousarray(np.column_stack([counts, per_unit]).T)
+        elif self.n_units * n_cat * n_cat <= _QFLAT_MAX_ELEMENTS:
+            self.q_flat = ((counts[:, :, None] * counts[:, None, :]) * inv[:, None, None]).reshape(
+                self.n_units, n_cat * n_cat
+            )
+        self._ready = True
+
+    def signature(self) -> IntArray:
+        """Units with the same count row (hence the same per-unit terms) share an id."""
+        counts = self.counts
+        base = float(counts.sum(axis=1).max()) + 1.0 if counts.size else 1.0
+        if counts.shape[1] * math.log2(base) >= 52:  # the row key would not be exact
+            return np.arange(self.n_units, dtype=np.int64)
+        key = counts @ (base ** np.arange(counts.shape[1], dtype=np.float64))
+        return np.unique(key, return_inverse=True)[1].ravel()
+
+    def restrict(self, reps: IntArray) -> _DenseBoot:
+        """The same field on the units ``reps`` only (one unit per type)."""
+        return _DenseBoot(self.counts[reps], self.level, self.domain)
+
+    def block(self, wt: FloatArray) -> FloatArray:
+        """Alphas of the resamples whose unit-major weights are ``wt`` (units x resamples)."""
+        if not self._ready:
+            self._prepare()
+        counts = self.counts
+        if self.both_t is not None:
+            sums = self.both_t @ wt  # one pass over the weights: marginals and observed term
+            n_c, observed = sums[:-1].T, sums[-1]
+            if self.level == "nominal":
+                total = n_c.sum(axis=1)
+                expected = total * total - (n_c * n_c).sum(axis=1)
+                return _alpha_from(observed, expected, total)
+            assert self.d is not None
+            expected = ((n_c @ self.d) * n_c).sum(axis=1)
+            return _alpha_from(observed, expected, n_c.sum(axis=1))
+        w = wt.T
+        n_cat = counts.shape[1]
+        out = np.empty(w.shape[0], dtype=np.float64)
+        rows = max(1, _BOOT_ORDINAL_ELEMENTS // (n_cat * n_cat))  # bounds the (rows, V, V) arrays
+        for start in range(0, w.shape[0], rows):
+            ws = w[start : start + rows]
+            n_c = ws @ counts
             d = _ordinal_distances(n_c)  # (rows, V, V): each resample has its own marginals
-            if q_flat is not None:
-                q = (w @ q_flat).reshape(len(w), n_cat, n_cat)
+            if self.q_flat is not None:
+                q = (ws @ self.q_flat).reshape(len(ws), n_cat, n_cat)
             else:
-                q = np.stack([(counts * (wi * inv)[:, None]).T @ counts for wi in w])
+                q = np.stack([(counts * (wi * self.inv)[:, None]).T @ counts for wi in ws])
             observed = (q * d).sum(axis=(1, 2))
             expected = np.einsum("bc,bck,bk->b", n_c, d, n_c)
-            out[done : done + len(w)] = _alpha_from(observed, expected, n_c.sum(axis=1))
-            done += len(w)
+            out[start : start + len(ws)] = _alpha_from(observed, expected, n_c.sum(axis=1))
+        return out
+
+
+_Boot: TypeAlias = _DenseBoot | _SparseBoot
+
+
+def _prepare(codes: IntArray, domain: Domain, level: str) -> tuple[float, _Boot | None, IntArray]:
+    """Alpha, the bootstrapper of its pairable units (None if there is none), their column ids."""
+    if _use_sparse(level, domain):
+        sp, keep = _sparse_sets(codes, domain, level)
+        if keep.size == 0:
+            return math.nan, None, keep
+        return sp.alpha(), _SparseBoot(sp), keep
+    counts, keep = _pairable(codes, len(domain))
+    value = _alpha_counts(counts, level, domain)
+    return value, (_DenseBoot(counts, level, domain) if counts.shape[0] else None), keep
+
+
+def _bootstrap_many(boots: Sequence[_Boot | None], n: int, seed: int | None) -> list[FloatArray]:
+    """The resampled alphas of several fields, drawing each block of resamples once.
+
+    Fields with the same number of pairable units share the weight blocks: the draws depend only
+    on ``(units, n, seed)`` (:func:`_index_blocks`), so each field gets exactly the resamples a
+    call of its own would draw, and the weights are built once instead of once per field.
+    """
+    out = [np.full(n, np.nan) for _ in boots]
+    groups: dict[int, list[int]] = {}
+    for i, boot in enumerate(boots):
+        if boot is not None:
+            groups.setdefault(boot.n_units, []).append(i)
+    for n_units, members in groups.items():
+        # Units that are alike in every field of the group (same count rows, same value sets:
+        # most sentences have no claim) are one *type*: every sum over units is a sum over types
+        # weighted by how often a type's units were drawn, so the work per resample is per type
+        # (the draws themselves are unchanged).
+        group = [boots[i] for i in members]
+        joint = np.zeros(n_units, dtype=np.int64)
+        for boot in group:
+            assert boot is not None
+            sig = boot.signature()
+            _, joint = np.unique(joint * (int(sig.max()) + 1) + sig, return_inverse=True)
+            joint = joint.ravel()
+        n_types = int(joint.max()) + 1 if joint.size else 0
+        reps = np.full(n_types, -1, dtype=np.int64)
+        reps[joint[::-1]] = np.arange(n_units - 1, -1, -1)  # the first unit of each type
+        typed = [b.restrict(reps) for b in group if b is not None]
+        # weights of up to `width` resamples at once (types x resamples), filled from the draw
+        # blocks in order: a field's per-type matrices are read once per weight block
+        width = min(n, max(32, _BOOT_WEIGHT_ELEMENTS // max(n_types, 1)))
+        wt = np.empty((n_types, width), dtype=np.float64)
+        filled = done = 0
+        for idx in _index_blocks(n_units, n, seed):
+            at = 0
+            while at < idx.shape[0]:
+                take = min(idx.shape[0] - at, width - filled)
+                wt[:, filled : filled + take] = _weights(joint[idx[at : at + take]], n_types)
+                filled += take
+                at += take
+                if filled == width:
+                    for i, boot in zip(members, typed, strict=True):
+                        out[i][done : done + filled] = boot.block(wt)
+                    done += filled
+                    filled = 0
+        if filled:
+            for i, boot in zip(members, typed, strict=True):
+                out[i][done : done + filled] = boot.block(wt[:, :filled])
     return out
 
 
 def _object_matrix(data: ReliabilityData) -> npt.NDArray[Any]:
     """Reliability data as a 2-D array whose columns can be fancy-indexed (values untouched)."""
+    if isinstance(data, Coded):
+        values = np.empty(len(data.domain) + 1, dtype=object)
+        for i, v in enumerate(data.domain):
+            values[i] = v
+        values[-1] = None  # code -1 (missing) indexes the last slot
+        return values[np.asarray(data.codes, dtype=np.int64)]
     if isinstance(data, np.ndarray):
         if data.ndim != 2:
             raise ValueError(
@@ -876,13 +1148,8 @@ def bootstrap_samples(
     _check_boot_args(n, 0.5)
     if isinstance(statistic, str):
         codes, domain = _encode(reliability_data, statistic)
-        if _use_sparse(statistic, domain):
-            sp, keep = _sparse_sets(codes, domain, statistic)
-            return _boot_sparse(sp, n, seed) if keep.size else np.full(n, np.nan)
-        counts, _ = _pairable(codes, len(domain))
-        if counts.shape[0] == 0:
-            return np.full(n, np.nan)
-        return _boot_level(counts, statistic, domain, n, seed)
+        _, boot, _ = _prepare(codes, domain, statistic)
+        return _bootstrap_many([boot], n, seed)[0]
     data = _object_matrix(reliability_data)
     if data.dtype.kind in "fc":
         present = ~np.isnan(data)
@@ -954,29 +1221,41 @@ def alpha_with_ci(
     seed: int | None = 0,
 ) -> AgreementResult:
     """:func:`alpha` plus the :func:`bootstrap_ci` interval, sharing one encoding of the data."""
+    return alphas_with_ci([(reliability_data, level)], n_boot=n_boot, ci=ci, seed=seed)[0]
+
+
+def alphas_with_ci(
+    items: Sequence[tuple[ReliabilityData, Level]],
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int | None = 0,
+) -> list[AgreementResult]:
+    """:func:`alpha_with_ci` of several fields at once: each result is exactly what
+    :func:`alpha_with_ci` gives for that field alone (same seed, same resamples), but fields
+    with the same number of pairable units (for example the claim fields of one set of
+    sentences) share each block of drawn resample weights instead of drawing it again."""
     _check_boot_args(n_boot, ci)
-    codes, domain = _encode(reliability_data, level)
-    if _use_sparse(level, domain):
-        sp, keep = _sparse_sets(codes, domain, level)
-        value = sp.alpha() if keep.size else math.nan
-        samples = _boot_sparse(sp, n_boot, seed) if keep.size else np.full(n_boot, np.nan)
-    else:
-        counts, keep = _pairable(codes, len(domain))
-        value = _alpha_counts(counts, level, domain)
-        if counts.shape[0]:
-            samples = _boot_level(counts, level, domain, n_boot, seed)
-        else:
-            samples = np.full(n_boot, np.nan)
-    low, high = _percentile_ci(samples, ci)
-    annotators = int((codes[:, keep] >= 0).any(axis=1).sum())
-    return AgreementResult(
-        value=value,
-        ci_low=low,
-        ci_high=high,
-        units=int(keep.size),
-        annotators=annotators,
-        level=level,
-        ci=ci,
-        n_boot=n_boot,
-        n_valid=int((~np.isnan(samples)).sum()),
-    )
+    prepared = []
+    for data, level in items:
+        codes, domain = _encode(data, level)
+        value, boot, keep = _prepare(codes, domain, level)
+        annotators = int((codes[:, keep] >= 0).any(axis=1).sum())
+        prepared.append((value, boot, keep, annotators, level))
+    samples = _bootstrap_many([p[1] for p in prepared], n_boot, seed)
+    out = []
+    for (value, _, keep, annotators, level), drawn in zip(prepared, samples, strict=True):
+        low, high = _percentile_ci(drawn, ci)
+        out.append(
+            AgreementResult(
+                value=value,
+                ci_low=low,
+                ci_high=high,
+                units=int(keep.size),
+                annotators=annotators,
+                level=level,
+                ci=ci,
+                n_boot=n_boot,
+                n_valid=int((~np.isnan(drawn)).sum()),
+            )
+        )
+    return out

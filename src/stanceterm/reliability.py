@@ -64,16 +64,19 @@ import orjson
 from stanceterm.actors import alias_key, follow_aliases, slugify
 from stanceterm.agreement import (
     AgreementResult,
+    Coded,
     Level,
     ReliabilityData,
     alpha,
     alpha_with_ci,
+    alphas_with_ci,
     cohen_kappa,
     jaccard_distance,
     masi_distance,
     percent_agreement,
 )
 from stanceterm.export import LabelsError, read_label_records
+from stanceterm.labelcodes import CodedField, LabelTable, build_table
 from stanceterm.schema import LabelSchema
 from stanceterm.store import Store
 
@@ -140,6 +143,8 @@ class LabelRow:
     claims: tuple[str, ...]
     stances: tuple[tuple[str, str, str], ...]  # (claim, actor id, stance)
     propagated_from: str | None = None
+    #: the label was made while claim suggestions were shown (an export's ``suggested``)
+    assisted: bool = False
 
 
 class ActorResolver:
@@ -242,6 +247,7 @@ def rows_from_export(
                     (s.claim, resolver.resolve(s.actor, s.actor_id), s.stance) for s in rec.stances
                 ),
                 propagated_from=rec.propagated_from,
+                assisted=rec.suggested is not None,
             )
     except OSError as exc:
         raise LabelsError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -758,6 +764,138 @@ class AgreementReport:
         return r.field
 
 
+def _store_table(
+    store: Store,
+    resolver: ActorResolver,
+    statuses: Sequence[str],
+    annotators: Sequence[str],
+    drop: set[str],
+) -> LabelTable:
+    """The DB's counted labels as a :class:`LabelTable` (JSON parsed once per distinct text)."""
+    canonical = resolver.canonical
+
+    def stances(raw: str | None) -> list[tuple[str, str, str]]:
+        return [
+            (str(d["claim"]), canonical(str(d["actor"])), str(d["stance"]))
+            for d in orjson.loads(raw or "[]")
+        ]
+
+    return build_table(
+        store.labels.reliability_batches(statuses=statuses, annotators=annotators),
+        lambda raw: tuple(orjson.loads(raw)),
+        stances,
+        _dropper(drop),
+    )
+
+
+def _dropper(drop: set[str]) -> Any:
+    if not drop:
+        return None
+    return lambda ids: np.fromiter((i in drop for i in ids), dtype=bool, count=len(ids))
+
+
+def _row_table(rows: Iterable[LabelRow], drop: set[str]) -> LabelTable:
+    """Already filtered rows (an export's) as a :class:`LabelTable`."""
+    batch = [(r.sentence_id, r.annotator, r.claims, r.stances) for r in rows]
+    return build_table([batch], lambda c: c, lambda s: s, _dropper(drop))
+
+
+def _coded_fields(
+    table: LabelTable, claim_types: Sequence[str], by: str | None, no_stance: str
+) -> list[CodedField]:
+    """The fields of :func:`iter_fields`, in its order, from a :class:`LabelTable`."""
+    if by == "actor":
+        stance, _, actors, pairs = table.stance_field(no_stance)
+        out = [table.actor_set_field()]
+        for i, act in enumerate(actors):
+            cols = pairs[1] == i
+            out.append(
+                CodedField(
+                    f"stance@{act}", "nominal", stance.codes[:, cols], stance.domain, actor=act
+                )
+            )
+        return out
+    if by == "claim":
+        stance, claims, _, pairs = table.stance_field(no_stance)
+        out = []
+        for claim in claim_types:
+            cols = pairs[0] == (claims.index(claim) if claim in claims else -1)
+            out.append(table.claim_presence_field(claim))
+            out.append(
+                CodedField(
+                    f"stance:{claim}", "nominal", stance.codes[:, cols], stance.domain, claim=claim
+                )
+            )
+        return out
+    return [
+        table.claim_set_field(),
+        *(table.claim_presence_field(c) for c in claim_types),
+        table.stance_field(no_stance)[0],
+        table.actor_set_field(),
+    ]
+
+
+def _coded_kappa(fields: Sequence[CodedField], annotators: Sequence[str]) -> list[PairKappa]:
+    """:func:`pairwise_kappa` on coded presence fields (units pooled over claim types)."""
+    pooled = np.concatenate([f.codes for f in fields], axis=1)
+    out: list[PairKappa] = []
+    for i, j in itertools.combinations(range(len(annotators)), 2):
+        both = (pooled[i] >= 0) & (pooled[j] >= 0)
+        xs, ys = pooled[i][both], pooled[j][both]
+        n = int(xs.size)
+        agree = int((xs == ys).sum())
+        out.append(
+            PairKappa(
+                annotators[i],
+                annotators[j],
+                cohen_kappa(xs.tolist(), ys.tolist()),
+                n,
+                agree / n if n else math.nan,
+            )
+        )
+    return out
+
+
+def _one_blas_thread() -> Any:
+    """BLAS on one thread while the bootstrap runs: its products are thin (a few dozen rows
+    against the units), so a second thread gains little, and on a busy machine the threads'
+    spin-waiting made ``stanceterm agreement`` 3.5x slower in wall time (30 k sentences x 4
+    annotators: 29.9 s with 2 threads vs 8.6 s with one, at a load average of 12)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _measure_coded(
+    fields: Sequence[CodedField], n_boot: int, ci: float, seed: int
+) -> list[FieldResult]:
+    """:func:`measure` of every field; the resample weights are drawn once for the fields that
+    share their units (:func:`~stanceterm.agreement.alphas_with_ci`)."""
+    coded = [Coded(f.codes, f.domain) for f in fields]
+    levels: list[Level] = [f.level for f in fields]  # type: ignore[misc]
+    with _one_blas_thread():
+        results = alphas_with_ci(
+            list(zip(coded, levels, strict=True)), n_boot=n_boot, ci=ci, seed=seed
+        )
+    return [
+        FieldResult(
+            field=f.name,
+            level=res.level,
+            value=res.value,
+            ci_low=res.ci_low,
+            ci_high=res.ci_high,
+            units=res.units,
+            annotators=res.annotators,
+            percent_agreement=percent_agreement(c) if f.codes.shape[1] else math.nan,
+            ci=ci,
+            n_boot=n_boot,
+            claim=f.claim,
+            actor=f.actor,
+        )
+        for f, c, res in zip(fields, coded, results, strict=True)
+    ]
+
+
 def report(
     store: Store | None,
     schema: LabelSchema,
@@ -778,42 +916,65 @@ def report(
     With ``from_file``, ``store`` (None when there is no DB) only resolves actor aliases.
     Raises :class:`AgreementError` when fewer than two annotators have final labels, and
     :class:`~stanceterm.export.LabelsError` for a bad export line.
+
+    The figures come from the columnar path (:mod:`stanceterm.labelcodes`); with
+    ``with_disagreements`` the units are built as objects (:func:`collect`, :func:`iter_fields`),
+    which the list of disagreements needs. Both give the same numbers (a test compares them).
+
+    Suggestions: a unit is *assisted* if any direct label on it was made while claim
+    suggestions were shown: the DB's provenance, or, from an export, a record with
+    ``suggested`` (any status the file carries). ``unassisted_only`` leaves those units out.
     """
     resolver = ActorResolver.from_store(store)
+    statuses = counted_statuses(include_flagged)
+    no_stance = _NO_STANCE_ALT if NO_STANCE in schema.stances else NO_STANCE
     if from_file is not None:
-        rows = rows_from_export(from_file, resolver, schema.claim_ids)
         source = str(from_file)
+        wanted = set(annotators)
+        assisted: set[str] = set()
+        kept: list[LabelRow] = []
+        for row in rows_from_export(from_file, resolver, schema.claim_ids):
+            if row.propagated_from is not None:
+                continue
+            if row.assisted:
+                assisted.add(row.sentence_id)
+            if row.status in statuses and (not wanted or row.annotator in wanted):
+                kept.append(row)
+        rows: Iterable[LabelRow] = kept
     elif store is not None:
-        rows = rows_from_store(
-            store, annotators=annotators, include_flagged=include_flagged, resolver=resolver
-        )
         source = store.path
+        assisted = store.suggest.assisted_units()
     else:
         raise ValueError("report() needs a store or a file")
-    # suggestions: the units with a label made while suggestions were shown (provenance)
-    if unassisted_only and from_file is not None:
-        raise AgreementError(
-            "--unassisted-only reads the provenance in the DB; it does not go with --from"
+    drop = assisted if unassisted_only else set()
+    if with_disagreements:
+        if from_file is None:
+            assert store is not None
+            rows = rows_from_store(
+                store, annotators=annotators, include_flagged=include_flagged, resolver=resolver
+            )
+        rows = (r for r in rows if r.sentence_id not in drop)
+        corpus = collect(
+            rows,
+            schema.claim_ids,
+            stances=schema.stances,
+            annotators=annotators,
+            include_flagged=include_flagged,
+            keep_text=True,
         )
-    assisted = store.suggest.assisted_units() if store is not None and from_file is None else set()
-    per_unit: dict[str, int] = {}
-
-    def watched(source_rows: Iterable[LabelRow]) -> Iterator[LabelRow]:
-        for row in source_rows:
-            if unassisted_only and row.sentence_id in assisted:
-                continue
-            per_unit[row.sentence_id] = per_unit.get(row.sentence_id, 0) + 1
-            yield row
-
-    corpus = collect(
-        watched(rows),
-        schema.claim_ids,
-        stances=schema.stances,
-        annotators=annotators,
-        include_flagged=include_flagged,
-        keep_text=with_disagreements,
-    )
-    names = corpus.annotators
+        names = corpus.annotators
+        used_units = [
+            sid for sid, labels in corpus.sentences.items() if len(labels) >= min_annotators
+        ]
+    else:
+        if from_file is None:
+            assert store is not None
+            table = _store_table(store, resolver, statuses, annotators, drop)
+        else:
+            table = _row_table(rows, drop)
+        names = table.annotators
+        per_unit = table.values_per_unit()
+        used_units = [table.unit_ids[i] for i in np.flatnonzero(per_unit >= min_annotators)]
     if len(names) < 2:
         found = f"{len(names)} ({', '.join(names)})" if names else "none"
         raise AgreementError(
@@ -822,25 +983,36 @@ def report(
         )
     results: list[FieldResult] = []
     found_units: list[Disagreement] = []
-    for fld in iter_fields(corpus, by):  # one field at a time: memory stays at one field's units
-        fld = fld.at_least(min_annotators)
-        results.append(measure(fld, names, n_boot=n_boot, ci=ci, seed=seed))
-        if with_disagreements:
-            found_units.extend(unit_disagreements(fld, corpus))
     pairs = None
-    if by == "annotator":
-        presence = [
-            claim_presence_field(corpus, c).at_least(min_annotators) for c in corpus.claim_types
+    if with_disagreements:
+        for fld in iter_fields(corpus, by):  # one field at a time: memory stays at one field's
+            fld = fld.at_least(min_annotators)
+            results.append(measure(fld, names, n_boot=n_boot, ci=ci, seed=seed))
+            found_units.extend(unit_disagreements(fld, corpus))
+        if by == "annotator":
+            presence = [
+                claim_presence_field(corpus, c).at_least(min_annotators) for c in corpus.claim_types
+            ]
+            pairs = pairwise_kappa(presence, names)
+    else:
+        fields = [
+            f.at_least(min_annotators)
+            for f in _coded_fields(table, schema.claim_ids, by, no_stance)
         ]
-        pairs = pairwise_kappa(presence, names)
-    used = [sid for sid, n in per_unit.items() if n >= min_annotators]
+        if by == "annotator":
+            coded_presence = [
+                table.claim_presence_field(c).at_least(min_annotators) for c in schema.claim_ids
+            ]
+            pairs = _coded_kappa(coded_presence, names)
+        del table  # the fields hold what the bootstrap needs: free the rows before it runs
+        results = _measure_coded(fields, n_boot, ci, seed)
     return AgreementReport(
-        suggestion_units=len(used),
-        units_with_suggestions=sum(1 for sid in used if sid in assisted),
+        suggestion_units=len(used_units),
+        units_with_suggestions=sum(1 for sid in used_units if sid in assisted),
         unassisted_only=unassisted_only,
         source=source,
         annotators=names,
-        counted_statuses=counted_statuses(include_flagged),
+        counted_statuses=statuses,
         min_annotators=min_annotators,
         ci=ci,
         n_boot=n_boot,

@@ -68,7 +68,8 @@ from stanceterm.cli.options import annotators_filter_option, format_option, json
 @click.option(
     "--unassisted-only",
     is_flag=True,
-    help="Only units where no label was made with claim suggestions shown.",
+    help="Only units where no label was made with claim suggestions shown (the DB's "
+    "provenance, or the `suggested` field of the --from export).",
 )
 @pass_app
 def agreement_cmd(

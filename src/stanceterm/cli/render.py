@@ -220,15 +220,25 @@ def agreement_text(report: AgreementReport, fmt: str) -> str:
     return "".join(clean(line) + "\n" for line in text.splitlines())
 
 
-def print_agreement_table(report: AgreementReport) -> None:
-    """The terminal tables (fits 80 columns; piped, keeps its natural width)."""
+def _agreement_table(report: AgreementReport, show_level: bool) -> Table:
     results = report.results
     labels = _labels(report)
     level = f"{round(100 * report.ci, 2):g}%"
-    # one metric for every row goes in the title; no edge padding: fits 80 columns
+    # one metric for every row goes in the title; no edge padding
     metrics = sorted({r.metric for r in results})
     show_metric = len(metrics) > 1
     what = "Krippendorff's α" if metrics == ["alpha"] else "agreement"
+    notes = []
+    if report.undefined:
+        notes.append("n/a: α undefined (no variation, or no unit labelled twice).")
+    if not show_level:  # narrow terminal: the levels go under the table
+        by_level: dict[str, list[str]] = {}
+        for r in results:
+            by_level.setdefault(r.level, []).append(labels[r.field])
+        for lv, names in by_level.items():
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            notes.append(f"level {lv}: {shown}.")
+    notes.append("% agree: raw pairwise agreement. ann.: annotators.")
     table = Table(
         title=f"Inter-annotator agreement: {what}, {level} bootstrap CI "
         f"({report.n_boot} resamples, seed {report.seed})",
@@ -236,16 +246,14 @@ def print_agreement_table(report: AgreementReport) -> None:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
-        caption="n/a: α undefined (no variation, or no unit labelled twice). "
-        "% agree: raw pairwise agreement. ann.: annotators."
-        if report.undefined
-        else "% agree: raw pairwise agreement. ann.: annotators.",
+        caption=" ".join(notes),
         caption_justify="left",
     )
     columns = [("field", "left"), ("metric", "left")] if show_metric else [("field", "left")]
+    if show_level:
+        columns.append(("level", "left"))
     for name, justify in (
         *columns,
-        ("level", "left"),
         ("α", "right"),
         (f"{level} CI", "right"),
         ("% agree", "right"),
@@ -253,7 +261,9 @@ def print_agreement_table(report: AgreementReport) -> None:
         ("ann.", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    # names wrap between words; only a word longer than the column is folded
     table.columns[0].overflow = "fold"
+    table.columns[0].ratio = 1
     for col in table.columns[1:]:
         col.no_wrap = True
     for r in results:
@@ -265,29 +275,86 @@ def print_agreement_table(report: AgreementReport) -> None:
         table.add_row(
             Text(labels[r.field]),
             *([r.metric] if show_metric else []),
-            r.level,
+            *([r.level] if show_level else []),
             alpha_text(r.value),
             ci_text(r.ci_low, r.ci_high),
             pct,
             str(r.units),
             str(r.annotators),
         )
-    # piped into a file, the table keeps its natural width instead of 80 columns
-    console = out_console if out_console.is_terminal else Console(highlight=False, width=200)
-    console.print(table)
-    if report.kappa is not None:
-        names = report.annotators
-        matrix = Table(
-            title="Cohen's κ (units) per pair, on claim presence",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-        )
+    return table
+
+
+def _field_room(report: AgreementReport, show_level: bool, width: int) -> int:
+    """Columns left for the field names in a table ``width`` wide (the other columns at their
+    natural width, two spaces between columns, no edge padding)."""
+    results = report.results
+    level = f"{round(100 * report.ci, 2):g}%"
+    cols = [
+        ["α", *(alpha_text(r.value) for r in results)],
+        [f"{level} CI", *(ci_text(r.ci_low, r.ci_high) for r in results)],
+        ["% agree", *(_pct(r.percent_agreement) for r in results)],
+        ["units", *(str(r.units) for r in results)],
+        ["ann.", *(str(r.annotators) for r in results)],
+    ]
+    if show_level:
+        cols.append(["level", *(r.level for r in results)])
+    if len({r.metric for r in results}) > 1:
+        cols.append(["metric", *(r.metric for r in results)])
+    return width - sum(max(len(c) for c in col) + 2 for col in cols)
+
+
+def _longest_word(texts: Sequence[str]) -> int:
+    return max((len(w) for t in texts for w in t.split()), default=0)
+
+
+def _kappa_tables(report: AgreementReport, width: int) -> Table:
+    """The κ matrix when it fits ``width`` with every name whole, else one line per pair."""
+    assert report.kappa is not None
+    names = report.annotators
+    title = "Cohen's κ (units) per pair, on claim presence"
+    cells = kappa_matrix(report.kappa, names)
+    col = max([len(clean(a)) for a in names] + [len(c) for r in cells for c in r])
+    if (len(names) + 1) * (col + 2) + 2 <= width:
+        matrix = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
         matrix.add_column("")
         for a in names:
             matrix.add_column(Text(clean(a)), justify="right")
-        for a, row in zip(names, kappa_matrix(report.kappa, names), strict=True):
+        for a, row in zip(names, cells, strict=True):
             matrix.add_row(Text(clean(a)), *row)
-        console.print(matrix)
+        return matrix
+    pairs = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name, justify in (
+        ("annotator", "left"),
+        ("annotator", "left"),
+        ("κ", "right"),
+        ("units", "right"),
+        ("% agree", "right"),
+    ):
+        pairs.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for p in report.kappa:
+        pairs.add_row(
+            Text(clean(p.a)),
+            Text(clean(p.b)),
+            _fmt(p.kappa),
+            str(p.units),
+            _pct(p.percent_agreement),
+        )
+    return pairs
+
+
+def print_agreement_table(report: AgreementReport, console: Console | None = None) -> None:
+    """The terminal tables. They fit the terminal (80 columns in tmux) without breaking a word:
+    on a narrow terminal the level column moves under the table and a κ matrix that does not
+    fit becomes one line per pair. Piped, the tables keep their natural width."""
+    if console is None:
+        console = out_console if out_console.is_terminal else Console(highlight=False, width=200)
+    labels = list(_labels(report).values())
+    show_level = _field_room(report, True, console.width) >= _longest_word(labels)
+    table = _agreement_table(report, show_level=show_level)
+    console.print(table)
+    if report.kappa is not None:
+        console.print(_kappa_tables(report, console.width))
 
 
 def agreement_footer(report: AgreementReport, disagreements_file: str | None) -> str:

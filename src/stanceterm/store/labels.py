@@ -523,6 +523,33 @@ class Labels:
         )
         yield from self._db.stream(sql, params, batch)
 
+    def reliability_batches(
+        self, *, statuses: Sequence[str], annotators: Sequence[str] = (), batch: int = 5_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of :meth:`iter_reliability_rows` without the text, as lists of
+        (unit_id, annotator, claims_json, stances_json), in the same order (the columnar path
+        of ``stanceterm agreement``, which numbers each column of a batch at once)."""
+        if not statuses:
+            return
+        where = [
+            "a.propagated_from IS NULL",
+            f"a.status IN ({','.join('?' * len(statuses))})",
+        ]
+        params: list[Any] = list(statuses)
+        if annotators:
+            where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
+            params.extend(annotators)
+        sql = (
+            f"SELECT {UNIT_ID}, a.annotator, a.claims, a.stances "
+            f"FROM annotations a {UNIT_JOIN} "
+            f"WHERE {' AND '.join(where)} "
+            f"ORDER BY {UNIT_SEQ}, a.annotator, a.sentence_id = {UNIT_ID}, a.updated_at"
+        )
+        with self._db.read() as c:
+            cur = c.execute(sql, params)
+            while rows := cur.fetchmany(batch):
+                yield rows
+
     def iter_shared_claims(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Stream (sentence_id, annotator, claims_json) of the direct (not propagated) done labels
         of every sentence that has at least two such labels (flagged is missing data, as in

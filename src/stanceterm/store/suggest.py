@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from stanceterm.store.base import Handle, rows_in
+from stanceterm.store.base import UNIT_ID, UNIT_JOIN, Handle, rows_in
 from stanceterm.store.corpus import queue_filter
 from stanceterm.store.models import now
 
@@ -128,13 +128,15 @@ class Suggestions:
             )
 
     def assisted_units(self) -> set[str]:
-        """Sentences with a direct label made while a suggestion was shown (provenance)."""
+        """Units with a direct label made while a suggestion was shown (provenance). A label on
+        a dedup copy counts for its cluster's unit, the representative (as in
+        ``labels.iter_reliability_rows``)."""
         with self._db.read() as c:
             return {
                 str(r[0])
                 for r in c.execute(
-                    "SELECT DISTINCT sentence_id FROM annotations "
-                    "WHERE propagated_from IS NULL AND suggested IS NOT NULL"
+                    f"SELECT DISTINCT {UNIT_ID} FROM annotations a {UNIT_JOIN} "
+                    "WHERE a.propagated_from IS NULL AND a.suggested IS NOT NULL"
                 )
             }
 
