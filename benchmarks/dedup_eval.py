@@ -33,7 +33,7 @@ from stanceterm.dedup import (
     Deduper,
     MinHashBlocker,
     cluster_texts,
-    match_key,
+    compare_key,
     prepare,
 )
 from stanceterm.schema import load_schema
@@ -556,11 +556,17 @@ def accuracy(args: argparse.Namespace) -> None:
         "| class | kind | tuning: pairs, merged (rate) | held-out: pairs, merged (rate) | held-out proposed by score |"
     )
     print("|---|---|---|---|---|")
+    wanted = [c.strip() for c in args.classes.split(",")] if args.classes else None
     for kind, names in (("near-miss", ALL_NEAR), ("benign", list(BENIGN))):
         for name in names:
+            if wanted and not any(w in name for w in wanted):
+                continue
             cells = []
             proposed = ""
             for part in ("tuning", "held-out"):
+                if args.part not in ("both", part):
+                    cells.append("(not run)")
+                    continue
                 pairs = make_pairs(parts[part], name, args.seed)
                 if args.limit:
                     pairs = pairs[: args.limit]
@@ -569,8 +575,8 @@ def accuracy(args: argparse.Namespace) -> None:
                 extra = f", {other} into another" if other else ""
                 cells.append(f"{n}, {own} ({rate:.1%}){extra}")
                 if part == "held-out" and pairs:
-                    ka = [match_key(a) for a, _ in pairs]
-                    kb = [match_key(b) for _, b in pairs]
+                    ka = [compare_key(a) for a, _ in pairs]
+                    kb = [compare_key(b) for _, b in pairs]
                     sc = process.cpdist(ka, kb, scorer=fuzz.ratio, workers=-1)
                     proposed = f"{int((sc >= args.threshold).sum())} of {n}"
             print(f"| {name} | {kind} | {cells[0]} | {cells[1]} | {proposed} |", flush=True)
@@ -641,6 +647,13 @@ def main() -> None:
     ap.add_argument(
         "--limit", type=int, default=0, help="at most this many pairs per class and part"
     )
+    ap.add_argument(
+        "--part",
+        choices=["both", "tuning", "held-out"],
+        default="both",
+        help="which part to run (tune on 'tuning' only)",
+    )
+    ap.add_argument("--classes", default="", help="comma-separated parts of class names to run")
     ap.add_argument(
         "--blocking",
         type=int,

@@ -91,6 +91,15 @@ NEAR_MISSES = [
      "Les enfants de Les Philippe avaient montré leur travail d'après Mme contes du chat perché."),
     ("picker alias", "The Kremlin said it had received the letter from Kowalski on Monday.",
      "The Kremlin said it had received the letter from Nowak on Monday."),
+    # two common words one letter apart are two words, not a typo
+    ("scarce scare", "Affordable housing in New Orleans is more scarce than ever before, they said.",
+     "Affordable housing in New Orleans is more scare than ever before, they said."),
+    ("failed filed", "The phone failed a test due to a lost or stolen report at the shop on Monday.",
+     "The phone filed a test due to a lost or stolen report at the shop on Monday."),
+    ("fact words", "The minister could not say when the talks with the delegation would resume.",
+     "The minister would not say when the talks with the delegation would resume."),
+    ("can't cat", "The inspectors can't enter the nuclear plant near the front line this week.",
+     "The inspectors cat enter the nuclear plant near the front line this week."),
 ]  # fmt: skip
 
 #: benign: (class, A, B); every pair must merge (both orders)
@@ -127,6 +136,17 @@ BENIGN_COPIES = [
      "Poutine promised to deepen military cooperation with Pyongyang during the summit."),
     ("case dashes", "Kim Jong Un — who met Putin last week — promised more shells to the Russian army.",
      "Kim Jong Un - who met Putin last week - promised more shells to the Russian army."),
+    # a typo that makes a rare word of a common one, in the sentence's language
+    ("typo rare word", "We are very glad to have you on board for the new project this year.",
+     "We are very glad to have you on bard for the new project this year."),
+    ("typo rare word fact", "I would like to forward the following proposal to the whole committee.",
+     "I wold like to forward the following proposal to the whole committee."),
+    ("typo other language", "Floods in many parts of the country have taken a toll of human lives and homes.",
+     "Floods in many parts of the country have taken a toll of human livres and homes."),
+    ("typo contraction", "I didn't know what I was missing until the new library opened downtown.",
+     "I didnzt know what I was missing until the new library opened downtown."),
+    ("typo contraction and words", "I really haven't thought about writing a book on the war in the east.",
+     "I really havent thooght abuot writing a book on the war in the east."),
 ]  # fmt: skip
 
 
@@ -164,6 +184,11 @@ EXPECTED_CLASS = {
     "function word": "function word",
     "alias": "alias",
     "case dashes": "dashes",
+    "typo rare word": "typo",
+    "typo rare word fact": "typo",
+    "typo other language": "typo",
+    "typo contraction": "typo",
+    "typo contraction and words": "typo",
 }
 
 
@@ -231,3 +256,15 @@ def test_joins_carry_their_difference_summary() -> None:
     joins = d.process([("1", a), ("2", b.replace("1,000", "1 000"))])
     assert [(j.member, j.representative) for j in joins] == [("2", "1")]
     assert joins[0].difference == "number format, attribution moved"
+
+
+def test_short_sentences_with_typos_are_proposed() -> None:
+    """Blocking finds typo copies of short sentences whose every content word has a typo (the
+    score is >= 90; the old whole-word and 4-letter-affix shingles shared too little)."""
+    pairs = [
+        ("The food tasted like rat feces", "The food tatsed like rat fces"),
+        ("I would hesitate to recommend anyone.", "I wuold heskitate to reocmmend aynone."),
+    ]
+    for a, b in pairs:
+        assert explain(a, b).merge, format_explanation(explain(a, b))
+        assert cluster_texts([a, b]) == [0, 0], (a, b)
