@@ -416,6 +416,56 @@ def attribution_moved(s: str, lang: str, rng: random.Random) -> tuple[str, str] 
     ) + " a déclaré que " + first + "."
 
 
+SPEAKERS = {
+    "en": ["Maria Lopez", "the minister", "Peter Schmidt", "the spokesman"],
+    "fr": ["Marie Dupont", "le ministre", "Jean Martin", "la porte-parole"],
+}
+
+
+def _quoted(s: str, lang: str, rng: random.Random, who_b: str | None) -> tuple[str, str] | None:
+    """A = the sentence quoted with its attribution after it; B = the attribution moved (before
+    the quote, after it in the other order, or inside the quote between two parts), by
+    ``who_b`` (the same speaker when None)."""
+    base = s.strip('"“”«» ').rstrip(".!?…:;, ")
+    words = base.split()
+    if len(words) < 6:
+        return None
+    who = rng.choice(SPEAKERS[lang])
+    other = who if who_b is None else who_b
+    up = other[0].upper() + other[1:]
+    k = rng.randrange(2, len(words) - 2)
+    first, rest = " ".join(words[:k]).rstrip(",;:"), " ".join(words[k:])
+    form = rng.choice(["after", "before", "inside"])
+    if lang == "en":
+        a = f'"{base}," said {who}.'
+        b = {
+            "after": f'"{base}," {other} said.',
+            "before": f'{up} said: "{base}."',
+            "inside": f'"{first}," {other} said, "{rest}."',
+        }[form]
+    else:
+        a = f"« {base} », a déclaré {who}."
+        b = {
+            "after": f"« {base} », a affirmé {other}.",
+            "before": f"{up} a déclaré : « {base} »",
+            "inside": f"« {first}, a déclaré {other}, {rest} »",
+        }[form]
+    return a, b
+
+
+def quoted_attribution(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
+    return _quoted(s, lang, rng, None)
+
+
+def quoted_other_speaker(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
+    """The twin near-miss: the same move of the attribution, by another speaker."""
+    state = rng.getstate()
+    who = rng.choice(SPEAKERS[lang])
+    rng.setstate(state)
+    others = [w for w in SPEAKERS[lang] if w != who]
+    return _quoted(s, lang, rng, others[len(s) % len(others)])
+
+
 def attribution_added(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
     pre = rng.choice(
         ["According to Reuters, ", "WASHINGTON (AP) - "]
@@ -495,12 +545,14 @@ NEAR_MISS: dict[str, Rule] = {
     "inserted modifier": inserted_modifier,
     "removed clause": removed_clause,
     "negation": negation,
+    "quoted attribution, another speaker": quoted_other_speaker,
 }
 BENIGN: dict[str, Rule] = {
     "quotes / typography": typography,
     "number format": number_format,
     "digits <-> words": digits_words,
     "attribution moved": attribution_moved,
+    "quoted attribution moved (after, before, inside the quote)": quoted_attribution,
     "agency prefix / dateline added": attribution_added,
     "typos (1-4 letters)": typos,
     "transliteration": transliteration,

@@ -91,6 +91,11 @@ NEAR_MISSES = [
      "Les enfants de Les Philippe avaient montré leur travail d'après Mme contes du chat perché."),
     ("picker alias", "The Kremlin said it had received the letter from Kowalski on Monday.",
      "The Kremlin said it had received the letter from Nowak on Monday."),
+    # the quoted attribution's twin: the same move, another speaker
+    ("quoted attribution speaker", '"We will not sign the agreement in its current form," said the minister.',
+     '"We will not sign the agreement in its current form," Maria Lopez said.'),
+    ("quoted attribution inside speaker", '"We will not sign the agreement," the minister said, "in its current form."',
+     '"We will not sign the agreement in its current form," the president said.'),
     # two common words one letter apart are two words, not a typo
     ("scarce scare", "Affordable housing in New Orleans is more scarce than ever before, they said.",
      "Affordable housing in New Orleans is more scare than ever before, they said."),
@@ -145,6 +150,15 @@ BENIGN_COPIES = [
      "Floods in many parts of the country have taken a toll of human livres and homes."),
     ("typo contraction", "I didn't know what I was missing until the new library opened downtown.",
      "I didnzt know what I was missing until the new library opened downtown."),
+    # a quoted sentence whose attribution moves around, or inside, the quote
+    ("quoted attribution en", '"We will not sign the agreement in its current form," said the minister.',
+     '"We will not sign the agreement in its current form," the minister said.'),
+    ("quoted attribution before", 'The minister said: "We will not sign the agreement in its current form."',
+     '"We will not sign the agreement in its current form," the minister said.'),
+    ("quoted attribution inside", '"We will not sign the agreement," the minister said, "in its current form."',
+     '"We will not sign the agreement in its current form," the minister said.'),
+    ("quoted attribution fr", "« Nous ne signerons pas, a déclaré le ministre, cet accord en l'état. »",
+     "« Nous ne signerons pas cet accord en l'état », a déclaré le ministre."),
     ("typo contraction and words", "I really haven't thought about writing a book on the war in the east.",
      "I really havent thooght abuot writing a book on the war in the east."),
 ]  # fmt: skip
@@ -189,6 +203,10 @@ EXPECTED_CLASS = {
     "typo other language": "typo",
     "typo contraction": "typo",
     "typo contraction and words": "typo",
+    "quoted attribution en": "attribution moved",
+    "quoted attribution before": "attribution moved",
+    "quoted attribution inside": "attribution moved",
+    "quoted attribution fr": "attribution moved",
 }
 
 

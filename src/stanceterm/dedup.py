@@ -187,6 +187,7 @@ _SPEECH = (
 )
 _SPEECH_RE = "(?:" + "|".join(re.escape(s) for s in _SPEECH) + ")"
 _WHO = r"(?:[\w'.-]+ ){0,4}[\w'.-]+"  # a speaker: one to five words
+_QCOMMA = r'\s*(?:,\s*"|"\s*,|,)\s*'  # a comma, with a closing quote before or after it
 _STRIP = [
     # « MOSCOU (AFP) - » dateline
     re.compile(r"^[^()\"]{0,40}\(\s*" + _AGENCY + r"\s*\)\s*[-:,]?\s*"),
@@ -194,10 +195,17 @@ _STRIP = [
     re.compile(r"^(?:selon|d'apres|according to|citing)\s+" + _WHO + r"\s*,\s*"),
     # "Peskov said (that)", « M. Peskov a déclaré que »
     re.compile(r"^" + _WHO + r" " + _SPEECH_RE + r"(?:\s+that|\s+que|\s+qu'|\s*:|\s*,)?\s+"),
-    # ", Peskov said." / ", said Peskov." / « , a déclaré M. Peskov. » / « , selon l'AFP. »
-    re.compile(r"\s*,\s*" + _WHO + r" " + _SPEECH_RE + r"\s*[.!]?\s*$"),
+    # ", Peskov said." / ", said Peskov." / « , a déclaré M. Peskov. » / « , selon l'AFP. »,
+    # also after a closing quote: '"...," the minister said.' / « ... », a déclaré le ministre.
+    re.compile(_QCOMMA + _WHO + r" " + _SPEECH_RE + r"\s*[.!]?\s*$"),
     re.compile(
-        r"\s*,\s*(?:" + _SPEECH_RE + r"|selon|d'apres|according to)\s+" + _WHO + r"\s*[.!]?\s*$"
+        _QCOMMA + r"(?:" + _SPEECH_RE + r"|selon|d'apres|according to)\s+" + _WHO + r"\s*[.!]?\s*$"
+    ),
+    # inside the quote: '"We will not sign," the minister said, "this text."' / « Nous ne
+    # signerons pas, a déclaré le ministre, ce texte »
+    re.compile(
+        _QCOMMA + r"(?:" + _WHO + r" " + _SPEECH_RE + r"|" + _SPEECH_RE + r" " + _WHO + r")"
+        r"\s*,\s*\"?\s*"
     ),
 ]
 _MIN_KEY_TOKENS = 3
@@ -215,8 +223,9 @@ def _key_of(folded: str) -> str:
     low = folded.casefold().strip()
     full = tokens(low)
     s = low
-    for pattern in (*_STRIP[:2], _STRIP[1], *_STRIP[2:]):  # « Selon l'AFP, selon X, »: twice
+    for pattern in (*_STRIP[:2], _STRIP[1], *_STRIP[2:-1]):  # « Selon l'AFP, selon X, »: twice
         s = pattern.sub("", s, count=1)
+    s = _STRIP[-1].sub(" ", s, count=1)
     toks = tokens(s)
     if len(toks) < _MIN_KEY_TOKENS:
         toks = full
