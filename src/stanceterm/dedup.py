@@ -1278,7 +1278,6 @@ def format_explanation(e: Explanation) -> str:
 
 # --------------------------------------------------------------------------- blocking
 
-_P = np.uint64((1 << 31) - 1)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -1310,13 +1309,13 @@ class MinHashBlocker:
         self.width = bands + short_bands
         rng = np.random.default_rng(seed)
         n = bands * rows
-        self._a = rng.integers(1, int(_P), size=n, dtype=np.uint64)
-        self._b = rng.integers(0, int(_P), size=n, dtype=np.uint64)
+        self._a = rng.integers(1, 1 << 63, size=n, dtype=np.uint64) | np.uint64(1)  # odd
+        self._b = rng.integers(0, 1 << 63, size=n, dtype=np.uint64)
         self._band_salt = rng.integers(1, 1 << 62, size=bands, dtype=np.uint64)
         rng2 = np.random.default_rng(seed + 1)
         m = short_bands * short_rows
-        self._sa = rng2.integers(1, int(_P), size=m, dtype=np.uint64)
-        self._sb = rng2.integers(0, int(_P), size=m, dtype=np.uint64)
+        self._sa = rng2.integers(1, 1 << 63, size=m, dtype=np.uint64) | np.uint64(1)
+        self._sb = rng2.integers(0, 1 << 63, size=m, dtype=np.uint64)
         self._short_salt = rng2.integers(1, 1 << 62, size=short_bands, dtype=np.uint64)
         self._hash: dict[str, int] = {}
 
@@ -1363,10 +1362,17 @@ class MinHashBlocker:
 
     @staticmethod
     def _mins(x: U64, starts: I64, a: U64, b: U64) -> U64:
+        """Per hash function (multiply-shift: the high 32 bits of ``a * x + b`` mod 2**64) and
+        per sentence, the smallest hash of its shingles; hash functions in chunks, at once."""
         mins = np.empty((len(a), len(starts)), dtype=np.uint64)
+        step = max(1, min(len(a), 4_000_000 // max(1, len(x))))
+        shift = np.uint64(32)
         with np.errstate(over="ignore"):
-            for i in range(len(a)):
-                mins[i] = np.minimum.reduceat((a[i] * x + b[i]) % _P, starts)
+            for i in range(0, len(a), step):
+                h = a[i : i + step, None] * x[None, :]
+                h += b[i : i + step, None]
+                h >>= shift
+                mins[i : i + step] = np.minimum.reduceat(h, starts, axis=1)
         return mins
 
     def keys(self, keys: Sequence[str]) -> U64:
@@ -1433,16 +1439,20 @@ class KeyIndex:
         flat, rows = flat[some], rows[some]
         qs: list[I64] = []
         rs: list[I64] = []
+        order = np.argsort(flat)  # sorted needles: a cache-friendly binary search
+        flat, rows = flat[order], rows[order]
         for run_keys, run_owners in self._runs:
-            lo = np.searchsorted(run_keys, flat, side="left")
-            hi = np.searchsorted(run_keys, flat, side="right")
-            counts = hi - lo
-            hit = counts > 0
-            if not hit.any():
+            if not len(run_keys):
                 continue
-            c = counts[hit]
+            lo = np.searchsorted(run_keys, flat, side="left")
+            hit = np.flatnonzero(run_keys[np.minimum(lo, len(run_keys) - 1)] == flat)
+            if not len(hit):
+                continue
+            lo = lo[hit]
+            hi = np.searchsorted(run_keys, flat[hit], side="right")
+            c = hi - lo
             q = np.repeat(rows[hit], c)
-            starts = np.repeat(lo[hit], c)
+            starts = np.repeat(lo, c)
             offsets = np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
             qs.append(q)
             rs.append(run_owners[starts + offsets])
@@ -1582,6 +1592,28 @@ def cluster_id_for(representative_id: str) -> str:
     return f"c:{representative_id}"
 
 
+def _shared_band_pairs(bands: U64) -> dict[int, list[int]]:
+    """For each row, the earlier rows that share one of its (non-zero) band keys."""
+    n, width = bands.shape
+    flat = bands.reshape(-1)
+    rows = np.repeat(np.arange(n, dtype=np.int64), width)
+    some = flat != 0
+    flat, rows = flat[some], rows[some]
+    order = np.argsort(flat, kind="stable")
+    flat, rows = flat[order], rows[order]
+    same = np.flatnonzero(flat[1:] == flat[:-1])  # position p: flat[p] == flat[p + 1]
+    out: dict[int, set[int]] = {}
+    if len(same):
+        # runs of equal keys: start where the previous position is not in `same`
+        starts = same[np.r_[True, same[1:] != same[:-1] + 1]]
+        ends = np.r_[same[np.r_[same[1:] != same[:-1] + 1, True]] + 2]
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            members = sorted(set(rows[a:b].tolist()))
+            for x in range(1, len(members)):
+                out.setdefault(members[x], set()).update(members[:x])
+    return {j: sorted(v) for j, v in out.items()}
+
+
 class Deduper:
     """Greedy clustering against representatives, batch by batch, in ``seq`` order.
 
@@ -1686,30 +1718,27 @@ class Deduper:
             for q, r, s in zip(qi.tolist(), ri.tolist(), scores.tolist(), strict=True):
                 if s >= self.threshold:
                     verified[q].append((float(s), r))
-        # then one by one, against the representatives made in this batch
-        local: dict[int, list[int]] = {}
+        # then one by one, against the representatives made in this batch: the earlier
+        # sentences of the batch that share a band (found at once), if they became one
+        earlier = _shared_band_pairs(bands)
+        local_rep: dict[int, int] = {}  # batch position -> representative number
         new_reps: list[int] = []
         joins: list[Join] = []
-        band_rows = bands.tolist()
         for j, (sid, text) in enumerate(rows):
             self.names.update(prepared[j][2])
             if sid in skip:
                 continue
             cands = verified[j]
-            seen: set[int] = set()
-            for k in band_rows[j]:
-                if not k:
+            for i in earlier.get(j, ()):
+                r = local_rep.get(i)
+                if r is None:
                     continue
-                for r in local.get(k, ()):
-                    if r in seen:
-                        continue
-                    seen.add(r)
-                    self.stats.candidates += 1
-                    if self.record_candidates is not None:
-                        self.record_candidates.add((base + j, r))
-                    s = fuzz.ratio(keys[j], self.rep_keys[r], score_cutoff=self.threshold)
-                    if s >= self.threshold:
-                        cands.append((float(s), r))
+                self.stats.candidates += 1
+                if self.record_candidates is not None:
+                    self.record_candidates.add((base + j, r))
+                s = fuzz.ratio(keys[j], self.rep_keys[r], score_cutoff=self.threshold)
+                if s >= self.threshold:
+                    cands.append((float(s), r))
             chosen = None
             summary = ""
             if cands:
@@ -1733,9 +1762,7 @@ class Deduper:
             if got is not None:
                 self._cache_features(r, got)
             new_reps.append(j)
-            for k in band_rows[j]:
-                if k:
-                    local.setdefault(k, []).append(r)
+            local_rep[j] = r
         if new_reps:
             first = len(self.rep_ids) - len(new_reps)
             self.index.add(bands[new_reps], range(first, len(self.rep_ids)))
