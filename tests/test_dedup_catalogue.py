@@ -277,12 +277,24 @@ def test_joins_carry_their_difference_summary() -> None:
 
 
 def test_short_sentences_with_typos_are_proposed() -> None:
-    """Blocking finds typo copies of short sentences whose every content word has a typo (the
-    score is >= 90; the old whole-word and 4-letter-affix shingles shared too little)."""
+    """Blocking finds most typo copies of short sentences whose every content word has a typo
+    (each pair scores >= 90; the whole-word and 4-letter-affix shingles of the old blocking
+    proposed 3 of these 12, UD English sentences the old blocking missed)."""
     pairs = [
         ("The food tasted like rat feces", "The food tatsed like rat fces"),
+        ("From the AP comes this story :", "From the AP cmes this stroy :"),
         ("I would hesitate to recommend anyone.", "I wuold heskitate to reocmmend aynone."),
-    ]
+        ("The furnishing and finishes are great.", "The furnishng and fnishes are gerat."),
+        ("All are mathematical, all are linguistic.", "All are mathematicbal, all are lignuistic."),
+        ("You would be violating the law.", "You wuold be violatng the law."),
+        ("Heather moving in has been a different story.", "Heather movnig in has been a dfferent tsory."),
+        ("I'm really surprised by the negative reviews.", "I'm rqally sruprised by the negapive reveiws."),
+        ("Will be a repeat customer with discount coupons.", "Will be a repat custoer with dicsount coupons."),
+        ("The team focus is prevention and education.", "The team fous is prevention and deucation."),
+        ("This is a terrorist organization plain and simple.", "This is a terrroist organication plian and siple."),
+        ("I should have asked for a jury.", "I sihould have aqked for a jury."),
+    ]  # fmt: skip
     for a, b in pairs:
         assert explain(a, b).merge, format_explanation(explain(a, b))
-        assert cluster_texts([a, b]) == [0, 0], (a, b)
+    found = [a for a, b in pairs if cluster_texts([a, b]) == [0, 0]]
+    assert len(found) >= 8, found

@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
-ALGO_VERSION = "3"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 60 x 5 bands
+ALGO_VERSION = "3"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
 #                       + 30 x 4 bands for short sentences
 DEFAULT_THRESHOLD = 90.0
 
@@ -550,11 +550,20 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
     spans = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(folded)]
     n = len(spans)
     low = [w.casefold() for w, _, _ in spans]
+    # punctuation between word i and word i + 1 (the ends count as punctuation)
+    gap = [
+        i + 1 >= n
+        or (
+            (spans[i + 1][1] > spans[i][2] + 1 or folded[spans[i][2]] != " ")
+            and bool(_DELIM.search(folded[spans[i][2] : spans[i + 1][1]]))
+        )
+        for i in range(n)
+    ]
     out: list[Tok] = []
     i = 0
     while i < n:
-        w, s, e = spans[i]
-        before = i == 0 or bool(_DELIM.search(folded[spans[i - 1][2] : s]))
+        w, s, _e = spans[i]
+        before = i == 0 or gap[i - 1]
         # the closed table, longest first
         hit = None
         if low[i] in _TABLE_FIRST:
@@ -566,14 +575,13 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         if hit is not None:
             size, (canon, cls) = hit
             raw = folded[s : spans[i + size - 1][2]]
-            end = spans[i + size - 1][2]
-            after = i + size == n or bool(_DELIM.search(folded[end : spans[i + size][1]]))
+            after = gap[i + size - 1]
             via = cls if tuple(low[i : i + size]) != canon else ""
             for k, c in enumerate(canon):
                 out.append(Tok(raw if k == 0 else "", c, via, w[:1].isupper(), before, after))
             i += size
             continue
-        after = i + 1 == n or bool(_DELIM.search(folded[e : spans[i + 1][1]]))
+        after = gap[i]
         lw = low[i]
         letters = w.replace(".", "")
         if 1 < len(letters) <= 5 and letters.isalpha() and letters.isupper() and len(w) > 1:
@@ -588,7 +596,7 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
                 (value in _TENS and 0 < nxt < 10) or (value == 10 and 7 <= nxt <= 9)
             ):
                 raw = folded[s : spans[i + 1][2]]
-                after = i + 2 == n or bool(_DELIM.search(folded[spans[i + 1][2] : spans[i + 2][1]]))
+                after = gap[i + 1]
                 out.append(
                     Tok(raw, str(value + nxt), "number words", w[:1].isupper(), before, after)
                 )
@@ -1294,7 +1302,7 @@ class MinHashBlocker:
 
     def __init__(
         self,
-        bands: int = 60,
+        bands: int = 40,
         rows: int = 5,
         seed: int = 20261201,
         short_bands: int = 30,
@@ -1377,19 +1385,24 @@ class MinHashBlocker:
 
     def keys(self, keys: Sequence[str]) -> U64:
         """``(len(keys), width)`` band keys (0: none)."""
-        n = len(keys)
+        return self.keys_of_hashes([[self._word_hash(w) for w in self.shingles(k)] for k in keys])
+
+    def keys_for(self, prepared: Prepared) -> U64:
+        """:meth:`keys` of prepared sentences (their shingles' hashes were made by
+        :func:`prepare`, in the helper process, when this blocker uses the default shingles)."""
+        if type(self).shingles is MinHashBlocker.shingles:
+            return self.keys_of_hashes([p[3] for p in prepared])
+        return self.keys([p[0] for p in prepared])
+
+    def keys_of_hashes(self, hashes: Sequence[Sequence[int]]) -> U64:
+        n = len(hashes)
         out = np.zeros((n, self.width), dtype=np.uint64)
         if n == 0:
             return out
-        flat: list[int] = []
+        sizes = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=n)
         starts = np.zeros(n, dtype=np.int64)
-        sizes = np.zeros(n, dtype=np.int64)
-        for i, key in enumerate(keys):
-            starts[i] = len(flat)
-            sh = self.shingles(key)
-            sizes[i] = len(sh)
-            flat.extend(self._word_hash(w) for w in sh)
-        x = np.asarray(flat, dtype=np.uint64)
+        np.cumsum(sizes[:-1], out=starts[1:])
+        x = np.fromiter((v for h in hashes for v in h), dtype=np.uint64, count=int(sizes.sum()))
         out[:, : self.bands] = self._bands(
             self._mins(x, starts, self._a, self._b), self._band_salt, self.rows
         )
@@ -1403,12 +1416,17 @@ class MinHashBlocker:
         return out
 
 
+def shingle_hashes(key: str) -> tuple[int, ...]:
+    """CRC-32 of :meth:`MinHashBlocker.shingles` (the same in every process)."""
+    return tuple(zlib.crc32(w.encode()) for w in MinHashBlocker.shingles(key))
+
+
 class KeyIndex:
     """Band key -> representative number, in sorted numpy runs merged as they grow (bounded
     memory: 12 bytes per key)."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[U64, I64]] = []
+        self._runs: list[tuple[U64, npt.NDArray[np.int32]]] = []
 
     def __len__(self) -> int:
         return sum(len(k) for k, _ in self._runs)
@@ -1417,7 +1435,7 @@ class KeyIndex:
         if len(ids) == 0:
             return
         flat = keys.reshape(-1)
-        owners = np.repeat(np.asarray(ids, dtype=np.int64), keys.shape[1])
+        owners = np.repeat(np.asarray(ids, dtype=np.int32), keys.shape[1])
         some = flat != 0  # 0: no key (a long sentence's short bands)
         flat, owners = flat[some], owners[some]
         order = np.argsort(flat, kind="stable")
@@ -1438,7 +1456,7 @@ class KeyIndex:
         some = flat != 0
         flat, rows = flat[some], rows[some]
         qs: list[I64] = []
-        rs: list[I64] = []
+        rs: list[npt.NDArray[np.int32]] = []
         order = np.argsort(flat)  # sorted needles: a cache-friendly binary search
         flat, rows = flat[order], rows[order]
         for run_keys, run_owners in self._runs:
@@ -1460,7 +1478,7 @@ class KeyIndex:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         q_all = np.concatenate(qs)
-        r_all = np.concatenate(rs)
+        r_all = np.concatenate(rs).astype(np.int64)
         width = int(r_all.max()) + 1
         both = np.unique(q_all * width + r_all)
         return both // width, both % width
@@ -1469,7 +1487,9 @@ class KeyIndex:
 # --------------------------------------------------------------------------- preparing batches
 
 
-Prepared = list[tuple[str, Analysed | None, tuple[str, ...]]]
+#: per sentence: match key, the alignment's tokens (or None), capitalised names, and the CRC-32
+#: of the default blocking shingles (:func:`shingle_hashes`)
+Prepared = list[tuple[str, Analysed | None, tuple[str, ...], tuple[int, ...]]]
 
 
 def capitalised_names(folded: str) -> tuple[str, ...]:
@@ -1496,11 +1516,13 @@ def prepare(texts: Sequence[str], with_features: bool = False) -> Prepared:
     out: Prepared = []
     for text in texts:
         f = fold(text)
+        key = _key_of(f)
         out.append(
             (
-                _key_of(f),
+                key,
                 _analyse_folded(text, f) if with_features else None,
                 capitalised_names(f),
+                shingle_hashes(key),
             )
         )
     return out
@@ -1671,14 +1693,14 @@ class Deduper:
         for p in prepared:
             self.names.update(p[2])
         keep = range(len(rows)) if indexed is None else [i for i, x in enumerate(indexed) if x]
-        keys = [prepared[i][0] for i in keep]
         start = len(self.rep_ids)
         for i in keep:
             self.rep_ids.append(rows[i][0])
             self.rep_keys.append(prepared[i][0])
             self.rep_texts.append(rows[i][1])
-        if keys:
-            self.index.add(self.blocker.keys(keys), range(start, start + len(keys)))
+        if len(keep):
+            bands = self.blocker.keys_for([prepared[i] for i in keep])
+            self.index.add(bands, range(start, start + len(keep)))
 
     def process(
         self,
@@ -1697,7 +1719,7 @@ class Deduper:
         self.stats.sentences += n
         prepared = prepared or prepare([t for _, t in rows])
         keys = [p[0] for p in prepared]
-        bands = self.blocker.keys(keys)
+        bands = self.blocker.keys_for(prepared)
         base = self.stats.sentences - n
         # candidates among the representatives of earlier batches, verified on all cores
         verified: list[list[tuple[float, int]]] = [[] for _ in range(n)]
