@@ -634,16 +634,26 @@ def accuracy(args: argparse.Namespace) -> None:
             print(f"| {name} | {kind} | {cells[0]} | {cells[1]} | {proposed} |", flush=True)
 
 
-class WordBlocker(MinHashBlocker):
-    """The previous shingles (whole content words), with the current bands: a same-run baseline."""
+class PreviousBlocker(MinHashBlocker):
+    """The blocking before this round, for a same-run baseline: 4-letter heads and tails of
+    words longer than 5 letters (shorter words whole), 40 bands of 4 rows, no short bands."""
+
+    def __init__(self) -> None:
+        super().__init__(40, 4, short_bands=0)
 
     @staticmethod
     def shingles(key: str) -> list[str]:
         from stanceterm.dedup import _STOP
 
-        words = key.split()
-        content = sorted({w for w in words if w not in _STOP and len(w) > 1})
-        return content or sorted(set(words)) or [key]
+        content: set[str] = set()
+        for w in key.split():
+            if w in _STOP or len(w) <= 1:
+                continue
+            if len(w) <= 5:
+                content.add(w)
+            else:
+                content.update((w[:4] + "<", ">" + w[-4:]))
+        return sorted(content) or sorted(set(key.split())) or [key]
 
 
 def blocking(args: argparse.Namespace) -> None:
@@ -670,8 +680,8 @@ def blocking(args: argparse.Namespace) -> None:
     print(f"sources: {', '.join(SOURCES.values())}; {len(texts)} sentences ({len(orig)} originals, "
           f"{len(copies)} copies with 1-4 one-letter typos); exhaustive cdist {t_exh:.1f}s: {len(ii)} pairs >= {args.threshold:g}")  # fmt: skip
     for label, blocker in (
-        ("word shingles (before)", WordBlocker()),
-        ("affix shingles (now)", MinHashBlocker()),
+        ("4-letter affixes, 40 x 4 (before)", PreviousBlocker()),
+        ("3-letter affixes, 40 x 5 + 30 x 4 short (now)", MinHashBlocker()),
     ):
         d = Deduper(args.threshold, aliases(), blocker)
         d.record_candidates = set()
