@@ -186,3 +186,26 @@ def test_network_filesystem_is_detected(tmp_path: Path, fstype: str, warn: bool)
     got = network_fs(tmp_path / "t.db", mounts)
     assert (got is not None) == warn
     assert network_fs(Path("/etc/hostname"), mounts) is None
+
+
+def test_both_lock_probes_name_the_holding_process(tmp_path: Path) -> None:
+    """The /proc/locks reading (Linux, any architecture) and the F_GETLK question with the
+    platform's struct flock layout agree on who holds the DB, and on nobody once it lets go."""
+    from stanceterm.store import maintenance
+
+    db = tmp_path / "old.db"
+    old_db(db)
+    names = [str(db), f"{db}-shm"]
+    holder = _holder(db)
+    try:
+        if Path("/proc/locks").exists():
+            assert maintenance._lockers_from_proc_locks(names) == holder.pid
+        assert maintenance._lockers_from_getlk(names) == holder.pid
+        assert maintenance.held_by_others(db) == holder.pid
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(10)
+    assert maintenance._lockers_from_getlk(names) is None
+    assert maintenance.held_by_others(db) is None

@@ -53,25 +53,70 @@ def held_by_others(path: str | os.PathLike[str]) -> int | None:
     """The pid of another process holding a lock on the DB or its ``-shm`` (every open SQLite
     connection in WAL mode keeps a shared lock on both, even idle), else None.
 
-    Asks with ``F_GETLK`` on a descriptor opened for the question. Closing that descriptor
-    would drop this process's own locks on the file, so it refuses to run while this process
-    is connected to it (see :mod:`stanceterm.fileguard`)."""
-    import fcntl
-    import struct
-
+    On Linux it reads ``/proc/locks`` (any architecture, no descriptor opened). Elsewhere it asks
+    with ``F_GETLK`` on a descriptor opened for the question, with the platform's ``struct
+    flock`` layout. Closing that descriptor would drop this process's own locks on the file, so it
+    refuses to run while this process is connected to it (see :mod:`stanceterm.fileguard`)."""
     if fileguard.is_connected(path):
         raise StoreError(f"{path}: this process is connected to it; cannot probe its locks")
-    for name in (str(path), f"{path}-shm"):
+    names = [str(path), f"{path}-shm"]
+    try:
+        return _lockers_from_proc_locks(names)
+    except OSError:  # no /proc/locks: not Linux
+        return _lockers_from_getlk(names)
+
+
+def _lockers_from_proc_locks(names: list[str]) -> int | None:
+    """Another pid with a POSIX lock on one of ``names`` per ``/proc/locks``; OSError where the
+    kernel gives no such file."""
+    table = Path("/proc/locks").read_text()
+    inodes = set()
+    for name in names:
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue
+        inodes.add((os.major(st.st_dev), os.minor(st.st_dev), st.st_ino))
+    me = os.getpid()
+    for line in table.splitlines():
+        # "1: POSIX  ADVISORY  READ 1234 08:01:123456 128 128" ("->" marks a blocked waiter)
+        parts = line.replace("->", "").split()
+        if len(parts) < 6 or parts[1] != "POSIX":
+            continue
+        try:
+            pid = int(parts[4])
+            major, minor, ino = parts[5].split(":")
+            key = (int(major, 16), int(minor, 16), int(ino))
+        except ValueError:
+            continue
+        if key in inodes and pid != me:
+            return pid
+    return None
+
+
+def _lockers_from_getlk(names: list[str]) -> int | None:
+    import fcntl
+    import struct
+    import sys
+
+    # struct flock: Linux {short type, short whence, off_t start, off_t len, pid_t pid};
+    # the BSDs and macOS {off_t start, off_t len, pid_t pid, short type, short whence}
+    linux = sys.platform.startswith("linux")
+    layout = "hhqqi" if linux else "qqihh"
+    for name in names:
         try:
             fd = os.open(name, os.O_RDWR)
         except OSError:
             continue
         try:
-            query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-            answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
-            kind, _whence, _start, _len, pid = struct.unpack("hhqqi", answer)
+            if linux:
+                query = struct.pack(layout, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+            else:
+                query = struct.pack(layout, 0, 0, 0, fcntl.F_WRLCK, os.SEEK_SET)
+            answer = struct.unpack(layout, fcntl.fcntl(fd, fcntl.F_GETLK, query))
         finally:
             os.close(fd)
+        kind, pid = (answer[0], answer[4]) if linux else (answer[3], answer[2])
         if kind != fcntl.F_UNLCK:
             return int(pid)
     return None
