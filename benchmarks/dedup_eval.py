@@ -11,6 +11,7 @@ HELD-OUT). Only the tuning part was looked at while the catalogue was written.
 
     python benchmarks/dedup_eval.py                 # per-class table, both parts
     python benchmarks/dedup_eval.py --blocking 20000  # blocking recall on typo copies, in full
+    python benchmarks/dedup_eval.py --why typos --part tuning --limit 1000  # where copies are lost
 """
 
 from __future__ import annotations
@@ -634,6 +635,45 @@ def accuracy(args: argparse.Namespace) -> None:
             print(f"| {name} | {kind} | {cells[0]} | {cells[1]} | {proposed} |", flush=True)
 
 
+def why_missed(args: argparse.Namespace) -> None:
+    """Where the benign copies of one class are lost, on one part: never proposed by blocking,
+    scored below the threshold, or refused by the verdict (by its reason). Read the tuning part
+    only while tuning."""
+    from collections import Counter
+
+    from stanceterm.dedup import explain
+
+    part = [x for x in load() if held_out(x[1]) == (args.part == "held-out")]
+    name = next(c for c in BENIGN if args.why in c)
+    pairs = make_pairs(part, name, args.seed)[: args.limit or None]
+    n = len(pairs)
+    texts = [a for a, _ in pairs] + [b for _, b in pairs]
+    al = aliases()
+    d = Deduper(args.threshold, al)
+    d.record_candidates = set()
+    reps = list(range(len(texts)))
+    for start in range(0, len(texts), 5000):
+        rows = [(str(i), texts[i]) for i in range(start, min(start + 5000, len(texts)))]
+        for j in d.process(rows):
+            reps[int(j.member)] = int(j.representative)
+    rep_pos = {int(sid): r for r, sid in enumerate(d.rep_ids)}
+    causes: Counter[str] = Counter()
+    for i, (a, b) in enumerate(pairs):
+        if reps[n + i] == reps[i]:
+            continue
+        if fuzz.ratio(compare_key(a), compare_key(b)) < args.threshold:
+            causes["score below threshold"] += 1
+        elif i not in rep_pos:
+            causes["A joined another cluster"] += 1
+        elif (n + i, rep_pos[i]) not in d.record_candidates:
+            causes["never proposed (blocking)"] += 1
+        else:
+            causes["verdict: " + str(explain(a, b, al, dict(d.names)).reason)] += 1
+    print(f"{name}, {args.part} part: {n} pairs, {n - sum(causes.values())} merged; missed:")
+    for cause, k in causes.most_common():
+        print(f"  {k:5}  {cause}")
+
+
 class PreviousBlocker(MinHashBlocker):
     """The blocking before this round, for a same-run baseline: 4-letter heads and tails of
     words longer than 5 letters (shorter words whole), 40 bands of 4 rows, no short bands."""
@@ -723,8 +763,15 @@ def main() -> None:
         metavar="N",
         help="measure blocking recall at N sentences",
     )
+    ap.add_argument(
+        "--why",
+        metavar="CLASS",
+        help="where the copies of a benign class are lost (with --part tuning|held-out)",
+    )
     args = ap.parse_args()
-    if args.blocking:
+    if args.why:
+        why_missed(args)
+    elif args.blocking:
         blocking(args)
     else:
         accuracy(args)
