@@ -253,3 +253,64 @@ def build_db(
     )
     done.write_text(str(n))
     return db, corpus, n
+
+
+def complete_db(db: Path, sentences: int, out: Path, seed: int = 17) -> tuple[Path, int, int]:
+    """A copy of ``db`` (a :func:`build_db` DB holding every real sentence available) completed
+    to ``sentences`` sentences, for sizes beyond the real text: each new sentence is the first
+    half of one real sentence of the DB and the second half of another (each pair once, no
+    sentence twice), in articles of 50 (the rule of benchmarks/search_speed.py). They are
+    **synthetic-from-real**: say so beside every figure. Written through the store (the FTS
+    index's trigger included), in short transactions. Cached in ``out``; returns (path, real
+    sentences, total)."""
+    import sqlite3
+
+    from stanceterm.segment import match_key
+    from stanceterm.store import ImportCounts, NewArticle, Store
+
+    done = out.with_suffix(".complete")
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        real = [str(r[0]) for r in con.execute("SELECT text FROM sentences ORDER BY seq")]
+    if out.exists() and done.exists():
+        return out, len(real), int(done.read_text())
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(out) + suffix).unlink(missing_ok=True)
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        con.execute("VACUUM INTO ?", (str(out),))
+    rng = random.Random(seed)
+    seen = set(real)
+    store = Store.open(out)
+    total, per, batch = len(real), 50, 200
+    art = 0
+    while total < sentences:
+        articles = []
+        for _ in range(batch):
+            chunk: list[str] = []
+            while len(chunk) < per and total + len(chunk) < sentences:
+                a, b = rng.choice(real), rng.choice(real)
+                t = a[: len(a) // 2] + b[len(b) // 2 :]
+                if t not in seen:
+                    seen.add(t)
+                    chunk.append(t)
+            if not chunk:
+                break
+            articles.append(
+                NewArticle(
+                    id=f"synthetic-from-real/{art}",
+                    title=None,
+                    source="synthetic-from-real",
+                    url=None,
+                    published=None,
+                    lang="en",
+                    content_hash=f"synthetic-from-real/{art}",
+                    sentences=chunk,
+                    norms=[match_key(t) for t in chunk],
+                )
+            )
+            art += 1
+            total += len(chunk)
+        with store.tx():
+            store.corpus.insert_articles(articles, ImportCounts())
+    store.close()
+    done.write_text(str(total))
+    return out, len(real), total

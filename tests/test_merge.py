@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -134,7 +136,12 @@ def test_deletion_there_after_our_change_is_merged(tmp_path: Path) -> None:
     team.close()
 
 
-def test_actors_matched_by_alias_and_remapped(tmp_path: Path) -> None:
+def test_actors_made_on_two_machines_are_matched_by_id_and_name_never_remapped(
+    tmp_path: Path,
+) -> None:
+    """Actor rows are a union by id; an alias both machines gave to different actors goes to
+    one of them by the alias rule (trusted, then the smaller id), the two stay two actors, and
+    no label or history event is rewritten (docs/ARCHITECTURE.md, "Merge ordering")."""
     team = new_db(tmp_path / "team.db")
     other = new_db(tmp_path / "other.db")
     mine = team.actors.add("Groupe Wagner", ["Wagner"], created_by="carol")
@@ -151,18 +158,68 @@ def test_actors_matched_by_alias_and_remapped(tmp_path: Path) -> None:
         )
     )
     other.close()
-    ((_, counts),) = merge_databases(team, [tmp_path / "other.db"])
-    assert counts.actors_added == 1 and counts.actors_remapped >= 1
+    team.close()
+    shutil.copy(tmp_path / "team.db", tmp_path / "team0.db")
+    shutil.copy(tmp_path / "other.db", tmp_path / "other0.db")
+    team = Store.open(tmp_path / "team.db")
+    ((_, counts),) = merge_databases(team, [tmp_path / "other0.db"])
+    assert counts.actors_added == 2 and counts.actors_remapped == 0
     got = team.labels.get(S(5), "bob")
     assert got is not None
-    assert [s.actor for s in got.stances] == [mine, team.actors.resolve("Prigozhin")]
-    assert team.actors.resolve("Wagner Group") == mine  # their name became an alias of ours
-    with team.read() as c:
-        after = c.execute(
-            "SELECT after FROM annotation_events WHERE annotator = 'bob' AND action = 'set'"
-        ).fetchone()[0]
-    assert f'"actor":"{mine}"' in after and f'"actor":"{theirs}"' not in after
+    assert [s.actor for s in got.stances] == [theirs, fresh]
+    assert team.actors.resolve("Wagner Group") == theirs
+    assert team.actors.resolve("Wagner") == min(mine, theirs)  # the smaller id
     team.close()
+    other = Store.open(tmp_path / "other.db")  # the other way round: the same tables
+    merge_databases(other, [tmp_path / "team0.db"])
+    other.close()
+    with sqlite3.connect(tmp_path / "team.db") as a, sqlite3.connect(tmp_path / "other.db") as b:
+        for sql in (
+            "SELECT id, name, base_name, same_as, created_by FROM actors ORDER BY id",
+            "SELECT key, alias, actor_id, trusted FROM actor_aliases ORDER BY key",
+        ):
+            assert a.execute(sql).fetchall() == b.execute(sql).fetchall()
+
+
+def test_two_machines_renaming_two_actors_to_one_name_converge(tmp_path: Path) -> None:
+    """Issue 12 §4 leftovers: `actors rename` of DIFFERENT actors to the SAME name on two
+    machines. One name, one actor: the key's latest alias event keeps the name, the other actor
+    stands for it (its labels read as naming it), the same after A into B and B into A."""
+    base = new_db(tmp_path / "a.db")
+    base.labels.save(
+        Annotation(S(0), "bob", "done", ("denial",), (Stance("denial", "le-kremlin", "oppose"),))
+    )
+    base.close()
+    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    a, b = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    p = run("--db", a, "actors", "rename", "le-kremlin", "Le Pouvoir", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    p = run("--db", b, "actors", "rename", "vladimir-poutine", "Le Pouvoir", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    shutil.copy(tmp_path / "a.db", tmp_path / "a0.db")
+    shutil.copy(tmp_path / "b.db", tmp_path / "b0.db")
+    assert run("--db", a, "merge", str(tmp_path / "b0.db"), cwd=tmp_path).returncode == 0
+    assert run("--db", b, "merge", str(tmp_path / "a0.db"), cwd=tmp_path).returncode == 0
+    with sqlite3.connect(a) as ca, sqlite3.connect(b) as cb:
+        for sql in (
+            "SELECT id, name, same_as FROM actors ORDER BY id",
+            "SELECT key, alias, actor_id, trusted FROM actor_aliases ORDER BY key",
+            "SELECT sentence_id, annotator, stances FROM annotations ORDER BY 1, 2",
+        ):
+            assert ca.execute(sql).fetchall() == cb.execute(sql).fetchall(), sql
+        named = ca.execute("SELECT id, same_as FROM actors WHERE name = 'Le Pouvoir'").fetchall()
+        joined = ca.execute(
+            "SELECT id, same_as, name FROM actors WHERE id IN ('le-kremlin', 'vladimir-poutine') "
+            "AND same_as IS NOT NULL"
+        ).fetchall()
+        stances = ca.execute("SELECT stances FROM annotations WHERE sentence_id = ?", (S(0),))
+        label = stances.fetchone()[0]
+    assert len(named) == 1 and named[0][1] is None  # one actor has the name ...
+    assert len(joined) == 1 and joined[0][1] == named[0][0]  # ... the other stands for it
+    assert joined[0][2] == f"Le Pouvoir ({joined[0][0]})"
+    assert f'"actor":"{named[0][0]}"' in label  # the label reads as naming the kept actor
+    p = run("--db", a, "actors", "list", cwd=tmp_path)
+    assert p.returncode == 0 and "Le Pouvoir" in p.stdout, p.stderr
 
 
 def test_missing_articles_are_copied(tmp_path: Path) -> None:
@@ -348,3 +405,62 @@ def test_merge_never_holds_the_write_lock_long(tmp_path: Path) -> None:
     team.close()
     assert len(waits) > 10  # the merge took a while: saves ran beside it
     assert max(waits) < 1.0, f"a save waited {max(waits):.2f} s for the merge"
+
+
+def test_kill_while_copying_a_big_article_leaves_it_partial_and_resumable(tmp_path: Path) -> None:
+    """An article's sentences are copied in batches of rows (issue 12 §3: no write transaction
+    grows with the size of an article). kill -9 between two batches leaves the article partly
+    copied; the next merge completes it, and the result is the uninterrupted merge's."""
+
+    from stanceterm.store.merge import SENTENCE_BATCH
+
+    n = SENTENCE_BATCH * 12
+    big = new_db(tmp_path / "big.db")
+    add_article(big, "bulk", [f"Bulk sentence {i}." for i in range(n)])
+    big.labels.save(Annotation(f"bulk:{n - 1}", "bob", "done", ("arms_deal",)))
+    big.close()
+    team = new_db(tmp_path / "team.db")
+    team.close()
+    shutil.copy(tmp_path / "team.db", tmp_path / "full.db")
+    full = Store.open(tmp_path / "full.db")
+    merge_databases(full, [tmp_path / "big.db"])
+    after = snapshot(full, tmp_path)
+    full.close()
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stanceterm",
+            "--db",
+            str(tmp_path / "team.db"),
+            "merge",
+            str(tmp_path / "big.db"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    watch = sqlite3.connect(f"file:{tmp_path / 'team.db'}?mode=ro", uri=True, timeout=5)
+    seen = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(sqlite3.OperationalError):
+            seen = watch.execute(
+                "SELECT count(*) FROM sentences WHERE article_id = 'bulk'"
+            ).fetchone()[0]
+        if 0 < seen < n:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    proc.wait(timeout=30)
+    watch.close()
+    assert 0 < seen < n, f"never saw the article partly copied ({seen} of {n} sentences)"
+    team = Store.open(tmp_path / "team.db")
+    assert team.integrity_ok()
+    assert team.counts()["sentences"] < after[0]["sentences"]  # partial: the kill landed midway
+    merge_databases(team, [tmp_path / "big.db"])  # resumed: completes the article
+    assert snapshot(team, tmp_path) == after
+    assert team.labels.get(f"bulk:{n - 1}", "bob") is not None
+    team.close()

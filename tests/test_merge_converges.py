@@ -27,6 +27,7 @@ LABELS = (
 )
 
 ACTORS = ("vladimir-poutine", "le-kremlin", "la-russie")
+NEW_ACTORS = ("Sergueï Lavrov", "Serguei Lavrov", "Lavrov", "Dmitri Peskov")
 
 op = st.one_of(
     st.tuples(
@@ -45,6 +46,17 @@ op = st.one_of(
     st.tuples(st.just("actor_alias"), st.integers(0, 2), st.sampled_from(ACTORS)),
     st.tuples(st.just("actor_rename"), st.integers(0, 2), st.sampled_from(ACTORS)),
     st.tuples(st.just("actor_undo"), st.integers(0, 2)),
+    # actors made on two machines (the picker's new actor), with names that clash by alias key
+    st.tuples(st.just("actor_add"), st.integers(0, 2), st.integers(0, len(NEW_ACTORS) - 1)),
+    # an annotator's alias from the picker (no event), the same alias for other actors
+    st.tuples(st.just("picker_alias"), st.integers(0, 2), st.sampled_from(ACTORS)),
+    # a label naming an actor made here (when it exists here)
+    st.tuples(
+        st.just("save_new_actor"),
+        st.integers(0, 2),
+        st.integers(0, 2),
+        st.integers(0, len(NEW_ACTORS) - 1),
+    ),
 )
 
 
@@ -60,11 +72,22 @@ def _visible(path: Path, out: Path) -> bytes:
         ann = out.read_bytes()
         export(s, "gold", out)
         gold = out.read_bytes()
+        with s.read() as c:
+            tables = (
+                c.execute(
+                    "SELECT id, name, base_name, same_as, created_by, created_at FROM actors ORDER BY id"
+                ).fetchall(),
+                c.execute(
+                    "SELECT key, alias, actor_id, trusted FROM actor_aliases ORDER BY key"
+                ).fetchall(),
+            )
         actors = repr(
             (
                 sorted(s.actors.names().items()),
                 sorted(s.actors.alias_keys().items()),
                 sorted(s.actors.canonical().items()),
+                sorted((r.id, r.merged_into) for r in s.actor_ops.rows()),
+                tables,
             )
         ).encode()
     finally:
@@ -107,13 +130,28 @@ def _apply(tmp: Path, n: int, ops: list[tuple[object, ...]]) -> list[Path]:
                     s.actor_ops.merge(keep, gone, "lead")
             elif kind == "actor_alias":
                 s.actor_ops.alias(str(o[2]), "the boss", "lead")
-            elif kind == "actor_rename":
-                with contextlib.suppress(ActorOpError):
-                    s.actor_ops.rename(str(o[2]), f"Renamed {o[2]} on {i}", "lead")
-                    # (per replica: two replicas renaming two actors to the SAME name is a known
-                    # open case, see docs/ARCHITECTURE.md "Merge ordering", Limits)
+            elif kind == "actor_rename":  # one name for all: replicas rename different actors
+                with contextlib.suppress(ActorOpError):  # to the same name
+                    s.actor_ops.rename(str(o[2]), "Le Renommé", "lead")
             elif kind == "actor_undo":
                 s.actor_ops.undo("lead")
+            elif kind == "actor_add":
+                s.actors.add(NEW_ACTORS[int(o[2])], created_by="alice")  # type: ignore[call-overload]
+            elif kind == "picker_alias":
+                with contextlib.suppress(ActorOpError):
+                    s.actor_ops.alias(str(o[2]), "Le Patron", "alice", trusted=False)
+            elif kind == "save_new_actor":
+                actor = s.actors.resolve(NEW_ACTORS[int(o[3])])  # type: ignore[call-overload]
+                if actor is not None:
+                    s.labels.save(
+                        Annotation(
+                            S(int(o[2])),  # type: ignore[call-overload]
+                            "bob",
+                            "done",
+                            ("denial",),
+                            (Stance("denial", actor, "support"),),
+                        )
+                    )
         finally:
             s.close()
     return paths

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -31,10 +31,20 @@ from pydantic import ValidationError
 
 from stanceterm import fileguard
 from stanceterm.actors import alias_key
-from stanceterm.schema import SCHEMA_VERSION, AnnotationRecord, LabelSchema, describe_error
-from stanceterm.segment import normalize
+from stanceterm.schema import (
+    ANNOTATOR_MAX,
+    SCHEMA_VERSION,
+    STATUSES,
+    AnnotationRecord,
+    LabelSchema,
+    SuggestedRecord,
+    check_annotator_name,
+    describe_error,
+)
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
+from stanceterm.store.models import SKEW_TOLERANCE_S
+from stanceterm.textkey import normalize
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
@@ -400,6 +410,11 @@ class LabelsResult:
     run_id: str = ""
     #: True when an interrupted run of the same file was resumed
     resumed: bool = False
+    #: records dated (updated_at) more than the clock-skew tolerance ahead of this machine's
+    #: clock, the latest such date, and how far ahead of the clock it was (seconds)
+    future_records: int = 0
+    future_latest: str = ""
+    future_ahead_s: float = 0.0
 
 
 def _read_records(path: Path) -> Iterator[tuple[int, AnnotationRecord]]:
@@ -500,6 +515,326 @@ def _same_text(given: str, stored: str) -> bool:
     return given == stored or normalize(given) == normalize(stored)
 
 
+# --- labelsio: the fast reader of import-labels (issue 17: >= 30k labels/s) -----------------
+#
+# A record with the export's exact shape and types (what ``stanceterm export`` writes, and
+# hand-written files of the same plain types) skips pydantic: :func:`_fast_fields` accepts it
+# only when :class:`AnnotationRecord` would accept it unchanged, and gives the same values.
+# Anything else (a missing or extra key, another type that pydantic might coerce or refuse) goes
+# through pydantic, so the error lines stay word for word what they were.
+
+#: One record as import-labels uses it: (sentence_id, article_id, text, annotator, status,
+#: claims, stances as (claim, actor, stance, actor_id) tuples, propagated_from, note,
+#: suggested (JSON text, sorted keys, or None), created_at, updated_at).
+Fields = tuple[Any, ...]
+_RECORD_KEYS = frozenset(AnnotationRecord.model_fields)
+_STANCE_KEYS = frozenset(("claim", "actor", "stance", "actor_id"))
+_SUGGESTED_KEYS = frozenset(SuggestedRecord.model_fields)
+_STATUSES = frozenset(STATUSES)
+#: the records checked against the DB with one query (and staged) at a time
+CHECK_CHUNK = 5000
+
+
+def _name_ok(name: str, cache: dict[str, bool]) -> bool:
+    ok = cache.get(name)
+    if ok is None:
+        try:
+            ok = check_annotator_name(name) == name and len(name) <= ANNOTATOR_MAX
+        except ValueError:
+            ok = False
+        cache[name] = ok
+    return ok
+
+
+def _opt_str(d: dict[str, Any], key: str) -> bool:
+    v = d.get(key)
+    return v is None or type(v) is str
+
+
+def _fast_fields(d: dict[str, Any], names: dict[str, bool]) -> Fields | None:
+    """The record's fields when ``d`` has exactly the shape and types :class:`AnnotationRecord`
+    takes unchanged; None: let pydantic decide (and word the error)."""
+    if not _RECORD_KEYS.issuperset(d):
+        return None
+    sid, annotator, status = d.get("sentence_id"), d.get("annotator"), d.get("status")
+    if type(sid) is not str or type(annotator) is not str or type(status) is not str:
+        return None
+    if status not in _STATUSES or not _name_ok(annotator, names):
+        return None
+    version = d.get("schema_version", SCHEMA_VERSION)
+    if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
+        return None
+    for key in ("article_id", "text", "propagated_from", "note", "created_at", "updated_at"):
+        if not _opt_str(d, key):
+            return None
+    claims = d.get("claims", [])
+    if type(claims) is not list or any(type(x) is not str for x in claims):
+        return None
+    stances = []
+    for st in d.get("stances", ()) if type(d.get("stances", [])) is list else [None]:
+        if type(st) is not dict or not _STANCE_KEYS.issuperset(st):
+            return None
+        claim, actor, stance, actor_id = (
+            st.get("claim"),
+            st.get("actor"),
+            st.get("stance"),
+            st.get("actor_id"),
+        )
+        if type(claim) is not str or type(actor) is not str or type(stance) is not str:
+            return None
+        if not actor or (actor_id is not None and type(actor_id) is not str):
+            return None
+        stances.append((claim, actor, stance, actor_id))
+    suggested = d.get("suggested")
+    if suggested is not None:
+        if type(suggested) is not dict or not _SUGGESTED_KEYS.issuperset(suggested):
+            return None
+        s_claims, model = suggested.get("claims", []), suggested.get("model")
+        accepted, applied = suggested.get("accepted"), suggested.get("applied", False)
+        if type(s_claims) is not list or any(type(x) is not str for x in s_claims):
+            return None
+        if type(model) is not str or not 1 <= len(model) <= 500:
+            return None
+        if type(accepted) is not bool or type(applied) is not bool:
+            return None
+        suggested = orjson.dumps(
+            {"claims": s_claims, "model": model, "accepted": accepted, "applied": applied},
+            option=orjson.OPT_SORT_KEYS,
+        ).decode()
+    return (
+        sid,
+        d.get("article_id"),
+        d.get("text"),
+        annotator,
+        status,
+        claims,
+        stances,
+        d.get("propagated_from"),
+        d.get("note"),
+        suggested,
+        d.get("created_at"),
+        d.get("updated_at"),
+    )
+
+
+def _model_fields(rec: AnnotationRecord) -> Fields:
+    return (
+        rec.sentence_id,
+        rec.article_id,
+        rec.text,
+        rec.annotator,
+        rec.status,
+        rec.claims,
+        [(s.claim, s.actor, s.stance, s.actor_id) for s in rec.stances],
+        rec.propagated_from,
+        rec.note,
+        None
+        if rec.suggested is None
+        else orjson.dumps(rec.suggested.model_dump(), option=orjson.OPT_SORT_KEYS).decode(),
+        rec.created_at,
+        rec.updated_at,
+    )
+
+
+def _has_nul(f: Fields) -> bool:
+    values = [f[0], f[3], f[8] or "", *f[5]]
+    values += [v for s in f[6] for v in (s[0], s[1], s[2], s[3] or "")]
+    return any("\x00" in v for v in values)
+
+
+def _label_fields(path: Path) -> Iterator[tuple[int, Fields]]:
+    """(line number, fields) of every record of an annotations file, in order; the checks of
+    :func:`_read_records` and :func:`_check_strings` (the same wording), through
+    :func:`_fast_fields` where it applies."""
+    if fileguard.is_connected(path):
+        raise LabelsError(f"{path}: is the open database, not a labels file; refusing to read it")
+    names: dict[str, bool] = {}
+    loads, decode_error, fast = orjson.loads, orjson.JSONDecodeError, _fast_fields
+    with path.open("rb") as f:
+        readline = f.readline
+        limit = MAX_LINE_BYTES + 1
+        lineno = 0
+        while True:
+            raw = readline(limit)
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise LabelsError(f"{path}:{lineno}: line longer than {MAX_LINE_BYTES} bytes")
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            if b"\x00" in raw:
+                raise LabelsError(f"{path}:{lineno}: NUL byte in input")
+            try:
+                data = loads(raw)
+            except decode_error as exc:
+                reason = "invalid UTF-8" if "utf-8" in str(exc).lower() else f"broken JSON: {exc}"
+                raise LabelsError(f"{path}:{lineno}: {reason}") from None
+            if not isinstance(data, dict):
+                raise LabelsError(
+                    f"{path}:{lineno}: expected a JSON object, got {type(data).__name__}"
+                )
+            fields = fast(data, names)
+            if fields is None:
+                try:
+                    fields = _model_fields(AnnotationRecord.model_validate(data))
+                except ValidationError as exc:
+                    raise LabelsError(f"{path}:{lineno}: {describe_error(exc)}") from None
+            if b"\\u0000" in raw and _has_nul(fields):  # no escape: no NUL in any string
+                raise LabelsError(f"{path}:{lineno}: NUL character in a field")
+            yield lineno, fields
+
+
+@dataclass
+class _Planner:
+    """The checks against the schema and the DB, one chunk of records at a time (one query for
+    the chunk's sentences), and the actors that the import will create."""
+
+    store: Store
+    path: Path
+    schema: LabelSchema
+    actor_ids: set[str]
+    alias_keys: dict[str, str]
+    new_actors: dict[str, tuple[str, str, str]]  # alias key -> (id, name, created_by)
+    seen: dict[tuple[str, str], int]
+    future_after: str  # updated_at later than this is dated in the future
+    future: int = 0
+    future_latest: str = ""
+
+    def __post_init__(self) -> None:
+        self.claims_ok = set(self.schema.claim_ids)
+        self.stances_ok = set(self.schema.stances)
+        self.actor_cache: dict[tuple[str | None, str], str] = {}
+        self.planned: set[str] = set()
+        self.ts_cache: dict[str, str | None] = {}
+
+    def _resolve(self, name_or_id: str) -> str | None:
+        """As :meth:`~stanceterm.store.actors.Actors.resolve`, on the maps read at the start."""
+        if name_or_id in self.actor_ids:
+            return name_or_id
+        return self.alias_keys.get(alias_key(name_or_id))
+
+    def _actor(self, actor_id: str | None, name: str, annotator: str) -> str:
+        ck = (actor_id, name)
+        got = self.actor_cache.get(ck)
+        if got is not None:
+            return got
+        found = self._resolve(actor_id) if actor_id is not None else None
+        if found is None:
+            found = self._resolve(name)
+        if found is None:
+            key = alias_key(name)
+            if key not in self.new_actors:
+                with self.store.read() as c:
+                    new_id = free_actor_id(c, name, self.planned)
+                self.planned.add(new_id)
+                self.new_actors[key] = (new_id, name.strip(), annotator)
+            found = self.new_actors[key][0]
+        self.actor_cache[ck] = found
+        return found
+
+    def _ts(self, where: str, field: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        got = self.ts_cache.get(value)
+        if got is None:
+            got = _canonical_ts(where, field, value)
+            self.ts_cache[value] = got
+        return got
+
+    def rows(self, chunk: list[tuple[int, Fields]]) -> list[tuple[Any, ...]]:
+        """The staging rows of ``chunk`` (in :data:`_STAGE_COLS` order); raises
+        :class:`LabelsError` at the first bad record, in line order."""
+        wanted = {f[0] for _, f in chunk} | {f[7] for _, f in chunk if f[7] is not None}
+        known = self.store.corpus.sentences_by_id(wanted)
+        path, claims_ok, stances_ok, seen = self.path, self.claims_ok, self.stances_ok, self.seen
+        out: list[tuple[Any, ...]] = []
+        for lineno, f in chunk:
+            sid, article_id, text, annotator, status, claims, stances = f[:7]
+            propagated_from, note, suggested, created_at, updated_at = f[7:]
+            key = (sid, annotator)
+            first = seen.get(key)
+            if first is not None:
+                raise LabelsError(
+                    f"{path}:{lineno}: duplicate record for sentence {sid!r} by "
+                    f"{annotator!r} (first at line {first})"
+                )
+            seen[key] = lineno
+            sentence = known.get(sid)
+            if sentence is None:
+                raise LabelsError(f"{path}:{lineno}: unknown sentence_id {sid!r}")
+            if article_id is not None and sentence[0] != article_id:
+                raise LabelsError(
+                    f"{path}:{lineno}: sentence {sid!r} belongs to article "
+                    f"{sentence[0]!r}, not {article_id!r}"
+                )
+            if text is not None and not _same_text(text, sentence[1]):
+                raise LabelsError(
+                    f"{path}:{lineno}: sentence {sid!r} text differs from the DB's "
+                    "(the article was segmented differently); refusing the file"
+                )
+            for claim in claims:
+                if claim not in claims_ok:
+                    raise LabelsError(
+                        f"{path}:{lineno}: claims: unknown claim {claim!r} (schema has "
+                        f"{', '.join(self.schema.claim_ids)})"
+                    )
+            if len(claims) > 1 and len(set(claims)) != len(claims):
+                raise LabelsError(f"{path}:{lineno}: claims: listed twice")
+            if propagated_from is not None and propagated_from not in known:
+                raise LabelsError(
+                    f"{path}:{lineno}: propagated_from: unknown sentence_id {propagated_from!r}"
+                )
+            rendered: list[dict[str, str]] = []
+            for i, (claim, actor, stance, actor_id) in enumerate(stances):
+                if claim not in claims_ok:
+                    raise LabelsError(
+                        f"{path}:{lineno}: stances.{i}.claim: unknown claim {claim!r}"
+                    )
+                if claim not in claims:
+                    raise LabelsError(
+                        f"{path}:{lineno}: stances.{i}.claim: {claim!r} is not among the claims"
+                    )
+                if stance not in stances_ok:
+                    raise LabelsError(
+                        f"{path}:{lineno}: stances.{i}.stance: unknown stance {stance!r} "
+                        f"(schema has {', '.join(self.schema.stances)})"
+                    )
+                if not actor.strip():
+                    raise LabelsError(f"{path}:{lineno}: stances.{i}.actor: empty actor name")
+                rendered.append(
+                    {
+                        "claim": claim,
+                        "actor": self._actor(actor_id, actor, annotator),
+                        "stance": stance,
+                    }
+                )
+            created = self._ts(f"{path}:{lineno}", "created_at", created_at)
+            updated = self._ts(f"{path}:{lineno}", "updated_at", updated_at)
+            if updated is not None and updated > self.future_after:
+                self.future += 1
+                if updated > self.future_latest:
+                    self.future_latest = updated
+            out.append(
+                (
+                    lineno,
+                    sid,
+                    annotator,
+                    status,
+                    orjson.dumps(claims).decode(),
+                    orjson.dumps(rendered).decode() if rendered else "[]",
+                    note,
+                    propagated_from,
+                    created,
+                    updated,
+                    suggested,
+                )
+            )
+        return out
+
+
 def import_labels(
     store: Store,
     path: Path,
@@ -523,145 +858,102 @@ def import_labels(
     given (after the import's normalisation: a sentence whose text differs is refused, so labels
     never land on another sentence after a change in segmentation), annotator names (one rule),
     timestamps. Actors are matched by id, then by name or alias; an unknown actor is created
-    (attributed to the record's annotator).
+    (attributed to the record's annotator). Records are read by :func:`_label_fields` and
+    checked against the DB a chunk at a time (one query per :data:`CHECK_CHUNK` records).
 
     **Newer work wins.** A record whose ``updated_at`` is not later than the DB's label for that
     (sentence, annotator) does not replace it (a tie keeps the DB's label); ``force`` overrides.
     Records without timestamps count as "now" (the run's start), unless their labels equal the
-    stored ones, so importing a hand-written file twice changes nothing.
+    stored ones, so importing a hand-written file twice changes nothing. Records dated more than
+    :data:`~stanceterm.store.models.SKEW_TOLERANCE_S` ahead of this machine's clock are counted
+    (``future_*`` in the result: the CLI warns), as merge does for another DB's events.
     """
-    claims_ok, stances_ok = set(schema.claim_ids), set(schema.stances)
     result = LabelsResult()
     imports = store.imports
-    new_actors: dict[str, tuple[str, str, str]] = {}  # alias key -> (id, name, created_by)
-    actor_cache: dict[tuple[str | None, str], str | None] = {}
-    planned: set[str] = set()
+    started = datetime.now(UTC)
+    planner = _Planner(
+        store,
+        path,
+        schema,
+        set(store.actors.names()),
+        store.actors.alias_keys(),
+        {},
+        {},
+        (started + timedelta(seconds=SKEW_TOLERANCE_S)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    )
     records = 0
     try:
         imports.stage_begin()
         try:
-            rows: list[tuple[Any, ...]] = []
-            for lineno, rec in read_label_records(path, _check_strings):
-                where = f"{path}:{lineno}"
-                sentence = store.corpus.sentence(rec.sentence_id)
-                if sentence is None:
-                    raise LabelsError(f"{where}: unknown sentence_id {rec.sentence_id!r}")
-                if rec.article_id is not None and sentence.article_id != rec.article_id:
-                    raise LabelsError(
-                        f"{where}: sentence {rec.sentence_id!r} belongs to article "
-                        f"{sentence.article_id!r}, not {rec.article_id!r}"
-                    )
-                if rec.text is not None and not _same_text(rec.text, sentence.text):
-                    raise LabelsError(
-                        f"{where}: sentence {rec.sentence_id!r} text differs from the DB's "
-                        "(the article was segmented differently); refusing the file"
-                    )
-                for claim in rec.claims:
-                    if claim not in claims_ok:
-                        raise LabelsError(
-                            f"{where}: claims: unknown claim {claim!r} (schema has "
-                            f"{', '.join(schema.claim_ids)})"
-                        )
-                if len(set(rec.claims)) != len(rec.claims):
-                    raise LabelsError(f"{where}: claims: listed twice")
-                if (
-                    rec.propagated_from is not None
-                    and store.corpus.sentence(rec.propagated_from) is None
-                ):
-                    raise LabelsError(
-                        f"{where}: propagated_from: unknown sentence_id {rec.propagated_from!r}"
-                    )
-                stances: list[dict[str, str]] = []
-                for i, st in enumerate(rec.stances):
-                    if st.claim not in claims_ok:
-                        raise LabelsError(f"{where}: stances.{i}.claim: unknown claim {st.claim!r}")
-                    if st.claim not in rec.claims:
-                        raise LabelsError(
-                            f"{where}: stances.{i}.claim: {st.claim!r} is not among the claims"
-                        )
-                    if st.stance not in stances_ok:
-                        raise LabelsError(
-                            f"{where}: stances.{i}.stance: unknown stance {st.stance!r} (schema has "
-                            f"{', '.join(schema.stances)})"
-                        )
-                    if not st.actor.strip():
-                        raise LabelsError(f"{where}: stances.{i}.actor: empty actor name")
-                    ck = (st.actor_id, st.actor)
-                    if ck not in actor_cache:
-                        actor_id = None
-                        if st.actor_id is not None:
-                            actor_id = store.actors.resolve(st.actor_id)
-                        if actor_id is None:
-                            actor_id = store.actors.resolve(st.actor)
-                        actor_cache[ck] = actor_id
-                    actor_id = actor_cache[ck]
-                    if actor_id is None:
-                        key = alias_key(st.actor)
-                        if key not in new_actors:
-                            with store.read() as c:
-                                new_id = free_actor_id(c, st.actor, planned)
-                            planned.add(new_id)
-                            new_actors[key] = (new_id, st.actor.strip(), rec.annotator)
-                        actor_id = new_actors[key][0]
-                    stances.append({"claim": st.claim, "actor": actor_id, "stance": st.stance})
-                rows.append(
-                    (
-                        lineno,
-                        rec.sentence_id,
-                        rec.annotator,
-                        rec.status,
-                        orjson.dumps(rec.claims).decode(),
-                        orjson.dumps(stances).decode(),
-                        rec.note,
-                        rec.propagated_from,
-                        _canonical_ts(where, "created_at", rec.created_at),
-                        _canonical_ts(where, "updated_at", rec.updated_at),
-                        None  # the suggestion provenance (issue 18), as the DB stores it
-                        if rec.suggested is None
-                        else orjson.dumps(
-                            rec.suggested.model_dump(), option=orjson.OPT_SORT_KEYS
-                        ).decode(),
-                    )
-                )
-                records += 1
-                if len(rows) >= STAGE_ROWS:
-                    imports.stage(rows)
-                    rows.clear()
-            if rows:
-                imports.stage(rows)
+            chunk: list[tuple[int, Fields]] = []
+            failed: LabelsError | None = None
+            try:
+                for item in _label_fields(path):
+                    chunk.append(item)
+                    if len(chunk) >= CHECK_CHUNK:
+                        imports.stage(planner.rows(chunk))
+                        records += len(chunk)
+                        chunk.clear()
+            except LabelsError as exc:
+                failed = exc  # the records before the bad line are checked first (first error)
+            if chunk:
+                imports.stage(planner.rows(chunk))
+                records += len(chunk)
+            if failed is not None:
+                raise failed
+            if planner.future:
+                result.future_records = planner.future
+                result.future_latest = planner.future_latest
+                latest = datetime.strptime(planner.future_latest, "%Y-%m-%dT%H:%M:%S.%fZ")
+                result.future_ahead_s = (latest.replace(tzinfo=UTC) - started).total_seconds()
             # everything is valid: apply in short transactions
             with path.open("rb") as f:
                 digest = hashlib.file_digest(f, "sha256").hexdigest()
-            run_id, resumed = imports.start(str(path), digest, records, list(new_actors.values()))
+            new_actors = list(planner.new_actors.values())
+            run_id, resumed = imports.start(str(path), digest, records, new_actors)
             result.run_id, result.resumed = run_id, resumed
             result.actors_created = len(new_actors)
-            stamp = now()
-            last = 0
-            size = min(batch, 500)
-            while True:
-                t0 = time.monotonic()
-                last, w, u, k = imports.apply_batch(run_id, last, size, force=force, stamp=stamp)
-                if last < 0:
-                    break
-                result.written += w
-                result.unchanged += u
-                result.kept_newer += k
-                took = time.monotonic() - t0
-                # keep each transaction short whatever the machine's load: adapt the batch
-                if took > APPLY_TX_SECONDS and size > 50:
-                    size = max(50, size // 2)
-                elif took < APPLY_TX_SECONDS / 2:
-                    size = min(batch, size * 2)
-                # copy the batch into the DB file now, without the write lock, so that an
-                # annotator's commit never pays for checkpointing the import's pages
-                store.checkpoint_passive()
-                time.sleep(min(0.02, took / 2))  # a window for annotators waiting to write
+            _apply(store, run_id, result, force=force, batch=batch)
             imports.finish(run_id)
         finally:
             imports.stage_end()
     except OSError as exc:
         raise LabelsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return result
+
+
+def _apply(store: Store, run_id: str, result: LabelsResult, *, force: bool, batch: int) -> None:
+    """Apply the staged records in short write transactions whose size adapts to the machine
+    (each aims at :data:`APPLY_TX_SECONDS`). Between two transactions annotators get a window
+    of at least half the last one's length (20 ms at most): the next batch is planned then,
+    from a read without the write lock (:meth:`~stanceterm.store.imports.ImportRuns.plan_batch`),
+    and the rest of the window, if any, is slept."""
+    imports = store.imports
+    stamp = now()
+    size = min(batch, 500)
+    imports.stage_done()
+    with imports.bulk_cache():
+        plan = imports.plan_batch(None, size, force=force, stamp=stamp)
+        while plan is not None:
+            t0 = time.monotonic()
+            plan = imports.write_batch(run_id, plan)
+            released = time.monotonic()
+            took = released - t0
+            result.written += plan.written
+            result.unchanged += plan.unchanged
+            result.kept_newer += plan.kept
+            # keep each transaction short whatever the machine's load: adapt the batch
+            if took > APPLY_TX_SECONDS and size > 50:
+                size = max(50, size // 2)
+            elif took < APPLY_TX_SECONDS / 2:
+                size = min(batch, size * 2)
+            # copy the batch into the DB file now, without the write lock, so that an
+            # annotator's commit never pays for checkpointing the import's pages
+            store.checkpoint_passive()
+            plan = imports.plan_batch(plan.last, size, force=force, stamp=stamp)
+            rest = min(0.02, took / 2) - (time.monotonic() - released)
+            if rest > 0:
+                time.sleep(rest)  # the rest of the window for annotators waiting to write
 
 
 # --- end safeimport

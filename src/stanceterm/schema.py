@@ -66,7 +66,7 @@ class SchemaError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, defer_build=True)
 
 
 class ClaimType(_Strict):
@@ -189,7 +189,7 @@ def load_schema(path: Path | None = None) -> LabelSchema:
 class ArticleIn(BaseModel):
     """One article of a JSONL import (``text`` required, the rest optional)."""
 
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
 
     text: str
     id: str | None = None

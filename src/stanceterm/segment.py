@@ -29,7 +29,6 @@ import multiprocessing
 import os
 import re
 import sys
-import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,7 +43,17 @@ from pysbd.lang.english import English
 from pysbd.lang.french import French
 from pysbd.lists_item_replacer import ListItemReplacer
 
+from stanceterm import textkey
 from stanceterm.procs import exit_with_parent
+
+# The normalised forms live in textkey (no pysbd); re-exported here, where they used to live.
+normalize = textkey.normalize
+hash_key = textkey.hash_key
+match_key = textkey.match_key
+_SPACES = textkey._SPACES
+_SPACE_RUNS = textkey._SPACE_RUNS
+_QUOTE_MAP = textkey._QUOTE_MAP
+_unify_quotes = textkey._unify_quotes
 
 DEFAULT_BOILERPLATE: tuple[str, ...] = (
     r"(we|nous) (use|utilisons) (des )?cookies\b.*",
@@ -70,45 +79,6 @@ DEFAULT_JOBS = 2
 SMALL_INPUT_CHARS = 200_000
 #: One pool task holds about this many characters of text.
 BATCH_CHARS = 64_000
-
-_SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-# the same runs, minus lone plain spaces (nothing to replace there): much faster on real text
-_SPACE_RUNS = re.compile(
-    r" [\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+|[^\S ][\s\u00a0\u2000-\u200a\u202f\u205f\u3000]*"
-)
-_ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
-_QUOTE_MAP = str.maketrans(
-    {
-        "«": '"',
-        "»": '"',
-        "“": '"',
-        "”": '"',
-        "„": '"',
-        "‟": '"',
-        "‹": "'",
-        "›": "'",
-        "‘": "'",
-        "’": "'",
-        "‚": "'",
-        "`": "'",
-        "–": "-",
-        "—": "-",
-        "‒": "-",
-        "―": "-",
-        "−": "-",
-        "…": "...",
-    }
-)
-_AROUND_QUOTES = re.compile(r'"\s+|\s+"')  # frozen with hash_key: article ids depend on it
-_QUOTE_SPACES = re.compile(r'\s*"\s*')  # match_key: idempotent ('a " b' and 'a "b' agree)
-_QUOTE_CHARS = re.compile("[" + re.escape("".join(chr(c) for c in _QUOTE_MAP)) + "]")
-_QUOTE_SUBS = {chr(c): str(v) for c, v in _QUOTE_MAP.items()}
-
-
-def _unify_quotes(text: str) -> str:
-    """``text.translate(_QUOTE_MAP)``, several times faster on long text."""
-    return _QUOTE_CHARS.sub(lambda m: _QUOTE_SUBS[m.group()], text)
-
 
 _FR = frozenset(
     [
@@ -155,43 +125,6 @@ _EN = frozenset(
         "has",
     ]
 )
-
-
-def normalize(text: str) -> str:
-    """NFC; every Unicode space (NBSP, thin, narrow NBSP...) becomes ' '; zero-width chars go."""
-    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFC", text))
-    return _SPACE_RUNS.sub(" ", text).strip()
-
-
-def hash_key(text: str) -> str:
-    """The normalised form behind article content hashes: NFKC, casefold, unified quotes, dashes
-    and spaces. Frozen: changing it would change the ids of articles imported without an id, so a
-    re-import would add them again. Accents are kept (``match_key`` folds them)."""
-    text = _unify_quotes(unicodedata.normalize("NFKC", _ZERO_WIDTH.sub("", text)).casefold())
-    text = _SPACE_RUNS.sub(" ", text).strip()
-    return _AROUND_QUOTES.sub('"', text)
-
-
-@lru_cache(maxsize=1)
-def _bmp_marks() -> dict[int, None]:
-    """Translation table deleting every combining mark of the Basic Multilingual Plane."""
-    return {c: None for c in range(0x10000) if unicodedata.combining(chr(c))}
-
-
-def match_key(text: str) -> str:
-    """Normalised form for matching and search: accents folded (NFKD, combining marks dropped),
-    casefold, unified quotes, dashes and spaces. ``match_key("États")`` is ``"etats"``."""
-    text = _ZERO_WIDTH.sub("", text)
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-        text = text.translate(_bmp_marks())
-        if max(text, default=" ") > "\uffff":
-            text = "".join(ch for ch in text if not unicodedata.combining(ch))
-        text = _unify_quotes(text)
-    else:
-        text = _unify_quotes(text.casefold())
-    text = _SPACE_RUNS.sub(" ", text).strip()
-    return _QUOTE_SPACES.sub('"', text)
 
 
 def detect_lang(text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -109,24 +110,28 @@ def annotate_cmd(
     """
     name = app.annotator(annotator)
     assert name is not None
-    live = _live_suggestions(app, use_suggest, suggest_on_overlap, suggester, order)
-    _annotate(app, name, show_others, live, order)
+    live, start_trainer = _live_suggestions(app, use_suggest, suggest_on_overlap, suggester, order)
+    _annotate(app, name, show_others, live, order, after_first_paint=start_trainer)
 
 
 def _live_suggestions(
     app: AppContext, use: bool, on_overlap: bool, spec: str | None, order: str
-) -> Any:  # suggest block (issue 18)
+) -> tuple[Any, Callable[[], None] | None]:  # suggest block (issue 18)
+    """The screen's suggestions, and how to start the DB's trainer process: after the first
+    paint (startup, issue 17: a second Python process loading scikit-learn would share the two
+    cores with the screen's start)."""
     from stanceterm import suggest as sg
 
     if not use:
         if order == "uncertain":
             fail("--order uncertain needs suggestions (drop --no-suggest)")
-        return None
+        return None, None
     store = app.store(create=False)  # first: a file that is not a DB is refused untouched
     if store.corpus.first(None) is None:
-        return None  # nothing to annotate: _annotate says so
+        return None, None  # nothing to annotate: _annotate says so
     schema = app.record_schema()
     plugin = None
+    start_trainer: Callable[[], None] | None = None
     if spec:
         try:
             plugin = sg.PluginModel(sg.load_suggester(spec), schema.claim_ids, spec)
@@ -134,10 +139,15 @@ def _live_suggestions(
             fail(str(exc))
     elif store.path != ":memory:":
         explicit = resolve_schema(app.schema_flag, app.settings)
-        sg.start_trainer(store.path, None if explicit is None else str(explicit), 25, 50)
-    return sg.LiveSuggestions(
+        schema_file = None if explicit is None else str(explicit)
+
+        def start_trainer() -> None:
+            sg.start_trainer(store.path, schema_file, 25, 50)
+
+    live = sg.LiveSuggestions(
         store.path, schema.fingerprint, schema.claim_ids, plugin=plugin, on_overlap=on_overlap
     )
+    return live, start_trainer
 
 
 def _annotate(
@@ -146,6 +156,7 @@ def _annotate(
     show_others: bool,
     suggestions: Any = None,
     order: str = "document",
+    after_first_paint: Callable[[], None] | None = None,
 ) -> None:
     from stanceterm.ui.app import AnnotateApp
     from stanceterm.ui.base import run
@@ -169,6 +180,7 @@ def _annotate(
             suggestions=suggestions,
             order=order,
             nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
+            on_first_screen=after_first_paint,
         ),
         app.theme(),
     )

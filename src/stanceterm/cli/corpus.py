@@ -342,6 +342,14 @@ def import_labels_cmd(app: AppContext, file: str, force: bool) -> None:
         if result.kept_newer
         else ""
     )
+    if result.future_records:
+        click.echo(
+            f"warning: {clean(path)}: {result.future_records} record(s) dated in the future, the "
+            f"latest {result.future_latest}, {result.future_ahead_s / 60:.0f} min in the future: "
+            "the clock of the machine that wrote them looks skewed. Imported as dated; edits "
+            "made here from now on are ordered after them.",
+            err=True,
+        )
     resumed = " (resumed an interrupted run)" if result.resumed else ""
     click.echo(
         f"Imported {result.written} label record(s) ({result.unchanged} unchanged{kept}, "
@@ -382,7 +390,8 @@ def undo_import_cmd(app: AppContext, run_id: str | None) -> None:
     done, restored, changed = store.imports.undo(run_id)
     click.echo(
         f"Undid import run {done}: {restored} label(s) restored, {changed} changed since the "
-        "import and kept",
+        f"import and kept; {store.imports.removed_actors} actor(s) it created removed (those "
+        "nothing else uses)",
         err=True,
     )
 

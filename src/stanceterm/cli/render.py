@@ -327,6 +327,7 @@ def merge_table(into: str, results: Sequence[tuple[Any, MergeCounts]]) -> Table:
         ("articles added", "articles_added"),
         ("sentences added", "sentences_added"),
         ("history events copied", "events_added"),
+        ("events about another text (skipped)", "events_other_text"),
         ("labels taken", "labels_taken"),
         ("labels kept", "labels_kept"),
         ("labels deleted", "labels_deleted"),

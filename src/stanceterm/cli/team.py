@@ -145,8 +145,9 @@ def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
     sentence was labelled by the same annotator in both, the later change wins and both stay in
     the history; an undo or delete is a change like any other. Ties and clocks: events are
     ordered by (time, event id), so merging in any order, any number of times, gives the same
-    labels, gold and actors. Actors match by id, name and aliases; actor renames, aliases and
-    merges are replayed. Each OTHER.db is opened read-only and left untouched; a DB with another
+    labels, gold and actors. Actors match by id (never remapped); actor renames, aliases and
+    merges are replayed, and two actors with one name become one by one rule everywhere. Events
+    about another text of their sentence (after `import --replace`) are skipped, with a warning. Each OTHER.db is opened read-only and left untouched; a DB with another
     label schema (other claim types or stances) or a labelled sentence whose text differs is
     refused before anything is written. The merge is applied in short transactions (annotators
     keep saving meanwhile): an interrupted merge leaves part of OTHER applied, and running it
@@ -163,6 +164,19 @@ def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
                 f"warning: {clean(str(path))}: its latest change is dated "
                 f"{counts.future_skew_s / 60:.0f} min in the future: that machine's clock looks "
                 "skewed. Merged as dated; edits made here from now on are ordered after it.",
+                err=True,
+            )
+        stale = counts.events_other_text + counts.gold_events_other_text
+        if stale:
+            gold = (
+                f" and {counts.gold_events_other_text} gold event(s)"
+                if counts.gold_events_other_text
+                else ""
+            )
+            click.echo(
+                f"warning: {clean(str(path))}: {counts.events_other_text} label event(s){gold} "
+                "were about another text of their sentence (its article was replaced with "
+                "`import --replace` since); skipped, so no label lands on another statement",
                 err=True,
             )
     click.echo(

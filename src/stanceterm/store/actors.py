@@ -44,8 +44,9 @@ def add_actor_row(
             while c.execute("SELECT 1 FROM actors WHERE id = ?", (actor_id,)).fetchone():
                 actor_id, n = f"{base}-{n}", n + 1
             c.execute(
-                "INSERT INTO actors(id, name, created_by, created_at) VALUES (?, ?, ?, ?)",
-                (actor_id, name, created_by, now()),
+                "INSERT INTO actors(id, name, created_by, created_at, base_name) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (actor_id, name, created_by, now(), name),
             )
     trusted = int(created_by is None)  # the schema's gazetteer; never the picker's
     for alias in [name, *aliases]:
@@ -164,6 +165,8 @@ class Actors:
         of another one; actors standing for themselves are left out."""
         names, keys = self.names(), self.alias_keys()
         merged = {a: follow_aliases(a, names, keys) for a in names}
+        with self._db.read() as c:
+            merged.update(actor_map_in(c))  # actors merge, and one name one actor (same_as)
         return {a: t for a, t in merged.items() if t != a}
 
     def trusted_alias_map(self) -> dict[str, str]:
@@ -188,49 +191,142 @@ class Actors:
 # names and alias rows they touch, :func:`actor_map_in` the merges standing (merged id -> kept).
 
 
+def fill_base_names(c: sqlite3.Connection) -> None:
+    """``actors.base_name`` (v12) where it is unknown: the name before the first rename, or the
+    name (actors made before v12, or by a writer that does not set it)."""
+    c.execute(
+        "UPDATE actors SET base_name = coalesce((SELECT json_extract(e.arg, '$.was') "
+        "FROM actor_events e WHERE e.op = 'rename' AND e.actor_id = actors.id "
+        "ORDER BY e.ts, e.uid LIMIT 1), name) WHERE base_name IS NULL"
+    )
+
+
+def event_merges(c: sqlite3.Connection) -> dict[str, str]:
+    """Actor id -> the actor it was merged into by a standing ``actors merge`` (direct; a merge
+    that would close a cycle is ignored, the same way everywhere)."""
+    out: dict[str, str] = {}
+
+    def follow(a: str) -> str:
+        seen = set()
+        while a in out and a not in seen:
+            seen.add(a)
+            a = out[a]
+        return a
+
+    for _ts, _uid, op, kept, arg in standing_actor_events(c):
+        if op != "merge" or arg is None:
+            continue
+        gone = str(orjson.loads(arg)["from"])
+        if follow(kept) == gone or gone == kept:
+            continue
+        out[gone] = kept
+    return out
+
+
 def replay_actors(c: sqlite3.Connection) -> None:
-    """Derive the names and alias rows touched by actor operations from their events."""
+    """Derive the actors' names, the alias rows touched by actor operations and the "same name"
+    rule from the replicated data, as a function of it alone (docs/ARCHITECTURE.md, "Merge
+    ordering"), so that every replica holding the same rows and events derives the same tables:
+
+    * an actor's name: its latest standing rename by (ts, uid), else ``base_name``;
+    * an alias key touched by events: the state before its first event, then each standing
+      alias / merge event in (ts, uid) order; trusted when a standing alias event (a lead's) set
+      it, else the trust recorded with the state before;
+    * **one name, one actor**: an actor whose name is (by alias key) a name of another actor in
+      the alias table stands for that actor (``actors.same_as``; labels naming it are read as
+      naming the other, as after ``actors merge``). Two actors renamed to one name on two
+      machines: the key belongs to the later alias event, and the other actor joins it; two
+      actors made with one name (no events): the key's owner is the smaller id (merge's rule
+      for alias rows), and the other joins it;
+    * display names stay unique: an actor standing for another whose name is taken shows as
+      ``name (id)``.
+    """
     require_tx(c, "replay_actors")
+    fill_base_names(c)
+    rows = c.execute("SELECT id, name, base_name, created_by FROM actors ORDER BY id").fetchall()
+    display = {str(r[0]): str(r[1]) for r in rows}
+    names = {str(r[0]): str(r[2]) for r in rows}
+    gazetteer = {str(r[0]) for r in rows if r[3] is None}
     everything = c.execute(
         "SELECT ts, uid, op, actor_id, arg FROM actor_events WHERE op != 'undo' ORDER BY ts, uid"
     ).fetchall()
     standing = {e[1] for e in standing_actor_events(c)}
-    names: dict[str, str] = {}
     keys: dict[str, tuple[str | None, str]] = {}  # key -> (actor id or None, alias text)
     trusted: dict[str, int] = {}
+
+    def first(k: str, was: object, text: str, was_trusted: object) -> None:
+        if k not in keys:
+            keys[k] = (None if was is None else str(was), text)
+            if isinstance(was_trusted, int):
+                trusted[k] = int(was_trusted)
+            else:  # events made before v12: a gazetteer actor's aliases are trusted
+                trusted[k] = int(was is not None and str(was) in gazetteer)
+
     for _ts, uid, op, actor, arg in everything:
         d = orjson.loads(arg) if arg else {}
         if op == "rename":
-            names.setdefault(str(actor), str(d["was"]))
-            if uid in standing:
+            if uid in standing and str(actor) in names:
                 names[str(actor)] = str(d["name"])
         elif op == "alias":
             k = str(d["key"])
-            keys.setdefault(k, (d.get("was"), str(d["alias"])))
+            first(k, d.get("was"), str(d["alias"]), d.get("was_trusted"))
             if uid in standing:
                 keys[k] = (str(actor), str(d["alias"]))
                 trusted[k] = 1
         elif op == "merge":
-            for k, (text, was) in d.get("keys", {}).items():
-                keys.setdefault(k, (was, str(text)))
+            for k, entry in d.get("keys", {}).items():
+                text, was = entry[0], entry[1]
+                first(k, was, str(text), entry[2] if len(entry) > 2 else None)
                 if uid in standing:
                     keys[k] = (str(actor), str(text))
-    for actor, name in names.items():
-        clash = c.execute(
-            "SELECT 1 FROM actors WHERE name = ? AND id != ?", (name, actor)
-        ).fetchone()
-        if clash is None:
-            c.execute("UPDATE actors SET name = ? WHERE id = ?", (name, actor))
     for k, (actor_id, text) in keys.items():
-        if actor_id is None:
+        if actor_id is None or actor_id not in names:
             c.execute("DELETE FROM actor_aliases WHERE key = ?", (k,))
             continue
         c.execute(
             "INSERT INTO actor_aliases(key, alias, actor_id, trusted) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET alias = excluded.alias, actor_id = excluded.actor_id, "
-            "trusted = max(actor_aliases.trusted, excluded.trusted)",
+            "trusted = excluded.trusted",
             (k, text, actor_id, trusted.get(k, 0)),
         )
+    # one name, one actor
+    owner = {str(k): str(a) for k, a in c.execute("SELECT key, actor_id FROM actor_aliases")}
+    merged = event_merges(c)
+    same_as: dict[str, str] = {}
+
+    def follow(a: str) -> str:
+        seen = set()
+        while (a in merged or a in same_as) and a not in seen:
+            seen.add(a)
+            a = merged.get(a) or same_as[a]
+        return a
+
+    for a in sorted(names):
+        if a in merged:
+            continue
+        o = owner.get(alias_key(names[a]))
+        if o is not None and o != a and o in names and follow(o) != a:
+            same_as[a] = o
+    # display names: unique; the actors standing for themselves first
+    order = sorted(names, key=lambda a: (a in merged or a in same_as, a))
+    taken: set[str] = set()
+    want: dict[str, str] = {}
+    for a in order:
+        name = names[a] if names[a] not in taken else f"{names[a]} ({a})"
+        taken.add(name)
+        want[a] = name
+    changed = [a for a in order if display[a] != want[a]]
+    for a in changed:  # two steps: no transient clash with the UNIQUE name
+        c.execute("UPDATE actors SET name = ? WHERE id = ?", ("\x00" + a, a))
+    for a in changed:
+        c.execute("UPDATE actors SET name = ? WHERE id = ?", (want[a], a))
+    c.execute(
+        "UPDATE actors SET same_as = NULL WHERE same_as IS NOT NULL AND id NOT IN "
+        f"({','.join('?' * len(same_as))})",
+        list(same_as),
+    )
+    for a, o in same_as.items():
+        c.execute("UPDATE actors SET same_as = ? WHERE id = ? AND same_as IS NOT ?", (o, a, o))
 
 
 def record_actor_event(
@@ -397,10 +493,19 @@ class ActorOps:
                 )
             key = alias_key(new_name)
             owner = c.execute("SELECT actor_id FROM actor_aliases WHERE key = ?", (key,)).fetchone()
+            if owner is not None and actor_map_in(c).get(str(owner[0]), str(owner[0])) != aid:
+                # (else this actor would stand for that one: docs/ARCHITECTURE.md, one name)
+                raise ActorOpError(
+                    f"{new_name!r} is a name of another actor: use `stanceterm actors merge`"
+                )
             uid = record_actor_event(c, "rename", aid, {"name": new_name, "was": old}, made_by)
             if owner is None:
                 record_actor_event(
-                    c, "alias", aid, {"alias": new_name, "key": key, "was": None}, made_by
+                    c,
+                    "alias",
+                    aid,
+                    {"alias": new_name, "key": key, "was": None, "was_trusted": 0},
+                    made_by,
                 )
             replay_actors(c)
             return uid
@@ -416,8 +521,11 @@ class ActorOps:
         with self._db.tx() as c:
             aid = self._find(c, actor)
             key = alias_key(alias)
-            owner = c.execute("SELECT actor_id FROM actor_aliases WHERE key = ?", (key,)).fetchone()
+            owner = c.execute(
+                "SELECT actor_id, trusted FROM actor_aliases WHERE key = ?", (key,)
+            ).fetchone()
             was = None if owner is None else str(owner[0])
+            was_trusted = 0 if owner is None else int(owner[1])
             if (
                 was is not None
                 and was != aid
@@ -434,7 +542,11 @@ class ActorOps:
                 add_alias_row(c, aid, alias, trusted=False)
                 return ""
             uid = record_actor_event(
-                c, "alias", aid, {"alias": alias, "key": key, "was": was}, made_by
+                c,
+                "alias",
+                aid,
+                {"alias": alias, "key": key, "was": was, "was_trusted": was_trusted},
+                made_by,
             )
             replay_actors(c)
             return uid
@@ -448,9 +560,10 @@ class ActorOps:
             if k == g:
                 raise ActorOpError(f"{keep!r} and {gone!r} are already the same actor")
             keys = {
-                str(key): [str(alias), str(actor)]
-                for key, alias, actor in c.execute(
-                    "SELECT key, alias, actor_id FROM actor_aliases WHERE actor_id = ?", (g,)
+                str(key): [str(alias), str(actor), int(trusted)]
+                for key, alias, actor, trusted in c.execute(
+                    "SELECT key, alias, actor_id, trusted FROM actor_aliases WHERE actor_id = ?",
+                    (g,),
                 )
             }
             uid = record_actor_event(c, "merge", k, {"from": g, "keys": keys}, made_by)

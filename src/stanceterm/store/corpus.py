@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import orjson
+
 from stanceterm.store.base import Handle, require_tx
 from stanceterm.store.labels import current, record_event
 from stanceterm.store.models import (
@@ -24,6 +26,7 @@ from stanceterm.store.models import (
     now,
     sentence_from_row,
 )
+from stanceterm.textkey import match_key
 
 _STAGE_SQL = (
     "CREATE TEMP TABLE IF NOT EXISTS stage_articles(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
@@ -71,6 +74,10 @@ def _stage_rows(c: sqlite3.Connection, articles: Iterable[NewArticle]) -> int:
         )
         n += 1
     return n
+
+
+#: Above every sequence number (SQLite's largest integer).
+_MAX_SEQ = 2**63 - 1
 
 
 def _has_assignments(c: sqlite3.Connection, annotator: str) -> bool:
@@ -216,6 +223,19 @@ class Corpus:
             ).fetchone()
         return None if row is None else sentence_from_row(row)
 
+    def sentences_by_id(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Sentence id -> (article id, text) for those of ``ids`` that exist, in one query
+        (import-labels checks a chunk of records at a time)."""
+        with self._db.read() as c:
+            return {
+                str(r[0]): (str(r[1]), str(r[2]))
+                for r in c.execute(
+                    "SELECT id, article_id, text FROM sentences "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (orjson.dumps(list(ids)).decode(),),
+                )
+            }
+
     def sentence_at(self, seq: int) -> Sentence | None:
         with self._db.read() as c:
             row = c.execute(
@@ -258,16 +278,22 @@ class Corpus:
         annotator: str | None = None,
         undone_only: bool = False,
         in_queue: bool = True,
+        within: int | None = None,
     ) -> Sentence | None:
         """The next (direction=1) or previous (-1) visible sentence after ``seq``.
 
         With ``annotator`` and ``in_queue``, only that annotator's assigned sentences (if any were
         assigned); with ``undone_only``, only those the annotator has not done, skipped or flagged.
+        With ``within``, only sentences less than ``within`` sequence numbers away from ``seq``
+        (a bounded walk: the first screen never scans a million done sentences).
         """
         source, where, params = self._queue_filter(annotator if in_queue else None)
         op, order = (">", "ASC") if direction > 0 else ("<", "DESC")
         sql = f"SELECT s.seq FROM {source} WHERE {where} AND s.seq {op} ?"
         params = [*params, seq]
+        if within is not None:
+            sql += f" AND s.seq {'<' if direction > 0 else '>'} ?"
+            params.append(seq + within if direction > 0 else seq - within)
         if undone_only and annotator is not None:
             sql += (
                 " AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.sentence_id = s.id "
@@ -286,9 +312,8 @@ class Corpus:
         self, norm_query: str, after_seq: int, annotator: str | None = None
     ) -> Sentence | None:
         """First visible sentence after ``after_seq`` whose normalised text contains the query,
-        wrapping around to the start. The query goes through ``segment.match_key`` too (it is
+        wrapping around to the start. The query goes through ``textkey.match_key`` too (it is
         idempotent), so "etats" and "États" both find "États"."""
-        from stanceterm.segment import match_key
 
         norm_query = match_key(norm_query)
         if not norm_query:
@@ -297,16 +322,19 @@ class Corpus:
         if len(norm_query) >= 3 and self._db.search_index_ready():
             # perf: the FTS5 trigram index (migration v9) finds the substring; candidates come
             # in seq order from the index, and the first one in the annotator's queue wins
+            # Early termination: the index yields rowids in order from the bound, LIMIT 1 stops at
+            # the first one in the queue (nothing counts the matches); the wrap-around reads only
+            # the part before the start, so a miss reads each doclist once, not one and a half.
             pattern = '"' + norm_query.replace('"', '""') + '"'
             sql = (
                 f"SELECT s.seq FROM sentences_fts f CROSS JOIN {source} "
-                f"WHERE sentences_fts MATCH ? AND f.rowid > ? AND s.seq = f.rowid AND {where} "
-                "ORDER BY f.rowid LIMIT 1"
+                "WHERE sentences_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
+                f"AND {where} ORDER BY f.rowid LIMIT 1"
             )
             with self._db.read() as c:
-                row = c.execute(sql, [pattern, after_seq, *params]).fetchone()
-                if row is None:
-                    row = c.execute(sql, [pattern, -1, *params]).fetchone()
+                row = c.execute(sql, [pattern, after_seq, _MAX_SEQ, *params]).fetchone()
+                if row is None and after_seq >= 0:
+                    row = c.execute(sql, [pattern, -1, after_seq, *params]).fetchone()
             return None if row is None else self.sentence_at(int(row[0]))
         # under 3 characters (no trigram) or while the index is being built: a scan
         pattern = (
@@ -314,12 +342,12 @@ class Corpus:
         )
         sql = (
             f"SELECT s.seq FROM {source} WHERE {where} AND s.norm LIKE ? ESCAPE '\\' "
-            "AND s.seq > ? ORDER BY s.seq LIMIT 1"
+            "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
         )
         with self._db.read() as c:
-            row = c.execute(sql, [*params, pattern, after_seq]).fetchone()
-            if row is None:
-                row = c.execute(sql, [*params, pattern, -1]).fetchone()
+            row = c.execute(sql, [*params, pattern, after_seq, _MAX_SEQ]).fetchone()
+            if row is None and after_seq >= 0:
+                row = c.execute(sql, [*params, pattern, -1, after_seq]).fetchone()
         return None if row is None else self.sentence_at(int(row[0]))
 
 

@@ -54,10 +54,11 @@ from stanceterm.store.actors import ActorOps, Actors, record_label_schema
 from stanceterm.store.clusters import Clusters
 from stanceterm.store.corpus import Corpus
 from stanceterm.store.gold import GoldRecords
+from stanceterm.store.imports import ImportRuns
 from stanceterm.store.invites import Invites
-from stanceterm.store.labels import ImportRuns, Labels
+from stanceterm.store.labels import Labels
 from stanceterm.store.merge import Merge
-from stanceterm.store.models import StoreError, now
+from stanceterm.store.models import StoreError, now, text_key
 from stanceterm.store.suggest import Suggestions
 from stanceterm.store.team import Team
 
@@ -84,6 +85,8 @@ class Store:
     """A stanceterm database. Use :meth:`open` (a file) or :meth:`memory` (tests)."""
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        # the history events' text_key trigger (migration v12) calls it on every insert
+        conn.create_function("stanceterm_text_key", 1, text_key, deterministic=True)
         self.conn = conn
         self.path = path
         self._db: sqlite_utils.Database | None = None

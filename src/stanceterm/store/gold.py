@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from stanceterm.store.base import UNIT_ID, UNIT_JOIN, UNIT_SEQ, Handle, rows_in
-from stanceterm.store.labels import actor_map_in, map_actors, winner
+from stanceterm.store.labels import actor_map_in, map_actors, sentence_text_key, winner
 from stanceterm.store.models import (
     ANN_COLS,
     GOLD_COLS,
@@ -100,7 +100,8 @@ def _set(c: sqlite3.Connection, gold: Gold) -> Gold:
 def _undo(c: sqlite3.Connection, adjudicator: str) -> tuple[str, Gold | None] | None:
     row = c.execute(
         "SELECT uid, sentence_id, before FROM gold_events e WHERE adjudicator = ? "
-        "AND action = 'decide' AND origin IS NULL AND NOT EXISTS "
+        "AND action = 'decide' AND origin IS NULL AND (e.text_key IS NULL OR e.text_key = "
+        "(SELECT stanceterm_text_key(text) FROM sentences WHERE id = e.sentence_id)) AND NOT EXISTS "
         "(SELECT 1 FROM gold_events u WHERE u.undoes = e.uid) ORDER BY id DESC LIMIT 1",
         (adjudicator,),
     ).fetchone()
@@ -128,8 +129,8 @@ def resolve_gold(
     cands: list[tuple[str, str, str | None]] = []
     row = c.execute(
         "SELECT ts, uid, after FROM gold_events WHERE sentence_id = ? "
-        "ORDER BY ts DESC, uid DESC LIMIT 1",
-        (sid,),
+        "AND (text_key IS NULL OR text_key = ?) ORDER BY ts DESC, uid DESC LIMIT 1",
+        (sid, sentence_text_key(c, sid)),
     ).fetchone()
     if row is not None:
         cands.append((str(row[0]), str(row[1]), row[2]))

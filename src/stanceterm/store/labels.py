@@ -6,8 +6,8 @@ propagates the state to the members of the sentence's dedup cluster (:func:`prop
 The module-level functions taking a connection write in the caller's transaction (they are the
 pieces that :mod:`~stanceterm.store.clusters` and :mod:`~stanceterm.store.merge` reuse).
 
-Size: over 600 lines because every writer of a label (the screens' saves and undo, merge's
-resolution by (ts, uid), the staged import runs and their undo) goes through the same few
+Every writer of a label (the screens' saves and undo, merge's resolution by (ts, uid), the
+staged import runs of :mod:`~stanceterm.store.imports` and their undo) goes through the same few
 pieces here (:func:`record_event`, :func:`latest_ts` and the stamp rule, :func:`propagate`), so
 they follow one ordering rule (docs/ARCHITECTURE.md, "Merge ordering").
 """
@@ -30,13 +30,13 @@ from stanceterm.store.models import (
     Annotation,
     MergeCounts,
     Stance,
-    StoreError,
     annotation_from_row,
     annotation_params,
     dumps,
     now,
     stamp_after,
     state_from_json,
+    text_key,
 )
 
 _SELECT_ONE = f"SELECT {ANN_COLS} FROM annotations WHERE sentence_id = ? AND annotator = ?"
@@ -76,6 +76,12 @@ def actor_map_in(c: sqlite3.Connection) -> dict[str, str]:
         if follow(kept) == gone or gone == kept:
             continue
         out[gone] = kept
+    # one name, one actor (store.actors.replay_actors): an actor named like another stands for it
+    for a, target in c.execute(
+        "SELECT id, same_as FROM actors WHERE same_as IS NOT NULL ORDER BY id"
+    ):
+        if str(a) not in out and follow(str(target)) != str(a):
+            out[str(a)] = str(target)
     return {a: follow(a) for a in out}
 
 
@@ -217,7 +223,9 @@ def _undo(c: sqlite3.Connection, annotator: str) -> UndoStates | None:
     row = c.execute(
         "SELECT uid, sentence_id, before FROM annotation_events e WHERE annotator = ? "
         "AND action NOT IN ('undo', 'import', 'merge', 'actor-merge') "
-        "AND (origin IS NULL OR origin NOT LIKE 'merge:%') AND NOT EXISTS "
+        "AND (origin IS NULL OR origin NOT LIKE 'merge:%') AND (e.text_key IS NULL OR "
+        "e.text_key = (SELECT stanceterm_text_key(text) FROM sentences WHERE id = e.sentence_id)) "
+        "AND NOT EXISTS "
         "(SELECT 1 FROM annotation_events u WHERE u.annotator = e.annotator "
         "AND u.undoes = e.uid) ORDER BY id DESC LIMIT 1",
         (annotator,),
@@ -239,6 +247,13 @@ def _undo(c: sqlite3.Connection, annotator: str) -> UndoStates | None:
     record_event(c, sentence_id, annotator, "undo", was, restored, undoes=uid, ts=stamp)
     propagate(c, sentence_id, annotator, restored)
     return sentence_id, was, restored
+
+
+def sentence_text_key(c: sqlite3.Connection, sid: str) -> str | None:
+    """The :func:`~stanceterm.store.models.text_key` of sentence ``sid``'s text here (None: no
+    such sentence). History events about another text (``text_key``) do not apply to it."""
+    row = c.execute("SELECT text FROM sentences WHERE id = ?", (sid,)).fetchone()
+    return None if row is None else text_key(str(row[0]))
 
 
 def winner(
@@ -268,8 +283,9 @@ def resolve_label(
     cands: list[tuple[str, str, str | None]] = []
     row = c.execute(
         "SELECT ts, uid, after FROM annotation_events WHERE sentence_id = ? AND annotator = ? "
-        "AND action NOT LIKE 'actor-%' ORDER BY ts DESC, uid DESC LIMIT 1",
-        (sid, annotator),
+        "AND action NOT LIKE 'actor-%' AND (text_key IS NULL OR text_key = ?) "
+        "ORDER BY ts DESC, uid DESC LIMIT 1",
+        (sid, annotator, sentence_text_key(c, sid)),
     ).fetchone()
     if row is not None:
         cands.append((str(row[0]), str(row[1]), row[2]))
@@ -522,293 +538,6 @@ class Labels:
                 (annotator,),
             ).fetchall()
         return {str(k): int(n) for k, n in rows}
-
-
-# --- safeimport: staged, batched, undoable import-labels (issue 12 §3, §5) -------------------
-#
-# import-labels validates the whole file OUTSIDE any write transaction and stages the records in
-# a TEMP table of this connection (no lock on the DB file), then applies them in short write
-# transactions of ``batch`` records. Each applied change is an ``import`` event tagged
-# ``origin = 'import:<run id>'``; the run has a row in ``import_runs``. A run interrupted while
-# applying stays ``applying``: importing the same file again resumes it under the same run id
-# (applied records compare unchanged), and ``undo-import`` reverts it as a whole.
-
-_STAGE_COLS = (
-    "lineno, sentence_id, annotator, status, claims, stances, note, propagated_from, "
-    "created_at, updated_at, suggested"
-)
-
-
-def _later(a: str, b: str) -> bool:
-    return a > b  # canonical UTC timestamps (models.now's format) compare as strings
-
-
-class ImportRuns:
-    """``store.imports``: the staged, batched and undoable ``import-labels`` runs."""
-
-    def __init__(self, db: Handle) -> None:
-        self._db = db
-
-    # ---------------------------------------------------------------- staging (no DB lock)
-
-    def stage_begin(self) -> None:
-        with self._db.temp_tx() as c:
-            c.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS stage_labels (lineno INTEGER NOT NULL, "
-                "sentence_id TEXT NOT NULL, annotator TEXT NOT NULL, status TEXT NOT NULL, "
-                "claims TEXT NOT NULL, stances TEXT NOT NULL, note TEXT, propagated_from TEXT, "
-                "created_at TEXT, updated_at TEXT, suggested TEXT)"
-            )
-            c.execute("DELETE FROM temp.stage_labels")
-
-    def stage(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Add validated records (in :data:`_STAGE_COLS` order; timestamps may be None)."""
-        with self._db.temp_tx() as c:
-            c.executemany(
-                f"INSERT INTO temp.stage_labels({_STAGE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
-            )
-
-    def stage_end(self) -> None:
-        with self._db.temp_tx() as c:
-            c.execute("DROP TABLE IF EXISTS temp.stage_labels")
-
-    # ---------------------------------------------------------------- runs
-
-    def start(
-        self,
-        file: str,
-        digest: str,
-        records: int,
-        new_actors: Sequence[tuple[str, str, str]],
-    ) -> tuple[str, bool]:
-        """Create the staged run's new actors (id, name, created_by) and its run row, in one
-        short transaction. An ``applying`` run of the same file content is resumed: returns
-        (run id, resumed)."""
-        for k in range(0, len(new_actors), 500):  # short transactions here too
-            with self._db.tx() as c:
-                for actor_id, name, by in new_actors[k : k + 500]:
-                    row = c.execute("SELECT name FROM actors WHERE id = ?", (actor_id,)).fetchone()
-                    if row is not None and str(row[0]) != name.strip():
-                        raise StoreError(
-                            f"actor id {actor_id!r} was taken by another actor during the "
-                            "import; run import-labels again"
-                        )
-                    if row is None:
-                        add_actor_with_id(c, actor_id, name, by)
-        with self._db.tx() as c:
-            row = c.execute(
-                "SELECT id FROM import_runs WHERE digest = ? AND status = 'applying' "
-                "ORDER BY started_at DESC LIMIT 1",
-                (digest,),
-            ).fetchone()
-            if row is not None:
-                c.execute("UPDATE import_runs SET file = ? WHERE id = ?", (file, row[0]))
-                return str(row[0]), True
-            run_id = now()[:10].replace("-", "") + "-" + uuid.uuid4().hex[:8]
-            c.execute(
-                "INSERT INTO import_runs(id, file, digest, status, records, started_at) "
-                "VALUES (?, ?, ?, 'applying', ?, ?)",
-                (run_id, file, digest, records, now()),
-            )
-            return run_id, False
-
-    def apply_batch(
-        self, run_id: str, after: int, limit: int, *, force: bool, stamp: str
-    ) -> tuple[int, int, int, int]:
-        """Apply up to ``limit`` staged records after stage rowid ``after`` in ONE short
-        transaction. A record replaces the DB's label only if it is later (``updated_at``; a tie
-        keeps the DB's label) or ``force``; records without timestamps count as ``stamp`` (the
-        run's "now"), unless their labels equal the stored ones. Returns (last rowid, written,
-        unchanged, kept as newer); last rowid is -1 when nothing was left."""
-        written = unchanged = kept = 0
-        with self._db.tx() as c:
-            rows = c.execute(
-                "SELECT s.rowid, s.sentence_id, s.annotator, s.status, s.claims, s.stances, "
-                "s.note, s.propagated_from, s.created_at, s.updated_at, a.status, a.claims, "
-                "a.stances, a.note, a.propagated_from, a.created_at, a.updated_at, "
-                "s.suggested, a.suggested, (SELECT max(e.ts) FROM annotation_events e "
-                "WHERE e.sentence_id = s.sentence_id AND e.annotator = s.annotator) "
-                "FROM temp.stage_labels s LEFT JOIN annotations a "
-                "ON a.sentence_id = s.sentence_id AND a.annotator = s.annotator "
-                "WHERE s.rowid > ? ORDER BY s.rowid LIMIT ?",
-                (after, limit),
-            ).fetchall()
-            if not rows:
-                return -1, 0, 0, 0
-            states: list[tuple[Any, ...]] = []
-            events: list[tuple[Any, ...]] = []
-            origin = f"import:{run_id}"
-            # the latest time known per record: an import event is ordered after it
-            # (the merge-ordering rule, as save_in), so an imported label does not flip under merge
-            seen: dict[tuple[str, str], str] = {}
-            for r in rows:
-                rec = r[3:8]  # status, claims, stances, note, propagated_from
-                cur = None if r[10] is None else r[10:15]
-                created, updated = r[8], r[9]
-                suggested, cur_suggested = r[17], r[18]  # provenance (issue 18), JSON or None
-                if updated is None or created is None:
-                    if cur is not None and cur[:4] == rec[:4] and cur[4] == rec[4]:
-                        unchanged += 1
-                        continue
-                    created = created or (r[15] if cur is not None else stamp)
-                    updated = updated or stamp
-                if cur is not None:
-                    if (
-                        cur == rec
-                        and r[15] == created
-                        and r[16] == updated
-                        and cur_suggested == suggested
-                    ):
-                        unchanged += 1
-                        continue
-                    if not force and not _later(updated, r[16]):
-                        kept += 1
-                        continue
-                params = (r[1], r[2], *rec, created, updated, suggested)
-                states.append(params)
-                before = None if cur is None else _state_json((*cur, r[15], r[16]), cur_suggested)
-                after_json = _state_json((*rec, created, updated), suggested)
-                key = (str(r[1]), str(r[2]))
-                latest = max((str(v) for v in (seen.get(key), r[19], r[16]) if v), default=None)
-                ts = stamp if latest is None or stamp > latest else stamp_after(latest)
-                seen[key] = max(ts, str(updated))
-                events.append((uuid.uuid4().hex, r[1], r[2], ts, before, after_json, origin))
-            if states:
-                c.executemany(
-                    "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
-                    [(a, stamp) for a in {p[1] for p in states}],
-                )
-                c.executemany(ANN_UPSERT, states)
-                c.executemany(
-                    "INSERT INTO annotation_events(uid, sentence_id, annotator, ts, action, "
-                    "before, after, origin) VALUES (?, ?, ?, ?, 'import', ?, ?, ?)",
-                    events,
-                )
-                written = len(states)
-            c.execute(
-                "UPDATE import_runs SET written = written + ?, unchanged = unchanged + ?, "
-                "kept_newer = kept_newer + ? WHERE id = ?",
-                (written, unchanged, kept, run_id),
-            )
-            return int(rows[-1][0]), written, unchanged, kept
-
-    def finish(self, run_id: str) -> None:
-        with self._db.tx() as c:
-            c.execute(
-                "UPDATE import_runs SET status = 'done', finished_at = ? WHERE id = ?",
-                (now(), run_id),
-            )
-
-    def runs(self) -> list[dict[str, Any]]:
-        """Every import run, latest first."""
-        cols = "id, file, status, records, written, unchanged, kept_newer, started_at, finished_at"
-        with self._db.read() as c:
-            if not c.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'import_runs'"
-            ).fetchone():
-                return []
-            rows = c.execute(
-                f"SELECT {cols} FROM import_runs ORDER BY started_at DESC, id DESC"
-            ).fetchall()
-        names = [x.strip() for x in cols.split(",")]
-        return [dict(zip(names, r, strict=True)) for r in rows]
-
-    def undo(self, run_id: str | None, batch: int = 2000) -> tuple[str, int, int]:
-        """Revert an import run as a whole (``None``: the latest run not undone), in short
-        transactions. A label changed since the run (by a screen, a merge, a later import) is
-        left as it is. Returns (run id, restored, changed since)."""
-        with self._db.read() as c:
-            if run_id is None:
-                row = c.execute(
-                    "SELECT id, status FROM import_runs WHERE status != 'undone' "
-                    "ORDER BY started_at DESC, id DESC LIMIT 1"
-                ).fetchone()
-                if row is None:
-                    raise StoreError("no import run to undo (see `stanceterm history --imports`)")
-            else:
-                row = c.execute(
-                    "SELECT id, status FROM import_runs WHERE id = ?", (run_id,)
-                ).fetchone()
-                if row is None:
-                    raise StoreError(
-                        f"no import run {run_id!r} (see `stanceterm history --imports`)"
-                    )
-                if row[1] == "undone":
-                    raise StoreError(f"import run {run_id!r} is already undone")
-        run_id = str(row[0])
-        origin = f"import:{run_id}"
-        restored = changed = 0
-        last = None
-        while True:
-            with self._db.tx() as c:
-                params: tuple[Any, ...] = (origin,) if last is None else (origin, last)
-                events = c.execute(
-                    "SELECT id, uid, sentence_id, annotator, before, after FROM annotation_events "
-                    "WHERE origin = ? AND action = 'import'"
-                    + ("" if last is None else " AND id < ?")
-                    + f" ORDER BY id DESC LIMIT {int(batch)}",
-                    params,
-                ).fetchall()
-                if not events:
-                    c.execute(
-                        "UPDATE import_runs SET status = 'undone', finished_at = ? WHERE id = ?",
-                        (now(), run_id),
-                    )
-                    return run_id, restored, changed
-                for _eid, uid, sentence_id, annotator, before_json, after_json in events:
-                    if c.execute(
-                        "SELECT 1 FROM annotation_events WHERE undoes = ?", (uid,)
-                    ).fetchone():
-                        continue  # undone already (an earlier, interrupted undo-import)
-                    cur = current(c, sentence_id, annotator)
-                    imported = state_from_json(sentence_id, annotator, after_json)
-                    # changed since = other labels (a later run's undo re-stamps, same labels)
-                    if imported is None or not imported.same_labels(cur):
-                        changed += 1
-                        continue
-                    back = state_from_json(sentence_id, annotator, before_json)
-                    stamp = stamp_after(latest_ts(c, sentence_id, annotator))
-                    if back is not None:
-                        back = replace(back, updated_at=stamp)  # as `u`: the revert is a change
-                    if back is None:
-                        c.execute(
-                            "DELETE FROM annotations WHERE sentence_id = ? AND annotator = ?",
-                            (sentence_id, annotator),
-                        )
-                    else:
-                        write_state(c, back)
-                    record_event(
-                        c,
-                        sentence_id,
-                        annotator,
-                        "undo",
-                        cur,
-                        back,
-                        undoes=uid,
-                        origin=f"undo-import:{run_id}",
-                        ts=stamp,
-                    )
-                    restored += 1
-                last = int(events[-1][0])
-
-
-def _state_json(cols: Sequence[Any], suggested: str | None = None) -> str:
-    """The history form of a state (as :meth:`Annotation.labels`) from its stored columns
-    (status, claims, stances, note, propagated_from, created_at, updated_at) and its
-    suggestion provenance (JSON text or None)."""
-    status, claims, stances, note, propagated_from, created_at, updated_at = cols
-    out: dict[str, Any] = {
-        "status": status,
-        "claims": orjson.loads(claims),
-        "stances": orjson.loads(stances),
-        "note": note,
-        "propagated_from": propagated_from,
-        "created_at": created_at,
-        "updated_at": updated_at,
-    }
-    if suggested is not None:  # provenance rides in the history, as Annotation.labels()
-        out["suggested"] = suggested
-    return dumps(out)
 
 
 def add_actor_with_id(c: sqlite3.Connection, actor_id: str, name: str, created_by: str) -> None:

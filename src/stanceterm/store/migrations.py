@@ -366,6 +366,60 @@ CREATE TABLE actor_events (
 CREATE INDEX annotation_events_key ON annotation_events(sentence_id, annotator, ts);
 """
 
+#: v12 (merge, issue 12 §4 leftovers; docs/ARCHITECTURE.md "Merge ordering"): ``text_key`` of the
+#: label and gold history events: the key (:func:`~stanceterm.store.models.text_key`) of the
+#: sentence text the event was about, set on insert by a trigger (``stanceterm_text_key`` is a
+#: function every stanceterm connection registers; a writer may also set it). After
+#: ``import --replace`` an old event's sentence id may name another text: replays (merge, undo)
+#: use only the events whose key is NULL (older than v12: unknown) or that text's. Not
+#: backfilled: old events keep NULL (the upgrade stays one short transaction).
+#:
+#: ``actors.base_name``: the name an actor was made with (its name before any rename; NULL until
+#: the next replay fills it), ``actors.same_as``: the actor it stands for by the "one name, one
+#: actor" rule (store.actors.replay_actors), so actor operations converge under merge.
+_V12 = """
+ALTER TABLE actors ADD COLUMN base_name TEXT;
+ALTER TABLE actors ADD COLUMN same_as TEXT;
+CREATE INDEX actors_same_as ON actors(id, same_as) WHERE same_as IS NOT NULL;
+ALTER TABLE annotation_events ADD COLUMN text_key TEXT;
+ALTER TABLE gold_events ADD COLUMN text_key TEXT;
+CREATE TRIGGER annotation_events_text_key AFTER INSERT ON annotation_events
+WHEN NEW.text_key IS NULL BEGIN
+    UPDATE annotation_events SET text_key = (SELECT stanceterm_text_key(text) FROM sentences
+                                             WHERE id = NEW.sentence_id)
+    WHERE id = NEW.id;
+END;
+CREATE TRIGGER gold_events_text_key AFTER INSERT ON gold_events
+WHEN NEW.text_key IS NULL BEGIN
+    UPDATE gold_events SET text_key = (SELECT stanceterm_text_key(text) FROM sentences
+                                       WHERE id = NEW.sentence_id)
+    WHERE id = NEW.id;
+END;
+"""
+
+#: v13 (labelsio: undo-import removes the actors it created, issue 12 §5): ``import_runs.actors``
+#: lists the actors a run created (JSON ids); ``actor_events`` takes the ``delete`` operation
+#: (rebuilt: SQLite cannot change a CHECK in place), a replicated removal of an actor that
+#: nothing uses any more (store/labels.py, ``drop_unused_actors``).
+_V13 = """
+ALTER TABLE import_runs ADD COLUMN actors TEXT;
+CREATE TABLE actor_events_v13 (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    ts TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('rename', 'alias', 'merge', 'undo', 'delete')),
+    actor_id TEXT NOT NULL,
+    arg TEXT,
+    made_by TEXT,
+    undoes TEXT,
+    origin TEXT
+);
+INSERT INTO actor_events_v13(id, uid, ts, op, actor_id, arg, made_by, undoes, origin)
+SELECT id, uid, ts, op, actor_id, arg, made_by, undoes, origin FROM actor_events;
+DROP TABLE actor_events;
+ALTER TABLE actor_events_v13 RENAME TO actor_events;
+"""
+
 #: (version, SQL script). Append only: a released migration is never edited.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, _V1),
@@ -379,6 +433,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     (9, _V9),
     (10, _V10),
     (11, _V11),
+    (12, _V12),
+    (13, _V13),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

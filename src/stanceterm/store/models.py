@@ -7,6 +7,7 @@ parameters, so the single and the bulk writers of a table cannot drift apart.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+
+from stanceterm.textkey import normalize
 
 
 class StoreError(Exception):
@@ -23,6 +26,14 @@ class StoreError(Exception):
 def now() -> str:
     """UTC timestamp with microseconds, e.g. ``2026-11-24T20:00:00.123456Z``."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def text_key(text: str) -> str:
+    """The key of a sentence text that a history event was about (``text_key`` of the events,
+    migration v12): a 64-bit BLAKE2b of the text after import-labels' normalisation
+    (:func:`~stanceterm.textkey.normalize`), so an event whose sentence id names another text
+    since (``import --replace``) is told apart. Registered in SQL as ``stanceterm_text_key``."""
+    return hashlib.blake2b(normalize(text).encode(), digest_size=8).hexdigest()
 
 
 # ---- merge ordering (docs/ARCHITECTURE.md, "Merge ordering") --------------------------------
@@ -242,6 +253,10 @@ class MergeCounts:
     gold_kept: int = 0
     splits_applied: int = 0
     actor_events_added: int = 0
+    #: label / gold history events left out: about another text of their sentence (a sentence
+    #: id that ``import --replace`` gave to another text; docs/ARCHITECTURE.md "Merge ordering")
+    events_other_text: int = 0
+    gold_events_other_text: int = 0
     #: how far (seconds) the other DB's latest event is ahead of this machine's clock (0: none)
     future_skew_s: float = 0.0
 

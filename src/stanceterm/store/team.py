@@ -79,10 +79,15 @@ class Team:
     def set_resume_hint(self, annotator: str, seq: int) -> None:
         self._db.set_meta(f"ui.resume.{annotator}", str(int(seq)))
 
-    def first_undone_from(self, annotator: str, hint: int) -> Sentence | None:
+    def first_undone_from(
+        self, annotator: str, hint: int, within: int | None = None
+    ) -> Sentence | None:
         """The first sentence of the annotator's queue not done, searching after ``hint - 1``
-        (see :meth:`resume_hint`)."""
-        return Corpus(self._db).step(hint - 1, 1, annotator=annotator, undone_only=True)
+        (see :meth:`resume_hint`); with ``within``, only among the next ``within`` sequence
+        numbers (a bounded walk, for the first screen)."""
+        return Corpus(self._db).step(
+            hint - 1, 1, annotator=annotator, undone_only=True, within=within
+        )
 
     # ---------------------------------------------------------------- the team
 

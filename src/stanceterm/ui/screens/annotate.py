@@ -11,6 +11,7 @@ in :mod:`stanceterm.ui.widgets.label_editor`, the writes in :mod:`stanceterm.ui.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -77,6 +78,9 @@ SUGGEST_REFRESH_S = 5.0
 #: Seconds between two counts of (claim, actor) uses for the picker's boost (a full scan).
 ACTOR_COUNTS_EVERY_S = 60.0
 NOT_DONE = ("draft",)
+#: The first screen looks for the sentence to resume at among this many sequence numbers after
+#: the resume hint; further on, the background check finds it (startup, issue 17).
+RESUME_WINDOW = 2000
 #: The team table also needs every visible sentence's count (the queue of the annotators without
 #: assignments): a full count, so only this often.
 VISIBLE_TOTAL_EVERY_S = 60.0
@@ -195,6 +199,8 @@ class AnnotateScreen(Screen[None]):
         #: resume: the sentence first shown, whether the user acted since, and how many times
         #: a sentence before the resume hint became not done during this session
         self._resume_seq: int | None = None
+        #: the first screen shows a stand-in until the background check finds where to resume
+        self._resume_pending = False
         self._acted = False
         self._lowered = 0
         self.checking_resume = False
@@ -204,6 +210,9 @@ class AnnotateScreen(Screen[None]):
         self._visible_total: int | None = None
         self._visible_at = -VISIBLE_TOTAL_EVERY_S
         self._closing = False
+        #: the `/` search's reader connection (opened by the first search), and its lock
+        self._search_reader: Store | None = None
+        self._search_lock = threading.Lock()
 
     @property
     def stance_app(self) -> StoreApp:
@@ -267,23 +276,18 @@ class AnnotateScreen(Screen[None]):
             Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
         )
         # Resume: search from the remembered lower bound (checked in the background below), so
-        # the first screen does not wait for a walk over everything already done.
+        # the first screen does not wait for a walk over everything already done. The walk is
+        # bounded (startup, issue 17): when the sentence to resume at is not within
+        # RESUME_WINDOW of the hint (everything done, or no hint yet on a DB labelled
+        # elsewhere), the first screen shows the queue's first sentence and the background
+        # check finds the place (or says that every sentence is done).
         first = self.store.team.first_undone_from(
-            self.annotator, self.store.team.resume_hint(self.annotator)
+            self.annotator, self.store.team.resume_hint(self.annotator), within=RESUME_WINDOW
         )
-        if first is None:
-            first = self.store.corpus.first(self.annotator, undone_only=True)
+        self._resume_pending = first is None
         if first is None:
             first = self.store.corpus.first(self.annotator)
-            if first is not None:
-                self.notify(
-                    f"Every sentence is done. Browse with {self.key_for('next')}/"
-                    f"{self.key_for('prev')}.",
-                    timeout=5,
-                )
-            self._resume_seq = None
-        else:
-            self._resume_seq = first.seq
+        self._resume_seq = None if first is None else first.seq
         if first is None:
             self.query_one(SentenceView).show([], "No sentences: run `stanceterm import`.", [])
         else:
@@ -307,6 +311,9 @@ class AnnotateScreen(Screen[None]):
         self._poll_team()
         self.set_interval(self.team_refresh, self._poll_team)
         if self.suggestions is not None:
+            # startup (issue 17): the first worker loads numpy and the model, and holds the GIL
+            # while it does; it starts after the first paint, not from on_mount's load()
+            self._want_suggestions()
             self.set_interval(SUGGEST_REFRESH_S, self._refresh_suggestions)
             if self.order == "uncertain":
                 self._order_worker()
@@ -319,6 +326,7 @@ class AnnotateScreen(Screen[None]):
         reader, self._suggest_reader = self._suggest_reader, None
         if reader is not None and not self._suggest_running:
             reader.close()
+        self._close_search_reader(wait=False)  # a search in progress closes it when done
 
     def on_key(self, event: events.Key) -> None:
         # hour (issue 15 §3): `a` is greyed out until a claim is tagged; pressed anyway, it says
@@ -642,15 +650,25 @@ class AnnotateScreen(Screen[None]):
 
     def _resume_verified(self, found: Sentence | None, shown_seq: int | None, lowered: int) -> None:
         self.checking_resume = False
+        pending, self._resume_pending = self._resume_pending, False
         if found is None:
+            if pending and shown_seq is not None:
+                self.notify(
+                    f"Every sentence is done. Browse with {self.key_for('next')}/"
+                    f"{self.key_for('prev')}.",
+                    timeout=5,
+                )
             return
-        if shown_seq is not None and found.seq < shown_seq:
+        # the first screen showed a stand-in (pending) or came from a stale hint (earlier)
+        stand_in = pending and found.seq != shown_seq
+        if shown_seq is not None and (found.seq < shown_seq or stand_in):
             if not self._acted:
                 self.load(found)
                 self._acted = False
             else:
+                where = "An earlier" if found.seq < shown_seq else "A"
                 self.notify(
-                    f"An earlier sentence is still to do: {self.key_for('next_undone')} "
+                    f"{where} sentence is still to do: {self.key_for('next_undone')} "
                     "goes round to it.",
                     timeout=6,
                 )
@@ -763,7 +781,7 @@ class AnnotateScreen(Screen[None]):
 
     def _want_suggestions(self) -> None:
         sentence = self.sentence
-        if self.suggestions is None or sentence is None:
+        if self.suggestions is None or sentence is None or not self._first_shown:
             return
         if self.suggestions.get(sentence.id) is None or sentence.seq >= self._suggest_until:
             self._start_suggest(sentence.seq)
@@ -984,11 +1002,15 @@ class AnnotateScreen(Screen[None]):
 
     @work(thread=True, group="search", exclusive=True, exit_on_error=False)
     def _search_worker(self, query: str, after: int) -> None:
-        """The `/` search, off the UI thread, on a reader connection (the FTS index answers
-        in milliseconds; a short query or an index still being built scans)."""
-        reader = self.store.open_reader()
+        """The `/` search, off the UI thread, on the screen's search reader: one connection
+        kept for the session, so its page cache stays warm between searches (the FTS index
+        answers in milliseconds; a short query or an index still being built scans)."""
         try:
-            hit = (reader or self.store).corpus.search(query, after, self.annotator)
+            with self._search_lock:
+                if self._search_reader is None and not self._closing:
+                    self._search_reader = self.store.open_reader()
+                reader = self._search_reader
+                hit = (reader or self.store).corpus.search(query, after, self.annotator)
         except Exception as exc:  # a locked or vanished DB: say so, keep the screen
             with contextlib.suppress(RuntimeError):
                 self.app.call_from_thread(
@@ -996,10 +1018,20 @@ class AnnotateScreen(Screen[None]):
                 )
             return
         finally:
-            if reader is not None:
-                reader.close()
+            if self._closing:
+                self._close_search_reader()
         with contextlib.suppress(RuntimeError):  # the app has exited
             self.app.call_from_thread(self._search_done, query, hit)
+
+    def _close_search_reader(self, wait: bool = True) -> None:
+        if not self._search_lock.acquire(blocking=wait):
+            return
+        try:
+            reader, self._search_reader = self._search_reader, None
+        finally:
+            self._search_lock.release()
+        if reader is not None:
+            reader.close()
 
     def _search_done(self, query: str, hit: Sentence | None) -> None:
         if hit is None:
