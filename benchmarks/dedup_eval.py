@@ -11,6 +11,7 @@ HELD-OUT). Only the tuning part was looked at while the catalogue was written.
 
     python benchmarks/dedup_eval.py                 # per-class table, both parts
     python benchmarks/dedup_eval.py --blocking 20000  # blocking recall on typo copies, in full
+    python benchmarks/dedup_eval.py --why typos --part tuning --limit 1000  # where copies are lost
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from stanceterm.dedup import (
     Deduper,
     MinHashBlocker,
     cluster_texts,
-    match_key,
+    compare_key,
     prepare,
 )
 from stanceterm.schema import load_schema
@@ -416,6 +417,56 @@ def attribution_moved(s: str, lang: str, rng: random.Random) -> tuple[str, str] 
     ) + " a déclaré que " + first + "."
 
 
+SPEAKERS = {
+    "en": ["Maria Lopez", "the minister", "Peter Schmidt", "the spokesman"],
+    "fr": ["Marie Dupont", "le ministre", "Jean Martin", "la porte-parole"],
+}
+
+
+def _quoted(s: str, lang: str, rng: random.Random, who_b: str | None) -> tuple[str, str] | None:
+    """A = the sentence quoted with its attribution after it; B = the attribution moved (before
+    the quote, after it in the other order, or inside the quote between two parts), by
+    ``who_b`` (the same speaker when None)."""
+    base = s.strip('"“”«» ').rstrip(".!?…:;, ")
+    words = base.split()
+    if len(words) < 6:
+        return None
+    who = rng.choice(SPEAKERS[lang])
+    other = who if who_b is None else who_b
+    up = other[0].upper() + other[1:]
+    k = rng.randrange(2, len(words) - 2)
+    first, rest = " ".join(words[:k]).rstrip(",;:"), " ".join(words[k:])
+    form = rng.choice(["after", "before", "inside"])
+    if lang == "en":
+        a = f'"{base}," said {who}.'
+        b = {
+            "after": f'"{base}," {other} said.',
+            "before": f'{up} said: "{base}."',
+            "inside": f'"{first}," {other} said, "{rest}."',
+        }[form]
+    else:
+        a = f"« {base} », a déclaré {who}."
+        b = {
+            "after": f"« {base} », a affirmé {other}.",
+            "before": f"{up} a déclaré : « {base} »",
+            "inside": f"« {first}, a déclaré {other}, {rest} »",
+        }[form]
+    return a, b
+
+
+def quoted_attribution(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
+    return _quoted(s, lang, rng, None)
+
+
+def quoted_other_speaker(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
+    """The twin near-miss: the same move of the attribution, by another speaker."""
+    state = rng.getstate()
+    who = rng.choice(SPEAKERS[lang])
+    rng.setstate(state)
+    others = [w for w in SPEAKERS[lang] if w != who]
+    return _quoted(s, lang, rng, others[len(s) % len(others)])
+
+
 def attribution_added(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
     pre = rng.choice(
         ["According to Reuters, ", "WASHINGTON (AP) - "]
@@ -495,12 +546,14 @@ NEAR_MISS: dict[str, Rule] = {
     "inserted modifier": inserted_modifier,
     "removed clause": removed_clause,
     "negation": negation,
+    "quoted attribution, another speaker": quoted_other_speaker,
 }
 BENIGN: dict[str, Rule] = {
     "quotes / typography": typography,
     "number format": number_format,
     "digits <-> words": digits_words,
     "attribution moved": attribution_moved,
+    "quoted attribution moved (after, before, inside the quote)": quoted_attribution,
     "agency prefix / dateline added": attribution_added,
     "typos (1-4 letters)": typos,
     "transliteration": transliteration,
@@ -556,11 +609,17 @@ def accuracy(args: argparse.Namespace) -> None:
         "| class | kind | tuning: pairs, merged (rate) | held-out: pairs, merged (rate) | held-out proposed by score |"
     )
     print("|---|---|---|---|---|")
+    wanted = [c.strip() for c in args.classes.split(",")] if args.classes else None
     for kind, names in (("near-miss", ALL_NEAR), ("benign", list(BENIGN))):
         for name in names:
+            if wanted and not any(w in name for w in wanted):
+                continue
             cells = []
             proposed = ""
             for part in ("tuning", "held-out"):
+                if args.part not in ("both", part):
+                    cells.append("(not run)")
+                    continue
                 pairs = make_pairs(parts[part], name, args.seed)
                 if args.limit:
                     pairs = pairs[: args.limit]
@@ -569,23 +628,72 @@ def accuracy(args: argparse.Namespace) -> None:
                 extra = f", {other} into another" if other else ""
                 cells.append(f"{n}, {own} ({rate:.1%}){extra}")
                 if part == "held-out" and pairs:
-                    ka = [match_key(a) for a, _ in pairs]
-                    kb = [match_key(b) for _, b in pairs]
+                    ka = [compare_key(a) for a, _ in pairs]
+                    kb = [compare_key(b) for _, b in pairs]
                     sc = process.cpdist(ka, kb, scorer=fuzz.ratio, workers=-1)
                     proposed = f"{int((sc >= args.threshold).sum())} of {n}"
             print(f"| {name} | {kind} | {cells[0]} | {cells[1]} | {proposed} |", flush=True)
 
 
-class WordBlocker(MinHashBlocker):
-    """The previous shingles (whole content words), with the current bands: a same-run baseline."""
+def why_missed(args: argparse.Namespace) -> None:
+    """Where the benign copies of one class are lost, on one part: never proposed by blocking,
+    scored below the threshold, or refused by the verdict (by its reason). Read the tuning part
+    only while tuning."""
+    from collections import Counter
+
+    from stanceterm.dedup import explain
+
+    part = [x for x in load() if held_out(x[1]) == (args.part == "held-out")]
+    name = next(c for c in BENIGN if args.why in c)
+    pairs = make_pairs(part, name, args.seed)[: args.limit or None]
+    n = len(pairs)
+    texts = [a for a, _ in pairs] + [b for _, b in pairs]
+    al = aliases()
+    d = Deduper(args.threshold, al)
+    d.record_candidates = set()
+    reps = list(range(len(texts)))
+    for start in range(0, len(texts), 5000):
+        rows = [(str(i), texts[i]) for i in range(start, min(start + 5000, len(texts)))]
+        for j in d.process(rows):
+            reps[int(j.member)] = int(j.representative)
+    rep_pos = {int(sid): r for r, sid in enumerate(d.rep_ids)}
+    causes: Counter[str] = Counter()
+    for i, (a, b) in enumerate(pairs):
+        if reps[n + i] == reps[i]:
+            continue
+        if fuzz.ratio(compare_key(a), compare_key(b)) < args.threshold:
+            causes["score below threshold"] += 1
+        elif i not in rep_pos:
+            causes["A joined another cluster"] += 1
+        elif (n + i, rep_pos[i]) not in d.record_candidates:
+            causes["never proposed (blocking)"] += 1
+        else:
+            causes["verdict: " + str(explain(a, b, al, dict(d.names)).reason)] += 1
+    print(f"{name}, {args.part} part: {n} pairs, {n - sum(causes.values())} merged; missed:")
+    for cause, k in causes.most_common():
+        print(f"  {k:5}  {cause}")
+
+
+class PreviousBlocker(MinHashBlocker):
+    """The blocking before this round, for a same-run baseline: 4-letter heads and tails of
+    words longer than 5 letters (shorter words whole), 40 bands of 4 rows, no short bands."""
+
+    def __init__(self) -> None:
+        super().__init__(40, 4, short_bands=0)
 
     @staticmethod
     def shingles(key: str) -> list[str]:
         from stanceterm.dedup import _STOP
 
-        words = key.split()
-        content = sorted({w for w in words if w not in _STOP and len(w) > 1})
-        return content or sorted(set(words)) or [key]
+        content: set[str] = set()
+        for w in key.split():
+            if w in _STOP or len(w) <= 1:
+                continue
+            if len(w) <= 5:
+                content.add(w)
+            else:
+                content.update((w[:4] + "<", ">" + w[-4:]))
+        return sorted(content) or sorted(set(key.split())) or [key]
 
 
 def blocking(args: argparse.Namespace) -> None:
@@ -612,8 +720,8 @@ def blocking(args: argparse.Namespace) -> None:
     print(f"sources: {', '.join(SOURCES.values())}; {len(texts)} sentences ({len(orig)} originals, "
           f"{len(copies)} copies with 1-4 one-letter typos); exhaustive cdist {t_exh:.1f}s: {len(ii)} pairs >= {args.threshold:g}")  # fmt: skip
     for label, blocker in (
-        ("word shingles (before)", WordBlocker()),
-        ("affix shingles (now)", MinHashBlocker()),
+        ("4-letter affixes, 40 x 4 (before)", PreviousBlocker()),
+        ("3-letter affixes, 40 x 5 + 30 x 4 short (now)", MinHashBlocker()),
     ):
         d = Deduper(args.threshold, aliases(), blocker)
         d.record_candidates = set()
@@ -642,14 +750,28 @@ def main() -> None:
         "--limit", type=int, default=0, help="at most this many pairs per class and part"
     )
     ap.add_argument(
+        "--part",
+        choices=["both", "tuning", "held-out"],
+        default="both",
+        help="which part to run (tune on 'tuning' only)",
+    )
+    ap.add_argument("--classes", default="", help="comma-separated parts of class names to run")
+    ap.add_argument(
         "--blocking",
         type=int,
         default=0,
         metavar="N",
         help="measure blocking recall at N sentences",
     )
+    ap.add_argument(
+        "--why",
+        metavar="CLASS",
+        help="where the copies of a benign class are lost (with --part tuning|held-out)",
+    )
     args = ap.parse_args()
-    if args.blocking:
+    if args.why:
+        why_missed(args)
+    elif args.blocking:
         blocking(args)
     else:
         accuracy(args)

@@ -91,6 +91,20 @@ NEAR_MISSES = [
      "Les enfants de Les Philippe avaient montré leur travail d'après Mme contes du chat perché."),
     ("picker alias", "The Kremlin said it had received the letter from Kowalski on Monday.",
      "The Kremlin said it had received the letter from Nowak on Monday."),
+    # the quoted attribution's twin: the same move, another speaker
+    ("quoted attribution speaker", '"We will not sign the agreement in its current form," said the minister.',
+     '"We will not sign the agreement in its current form," Maria Lopez said.'),
+    ("quoted attribution inside speaker", '"We will not sign the agreement," the minister said, "in its current form."',
+     '"We will not sign the agreement in its current form," the president said.'),
+    # two common words one letter apart are two words, not a typo
+    ("scarce scare", "Affordable housing in New Orleans is more scarce than ever before, they said.",
+     "Affordable housing in New Orleans is more scare than ever before, they said."),
+    ("failed filed", "The phone failed a test due to a lost or stolen report at the shop on Monday.",
+     "The phone filed a test due to a lost or stolen report at the shop on Monday."),
+    ("fact words", "The minister could not say when the talks with the delegation would resume.",
+     "The minister would not say when the talks with the delegation would resume."),
+    ("can't cat", "The inspectors can't enter the nuclear plant near the front line this week.",
+     "The inspectors cat enter the nuclear plant near the front line this week."),
 ]  # fmt: skip
 
 #: benign: (class, A, B); every pair must merge (both orders)
@@ -127,6 +141,26 @@ BENIGN_COPIES = [
      "Poutine promised to deepen military cooperation with Pyongyang during the summit."),
     ("case dashes", "Kim Jong Un — who met Putin last week — promised more shells to the Russian army.",
      "Kim Jong Un - who met Putin last week - promised more shells to the Russian army."),
+    # a typo that makes a rare word of a common one, in the sentence's language
+    ("typo rare word", "We are very glad to have you on board for the new project this year.",
+     "We are very glad to have you on bard for the new project this year."),
+    ("typo rare word fact", "I would like to forward the following proposal to the whole committee.",
+     "I wold like to forward the following proposal to the whole committee."),
+    ("typo other language", "Floods in many parts of the country have taken a toll of human lives and homes.",
+     "Floods in many parts of the country have taken a toll of human livres and homes."),
+    ("typo contraction", "I didn't know what I was missing until the new library opened downtown.",
+     "I didnzt know what I was missing until the new library opened downtown."),
+    # a quoted sentence whose attribution moves around, or inside, the quote
+    ("quoted attribution en", '"We will not sign the agreement in its current form," said the minister.',
+     '"We will not sign the agreement in its current form," the minister said.'),
+    ("quoted attribution before", 'The minister said: "We will not sign the agreement in its current form."',
+     '"We will not sign the agreement in its current form," the minister said.'),
+    ("quoted attribution inside", '"We will not sign the agreement," the minister said, "in its current form."',
+     '"We will not sign the agreement in its current form," the minister said.'),
+    ("quoted attribution fr", "« Nous ne signerons pas, a déclaré le ministre, cet accord en l'état. »",
+     "« Nous ne signerons pas cet accord en l'état », a déclaré le ministre."),
+    ("typo contraction and words", "I really haven't thought about writing a book on the war in the east.",
+     "I really havent thooght abuot writing a book on the war in the east."),
 ]  # fmt: skip
 
 
@@ -164,6 +198,15 @@ EXPECTED_CLASS = {
     "function word": "function word",
     "alias": "alias",
     "case dashes": "dashes",
+    "typo rare word": "typo",
+    "typo rare word fact": "typo",
+    "typo other language": "typo",
+    "typo contraction": "typo",
+    "typo contraction and words": "typo",
+    "quoted attribution en": "attribution moved",
+    "quoted attribution before": "attribution moved",
+    "quoted attribution inside": "attribution moved",
+    "quoted attribution fr": "attribution moved",
 }
 
 
@@ -231,3 +274,27 @@ def test_joins_carry_their_difference_summary() -> None:
     joins = d.process([("1", a), ("2", b.replace("1,000", "1 000"))])
     assert [(j.member, j.representative) for j in joins] == [("2", "1")]
     assert joins[0].difference == "number format, attribution moved"
+
+
+def test_short_sentences_with_typos_are_proposed() -> None:
+    """Blocking finds most typo copies of short sentences whose every content word has a typo
+    (each pair scores >= 90; the whole-word and 4-letter-affix shingles of the old blocking
+    proposed 3 of these 12, UD English sentences the old blocking missed)."""
+    pairs = [
+        ("The food tasted like rat feces", "The food tatsed like rat fces"),
+        ("From the AP comes this story :", "From the AP cmes this stroy :"),
+        ("I would hesitate to recommend anyone.", "I wuold heskitate to reocmmend aynone."),
+        ("The furnishing and finishes are great.", "The furnishng and fnishes are gerat."),
+        ("All are mathematical, all are linguistic.", "All are mathematicbal, all are lignuistic."),
+        ("You would be violating the law.", "You wuold be violatng the law."),
+        ("Heather moving in has been a different story.", "Heather movnig in has been a dfferent tsory."),
+        ("I'm really surprised by the negative reviews.", "I'm rqally sruprised by the negapive reveiws."),
+        ("Will be a repeat customer with discount coupons.", "Will be a repat custoer with dicsount coupons."),
+        ("The team focus is prevention and education.", "The team fous is prevention and deucation."),
+        ("This is a terrorist organization plain and simple.", "This is a terrroist organication plian and siple."),
+        ("I should have asked for a jury.", "I sihould have aqked for a jury."),
+    ]  # fmt: skip
+    for a, b in pairs:
+        assert explain(a, b).merge, format_explanation(explain(a, b))
+    found = [a for a, b in pairs if cluster_texts([a, b]) == [0, 0]]
+    assert len(found) >= 8, found

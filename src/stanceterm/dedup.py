@@ -71,7 +71,8 @@ if TYPE_CHECKING:
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
-ALGO_VERSION = "2"  # 2: explained verdict, affix shingles
+ALGO_VERSION = "3"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
+#                       + 30 x 4 bands for short sentences
 DEFAULT_THRESHOLD = 90.0
 
 U64 = npt.NDArray[np.uint64]
@@ -186,6 +187,7 @@ _SPEECH = (
 )
 _SPEECH_RE = "(?:" + "|".join(re.escape(s) for s in _SPEECH) + ")"
 _WHO = r"(?:[\w'.-]+ ){0,4}[\w'.-]+"  # a speaker: one to five words
+_QCOMMA = r'\s*(?:,\s*"|"\s*,|,)\s*'  # a comma, with a closing quote before or after it
 _STRIP = [
     # « MOSCOU (AFP) - » dateline
     re.compile(r"^[^()\"]{0,40}\(\s*" + _AGENCY + r"\s*\)\s*[-:,]?\s*"),
@@ -193,10 +195,17 @@ _STRIP = [
     re.compile(r"^(?:selon|d'apres|according to|citing)\s+" + _WHO + r"\s*,\s*"),
     # "Peskov said (that)", « M. Peskov a déclaré que »
     re.compile(r"^" + _WHO + r" " + _SPEECH_RE + r"(?:\s+that|\s+que|\s+qu'|\s*:|\s*,)?\s+"),
-    # ", Peskov said." / ", said Peskov." / « , a déclaré M. Peskov. » / « , selon l'AFP. »
-    re.compile(r"\s*,\s*" + _WHO + r" " + _SPEECH_RE + r"\s*[.!]?\s*$"),
+    # ", Peskov said." / ", said Peskov." / « , a déclaré M. Peskov. » / « , selon l'AFP. »,
+    # also after a closing quote: '"...," the minister said.' / « ... », a déclaré le ministre.
+    re.compile(_QCOMMA + _WHO + r" " + _SPEECH_RE + r"\s*[.!]?\s*$"),
     re.compile(
-        r"\s*,\s*(?:" + _SPEECH_RE + r"|selon|d'apres|according to)\s+" + _WHO + r"\s*[.!]?\s*$"
+        _QCOMMA + r"(?:" + _SPEECH_RE + r"|selon|d'apres|according to)\s+" + _WHO + r"\s*[.!]?\s*$"
+    ),
+    # inside the quote: '"We will not sign," the minister said, "this text."' / « Nous ne
+    # signerons pas, a déclaré le ministre, ce texte »
+    re.compile(
+        _QCOMMA + r"(?:" + _WHO + r" " + _SPEECH_RE + r"|" + _SPEECH_RE + r" " + _WHO + r")"
+        r"\s*,\s*\"?\s*"
     ),
 ]
 _MIN_KEY_TOKENS = 3
@@ -214,8 +223,9 @@ def _key_of(folded: str) -> str:
     low = folded.casefold().strip()
     full = tokens(low)
     s = low
-    for pattern in (*_STRIP[:2], _STRIP[1], *_STRIP[2:]):  # « Selon l'AFP, selon X, »: twice
+    for pattern in (*_STRIP[:2], _STRIP[1], *_STRIP[2:-1]):  # « Selon l'AFP, selon X, »: twice
         s = pattern.sub("", s, count=1)
+    s = _STRIP[-1].sub(" ", s, count=1)
     toks = tokens(s)
     if len(toks) < _MIN_KEY_TOKENS:
         toks = full
@@ -540,11 +550,20 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
     spans = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(folded)]
     n = len(spans)
     low = [w.casefold() for w, _, _ in spans]
+    # punctuation between word i and word i + 1 (the ends count as punctuation)
+    gap = [
+        i + 1 >= n
+        or (
+            (spans[i + 1][1] > spans[i][2] + 1 or folded[spans[i][2]] != " ")
+            and bool(_DELIM.search(folded[spans[i][2] : spans[i + 1][1]]))
+        )
+        for i in range(n)
+    ]
     out: list[Tok] = []
     i = 0
     while i < n:
-        w, s, e = spans[i]
-        before = i == 0 or bool(_DELIM.search(folded[spans[i - 1][2] : s]))
+        w, s, _e = spans[i]
+        before = i == 0 or gap[i - 1]
         # the closed table, longest first
         hit = None
         if low[i] in _TABLE_FIRST:
@@ -556,14 +575,13 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         if hit is not None:
             size, (canon, cls) = hit
             raw = folded[s : spans[i + size - 1][2]]
-            end = spans[i + size - 1][2]
-            after = i + size == n or bool(_DELIM.search(folded[end : spans[i + size][1]]))
+            after = gap[i + size - 1]
             via = cls if tuple(low[i : i + size]) != canon else ""
             for k, c in enumerate(canon):
                 out.append(Tok(raw if k == 0 else "", c, via, w[:1].isupper(), before, after))
             i += size
             continue
-        after = i + 1 == n or bool(_DELIM.search(folded[e : spans[i + 1][1]]))
+        after = gap[i]
         lw = low[i]
         letters = w.replace(".", "")
         if 1 < len(letters) <= 5 and letters.isalpha() and letters.isupper() and len(w) > 1:
@@ -578,7 +596,7 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
                 (value in _TENS and 0 < nxt < 10) or (value == 10 and 7 <= nxt <= 9)
             ):
                 raw = folded[s : spans[i + 1][2]]
-                after = i + 2 == n or bool(_DELIM.search(folded[spans[i + 1][2] : spans[i + 2][1]]))
+                after = gap[i + 1]
                 out.append(
                     Tok(raw, str(value + nxt), "number words", w[:1].isupper(), before, after)
                 )
@@ -596,13 +614,15 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
 
 
 _LEXICON: frozenset[str] | None = None
+_FREQ: dict[str, dict[str, int]] = {}
 _LEXICON_FLOOR = 50
 _LEXICON_LOCK = threading.Lock()
 
 
 def lexicon() -> frozenset[str]:
     """Known English and French words (pyspellchecker's frequency lists, accents folded): two
-    known words are never typos of each other (« form » / "from", "million" / "billion")."""
+    known words are never typos of each other (« form » / "from", "million" / "billion"), unless
+    one is common and the other rare in the sentence's language (:func:`_rare_twin`)."""
     global _LEXICON
     with _LEXICON_LOCK:
         if _LEXICON is None:
@@ -615,11 +635,59 @@ def lexicon() -> frozenset[str]:
             for lang in ("en", "fr"):
                 with gzip.open(str(base / f"{lang}.json.gz"), "rt", encoding="utf-8") as fh:
                     data = json.load(fh)
-                for w, freq in data.items():
-                    if freq > _LEXICON_FLOOR:  # the floor holds misspellings ("stroy")
-                        words.add(fold(w).casefold())
+                freq: dict[str, int] = {}
+                for w, n in data.items():
+                    if n > _LEXICON_FLOOR:  # the floor holds misspellings ("stroy")
+                        f = fold(w).casefold()
+                        words.add(f)
+                        freq[f] = max(freq.get(f, 0), int(n))
+                _FREQ[lang] = freq
             _LEXICON = frozenset(words)
         return _LEXICON
+
+
+def word_frequency(word: str, lang: str | None) -> int:
+    """How often pyspellchecker's list for ``lang`` ("en", "fr"; None: the larger of the two)
+    has ``word`` (0 below the floor)."""
+    lexicon()
+    if lang is None:
+        return max(_FREQ["en"].get(word, 0), _FREQ["fr"].get(word, 0))
+    return _FREQ[lang].get(word, 0)
+
+
+def guess_lang(canon: Iterable[str]) -> str | None:
+    """ "en" or "fr": the language whose word list has more of the sentence's words as its more
+    frequent language; None when neither wins clearly (then both lists count)."""
+    lexicon()
+    en_freq, fr_freq = _FREQ["en"], _FREQ["fr"]
+    en = fr = 0
+    for w in canon:
+        fe, ff = en_freq.get(w, 0), fr_freq.get(w, 0)
+        if fe > 2 * ff:
+            en += 1
+        elif ff > 2 * fe:
+            fr += 1
+    if en >= 2 and en >= 2 * fr:
+        return "en"
+    if fr >= 2 and fr >= 2 * en:
+        return "fr"
+    return None
+
+
+#: a known word may be a typo of another known word when, in the sentence's language, it is rare
+#: (at most this often in the list) and the other is at least ``_RARE_RATIO`` times as frequent:
+#: "bard" / "board", "yeas" / "years", « livres » / "lives" in English; never "scare" / "scarce"
+_RARE_MAX = 2000
+_RARE_RATIO = 100
+
+
+def _rare_twin(a: str, b: str, lang: str | None) -> str | None:
+    """The rare one of two known words when the other is common (see :data:`_RARE_MAX`)."""
+    fa, fb = word_frequency(a, lang), word_frequency(b, lang)
+    lo, hi = min(fa, fb), max(fa, fb)
+    if lo <= _RARE_MAX and hi >= _RARE_RATIO * max(lo, _LEXICON_FLOOR):
+        return a if fa < fb else b
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -726,20 +794,38 @@ def _typo_limit(x: str, y: str) -> int:
     return 1 if max(len(x), len(y)) <= 7 else 2
 
 
-def _is_typo(x: Tok, y: Tok, k: Knowledge) -> bool:
+def _is_typo(x: Tok, y: Tok, k: Knowledge, lang: Callable[[], str | None]) -> bool:
+    """One word misspelt: OSA distance 1 (2 from 8 letters; names: 1, from 5 letters).
+
+    Two known names are never typos of each other (Iran / Irak), nor two fact words. Two other
+    known lower-case words are typos only when one is rare and the other common in the
+    sentence's language (:func:`_rare_twin`: "board" / "bard", "would" / "wold"), the rare one
+    carries no fact and is no name of the corpus, and neither is a word of the gazetteer.
+    """
     # a misspelt number word ("elevn") is compared as written, not as its value
     a = x.raw.casefold() if x.via == "number words" else x.canon
     b = y.raw.casefold() if y.via == "number words" else y.canon
     if a[:1] == "#" or b[:1] == "#" or _DIGIT.search(a) or _DIGIT.search(b):
         return False
-    if a in _FUNCTION_WORDS or b in _FUNCTION_WORDS or a in _NEGATION_WORDS or b in _NEGATION_WORDS:
+    if a in _FUNCTION_WORDS or b in _FUNCTION_WORDS:
         return False
     names = x.cap and y.cap
     if min(len(a), len(b)) < (5 if names else 3):
         return False
     if OSA.distance(a, b) > (1 if names else _typo_limit(a, b)):
         return False
-    return not (k.known(a) and k.known(b))
+    known_a, known_b = k.known(a), k.known(b)
+    if not (known_a and known_b):
+        return True
+    if names or x.cap or y.cap:
+        return False
+    if a in FACT_WORDS and b in FACT_WORDS:
+        return False
+    if k.gazetteer is not None and (a in k.gazetteer.words or b in k.gazetteer.words):
+        return False
+    rare = _rare_twin(a, b, lang())
+    # the rare one must carry no fact and be no name of the corpus ("Bard" elsewhere)
+    return rare is not None and rare not in FACT_WORDS and k.names.get(rare, 0) < 2
 
 
 def _token_kind(t: Tok, k: Knowledge, initial: bool) -> str:
@@ -914,11 +1000,95 @@ def _coalesced(ca: list[str], cb: list[str]) -> list[tuple[str, int, int, int, i
     return out
 
 
+def _pair_kind(
+    x: Tok, y: Tok, in_a: set[str], in_b: set[str], k: Knowledge, lang: Callable[[], str | None]
+) -> str | None:
+    if x.canon in in_b and y.canon in in_a:
+        return None  # a word that is also on the other side moved: no typo
+    if _is_typo(x, y, k, lang):
+        return "typo"
+    ax = k.actor([x.canon])
+    if ax is not None and ax == k.actor([y.canon]):
+        return "alias"
+    return None
+
+
+def _joined_kind(xs: Sequence[Tok], ys: Sequence[Tok], k: Knowledge) -> str | None:
+    """Two words against one (or two against two cut elsewhere): "spacing" when the letters are
+    the same ("e-mail" / "email", "haven't" / "havent"), "typo" when they differ by one letter and
+    the single word has no meaning of its own ("didn't" / "didnzt"; never "can't" / "cat")."""
+    lx, ly = _letters(xs), _letters(ys)
+    if lx == ly:
+        return "spacing"
+    if min(len(lx), len(ly)) < 4 or OSA.distance(lx, ly) > 1:
+        return None
+    for side, other in ((xs, ys), (ys, xs)):
+        for t in side:
+            c = t.canon.lstrip("#")
+            if _DIGIT.search(c) or (c in FACT_WORDS and c != "t"):
+                return None
+        if len(side) == 1 and k.known(side[0].canon):
+            return None
+        if side[-1].canon == "t" and not _letters(other).endswith("t"):
+            return None  # the negation of "n't" must stay
+    return "typo"
+
+
+def _explain_block(
+    ta: Sequence[Tok],
+    tb: Sequence[Tok],
+    in_a: set[str],
+    in_b: set[str],
+    k: Knowledge,
+    lang: Callable[[], str | None],
+) -> list[Difference] | None:
+    """A replaced block explained word by word (typos, aliases) or two words against one
+    (:func:`_joined_kind`), else None."""
+    if len(ta) > 8 or len(tb) > 8:
+        return None
+    memo: dict[tuple[int, int], list[Difference] | None] = {}
+
+    def walk(i: int, j: int) -> list[Difference] | None:
+        if i == len(ta) and j == len(tb):
+            return []
+        if (i, j) in memo:
+            return memo[(i, j)]
+        got: list[Difference] | None = None
+        if i < len(ta) and j < len(tb):
+            kind = _pair_kind(ta[i], tb[j], in_a, in_b, k, lang)
+            if kind is not None:
+                rest = walk(i + 1, j + 1)
+                if rest is not None:
+                    got = [Difference(kind, ta[i].raw, tb[j].raw), *rest]
+        for p, q in ((2, 1), (1, 2), (2, 2)):
+            if got is not None:
+                break
+            if i + p > len(ta) or j + q > len(tb):
+                continue
+            xs, ys = ta[i : i + p], tb[j : j + q]
+            kind = _joined_kind(xs, ys, k)
+            if kind is not None:
+                rest = walk(i + p, j + q)
+                if rest is not None:
+                    got = [Difference(kind, _words(xs), _words(ys)), *rest]
+        memo[(i, j)] = got
+        return got
+
+    return walk(0, 0)
+
+
 def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = None) -> Explanation:
     """:func:`explain` on sentences already cut by :func:`analyse`."""
     k = knowledge or Knowledge()
     diffs: list[Difference] = _surface(a.text, b.text)
     ca, cb = a.canon, b.canon
+    lang_memo: list[str | None] = []
+
+    def lang() -> str | None:
+        if not lang_memo:
+            lang_memo.append(guess_lang(ca))
+        return lang_memo[0]
+
     alignment: list[tuple[str, str, str]] = []
     deleted: list[tuple[int, int]] = []
     inserted: list[tuple[int, int]] = []
@@ -942,27 +1112,9 @@ def explain_analysed(a: Analysed, b: Analysed, knowledge: Knowledge | None = Non
             diffs.append(Difference("alias", _words(ta), _words(tb)))
             continue
         if tag == "replace":
-            if len(ta) == len(tb):
-                pairs = list(zip(ta, tb, strict=True))
-                kinds = []
-                in_a, in_b = set(ca), set(cb)
-                for x, y in pairs:
-                    if x.canon in in_b and y.canon in in_a:
-                        break  # a word that is also on the other side moved: no typo
-                    if _is_typo(x, y, k):
-                        kinds.append("typo")
-                    elif k.actor([x.canon]) is not None and k.actor([x.canon]) == k.actor(
-                        [y.canon]
-                    ):
-                        kinds.append("alias")
-                    else:
-                        break
-                else:
-                    for (x, y), kind in zip(pairs, kinds, strict=True):
-                        diffs.append(Difference(kind, x.raw, y.raw))
-                    continue
-            if _letters(ta) == _letters(tb):
-                diffs.append(Difference("spacing", _words(ta), _words(tb)))
+            block = _explain_block(ta, tb, set(ca), set(cb), k, lang)
+            if block is not None:
+                diffs.extend(block)
                 continue
         if i2 > i1:
             deleted.append((i1, i2))
@@ -1134,25 +1286,45 @@ def format_explanation(e: Explanation) -> str:
 
 # --------------------------------------------------------------------------- blocking
 
-_P = np.uint64((1 << 31) - 1)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 class MinHashBlocker:
     """Band keys of a MinHash over the match key's content words.
 
-    ``bands`` keys per sentence, each from ``rows`` MinHash values. Seeds are fixed and words are
-    hashed with CRC-32, so a sentence's keys are the same in every run and every process.
+    ``bands`` keys per sentence, each from ``rows`` MinHash values, then ``short_bands`` keys of
+    ``short_rows`` values for short sentences (at most ``short`` shingles; 0 for longer ones, a
+    key that never matches): a one-letter typo changes a larger share of a short sentence's
+    words, so it needs looser bands, while long sentences keep the tight ones (few random
+    candidates). Seeds are fixed and words are hashed with CRC-32, so a sentence's keys are the
+    same in every run and every process.
     """
 
-    def __init__(self, bands: int = 40, rows: int = 4, seed: int = 20261201) -> None:
+    def __init__(
+        self,
+        bands: int = 40,
+        rows: int = 5,
+        seed: int = 20261201,
+        short_bands: int = 30,
+        short_rows: int = 4,
+        short: int = 16,
+    ) -> None:
         self.bands = bands
         self.rows = rows
+        self.short_bands = short_bands
+        self.short_rows = short_rows
+        self.short = short
+        self.width = bands + short_bands
         rng = np.random.default_rng(seed)
         n = bands * rows
-        self._a = rng.integers(1, int(_P), size=n, dtype=np.uint64)
-        self._b = rng.integers(0, int(_P), size=n, dtype=np.uint64)
+        self._a = rng.integers(1, 1 << 63, size=n, dtype=np.uint64) | np.uint64(1)  # odd
+        self._b = rng.integers(0, 1 << 63, size=n, dtype=np.uint64)
         self._band_salt = rng.integers(1, 1 << 62, size=bands, dtype=np.uint64)
+        rng2 = np.random.default_rng(seed + 1)
+        m = short_bands * short_rows
+        self._sa = rng2.integers(1, 1 << 63, size=m, dtype=np.uint64) | np.uint64(1)
+        self._sb = rng2.integers(0, 1 << 63, size=m, dtype=np.uint64)
+        self._short_salt = rng2.integers(1, 1 << 62, size=short_bands, dtype=np.uint64)
         self._hash: dict[str, int] = {}
 
     def _word_hash(self, word: str) -> int:
@@ -1166,46 +1338,87 @@ class MinHashBlocker:
 
     @staticmethod
     def shingles(key: str) -> list[str]:
-        """The words a sentence is sketched by: its content words (all words if none, the whole
-        key if it has no words)."""
+        """What a sentence is sketched by: the first and last three letters of its content words
+        (whole when shorter; all words if none, the whole key if it has no words). A one-letter
+        typo inside a word leaves its head or its tail intact."""
         words = key.split()
         content: set[str] = set()
         for w in words:
             if w in _STOP or len(w) <= 1:
                 continue
-            if len(w) <= 5:
+            if len(w) <= 3:
                 content.add(w)
-            else:  # a typo inside a word leaves its head or its tail intact
-                content.add(w[:4] + "<")
-                content.add(">" + w[-4:])
+            else:
+                content.add(w[:3] + "<")
+                content.add(">" + w[-3:])
         if content:
             return sorted(content)
         return sorted(set(words)) or [key]
 
+    @staticmethod
+    def _bands(mins: U64, salts: U64, rows: int) -> U64:
+        n = mins.shape[1]
+        out = np.empty((n, len(salts)), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for band in range(len(salts)):
+                k = np.full(n, salts[band], dtype=np.uint64)
+                for r in range(rows):
+                    k = (k ^ mins[band * rows + r]) * _MIX
+                    k ^= k >> np.uint64(29)
+                out[:, band] = k | np.uint64(1)  # never 0: 0 is "no key"
+        return out
+
+    @staticmethod
+    def _mins(x: U64, starts: I64, a: U64, b: U64) -> U64:
+        """Per hash function (multiply-shift: the high 32 bits of ``a * x + b`` mod 2**64) and
+        per sentence, the smallest hash of its shingles; hash functions in chunks, at once."""
+        mins = np.empty((len(a), len(starts)), dtype=np.uint64)
+        step = max(1, min(len(a), 4_000_000 // max(1, len(x))))
+        shift = np.uint64(32)
+        with np.errstate(over="ignore"):
+            for i in range(0, len(a), step):
+                h = a[i : i + step, None] * x[None, :]
+                h += b[i : i + step, None]
+                h >>= shift
+                mins[i : i + step] = np.minimum.reduceat(h, starts, axis=1)
+        return mins
+
     def keys(self, keys: Sequence[str]) -> U64:
-        """``(len(keys), bands)`` band keys."""
-        n = len(keys)
-        out = np.zeros((n, self.bands), dtype=np.uint64)
+        """``(len(keys), width)`` band keys (0: none)."""
+        return self.keys_of_hashes([[self._word_hash(w) for w in self.shingles(k)] for k in keys])
+
+    def keys_for(self, prepared: Prepared) -> U64:
+        """:meth:`keys` of prepared sentences (their shingles' hashes were made by
+        :func:`prepare`, in the helper process, when this blocker uses the default shingles)."""
+        if type(self).shingles is MinHashBlocker.shingles:
+            return self.keys_of_hashes([p[3] for p in prepared])
+        return self.keys([p[0] for p in prepared])
+
+    def keys_of_hashes(self, hashes: Sequence[Sequence[int]]) -> U64:
+        n = len(hashes)
+        out = np.zeros((n, self.width), dtype=np.uint64)
         if n == 0:
             return out
-        flat: list[int] = []
+        sizes = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=n)
         starts = np.zeros(n, dtype=np.int64)
-        for i, key in enumerate(keys):
-            starts[i] = len(flat)
-            flat.extend(self._word_hash(w) for w in self.shingles(key))
-        x = np.asarray(flat, dtype=np.uint64)
-        mins = np.empty((self.bands * self.rows, n), dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for i in range(self.bands * self.rows):
-                vals = (self._a[i] * x + self._b[i]) % _P
-                mins[i] = np.minimum.reduceat(vals, starts)
-            for band in range(self.bands):
-                k = self._band_salt[band] * np.ones(n, dtype=np.uint64)
-                for r in range(self.rows):
-                    k = (k ^ mins[band * self.rows + r]) * _MIX
-                    k ^= k >> np.uint64(29)
-                out[:, band] = k
+        np.cumsum(sizes[:-1], out=starts[1:])
+        x = np.fromiter((v for h in hashes for v in h), dtype=np.uint64, count=int(sizes.sum()))
+        out[:, : self.bands] = self._bands(
+            self._mins(x, starts, self._a, self._b), self._band_salt, self.rows
+        )
+        if self.short_bands:
+            short = np.flatnonzero(sizes <= self.short)
+            if len(short):
+                idx = np.concatenate([np.arange(starts[i], starts[i] + sizes[i]) for i in short])
+                sub_starts = np.concatenate([[0], np.cumsum(sizes[short])[:-1]]).astype(np.int64)
+                mins = self._mins(x[idx], sub_starts, self._sa, self._sb)
+                out[short, self.bands :] = self._bands(mins, self._short_salt, self.short_rows)
         return out
+
+
+def shingle_hashes(key: str) -> tuple[int, ...]:
+    """CRC-32 of :meth:`MinHashBlocker.shingles` (the same in every process)."""
+    return tuple(zlib.crc32(w.encode()) for w in MinHashBlocker.shingles(key))
 
 
 class KeyIndex:
@@ -1213,7 +1426,7 @@ class KeyIndex:
     memory: 12 bytes per key)."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[U64, I64]] = []
+        self._runs: list[tuple[U64, npt.NDArray[np.int32]]] = []
 
     def __len__(self) -> int:
         return sum(len(k) for k, _ in self._runs)
@@ -1222,7 +1435,9 @@ class KeyIndex:
         if len(ids) == 0:
             return
         flat = keys.reshape(-1)
-        owners = np.repeat(np.asarray(ids, dtype=np.int64), keys.shape[1])
+        owners = np.repeat(np.asarray(ids, dtype=np.int32), keys.shape[1])
+        some = flat != 0  # 0: no key (a long sentence's short bands)
+        flat, owners = flat[some], owners[some]
         order = np.argsort(flat, kind="stable")
         self._runs.append((flat[order], owners[order]))
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
@@ -1238,18 +1453,24 @@ class KeyIndex:
         n, bands = keys.shape
         flat = keys.reshape(-1)
         rows = np.repeat(np.arange(n, dtype=np.int64), bands)
+        some = flat != 0
+        flat, rows = flat[some], rows[some]
         qs: list[I64] = []
-        rs: list[I64] = []
+        rs: list[npt.NDArray[np.int32]] = []
+        order = np.argsort(flat)  # sorted needles: a cache-friendly binary search
+        flat, rows = flat[order], rows[order]
         for run_keys, run_owners in self._runs:
-            lo = np.searchsorted(run_keys, flat, side="left")
-            hi = np.searchsorted(run_keys, flat, side="right")
-            counts = hi - lo
-            hit = counts > 0
-            if not hit.any():
+            if not len(run_keys):
                 continue
-            c = counts[hit]
+            lo = np.searchsorted(run_keys, flat, side="left")
+            hit = np.flatnonzero(run_keys[np.minimum(lo, len(run_keys) - 1)] == flat)
+            if not len(hit):
+                continue
+            lo = lo[hit]
+            hi = np.searchsorted(run_keys, flat[hit], side="right")
+            c = hi - lo
             q = np.repeat(rows[hit], c)
-            starts = np.repeat(lo[hit], c)
+            starts = np.repeat(lo, c)
             offsets = np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
             qs.append(q)
             rs.append(run_owners[starts + offsets])
@@ -1257,7 +1478,7 @@ class KeyIndex:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         q_all = np.concatenate(qs)
-        r_all = np.concatenate(rs)
+        r_all = np.concatenate(rs).astype(np.int64)
         width = int(r_all.max()) + 1
         both = np.unique(q_all * width + r_all)
         return both // width, both % width
@@ -1266,7 +1487,9 @@ class KeyIndex:
 # --------------------------------------------------------------------------- preparing batches
 
 
-Prepared = list[tuple[str, Analysed | None, tuple[str, ...]]]
+#: per sentence: match key, the alignment's tokens (or None), capitalised names, and the CRC-32
+#: of the default blocking shingles (:func:`shingle_hashes`)
+Prepared = list[tuple[str, Analysed | None, tuple[str, ...], tuple[int, ...]]]
 
 
 def capitalised_names(folded: str) -> tuple[str, ...]:
@@ -1293,11 +1516,13 @@ def prepare(texts: Sequence[str], with_features: bool = False) -> Prepared:
     out: Prepared = []
     for text in texts:
         f = fold(text)
+        key = _key_of(f)
         out.append(
             (
-                _key_of(f),
+                key,
                 _analyse_folded(text, f) if with_features else None,
                 capitalised_names(f),
+                shingle_hashes(key),
             )
         )
     return out
@@ -1389,6 +1614,28 @@ def cluster_id_for(representative_id: str) -> str:
     return f"c:{representative_id}"
 
 
+def _shared_band_pairs(bands: U64) -> dict[int, list[int]]:
+    """For each row, the earlier rows that share one of its (non-zero) band keys."""
+    n, width = bands.shape
+    flat = bands.reshape(-1)
+    rows = np.repeat(np.arange(n, dtype=np.int64), width)
+    some = flat != 0
+    flat, rows = flat[some], rows[some]
+    order = np.argsort(flat, kind="stable")
+    flat, rows = flat[order], rows[order]
+    same = np.flatnonzero(flat[1:] == flat[:-1])  # position p: flat[p] == flat[p + 1]
+    out: dict[int, set[int]] = {}
+    if len(same):
+        # runs of equal keys: start where the previous position is not in `same`
+        starts = same[np.r_[True, same[1:] != same[:-1] + 1]]
+        ends = np.r_[same[np.r_[same[1:] != same[:-1] + 1, True]] + 2]
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            members = sorted(set(rows[a:b].tolist()))
+            for x in range(1, len(members)):
+                out.setdefault(members[x], set()).update(members[:x])
+    return {j: sorted(v) for j, v in out.items()}
+
+
 class Deduper:
     """Greedy clustering against representatives, batch by batch, in ``seq`` order.
 
@@ -1446,14 +1693,14 @@ class Deduper:
         for p in prepared:
             self.names.update(p[2])
         keep = range(len(rows)) if indexed is None else [i for i, x in enumerate(indexed) if x]
-        keys = [prepared[i][0] for i in keep]
         start = len(self.rep_ids)
         for i in keep:
             self.rep_ids.append(rows[i][0])
             self.rep_keys.append(prepared[i][0])
             self.rep_texts.append(rows[i][1])
-        if keys:
-            self.index.add(self.blocker.keys(keys), range(start, start + len(keys)))
+        if len(keep):
+            bands = self.blocker.keys_for([prepared[i] for i in keep])
+            self.index.add(bands, range(start, start + len(keep)))
 
     def process(
         self,
@@ -1472,7 +1719,7 @@ class Deduper:
         self.stats.sentences += n
         prepared = prepared or prepare([t for _, t in rows])
         keys = [p[0] for p in prepared]
-        bands = self.blocker.keys(keys)
+        bands = self.blocker.keys_for(prepared)
         base = self.stats.sentences - n
         # candidates among the representatives of earlier batches, verified on all cores
         verified: list[list[tuple[float, int]]] = [[] for _ in range(n)]
@@ -1493,28 +1740,27 @@ class Deduper:
             for q, r, s in zip(qi.tolist(), ri.tolist(), scores.tolist(), strict=True):
                 if s >= self.threshold:
                     verified[q].append((float(s), r))
-        # then one by one, against the representatives made in this batch
-        local: dict[int, list[int]] = {}
+        # then one by one, against the representatives made in this batch: the earlier
+        # sentences of the batch that share a band (found at once), if they became one
+        earlier = _shared_band_pairs(bands)
+        local_rep: dict[int, int] = {}  # batch position -> representative number
         new_reps: list[int] = []
         joins: list[Join] = []
-        band_rows = bands.tolist()
         for j, (sid, text) in enumerate(rows):
             self.names.update(prepared[j][2])
             if sid in skip:
                 continue
             cands = verified[j]
-            seen: set[int] = set()
-            for k in band_rows[j]:
-                for r in local.get(k, ()):
-                    if r in seen:
-                        continue
-                    seen.add(r)
-                    self.stats.candidates += 1
-                    if self.record_candidates is not None:
-                        self.record_candidates.add((base + j, r))
-                    s = fuzz.ratio(keys[j], self.rep_keys[r], score_cutoff=self.threshold)
-                    if s >= self.threshold:
-                        cands.append((float(s), r))
+            for i in earlier.get(j, ()):
+                r = local_rep.get(i)
+                if r is None:
+                    continue
+                self.stats.candidates += 1
+                if self.record_candidates is not None:
+                    self.record_candidates.add((base + j, r))
+                s = fuzz.ratio(keys[j], self.rep_keys[r], score_cutoff=self.threshold)
+                if s >= self.threshold:
+                    cands.append((float(s), r))
             chosen = None
             summary = ""
             if cands:
@@ -1538,8 +1784,7 @@ class Deduper:
             if got is not None:
                 self._cache_features(r, got)
             new_reps.append(j)
-            for k in band_rows[j]:
-                local.setdefault(k, []).append(r)
+            local_rep[j] = r
         if new_reps:
             first = len(self.rep_ids) - len(new_reps)
             self.index.add(bands[new_reps], range(first, len(self.rep_ids)))
@@ -1587,7 +1832,9 @@ def similar_pairs(
     bands = b.keys(keys)
     n = len(keys)
     flat = bands.reshape(-1)
-    owners = np.repeat(np.arange(n, dtype=np.int64), b.bands)
+    owners = np.repeat(np.arange(n, dtype=np.int64), bands.shape[1])
+    some = flat != 0
+    flat, owners = flat[some], owners[some]
     order = np.argsort(flat, kind="stable")
     flat, owners = flat[order], owners[order]
     bounds = np.flatnonzero(np.diff(flat)) + 1
