@@ -17,7 +17,13 @@ from stanceterm.actors import alias_key, follow_aliases, slugify
 from stanceterm.schema import LabelSchema
 from stanceterm.store.base import Handle, require_tx
 from stanceterm.store.gold import resolve_gold
-from stanceterm.store.labels import actor_map_in, record_event, resolve_label, standing_actor_events
+from stanceterm.store.labels import (
+    actor_map_in,
+    event_merges,
+    record_event,
+    resolve_label,
+    standing_actor_events,
+)
 from stanceterm.store.models import dumps, now, stamp_after
 
 
@@ -199,28 +205,6 @@ def fill_base_names(c: sqlite3.Connection) -> None:
         "FROM actor_events e WHERE e.op = 'rename' AND e.actor_id = actors.id "
         "ORDER BY e.ts, e.uid LIMIT 1), name) WHERE base_name IS NULL"
     )
-
-
-def event_merges(c: sqlite3.Connection) -> dict[str, str]:
-    """Actor id -> the actor it was merged into by a standing ``actors merge`` (direct; a merge
-    that would close a cycle is ignored, the same way everywhere)."""
-    out: dict[str, str] = {}
-
-    def follow(a: str) -> str:
-        seen = set()
-        while a in out and a not in seen:
-            seen.add(a)
-            a = out[a]
-        return a
-
-    for _ts, _uid, op, kept, arg in standing_actor_events(c):
-        if op != "merge" or arg is None:
-            continue
-        gone = str(orjson.loads(arg)["from"])
-        if follow(kept) == gone or gone == kept:
-            continue
-        out[gone] = kept
-    return out
 
 
 def replay_actors(c: sqlite3.Connection) -> None:

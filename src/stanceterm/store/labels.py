@@ -57,17 +57,22 @@ def standing_actor_events(c: sqlite3.Connection) -> list[tuple[str, str, str, st
     ]
 
 
-def actor_map_in(c: sqlite3.Connection) -> dict[str, str]:
-    """Actor id merged into another one -> the actor it now stands for (chains followed; a
-    merge that would close a cycle is ignored, the same way on every replica)."""
+def _follow(links: dict[str, str], a: str) -> str:
+    """Where ``a`` ends up along ``links`` (stops at a cycle)."""
+    seen = set()
+    while a in links and a not in seen:
+        seen.add(a)
+        a = links[a]
+    return a
+
+
+def event_merges(c: sqlite3.Connection) -> dict[str, str]:
+    """Actor id -> the actor it was merged into by a standing ``actors merge`` (direct; a merge
+    that would close a cycle is ignored, the same way everywhere)."""
     out: dict[str, str] = {}
 
     def follow(a: str) -> str:
-        seen = set()
-        while a in out and a not in seen:
-            seen.add(a)
-            a = out[a]
-        return a
+        return _follow(out, a)
 
     for _ts, _uid, op, kept, arg in standing_actor_events(c):
         if op != "merge" or arg is None:
@@ -76,6 +81,17 @@ def actor_map_in(c: sqlite3.Connection) -> dict[str, str]:
         if follow(kept) == gone or gone == kept:
             continue
         out[gone] = kept
+    return out
+
+
+def actor_map_in(c: sqlite3.Connection) -> dict[str, str]:
+    """Actor id merged into another one -> the actor it now stands for (chains followed; a
+    merge that would close a cycle is ignored, the same way on every replica)."""
+    out = event_merges(c)
+
+    def follow(a: str) -> str:
+        return _follow(out, a)
+
     # one name, one actor (store.actors.replay_actors): an actor named like another stands for it
     for a, target in c.execute(
         "SELECT id, same_as FROM actors WHERE same_as IS NOT NULL ORDER BY id"
