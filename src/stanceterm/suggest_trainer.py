@@ -196,9 +196,14 @@ def status(store: Store, schema: LabelSchema, *, min_labels: int = MIN_LABELS) -
 
 def trainer_running(db_path: str | os.PathLike[str]) -> bool:
     """Does a trainer hold the DB's trainer lock? (Tries the lock without keeping it.)"""
+    return _flock_held(lock_path(db_path))
+
+
+def _flock_held(path: Path) -> bool:
+    """Does some process hold an ``flock`` on ``path`` (a lock file beside the DB, never the DB
+    itself)? Tries an exclusive lock without waiting and lets it go at once."""
     import fcntl
 
-    path = lock_path(db_path)
     if not path.exists():
         return False
     with path.open("a+b") as fh:
@@ -236,18 +241,7 @@ def hold_screen_lock(db_path: str | os.PathLike[str]) -> Any:
 
 def screens_open(db_path: str | os.PathLike[str]) -> bool:
     """Does some screen hold the DB's screens lock? (Tries it without keeping it.)"""
-    import fcntl
-
-    path = screens_path(db_path)
-    if not path.exists():
-        return False
-    with path.open("a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    return False
+    return _flock_held(screens_path(db_path))
 
 
 def run_trainer(
