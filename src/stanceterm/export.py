@@ -484,37 +484,49 @@ class LabelsResult:
     future_ahead_s: float = 0.0
 
 
-def _read_records(path: Path) -> Iterator[tuple[int, AnnotationRecord]]:
+def _json_lines(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    """(line number, raw line, JSON object) of every non-blank line of a JSONL file, with the
+    one-line errors (``file:line: ...``) for an over-long line, a NUL byte, broken JSON or
+    UTF-8, and a value that is not an object. Refuses the open DB (:mod:`stanceterm.fileguard`)."""
     if fileguard.is_connected(path):
         raise LabelsError(f"{path}: is the open database, not a labels file; refusing to read it")
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     with path.open("rb") as f:
+        readline = f.readline
+        limit = MAX_LINE_BYTES + 1
         lineno = 0
         while True:
-            raw = f.readline(MAX_LINE_BYTES + 1)
+            raw = readline(limit)
             if not raw:
                 return
             lineno += 1
-            where = f"{path}:{lineno}"
             if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                raise LabelsError(f"{where}: line longer than {MAX_LINE_BYTES} bytes")
+                raise LabelsError(f"{path}:{lineno}: line longer than {MAX_LINE_BYTES} bytes")
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             if not raw.strip():
                 continue
             if b"\x00" in raw:
-                raise LabelsError(f"{where}: NUL byte in input")
+                raise LabelsError(f"{path}:{lineno}: NUL byte in input")
             try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
+                data = loads(raw)
+            except decode_error as exc:
                 reason = "invalid UTF-8" if "utf-8" in str(exc).lower() else f"broken JSON: {exc}"
-                raise LabelsError(f"{where}: {reason}") from None
+                raise LabelsError(f"{path}:{lineno}: {reason}") from None
             if not isinstance(data, dict):
-                raise LabelsError(f"{where}: expected a JSON object, got {type(data).__name__}")
-            try:
-                rec = AnnotationRecord.model_validate(data)
-            except ValidationError as exc:
-                raise LabelsError(f"{where}: {describe_error(exc)}") from None
-            yield lineno, rec
+                raise LabelsError(
+                    f"{path}:{lineno}: expected a JSON object, got {type(data).__name__}"
+                )
+            yield lineno, raw, data
+
+
+def _read_records(path: Path) -> Iterator[tuple[int, AnnotationRecord]]:
+    for lineno, _raw, data in _json_lines(path):
+        try:
+            rec = AnnotationRecord.model_validate(data)
+        except ValidationError as exc:
+            raise LabelsError(f"{path}:{lineno}: {describe_error(exc)}") from None
+        yield lineno, rec
 
 
 def read_label_records(
@@ -713,45 +725,18 @@ def _label_fields(path: Path) -> Iterator[tuple[int, Fields]]:
     """(line number, fields) of every record of an annotations file, in order; the checks of
     :func:`_read_records` and :func:`_check_strings` (the same wording), through
     :func:`_fast_fields` where it applies."""
-    if fileguard.is_connected(path):
-        raise LabelsError(f"{path}: is the open database, not a labels file; refusing to read it")
     names: dict[str, bool] = {}
-    loads, decode_error, fast = orjson.loads, orjson.JSONDecodeError, _fast_fields
-    with path.open("rb") as f:
-        readline = f.readline
-        limit = MAX_LINE_BYTES + 1
-        lineno = 0
-        while True:
-            raw = readline(limit)
-            if not raw:
-                return
-            lineno += 1
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                raise LabelsError(f"{path}:{lineno}: line longer than {MAX_LINE_BYTES} bytes")
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            if not raw.strip():
-                continue
-            if b"\x00" in raw:
-                raise LabelsError(f"{path}:{lineno}: NUL byte in input")
+    fast = _fast_fields
+    for lineno, raw, data in _json_lines(path):
+        fields = fast(data, names)
+        if fields is None:
             try:
-                data = loads(raw)
-            except decode_error as exc:
-                reason = "invalid UTF-8" if "utf-8" in str(exc).lower() else f"broken JSON: {exc}"
-                raise LabelsError(f"{path}:{lineno}: {reason}") from None
-            if not isinstance(data, dict):
-                raise LabelsError(
-                    f"{path}:{lineno}: expected a JSON object, got {type(data).__name__}"
-                )
-            fields = fast(data, names)
-            if fields is None:
-                try:
-                    fields = _model_fields(AnnotationRecord.model_validate(data))
-                except ValidationError as exc:
-                    raise LabelsError(f"{path}:{lineno}: {describe_error(exc)}") from None
-            if b"\\u0000" in raw and _has_nul(fields):  # no escape: no NUL in any string
-                raise LabelsError(f"{path}:{lineno}: NUL character in a field")
-            yield lineno, fields
+                fields = _model_fields(AnnotationRecord.model_validate(data))
+            except ValidationError as exc:
+                raise LabelsError(f"{path}:{lineno}: {describe_error(exc)}") from None
+        if b"\\u0000" in raw and _has_nul(fields):  # no escape: no NUL in any string
+            raise LabelsError(f"{path}:{lineno}: NUL character in a field")
+        yield lineno, fields
 
 
 @dataclass
