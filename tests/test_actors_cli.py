@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from stanceterm.actors import alias_key
 from stanceterm.store import Annotation, Stance, Store
 from tests.conftest import S, assert_clean_error, demo_db, run
 
@@ -113,3 +114,33 @@ def test_actors_refusals_are_one_line(tmp_path: Path) -> None:
         "already named",
     )
     assert_clean_error(run("--db", str(db), "actors", "undo", cwd=tmp_path), "no actor operation")
+
+
+def test_alias_naming_another_actor_is_refused_not_a_silent_merge(tmp_path: Path) -> None:
+    """`actors alias vladimir-poutine "Kim Jong-un"` (the display name of kim-jong-un, spelled
+    with a hyphen) used to merge Kim into Putin without a word, and every label on Kim then read
+    as Putin on every replica. A name of another actor is refused; moving another actor's alias
+    needs --move."""
+    db = _db(tmp_path)
+    before = run("--db", str(db), "actors", "list", "--json", cwd=tmp_path).stdout
+    p = run("--db", str(db), "actors", "alias", "vladimir-poutine", "Kim Jong-un", cwd=tmp_path)
+    assert_clean_error(p, "actors merge")
+    assert run("--db", str(db), "actors", "list", "--json", cwd=tmp_path).stdout == before
+    rows = {r["id"]: r for r in orjson.loads(before)}
+    other = next(
+        (a["alias"], r["id"])
+        for r in rows.values()
+        for a in r["aliases"]
+        if r["id"] != "la-russie" and alias_key(a["alias"]) != alias_key(r["name"])
+    )
+    p = run("--db", str(db), "actors", "alias", "la-russie", other[0], cwd=tmp_path)
+    assert_clean_error(p, "--move")
+    assert run("--db", str(db), "actors", "list", "--json", cwd=tmp_path).stdout == before
+    p = run("--db", str(db), "actors", "alias", "--move", "la-russie", other[0], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    after = {
+        r["id"]: r
+        for r in orjson.loads(run("--db", str(db), "actors", "list", "--json", cwd=tmp_path).stdout)
+    }
+    assert any(a["alias"] == other[0] for a in after["la-russie"]["aliases"])
+    assert after[other[1]]["merged_into"] is None

@@ -101,14 +101,22 @@ def merge_cmd(app: AppContext, keep: str, gone: str, annotator: str | None) -> N
 @actors_cmd.command("alias")
 @click.argument("actor")
 @click.argument("alias")
+@click.option(
+    "--move",
+    is_flag=True,
+    help="ALIAS is an alias of another actor: move it to ACTOR (never another actor's name: "
+    "use `actors merge` for that).",
+)
 @annotator_option(help="Who makes the change (recorded in the history).")
 @pass_app
-def alias_cmd(app: AppContext, actor: str, alias: str, annotator: str | None) -> None:
+def alias_cmd(app: AppContext, actor: str, alias: str, move: bool, annotator: str | None) -> None:
     """Make ALIAS a name of ACTOR. A lead's alias is trusted: dedup may treat it as the same
-    name (aliases made in the actor picker are not)."""
+    name (aliases made in the actor picker are not). A name of another actor is refused (that
+    would join the two actors: use `actors merge`), and another actor's alias moves only with
+    --move."""
     ops, err = _ops(app)
     try:
-        ops.alias(actor, alias, _who(app, annotator))
+        ops.alias(actor, alias, _who(app, annotator), move=move)
     except err as exc:
         fail(str(exc))
     click.echo(f"{clean(alias)!r} is now an alias of {clean(actor)}.", err=True)

@@ -495,10 +495,20 @@ class ActorOps:
             return uid
 
     def alias(
-        self, actor: str, alias: str, made_by: str | None = None, *, trusted: bool = True
+        self,
+        actor: str,
+        alias: str,
+        made_by: str | None = None,
+        *,
+        trusted: bool = True,
+        move: bool = False,
     ) -> str:
         """Make ``alias`` a name of ``actor``. ``trusted``: a lead's alias (``stanceterm actors
-        alias``), which dedup may treat as the same name; the picker's are not."""
+        alias``), which dedup may treat as the same name; the picker's are not.
+
+        A lead's alias that is (by alias key) the display name of another actor is refused: by
+        the one-name-one-actor rule it would join the two actors, which is ``actors merge``'s
+        job. An alias of another actor moves only with ``move``."""
         alias = alias.strip()
         if not alias or any(ch in alias for ch in "\n\r\t"):
             raise ActorOpError("the alias is empty or has a line break")
@@ -520,6 +530,19 @@ class ActorOps:
                 raise ActorOpError(
                     f"{alias!r} is the name of another actor: use `stanceterm actors merge`"
                 )
+            if trusted:
+                merged = actor_map_in(c)
+                mine = merged.get(aid, aid)
+                for oid, oname in c.execute("SELECT id, name FROM actors WHERE id != ?", (aid,)):
+                    if alias_key(str(oname)) == key and merged.get(str(oid), str(oid)) != mine:
+                        raise ActorOpError(
+                            f"{alias!r} is a name of another actor ({oid}, {oname!r}): to make "
+                            "them one actor use `stanceterm actors merge`"
+                        )
+                if was is not None and merged.get(was, was) != mine and not move:
+                    raise ActorOpError(
+                        f"{alias!r} is already an alias of {was}: add --move to move it here"
+                    )
             if not trusted:
                 if was is not None:
                     return ""  # already a name of some actor: nothing to add
