@@ -189,6 +189,25 @@ def test_future_dated_records_are_warned_about_in_one_line(tmp_path: Path) -> No
     assert "2 record(s)" in line and "future" in line, line
     assert _stamp(ahead) in line and "120 min in the future" in line, line
     assert "clock" in line and "looks skewed" in line, line
+    # clamped (ROUND-NOTES: future-dated events clamped and warned about): no label or event
+    # in the DB is dated ahead of the clock, so an undo or a later edit is not outranked by a
+    # skewed clock, here or on a replica that merges this DB
+    assert "clamped" in line, line
+    limit = _stamp(datetime.now(UTC) + timedelta(seconds=60))
+    c = sqlite3.connect(db)
+    try:
+        latest_label = c.execute("SELECT max(updated_at) FROM annotations").fetchone()[0]
+        latest_event = c.execute("SELECT max(ts) FROM annotation_events").fetchone()[0]
+    finally:
+        c.close()
+    assert latest_label < limit and latest_event < limit, (latest_label, latest_event)
+    p = run("--db", db, "undo-import", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    c = sqlite3.connect(db)
+    try:
+        assert c.execute("SELECT max(ts) FROM annotation_events").fetchone()[0] < limit
+    finally:
+        c.close()
     # within the tolerance: no warning
     recs = [_rec(rows[4], updated_at=_stamp(near))]
     p = run("--db", db, "import-labels", str(_write(tmp_path / "g.jsonl", recs)), cwd=tmp_path)

@@ -4,6 +4,7 @@ long imports stage first and write in short batches (issue 12 §3 and §5)."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,9 +112,11 @@ def test_older_record_keeps_newer_db_label_tie_keeps_db_force_overrides(tmp_path
 def test_records_without_timestamps_count_as_now(tmp_path: Path) -> None:
     db, rows = _db(tmp_path)
     sid = rows[0]["sentence_id"]
-    first = _write(tmp_path / "a.jsonl", [_rec(rows[0], updated_at="2030-01-01T00:00:00.000000Z")])
+    # dated 100 s ahead: within the clock-skew tolerance (120 s), so not clamped to now
+    ahead = (datetime.now(UTC) + timedelta(seconds=100)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    first = _write(tmp_path / "a.jsonl", [_rec(rows[0], updated_at=ahead)])
     assert run("--db", db, "import-labels", str(first), cwd=tmp_path).returncode == 0
-    # a hand-written file: no timestamps -> "now", older than the DB's 2030 label: kept
+    # a hand-written file: no timestamps -> "now", older than the DB's label: kept
     hand = _write(tmp_path / "h.jsonl", [_rec(rows[0], claims=[], created_at=..., updated_at=...)])
     p = run("--db", db, "import-labels", str(hand), cwd=tmp_path)
     assert "1 kept as newer" in p.stderr, p.stderr

@@ -752,6 +752,7 @@ class _Planner:
     new_actors: dict[str, tuple[str, str, str]]  # alias key -> (id, name, created_by)
     seen: dict[tuple[str, str], int]
     future_after: str  # updated_at later than this is dated in the future
+    now_stamp: str  # the run's start: what a future-dated updated_at is clamped to
     future: int = 0
     future_latest: str = ""
 
@@ -869,6 +870,11 @@ class _Planner:
                 self.future += 1
                 if updated > self.future_latest:
                     self.future_latest = updated
+                # clamped to the run's start (ROUND-NOTES, merge ordering): a skewed clock's
+                # date would outrank every later edit, undo included, here and on replicas
+                updated = self.now_stamp
+                if created is not None and created > updated:
+                    created = updated
             out.append(
                 (
                     lineno,
@@ -932,6 +938,7 @@ def import_labels(
         {},
         {},
         (started + timedelta(seconds=SKEW_TOLERANCE_S)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        started.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     )
     records = 0
     try:

@@ -346,8 +346,8 @@ def import_labels_cmd(app: AppContext, file: str, force: bool) -> None:
         click.echo(
             f"warning: {clean(path)}: {result.future_records} record(s) dated in the future, the "
             f"latest {result.future_latest}, {result.future_ahead_s / 60:.0f} min in the future: "
-            "the clock of the machine that wrote them looks skewed. Imported as dated; edits "
-            "made here from now on are ordered after them.",
+            "the clock of the machine that wrote them looks skewed. Their dates were clamped to "
+            "now, so later edits and undo are not outranked by them.",
             err=True,
         )
     resumed = " (resumed an interrupted run)" if result.resumed else ""
