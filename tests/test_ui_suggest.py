@@ -393,3 +393,37 @@ def test_the_screen_predicts_off_the_ui_thread_and_never_loads_scikit_learn(
     assert int(calls) >= 2 and on_main == "False"
     assert sklearn == "False" and scipy == "False"
     assert int(done) == 3
+
+
+@run_async
+async def test_a_never_drops_what_the_annotator_tagged_without_asking(tmp_path: Path) -> None:
+    """A new user tagged a claim and a stance, then pressed `A` (beside `a`) where the model
+    suggested something else: the tags were replaced without a word. Now the first `A` says what
+    it would drop and changes nothing; a second `A` on the same sentence replaces them."""
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
+    suggest_trainer.save_model(model, suggest.model_path(db))
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        shown = await suggestions_ready(app, pilot)
+        assert s.sentence is not None and s.sentence.id == "p:0"
+        assert "denial" not in shown.claims
+        await pilot.press("2")  # denial, which the suggestion does not have
+        await settle(app, pilot)
+        await pilot.press("A")
+        await settle(app, pilot)
+        assert s.sentence is not None and s.sentence.id == "p:0", "A moved on"
+        ann = store.labels.get("p:0", "alice")
+        assert ann is not None and ann.claims == ("denial",) and ann.status == "draft"
+        await pilot.press("A")  # asked twice: replace
+        await settle(app, pilot)
+        ann = store.labels.get("p:0", "alice")
+        assert ann is not None and ann.claims == shown.claims and ann.status == "done"
+        assert s.sentence is not None and s.sentence.id == "p:1"
+    store.close()

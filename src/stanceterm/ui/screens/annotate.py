@@ -181,6 +181,7 @@ class AnnotateScreen(Screen[None]):
         self._actor_counts: dict[str, dict[str, int]] = {}
         self._counts_at = -ACTOR_COUNTS_EVERY_S
         self._nudged: set[str] = set()  # hour (issue 15 §3): sentences already nudged
+        self._a_warned: set[str] = set()  # sentences where A said what it would drop
         self.show_others = show_others
         self.on_first_screen = on_first_screen
         #: seconds between two reads of the team's progress (off the UI thread)
@@ -969,6 +970,22 @@ class AnnotateScreen(Screen[None]):
             return
         claims = tuple(shown.claims)
         stances = tuple(s for s in self.ann.stances if s.claim in claims)
+        dropped = [c for c in self.ann.claims if c not in claims]
+        lost = len(self.ann.stances) - len(stances)
+        sid = self.sentence.id
+        if (dropped or lost) and sid not in self._a_warned:
+            # never replace what the annotator tagged without asking (A sits beside a)
+            self._a_warned.add(sid)
+            what = ", ".join(dropped) if dropped else "no claim"
+            stance_note = f" and {lost} stance(s)" if lost else ""
+            wanted = ", ".join(claims) if claims else "no claim"
+            self.notify(
+                f"A would drop {what}{stance_note} you tagged (suggested: {wanted}). "
+                "A again replaces them; Enter keeps yours.",
+                markup=False,
+                timeout=5,
+            )
+            return
         self._applied.add(self.sentence.id)
         self._set(
             replace(self.ann, status="done", claims=claims, stances=stances), "suggestion", t0=t0
