@@ -375,3 +375,23 @@ def test_terminal_table_fits_80_columns_without_breaking_words() -> None:
         ln.lstrip().startswith("annotator-0") and ln.count("123456") == 5
         for ln in wide.getvalue().splitlines()
     )
+
+
+def test_piped_tables_follow_columns(db: Path) -> None:
+    """`COLUMNS=80 stanceterm agreement --by claim | less`: piped, the table used a width of 200
+    and came out 82 columns wide (a new user's report); COLUMNS now sets the width."""
+    import os
+
+    for by in ("claim", "actor"):
+        p = run(
+            "--db",
+            str(db),
+            "agreement",
+            "--by",
+            by,
+            cwd=db.parent,
+            env={**os.environ, "COLUMNS": "60"},
+        )
+        assert p.returncode == 0, p.stderr
+        wide = [ln for ln in p.stdout.splitlines() if len(ln) > 60]
+        assert not wide, wide

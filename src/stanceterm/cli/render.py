@@ -7,6 +7,7 @@ Every string that comes from data (annotator and actor names, titles, paths) goe
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -346,9 +347,15 @@ def _kappa_tables(report: AgreementReport, width: int) -> Table:
 def print_agreement_table(report: AgreementReport, console: Console | None = None) -> None:
     """The terminal tables. They fit the terminal (80 columns in tmux) without breaking a word:
     on a narrow terminal the level column moves under the table and a κ matrix that does not
-    fit becomes one line per pair. Piped, the tables keep their natural width."""
+    fit becomes one line per pair. Piped, the tables keep their natural width, unless
+    ``COLUMNS`` names a width (``COLUMNS=80 stanceterm agreement | less``)."""
     if console is None:
-        console = out_console if out_console.is_terminal else Console(highlight=False, width=200)
+        if out_console.is_terminal:
+            console = out_console
+        else:
+            cols = os.environ.get("COLUMNS", "")
+            width = int(cols) if cols.isdigit() and 20 <= int(cols) <= 1000 else 200
+            console = Console(highlight=False, width=width)
     labels = list(_labels(report).values())
     show_level = _field_room(report, True, console.width) >= _longest_word(labels)
     table = _agreement_table(report, show_level=show_level)
