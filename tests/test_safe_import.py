@@ -258,3 +258,18 @@ def test_import_writes_in_short_batches(tmp_path: Path) -> None:
     assert counter.n >= len(recs) // 10  # many short transactions, not one
     # a batch writes its labels, their events and the annotators' counters: a few rows each
     assert counter.max_rows <= 10 * 4 + 10
+
+
+def test_undo_import_without_a_run_skips_runs_that_changed_nothing(tmp_path: Path) -> None:
+    """Importing the same file twice records a second run that wrote nothing; a plain
+    `undo-import` undid that empty run ("0 label(s) restored") instead of the one that wrote
+    the labels (a new user's report)."""
+    db, rows = _db(tmp_path)
+    f = _write(tmp_path / "a.jsonl", [_rec(rows[0]), _rec(rows[1])])
+    assert run("--db", db, "import-labels", str(f), cwd=tmp_path).returncode == 0
+    p = run("--db", db, "import-labels", str(f), cwd=tmp_path)
+    assert p.returncode == 0 and "2 unchanged" in p.stderr, p.stderr
+    p = run("--db", db, "undo-import", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "2 label(s) restored" in p.stderr, p.stderr
+    assert _labels(db) == {}

@@ -261,8 +261,11 @@ class ImportRuns:
         left as it is. Returns (run id, restored, changed since)."""
         with self._db.read() as c:
             if run_id is None:
+                # the latest run that changed something: re-importing a file records a run
+                # that wrote nothing, and undoing that one would do nothing
                 row = c.execute(
                     "SELECT id, status FROM import_runs WHERE status != 'undone' "
+                    "AND (written > 0 OR status != 'done') "
                     "ORDER BY started_at DESC, id DESC LIMIT 1"
                 ).fetchone()
                 if row is None:
