@@ -22,7 +22,7 @@ FIELD_KEYS = {"field", "metric", "level", "value", "ci_low", "ci_high", "units",
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A DB file with hand-checkable labels (see the expected values in the tests)."""
     monkeypatch.chdir(tmp_path)
-    for var in ("STANCETERM_DB", "STANCETERM_SCHEMA", "STANCETERM_ANNOTATOR"):
+    for var in ("STANCETERM_DB", "STANCETERM_SCHEMA", "STANCETERM_ANNOTATOR", "COLUMNS"):
         monkeypatch.delenv(var, raising=False)
     path = tmp_path / "t.db"
     store = Store.open(path)

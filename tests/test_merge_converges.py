@@ -129,7 +129,7 @@ def _apply(tmp: Path, n: int, ops: list[tuple[object, ...]]) -> list[Path]:
                 with contextlib.suppress(ActorOpError):  # already the same actor here
                     s.actor_ops.merge(keep, gone, "lead")
             elif kind == "actor_alias":
-                s.actor_ops.alias(str(o[2]), "the boss", "lead")
+                s.actor_ops.alias(str(o[2]), "the boss", "lead", move=True)
             elif kind == "actor_rename":  # one name for all: replicas rename different actors
                 with contextlib.suppress(ActorOpError):  # to the same name
                     s.actor_ops.rename(str(o[2]), "Le Renommé", "lead")
