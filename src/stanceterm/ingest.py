@@ -389,6 +389,6 @@ def import_file(
         result.error = f"{path}: cannot read: {exc.strerror or exc}"
         return result
     result.counts = counts
-    if counts.articles_added == 0 and counts.articles_skipped == 0:
+    if counts.articles_added == 0 and counts.articles_skipped == 0 and not counts.articles_replaced:
         result.warning = f"{path}: no article with sentences found (empty file?)"
     return result

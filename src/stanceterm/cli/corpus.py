@@ -97,7 +97,13 @@ def run_import(
             # --- end safeimport
     if not quiet or failed:
         click.echo(
-            f"Imported {total.articles_added} article(s), {total.sentences_added} sentence(s); "
+            f"Imported {total.articles_added} article(s)"
+            + (
+                f", replaced {total.articles_replaced} article(s)"
+                if total.articles_replaced
+                else ""
+            )
+            + f", {total.sentences_added} sentence(s); "
             f"skipped {total.articles_skipped} article(s) already present "
             f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {clean(store.path)}",
             err=True,
@@ -107,7 +113,7 @@ def run_import(
         click.echo(
             f"Replaced {total.articles_replaced} changed article(s); "
             f"{len(total.dropped_labels)} label(s) on changed sentences left the current labels "
-            "(kept in the history):",
+            + ("(kept in the history):" if total.dropped_labels else "(kept in the history)."),
             err=True,
         )
         for aid, annotator, text in total.dropped_labels:
