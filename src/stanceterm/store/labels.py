@@ -101,6 +101,29 @@ def actor_map_in(c: sqlite3.Connection) -> dict[str, str]:
     return {a: follow(a) for a in out}
 
 
+def _reliability_sql(
+    columns: str, statuses: Sequence[str], annotators: Sequence[str]
+) -> tuple[str, list[Any]]:
+    """The query of the labels agreement reads (direct labels with a status in ``statuses``, by
+    ``annotators`` if given), one unit per dedup cluster, in unit order then annotator, the
+    representative's own label last: :meth:`Labels.iter_reliability_rows` and
+    :meth:`Labels.reliability_batches` select different ``columns`` of it."""
+    where = [
+        "a.propagated_from IS NULL",
+        f"a.status IN ({','.join('?' * len(statuses))})",
+    ]
+    params: list[Any] = list(statuses)
+    if annotators:
+        where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
+        params.extend(annotators)
+    sql = (
+        f"SELECT {columns} FROM annotations a {UNIT_JOIN} "
+        f"WHERE {' AND '.join(where)} "
+        f"ORDER BY {UNIT_SEQ}, a.annotator, a.sentence_id = {UNIT_ID}, a.updated_at"
+    )
+    return sql, params
+
+
 def ensure_annotator(c: sqlite3.Connection, name: str) -> None:
     c.execute("INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)", (name, now()))
 
@@ -523,19 +546,10 @@ class Labels:
         reader keeping one value per annotator keeps)."""
         if not statuses:
             return
-        where = [
-            "a.propagated_from IS NULL",
-            f"a.status IN ({','.join('?' * len(statuses))})",
-        ]
-        params: list[Any] = list(statuses)
-        if annotators:
-            where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
-            params.extend(annotators)
-        sql = (
-            f"SELECT {UNIT_ID}, {UNIT_TEXT}, a.annotator, a.status, a.claims, a.stances "
-            f"FROM annotations a {UNIT_JOIN} "
-            f"WHERE {' AND '.join(where)} "
-            f"ORDER BY {UNIT_SEQ}, a.annotator, a.sentence_id = {UNIT_ID}, a.updated_at"
+        sql, params = _reliability_sql(
+            f"{UNIT_ID}, {UNIT_TEXT}, a.annotator, a.status, a.claims, a.stances",
+            statuses,
+            annotators,
         )
         yield from self._db.stream(sql, params, batch)
 
@@ -547,19 +561,8 @@ class Labels:
         of ``stanceterm agreement``, which numbers each column of a batch at once)."""
         if not statuses:
             return
-        where = [
-            "a.propagated_from IS NULL",
-            f"a.status IN ({','.join('?' * len(statuses))})",
-        ]
-        params: list[Any] = list(statuses)
-        if annotators:
-            where.append(f"a.annotator IN ({','.join('?' * len(annotators))})")
-            params.extend(annotators)
-        sql = (
-            f"SELECT {UNIT_ID}, a.annotator, a.claims, a.stances "
-            f"FROM annotations a {UNIT_JOIN} "
-            f"WHERE {' AND '.join(where)} "
-            f"ORDER BY {UNIT_SEQ}, a.annotator, a.sentence_id = {UNIT_ID}, a.updated_at"
+        sql, params = _reliability_sql(
+            f"{UNIT_ID}, a.annotator, a.claims, a.stances", statuses, annotators
         )
         with self._db.read() as c:
             cur = c.execute(sql, params)
