@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -458,19 +458,9 @@ def _merge_label_batch(
     with _short_tx(db) as c:
         our_keys = _text_keys(c, sids)
         events = _same_text_only(c, "annotation_events", events, their_keys, our_keys, counts)
-        for r in events:
-            counts.events_added += c.execute(
-                "INSERT OR IGNORE INTO annotation_events(uid, sentence_id, annotator, ts, action, "
-                "before, after, undoes, origin, text_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    *r[:5],
-                    _remap_labels_json(r[5], amap),
-                    _remap_labels_json(r[6], amap),
-                    r[7],
-                    r[8] or origin,
-                    r[9],
-                ),
-            ).rowcount
+        _copy_events(
+            c, "annotation_events", "annotator", events, _remap_labels_json, amap, origin, counts
+        )
         for k in [k for k in theirs if their_keys.get(k[0]) != our_keys.get(k[0])]:
             del theirs[k]  # their label is about another text (refused earlier; never taken)
         actor_map = actor_map_in(c)
@@ -506,19 +496,9 @@ def _merge_gold_batch(
     with _short_tx(db) as c:
         our_keys = _text_keys(c, sids)
         events = _same_text_only(c, "gold_events", events, their_keys, our_keys, counts)
-        for r in events:
-            counts.events_added += c.execute(
-                "INSERT OR IGNORE INTO gold_events(uid, sentence_id, adjudicator, ts, action, "
-                "before, after, undoes, origin, text_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    *r[:5],
-                    _remap_gold_json(r[5], amap),
-                    _remap_gold_json(r[6], amap),
-                    r[7],
-                    r[8] or origin,
-                    r[9],
-                ),
-            ).rowcount
+        _copy_events(
+            c, "gold_events", "adjudicator", events, _remap_gold_json, amap, origin, counts
+        )
         for sid in [sid for sid in theirs if their_keys.get(sid) != our_keys.get(sid)]:
             del theirs[sid]
         actor_map = actor_map_in(c)
@@ -528,6 +508,28 @@ def _merge_gold_batch(
 
 def _has_column(o: sqlite3.Connection, table: str, column: str) -> bool:
     return any(r[1] == column for r in o.execute(f"PRAGMA table_info({table})"))
+
+
+def _copy_events(
+    c: sqlite3.Connection,
+    table: str,
+    who: str,
+    events: list[tuple[Any, ...]],
+    remap: Callable[[str | None, dict[str, str]], str | None],
+    amap: dict[str, str],
+    origin: str,
+    counts: MergeCounts,
+) -> None:
+    """Insert the other DB's history events (uid, sentence_id, WHO, ts, action, before, after,
+    undoes, origin, text_key) that are not here yet, their states' actor ids remapped; an event
+    without an origin gets ``origin`` (the merge that brought it)."""
+    sql = (
+        f"INSERT OR IGNORE INTO {table}(uid, sentence_id, {who}, ts, action, before, after, "
+        "undoes, origin, text_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    for r in events:
+        row = (*r[:5], remap(r[5], amap), remap(r[6], amap), r[7], r[8] or origin, r[9])
+        counts.events_added += c.execute(sql, row).rowcount
 
 
 def _text_keys(c: sqlite3.Connection, sids: list[str]) -> dict[str, str]:
