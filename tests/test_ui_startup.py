@@ -31,7 +31,7 @@ from stanceterm.store import Annotation, ImportCounts, NewArticle, Store
 from stanceterm.ui.app import AnnotateApp
 from tests.conftest import ROOT, make_db, run_async, settle, suggest_corpus
 
-HEAVY = ("numpy", "rapidfuzz", "pysbd", "sklearn", "scipy")
+HEAVY = ("numpy", "rapidfuzz", "pysbd", "sklearn", "scipy", "pydantic")
 
 # Runs the real CLI entry point; logs every import of a heavy package (from any thread) and the
 # first paint, in the order they happen, then leaves at once at the first paint.

@@ -92,10 +92,18 @@ for _command in (
     cli.add_command(_command)
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user can cause that end as one line. ``LabelsError`` (a bad labels file) is
+    raised only by :mod:`stanceterm.export`, so it is caught only once that module is loaded:
+    importing it here would load pydantic into every command, the annotation screen included
+    (startup, issue 17)."""
+    export = sys.modules.get("stanceterm.export")
+    labels: tuple[type[Exception], ...] = () if export is None else (export.LabelsError,)
+    return (StoreError, SchemaError, ConfigError, ConnectedFileError, *labels)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr, never a traceback."""
-    from stanceterm.export import LabelsError
-
     debug = bool(os.environ.get("STANCETERM_DEBUG"))
     try:
         cli.main(args=argv, prog_name="stanceterm", standalone_mode=False)
@@ -106,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.message = clean(exc.message)  # type: ignore[misc]  # click repr()s only some values
         exc.show()
         sys.exit(exc.exit_code)
-    except (StoreError, SchemaError, ConfigError, LabelsError, ConnectedFileError) as exc:
+    except _user_errors() as exc:
         click.echo(f"error: {clean(exc)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
