@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import pty
+import re
 import select
 import signal
 import sqlite3
@@ -60,7 +61,10 @@ stanceterm.cli.main(sys.argv[2:])
 """
 
 
-def _run_in_pty(argv: list[str], log: Path, timeout: float = 60) -> str:
+def _run_in_pty(
+    argv: list[str], log: Path, timeout: float = 60, until: str = "PAINT", linger: float = 0.0
+) -> str:
+    """The terminal's output until ``until`` is in ``log`` (then ``linger`` seconds more)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm-256color"}
     env.pop("STANCETERM_DB", None)
     pid, fd = pty.fork()
@@ -70,8 +74,10 @@ def _run_in_pty(argv: list[str], log: Path, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            if log.exists() and "PAINT" in log.read_text():
-                break
+            if log.exists() and until in log.read_text():
+                if linger <= 0:
+                    break
+                deadline, linger = time.monotonic() + linger, 0.0
             ready, _, _ = select.select([fd], [], [], 0.05)
             if ready:
                 try:
@@ -104,6 +110,41 @@ def test_no_heavy_module_is_imported_before_the_first_paint(tmp_path: Path) -> N
     assert "PAINT" in lines, f"no first paint; terminal said: {out[-2000:]!r}"
     before = lines[: lines.index("PAINT")]
     assert before == [], f"imported before the first paint: {before}"
+
+
+# The real CLI again; the trainer's start is the screen's "after the first paint" hook. It logs,
+# then blocks the UI thread for a while (so nothing painted after it can reach the terminal), and
+# leaves.
+_HOOK_WRAPPER = """
+import os, sys, time
+from stanceterm import suggest_trainer
+def hook(*args, **kwargs):
+    with open(sys.argv[1], "a") as fh:
+        fh.write("HOOK\\n")
+    time.sleep(1.0)
+    os._exit(0)
+suggest_trainer.start_trainer = hook
+import stanceterm.cli
+stanceterm.cli.main(sys.argv[2:])
+"""
+
+
+def test_the_whole_first_screen_is_on_the_terminal_before_the_background_work(
+    tmp_path: Path,
+) -> None:
+    """What runs "after the first paint" (the trainer's start, the counts, the suggestions
+    worker that loads numpy) waits until the first frame is really on the terminal: the top bar
+    and the sentence are there when the hook runs. (Textual's start-up batch drops the first
+    full frame; the work used to start before any frame and delay it.)"""
+    db_path = tmp_path / "t.db"
+    make_db(db_path).close()
+    log = tmp_path / "hook.log"
+    argv = ["-c", _HOOK_WRAPPER, str(log), "--db", str(db_path), "annotate", "--annotator", "ann"]
+    out = _run_in_pty(argv, log, until="HOOK", linger=0.5)
+    assert "HOOK" in (log.read_text() if log.exists() else ""), out[-2000:]
+    plain = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]|\x1b\][^\x07]*\x07", "", out)
+    assert "stanceterm · ann" in plain, plain[-2000:]
+    assert "Moscou" in plain, plain[-2000:]  # the first sentence
 
 
 # --------------------------------------------------------------------------- SQL before paint

@@ -298,6 +298,16 @@ class AnnotateScreen(Screen[None]):
         self._acted = False
         self._show_progress()
         self._show_team()
+        self.call_after_refresh(self._paint_first_frame)
+
+    def _paint_first_frame(self) -> None:
+        """Paint the whole screen now, and start what waits for the first paint only once that
+        frame has been written. Textual composes the first screen inside its start-up batch,
+        which drops that frame, and runs the callbacks queued then straight after the batch,
+        before any frame (startup, issue 17): the background work started there (the trainer
+        process, the counts, the worker that loads numpy) delayed the first frame, whose top bar
+        came only with a later layout."""
+        self.refresh(layout=True)
         self.call_after_refresh(self._first_screen)
 
     def _first_screen(self) -> None:
