@@ -29,6 +29,7 @@ from stanceterm import suggest, suggest_trainer
 from stanceterm.schema import load_schema
 from stanceterm.segment import match_key
 from stanceterm.store import Annotation, ImportCounts, NewArticle, Store
+from stanceterm.store.actors import add_actor_row
 from stanceterm.ui.app import AnnotateApp
 from tests.conftest import ROOT, make_db, run_async, settle, suggest_corpus
 
@@ -234,6 +235,31 @@ async def test_sql_before_the_first_paint_does_not_grow_with_the_db(tmp_path: Pa
     for case in ("all done", "far undone"):
         small, big = got[(case, 500)], got[(case, 5000)]
         assert big <= 2 * small + 20, f"{case}: {small}k VM steps at 500, {big}k at 5000"
+
+
+@run_async
+async def test_sql_before_the_first_paint_does_not_grow_with_the_actors(tmp_path: Path) -> None:
+    """The screen names actors as it shows them (one lookup each), instead of reading every
+    actor's name before its first paint: a team's gazetteer grows to tens of thousands."""
+    got: dict[int, int] = {}
+    for n in (200, 20000):
+        store = _db(tmp_path / f"actors{n}.db", 500, 0)
+        with store.tx() as c:
+            for i in range(n):
+                add_actor_row(c, f"Acteur numéro {i}", (), created_by=None)
+        steps, app = await _steps_before_paint(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            got[n] = steps[0]
+            # behaviour kept: a stance shows its actor's display name
+            assert app.writer.display_actor("acteur-numero-7") == "Acteur numéro 7"
+            assert app.writer.display_actor("no-such-actor") == "no-such-actor"
+            await app.flush()
+        store.conn.set_progress_handler(None, 0)
+        store.close()
+    assert got[20000] <= 2 * got[200] + 20, (
+        f"{got[200]}k VM steps at 200 actors, {got[20000]}k at 20,000"
+    )
 
 
 def test_the_progress_handler_counts_a_scan() -> None:
