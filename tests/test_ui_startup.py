@@ -1,10 +1,11 @@
 """Cold start of the annotation screen (issue 17): what runs before the first paint.
 
 - The real CLI (`python -m stanceterm annotate`, in a pseudo-terminal) must not import numpy,
-  rapidfuzz, pysbd, scikit-learn or scipy before its first screen is painted, even with a
-  suggestion model beside the DB (the model's numpy is loaded after the first paint).
-- The SQL work before the first paint must not grow with the DB: counted in SQLite virtual
-  machine steps on the screen's connection, for the same situation at two sizes.
+  rapidfuzz, pysbd, scikit-learn, scipy or pydantic before its first screen is painted, even
+  with a suggestion model beside the DB (the model's numpy is loaded after the first paint).
+- What runs "after the first paint" waits until the whole first screen is on the terminal.
+- The SQL work before the first paint must not grow with the DB (sentences, actors): counted in
+  SQLite virtual machine steps on the screen's connection, for the same situation at two sizes.
 """
 
 from __future__ import annotations
