@@ -52,6 +52,7 @@ class Spy:
             log("import " + name + " in " + threading.current_thread().name)
         return None
 sys.meta_path.insert(0, Spy())
+import gc
 import stanceterm.cli
 from stanceterm.ui.screens.annotate import AnnotateScreen
 def painted(self):
@@ -59,6 +60,7 @@ def painted(self):
     LOG.close()
     os._exit(0)
 AnnotateScreen._first_screen = painted
+gc.callbacks.append(lambda phase, info: phase == "start" and log("gc collection"))
 stanceterm.cli.main(sys.argv[2:])
 """
 
@@ -121,8 +123,9 @@ _HOOK_WRAPPER = """
 import os, sys, time
 from stanceterm import suggest_trainer
 def hook(*args, **kwargs):
+    import gc
     with open(sys.argv[1], "a") as fh:
-        fh.write("HOOK\\n")
+        fh.write("HOOK\\n" + ("GC on\\n" if gc.isenabled() else "GC off\\n"))
     time.sleep(1.0)
     os._exit(0)
 suggest_trainer.start_trainer = hook
@@ -142,6 +145,31 @@ stanceterm.cli.main(sys.argv[2:])
 """
 
 
+def test_other_commands_run_with_the_garbage_collector_on(tmp_path: Path) -> None:
+    """The CLI pauses Python's cyclic garbage collector while it starts (start-up makes many
+    objects and no garbage worth a collection); every command but the annotation screen, which
+    ends the pause at its first frame, runs with it on again, and so does the caller after
+    ``main``."""
+    db_path = tmp_path / "t.db"
+    make_db(db_path).close()
+    code = (
+        "import gc\n"
+        "from stanceterm.cli import cli, main\n"
+        "seen = []\n"
+        "@cli.command('gc-probe')\n"
+        "def probe():\n"
+        "    seen.append(gc.isenabled())\n"
+        "try:\n"
+        f"    main(['--db', {str(db_path)!r}, 'gc-probe'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert seen == [True] and gc.isenabled(), (seen, gc.isenabled())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_the_whole_first_screen_is_on_the_terminal_before_the_background_work(
     tmp_path: Path,
 ) -> None:
@@ -157,6 +185,7 @@ def test_the_whole_first_screen_is_on_the_terminal_before_the_background_work(
     out = _run_in_pty(argv, log, until="HOOK", linger=0.5)
     lines = log.read_text().splitlines() if log.exists() else []
     assert "HOOK" in lines, out[-2000:]
+    assert "GC on" in lines, lines  # the start-up pause of the garbage collector is over
     plain = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]|\x1b\][^\x07]*\x07", "", out)
     assert "stanceterm · ann" in plain, plain[-2000:]
     assert "cosmodrome" in plain, plain[-2000:]  # the first sentence
