@@ -43,7 +43,7 @@ from stanceterm.schema import (
 )
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
-from stanceterm.store.models import SKEW_TOLERANCE_S
+from stanceterm.store.models import SKEW_TOLERANCE_S, text_key
 from stanceterm.textkey import normalize
 
 Kind = Literal["annotations", "sentences", "gold"]
@@ -804,6 +804,8 @@ class _Planner:
         known = self.store.corpus.sentences_by_id(wanted)
         path, claims_ok, stances_ok, seen = self.path, self.claims_ok, self.stances_ok, self.seen
         out: list[tuple[Any, ...]] = []
+        # the history events' text_key (migration v12), once per sentence of the chunk
+        keys: dict[str, str] = {}
         for lineno, f in chunk:
             sid, article_id, text, annotator, status, claims, stances = f[:7]
             propagated_from, note, suggested, created_at, updated_at = f[7:]
@@ -888,6 +890,7 @@ class _Planner:
                     created,
                     updated,
                     suggested,
+                    keys.get(sid) or keys.setdefault(sid, text_key(sentence[1])),
                 )
             )
         return out
@@ -969,10 +972,13 @@ def import_labels(
             with path.open("rb") as f:
                 digest = hashlib.file_digest(f, "sha256").hexdigest()
             new_actors = list(planner.new_actors.values())
-            run_id, resumed = imports.start(str(path), digest, records, new_actors)
-            result.run_id, result.resumed = run_id, resumed
-            result.actors_created = len(new_actors)
-            _apply(store, run_id, result, force=force, batch=batch)
+            with store.background_checkpoints() as checkpoint:
+                run_id, resumed = imports.start(
+                    str(path), digest, records, new_actors, checkpoint=checkpoint
+                )
+                result.run_id, result.resumed = run_id, resumed
+                result.actors_created = len(new_actors)
+                _apply(store, run_id, result, force=force, batch=batch, checkpoint=checkpoint)
             imports.finish(run_id)
         finally:
             imports.stage_end()
@@ -981,7 +987,15 @@ def import_labels(
     return result
 
 
-def _apply(store: Store, run_id: str, result: LabelsResult, *, force: bool, batch: int) -> None:
+def _apply(
+    store: Store,
+    run_id: str,
+    result: LabelsResult,
+    *,
+    force: bool,
+    batch: int,
+    checkpoint: Callable[[], None],
+) -> None:
     """Apply the staged records in short write transactions whose size adapts to the machine
     (each aims at :data:`APPLY_TX_SECONDS`). Between two transactions annotators get a window
     of at least half the last one's length (20 ms at most): the next batch is planned then,
@@ -1007,8 +1021,9 @@ def _apply(store: Store, run_id: str, result: LabelsResult, *, force: bool, batc
             elif took < APPLY_TX_SECONDS / 2:
                 size = min(batch, size * 2)
             # copy the batch into the DB file now, without the write lock, so that an
-            # annotator's commit never pays for checkpointing the import's pages
-            store.checkpoint_passive()
+            # annotator's commit never pays for checkpointing the import's pages (in the
+            # background: the next batch is planned meanwhile)
+            checkpoint()
             plan = imports.plan_batch(plan.last, size, force=force, stamp=stamp)
             rest = min(0.02, took / 2) - (time.monotonic() - released)
             if rest > 0:
