@@ -30,8 +30,8 @@ only read (``agreement``, ``stats``, ``export``) never take the write lock.
 
 Size: over 600 lines because everything about one connection's life is here and nowhere else:
 opening (and refusing foreign or newer files), the upgrade gate, the migrations run and the
-resumable search-index build that follows them, transactions with their lock retries, readers and
-snapshots. Moving any of it out would put ``BEGIN``/``COMMIT`` in a second module.
+resumable search-index build that follows them, transactions with their lock retries, readers,
+snapshots and the background checkpoints of long jobs. Moving any of it out would put ``BEGIN``/``COMMIT`` in a second module.
 """
 
 from __future__ import annotations
