@@ -202,9 +202,9 @@ class ImportRuns:
         labels, their events and the indices then grow in order, and a batch writes a few pages
         instead of one random page per record.
 
-        The plan is built in SQL (:data:`_PLAN_SQL`: verdicts, history JSON, event times and
-        uids), so a batch never passes through Python objects: planning and writing are a few
-        statements each, whatever the batch size."""
+        The plan is built in SQL (:data:`_PLAN_SQL`: verdicts, history JSON, event times; the
+        event uids are made when it is written), so a batch never passes through Python
+        objects: planning and writing are a few statements each, whatever the batch size."""
         with self._db.temp_tx() as c:
             version = c.execute("PRAGMA data_version").fetchone()[0]
             return _plan(c, after, limit, force, stamp, version)
@@ -384,9 +384,10 @@ class ImportPlan:
 def _state_json_sql(p: str, created: str, updated: str) -> str:
     """SQL for the history form of a state (as :meth:`Annotation.labels` dumped by
     :func:`~stanceterm.store.models.dumps`, byte for byte) from the columns named with prefix
-    ``p`` (``{p}status``, ...) and the timestamps ``created`` and ``updated``: the stored claims and stances JSON (compact, as ``dumps`` wrote it) spliced in as
-    they are, strings quoted by ``json_quote`` (which escapes as orjson does), ``suggested``
-    only when there is one."""
+    ``p`` (``{p}status``, ...) and the timestamps ``created`` and ``updated``: the stored
+    claims and stances JSON (compact, as ``dumps`` wrote it) spliced in as they are, strings
+    quoted by ``json_quote`` (which escapes as orjson does), ``suggested`` only when there is
+    one."""
     return (
         f"""'{{"status":' || json_quote({p}status) || ',"claims":' || {p}claims """
         f"""|| ',"stances":' || {p}stances || ',"note":' || json_quote({p}note) """
@@ -403,9 +404,10 @@ _PLAN_COLS = (
     "created_at, updated_at, suggested, text_key, before, after, ts"
 )
 
-#: The plan of one batch, into ``temp.import_plan`` in key order (``k``, its rowid, counts from 1;
-#: named parameters: stamp, force, limit, and the key after which to start). Verdict 0: write, 1: unchanged, 2:
-#: kept as newer in the DB. The rules are those of :meth:`ImportRuns.plan_batch`:
+#: The plan of one batch, into ``temp.import_plan`` in key order (``k``, its rowid, counts from
+#: 1; named parameters: stamp, force, limit, and the key after which to start). Verdict 0:
+#: write, 1: unchanged, 2: kept as newer in the DB. The rules are those of
+#: :meth:`ImportRuns.plan_batch`:
 #:
 #: - a record without timestamps equal to the stored labels is unchanged; else its created_at is
 #:   the stored one (or ``stamp``), its updated_at ``stamp``;
