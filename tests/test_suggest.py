@@ -328,13 +328,26 @@ def test_evaluate_bias_compares_assisted_and_unassisted_labels(tmp_path: Path) -
                 separators=(",", ":"),
             )
             store.labels.save(replace(mine, suggested=prov))
+    # no blind or overlap unit: no control group, so no effect (ROUND-NOTES: the unassisted
+    # set is the blind units and the overlap units, not every label made without a suggestion)
     r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4", "--json")
     assert r.returncode == 0, r.stderr
     bias = json.loads(r.stdout)["bias"]
     assert bias["with_suggestions"] == 5 and bias["equal_with"] == 4 / 5
-    assert bias["without_suggestions"] == 15
+    assert bias["without_suggestions"] == 0 and bias["left_out"] == 15
+    assert bias["equal_without"] is None and bias["effect"] is None
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4")
+    assert "no unassisted labels on blind or overlap units" in r.stdout, r.stdout
+    with Store.open(db) as store:
+        store.suggest.set_blind(ids[5:11], seed=0)
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4", "--json")
+    bias = json.loads(r.stdout)["bias"]
+    assert bias["without_suggestions"] == 6 and bias["left_out"] == 9
     assert 0.0 <= bias["equal_without"] <= 1.0
     assert bias["effect"] == bias["equal_with"] - bias["equal_without"]
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4")
+    assert "6 unassisted ones on blind or overlap units" in r.stdout, r.stdout
+    assert "9 labels made without a suggestion elsewhere are left out" in r.stdout
     r = _cli(db, "suggest", "--bias")
     assert r.returncode != 0 and "--bias goes with --evaluate" in r.stderr
 
@@ -527,6 +540,7 @@ def test_bias_scores_unassisted_labels_out_of_fold(tmp_path: Path) -> None:
         for i in range(60):  # labels no text predicts: only memory can "agree" with them
             claims = ("arms_deal",) if rng.random() < 0.5 else ()
             store.labels.save(Annotation(f"art:{i}", "alice", "done", claims))
+        store.suggest.set_blind([f"art:{i}" for i in range(60)], seed=0)  # the control group
     r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "5", "--json")
     assert r.returncode == 0, r.stderr
     bias = json.loads(r.stdout)["bias"]
