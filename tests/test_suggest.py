@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -146,11 +147,34 @@ def test_plugin_suggester(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     model = suggest.PluginModel(func, CLAIMS, "my_suggester:predict")
     out = model.predict(["Moscou nie tout.", "Il pleut."])
     assert out[0] == {"arms_deal": 0.0, "denial": 0.9, "sanctions_efficacy": 0.0}
+    import numpy as np  # a model's numpy scalars are probabilities too
+
+    np_model = suggest.PluginModel(lambda t: [{"denial": np.float32(0.5)}], CLAIMS, "np")
+    assert np_model.predict(["x"])[0]["denial"] == 0.5
     assert suggest.suggested(out[1]) == ()
     for bad in ("nocolon", "no_such_module_xyz:f", "my_suggester:missing"):
         with pytest.raises(suggest.SuggestError):
             suggest.load_suggester(bad)
     sys.modules.pop("my_suggester", None)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"denial": "high"}], "sentence 1: denial is 'high', not a probability from 0 to 1"),
+        ([{"denial": 1.5}], "sentence 1: denial is 1.5, not a probability from 0 to 1"),
+        ([{"denial": float("nan")}], "sentence 1: denial is nan, not a probability"),
+        ([{"bogus": 0.9}], "claim type 'bogus' is not in the label schema (arms_deal, denial,"),
+        (["denial"], "sentence 1: 'denial' is not a mapping of claim type to probability"),
+    ],
+)
+def test_plugin_suggester_output_is_checked(rows: list[Any], message: str) -> None:
+    """A plug-in that returns what is not a claim probability fails with one SuggestError that
+    names the sentence and the value (the screen shows it once), never a bare ValueError raised
+    on every sentence, and an unknown claim type is not silently dropped."""
+    model = suggest.PluginModel(lambda texts: rows, CLAIMS, "mysug:bad")
+    with pytest.raises(suggest.SuggestError, match=re.escape(f"suggester mysug:bad: {message}")):
+        model.predict(["Moscou nie tout."])
 
 
 # ---------------------------------------------------------------- on a DB, through the CLI
