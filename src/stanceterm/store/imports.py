@@ -27,6 +27,7 @@ from stanceterm.store.labels import (
     add_actor_with_id,
     current,
     latest_ts,
+    propagate,
     record_event,
     sentence_text_key,
     write_state,
@@ -230,6 +231,9 @@ class ImportRuns:
                     "propagated_from, created_at, updated_at, suggested FROM temp.import_plan "
                     "WHERE verdict = 0 ORDER BY k"
                 )
+                # a cluster is one unit: a direct label on a representative reaches its copies,
+                # as from the screen or merge (labels.propagate), set-based for the batch
+                c.execute(_PROPAGATE_SQL)
                 # event uids as unique as uuid4's hex (32 hex digits, 64 random bits) but
                 # increasing: the clock in ns plus k, then random bits. A bulk import then
                 # appends to the ``uid`` index instead of writing one random page per event.
@@ -347,6 +351,8 @@ class ImportRuns:
                         origin=f"undo-import:{run_id}",
                         ts=stamp,
                     )
+                    if imported.propagated_from is None:  # the copies follow, as with `u`
+                        propagate(c, sentence_id, annotator, back)
                     restored += 1
                 last = int(events[-1][0])
             self._db.checkpoint_passive()
@@ -398,6 +404,25 @@ def _state_json_sql(p: str, created: str, updated: str) -> str:
         f"""ELSE ',"suggested":' || json_quote({p}suggested) END || '}}'"""
     )
 
+
+#: The copies of the batch's representatives get the imported direct labels, marked as
+#: propagated from the representative (what :func:`~stanceterm.store.labels.propagate` writes one
+#: by one); a copy split out of its cluster, or with its own direct label by that annotator,
+#: is left alone.
+_PROPAGATE_SQL = """
+INSERT OR REPLACE INTO annotations(sentence_id, annotator, status, claims, stances, note,
+    propagated_from, created_at, updated_at, suggested)
+SELECT m.id, p.annotator, p.status, p.claims, p.stances, p.note, p.sentence_id, p.created_at,
+    p.updated_at, p.suggested
+FROM temp.import_plan p
+JOIN clusters k ON k.representative_id = p.sentence_id
+JOIN sentences m ON m.cluster_id = k.id AND m.id != p.sentence_id
+WHERE p.verdict = 0 AND p.propagated_from IS NULL
+    AND m.id NOT IN (SELECT sentence_id FROM cluster_splits)
+    AND NOT EXISTS (SELECT 1 FROM annotations o WHERE o.sentence_id = m.id
+                    AND o.annotator = p.annotator AND o.propagated_from IS NULL)
+ORDER BY p.k
+"""
 
 _PLAN_COLS = (
     "verdict, sentence_id, annotator, status, claims, stances, note, propagated_from, "
