@@ -531,3 +531,104 @@ def test_match_key_is_idempotent_around_quotes(text: str) -> None:
 
 def test_match_key_spaces_around_quotes_agree() -> None:
     assert segment.match_key('a " b') == segment.match_key('a "b') == segment.match_key('a"b')
+
+
+# --------------------------------------------------------------------------- pysbd, faster
+
+
+def test_abbreviation_fold_covers_every_code_point() -> None:
+    """Every character that matches one of pysbd's abbreviation letters under re.IGNORECASE
+    folds to that letter, and every \\s character to a space: otherwise the pre-check of
+    ``_FastAbbreviationReplacer`` could skip a findall that finds something."""
+    import re
+
+    from pysbd.lang.english import English
+    from pysbd.lang.french import French
+
+    everything = "".join(map(chr, range(0x110000)))
+    letters = {
+        ch
+        for rules in (English, French)
+        for abbr in rules.Abbreviation.ABBREVIATIONS
+        for ch in abbr.strip()
+        if ch != "."
+    }
+    for letter in sorted(letters):
+        for ch in re.findall(re.escape(letter), everything, flags=re.IGNORECASE):
+            assert ch.translate(segment._ABBR_FOLD) == letter, (hex(ord(ch)), letter)
+    for ch in re.findall(r"\s", everything):
+        assert ch.translate(segment._ABBR_FOLD) == " ", hex(ord(ch))
+
+
+PYSBD_TRAPS = [
+    # case-insensitive abbreviations through non-ASCII capitals, tabs and odd spaces
+    "The \u212aY. plant and \u212aan. fields. Mr. Lee went. It is e.g. fine.",
+    "Drs.\tSmith and \u0130ll. met. \u017fen. Brown left. ALA. Gov. Dean came. AVE. Ave. ave.",
+    "He met Gen.\u00a0Lee at 5 p.m. Then. Corp.\u2009said no. Co.\u3000Ltd. The Inc. fell.",
+    "See fig. 3 and no. 5. Art. 12 says so. pp. 3-4 and p. 7. Nos. 1 and 2 left.",
+    "Le tél. sonne. Voir c.-à-d. la fém. forme. Éd. Gallimard. ÉD. Seuil. n/réf. 12. Cf. art. 3.",
+    # pysbd's next-word regex reads a literal "{abbr} "
+    "The {corp} Corp. said. {mr} Mr. Lee left. {ave} Ave. Jones.",
+    # lists and list markers
+    "a. one. b. two. c. three. The end.",
+    "Items 1. Alpha. 2. Beta. 3. Gamma. Done.",
+    "(a) one (b) two (c) three. Fin. i) x ii) y. 1) un 2) deux.",
+    "Odd \u2668 marker. And \u261d here. The end.",
+    "Le i. premier. Le ii. second. Puis v. enfin.",
+]
+
+
+@pytest.mark.parametrize("text", PYSBD_TRAPS)
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_faster_pysbd_matches_pysbd_on_traps(text: str, lang: str) -> None:
+    """``_split_pysbd_chunk`` (pysbd with the abbreviation pre-check and the list pass skipped
+    when it cannot match) gives pure pysbd's sentences."""
+    assert segment._split_pysbd_chunk(text, lang) == segment.split_sentences_pysbd(text, lang)
+
+
+ABBR_BITS = [
+    "Mr.",
+    "MR.",
+    "mr.",
+    "\u212ay.",
+    "\u017ft.",
+    "\u0130nc.",
+    "Corp.",
+    "co.",
+    "Ave",
+    "e.g.",
+    "i.e.",
+    "tél.",
+    "Éd.",
+    "c.-à-d.",
+    "a.",
+    "b.",
+    "ii.",
+    "(a)",
+    "(b)",
+    "1.",
+    "2.",
+    "3)",
+    "{co}",
+    "\u2668",
+    "\u261d",
+    "said",
+    "The",
+    "Lee",
+    "5",
+    "p.m.",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bits=st.lists(st.sampled_from(ABBR_BITS), max_size=30),
+    glue=st.lists(st.sampled_from([" ", " ", " ", "\t", "\u00a0", "\u2009", ""]), min_size=1),
+    lang=st.sampled_from(["fr", "en"]),
+)
+def test_faster_pysbd_matches_pysbd_on_generated_text(
+    bits: list[str], glue: list[str], lang: str
+) -> None:
+    text = "".join(b + glue[i % len(glue)] for i, b in enumerate(bits)).strip()
+    if text:
+        assert segment._split_pysbd_chunk(text, lang) == segment.split_sentences_pysbd(text, lang)

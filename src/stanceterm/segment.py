@@ -35,13 +35,17 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, pairwise
+from typing import Any
 
 import pysbd
+from pysbd.abbreviation_replacer import AbbreviationReplacer
 from pysbd.between_punctuation import BetweenPunctuation
 from pysbd.lang.common.common import Common
 from pysbd.lang.english import English
 from pysbd.lang.french import French
 from pysbd.lists_item_replacer import ListItemReplacer
+from pysbd.processor import Processor
+from pysbd.utils import Text
 
 from stanceterm import textkey
 from stanceterm.procs import exit_with_parent
@@ -209,10 +213,124 @@ def _pysbd_spans(sents: list[str], text: str) -> list[str]:
     return out
 
 
+# perf (issue 17): pysbd's abbreviation pass (``AbbreviationReplacer.
+# search_for_abbreviations_in_string``) was about 45% of its time on real news text. For each of
+# the language's ~100-190 abbreviations found as a substring of the lower-cased line (``al`` is in
+# "also", ``co`` in "could"...), it runs ``re.findall(r"(?:^|\s|\r|\n)" + abbr, line, re.I)``
+# over the whole line, then for each match one ``re.sub`` over the whole line that turns the
+# period in ``<space><the matched text>.`` into "∯". Nothing changes unless such a period
+# exists. :class:`_FastAbbreviationReplacer` first asks that of a folded copy of the line, with
+# one substring search in C: every character that matches one of the abbreviations' letters under
+# ``re.IGNORECASE`` becomes that letter, every ``\s`` character a space. If the text holds
+# ``<\s><letters matching abbr>.``, the folded copy holds ``" " + abbr + "."`` at the same place;
+# when that is absent the findall and its subs would change nothing and are skipped, otherwise
+# pysbd's own code runs as it is. (The pass only turns "." into "∯", which changes no letter or
+# space and only removes periods, so the folded copy of the line as it came in stays a valid
+# filter for the whole pass.) Abbreviations holding a "." (a regex wildcard there) always take
+# pysbd's path. tests/test_segment.py checks :data:`_ABBR_FOLD` against every code point, and
+# the results against pure pysbd.
+_ABBR_FOLD = str.maketrans(
+    {
+        **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
+        "\u0130": "i",  # İ
+        "\u0131": "i",  # ı
+        "\u017f": "s",  # ſ
+        "\u212a": "k",  # Kelvin sign
+        "É": "é",
+        "À": "à",
+        **dict.fromkeys(
+            "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+            + "".join(map(chr, range(0x2000, 0x200B))),
+            " ",
+        ),
+    }
+)
+
+
+class _FastAbbreviationReplacer(AbbreviationReplacer):  # type: ignore[misc]  # pysbd is untyped
+    """pysbd's ``AbbreviationReplacer`` with findalls that cannot match skipped (same result)."""
+
+    def search_for_abbreviations_in_string(self, text: str) -> str:
+        if "{" in text:  # pysbd's next-word regex reads a literal "{abbr} ": keep its own path
+            return str(super().search_for_abbreviations_in_string(text))
+        lowered = text.lower()
+        folded = " " + text.translate(_ABBR_FOLD)
+        for stripped, key in _abbreviation_keys(self.lang):
+            if stripped not in lowered or (key is not None and key not in folded):
+                continue
+            abbrev_match = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.I)
+            for ind, match in enumerate(abbrev_match):
+                # pysbd's char_array is empty here (no "{" in the text)
+                text = self.scan_for_replacements(text, match, ind, [])
+        return text
+
+
+@lru_cache(maxsize=8)
+def _abbreviation_keys(rules: Any) -> tuple[tuple[str, str | None], ...]:
+    """Each abbreviation of pysbd's list, in its order: (stripped, the folded ``" abbr."`` that
+    must be in the folded line for pysbd's pass to change anything, or None when the abbreviation
+    holds a ``.``, a regex wildcard there)."""
+    out = []
+    for abbr in rules.Abbreviation.ABBREVIATIONS:
+        stripped = abbr.strip()
+        key = None if "." in stripped else " " + stripped.translate(_ABBR_FOLD) + "."
+        out.append((stripped, key))
+    return tuple(out)
+
+
+def _fast_rules(rules: Any) -> type:
+    replacer = type(
+        "AbbreviationReplacer",
+        (_FastAbbreviationReplacer, rules.AbbreviationReplacer),
+        {"SENTENCE_STARTERS": rules.AbbreviationReplacer.SENTENCE_STARTERS},
+    )
+    return type(rules.__name__, (rules,), {"AbbreviationReplacer": replacer})
+
+
+_FAST_RULES = {"en": _fast_rules(English), "fr": _fast_rules(French)}
+
+
+class _FastProcessor(Processor):  # type: ignore[misc]  # pysbd is untyped
+    """pysbd's ``Processor.process``, with its list pass skipped when it cannot change the text.
+
+    perf (issue 17): ``ListItemReplacer.add_line_break`` runs seven ``findall`` over the chunk
+    (lettered, roman and numbered lists), about 15% of pysbd's time on real text. Each of them
+    finds nothing unless the text holds a lone letter or a number of the shapes in
+    :data:`_MAY_LETTER_LIST` and :data:`_MAY_NUMBER_LIST`; with no match there, and neither of
+    the list markers "♨" and "☝" (which the pass replaces), the pass returns the text unchanged.
+    The rest is pysbd's own code, in its order."""
+
+    text: str
+
+    def process(self) -> Any:
+        text: str = self.text
+        if not text:
+            return text
+        self.text = text = text.replace("\n", "\r")
+        if (
+            "♨" in text
+            or "☝" in text
+            or _MAY_LETTER_LIST.search(text)
+            or _MAY_NUMBER_LIST.search(text)
+        ):
+            self.text = ListItemReplacer(text).add_line_break()
+        self.replace_abbreviations()
+        self.replace_numbers()
+        self.replace_continuous_punctuation()
+        self.replace_periods_before_numeric_references()
+        self.text = Text(self.text).apply(
+            self.lang.Abbreviation.WithMultiplePeriodsAndEmailRule,
+            self.lang.GeoLocationRule,
+            self.lang.FileFormatRule,
+        )
+        return self.split_into_segments()
+
+
 def _split_pysbd_chunk(chunk: str, lang: str) -> list[str]:
     """pysbd's sentences of ``chunk`` (same as :func:`split_sentences_pysbd`, faster)."""
     try:
-        parts = _pysbd_spans(_segmenter(lang).processor(chunk).process(), chunk) if chunk else []
+        rules = _FAST_RULES["fr" if lang == "fr" else "en"]
+        parts = _pysbd_spans(_FastProcessor(chunk, rules).process(), chunk) if chunk else []
     except Exception:  # pysbd has known crashes on odd input: fall back to a plain split
         parts = re.split(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý«\"“])", chunk)
     return [p.strip() for p in parts if p and p.strip()]
