@@ -632,3 +632,33 @@ def test_faster_pysbd_matches_pysbd_on_generated_text(
     text = "".join(b + glue[i % len(glue)] for i, b in enumerate(bits)).strip()
     if text:
         assert segment._split_pysbd_chunk(text, lang) == segment.split_sentences_pysbd(text, lang)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*list("aZ9 .'\"”“([])?!∯\r\n\\"), "[12]", "a.", "12", " The", ". 3 A", '" (x) "']
+        ),
+        max_size=30,
+    )
+)
+def test_blocker_check_matches_the_blocker_regex(bits: list[str]) -> None:
+    """The split, pre-checked blocker test answers as the one alternation regex."""
+    text = "".join(bits)
+    assert segment._has_blocker(text) == bool(segment._BLOCKERS.search(text))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*list("aZÉé9 .?'’-\"\t"), "I ", "I'm", "Mr", "abc", "123", "U.S", " ? ", ". The"]
+        ),
+        max_size=30,
+    )
+)
+def test_cut_scan_matches_the_cut_regex(bits: list[str]) -> None:
+    text = "".join(bits)
+    want = [(m.end() - 1, m.group(1)) for m in segment._CUT.finditer(text)]
+    assert list(segment._cut_matches(text)) == want
