@@ -219,13 +219,14 @@ def _pysbd_spans(sents: list[str], text: str) -> list[str]:
 # "also", ``co`` in "could"...), it runs ``re.findall(r"(?:^|\s|\r|\n)" + abbr, line, re.I)``
 # over the whole line, then for each match one ``re.sub`` over the whole line that turns the
 # period in ``<space><the matched text>.`` into "∯". Nothing changes unless such a period
-# exists. :class:`_FastAbbreviationReplacer` first asks that of a folded copy of the line, with
-# one substring search in C: every character that matches one of the abbreviations' letters under
-# ``re.IGNORECASE`` becomes that letter, every ``\s`` character a space. If the text holds
-# ``<\s><letters matching abbr>.``, the folded copy holds ``" " + abbr + "."`` at the same place;
-# when that is absent the findall and its subs would change nothing and are skipped, otherwise
-# pysbd's own code runs as it is. (The pass only turns "." into "∯", which changes no letter or
-# space and only removes periods, so the folded copy of the line as it came in stays a valid
+# exists. :class:`_FastAbbreviationReplacer` first asks that of a folded copy of the line:
+# every character that matches one of the abbreviations' letters under ``re.IGNORECASE`` becomes
+# that letter, every ``\s`` character a space. If the text holds ``<\s><letters matching
+# abbr>.``, the folded copy holds ``" " + abbr + "."`` at the same place, that is, ``abbr`` is
+# one of the tokens between a space and a period that one regex pass collects. The abbreviations
+# not among them are skipped (their findall and subs would change nothing); the others run
+# pysbd's own code, in pysbd's order. (The pass only turns "." into "∯", which changes no letter
+# or space and only removes periods, so the folded copy of the line as it came in stays a valid
 # filter for the whole pass.) Abbreviations holding a "." (a regex wildcard there) always take
 # pysbd's path. tests/test_segment.py checks :data:`_ABBR_FOLD` against every code point, and
 # the results against pure pysbd.
@@ -254,9 +255,14 @@ class _FastAbbreviationReplacer(AbbreviationReplacer):  # type: ignore[misc]  # 
         if "{" in text:  # pysbd's next-word regex reads a literal "{abbr} ": keep its own path
             return str(super().search_for_abbreviations_in_string(text))
         lowered = text.lower()
-        folded = " " + text.translate(_ABBR_FOLD)
-        for stripped, key in _abbreviation_keys(self.lang):
-            if stripped not in lowered or (key is not None and key not in folded):
+        index = _abbreviation_index(self.lang)
+        # the folded line holds " abbr." exactly when abbr is one of these tokens
+        found = _FOLDED_TOKEN.findall(" " + text.translate(_ABBR_FOLD))
+        todo = [i for tok in found for i in index.by_token.get(tok, ())]
+        todo += index.dotted
+        for i in sorted(set(todo)):  # pysbd's order
+            stripped = index.stripped[i]
+            if stripped not in lowered:
                 continue
             abbrev_match = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.I)
             for ind, match in enumerate(abbrev_match):
@@ -265,17 +271,31 @@ class _FastAbbreviationReplacer(AbbreviationReplacer):  # type: ignore[misc]  # 
         return text
 
 
+#: a run of characters other than space and period, after a space and before a period
+_FOLDED_TOKEN = re.compile(r"(?<= )[^ .]+(?=\.)")
+
+
+@dataclass(frozen=True)
+class _AbbreviationIndex:
+    #: pysbd's abbreviation list, stripped, in its order (entries may repeat)
+    stripped: tuple[str, ...]
+    #: folded abbreviation -> its positions in the list (abbreviations without a ".")
+    by_token: dict[str, tuple[int, ...]]
+    #: positions of abbreviations holding a "." (a regex wildcard there): always looked at
+    dotted: tuple[int, ...]
+
+
 @lru_cache(maxsize=8)
-def _abbreviation_keys(rules: Any) -> tuple[tuple[str, str | None], ...]:
-    """Each abbreviation of pysbd's list, in its order: (stripped, the folded ``" abbr."`` that
-    must be in the folded line for pysbd's pass to change anything, or None when the abbreviation
-    holds a ``.``, a regex wildcard there)."""
-    out = []
-    for abbr in rules.Abbreviation.ABBREVIATIONS:
-        stripped = abbr.strip()
-        key = None if "." in stripped else " " + stripped.translate(_ABBR_FOLD) + "."
-        out.append((stripped, key))
-    return tuple(out)
+def _abbreviation_index(rules: Any) -> _AbbreviationIndex:
+    stripped = tuple(abbr.strip() for abbr in rules.Abbreviation.ABBREVIATIONS)
+    by_token: dict[str, list[int]] = {}
+    dotted = []
+    for i, abbr in enumerate(stripped):
+        if "." in abbr:
+            dotted.append(i)
+        else:
+            by_token.setdefault(abbr.translate(_ABBR_FOLD), []).append(i)
+    return _AbbreviationIndex(stripped, {k: tuple(v) for k, v in by_token.items()}, tuple(dotted))
 
 
 def _fast_rules(rules: Any) -> type:
