@@ -107,6 +107,9 @@ def test_fast_path_matches_pysbd_on_real_text(split: str, step: int) -> None:
         ('"We are happy with the result," he said. "We won," she added.', "en"),
         ('Winslet said she was "ecstatic" about it. Tories offered a "hard right agenda".', "en"),
         ('He left the room. "Nobody," he said, "was there" today.', "en"),
+        # issue 17 (session 3): AG News' spaced double dashes and #39; entities
+        ("CARACAS -- Venezuelans voted to keep Hugo Chavez. It #39;s over, he said.", "en"),
+        ("Three Americans -- led by a Green Beret -- were found guilty. They left.", "en"),
     ],
 )
 def test_fast_path_takes_numbers_dashes_and_slashes(paragraph: str, lang: str) -> None:
@@ -127,6 +130,9 @@ def test_fast_path_takes_numbers_dashes_and_slashes(paragraph: str, lang: str) -
 
 
 HARD_BITS = [
+    "--",
+    "#39;s",
+    "#39;",
     "M. Kim",
     "Mr. Putin",
     "Dr. Lee",
@@ -513,6 +519,11 @@ def test_fast_space_and_quote_helpers_match_the_plain_ones(text: str) -> None:
         '"We will fight on. Nobody stops us. He said "no" today. It ended.',
         'Alpha beta. Gamma "delta. Epsilon" zeta. Eta "theta, iota. Kappa.',
         '"" Alpha. "Beta" Gamma. "Delta, epsilon," zeta. Eta.',
+        # spaced double dashes (pysbd masks what lies between two of them) and #39; entities
+        "CARACAS -- Voters went. He won -- again -- today. It #39;s over. A -- B. C -- D -- E.",
+        'He said -- "no. never" -- today. Then -- left... -- and so. Ok -- "Fine," -- he said.',
+        "It was #39;hard #39; today. Venezuela #39;s oil #39;s price. #39;s. The #39;U.S. #39;s.",
+        "Il a -- dit-il -- gagné. M. Kim -- le chef -- a dit. Fin -- ou pas ? Oui -- 3.5 %.",
     ],
 )
 @pytest.mark.parametrize("lang", ["fr", "en"])
@@ -662,3 +673,61 @@ def test_cut_scan_matches_the_cut_regex(bits: list[str]) -> None:
     text = "".join(bits)
     want = [(m.end() - 1, m.group(1)) for m in segment._CUT.finditer(text)]
     assert list(segment._cut_matches(text)) == want
+
+
+def _pysbd_rule_sets() -> list[tuple[object, ...]]:
+    from pysbd.lang.english import English
+
+    return [
+        (English.SingleNewLineRule, *English.EllipsisRules.All),
+        tuple(English.SubSymbolsRules.All),
+        (English.SubSingleQuoteRule,),
+        tuple(English.ReinsertEllipsisRules.All),
+    ]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    bits=st.lists(
+        st.sampled_from(
+            [
+                "a",
+                "B",
+                " ",
+                ".",
+                "...",
+                ". . .",
+                "\n",
+                "∯",
+                "♬",
+                "♭",
+                "&ᓰ&",
+                "&ᓴ&",
+                "&ᓷ&",
+                "☉",
+                "☇",
+                "☈",
+                "☄",
+                "&✂&",
+                "&⌬&",
+                "ȸ",
+                "ȹ",
+                "ƪ",
+                "♟",
+                "♝",
+                "☏",
+                "&⎋&",
+                "'",
+            ]
+        ),
+        max_size=30,
+    ),
+    which=st.integers(0, 3),
+)
+def test_apply_matches_pysbd_text_apply(bits: list[str], which: int) -> None:
+    """segment._apply (plain-string rules skipped when absent) gives pysbd's Text.apply."""
+    from pysbd.utils import Text
+
+    text = "".join(bits)
+    rules = _pysbd_rule_sets()[which]
+    assert segment._apply(text, rules) == Text(text).apply(*rules)
