@@ -731,3 +731,10 @@ def test_apply_matches_pysbd_text_apply(bits: list[str], which: int) -> None:
     text = "".join(bits)
     rules = _pysbd_rule_sets()[which]
     assert segment._apply(text, rules) == Text(text).apply(*rules)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from([*list("abzAé9 .)(\t"), "ii)", "(a)", "b.", "xyz)"]), max_size=25))
+def test_letter_list_check_matches_its_regex(bits: list[str]) -> None:
+    text = "".join(bits)
+    assert segment._may_letter_list(text) == bool(segment._MAY_LETTER_LIST.search(text))
