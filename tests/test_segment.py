@@ -95,6 +95,17 @@ def test_fast_path_matches_pysbd_on_real_text(split: str, step: int) -> None:
     assert n > 300
 
 
+@pytest.mark.parametrize(("split", "step"), [("heldout", 10), ("tune", 100)])
+def test_faster_pysbd_matches_pysbd_on_real_text(split: str, step: int) -> None:
+    """The sped-up pysbd that hard pieces go to gives pure pysbd's sentences on whole real
+    paragraphs (the fast path may hand it any of them), the held-out part included."""
+    n = 0
+    for p, lang in _real_paragraphs(split, step):
+        assert segment._split_pysbd_chunk(p, lang) == segment.split_sentences_pysbd(p, lang), p
+        n += 1
+    assert n > 150
+
+
 @pytest.mark.parametrize(
     ("paragraph", "lang"),
     [
