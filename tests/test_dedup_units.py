@@ -220,3 +220,49 @@ def test_a_label_on_a_hidden_copy_shows_it_whatever_writes_it(store: Store) -> N
     with store.tx() as c:  # its last direct label gone: hidden again, as a full run has it
         c.execute("DELETE FROM annotations WHERE sentence_id = 'ap:0'")
     assert store.corpus.sentence("ap:0").hidden  # type: ignore[union-attr]
+
+
+def test_cli_import_labels_propagate_to_hidden_copies(tmp_path: Path) -> None:
+    """A label imported on a representative reaches its hidden copies, as a label from the
+    screen or from merge does (README: "whether they come from the screen, import-labels or
+    merge"); a copy's own direct label is kept; undo-import takes the propagated rows back.
+    The fast import path wrote the representative only (new-user review)."""
+    arts = [
+        {"id": "afp", "text": SENT},
+        {"id": "reuters", "text": COPY_B},
+        {"id": "ap", "text": COPY_C},
+    ]
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(a) for a in arts) + "\n")
+    assert run("--db", "t.db", "import", "a.jsonl", cwd=tmp_path).returncode == 0
+    p = run("--db", "t.db", "dedup", cwd=tmp_path)
+    assert p.returncode == 0 and "2 copy(ies) hidden" in p.stderr, p.stderr
+    with Store.open(tmp_path / "t.db") as s:  # bob labelled the ap copy himself, earlier
+        s.labels.save(Annotation("ap:0", "bob", "done", ("denial",), ()))
+    recs = [
+        {
+            "sentence_id": "afp:0",
+            "annotator": who,
+            "status": "done",
+            "claims": ["arms_deal"],
+            "stances": [],
+        }
+        for who in ("carol", "bob")
+    ]
+    (tmp_path / "l.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    p = run("--db", "t.db", "import-labels", "l.jsonl", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    p = run("--db", "t.db", "export", "--kind", "annotations", "--out", "-", cwd=tmp_path)
+    rows = {(r["sentence_id"], r["annotator"]): r for r in map(json.loads, p.stdout.splitlines())}
+    assert rows[("reuters:0", "carol")]["propagated_from"] == "afp:0"
+    assert rows[("ap:0", "carol")]["propagated_from"] == "afp:0"
+    assert rows[("ap:0", "carol")]["claims"] == ["arms_deal"]
+    assert rows[("reuters:0", "bob")]["propagated_from"] == "afp:0"
+    assert rows[("ap:0", "bob")]["propagated_from"] is None  # his own label stays
+    assert rows[("ap:0", "bob")]["claims"] == ["denial"]
+    p = run("--db", "t.db", "dedup", cwd=tmp_path)
+    assert "0 label(s) propagated" in p.stderr, p.stderr  # nothing was left for dedup to do
+    p = run("--db", "t.db", "undo-import", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    p = run("--db", "t.db", "export", "--kind", "annotations", "--out", "-", cwd=tmp_path)
+    left = {(r["sentence_id"], r["annotator"]) for r in map(json.loads, p.stdout.splitlines())}
+    assert left == {("ap:0", "bob")}

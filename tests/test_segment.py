@@ -95,6 +95,17 @@ def test_fast_path_matches_pysbd_on_real_text(split: str, step: int) -> None:
     assert n > 300
 
 
+@pytest.mark.parametrize(("split", "step"), [("heldout", 10), ("tune", 100)])
+def test_faster_pysbd_matches_pysbd_on_real_text(split: str, step: int) -> None:
+    """The sped-up pysbd that hard pieces go to gives pure pysbd's sentences on whole real
+    paragraphs (the fast path may hand it any of them), the held-out part included."""
+    n = 0
+    for p, lang in _real_paragraphs(split, step):
+        assert segment._split_pysbd_chunk(p, lang) == segment.split_sentences_pysbd(p, lang), p
+        n += 1
+    assert n > 150
+
+
 @pytest.mark.parametrize(
     ("paragraph", "lang"),
     [
@@ -107,6 +118,9 @@ def test_fast_path_matches_pysbd_on_real_text(split: str, step: int) -> None:
         ('"We are happy with the result," he said. "We won," she added.', "en"),
         ('Winslet said she was "ecstatic" about it. Tories offered a "hard right agenda".', "en"),
         ('He left the room. "Nobody," he said, "was there" today.', "en"),
+        # issue 17 (session 3): AG News' spaced double dashes and #39; entities
+        ("CARACAS -- Venezuelans voted to keep Hugo Chavez. It #39;s over, he said.", "en"),
+        ("Three Americans -- led by a Green Beret -- were found guilty. They left.", "en"),
     ],
 )
 def test_fast_path_takes_numbers_dashes_and_slashes(paragraph: str, lang: str) -> None:
@@ -127,6 +141,9 @@ def test_fast_path_takes_numbers_dashes_and_slashes(paragraph: str, lang: str) -
 
 
 HARD_BITS = [
+    "--",
+    "#39;s",
+    "#39;",
     "M. Kim",
     "Mr. Putin",
     "Dr. Lee",
@@ -513,6 +530,11 @@ def test_fast_space_and_quote_helpers_match_the_plain_ones(text: str) -> None:
         '"We will fight on. Nobody stops us. He said "no" today. It ended.',
         'Alpha beta. Gamma "delta. Epsilon" zeta. Eta "theta, iota. Kappa.',
         '"" Alpha. "Beta" Gamma. "Delta, epsilon," zeta. Eta.',
+        # spaced double dashes (pysbd masks what lies between two of them) and #39; entities
+        "CARACAS -- Voters went. He won -- again -- today. It #39;s over. A -- B. C -- D -- E.",
+        'He said -- "no. never" -- today. Then -- left... -- and so. Ok -- "Fine," -- he said.',
+        "It was #39;hard #39; today. Venezuela #39;s oil #39;s price. #39;s. The #39;U.S. #39;s.",
+        "Il a -- dit-il -- gagné. M. Kim -- le chef -- a dit. Fin -- ou pas ? Oui -- 3.5 %.",
     ],
 )
 @pytest.mark.parametrize("lang", ["fr", "en"])
@@ -531,3 +553,199 @@ def test_match_key_is_idempotent_around_quotes(text: str) -> None:
 
 def test_match_key_spaces_around_quotes_agree() -> None:
     assert segment.match_key('a " b') == segment.match_key('a "b') == segment.match_key('a"b')
+
+
+# --------------------------------------------------------------------------- pysbd, faster
+
+
+def test_abbreviation_fold_covers_every_code_point() -> None:
+    """Every character that matches one of pysbd's abbreviation letters under re.IGNORECASE
+    folds to that letter, and every \\s character to a space: otherwise the pre-check of
+    ``_FastAbbreviationReplacer`` could skip a findall that finds something."""
+    import re
+
+    from pysbd.lang.english import English
+    from pysbd.lang.french import French
+
+    everything = "".join(map(chr, range(0x110000)))
+    letters = {
+        ch
+        for rules in (English, French)
+        for abbr in rules.Abbreviation.ABBREVIATIONS
+        for ch in abbr.strip()
+        if ch != "."
+    }
+    for letter in sorted(letters):
+        for ch in re.findall(re.escape(letter), everything, flags=re.IGNORECASE):
+            assert ch.translate(segment._ABBR_FOLD) == letter, (hex(ord(ch)), letter)
+    for ch in re.findall(r"\s", everything):
+        assert ch.translate(segment._ABBR_FOLD) == " ", hex(ord(ch))
+
+
+PYSBD_TRAPS = [
+    # case-insensitive abbreviations through non-ASCII capitals, tabs and odd spaces
+    "The \u212aY. plant and \u212aan. fields. Mr. Lee went. It is e.g. fine.",
+    "Drs.\tSmith and \u0130ll. met. \u017fen. Brown left. ALA. Gov. Dean came. AVE. Ave. ave.",
+    "He met Gen.\u00a0Lee at 5 p.m. Then. Corp.\u2009said no. Co.\u3000Ltd. The Inc. fell.",
+    "See fig. 3 and no. 5. Art. 12 says so. pp. 3-4 and p. 7. Nos. 1 and 2 left.",
+    "Le tél. sonne. Voir c.-à-d. la fém. forme. Éd. Gallimard. ÉD. Seuil. n/réf. 12. Cf. art. 3.",
+    # pysbd's next-word regex reads a literal "{abbr} "
+    "The {corp} Corp. said. {mr} Mr. Lee left. {ave} Ave. Jones.",
+    # lists and list markers
+    "a. one. b. two. c. three. The end.",
+    "Items 1. Alpha. 2. Beta. 3. Gamma. Done.",
+    "(a) one (b) two (c) three. Fin. i) x ii) y. 1) un 2) deux.",
+    "Odd \u2668 marker. And \u261d here. The end.",
+    "Le i. premier. Le ii. second. Puis v. enfin.",
+]
+
+
+@pytest.mark.parametrize("text", PYSBD_TRAPS)
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_faster_pysbd_matches_pysbd_on_traps(text: str, lang: str) -> None:
+    """``_split_pysbd_chunk`` (pysbd with the abbreviation pre-check and the list pass skipped
+    when it cannot match) gives pure pysbd's sentences."""
+    assert segment._split_pysbd_chunk(text, lang) == segment.split_sentences_pysbd(text, lang)
+
+
+ABBR_BITS = [
+    "Mr.",
+    "MR.",
+    "mr.",
+    "\u212ay.",
+    "\u017ft.",
+    "\u0130nc.",
+    "Corp.",
+    "co.",
+    "Ave",
+    "e.g.",
+    "i.e.",
+    "tél.",
+    "Éd.",
+    "c.-à-d.",
+    "a.",
+    "b.",
+    "ii.",
+    "(a)",
+    "(b)",
+    "1.",
+    "2.",
+    "3)",
+    "{co}",
+    "\u2668",
+    "\u261d",
+    "said",
+    "The",
+    "Lee",
+    "5",
+    "p.m.",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bits=st.lists(st.sampled_from(ABBR_BITS), max_size=30),
+    glue=st.lists(st.sampled_from([" ", " ", " ", "\t", "\u00a0", "\u2009", ""]), min_size=1),
+    lang=st.sampled_from(["fr", "en"]),
+)
+def test_faster_pysbd_matches_pysbd_on_generated_text(
+    bits: list[str], glue: list[str], lang: str
+) -> None:
+    text = "".join(b + glue[i % len(glue)] for i, b in enumerate(bits)).strip()
+    if text:
+        assert segment._split_pysbd_chunk(text, lang) == segment.split_sentences_pysbd(text, lang)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*list("aZ9 .'\"”“([])?!∯\r\n\\"), "[12]", "a.", "12", " The", ". 3 A", '" (x) "']
+        ),
+        max_size=30,
+    )
+)
+def test_blocker_check_matches_the_blocker_regex(bits: list[str]) -> None:
+    """The split, pre-checked blocker test answers as the one alternation regex."""
+    text = "".join(bits)
+    assert segment._has_blocker(text) == bool(segment._BLOCKERS.search(text))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*list("aZÉé9 .?'’-\"\t"), "I ", "I'm", "Mr", "abc", "123", "U.S", " ? ", ". The"]
+        ),
+        max_size=30,
+    )
+)
+def test_cut_scan_matches_the_cut_regex(bits: list[str]) -> None:
+    text = "".join(bits)
+    want = [(m.end() - 1, m.group(1)) for m in segment._CUT.finditer(text)]
+    assert list(segment._cut_matches(text)) == want
+
+
+def _pysbd_rule_sets() -> list[tuple[object, ...]]:
+    from pysbd.lang.english import English
+
+    return [
+        (English.SingleNewLineRule, *English.EllipsisRules.All),
+        tuple(English.SubSymbolsRules.All),
+        (English.SubSingleQuoteRule,),
+        tuple(English.ReinsertEllipsisRules.All),
+    ]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    bits=st.lists(
+        st.sampled_from(
+            [
+                "a",
+                "B",
+                " ",
+                ".",
+                "...",
+                ". . .",
+                "\n",
+                "∯",
+                "♬",
+                "♭",
+                "&ᓰ&",
+                "&ᓴ&",
+                "&ᓷ&",
+                "☉",
+                "☇",
+                "☈",
+                "☄",
+                "&✂&",
+                "&⌬&",
+                "ȸ",
+                "ȹ",
+                "ƪ",
+                "♟",
+                "♝",
+                "☏",
+                "&⎋&",
+                "'",
+            ]
+        ),
+        max_size=30,
+    ),
+    which=st.integers(0, 3),
+)
+def test_apply_matches_pysbd_text_apply(bits: list[str], which: int) -> None:
+    """segment._apply (plain-string rules skipped when absent) gives pysbd's Text.apply."""
+    from pysbd.utils import Text
+
+    text = "".join(bits)
+    rules = _pysbd_rule_sets()[which]
+    assert segment._apply(text, rules) == Text(text).apply(*rules)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from([*list("abzAé9 .)(\t"), "ii)", "(a)", "b.", "xyz)"]), max_size=25))
+def test_letter_list_check_matches_its_regex(bits: list[str]) -> None:
+    text = "".join(bits)
+    assert segment._may_letter_list(text) == bool(segment._MAY_LETTER_LIST.search(text))

@@ -14,9 +14,17 @@ Segmentation gives exactly pysbd's sentences, faster:
 * **Fallback.** A paragraph with constructs whose pysbd handling is not local (numbered or lettered
   lists, numbered references, a quote opening after a space, parentheses between quotes,
   backslashes, pysbd's own placeholder characters) goes to pysbd whole.
+* **pysbd, sped up.** What goes to pysbd runs pysbd's own ``Processor`` with three passes that
+  cost much and rarely change anything skipped exactly when they cannot change the text
+  (:class:`_FastAbbreviationReplacer`, :class:`_FastProcessor`, :func:`_apply`); pysbd itself is
+  not patched, so :func:`split_sentences_pysbd` stays the pure reference.
 
-tests/test_segment.py checks the fast path against pure pysbd (:func:`split_sentences_pysbd`) on
-realistic and on generated text.
+tests/test_segment.py checks the fast path and the sped-up pysbd against pure pysbd
+(:func:`split_sentences_pysbd`) on real, realistic and generated text;
+``benchmarks/segment_equality.py`` on all the real text in the repository.
+
+Size: over 650 lines because the fast path and the pysbd pre-checks must be read together: each
+rule is justified by the pysbd rule it mirrors, next to it.
 
 :func:`segment_many` segments many articles, in order, across a process pool in bounded batches
 (small inputs stay in-process).
@@ -35,13 +43,17 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, pairwise
+from typing import Any
 
 import pysbd
+from pysbd.abbreviation_replacer import AbbreviationReplacer
 from pysbd.between_punctuation import BetweenPunctuation
 from pysbd.lang.common.common import Common
 from pysbd.lang.english import English
 from pysbd.lang.french import French
 from pysbd.lists_item_replacer import ListItemReplacer
+from pysbd.processor import Processor
+from pysbd.utils import Text
 
 from stanceterm import textkey
 from stanceterm.procs import exit_with_parent
@@ -209,10 +221,190 @@ def _pysbd_spans(sents: list[str], text: str) -> list[str]:
     return out
 
 
+# perf (issue 17): pysbd's abbreviation pass (``AbbreviationReplacer.
+# search_for_abbreviations_in_string``) was about 45% of its time on real news text. For each of
+# the language's ~100-190 abbreviations found as a substring of the lower-cased line (``al`` is in
+# "also", ``co`` in "could"...), it runs ``re.findall(r"(?:^|\s|\r|\n)" + abbr, line, re.I)``
+# over the whole line, then for each match one ``re.sub`` over the whole line that turns the
+# period in ``<space><the matched text>.`` into "∯". Nothing changes unless such a period
+# exists. :class:`_FastAbbreviationReplacer` first asks that of a folded copy of the line:
+# every character that matches one of the abbreviations' letters under ``re.IGNORECASE`` becomes
+# that letter, every ``\s`` character a space. If the text holds ``<\s><letters matching
+# abbr>.``, the folded copy holds ``" " + abbr + "."`` at the same place, that is, ``abbr`` is
+# one of the tokens between a space and a period that one regex pass collects. The abbreviations
+# not among them are skipped (their findall and subs would change nothing); the others run
+# pysbd's own code, in pysbd's order. (The pass only turns "." into "∯", which changes no letter
+# or space and only removes periods, so the folded copy of the line as it came in stays a valid
+# filter for the whole pass.) Abbreviations holding a "." (a regex wildcard there) always take
+# pysbd's path. tests/test_segment.py checks :data:`_ABBR_FOLD` against every code point, and
+# the results against pure pysbd.
+_ABBR_FOLD = str.maketrans(
+    {
+        **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
+        "\u0130": "i",  # İ
+        "\u0131": "i",  # ı
+        "\u017f": "s",  # ſ
+        "\u212a": "k",  # Kelvin sign
+        "É": "é",
+        "À": "à",
+        **dict.fromkeys(
+            "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+            + "".join(map(chr, range(0x2000, 0x200B))),
+            " ",
+        ),
+    }
+)
+
+
+class _FastAbbreviationReplacer(AbbreviationReplacer):  # type: ignore[misc]  # pysbd is untyped
+    """pysbd's ``AbbreviationReplacer`` with findalls that cannot match skipped (same result)."""
+
+    def search_for_abbreviations_in_string(self, text: str) -> str:
+        if "{" in text:  # pysbd's next-word regex reads a literal "{abbr} ": keep its own path
+            return str(super().search_for_abbreviations_in_string(text))
+        lowered = text.lower()
+        index = _abbreviation_index(self.lang)
+        # the folded line holds " abbr." exactly when abbr is one of these tokens
+        found = _FOLDED_TOKEN.findall(" " + text.translate(_ABBR_FOLD))
+        todo = [i for tok in found for i in index.by_token.get(tok, ())]
+        todo += index.dotted
+        for i in sorted(set(todo)):  # pysbd's order
+            stripped = index.stripped[i]
+            if stripped not in lowered:
+                continue
+            abbrev_match = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.I)
+            for ind, match in enumerate(abbrev_match):
+                # pysbd's char_array is empty here (no "{" in the text)
+                text = self.scan_for_replacements(text, match, ind, [])
+        return text
+
+
+#: a run of characters other than space and period, after a space and before a period
+_FOLDED_TOKEN = re.compile(r"(?<= )[^ .]+(?=\.)")
+
+
+@dataclass(frozen=True)
+class _AbbreviationIndex:
+    #: pysbd's abbreviation list, stripped, in its order (entries may repeat)
+    stripped: tuple[str, ...]
+    #: folded abbreviation -> its positions in the list (abbreviations without a ".")
+    by_token: dict[str, tuple[int, ...]]
+    #: positions of abbreviations holding a "." (a regex wildcard there): always looked at
+    dotted: tuple[int, ...]
+
+
+@lru_cache(maxsize=8)
+def _abbreviation_index(rules: Any) -> _AbbreviationIndex:
+    stripped = tuple(abbr.strip() for abbr in rules.Abbreviation.ABBREVIATIONS)
+    by_token: dict[str, list[int]] = {}
+    dotted = []
+    for i, abbr in enumerate(stripped):
+        if "." in abbr:
+            dotted.append(i)
+        else:
+            by_token.setdefault(abbr.translate(_ABBR_FOLD), []).append(i)
+    return _AbbreviationIndex(stripped, {k: tuple(v) for k, v in by_token.items()}, tuple(dotted))
+
+
+def _fast_rules(rules: Any) -> type:
+    replacer = type(
+        "AbbreviationReplacer",
+        (_FastAbbreviationReplacer, rules.AbbreviationReplacer),
+        {"SENTENCE_STARTERS": rules.AbbreviationReplacer.SENTENCE_STARTERS},
+    )
+    return type(rules.__name__, (rules,), {"AbbreviationReplacer": replacer})
+
+
+_FAST_RULES = {"en": _fast_rules(English), "fr": _fast_rules(French)}
+
+
+class _FastProcessor(Processor):  # type: ignore[misc]  # pysbd is untyped
+    """pysbd's ``Processor.process``, with its list pass skipped when it cannot change the text.
+
+    perf (issue 17): ``ListItemReplacer.add_line_break`` runs seven ``findall`` over the chunk
+    (lettered, roman and numbered lists), about 15% of pysbd's time on real text. Each of them
+    finds nothing unless the text holds a lone letter or a number of the shapes in
+    :data:`_MAY_LETTER_LIST` and :data:`_MAY_NUMBER_LIST`; with no match there, and neither of
+    the list markers "♨" and "☝" (which the pass replaces), the pass returns the text unchanged.
+    The rest is pysbd's own code, in its order."""
+
+    text: str
+
+    def process(self) -> Any:
+        text: str = self.text
+        if not text:
+            return text
+        self.text = text = text.replace("\n", "\r")
+        if "♨" in text or "☝" in text or _may_letter_list(text) or _MAY_NUMBER_LIST.search(text):
+            self.text = ListItemReplacer(text).add_line_break()
+        self.replace_abbreviations()
+        self.replace_numbers()
+        self.replace_continuous_punctuation()
+        self.replace_periods_before_numeric_references()
+        self.text = Text(self.text).apply(
+            self.lang.Abbreviation.WithMultiplePeriodsAndEmailRule,
+            self.lang.GeoLocationRule,
+            self.lang.FileFormatRule,
+        )
+        return self.split_into_segments()
+
+    # perf (issue 17): pysbd's own code below, with ``Text(x).apply(*rules)`` replaced by
+    # :func:`_apply`, which skips a rule whose pattern is a plain string absent from ``x`` (the 17
+    # placeholder restorations run on every sentence, and rarely find anything)
+
+    def split_into_segments(self) -> Any:
+        self.check_for_parens_between_quotes()
+        sents = self.text.split("\r")
+        sents = self.rm_none_flatten(sents)
+        lang = self.lang
+        sents = [_apply(s, (lang.SingleNewLineRule, *lang.EllipsisRules.All)) for s in sents]
+        sents = [self.check_for_punctuation(s) for s in sents]
+        sents = self.rm_none_flatten(sents)
+        postprocessed_sents = []
+        for sent in sents:
+            sent = _apply(sent, lang.SubSymbolsRules.All)
+            post_process_sent = self.post_process_segments(sent)
+            if post_process_sent and isinstance(post_process_sent, str):
+                postprocessed_sents.append(post_process_sent)
+            elif isinstance(post_process_sent, list):
+                for pps in post_process_sent:
+                    postprocessed_sents.append(pps)
+        return [_apply(ns, (lang.SubSingleQuoteRule,)) for ns in postprocessed_sents]
+
+    def post_process_segments(self, txt: str) -> Any:
+        if len(txt) > 2 and re.search(r"\A[a-zA-Z]*\Z", txt):
+            return txt
+        txt = _apply(txt, self.lang.ReinsertEllipsisRules.All)
+        if re.search(self.lang.QUOTATION_AT_END_OF_SENTENCE_REGEX, txt):
+            return re.split(self.lang.SPLIT_SPACE_QUOTATION_AT_END_OF_SENTENCE_REGEX, txt)
+        return txt.replace("\n", "").strip()
+
+
+_REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
+
+
+@lru_cache(maxsize=512)
+def _plain(pattern: str) -> bool:
+    """True when ``pattern`` has no regex syntax: it matches itself and nothing else."""
+    return not _REGEX_SYNTAX.intersection(pattern)
+
+
+def _apply(text: str, rules: Iterable[Any]) -> str:
+    """``pysbd.utils.Text(text).apply(*rules)``: the same ``re.sub`` calls in the same order,
+    except those of a plain-string pattern absent from the text (they return it unchanged)."""
+    for rule in rules:
+        pattern = rule.pattern
+        if _plain(pattern) and pattern not in text:
+            continue
+        text = re.sub(pattern, rule.replacement, text)
+    return text
+
+
 def _split_pysbd_chunk(chunk: str, lang: str) -> list[str]:
     """pysbd's sentences of ``chunk`` (same as :func:`split_sentences_pysbd`, faster)."""
     try:
-        parts = _pysbd_spans(_segmenter(lang).processor(chunk).process(), chunk) if chunk else []
+        rules = _FAST_RULES["fr" if lang == "fr" else "en"]
+        parts = _pysbd_spans(_FastProcessor(chunk, rules).process(), chunk) if chunk else []
     except Exception:  # pysbd has known crashes on odd input: fall back to a plain split
         parts = re.split(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý«\"“])", chunk)
     return [p.strip() for p in parts if p and p.strip()]
@@ -228,6 +420,24 @@ _CUT = re.compile(
     # perf (issue 17): or a straight quote opening the next sentence (said. "We...)
     rf"(?=\"?[{_UPPER}])(?!\"?I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
 )
+# perf (issue 17): the same cuts, found from the punctuation: _CUT starts with a lookbehind, so
+# the regex engine tries it at every position. A match of _CUT is a token (no whitespace inside)
+# after a whitespace or the start, then "." or "?" (or " ?"), a space and the lookaheads; so
+# each "." or "?" that the lookaheads accept is checked by reading back to the whitespace.
+_CUT_END = re.compile(rf"[.?] (?=\"?[{_UPPER}])(?!\"?I(?:[\s'’]|$))")
+_CUT_TOKEN = re.compile(rf"{_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}")
+
+
+def _cut_matches(p: str) -> Iterator[tuple[int, str]]:
+    """``(m.end() - 1, m.group(1))`` for each match ``m`` of :data:`_CUT` in ``p``, faster."""
+    for m in _CUT_END.finditer(p):
+        i = m.start()
+        end = i - 1 if p[i] == "?" and i > 0 and p[i - 1] == " " else i
+        start = end
+        while start > 0 and not p[start - 1].isspace():
+            start -= 1
+        if start < end and _CUT_TOKEN.fullmatch(p, start, end):
+            yield m.end() - 1, p[start:end]
 
 
 # A piece the fast path keeps as one sentence (each allowance is a pysbd rule that never splits):
@@ -257,14 +467,18 @@ def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     # such a quote only when it ends in a comma ("We won," he said.); later ones may end in
     # anything else (she was "ecstatic" about it, a "hard right agenda".)
     inner = r'"(?=\S)(?:(?!--)[^«»"“”‘\\()\[\]!?.])+'
-    first = rf"(?:\$?[^\W_]+|{quote}|{inner}(?<=,)\")"
-    word = rf"(?:\$?[^\W_]+|{quote}|{inner}(?<![\s-])\")"
+    # perf (issue 17, session 3): a word may open with AG News' "#39;" entity (it #39;s), which no
+    # pysbd rule reads ("#" and ";" are nobody's punctuation there)
+    first = rf"(?:(?:\$|#39;)?[^\W_]+|{quote}|{inner}(?<=,)\")"
+    word = rf"(?:(?:\$|#39;)?[^\W_]+|{quote}|{inner}(?<![\s-])\")"
     sep = (
         rf"(?:, |: |; | |['’-]| ?% ?|(?<=\d)[.:](?=\d)| {title} | \(|\)(?:, | |: |; )"
         rf"| ?… ?|\.\.\. (?=[a-z])"
         # perf (issue 17): digit grouping (50,000), spaced dashes, word/word and & (pysbd
-        # never splits at a comma, a dash between spaces, a slash or an ampersand)
-        rf"|(?<=\d),(?=\d\d\d)| [-–—] |(?<=[^\W_])[/&](?=[^\W_])| & )"
+        # never splits at a comma, a dash between spaces, a slash or an ampersand); and " -- "
+        # (session 3): pysbd only masks the punctuation between two of them, and a piece holds
+        # none that it would split at, while _spans keeps cuts out of such pairs
+        rf"|(?<=\d),(?=\d\d\d)| [-–—] | -- |(?<=[^\W_])[/&](?=[^\W_])| & )"
     )
     body = rf"(?:{title} )?{first}(?:{sep}{word})*(?:(?<={_L})|(?<=\d\d\d)|(?<=[»\"]))"
     end = r"(?:\.| ?\?)"
@@ -285,6 +499,28 @@ _BLOCKERS = re.compile(
         ]
     )
 )
+# perf (issue 17): the same question, faster. Alternation made _BLOCKERS try five patterns at
+# every position (a quarter of the fast path's own time on real text); each part alone is a fast
+# scan, and the slow ones run only when a character that each of their matches holds is there.
+_PLACEHOLDER_CHARS = re.compile(f"[{re.escape(_PLACEHOLDERS)}]")
+_QUOTE_NOT_AFTER_WORD = re.compile(r"(?<![^\W_])'")
+_DOUBLE_PUNCT_START = re.compile(r"\A(?:\?!|!\?|\?\?|!!)")
+_PARENS_BETWEEN_QUOTES = re.compile(Common.PARENS_BETWEEN_DOUBLE_QUOTES_REGEX)  # holds a "("
+_NUMBERED_REFERENCE = re.compile(Common.NUMBERED_REFERENCE_REGEX.replace(r"(\.|∯)", r"\."))
+_MAY_NUMBERED_REFERENCE = re.compile(r"\.[\[\d]")  # in every match of the one above
+
+
+def _has_blocker(p: str) -> bool:
+    """``_BLOCKERS.search(p) is not None``, faster."""
+    return bool(
+        _PLACEHOLDER_CHARS.search(p)
+        or ("'" in p and _QUOTE_NOT_AFTER_WORD.search(p))
+        or (p[:1] in ("?", "!") and _DOUBLE_PUNCT_START.match(p))
+        or ("(" in p and _PARENS_BETWEEN_QUOTES.search(p))
+        or (_MAY_NUMBERED_REFERENCE.search(p) and _NUMBERED_REFERENCE.search(p))
+    )
+
+
 _ALPHA_LISTS = [
     re.compile(ListItemReplacer.ALPHABETICAL_LIST_WITH_PERIODS),
     re.compile(ListItemReplacer.ALPHABETICAL_LIST_WITH_PARENS),
@@ -294,6 +530,27 @@ _NUMBERED = [re.compile(ListItemReplacer.NUMBERED_LIST_REGEX_1), re.compile(r"\d
 # perf (issue 17): what every match of the list patterns above contains (a lone letter or a
 # number before "." or ")"); when a paragraph has none, the patterns' findall is skipped
 _MAY_LETTER_LIST = re.compile(r"(?<![^\s(])[a-z](?:\.|[a-z]*\))")
+
+
+def _may_letter_list(p: str) -> bool:
+    """``_MAY_LETTER_LIST.search(p) is not None``, faster: the regex starts with a lookbehind,
+    tried at every position; this reads back from each "." and ")" instead."""
+    for mark in ".)":
+        i = p.find(mark)
+        while i >= 0:
+            j = i - 1
+            if mark == ")":
+                while j >= 0 and "a" <= p[j] <= "z":
+                    j -= 1
+            elif j >= 0 and "a" <= p[j] <= "z":
+                j -= 1
+            # at least one letter, then the start, a whitespace or "(" before it
+            if j < i - 1 and (j < 0 or p[j].isspace() or p[j] == "("):
+                return True
+            i = p.find(mark, i + 1)
+    return False
+
+
 _MAY_NUMBER_LIST = re.compile(r"\d(?:\.[\s)]|\)\s)")
 # spans pysbd pairs up (no cut inside): from each opener to the next closer, plus pysbd's own
 # pairing regexes for the symmetric or apostrophe-like marks
@@ -347,9 +604,9 @@ def _unbalanced(p: str) -> bool:
 
 def _blocked(p: str) -> bool:
     """True when pysbd's handling of ``p`` is not local (lists, references, odd quotes...)."""
-    if _BLOCKERS.search(p) or _unbalanced(p):
+    if _has_blocker(p) or _unbalanced(p):
         return True
-    for rx in _ALPHA_LISTS if _MAY_LETTER_LIST.search(p) else ():
+    for rx in _ALPHA_LISTS if _may_letter_list(p) else ():
         # pysbd's lettered lists: an item one letter from its neighbour, where the first item's
         # neighbour is the last one. A chunk's first and last items can be any two items of the
         # paragraph, so any two items one letter apart make chunking unsafe.
@@ -386,7 +643,7 @@ def _spans(p: str) -> list[tuple[int, int]]:
 def _cuts(p: str, lang: str) -> list[int]:
     """Safe boundaries of ``p``: offsets of the space after a sentence-final period."""
     abbr = _abbreviations(lang)
-    cuts = [m.end() - 1 for m in _CUT.finditer(p) if m.group(1).lower() not in abbr]
+    cuts = [c for c, word in _cut_matches(p) if word.lower() not in abbr]
     if not cuts:
         return cuts
     spans = _spans(p)
