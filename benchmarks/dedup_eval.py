@@ -662,13 +662,17 @@ def why_missed(args: argparse.Namespace) -> None:
         if reps[n + i] == reps[i]:
             continue
         if fuzz.ratio(compare_key(a), compare_key(b)) < args.threshold:
-            causes["score below threshold"] += 1
+            cause = "score below threshold"
         elif i not in rep_pos:
-            causes["A joined another cluster"] += 1
+            cause = "A joined another cluster"
         elif (n + i, rep_pos[i]) not in d.record_candidates:
-            causes["never proposed (blocking)"] += 1
+            cause = "never proposed (blocking)"
         else:
-            causes["verdict: " + str(explain(a, b, al, dict(d.names)).reason)] += 1
+            v = explain(a, b, al, dict(d.names))
+            cause = "verdict: " + str(v.reason)
+        causes[cause] += 1
+        if args.show:
+            print(f"[{cause}]\n  A: {a}\n  B: {b}")
     print(f"{name}, {args.part} part: {n} pairs, {n - sum(causes.values())} merged; missed:")
     for cause, k in causes.most_common():
         print(f"  {k:5}  {cause}")
@@ -768,6 +772,7 @@ def main() -> None:
         metavar="CLASS",
         help="where the copies of a benign class are lost (with --part tuning|held-out)",
     )
+    ap.add_argument("--show", action="store_true", help="with --why: print each lost pair")
     args = ap.parse_args()
     if args.why:
         why_missed(args)

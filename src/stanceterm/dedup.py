@@ -56,7 +56,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -71,8 +71,8 @@ if TYPE_CHECKING:
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
-ALGO_VERSION = "3"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
-#                       + 30 x 4 bands for short sentences
+ALGO_VERSION = "4"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
+#                       + 30 x 4 bands for short sentences; 4: typos inside contractions
 DEFAULT_THRESHOLD = 90.0
 
 U64 = npt.NDArray[np.uint64]
@@ -527,6 +527,8 @@ class Tok:
     cap: bool  # written with a capital
     before: bool  # punctuation (or the sentence start) just before
     after: bool  # punctuation (or the sentence end) just after
+    host: str = ""  # canon of the word this one is glued to by an apostrophe before ("we" 'll)
+    clitic: str = ""  # canon of the word glued to this one by an apostrophe after (don 't)
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,7 +612,21 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         else:
             out.append(Tok(w, lw, "", w[:1].isupper(), before, after))
         i += 1
-    return Analysed(text, tuple(out))
+    return Analysed(text, _glue(out, spans, folded))
+
+
+def _glue(out: list[Tok], spans: list[tuple[str, int, int]], folded: str) -> tuple[Tok, ...]:
+    """Mark the words written as one with an apostrophe ("don't", "we'll", "that's"): each
+    side knows the other (:attr:`Tok.host`, :attr:`Tok.clitic`), for typos inside contractions."""
+    if "'" not in folded or len(out) != len(spans):
+        return tuple(out)  # a table entry or number words joined spans: keep it simple
+    res = list(out)
+    for i in range(len(spans) - 1):
+        e, s2 = spans[i][2], spans[i + 1][1]
+        if s2 == e + 1 and folded[e] == "'":
+            res[i] = replace(res[i], clitic=out[i + 1].canon)
+            res[i + 1] = replace(res[i + 1], host=out[i].canon)
+    return tuple(res)
 
 
 _LEXICON: frozenset[str] | None = None
@@ -828,6 +844,60 @@ def _is_typo(x: Tok, y: Tok, k: Knowledge, lang: Callable[[], str | None]) -> bo
     return rare is not None and rare not in FACT_WORDS and k.names.get(rare, 0) < 2
 
 
+#: English enclitics written after an apostrophe: "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"
+_ENCLITICS = frozenset(["t", "s", "re", "ve", "ll", "d", "m"])
+
+
+def _written(t: Tok) -> str:
+    return (t.host + "'" if t.host else "") + t.canon + ("'" + t.clitic if t.clitic else "")
+
+
+def _shown(t: Tok) -> str:
+    """A word with the contraction it is part of, as written ("do't")."""
+    return (t.host + "'" if t.host else "") + t.raw + ("'" + t.clitic if t.clitic else "")
+
+
+def _contraction_typo(x: Tok, y: Tok, k: Knowledge) -> bool:
+    """A typo inside an English contraction, compared as the written word: "don't" / "do't",
+    "isn't" / "in't", "we'll" / "we'l", "that's" / "tjhat's" (the parts alone are too short, or
+    known words: "do", "in").
+
+    The rest of the contraction is equal on both sides; the written words are one edit apart
+    (OSA), at least 4 characters, and not both known ("don't" / "won't" are two words); the
+    enclitic is English ("t", "s", "re", "ve", "ll", "d", "m"), never swapped for another
+    ("he'll" / "he'd"), and the "t" of "n't" stays. A capitalised word never takes an "'s"
+    here (a name's possessive: "Iran's" / "Irak's" follow the name rule), the two misspelt
+    parts are not two known names of the corpus, and no part is a word of the gazetteer.
+    """
+    if x.host != y.host or x.clitic != y.clitic or not (x.host or x.clitic):
+        return False
+    a, b = x.canon, y.canon
+    if a[:1] == "#" or b[:1] == "#" or _DIGIT.search(a) or _DIGIT.search(b):
+        return False
+    if x.via or y.via:
+        return False
+    if x.clitic:  # the host is misspelt: the enclitic is shared
+        last_a = last_b = x.clitic
+    else:  # the enclitic itself is misspelt ("we'll" / "we'l")
+        last_a, last_b = a, b
+        if a in _ENCLITICS and b in _ENCLITICS:
+            return False
+    if last_a not in _ENCLITICS and last_b not in _ENCLITICS:
+        return False
+    if (last_a == "t") != (last_b == "t"):
+        return False
+    if (x.cap or y.cap) and "s" in (last_a, last_b):
+        return False
+    if k.names.get(a, 0) >= 2 and k.names.get(b, 0) >= 2:
+        return False  # two known names
+    if k.gazetteer is not None and any(w in k.gazetteer.words for w in (a, b, x.host, x.clitic)):
+        return False
+    wa, wb = _written(x), _written(y)
+    if min(len(wa), len(wb)) < 4 or OSA.distance(wa, wb) > 1:
+        return False
+    return not (k.known(wa) and k.known(wb))
+
+
 def _token_kind(t: Tok, k: Knowledge, initial: bool) -> str:
     if t.canon in _NEGATION_WORDS:
         return "negation"
@@ -1005,7 +1075,7 @@ def _pair_kind(
 ) -> str | None:
     if x.canon in in_b and y.canon in in_a:
         return None  # a word that is also on the other side moved: no typo
-    if _is_typo(x, y, k, lang):
+    if _is_typo(x, y, k, lang) or _contraction_typo(x, y, k):
         return "typo"
     ax = k.actor([x.canon])
     if ax is not None and ax == k.actor([y.canon]):
@@ -1059,7 +1129,12 @@ def _explain_block(
             if kind is not None:
                 rest = walk(i + 1, j + 1)
                 if rest is not None:
-                    got = [Difference(kind, ta[i].raw, tb[j].raw), *rest]
+                    x, y = ta[i], tb[j]
+                    if kind == "typo" and (x.host or x.clitic) and x.canon != y.canon:
+                        # shown as the written words ("don't" / "do't")
+                        got = [Difference(kind, _shown(x), _shown(y)), *rest]
+                    else:
+                        got = [Difference(kind, x.raw, y.raw), *rest]
         for p, q in ((2, 1), (1, 2), (2, 2)):
             if got is not None:
                 break
