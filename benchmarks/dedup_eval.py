@@ -725,7 +725,7 @@ def blocking(args: argparse.Namespace) -> None:
           f"{len(copies)} copies with 1-4 one-letter typos); exhaustive cdist {t_exh:.1f}s: {len(ii)} pairs >= {args.threshold:g}")  # fmt: skip
     for label, blocker in (
         ("4-letter affixes, 40 x 4 (before)", PreviousBlocker()),
-        ("3-letter affixes, 40 x 5 + 30 x 4 short (now)", MinHashBlocker()),
+        ("3-letter affixes and end letters, 40 x 5 + 30 x 4 short (now)", MinHashBlocker()),
     ):
         d = Deduper(args.threshold, aliases(), blocker)
         d.record_candidates = set()

@@ -72,7 +72,8 @@ if TYPE_CHECKING:
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
 ALGO_VERSION = "4"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
-#                       + 30 x 4 bands for short sentences; 4: typos inside contractions
+#                       + 30 x 4 bands for short sentences; 4: typos inside contractions, end
+#                       letters of words as shingles, short sentences up to 20 shingles
 DEFAULT_THRESHOLD = 90.0
 
 U64 = npt.NDArray[np.uint64]
@@ -1368,7 +1369,8 @@ class MinHashBlocker:
     """Band keys of a MinHash over the match key's content words.
 
     ``bands`` keys per sentence, each from ``rows`` MinHash values, then ``short_bands`` keys of
-    ``short_rows`` values for short sentences (at most ``short`` shingles; 0 for longer ones, a
+    ``short_rows`` values for short sentences (at most ``short`` shingles, about seven content
+    words; 0 for longer ones, a
     key that never matches): a one-letter typo changes a larger share of a short sentence's
     words, so it needs looser bands, while long sentences keep the tight ones (few random
     candidates). Seeds are fixed and words are hashed with CRC-32, so a sentence's keys are the
@@ -1382,7 +1384,7 @@ class MinHashBlocker:
         seed: int = 20261201,
         short_bands: int = 30,
         short_rows: int = 4,
-        short: int = 16,
+        short: int = 20,
     ) -> None:
         self.bands = bands
         self.rows = rows
@@ -1414,8 +1416,10 @@ class MinHashBlocker:
     @staticmethod
     def shingles(key: str) -> list[str]:
         """What a sentence is sketched by: the first and last three letters of its content words
-        (whole when shorter; all words if none, the whole key if it has no words). A one-letter
-        typo inside a word leaves its head or its tail intact."""
+        (whole when shorter; all words if none, the whole key if it has no words), and each
+        longer word's first and last letter. A one-letter typo inside a word leaves its head or
+        its tail intact, and a typo inside a word (not at its ends) leaves its two end letters:
+        a five-letter word with a typo in its middle letter ("stroy", "cmes") keeps only those."""
         words = key.split()
         content: set[str] = set()
         for w in words:
@@ -1426,6 +1430,7 @@ class MinHashBlocker:
             else:
                 content.add(w[:3] + "<")
                 content.add(">" + w[-3:])
+                content.add(w[0] + "~" + w[-1])
         if content:
             return sorted(content)
         return sorted(set(words)) or [key]
