@@ -40,6 +40,13 @@ differ only for loose groups where A~B and B~C but not A~C. Sentences split out 
 (``cluster_splits``) are never clustered again.
 
 This module never imports Textual and holds no SQL (see :mod:`stanceterm.store`).
+
+Size: one pipeline whose parts share private tables and types (the normaliser's tables feed the
+match key, the alignment and the blocking's shingles; the verdict's closed catalogue is read by
+the clustering and by ``--explain``). Split, each part would import the others' internals; the
+sections below (normalisation, attribution, gazetteer, explained verdict, blocking, preparing
+batches, clustering, against the store)
+keep it readable in one file.
 """
 
 from __future__ import annotations
