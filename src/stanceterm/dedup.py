@@ -45,8 +45,7 @@ Size: one pipeline whose parts share private tables and types (the normaliser's 
 match key, the alignment and the blocking's shingles; the verdict's closed catalogue is read by
 the clustering and by ``--explain``). Split, each part would import the others' internals; the
 sections below (normalisation, attribution, gazetteer, explained verdict, blocking, preparing
-batches, clustering, against the store)
-keep it readable in one file.
+batches, clustering, against the store) keep it readable in one file.
 """
 
 from __future__ import annotations
