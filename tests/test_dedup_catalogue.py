@@ -187,6 +187,8 @@ BENIGN_COPIES = [
      "Does anyone have ideas for restaurants where I cn't get lost?"),
     ("typo in contraction initial", "Isn't it the best time of the year to visit the old harbour?",
      "In't it the best time of the year to visit the old harbour?"),
+    ("typo in contraction beside number words", "Twenty five of them don't know where the border is, we'll see.",
+     "Twenty five of them do't know where the border is, we'l see."),
 ]  # fmt: skip
 
 
@@ -236,6 +238,7 @@ EXPECTED_CLASS = {
     "typo in contraction that's": "typo",
     "typo in contraction can't": "typo",
     "typo in contraction initial": "typo",
+    "typo in contraction beside number words": "typo",
     "quoted attribution en": "attribution moved",
     "quoted attribution before": "attribution moved",
     "quoted attribution inside": "attribution moved",

@@ -569,8 +569,13 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         for i in range(n)
     ]
     out: list[Tok] = []
-    i = 0
+    # the spans each token was made from (first, last): a table entry or "twenty five" joins
+    # several, a table entry may also give several tokens of one span
+    made: list[tuple[int, int]] = []
+    i = i0 = 0
     while i < n:
+        made.extend([(i0, i - 1)] * (len(out) - len(made)))
+        i0 = i
         w, s, _e = spans[i]
         before = i == 0 or gap[i - 1]
         # the closed table, longest first
@@ -619,20 +624,27 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         else:
             out.append(Tok(w, lw, "", w[:1].isupper(), before, after))
         i += 1
-    return Analysed(text, _glue(out, spans, folded))
+    made.extend([(i0, i - 1)] * (len(out) - len(made)))
+    if "'" not in folded:
+        return Analysed(text, tuple(out))
+    return Analysed(text, _glue(out, made, spans, folded))
 
 
-def _glue(out: list[Tok], spans: list[tuple[str, int, int]], folded: str) -> tuple[Tok, ...]:
+def _glue(
+    out: list[Tok], made: list[tuple[int, int]], spans: list[tuple[str, int, int]], folded: str
+) -> tuple[Tok, ...]:
     """Mark the words written as one with an apostrophe ("don't", "we'll", "that's"): each
-    side knows the other (:attr:`Tok.host`, :attr:`Tok.clitic`), for typos inside contractions."""
-    if "'" not in folded or len(out) != len(spans):
-        return tuple(out)  # a table entry or number words joined spans: keep it simple
+    side knows the other (:attr:`Tok.host`, :attr:`Tok.clitic`), for typos inside contractions.
+    ``made``: the spans each token was made from."""
     res = list(out)
-    for i in range(len(spans) - 1):
-        e, s2 = spans[i][2], spans[i + 1][1]
+    for t in range(len(out) - 1):
+        last, first = made[t][1], made[t + 1][0]
+        if first != last + 1:
+            continue  # two tokens of one table entry
+        e, s2 = spans[last][2], spans[first][1]
         if s2 == e + 1 and folded[e] == "'":
-            res[i] = replace(res[i], clitic=out[i + 1].canon)
-            res[i + 1] = replace(res[i + 1], host=out[i].canon)
+            res[t] = replace(res[t], clitic=out[t + 1].canon)
+            res[t + 1] = replace(res[t + 1], host=out[t].canon)
     return tuple(res)
 
 
