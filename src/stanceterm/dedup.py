@@ -40,6 +40,12 @@ differ only for loose groups where A~B and B~C but not A~C. Sentences split out 
 (``cluster_splits``) are never clustered again.
 
 This module never imports Textual and holds no SQL (see :mod:`stanceterm.store`).
+
+Size: one pipeline whose parts share private tables and types (the normaliser's tables feed the
+match key, the alignment and the blocking's shingles; the verdict's closed catalogue is read by
+the clustering and by ``--explain``). Split, each part would import the others' internals; the
+sections below (normalisation, attribution, gazetteer, explained verdict, blocking, preparing
+batches, clustering, against the store) keep it readable in one file.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -71,8 +77,9 @@ if TYPE_CHECKING:
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
-ALGO_VERSION = "3"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
-#                       + 30 x 4 bands for short sentences
+ALGO_VERSION = "4"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
+#                       + 30 x 4 bands for short sentences; 4: typos inside contractions, end
+#                       letters of words as shingles, short sentences up to 20 shingles
 DEFAULT_THRESHOLD = 90.0
 
 U64 = npt.NDArray[np.uint64]
@@ -527,6 +534,8 @@ class Tok:
     cap: bool  # written with a capital
     before: bool  # punctuation (or the sentence start) just before
     after: bool  # punctuation (or the sentence end) just after
+    host: str = ""  # canon of the word this one is glued to by an apostrophe before ("we" 'll)
+    clitic: str = ""  # canon of the word glued to this one by an apostrophe after (don 't)
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,8 +569,13 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         for i in range(n)
     ]
     out: list[Tok] = []
-    i = 0
+    # the spans each token was made from (first, last): a table entry or "twenty five" joins
+    # several, a table entry may also give several tokens of one span
+    made: list[tuple[int, int]] = []
+    i = i0 = 0
     while i < n:
+        made.extend([(i0, i - 1)] * (len(out) - len(made)))
+        i0 = i
         w, s, _e = spans[i]
         before = i == 0 or gap[i - 1]
         # the closed table, longest first
@@ -610,7 +624,28 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         else:
             out.append(Tok(w, lw, "", w[:1].isupper(), before, after))
         i += 1
-    return Analysed(text, tuple(out))
+    made.extend([(i0, i - 1)] * (len(out) - len(made)))
+    if "'" not in folded:
+        return Analysed(text, tuple(out))
+    return Analysed(text, _glue(out, made, spans, folded))
+
+
+def _glue(
+    out: list[Tok], made: list[tuple[int, int]], spans: list[tuple[str, int, int]], folded: str
+) -> tuple[Tok, ...]:
+    """Mark the words written as one with an apostrophe ("don't", "we'll", "that's"): each
+    side knows the other (:attr:`Tok.host`, :attr:`Tok.clitic`), for typos inside contractions.
+    ``made``: the spans each token was made from."""
+    res = list(out)
+    for t in range(len(out) - 1):
+        last, first = made[t][1], made[t + 1][0]
+        if first != last + 1:
+            continue  # two tokens of one table entry
+        e, s2 = spans[last][2], spans[first][1]
+        if s2 == e + 1 and folded[e] == "'":
+            res[t] = replace(res[t], clitic=out[t + 1].canon)
+            res[t + 1] = replace(res[t + 1], host=out[t].canon)
+    return tuple(res)
 
 
 _LEXICON: frozenset[str] | None = None
@@ -828,6 +863,60 @@ def _is_typo(x: Tok, y: Tok, k: Knowledge, lang: Callable[[], str | None]) -> bo
     return rare is not None and rare not in FACT_WORDS and k.names.get(rare, 0) < 2
 
 
+#: English enclitics written after an apostrophe: "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"
+_ENCLITICS = frozenset(["t", "s", "re", "ve", "ll", "d", "m"])
+
+
+def _written(t: Tok) -> str:
+    return (t.host + "'" if t.host else "") + t.canon + ("'" + t.clitic if t.clitic else "")
+
+
+def _shown(t: Tok) -> str:
+    """A word with the contraction it is part of, as written ("do't")."""
+    return (t.host + "'" if t.host else "") + t.raw + ("'" + t.clitic if t.clitic else "")
+
+
+def _contraction_typo(x: Tok, y: Tok, k: Knowledge) -> bool:
+    """A typo inside an English contraction, compared as the written word: "don't" / "do't",
+    "isn't" / "in't", "we'll" / "we'l", "that's" / "tjhat's" (the parts alone are too short, or
+    known words: "do", "in").
+
+    The rest of the contraction is equal on both sides; the written words are one edit apart
+    (OSA), at least 4 characters, and not both known ("don't" / "won't" are two words); the
+    enclitic is English ("t", "s", "re", "ve", "ll", "d", "m"), never swapped for another
+    ("he'll" / "he'd"), and the "t" of "n't" stays. A capitalised word never takes an "'s"
+    here (a name's possessive: "Iran's" / "Irak's" follow the name rule), the two misspelt
+    parts are not two known names of the corpus, and no part is a word of the gazetteer.
+    """
+    if x.host != y.host or x.clitic != y.clitic or not (x.host or x.clitic):
+        return False
+    a, b = x.canon, y.canon
+    if a[:1] == "#" or b[:1] == "#" or _DIGIT.search(a) or _DIGIT.search(b):
+        return False
+    if x.via or y.via:
+        return False
+    if x.clitic:  # the host is misspelt: the enclitic is shared
+        last_a = last_b = x.clitic
+    else:  # the enclitic itself is misspelt ("we'll" / "we'l")
+        last_a, last_b = a, b
+        if a in _ENCLITICS and b in _ENCLITICS:
+            return False
+    if last_a not in _ENCLITICS and last_b not in _ENCLITICS:
+        return False
+    if (last_a == "t") != (last_b == "t"):
+        return False
+    if (x.cap or y.cap) and "s" in (last_a, last_b):
+        return False
+    if k.names.get(a, 0) >= 2 and k.names.get(b, 0) >= 2:
+        return False  # two known names
+    if k.gazetteer is not None and any(w in k.gazetteer.words for w in (a, b, x.host, x.clitic)):
+        return False
+    wa, wb = _written(x), _written(y)
+    if min(len(wa), len(wb)) < 4 or OSA.distance(wa, wb) > 1:
+        return False
+    return not (k.known(wa) and k.known(wb))
+
+
 def _token_kind(t: Tok, k: Knowledge, initial: bool) -> str:
     if t.canon in _NEGATION_WORDS:
         return "negation"
@@ -1005,7 +1094,7 @@ def _pair_kind(
 ) -> str | None:
     if x.canon in in_b and y.canon in in_a:
         return None  # a word that is also on the other side moved: no typo
-    if _is_typo(x, y, k, lang):
+    if _is_typo(x, y, k, lang) or _contraction_typo(x, y, k):
         return "typo"
     ax = k.actor([x.canon])
     if ax is not None and ax == k.actor([y.canon]):
@@ -1059,7 +1148,12 @@ def _explain_block(
             if kind is not None:
                 rest = walk(i + 1, j + 1)
                 if rest is not None:
-                    got = [Difference(kind, ta[i].raw, tb[j].raw), *rest]
+                    x, y = ta[i], tb[j]
+                    if kind == "typo" and (x.host or x.clitic) and x.canon != y.canon:
+                        # shown as the written words ("don't" / "do't")
+                        got = [Difference(kind, _shown(x), _shown(y)), *rest]
+                    else:
+                        got = [Difference(kind, x.raw, y.raw), *rest]
         for p, q in ((2, 1), (1, 2), (2, 2)):
             if got is not None:
                 break
@@ -1293,7 +1387,8 @@ class MinHashBlocker:
     """Band keys of a MinHash over the match key's content words.
 
     ``bands`` keys per sentence, each from ``rows`` MinHash values, then ``short_bands`` keys of
-    ``short_rows`` values for short sentences (at most ``short`` shingles; 0 for longer ones, a
+    ``short_rows`` values for short sentences (at most ``short`` shingles, about seven content
+    words; 0 for longer ones, a
     key that never matches): a one-letter typo changes a larger share of a short sentence's
     words, so it needs looser bands, while long sentences keep the tight ones (few random
     candidates). Seeds are fixed and words are hashed with CRC-32, so a sentence's keys are the
@@ -1307,7 +1402,7 @@ class MinHashBlocker:
         seed: int = 20261201,
         short_bands: int = 30,
         short_rows: int = 4,
-        short: int = 16,
+        short: int = 20,
     ) -> None:
         self.bands = bands
         self.rows = rows
@@ -1339,8 +1434,10 @@ class MinHashBlocker:
     @staticmethod
     def shingles(key: str) -> list[str]:
         """What a sentence is sketched by: the first and last three letters of its content words
-        (whole when shorter; all words if none, the whole key if it has no words). A one-letter
-        typo inside a word leaves its head or its tail intact."""
+        (whole when shorter; all words if none, the whole key if it has no words), and each
+        longer word's first and last letter. A one-letter typo inside a word leaves its head or
+        its tail intact, and a typo inside a word (not at its ends) leaves its two end letters:
+        a five-letter word with a typo in its middle letter ("stroy", "cmes") keeps only those."""
         words = key.split()
         content: set[str] = set()
         for w in words:
@@ -1351,6 +1448,7 @@ class MinHashBlocker:
             else:
                 content.add(w[:3] + "<")
                 content.add(">" + w[-3:])
+                content.add(w[0] + "~" + w[-1])
         if content:
             return sorted(content)
         return sorted(set(words)) or [key]
