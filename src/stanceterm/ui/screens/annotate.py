@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from stanceterm.store import Annotation, Article, Sentence, Stance, Store
 from stanceterm.suggest import (
@@ -42,7 +42,9 @@ from stanceterm.ui.progress_model import Progress, TeamProgress
 from stanceterm.ui.screens.help import HelpScreen
 from stanceterm.ui.text import one_line, visible
 from stanceterm.ui.widgets.claim_bar import ClaimBar
+from stanceterm.ui.widgets.footer import KeyFooter
 from stanceterm.ui.widgets.label_editor import LabelEditor, allowed, with_stance
+from stanceterm.ui.widgets.line import Line
 from stanceterm.ui.widgets.progress import ProgressLine
 from stanceterm.ui.widgets.sentence_view import (
     CONTEXT_AFTER,
@@ -235,10 +237,10 @@ class AnnotateScreen(Screen[None]):
         schema = self.stance_app.schema
         with Horizontal(id="body"):
             with Vertical(id="main"):
-                yield Static(id="topbar")
-                yield Static(id="article")
+                yield Line(id="topbar")
+                yield Line(id="article")
                 yield SentenceView(id="sentence")
-                yield Static(id="status")
+                yield Line(id="status")
                 yield LabelEditor(
                     schema,
                     self.stance_app.keymap_overrides,
@@ -251,7 +253,7 @@ class AnnotateScreen(Screen[None]):
                 yield TeamLine(id="team-line")
             with VerticalScroll(id="guidelines", can_focus=False):
                 yield Static(self._guidelines_text())
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(compact=True, show_command_palette=False)
 
     def _guidelines_text(self) -> Text:
         schema = self.stance_app.schema
@@ -275,7 +277,7 @@ class AnnotateScreen(Screen[None]):
         self.query_one("#guidelines").display = False
         self.query_one("#team-table").display = False
         self.query_one("#others").display = self.show_others
-        self.query_one("#topbar", Static).update(
+        self.query_one("#topbar", Line).show_text(
             Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
         )
         # Resume: search from the remembered lower bound (checked in the background below), so
@@ -383,10 +385,10 @@ class AnnotateScreen(Screen[None]):
         prev, nxt = self.store.corpus.context(sentence, CONTEXT_BEFORE, CONTEXT_AFTER)
         self.query_one(SentenceView).show(prev, sentence.text, nxt)
         n = self.article.n_sentences if self.article else 0
-        self.query_one("#article", Static).update(article_line(self.article))
+        self.query_one("#article", Line).show_text(article_line(self.article))
         top = Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
         top.append(f"  ·  sentence {sentence.idx + 1}/{n} of this article", style="dim")
-        self.query_one("#topbar", Static).update(top)
+        self.query_one("#topbar", Line).show_text(top)
         self._show_labels(keep=None)
         self._show_others()
         self._want_suggestions()
@@ -416,7 +418,7 @@ class AnnotateScreen(Screen[None]):
         ann, app = self.ann, self.stance_app
         t = Text(no_wrap=True, overflow="ellipsis")
         if ann is None or self.sentence is None:
-            self.query_one("#status", Static).update(t)
+            self.query_one("#status", Line).show_text(t)
             return
         status = ann.status if self.stored else "new"
         style = {"done": "bold green", "flagged": "bold yellow", "skipped": "bold magenta"}
@@ -444,7 +446,7 @@ class AnnotateScreen(Screen[None]):
             t.append("  ⚠ NOT SAVED", style="bold reverse")
         elif app.writer.saving(self.sentence.id):
             t.append("  saving…", style="bold yellow")
-        self.query_one("#status", Static).update(t)
+        self.query_one("#status", Line).show_text(t)
 
     def _show_others(self) -> None:
         if not self.show_others or self.sentence is None:
@@ -737,7 +739,7 @@ class AnnotateScreen(Screen[None]):
                 self._team_reader = None
             return
         if isinstance(result, str):
-            self.query_one(TeamLine).update(Text(f"team: cannot read progress: {result}"))
+            self.query_one(TeamLine).show_text(Text(f"team: cannot read progress: {result}"))
             return
         progress, total = result
         if total is not None:

@@ -1,0 +1,113 @@
+"""The annotate screen's keypress path paints only what changed (issue 18: key -> next sentence
+painted, p95 < 20 ms). Pilot tests: the footer is not rebuilt when its keys stay the same, and
+moving on lays out only the sentence box (the one-line bars and the footer repaint without a
+layout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+from stanceterm.store import Store
+from stanceterm.ui.app import StanceApp
+from stanceterm.ui.screens.annotate import AnnotateScreen
+from stanceterm.ui.writer import SAVING_AFTER_S
+from tests.conftest import make_db, run_async, settle
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Any:
+    store = make_db(tmp_path / "paint.db")
+    yield store
+    store.close()
+
+
+def app_for(store: Store) -> StanceApp:
+    schema = store.label_schema()
+    assert schema is not None
+    return StanceApp(store, schema, "alice", nudge_stances=False, team_refresh=3600)
+
+
+def annotate(app: StanceApp) -> AnnotateScreen:
+    screen = app.screen
+    assert isinstance(screen, AnnotateScreen)
+    return screen
+
+
+def footer_key(screen: AnnotateScreen, action: str) -> FooterKey:
+    return next(k for k in screen.query(FooterKey) if k.action == action)
+
+
+@run_async
+async def test_moving_on_does_not_rebuild_the_footer(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = annotate(app)
+        footer = screen.query_one(Footer)
+        rebuilt = []
+        real = footer.recompose
+
+        async def counted() -> None:
+            rebuilt.append(1)
+            await real()
+
+        footer.recompose = counted  # type: ignore[method-assign]
+        assert footer_key(screen, "add_stance").has_class(
+            "-disabled"
+        )  # no claim tagged: `a` greyed out
+        for n in range(3):
+            await pilot.press("0")  # no claim: done, next; the footer's keys stay the same
+            await settle(app, pilot)
+            assert screen.sentence is not None and screen.sentence.idx == n + 1
+        assert rebuilt == []
+        # a key whose availability changes is still shown at once: a claim makes `a` available
+        await pilot.press("1")
+        await settle(app, pilot)
+        await pilot.pause()
+        assert not footer_key(screen, "add_stance").has_class("-disabled")
+        assert len(rebuilt) == 1
+
+
+@run_async
+async def test_moving_on_lays_out_only_the_sentence_box(db: Store) -> None:
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = annotate(app)
+        await pilot.pause(SAVING_AFTER_S + 0.2)
+        layouts = []
+        real = screen._refresh_layout
+
+        def counted(*args: Any, **kwargs: Any) -> None:
+            layouts.append(
+                sorted(
+                    f"{type(w).__name__}#{w.id}"
+                    for ws in screen._layout_widgets.values()
+                    for w in ws
+                )
+            )
+            real(*args, **kwargs)
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        presses = 3
+        for _ in range(presses):
+            await pilot.press("0")
+            # the write commits, the progress line and the "saving…" check follow it
+            await settle(app, pilot)
+            await pilot.pause(SAVING_AFTER_S + 0.2)
+        assert screen.sentence is not None and screen.sentence.idx == presses
+        # the sentence box's text changes height: one layout per key, none for the one-line
+        # bars (top bar, status, progress) nor the footer
+        # the sentence box's parts change height: they need a layout (and Textual lays out again
+        # once their new sizes are known); the one-line bars (top bar, status, progress) and the
+        # footer, whose sizes never change, need none
+        parts = {"Static#prev-sentence", "Static#current-sentence", "Static#next-sentence"}
+        assert layouts and all(set(ws) <= parts for ws in layouts), layouts
+        assert len(layouts) <= 2 * presses, layouts
