@@ -507,15 +507,26 @@ class AnnotateScreen(Screen[None]):
         *,
         keep: int | None = None,
         t0: float | None = None,
+        show: bool = True,
     ) -> None:
-        """Show ``ann`` now and queue it for the store."""
+        """Show ``ann`` now (unless not ``show``: the caller shows another sentence at once) and
+        queue it for the store."""
         self._acted = True
         ann = self._with_provenance(ann)
         self.ann, self.stored = ann, True
         self.stance_app.save(ann, action, done=self._committed, t0=t0)
-        self._show_labels(keep)
+        if show:
+            self._show_labels(keep)
         # a write still waiting (another process holds the lock) is shown as "saving…"
         self.set_timer(SAVING_AFTER_S + 0.05, self._show_status)
+
+    def _finish(self, ann: Annotation, action: str, t0: float) -> None:
+        """Save ``ann`` and go on to the next sentence not done. Its labels are painted once,
+        for the sentence shown next (or for this one, when every sentence is done): painting
+        them here first would restyle the claim bar twice per key (issue 18: key latency)."""
+        self._set(ann, action, t0=t0, show=False)
+        if not self._advance():
+            self._show_labels(keep=None)
 
     def _labels_changed(
         self, claims: tuple[str, ...], stances: tuple[Stance, ...], action: str, t0: float
@@ -989,10 +1000,9 @@ class AnnotateScreen(Screen[None]):
             )
             return
         self._applied.add(self.sentence.id)
-        self._set(
-            replace(self.ann, status="done", claims=claims, stances=stances), "suggestion", t0=t0
+        self._finish(
+            replace(self.ann, status="done", claims=claims, stances=stances), "suggestion", t0
         )
-        self._advance()
 
     # ---------------------------------------------------------------- navigation
 
@@ -1046,12 +1056,14 @@ class AnnotateScreen(Screen[None]):
     def action_next_undone(self) -> None:
         self._go(self._next_undone(), "Every sentence is done.")
 
-    def _advance(self) -> None:
+    def _advance(self) -> bool:
+        """Show the next sentence not done; False (and say so) when there is none."""
         nxt = self._next_undone()
         if nxt is None:
             self.notify("Every sentence is done. 🎉", timeout=5)
-            return
+            return False
         self.load(nxt)
+        return True
 
     def action_search(self) -> None:
         def found(query: str | None) -> None:
@@ -1132,8 +1144,7 @@ class AnnotateScreen(Screen[None]):
         t0 = time.perf_counter()
         if self.ann is None:
             return
-        self._set(replace(self.ann, status="done", claims=(), stances=()), "no_claim", t0=t0)
-        self._advance()
+        self._finish(replace(self.ann, status="done", claims=(), stances=()), "no_claim", t0)
 
     def action_accept(self) -> None:
         t0 = time.perf_counter()
@@ -1151,22 +1162,19 @@ class AnnotateScreen(Screen[None]):
                 timeout=4,
             )
             return
-        self._set(replace(self.ann, status="done"), "done", t0=t0)
-        self._advance()
+        self._finish(replace(self.ann, status="done"), "done", t0)
 
     def action_skip(self) -> None:
         t0 = time.perf_counter()
         if self.ann is None:
             return
-        self._set(replace(self.ann, status="skipped"), "skip", t0=t0)
-        self._advance()
+        self._finish(replace(self.ann, status="skipped"), "skip", t0)
 
     def action_flag(self) -> None:
         t0 = time.perf_counter()
         if self.ann is None:
             return
-        self._set(replace(self.ann, status="flagged"), "flag", t0=t0)
-        self._advance()
+        self._finish(replace(self.ann, status="flagged"), "flag", t0)
 
     def action_note(self) -> None:
         if self.ann is None:

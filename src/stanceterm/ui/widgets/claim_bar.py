@@ -31,6 +31,7 @@ class ClaimBar(Horizontal):
         self.schema = schema
         self._on: set[str] = set()
         self._suggested: dict[str, float] = {}
+        self._buttons: dict[str, ClaimButton] = {}  # button id -> button, found once
 
     def compose(self) -> ComposeResult:
         for claim in sorted(self.schema.claims, key=lambda c: c.key):
@@ -53,10 +54,12 @@ class ClaimBar(Horizontal):
         self._on = set(claims)
         if suggested is not None:
             self._suggested = dict(suggested)
+        if not self._buttons:
+            self._buttons = {b.id or "": b for b in self.query(ClaimButton)}
         for claim in self.schema.claims:
             on = claim.id in self._on
             prob = self._suggested.get(claim.id)
-            button = self.query_one(f"#claim-{claim.id}", ClaimButton)
+            button = self._buttons[f"claim-{claim.id}"]
             button.set_class(on, "-on")
             label = self._label(claim.key, claim.id, on=on, prob=prob)
             if label.plain != str(button.label):
