@@ -5,6 +5,7 @@ layout)."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,15 @@ async def test_moving_on_lays_out_only_the_sentence_box(db: Store) -> None:
         parts = {"Static#prev-sentence", "Static#current-sentence", "Static#next-sentence"}
         assert layouts and all(set(ws) <= parts for ws in layouts), layouts
         assert len(layouts) <= 2 * presses, layouts
+
+
+@run_async
+async def test_the_heap_is_frozen_after_the_first_screen(db: Store) -> None:
+    """The objects alive after the first paint are moved out of the collector's generations,
+    so a full collection no longer walks the app and its widgets during a keypress."""
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert gc.get_freeze_count() > 0

@@ -11,6 +11,7 @@ in :mod:`stanceterm.ui.widgets.label_editor`, the writes in :mod:`stanceterm.ui.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -177,6 +178,7 @@ class AnnotateScreen(Screen[None]):
         self._suggest_again: int | None = None
         self._suggest_until = -1  # compute more once the screen reaches this seq
         self._suggest_until_pos = -1  # ... or this place of the uncertain walk
+        self._model_frozen = False  # the heap frozen again once the model is loaded
         #: sentences whose suggestions the annotator took with ``A`` in this session
         self._applied: set[str] = set()
         #: claim -> actor id -> uses (the picker's boost), counted in the background
@@ -315,6 +317,7 @@ class AnnotateScreen(Screen[None]):
         self._verify_resume(self._resume_seq, self._lowered)
         self._poll_team()
         self.set_interval(self.team_refresh, self._poll_team)
+        self._freeze_heap()
         if self.suggestions is not None:
             # startup (issue 17): the first worker loads numpy and the model, and holds the GIL
             # while it does; it starts after the first paint, not from on_mount's load()
@@ -322,6 +325,13 @@ class AnnotateScreen(Screen[None]):
             self.set_interval(SUGGEST_REFRESH_S, self._refresh_suggestions)
             if self.order == "uncertain":
                 self._order_worker()
+
+    def _freeze_heap(self) -> None:
+        """Move every object alive now (the app, its widgets and stylesheet, the store; later
+        numpy and the claim model) out of the garbage collector's generations: its full
+        collections then walk only what the session made since. Before, one of them paused a
+        keypress for about 0.1 s every few dozen keys (issue 18: keypress p95)."""
+        gc.freeze()
 
     def on_unmount(self) -> None:
         self._closing = True
@@ -897,6 +907,9 @@ class AnnotateScreen(Screen[None]):
 
     def _suggested(self, result: int | str, walked: bool = False) -> None:
         self._suggest_running = False
+        if not self._model_frozen:  # numpy and the model are loaded now: out of the collector
+            self._model_frozen = True
+            self._freeze_heap()
         if self._closing:
             if self._suggest_reader is not None:
                 self._suggest_reader.close()
