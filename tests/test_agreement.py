@@ -714,3 +714,42 @@ def test_lists_of_plain_numbers_keep_python_equality() -> None:
     assert alpha([["1", 2, 2], [1, 2, 2]]) < 1.0
     assert alpha([[math.inf, 1, 2], [math.inf, 1, 2]]) == 1.0
     assert alpha([[True, 0, 2], [1, False, 2.0]]) == 1.0  # 1 == True == 1.0 in Python
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(-70, 70),
+    st.integers(1, 80),
+    st.integers(1, 5),
+    st.integers(1, 40),
+    st.floats(0.0, 0.9),
+    st.integers(0, 2**31),
+)
+def test_nominal_count_path_equals_the_object_path(
+    low: int, span: int, annotators: int, units: int, missing: float, seed: int
+) -> None:
+    """The one-bincount nominal path (small integer codes, issue 17) gives the value of the exact
+    object path on any shift, span (over 64 values it is not taken), missing share and shape;
+    fractions, infinities and all-missing data take the general path with the same results."""
+    rng = np.random.default_rng(seed)
+    data = rng.integers(low, low + span, size=(annotators, units)).astype(np.float64)
+    data[rng.random(data.shape) < missing] = np.nan
+    as_str = [[None if np.isnan(v) else f"c{int(v)}" for v in row] for row in data]
+    rows = [[math.nan if np.isnan(v) else int(v) for v in row] for row in data]
+    want = alpha(as_str)
+    assert same(alpha(data), want) or alpha(data) == pytest.approx(want, abs=1e-12)
+    assert same(alpha(rows), want) or alpha(rows) == pytest.approx(want, abs=1e-12)
+    halves = data / 2.0  # fractional values: the general numeric path, same partition
+    assert same(alpha(halves), want) or alpha(halves) == pytest.approx(want, abs=1e-12)
+
+
+def test_lists_of_numbers_compare_by_float_value() -> None:
+    """Lists convert one row at a time through array('d'): strings and bytes never become
+    numbers, numpy scalars and Decimals that equal a float are that float."""
+    from decimal import Decimal
+
+    assert alpha([[Decimal("0.5"), 1, 2], [0.5, 1.0, np.int64(2)]]) == 1.0
+    assert alpha([[b"1", 1, 2], [1, b"1", 2]]) < 1.0
+    assert alpha([[np.float32(0.25), 3, 2], [0.25, np.int8(3), 2]]) == 1.0
+    assert math.isnan(alpha([[math.nan, math.nan], [math.nan, math.nan]]))
+    assert math.isnan(alpha([[1.0, math.nan], [math.nan, 2.0]]))

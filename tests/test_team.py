@@ -265,9 +265,18 @@ def test_activity_sessions_and_rate() -> None:
     ]
     acts = activity(rows)
     a = acts["alice"]
-    assert (a.labels, a.sessions, a.active_seconds) == (4, 2, 180.0)
-    assert a.per_hour == pytest.approx(80.0)
+    # the finish at 10:01:00 was undone at 10:02:00: three sentences stay finished
+    assert (a.labels, a.sessions, a.active_seconds) == (3, 2, 180.0)
+    assert a.per_hour == pytest.approx(60.0)
     assert acts["bob"].per_hour is None and acts["bob"].labels == 1
+    # an undo that leaves the sentence finished (done -> skipped) takes nothing back
+    again = activity(
+        [
+            ("carol", "2026-01-01T10:00:00Z", "set", None, "done"),
+            ("carol", "2026-01-01T10:00:20Z", "undo", "done", "skipped"),
+        ]
+    )
+    assert again["carol"].labels == 1
 
 
 def _claims_corpus(rows: list[tuple[str, str, tuple[str, ...]]]) -> object:

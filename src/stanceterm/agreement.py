@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -317,23 +318,68 @@ def _encode(data: ReliabilityData, level: str) -> tuple[IntArray, Domain]:
 
 
 def _plain_numbers(data: ReliabilityData) -> FloatArray | None:
-    """Lists of plain numbers (ints, floats, bools; NaN missing) as a float array, in one C
-    pass (``np.array`` infers the type); None when anything else is there (None, strings,
-    sets, Decimal, ragged rows, infinities, integers too large for a float to keep apart).
-    Python equality of numbers is float equality for these, so no value changes meaning."""
+    """Lists of plain numbers (ints, floats, bools, numpy scalars; NaN missing) as a float
+    array, one C-level ``array('d')`` conversion per row; None when anything else is there
+    (None, strings, bytes, sets, ragged rows, infinities, integers too large for a float to keep
+    apart). ``array('d')`` refuses strings, so ``"1"`` never becomes ``1.0``. Numbers are then
+    compared by their float value, as in an array: for these types that is Python equality
+    (a ``Decimal`` or ``Fraction`` is also taken by its float value)."""
     if not isinstance(data, list | tuple) or not data:
         return None
+    first = data[0]
+    if not isinstance(first, list | tuple):
+        return None
+    width = len(first)
+    out = np.empty((len(data), width), dtype=np.float64)
     try:
-        arr = np.array(data)
-    except (ValueError, TypeError, OverflowError):
+        for i, row in enumerate(data):
+            if not isinstance(row, list | tuple) or len(row) != width:
+                return None
+            out[i] = np.frombuffer(array("d", row), dtype=np.float64)
+    except (TypeError, OverflowError, ValueError):
         return None
-    if arr.ndim != 2 or arr.dtype.kind not in "biuf" or arr.shape[0] != len(data):
-        return None
-    out = arr.astype(np.float64, copy=False)
-    top = float(np.fmax.reduce(np.abs(out).ravel(), initial=0.0))  # NaN (missing) ignored
-    if not top < 2.0**53:  # inf, or ints beyond exact floats
-        return None
+    if out.size:
+        lo = float(np.fmin.reduce(out.ravel()))  # NaN (missing) ignored
+        hi = float(np.fmax.reduce(out.ravel()))
+        if not (max(-lo, hi) < 2.0**53 or math.isnan(hi)):  # inf, or ints beyond exact floats
+            return None  # (NaN: every value is missing)
     return out
+
+
+def _nominal_alpha_small_ints(arr: FloatArray) -> float | None:
+    """Nominal alpha straight from a float array of small integer codes (the usual label
+    codes; NaN missing): unit counts by one ``bincount`` over ``value - lo`` shifted by the unit,
+    with no code table, no sort and no copy of the values kept. None for anything else
+    (fractions, a span over 64 values, infinities), which takes the general path."""
+    if arr.ndim != 2 or arr.size == 0:
+        return None
+    flat = arr.ravel()
+    lo = float(np.fmin.reduce(flat))  # NaN (missing) ignored
+    hi = float(np.fmax.reduce(flat))
+    if math.isnan(lo) or not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo >= 64:
+        return None
+    span = int(hi - lo) + 1
+    width = span + 1  # the last column collects the missing values
+    shifted = arr - lo
+    np.fmin(shifted, float(span), out=shifted)  # NaN (missing) -> span; values stay < span
+    index = shifted.astype(np.intp)
+    if not bool((index == shifted).all()):
+        return None
+    n_units = arr.shape[1]
+    index += np.arange(n_units, dtype=np.intp) * width
+    counts = np.bincount(index.ravel(), minlength=n_units * width).reshape(n_units, width)
+    return _nominal_from_counts(counts[:, :span], arr.shape[0] - counts[:, span])
+
+
+def _numbers_array(data: ReliabilityData) -> FloatArray | None:
+    """A 2-D float view of numeric data (a numeric array, or lists of plain numbers), else None."""
+    if isinstance(data, np.ndarray):
+        if data.ndim == 2 and data.dtype.kind in "biuf":
+            return data.astype(np.float64, copy=False)
+        return None
+    if isinstance(data, Coded):
+        return None
+    return _plain_numbers(data)
 
 
 def _check_rows(data: ReliabilityData) -> tuple[list[Any], int]:
@@ -528,13 +574,22 @@ def alpha(reliability_data: ReliabilityData, level: Level = "nominal") -> float:
       - ``jaccard``: ``d_ck = 1 - |c ∩ k| / |c ∪ k|`` on set values (see :func:`jaccard_distance`);
       - ``masi``: ``d_ck = 1 - Jaccard(c, k) * M(c, k)`` (see :func:`masi_distance`).
 
-    Values are compared with Python equality (``1``, ``1.0`` and ``True`` are one value). The
+    Values are compared with Python equality (``1``, ``1.0`` and ``True`` are one value);
+    numbers are compared by their float value, as in an array (a ``Decimal`` or ``Fraction`` that
+    no float tells apart from another number counts as that number). The
     ordinal order is Python's sort order of the values, so strings sort alphabetically: map
     ordered labels (``"low" < "mid" < "high"``) to numbers first.
 
     Returns NaN when alpha is undefined: no pairable unit, or no variation at all among the
     pairable values (``De == 0``). Perfect agreement on varied data gives exactly 1.0.
     """
+    if level == "nominal":
+        numbers = _numbers_array(reliability_data)
+        if numbers is not None:
+            fast = _nominal_alpha_small_ints(numbers)
+            if fast is not None:
+                return fast
+            reliability_data = numbers  # converted once; the general numeric path below
     codes, domain = _encode(reliability_data, level)
     if _use_sparse(level, domain):
         return _sparse_sets(codes, domain, level)[0].alpha()
@@ -545,18 +600,26 @@ def alpha(reliability_data: ReliabilityData, level: Level = "nominal") -> float:
 
 
 def _nominal_alpha(codes: IntArray, n_categories: int) -> float:
+    return _nominal_from_counts(_unit_counts(codes, n_categories))
+
+
+def _nominal_from_counts(counts: IntArray, m: IntArray | None = None) -> float:
     """Nominal alpha in integers until the last step: with ``d = 1 - I`` the observed term is
     ``sum_u (m_u**2 - sum_c n_uc**2) / (m_u - 1)`` and the expected ``n**2 - sum_c n_c**2``
-    (the formulas of :func:`alpha`, without the float count and coincidence matrices)."""
-    counts = _unit_counts(codes, n_categories)
-    m = counts.sum(axis=1)
+    (the formulas of :func:`alpha`, without the float count and coincidence matrices).
+    ``counts`` is units x categories (a category column with no value changes nothing), ``m``
+    the values per unit when the caller knows them. Per-unit sums go through ``einsum`` and the
+    observed term is grouped by ``m_u`` (``bincount``), so no masked copy of the counts is made.
+    """
+    if m is None:
+        m = np.einsum("ij->i", counts)
+    squares = np.einsum("ij,ij->i", counts, counts)
     keep = m >= 2
-    if not keep.all():
-        counts, m = counts[keep], m[keep]
-    if m.size == 0:
+    if not keep.any():
         return math.nan
-    observed = float(((m * m - (counts * counts).sum(axis=1)) / (m - 1.0)).sum())
-    n_c = counts.sum(axis=0)
+    by_m = np.bincount(m, weights=(m * m - squares).astype(np.float64))
+    observed = float((by_m[2:] / np.arange(1, by_m.size - 1, dtype=np.float64)).sum())
+    n_c = np.einsum("i,ij->j", keep.astype(counts.dtype), counts)
     n = int(n_c.sum())
     expected = float(n * n - int((n_c * n_c).sum()))
     return float(_alpha_from(np.asarray(observed), np.asarray(expected), np.asarray(float(n))))

@@ -230,7 +230,7 @@ class Activity:
     """An annotator's labels and active time.
 
     ``labels``: changes that finished a sentence (its status became done, skipped or flagged
-    from something else). ``active_seconds``: the sum of the pauses between consecutive changes
+    from something that was not finished), less the undos that took a finish back. ``active_seconds``: the sum of the pauses between consecutive changes
     that are shorter than :data:`SESSION_GAP_SECONDS` (a longer pause ends a session).
     """
 
@@ -276,8 +276,11 @@ def activity(
         else:
             active += max(0.0, t - last)
         last = t
-        if action != "undo" and after in FINAL_STATUSES and before != after:
-            labels += 1
+        if action != "undo":
+            if after in FINAL_STATUSES and before not in FINAL_STATUSES:
+                labels += 1
+        elif before in FINAL_STATUSES and after not in FINAL_STATUSES:
+            labels = max(0, labels - 1)  # the finish it takes back is not a label
     flush()
     return out
 
