@@ -16,6 +16,7 @@ from textual.widgets._footer import FooterKey
 from stanceterm.store import Store
 from stanceterm.ui.app import StanceApp
 from stanceterm.ui.screens.annotate import AnnotateScreen
+from stanceterm.ui.widgets.claim_bar import ClaimBar
 from stanceterm.ui.writer import SAVING_AFTER_S
 from tests.conftest import make_db, run_async, settle
 
@@ -124,3 +125,24 @@ async def test_the_heap_is_frozen_after_the_first_screen(db: Store) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert gc.get_freeze_count() > 0
+
+
+@run_async
+async def test_a_new_probability_of_the_same_width_repaints_without_a_layout(db: Store) -> None:
+    """The ◌ mark of the next sentence (another probability, same width) repaints its button;
+    a mark that appears or goes (the button's width changes) still asks for a layout."""
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        bar = annotate(app).query_one(ClaimBar)
+        claim = app.schema.claims[0].id
+        button = bar.query_one(f"#claim-{claim}")
+        bar.set_claims((), {claim: 0.87})
+        assert button._layout_required  # the mark appears: wider
+        await pilot.pause()
+        bar.set_claims((), {claim: 0.55})
+        assert "0.55" in str(button.label)
+        assert not button._layout_required  # same width: a repaint only
+        await pilot.pause()
+        bar.set_claims((), {})
+        assert button._layout_required  # the mark goes: narrower

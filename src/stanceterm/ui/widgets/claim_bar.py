@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -62,11 +63,14 @@ class ClaimBar(Horizontal):
             button = self._buttons[f"claim-{claim.id}"]
             button.set_class(on, "-on")
             label = self._label(claim.key, claim.id, on=on, prob=prob)
-            if label.plain != str(button.label):
+            shown = str(button.label)
+            if label.plain != shown:
                 button.label = label
                 # a label that grows (a ◌ mark computed after the sentence was shown) needs a
-                # new layout: a button's width is measured then, not when its label changes
-                button.refresh(layout=True)
+                # new layout: a button's width is measured then, not when its label changes.
+                # One of the same width (another probability) is only repainted.
+                if cell_len(label.plain) != cell_len(shown):
+                    button.refresh(layout=True)
             button.set_class(prob is not None, "-suggested")
 
     @property
