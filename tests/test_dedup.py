@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -621,3 +622,37 @@ def test_cli_dedup_split_subcommand_and_old_option(tmp_path: Path) -> None:
     with Store.open(tmp_path / "t.db") as s:
         who = dict(s.conn.execute("SELECT sentence_id, annotator FROM cluster_splits"))
     assert who == {"reuters:0": "lea", "ap:0": None}
+
+
+def test_cli_dedup_explain_shows_the_inputs_the_score_and_the_clusters(tmp_path: Path) -> None:
+    """`dedup --explain` names what it compared: both sentences, the score that
+    proposes a pair against the threshold, and whether they are in one cluster now."""
+    arts = [
+        ("a1", ["Russia accused Ukraine of shelling the plant on Friday, officials said."]),
+        (
+            "a2",
+            ["\u201cRussia accused Ukraine of shelling the plant on Friday,\u201d officials said."],
+        ),
+        ("a3", ["Ukraine accused Russia of shelling the plant on Friday, officials said."]),
+    ]
+    write_jsonl(tmp_path / "a.jsonl", arts)
+    assert cli("--db", "t.db", "import", "a.jsonl", cwd=tmp_path).returncode == 0
+    assert cli("--db", "t.db", "dedup", cwd=tmp_path).returncode == 0
+    p = cli("--db", "t.db", "dedup", "--explain", "a1:0", "a3:0", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert (
+        lines[0]
+        == "A  a1:0  Russia accused Ukraine of shelling the plant on Friday, officials said."
+    )
+    assert (
+        lines[1]
+        == "B  a3:0  Ukraine accused Russia of shelling the plant on Friday, officials said."
+    )
+    score = re.search(r"^score (\d+\.\d) \(dedup proposes a pair at 90 or more\)", p.stdout, re.M)
+    want = fuzz.ratio(compare_key(arts[0][1][0]), compare_key(arts[2][1][0]))
+    assert score is not None and float(score.group(1)) == round(want, 1)
+    assert "now: in different clusters" in p.stdout
+    assert "verdict: keep apart (reordered)" in p.stdout
+    p = cli("--db", "t.db", "dedup", "--explain", "a1:0", "a2:0", cwd=tmp_path)
+    assert "score 100.0" in p.stdout and "now: one cluster (a1:0 is shown, a2:0 hidden)" in p.stdout

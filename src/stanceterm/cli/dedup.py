@@ -174,11 +174,42 @@ def _split(app: AppContext, split_id: str, annotator: str | None, as_json: bool)
 
 def _explain(app: AppContext, sid_a: str, sid_b: str) -> None:
     """``dedup --explain``: one core call; the text is printed escaped (it is data)."""
-    from stanceterm.dedup import explain_sentences, format_explanation
+    from rapidfuzz import fuzz
+
+    from stanceterm.dedup import (
+        DEFAULT_THRESHOLD,
+        compare_key,
+        explain_sentences,
+        format_explanation,
+    )
 
     store = app.store(create=False)
     try:
         expl = explain_sentences(store, sid_a, sid_b, app.schema())
     except KeyError as exc:
         fail(f"unknown sentence id: {exc.args[0]}")
-    click.echo("\n".join(clean(line) for line in format_explanation(expl).split("\n")))
+    a, b = store.corpus.sentence(sid_a), store.corpus.sentence(sid_b)
+    assert a is not None and b is not None  # explain_sentences found both
+    threshold = store.clusters.state().threshold
+    if threshold != threshold:  # NaN: dedup never ran
+        threshold = DEFAULT_THRESHOLD
+    score = fuzz.ratio(compare_key(a.text), compare_key(b.text))
+    if a.cluster_id is not None and a.cluster_id == b.cluster_id:
+        shown = [s.id for s in (a, b) if not s.hidden]
+        hidden = [s.id for s in (a, b) if s.hidden]
+        now = (
+            "one cluster ("
+            + ", ".join([f"{i} is shown" for i in shown] + [f"{i} hidden" for i in hidden])
+            + ")"
+        )
+    else:
+        now = "in different clusters"
+    head = [
+        f"A  {a.id}  {a.text}",
+        f"B  {b.id}  {b.text}",
+        f"score {score:.1f} (dedup proposes a pair at {threshold:g} or more): rapidfuzz ratio of "
+        "the compared forms (normalised, attribution set aside)",
+        f"now: {now}",
+    ]
+    lines = [*head, *format_explanation(expl).split("\n")]
+    click.echo("\n".join(clean(line) for line in lines))
