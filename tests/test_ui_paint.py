@@ -13,10 +13,12 @@ import pytest
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from stanceterm.store import Store
+from stanceterm.store import Annotation, Store
 from stanceterm.ui.app import StanceApp
 from stanceterm.ui.screens.annotate import AnnotateScreen
-from stanceterm.ui.widgets.claim_bar import ClaimBar
+from stanceterm.ui.widgets.claim_bar import ClaimBar, ClaimButton
+from stanceterm.ui.widgets.label_editor import LabelEditor
+from stanceterm.ui.widgets.line import Line
 from stanceterm.ui.writer import SAVING_AFTER_S
 from tests.conftest import make_db, run_async, settle
 
@@ -146,3 +148,53 @@ async def test_a_new_probability_of_the_same_width_repaints_without_a_layout(db:
         await pilot.pause()
         bar.set_claims((), {})
         assert button._layout_required  # the mark goes: narrower
+
+
+@run_async
+async def test_finishing_a_sentence_paints_the_labels_once(db: Store) -> None:
+    """`0`, Enter, `x`, `f`, `A` save and go on: the labels are painted for the next sentence
+    only (painting the saved ones first restyled the claim bar twice per key); on the last
+    sentence not done, they are painted for the sentence that stays."""
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = annotate(app)
+        editor = screen.query_one(LabelEditor)
+        shown: list[tuple[str, ...]] = []
+        real = editor.show
+
+        def counted(claims: tuple[str, ...], *args: Any, **kwargs: Any) -> None:
+            shown.append(claims)
+            real(claims, *args, **kwargs)
+
+        editor.show = counted  # type: ignore[method-assign]
+        await pilot.press("1")  # tag a claim: painted once
+        await settle(app, pilot)
+        first = screen.sentence
+        assert len(shown) == 1 and shown[0]
+        shown.clear()
+        await pilot.press("enter")  # done, next: painted once, for the next sentence (no claim)
+        await settle(app, pilot)
+        assert screen.sentence is not None and first is not None
+        assert screen.sentence.id != first.id
+        assert shown == [()]
+        assert not any(b.has_class("-on") for b in screen.query(ClaimButton))
+
+
+@run_async
+async def test_finishing_the_last_sentence_paints_its_labels(db: Store) -> None:
+    """With nothing left to do, the sentence stays on screen, its labels painted as saved."""
+    last = "art-b:1"
+    for sid in ("art-a:0", "art-a:1", "art-a:2", "art-a:3", "art-b:0"):
+        db.labels.save(Annotation(sid, "alice", status="done"))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = annotate(app)
+        assert screen.sentence is not None and screen.sentence.id == last
+        await pilot.press("1", "enter")  # done: nothing left, the sentence stays
+        await settle(app, pilot)
+        assert screen.sentence.id == last
+        status = str(screen.query_one("#status", Line).visual)
+        assert "done" in status and "draft" not in status, status
+        assert any(b.has_class("-on") for b in screen.query(ClaimButton))
