@@ -46,13 +46,20 @@ _suggested = st.one_of(
     _any,
 )
 _VALID: dict[str, Any] = {
-    "schema_version": 1, "sentence_id": "a:0", "article_id": "a", "text": "Hello.",
-    "annotator": "alice", "status": "done", "claims": ["arms_deal"],
+    "schema_version": 1,
+    "sentence_id": "a:0",
+    "article_id": "a",
+    "text": "Hello.",
+    "annotator": "alice",
+    "status": "done",
+    "claims": ["arms_deal"],
     "stances": [{"claim": "arms_deal", "actor": "X", "stance": "support", "actor_id": "x"}],
-    "propagated_from": None, "note": None,
+    "propagated_from": None,
+    "note": None,
+    "created_at": "2026-01-01T00:00:00.000000Z",
+    "updated_at": "2026-01-01T00:00:00.000000Z",
     "suggested": {"claims": [], "model": "m", "accepted": False, "applied": False},
-    "created_at": "2026-01-01T00:00:00.000000Z", "updated_at": "2026-01-01T00:00:00.000000Z",
-}  # fmt: skip
+}  # fmt: skip  (the key order of `export --kind annotations`: the reader unpacks it)
 _FIELD = {
     "schema_version": st.integers(-1, 3),
     "sentence_id": _text,
@@ -88,6 +95,8 @@ _record = st.builds(
 def test_fast_reader_takes_only_what_pydantic_takes_unchanged(d: dict[str, Any]) -> None:
     d = orjson.loads(orjson.dumps(d))  # what a line of the file gives
     fast = _fast_fields(d, {})
+    # the export's key order is unpacked without lookups: any other order gives the same
+    assert _fast_fields(dict(sorted(d.items())), {}) == fast
     try:
         slow = _model_fields(AnnotationRecord.model_validate(d))
     except ValidationError:
@@ -99,7 +108,9 @@ def test_fast_reader_takes_only_what_pydantic_takes_unchanged(d: dict[str, Any])
 def test_fast_reader_takes_the_export_shape() -> None:
     rec = dict(_VALID)
     assert _fast_fields(rec, {}) == _model_fields(AnnotationRecord.model_validate(rec))
-    del rec["suggested"], rec["schema_version"], rec["text"]  # a hand-written record
+    del rec["suggested"]  # the export's shape without provenance
+    assert _fast_fields(rec, {}) == _model_fields(AnnotationRecord.model_validate(rec))
+    del rec["schema_version"], rec["text"]  # a hand-written record
     assert _fast_fields(rec, {}) == _model_fields(AnnotationRecord.model_validate(rec))
 
 
@@ -289,4 +300,152 @@ def test_a_batch_planned_before_another_write_is_planned_again(tmp_path: Path) -
     got = s.labels.get(sid, "alice")
     assert got is not None and got.claims == ("sanctions",) and got.updated_at == saved.updated_at
     imports.stage_end()
+    s.close()
+
+
+# --------------------------------------------------------------------------- the plan in SQL (s3labels)
+
+
+def _import_in_process(store: Any, tmp: Path, recs: list[dict[str, Any]], **kw: Any) -> Any:
+    from stanceterm.export import import_labels
+    from stanceterm.schema import load_schema
+
+    f = tmp / f"in-{len(list(tmp.glob('in-*.jsonl')))}.jsonl"
+    f.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    return import_labels(store, f, store.label_schema() or load_schema(), **kw)
+
+
+def test_text_key_is_computed_once_per_sentence_not_per_label(tmp_path: Path, monkeypatch) -> None:
+    """The events' text_key (a normalisation and a hash of the sentence text) is computed once
+    per sentence while staging, outside the write lock, and written with the event: not by a
+    Python callback per imported label (in the plan, or the trigger's UPDATE)."""
+    from stanceterm.store import models
+    from tests.conftest import demo_db
+
+    s = demo_db(tmp_path / "k.db")
+    sids = [r[1] for r in s.corpus.iter_sentence_rows()][:5]
+    calls: list[str] = []
+    real = models.normalize
+    monkeypatch.setattr(models, "normalize", lambda t: calls.append(t) or real(t))
+    recs = [
+        {"sentence_id": sid, "annotator": f"ann{k}", "status": "done", "claims": []}
+        for sid in sids
+        for k in range(6)
+    ]
+    res = _import_in_process(s, tmp_path, recs)
+    assert res.written == 30
+    assert len(calls) <= len(sids), len(calls)  # 30 before: one per label
+    with s.read() as c:
+        keys = c.execute(
+            "SELECT e.text_key, t.text FROM annotation_events e "
+            "JOIN sentences t ON t.id = e.sentence_id WHERE e.action = 'import'"
+        ).fetchall()
+    assert len(keys) == 30 and all(k == models.text_key(t) for k, t in keys)
+    s.close()
+
+
+_note = st.one_of(
+    st.none(), st.text(max_size=12), st.sampled_from(['"', "\\", "\x7f", "\x1f\u2028é"])
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    note=_note,
+    first_note=_note,
+    claims=st.sampled_from([[], ["arms_deal"], ["arms_deal", "denial"]]),
+    suggested=st.one_of(
+        st.none(),
+        st.fixed_dictionaries(
+            {
+                "claims": st.lists(st.sampled_from(["arms_deal", 'q"x']), max_size=2),
+                "model": st.text(min_size=1, max_size=6),
+                "accepted": st.booleans(),
+                "applied": st.booleans(),
+            }
+        ),
+    ),
+)
+def test_import_events_have_the_screens_history_form(
+    tmp_path_factory, note, first_note, claims, suggested
+) -> None:
+    """The history JSON that the plan builds in SQL (before and after) is, byte for byte, what
+    the screen's save writes for the same state (``dumps(Annotation.labels())``), whatever the
+    note, claims, stances and suggestion provenance hold (quotes, control characters, U+2028)."""
+    from stanceterm.store import Annotation, Stance
+    from stanceterm.store.models import dumps, state_from_json
+    from tests.conftest import demo_db
+
+    tmp = tmp_path_factory.mktemp("h")
+    s = demo_db(tmp / "h.db")
+    sid = next(iter(s.corpus.iter_sentence_rows()))[1]
+    before = s.labels.save(
+        Annotation(sid, "alice", "done", ("arms_deal",), (Stance("arms_deal", "x", "oppose"),),
+                   note=first_note)
+    )  # fmt: skip
+    rec: dict[str, Any] = {
+        "sentence_id": sid, "annotator": "alice", "status": "draft", "claims": claims,
+        "stances": [{"claim": c, "actor": "Zorg \"Q\"", "stance": "support"} for c in claims],
+        "note": note, "suggested": suggested,
+        "created_at": "2030-01-01T00:00:00.000000Z", "updated_at": "2030-01-02T00:00:00.000000Z",
+    }  # fmt: skip
+    res = _import_in_process(s, tmp, [rec], force=True)
+    assert res.written == 1
+    got = s.labels.get(sid, "alice")
+    assert got is not None
+    with s.read() as c:
+        b, a = c.execute(
+            "SELECT before, after FROM annotation_events WHERE action = 'import'"
+        ).fetchone()
+    assert a == dumps(got.labels())
+    assert b == dumps(before.labels())
+    assert state_from_json(sid, "alice", a) == got
+    s.close()
+
+
+def test_migration_v15_drops_the_redundant_events_index(tmp_path: Path) -> None:
+    """Each history event used to be written into two indices by sentence: the v1 one on
+    ``sentence_id`` and the v11 one on ``(sentence_id, annotator, ts)``. v15 drops the first;
+    lookups by sentence still use an index (the second one's first column)."""
+    from stanceterm.store import Store
+
+    s = Store.open(tmp_path / "i.db")
+    with s.read() as c:
+        names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        plan = " ".join(
+            str(r[3])
+            for r in c.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM annotation_events WHERE sentence_id = ?",
+                ("a1:0",),
+            )
+        )
+    assert "annotation_events_sentence" not in names
+    assert "annotation_events_key" in names and "USING" in plan and "INDEX" in plan, plan
+    s.close()
+
+
+def test_checkpoints_run_in_the_background_and_are_served_on_exit(tmp_path: Path) -> None:
+    """``background_checkpoints``: a requested passive checkpoint is run by another
+    connection's thread; every frame written before the last request is in the DB file once
+    the block exits (nothing left for an annotator's commit to copy)."""
+    import threading
+
+    from stanceterm.store import Annotation
+    from tests.conftest import demo_db
+
+    s = demo_db(tmp_path / "c.db")
+    sids = [r[1] for r in s.corpus.iter_sentence_rows()]
+    threads_before = {t.name for t in threading.enumerate()}
+    with s.background_checkpoints() as request:
+        assert "stanceterm-checkpoint" in {t.name for t in threading.enumerate()}
+        assert "stanceterm-checkpoint" not in threads_before
+        for sid in sids:
+            s.labels.save(Annotation(sid, "alice", "done", ("arms_deal",)))
+            request()
+    assert "stanceterm-checkpoint" not in {t.name for t in threading.enumerate()}
+    with sqlite3.connect(tmp_path / "c.db") as other:
+        busy, log, done = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and log == done
     s.close()

@@ -375,3 +375,22 @@ def test_import_labels_keeps_evil_names_exactly(tmp_path: Path) -> None:
     assert b.actors.names()[actor] == EVIL
     a.close()
     b.close()
+
+
+def test_click_usage_errors_are_one_line(tmp_path: Path) -> None:
+    """A bad option value, a missing argument or an unknown option: one line on stderr that
+    names the command and says where to look, exit code 2, no Usage block."""
+    cases = [
+        (("dedup", "--threshold", "30"), "stanceterm dedup: Invalid value for '--threshold'"),
+        (("suggest", "--folds", "1"), "stanceterm suggest: Invalid value for '--folds'"),
+        (("annotate", "--order", "foo"), "stanceterm annotate: Invalid value for '--order'"),
+        (("dedup", "split"), "stanceterm dedup split: Missing argument 'SENTENCE_ID'"),
+        (("export", "--nope"), "stanceterm export: No such option '--nope'"),
+    ]
+    for args, start in cases:
+        p = run_in("--db", str(tmp_path / "x.db"), *args, cwd=tmp_path)
+        assert p.returncode == 2, (args, p.stderr)
+        lines = bytes(p.stderr).decode().splitlines()
+        assert len(lines) == 1, (args, p.stderr)
+        assert lines[0].startswith("error: " + start), (args, lines[0])
+        assert lines[0].endswith("(see --help)"), lines[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -146,11 +147,34 @@ def test_plugin_suggester(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     model = suggest.PluginModel(func, CLAIMS, "my_suggester:predict")
     out = model.predict(["Moscou nie tout.", "Il pleut."])
     assert out[0] == {"arms_deal": 0.0, "denial": 0.9, "sanctions_efficacy": 0.0}
+    import numpy as np  # a model's numpy scalars are probabilities too
+
+    np_model = suggest.PluginModel(lambda t: [{"denial": np.float32(0.5)}], CLAIMS, "np")
+    assert np_model.predict(["x"])[0]["denial"] == 0.5
     assert suggest.suggested(out[1]) == ()
     for bad in ("nocolon", "no_such_module_xyz:f", "my_suggester:missing"):
         with pytest.raises(suggest.SuggestError):
             suggest.load_suggester(bad)
     sys.modules.pop("my_suggester", None)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"denial": "high"}], "sentence 1: denial is 'high', not a probability from 0 to 1"),
+        ([{"denial": 1.5}], "sentence 1: denial is 1.5, not a probability from 0 to 1"),
+        ([{"denial": float("nan")}], "sentence 1: denial is nan, not a probability"),
+        ([{"bogus": 0.9}], "claim type 'bogus' is not in the label schema (arms_deal, denial,"),
+        (["denial"], "sentence 1: 'denial' is not a mapping of claim type to probability"),
+    ],
+)
+def test_plugin_suggester_output_is_checked(rows: list[Any], message: str) -> None:
+    """A plug-in that returns what is not a claim probability fails with one SuggestError that
+    names the sentence and the value (the screen shows it once), never a bare ValueError raised
+    on every sentence, and an unknown claim type is not silently dropped."""
+    model = suggest.PluginModel(lambda texts: rows, CLAIMS, "mysug:bad")
+    with pytest.raises(suggest.SuggestError, match=re.escape(f"suggester mysug:bad: {message}")):
+        model.predict(["Moscou nie tout."])
 
 
 # ---------------------------------------------------------------- on a DB, through the CLI
@@ -328,13 +352,26 @@ def test_evaluate_bias_compares_assisted_and_unassisted_labels(tmp_path: Path) -
                 separators=(",", ":"),
             )
             store.labels.save(replace(mine, suggested=prov))
+    # no blind or overlap unit: no control group, so no effect (ROUND-NOTES: the unassisted
+    # set is the blind units and the overlap units, not every label made without a suggestion)
     r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4", "--json")
     assert r.returncode == 0, r.stderr
     bias = json.loads(r.stdout)["bias"]
     assert bias["with_suggestions"] == 5 and bias["equal_with"] == 4 / 5
-    assert bias["without_suggestions"] == 15
+    assert bias["without_suggestions"] == 0 and bias["left_out"] == 15
+    assert bias["equal_without"] is None and bias["effect"] is None
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4")
+    assert "no unassisted labels on blind or overlap units" in r.stdout, r.stdout
+    with Store.open(db) as store:
+        store.suggest.set_blind(ids[5:11], seed=0)
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4", "--json")
+    bias = json.loads(r.stdout)["bias"]
+    assert bias["without_suggestions"] == 6 and bias["left_out"] == 9
     assert 0.0 <= bias["equal_without"] <= 1.0
     assert bias["effect"] == bias["equal_with"] - bias["equal_without"]
+    r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "4")
+    assert "6 unassisted ones on blind or overlap units" in r.stdout, r.stdout
+    assert "9 labels made without a suggestion elsewhere are left out" in r.stdout
     r = _cli(db, "suggest", "--bias")
     assert r.returncode != 0 and "--bias goes with --evaluate" in r.stderr
 
@@ -527,6 +564,7 @@ def test_bias_scores_unassisted_labels_out_of_fold(tmp_path: Path) -> None:
         for i in range(60):  # labels no text predicts: only memory can "agree" with them
             claims = ("arms_deal",) if rng.random() < 0.5 else ()
             store.labels.save(Annotation(f"art:{i}", "alice", "done", claims))
+        store.suggest.set_blind([f"art:{i}" for i in range(60)], seed=0)  # the control group
     r = _cli(db, "suggest", "--evaluate", "--bias", "--folds", "5", "--json")
     assert r.returncode == 0, r.stderr
     bias = json.loads(r.stdout)["bias"]

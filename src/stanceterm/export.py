@@ -12,6 +12,7 @@ order and actor rendering; each writer and each reading step is a short function
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import os
 import re
@@ -43,7 +44,7 @@ from stanceterm.schema import (
 )
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
-from stanceterm.store.models import SKEW_TOLERANCE_S
+from stanceterm.store.models import SKEW_TOLERANCE_S, text_key
 from stanceterm.textkey import normalize
 
 Kind = Literal["annotations", "sentences", "gold"]
@@ -625,46 +626,83 @@ def _name_ok(name: str, cache: dict[str, bool]) -> bool:
     return ok
 
 
-def _opt_str(d: dict[str, Any], key: str) -> bool:
-    v = d.get(key)
-    return v is None or type(v) is str
+#: the types of an optional string field
+_OPT_STR = (str, type(None))
+
+
+#: the keys of a record in the order ``export --kind annotations`` writes them (then
+#: ``suggested`` when there is one): such a record is unpacked without one lookup per key
+_EXPORT_ORDER = (
+    "schema_version", "sentence_id", "article_id", "text", "annotator", "status", "claims",
+    "stances", "propagated_from", "note", "created_at", "updated_at",
+)  # fmt: skip
+_EXPORT_ORDER_SUGGESTED = (*_EXPORT_ORDER, "suggested")
+_STANCE_ORDER = ("claim", "actor", "stance", "actor_id")
 
 
 def _fast_fields(d: dict[str, Any], names: dict[str, bool]) -> Fields | None:
     """The record's fields when ``d`` has exactly the shape and types :class:`AnnotationRecord`
     takes unchanged; None: let pydantic decide (and word the error)."""
-    if not _RECORD_KEYS.issuperset(d):
-        return None
-    sid, annotator, status = d.get("sentence_id"), d.get("annotator"), d.get("status")
+    keys = tuple(d)
+    suggested: Any = None
+    if keys == _EXPORT_ORDER:
+        (version, sid, article_id, text, annotator, status, claims, stances, propagated_from,
+         note, created_at, updated_at) = d.values()  # fmt: skip
+    elif keys == _EXPORT_ORDER_SUGGESTED:
+        (version, sid, article_id, text, annotator, status, claims, stances, propagated_from,
+         note, created_at, updated_at, suggested) = d.values()  # fmt: skip
+    else:
+        if not _RECORD_KEYS.issuperset(d):
+            return None
+        get = d.get
+        version = get("schema_version", SCHEMA_VERSION)
+        sid, annotator, status = get("sentence_id"), get("annotator"), get("status")
+        article_id, text, note = get("article_id"), get("text"), get("note")
+        propagated_from, created_at, updated_at = (
+            get("propagated_from"),
+            get("created_at"),
+            get("updated_at"),
+        )
+        claims, stances, suggested = get("claims", []), get("stances", []), get("suggested")
     if type(sid) is not str or type(annotator) is not str or type(status) is not str:
         return None
     if status not in _STATUSES or not _name_ok(annotator, names):
         return None
-    version = d.get("schema_version", SCHEMA_VERSION)
     if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
         return None
-    for key in ("article_id", "text", "propagated_from", "note", "created_at", "updated_at"):
-        if not _opt_str(d, key):
-            return None
-    claims = d.get("claims", [])
-    if type(claims) is not list or any(type(x) is not str for x in claims):
+    if (
+        type(article_id) not in _OPT_STR
+        or type(text) not in _OPT_STR
+        or type(propagated_from) not in _OPT_STR
+        or type(note) not in _OPT_STR
+        or type(created_at) not in _OPT_STR
+        or type(updated_at) not in _OPT_STR
+    ):
         return None
-    stances = []
-    for st in d.get("stances", ()) if type(d.get("stances", [])) is list else [None]:
-        if type(st) is not dict or not _STANCE_KEYS.issuperset(st):
+    if type(claims) is not list or (claims and any(type(x) is not str for x in claims)):
+        return None
+    if type(stances) is not list:
+        return None
+    fields = []
+    for st in stances:
+        if type(st) is not dict:
             return None
-        claim, actor, stance, actor_id = (
-            st.get("claim"),
-            st.get("actor"),
-            st.get("stance"),
-            st.get("actor_id"),
-        )
+        if tuple(st) == _STANCE_ORDER:
+            claim, actor, stance, actor_id = st.values()
+        else:
+            if not _STANCE_KEYS.issuperset(st):
+                return None
+            claim, actor, stance, actor_id = (
+                st.get("claim"),
+                st.get("actor"),
+                st.get("stance"),
+                st.get("actor_id"),
+            )
         if type(claim) is not str or type(actor) is not str or type(stance) is not str:
             return None
         if not actor or (actor_id is not None and type(actor_id) is not str):
             return None
-        stances.append((claim, actor, stance, actor_id))
-    suggested = d.get("suggested")
+        fields.append((claim, actor, stance, actor_id))
     if suggested is not None:
         if type(suggested) is not dict or not _SUGGESTED_KEYS.issuperset(suggested):
             return None
@@ -682,17 +720,17 @@ def _fast_fields(d: dict[str, Any], names: dict[str, bool]) -> Fields | None:
         ).decode()
     return (
         sid,
-        d.get("article_id"),
-        d.get("text"),
+        article_id,
+        text,
         annotator,
         status,
         claims,
-        stances,
-        d.get("propagated_from"),
-        d.get("note"),
+        fields,
+        propagated_from,
+        note,
         suggested,
-        d.get("created_at"),
-        d.get("updated_at"),
+        created_at,
+        updated_at,
     )
 
 
@@ -804,17 +842,19 @@ class _Planner:
         known = self.store.corpus.sentences_by_id(wanted)
         path, claims_ok, stances_ok, seen = self.path, self.claims_ok, self.stances_ok, self.seen
         out: list[tuple[Any, ...]] = []
+        # the history events' text_key (migration v12), once per sentence of the chunk
+        keys: dict[str, str] = {}
+        ts_cache = self.ts_cache
         for lineno, f in chunk:
             sid, article_id, text, annotator, status, claims, stances = f[:7]
             propagated_from, note, suggested, created_at, updated_at = f[7:]
             key = (sid, annotator)
-            first = seen.get(key)
-            if first is not None:
+            first = seen.setdefault(key, lineno)
+            if first != lineno:
                 raise LabelsError(
                     f"{path}:{lineno}: duplicate record for sentence {sid!r} by "
                     f"{annotator!r} (first at line {first})"
                 )
-            seen[key] = lineno
             sentence = known.get(sid)
             if sentence is None:
                 raise LabelsError(f"{path}:{lineno}: unknown sentence_id {sid!r}")
@@ -864,8 +904,18 @@ class _Planner:
                         "stance": stance,
                     }
                 )
-            created = self._ts(f"{path}:{lineno}", "created_at", created_at)
-            updated = self._ts(f"{path}:{lineno}", "updated_at", updated_at)
+            created = (
+                None
+                if created_at is None
+                else ts_cache.get(created_at)
+                or self._ts(f"{path}:{lineno}", "created_at", created_at)
+            )
+            updated = (
+                None
+                if updated_at is None
+                else ts_cache.get(updated_at)
+                or self._ts(f"{path}:{lineno}", "updated_at", updated_at)
+            )
             if updated is not None and updated > self.future_after:
                 self.future += 1
                 if updated > self.future_latest:
@@ -881,16 +931,31 @@ class _Planner:
                     sid,
                     annotator,
                     status,
-                    orjson.dumps(claims).decode(),
+                    orjson.dumps(claims).decode() if claims else "[]",
                     orjson.dumps(rendered).decode() if rendered else "[]",
                     note,
                     propagated_from,
                     created,
                     updated,
                     suggested,
+                    keys.get(sid) or keys.setdefault(sid, text_key(sentence[1])),
                 )
             )
         return out
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while reading a labels file: reading makes no cycles, but
+    the collector would walk the growing duplicate-key map again and again (a quarter of the
+    reader's time at 500k records)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def import_labels(
@@ -947,12 +1012,13 @@ def import_labels(
             chunk: list[tuple[int, Fields]] = []
             failed: LabelsError | None = None
             try:
-                for item in _label_fields(path):
-                    chunk.append(item)
-                    if len(chunk) >= CHECK_CHUNK:
-                        imports.stage(planner.rows(chunk))
-                        records += len(chunk)
-                        chunk.clear()
+                with _gc_paused():
+                    for item in _label_fields(path):
+                        chunk.append(item)
+                        if len(chunk) >= CHECK_CHUNK:
+                            imports.stage(planner.rows(chunk))
+                            records += len(chunk)
+                            chunk.clear()
             except LabelsError as exc:
                 failed = exc  # the records before the bad line are checked first (first error)
             if chunk:
@@ -969,10 +1035,13 @@ def import_labels(
             with path.open("rb") as f:
                 digest = hashlib.file_digest(f, "sha256").hexdigest()
             new_actors = list(planner.new_actors.values())
-            run_id, resumed = imports.start(str(path), digest, records, new_actors)
-            result.run_id, result.resumed = run_id, resumed
-            result.actors_created = len(new_actors)
-            _apply(store, run_id, result, force=force, batch=batch)
+            with store.background_checkpoints() as checkpoint:
+                run_id, resumed = imports.start(
+                    str(path), digest, records, new_actors, checkpoint=checkpoint
+                )
+                result.run_id, result.resumed = run_id, resumed
+                result.actors_created = len(new_actors)
+                _apply(store, run_id, result, force=force, batch=batch, checkpoint=checkpoint)
             imports.finish(run_id)
         finally:
             imports.stage_end()
@@ -981,7 +1050,15 @@ def import_labels(
     return result
 
 
-def _apply(store: Store, run_id: str, result: LabelsResult, *, force: bool, batch: int) -> None:
+def _apply(
+    store: Store,
+    run_id: str,
+    result: LabelsResult,
+    *,
+    force: bool,
+    batch: int,
+    checkpoint: Callable[[], None],
+) -> None:
     """Apply the staged records in short write transactions whose size adapts to the machine
     (each aims at :data:`APPLY_TX_SECONDS`). Between two transactions annotators get a window
     of at least half the last one's length (20 ms at most): the next batch is planned then,
@@ -1007,8 +1084,9 @@ def _apply(store: Store, run_id: str, result: LabelsResult, *, force: bool, batc
             elif took < APPLY_TX_SECONDS / 2:
                 size = min(batch, size * 2)
             # copy the batch into the DB file now, without the write lock, so that an
-            # annotator's commit never pays for checkpointing the import's pages
-            store.checkpoint_passive()
+            # annotator's commit never pays for checkpointing the import's pages (in the
+            # background: the next batch is planned meanwhile)
+            checkpoint()
             plan = imports.plan_batch(plan.last, size, force=force, stamp=stamp)
             rest = min(0.02, took / 2) - (time.monotonic() - released)
             if rest > 0:

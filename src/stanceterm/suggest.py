@@ -27,6 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -302,7 +303,29 @@ class PluginModel:
             raise SuggestError(
                 f"suggester {self.name}: returned {len(out)} results for {len(texts)} sentences"
             )
-        return [{c: float(row.get(c, 0.0)) for c in self.claim_ids} for row in out]
+        return [self._checked(i, row) for i, row in enumerate(out, 1)]
+
+    def _checked(self, i: int, row: Any) -> dict[str, float]:
+        """One result row as claim -> probability; a SuggestError names what is wrong."""
+        where = f"suggester {self.name}: sentence {i}"
+        if not isinstance(row, Mapping):
+            raise SuggestError(
+                f"{where}: {row!r:.60} is not a mapping of claim type to probability"
+            )
+        unknown = [k for k in row if k not in self.claim_ids]
+        if unknown:
+            raise SuggestError(
+                f"suggester {self.name}: claim type {unknown[0]!r:.60} is not in the label schema "
+                f"({', '.join(self.claim_ids)})"
+            )
+        probs: dict[str, float] = {}
+        for c in self.claim_ids:
+            v = row.get(c, 0.0)
+            p = float(v) if isinstance(v, Real) and not isinstance(v, bool) else None
+            if p is None or not 0.0 <= p <= 1.0:  # NaN fails both comparisons
+                raise SuggestError(f"{where}: {c} is {v!r:.40}, not a probability from 0 to 1")
+            probs[c] = p
+        return probs
 
 
 # --------------------------------------------------------------------------- blind units, on a DB

@@ -137,6 +137,9 @@ class Anchoring:
     with_equal: int
     without_shown: int
     without_equal: int
+    #: labels made without a suggestion outside the blind and overlap units (before a model
+    #: existed, or not shown for another reason): no control group, left out of the shares
+    left_out: int = 0
 
     @property
     def with_share(self) -> float | None:
@@ -175,7 +178,8 @@ def store_anchoring(
     threshold: float = THRESHOLD,
 ) -> Anchoring:
     """Anchoring on a DB: labels made with a suggestion shown, against the suggestion shown;
-    labels made without, against what a model that never saw them suggests. Each unassisted
+    labels on blind and overlap units (no suggestion for anyone), against what a model that
+    never saw them suggests. Each unassisted
     label is scored out of fold: by the model trained on the other folds of ``examples`` (the
     training labels) than its sentence's, like the suggestion shown, which was made before the
     label existed. A model trained on a label "agrees" with it by memory, not by text."""
@@ -185,12 +189,24 @@ def store_anchoring(
     parts = folds_of(n, folds, seed)
     fold_of = {examples[i].sentence_id: k for k, part in enumerate(parts) for i in part}
     assisted: list[tuple[list[str], list[str]]] = []
-    plain: dict[int, list[tuple[str, list[str]]]] = {}
+    without: list[tuple[str, str, list[str]]] = []
     for sid, text, claims, sug in store.suggest.provenance_rows():
         if sug is not None:
             assisted.append((claims, list(sug.get("claims", []))))
-        else:  # a sentence outside the training labels: no fold's model saw it
+        else:
+            without.append((sid, text, claims))
+    # the control group is the blind units and the overlap units (ROUND-NOTES): units that
+    # showed no suggestion to anyone by design. A label made without a suggestion elsewhere
+    # (before the first model, or by someone else's choice) would mix a before/after and a
+    # between-annotator difference into the effect.
+    control = store.suggest.unassisted(sorted({sid for sid, _t, _c in without}))
+    plain: dict[int, list[tuple[str, list[str]]]] = {}
+    left_out = 0
+    for sid, text, claims in without:
+        if sid in control:  # outside the training labels: no fold's model saw it
             plain.setdefault(fold_of.get(sid, 0), []).append((text, claims))
+        else:
+            left_out += 1
     unassisted: list[tuple[list[str], list[str]]] = []
     for k, rows in sorted(plain.items()):
         held_out = set(parts[k])
@@ -206,4 +222,5 @@ def store_anchoring(
             (claims, list(suggested(p, threshold)))
             for (_t, claims), p in zip(rows, preds, strict=True)
         ]
-    return anchoring(assisted, unassisted)
+    got = anchoring(assisted, unassisted)
+    return Anchoring(got.with_shown, got.with_equal, got.without_shown, got.without_equal, left_out)

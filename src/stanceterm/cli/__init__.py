@@ -102,6 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line naming the command, not click's Usage block
+        where = exc.ctx.command_path if exc.ctx is not None else "stanceterm"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"error: {clean(where)}: {clean(message)} (see --help)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.message = clean(exc.message)  # type: ignore[misc]  # click repr()s only some values
         exc.show()

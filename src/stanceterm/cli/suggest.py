@@ -181,15 +181,31 @@ def suggest_cmd(
                     "without_suggestions": a.without_shown,
                     "equal_without": a.without_share,
                     "effect": a.effect,
+                    "left_out": a.left_out,
                 }
                 if not as_json:
-                    click.echo(
-                        f"anchoring: labels equal the suggestion on {_pct(a.with_share)}% of "
-                        f"{a.with_shown} assisted labels and {_pct(a.without_share)}% of "
-                        f"{a.without_shown} unassisted ones (scored by {folds}-fold models that did "
-                        "not see them); "
-                        f"effect {_pct(a.effect)} points"
+                    skipped = (
+                        f" {a.left_out} labels made without a suggestion elsewhere are left out "
+                        "(before a model existed, or not a control unit)."
+                        if a.left_out
+                        else ""
                     )
+                    if not a.without_shown:
+                        click.echo(
+                            f"anchoring: labels equal the suggestion on {_pct(a.with_share)}% of "
+                            f"{a.with_shown} assisted labels; no unassisted labels on blind or "
+                            "overlap units to compare with, so no effect: mark some with "
+                            "`stanceterm suggest --blind-sample 0.1` or `assign --overlap`."
+                            + skipped
+                        )
+                    else:
+                        click.echo(
+                            f"anchoring: labels equal the suggestion on {_pct(a.with_share)}% of "
+                            f"{a.with_shown} assisted labels and {_pct(a.without_share)}% of "
+                            f"{a.without_shown} unassisted ones on blind or overlap units (scored "
+                            f"by {folds}-fold models that did not see them); effect "
+                            f"{_pct(a.effect)} points." + skipped
+                        )
     except sg.SuggestError as exc:
         fail(str(exc))
     if as_json:

@@ -30,8 +30,8 @@ only read (``agreement``, ``stats``, ``export``) never take the write lock.
 
 Size: over 600 lines because everything about one connection's life is here and nowhere else:
 opening (and refusing foreign or newer files), the upgrade gate, the migrations run and the
-resumable search-index build that follows them, transactions with their lock retries, readers and
-snapshots. Moving any of it out would put ``BEGIN``/``COMMIT`` in a second module.
+resumable search-index build that follows them, transactions with their lock retries, readers,
+snapshots and the background checkpoints of long jobs. Moving any of it out would put ``BEGIN``/``COMMIT`` in a second module.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -58,7 +58,7 @@ from stanceterm.store.imports import ImportRuns
 from stanceterm.store.invites import Invites
 from stanceterm.store.labels import Labels
 from stanceterm.store.merge import Merge
-from stanceterm.store.models import StoreError, now, text_key
+from stanceterm.store.models import StoreError, now, stamp_after, text_key
 from stanceterm.store.suggest import Suggestions
 from stanceterm.store.team import Team
 
@@ -87,6 +87,8 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         # the history events' text_key trigger (migration v12) calls it on every insert
         conn.create_function("stanceterm_text_key", 1, text_key, deterministic=True)
+        # import-labels' plan (store.imports) dates an event after a later one it finds
+        conn.create_function("stanceterm_stamp_after", 1, stamp_after)
         self.conn = conn
         self.path = path
         self._db: sqlite_utils.Database | None = None
@@ -454,6 +456,40 @@ class Store:
         with self._lock:
             if not self.conn.in_transaction:
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
+    @contextmanager
+    def background_checkpoints(self) -> Iterator[Callable[[], None]]:
+        """For a long job writing batch after batch: yields ``request()``, which asks for a
+        passive checkpoint (as :meth:`checkpoint_passive`) run by a background thread on a
+        second connection, so that the job goes on planning its next batch meanwhile (the
+        checkpoint copies pages and syncs the DB file: it waits on the disk, with the GIL
+        released). Requests made while one runs are served by one more checkpoint. On exit the
+        last request is served before the thread stops. An in-memory DB runs none."""
+        other = self.open_reader()
+        if other is None:
+            yield lambda: None
+            return
+        wanted = threading.Event()
+        stopping = threading.Event()
+
+        def run() -> None:
+            while True:
+                wanted.wait()
+                wanted.clear()
+                with suppress(sqlite3.Error):  # harmless: the automatic checkpoint takes over
+                    other.checkpoint_passive()
+                if stopping.is_set() and not wanted.is_set():
+                    return
+
+        worker = threading.Thread(target=run, name="stanceterm-checkpoint", daemon=True)
+        worker.start()
+        try:
+            yield wanted.set
+        finally:
+            stopping.set()
+            wanted.set()
+            worker.join()
+            other.close()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

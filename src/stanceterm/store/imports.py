@@ -11,11 +11,10 @@ removes the actors it created that nothing uses any more, as replicated ``delete
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,7 +32,6 @@ from stanceterm.store.labels import (
     write_state,
 )
 from stanceterm.store.models import (
-    ANN_UPSERT,
     StoreError,
     dumps,
     now,
@@ -52,26 +50,15 @@ from stanceterm.store.models import (
 
 _STAGE_COLS = (
     "lineno, sentence_id, annotator, status, claims, stances, note, propagated_from, "
-    "created_at, updated_at, suggested"
+    "created_at, updated_at, suggested, text_key"
 )
 
 
+#: the page cache of this connection's TEMP tables (the staged records) while importing, in MB
+TEMP_CACHE_MB = 64
+
 #: new actors created per write transaction (each a few rows: short even on a loaded machine)
 ACTOR_BATCH = 100
-
-
-def _ordered_uids(n: int) -> list[str]:
-    """``n`` event uids as unique as uuid4's hex (32 hex digits, 64 random bits), but in
-    increasing order: the clock in nanoseconds plus a counter, then random bits. A bulk import
-    then appends to the ``uid`` index instead of touching one random index page per event
-    (uuid4: about one page written per label)."""
-    base = time.time_ns()
-    tail = os.urandom(8 * n).hex()
-    return [f"{base + i:016x}{tail[16 * i : 16 * i + 16]}" for i in range(n)]
-
-
-def _later(a: str, b: str) -> bool:
-    return a > b  # canonical UTC timestamps (models.now's format) compare as strings
 
 
 class ImportRuns:
@@ -85,21 +72,28 @@ class ImportRuns:
     # ---------------------------------------------------------------- staging (no DB lock)
 
     def stage_begin(self) -> None:
+        # the staged records are read back in key order batch after batch: a cache for them
+        self._db.conn.execute(f"PRAGMA temp.cache_size = {-TEMP_CACHE_MB * 1024}")
         with self._db.temp_tx() as c:
             c.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS stage_labels (lineno INTEGER NOT NULL, "
                 "sentence_id TEXT NOT NULL, annotator TEXT NOT NULL, status TEXT NOT NULL, "
                 "claims TEXT NOT NULL, stances TEXT NOT NULL, note TEXT, propagated_from TEXT, "
-                "created_at TEXT, updated_at TEXT, suggested TEXT)"
+                "created_at TEXT, updated_at TEXT, suggested TEXT, text_key TEXT)"
             )
             c.execute("DELETE FROM temp.stage_labels")
 
     def stage(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Add validated records (in :data:`_STAGE_COLS` order; timestamps may be None)."""
+        """Add validated records (in :data:`_STAGE_COLS` order; timestamps may be None). The
+        last column, the sentence's ``text_key`` (computed once per sentence by the caller,
+        outside any write lock), may be left out: the plan then computes it per record."""
         with self._db.temp_tx() as c:
-            c.executemany(
-                f"INSERT INTO temp.stage_labels({_STAGE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
-            )
+            for width in {len(r) for r in rows}:
+                cols = ", ".join(_STAGE_COLS.split(", ")[:width])
+                c.executemany(
+                    f"INSERT INTO temp.stage_labels({cols}) VALUES ({', '.join('?' * width)})",
+                    [r for r in rows if len(r) == width],
+                )
 
     def stage_done(self) -> None:
         """Index the staged records by key, for :meth:`apply_batch` (one sort, after staging)."""
@@ -112,6 +106,7 @@ class ImportRuns:
     def stage_end(self) -> None:
         with self._db.temp_tx() as c:
             c.execute("DROP TABLE IF EXISTS temp.stage_labels")
+            c.execute("DROP TABLE IF EXISTS temp.import_plan")
 
     # ---------------------------------------------------------------- runs
 
@@ -121,10 +116,12 @@ class ImportRuns:
         digest: str,
         records: int,
         new_actors: Sequence[tuple[str, str, str]],
+        checkpoint: Callable[[], None] | None = None,
     ) -> tuple[str, bool]:
-        """Create the staged run's new actors (id, name, created_by) and its run row, in one
-        short transaction. An ``applying`` run of the same file content is resumed: returns
-        (run id, resumed)."""
+        """Create the staged run's new actors (id, name, created_by), :data:`ACTOR_BATCH` per
+        short transaction, each followed by ``checkpoint()`` (default: a passive checkpoint
+        here), then its run row. An ``applying`` run of the same file content is resumed:
+        returns (run id, resumed)."""
         created: list[str] = []
         for k in range(0, len(new_actors), ACTOR_BATCH):  # short transactions here too
             with self._db.tx() as c:
@@ -139,7 +136,7 @@ class ImportRuns:
                         add_actor_with_id(c, actor_id, name, by)
                         created.append(actor_id)
             # keep the WAL short, so that an annotator's commit never runs the checkpoint
-            self._db.checkpoint_passive()
+            (checkpoint or self._db.checkpoint_passive)()
         with self._db.tx() as c:
             row = c.execute(
                 "SELECT id FROM import_runs WHERE digest = ? AND status = 'applying' "
@@ -193,17 +190,22 @@ class ImportRuns:
         self, after: tuple[str, str] | None, limit: int, *, force: bool, stamp: str
     ) -> ImportPlan | None:
         """What applying the next ``limit`` staged records after key ``after`` would write,
-        computed from a read (no write lock), so that annotators can write meanwhile;
-        :meth:`write_batch` writes it if no other connection committed since, else plans
-        again inside its transaction. None when nothing is left.
+        computed from a read (no write lock) into this connection's TEMP table
+        ``import_plan``, so that annotators can write meanwhile; :meth:`write_batch` writes it
+        if no other connection committed since, else plans again inside its transaction. None
+        when nothing is left. One plan at a time per connection (the next one replaces it).
 
         A record replaces the DB's label only if it is later (``updated_at``; a tie keeps the
         DB's label) or ``force``; records without timestamps count as ``stamp`` (the run's
         "now"), unless their labels equal the stored ones. Records are applied in key order,
         not file order (a file holds one record per key, so the order changes nothing): the
         labels, their events and the indices then grow in order, and a batch writes a few pages
-        instead of one random page per record."""
-        with self._db.read() as c:
+        instead of one random page per record.
+
+        The plan is built in SQL (:data:`_PLAN_SQL`: verdicts, history JSON, event times; the
+        event uids are made when it is written), so a batch never passes through Python
+        objects: planning and writing are a few statements each, whatever the batch size."""
+        with self._db.temp_tx() as c:
             version = c.execute("PRAGMA data_version").fetchone()[0]
             return _plan(c, after, limit, force, stamp, version)
 
@@ -215,17 +217,28 @@ class ImportRuns:
                 again = _plan(c, plan.after, plan.limit, plan.force, plan.stamp, plan.version)
                 assert again is not None  # the staged records do not change
                 plan = again
-            if plan.states:
-                c.executemany(
-                    "INSERT OR IGNORE INTO annotators(name, created_at) VALUES (?, ?)",
-                    [(a, plan.stamp) for a in {p[1] for p in plan.states}],
+            if plan.written:
+                c.execute(
+                    "INSERT OR IGNORE INTO annotators(name, created_at) "
+                    "SELECT DISTINCT annotator, ? FROM temp.import_plan WHERE verdict = 0",
+                    (plan.stamp,),
                 )
-                c.executemany(ANN_UPSERT, plan.states)
-                origin = f"import:{run_id}"
-                c.executemany(
+                c.execute(
+                    "INSERT OR REPLACE INTO annotations(sentence_id, annotator, status, claims, "
+                    "stances, note, propagated_from, created_at, updated_at, suggested) "
+                    "SELECT sentence_id, annotator, status, claims, stances, note, "
+                    "propagated_from, created_at, updated_at, suggested FROM temp.import_plan "
+                    "WHERE verdict = 0 ORDER BY k"
+                )
+                # event uids as unique as uuid4's hex (32 hex digits, 64 random bits) but
+                # increasing: the clock in ns plus k, then random bits. A bulk import then
+                # appends to the ``uid`` index instead of writing one random page per event.
+                c.execute(
                     "INSERT INTO annotation_events(uid, sentence_id, annotator, ts, action, "
-                    "before, after, text_key, origin) VALUES (?, ?, ?, ?, 'import', ?, ?, ?, ?)",
-                    [(*e, origin) for e in plan.events],
+                    "before, after, text_key, origin) SELECT printf('%016x', ? + k) || "
+                    "lower(hex(randomblob(8))), sentence_id, annotator, ts, 'import', before, "
+                    "after, text_key, ? FROM temp.import_plan WHERE verdict = 0 ORDER BY k",
+                    (time.time_ns(), f"import:{run_id}"),
                 )
             c.execute(
                 "UPDATE import_runs SET written = written + ?, unchanged = unchanged + ?, "
@@ -353,7 +366,8 @@ class ImportRuns:
 
 @dataclass
 class ImportPlan:
-    """One planned batch of an import run (:meth:`ImportRuns.plan_batch`)."""
+    """One planned batch of an import run (:meth:`ImportRuns.plan_batch`); the rows it writes
+    are in the TEMP table ``import_plan`` of the connection that planned it."""
 
     after: tuple[str, str] | None
     limit: int
@@ -362,12 +376,93 @@ class ImportPlan:
     #: ``PRAGMA data_version`` when read: another connection committed since if it differs
     version: int
     last: tuple[str, str]
-    states: list[tuple[Any, ...]]
-    #: (uid, sentence id, annotator, ts, before, after) of each import event
-    events: list[tuple[Any, ...]]
     written: int
     unchanged: int
     kept: int
+
+
+def _state_json_sql(p: str, created: str, updated: str) -> str:
+    """SQL for the history form of a state (as :meth:`Annotation.labels` dumped by
+    :func:`~stanceterm.store.models.dumps`, byte for byte) from the columns named with prefix
+    ``p`` (``{p}status``, ...) and the timestamps ``created`` and ``updated``: the stored
+    claims and stances JSON (compact, as ``dumps`` wrote it) spliced in as they are, strings
+    quoted by ``json_quote`` (which escapes as orjson does), ``suggested`` only when there is
+    one."""
+    return (
+        f"""'{{"status":' || json_quote({p}status) || ',"claims":' || {p}claims """
+        f"""|| ',"stances":' || {p}stances || ',"note":' || json_quote({p}note) """
+        f"""|| ',"propagated_from":' || json_quote({p}propagated_from) """
+        f"""|| ',"created_at":' || json_quote({created}) """
+        f"""|| ',"updated_at":' || json_quote({updated}) """
+        f"""|| CASE WHEN {p}suggested IS NULL THEN '' """
+        f"""ELSE ',"suggested":' || json_quote({p}suggested) END || '}}'"""
+    )
+
+
+_PLAN_COLS = (
+    "verdict, sentence_id, annotator, status, claims, stances, note, propagated_from, "
+    "created_at, updated_at, suggested, text_key, before, after, ts"
+)
+
+#: The plan of one batch, into ``temp.import_plan`` in key order (``k``, its rowid, counts from
+#: 1; named parameters: stamp, force, limit, and the key after which to start). Verdict 0:
+#: write, 1: unchanged, 2: kept as newer in the DB. The rules are those of
+#: :meth:`ImportRuns.plan_batch`:
+#:
+#: - a record without timestamps equal to the stored labels is unchanged; else its created_at is
+#:   the stored one (or ``stamp``), its updated_at ``stamp``;
+#: - a record equal to the stored label, timestamps and provenance included, is unchanged;
+#: - a record not later than the stored label (``updated_at``; a tie keeps the DB's) is kept,
+#:   unless ``force``;
+#: - the import event is dated ``stamp``, or just after the latest time known for the key (its
+#:   events' and the label's) when that is not earlier (the merge-ordering rule, as ``save_in``),
+#:   so an imported label does not flip under merge;
+#: - the events' ``text_key`` (migration v12) was staged once per sentence (computed here only
+#:   for rows staged without it; the trigger's UPDATE would double the writes).
+_PLAN_SQL = f"""
+WITH b AS (
+    SELECT s.sentence_id, s.annotator, s.status, s.claims, s.stances, s.note,
+        s.propagated_from, s.created_at AS s_created, s.updated_at AS s_updated, s.suggested,
+        coalesce(s.text_key, (SELECT stanceterm_text_key(t.text) FROM sentences t
+                              WHERE t.id = s.sentence_id)) AS text_key,
+        a.status AS a_status, a.claims AS a_claims, a.stances AS a_stances, a.note AS a_note,
+        a.propagated_from AS a_propagated_from, a.created_at AS a_created,
+        a.updated_at AS a_updated, a.suggested AS a_suggested,
+        (SELECT max(e.ts) FROM annotation_events e
+         WHERE e.sentence_id = s.sentence_id AND e.annotator = s.annotator) AS ev_ts
+    FROM temp.stage_labels s LEFT JOIN annotations a
+        ON a.sentence_id = s.sentence_id AND a.annotator = s.annotator
+    {{where}}
+    ORDER BY s.sentence_id, s.annotator LIMIT :limit
+), c AS (
+    SELECT b.*,
+        coalesce(s_created, CASE WHEN a_status IS NOT NULL THEN a_created ELSE :stamp END) AS cr,
+        coalesce(s_updated, :stamp) AS up,
+        coalesce(a_status = status AND a_claims = claims AND a_stances = stances
+                 AND a_note IS note AND a_propagated_from IS propagated_from, 0) AS same,
+        CASE WHEN nullif(ev_ts, '') IS NULL THEN nullif(a_updated, '')
+             WHEN nullif(a_updated, '') IS NULL OR ev_ts > a_updated THEN ev_ts
+             ELSE a_updated END AS latest
+    FROM b
+), d AS (
+    SELECT c.*, CASE
+        WHEN (s_created IS NULL OR s_updated IS NULL) AND same THEN 1
+        WHEN a_status IS NOT NULL AND same AND a_created = cr AND a_updated = up
+             AND a_suggested IS suggested THEN 1
+        WHEN a_status IS NOT NULL AND NOT :force AND NOT up > a_updated THEN 2
+        ELSE 0 END AS verdict
+    FROM c
+)
+INSERT INTO temp.import_plan({_PLAN_COLS})
+SELECT verdict, sentence_id, annotator, status, claims, stances, note, propagated_from,
+    cr, up, suggested, text_key,
+    CASE WHEN verdict = 0 AND a_status IS NOT NULL
+         THEN {_state_json_sql("a_", "a_created", "a_updated")} END,
+    CASE WHEN verdict = 0 THEN {_state_json_sql("", "cr", "up")} END,
+    CASE WHEN verdict != 0 THEN NULL WHEN latest IS NULL OR :stamp > latest THEN :stamp
+         ELSE stanceterm_stamp_after(latest) END
+FROM d ORDER BY sentence_id, annotator
+"""
 
 
 def _plan(
@@ -378,85 +473,36 @@ def _plan(
     stamp: str,
     version: int,
 ) -> ImportPlan | None:
-    rows = c.execute(
-        "SELECT s.rowid, s.sentence_id, s.annotator, s.status, s.claims, s.stances, "
-        "s.note, s.propagated_from, s.created_at, s.updated_at, a.status, a.claims, "
-        "a.stances, a.note, a.propagated_from, a.created_at, a.updated_at, "
-        "s.suggested, a.suggested, (SELECT max(e.ts) FROM annotation_events e "
-        "WHERE e.sentence_id = s.sentence_id AND e.annotator = s.annotator), "
-        # the events' text_key (migration v12) set here: the trigger's UPDATE doubles the writes
-        "(SELECT stanceterm_text_key(t.text) FROM sentences t WHERE t.id = s.sentence_id) "
-        "FROM temp.stage_labels s LEFT JOIN annotations a "
-        "ON a.sentence_id = s.sentence_id AND a.annotator = s.annotator "
-        + ("" if after is None else "WHERE (s.sentence_id, s.annotator) > (?, ?) ")
-        + "ORDER BY s.sentence_id, s.annotator LIMIT ?",
-        (limit,) if after is None else (*after, limit),
-    ).fetchall()
-    if not rows:
-        return None
-    unchanged = kept = 0
-    states: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
-    uids = _ordered_uids(len(rows))
-    # the latest time known per record: an import event is ordered after it
-    # (the merge-ordering rule, as save_in), so an imported label does not flip under merge
-    for r in rows:
-        rec = r[3:8]  # status, claims, stances, note, propagated_from
-        cur = None if r[10] is None else r[10:15]
-        created, updated = r[8], r[9]
-        suggested, cur_suggested = r[17], r[18]  # provenance (issue 18), JSON or None
-        if updated is None or created is None:
-            if cur is not None and cur == rec:
-                unchanged += 1
-                continue
-            created = created or (r[15] if cur is not None else stamp)
-            updated = updated or stamp
-        if cur is not None:
-            if cur == rec and r[15] == created and r[16] == updated and cur_suggested == suggested:
-                unchanged += 1
-                continue
-            if not force and not _later(updated, r[16]):
-                kept += 1
-                continue
-        states.append((r[1], r[2], *rec, created, updated, suggested))
-        before = None if cur is None else _state_json((*cur, r[15], r[16]), cur_suggested)
-        after_json = _state_json((*rec, created, updated), suggested)
-        latest = max((v for v in (r[19], r[16]) if v), default=None)
-        ts = stamp if latest is None or stamp > latest else stamp_after(latest)
-        events.append((uids[len(events)], r[1], r[2], ts, before, after_json, r[20]))
-    return ImportPlan(
-        after,
-        limit,
-        force,
-        stamp,
-        version,
-        (str(rows[-1][1]), str(rows[-1][2])),
-        states,
-        events,
-        len(states),
-        unchanged,
-        kept,
+    """Fill ``temp.import_plan`` with the next batch (:data:`_PLAN_SQL`), in the caller's
+    transaction (a TEMP one outside the write lock, or the write transaction)."""
+    c.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS import_plan (k INTEGER PRIMARY KEY, verdict INTEGER, "
+        "sentence_id TEXT, annotator TEXT, status TEXT, claims TEXT, stances TEXT, note TEXT, "
+        "propagated_from TEXT, created_at TEXT, updated_at TEXT, suggested TEXT, text_key TEXT, "
+        "before TEXT, after TEXT, ts TEXT)"
     )
-
-
-def _state_json(cols: Sequence[Any], suggested: str | None = None) -> str:
-    """The history form of a state (as :meth:`Annotation.labels`) from its stored columns
-    (status, claims, stances, note, propagated_from, created_at, updated_at) and its
-    suggestion provenance (JSON text or None). The stored claims and stances JSON (compact,
-    as :func:`~stanceterm.store.models.dumps` writes it) is spliced in without re-parsing."""
-    status, claims, stances, note, propagated_from, created_at, updated_at = cols
-    out: dict[str, Any] = {
-        "status": status,
-        "claims": orjson.Fragment(claims),
-        "stances": orjson.Fragment(stances),
-        "note": note,
-        "propagated_from": propagated_from,
-        "created_at": created_at,
-        "updated_at": updated_at,
+    c.execute("DELETE FROM temp.import_plan")
+    params: dict[str, Any] = {
+        "stamp": stamp,
+        "force": int(force),
+        "limit": int(limit),
     }
-    if suggested is not None:  # provenance rides in the history, as Annotation.labels()
-        out["suggested"] = suggested
-    return orjson.dumps(out).decode()
+    where = ""
+    if after is not None:
+        where = "WHERE (s.sentence_id, s.annotator) > (:after_sid, :after_ann)"
+        params["after_sid"], params["after_ann"] = after
+    c.execute(_PLAN_SQL.replace("{where}", where), params)
+    row = c.execute(
+        "SELECT count(*), coalesce(sum(verdict = 0), 0), coalesce(sum(verdict = 1), 0), "
+        "coalesce(sum(verdict = 2), 0), "
+        "(SELECT sentence_id FROM temp.import_plan ORDER BY k DESC LIMIT 1), "
+        "(SELECT annotator FROM temp.import_plan ORDER BY k DESC LIMIT 1) FROM temp.import_plan"
+    ).fetchone()
+    if not row[0]:
+        return None
+    return ImportPlan(
+        after, limit, force, stamp, version, (str(row[4]), str(row[5])), row[1], row[2], row[3]
+    )
 
 
 # --- labelsio: undo-import removes the actors the run created, once nothing uses them -------
