@@ -689,3 +689,17 @@ def test_copies_quoting_different_speakers_never_share_a_cluster(order: list[int
         any(SPEAKERS[0] in m and SPEAKERS[6] in m for m in clusters.values())
         or SPEAKERS[0] not in texts
     )
+
+
+def test_speaker_copies_incremental_equals_full() -> None:
+    """The copies that joined with an attribution are reloaded by an incremental run: a later
+    run keeps "Lavrov said" out of the cluster where "Ukraine said" joined the bare sentence,
+    as one run over everything does."""
+    specs = [(f"w{i}", [t]) for i, t in enumerate(SPEAKERS)]
+    one_go = snapshot_of(specs, [list(range(len(specs)))])
+    for cut in (1, 2, 3, 5):
+        parts = [list(range(cut)), list(range(cut, len(specs)))]
+        assert snapshot_of(specs, parts) == one_go, cut
+    groups = partition(one_go)
+    assert not any({"w1:0", "w3:0"} <= g for g in groups)  # Ukraine / Lavrov
+    assert any({"w0:0", "w1:0"} <= g for g in groups)  # the first speaker still joins

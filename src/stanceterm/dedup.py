@@ -77,9 +77,10 @@ if TYPE_CHECKING:
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
-ALGO_VERSION = "4"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
+ALGO_VERSION = "5"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
 #                       + 30 x 4 bands for short sentences; 4: typos inside contractions, end
-#                       letters of words as shingles, short sentences up to 20 shingles
+#                       letters of words as shingles, short sentences up to 20 shingles; 5: a
+#                       copy must also merge with the copies that added or dropped a speaker
 DEFAULT_THRESHOLD = 90.0
 
 U64 = npt.NDArray[np.uint64]
@@ -339,6 +340,9 @@ BENIGN = frozenset(
         "attribution dropped",
     }
 )
+
+#: the verdict kinds after which a copy speaks otherwise than its representative
+_ATTRIBUTION_SHIFTS = frozenset({"attribution added", "attribution dropped"})
 
 _NUMBER_WORDS = {
     # English (not "one": also a pronoun)
@@ -1765,6 +1769,10 @@ class Deduper:
         #: when a set, every (new sentence number, representative number) the blocking proposed
         #: is added to it (benchmarks measure blocking recall on the engine itself)
         self.record_candidates: set[tuple[int, int]] | None = None
+        #: representative number -> the copies that joined it with an attribution added or
+        #: dropped (:meth:`_speaker_clash`); representative id -> number, for loading them
+        self._attributed: dict[int, list[Analysed]] = {}
+        self._rep_number: dict[str, int] = {}
 
     def _cache_features(self, rep: int, got: Analysed) -> None:
         if len(self._rep_features) >= 200_000:  # bounded memory: recomputed when needed
@@ -1783,22 +1791,55 @@ class Deduper:
         rows: Sequence[tuple[str, str]],
         prepared: Prepared | None = None,
         indexed: Sequence[bool] | None = None,
+        representatives: Sequence[str | None] | None = None,
     ) -> None:
         """(sentence id, text) of the sentences of earlier runs, in ``seq`` order: every one
         counts for the corpus's known names; those ``indexed`` (default: all), the
-        representatives and singletons, are what new sentences are compared against."""
+        representatives and singletons, are what new sentences are compared against.
+        ``representatives``: for each sentence in a cluster, its representative's id (its own
+        for the representative); the copies that carry another attribution than their
+        representative are kept (:meth:`_speaker_clash`), as a run over all would."""
         prepared = prepared or prepare([t for _, t in rows])
         for p in prepared:
             self.names.update(p[2])
         keep = range(len(rows)) if indexed is None else [i for i, x in enumerate(indexed) if x]
         start = len(self.rep_ids)
         for i in keep:
+            if representatives is not None and representatives[i] == rows[i][0]:
+                self._rep_number[rows[i][0]] = len(self.rep_ids)  # a cluster's representative
             self.rep_ids.append(rows[i][0])
             self.rep_keys.append(prepared[i][0])
             self.rep_texts.append(rows[i][1])
         if len(keep):
             bands = self.blocker.keys_for([prepared[i] for i in keep])
             self.index.add(bands, range(start, start + len(keep)))
+        if representatives is None:
+            return
+        for i, rep_id in enumerate(representatives):
+            # a representative comes before its copies (it is the earliest copy)
+            r = None if rep_id is None or rep_id == rows[i][0] else self._rep_number.get(rep_id)
+            if r is None:
+                continue
+            mine = prepared[i][1] or analyse(rows[i][1])
+            verdict = explain_analysed(self._features(r), mine, self.knowledge)
+            self._note_member(r, verdict, mine)
+
+    def _note_member(self, rep: int, verdict: Explanation, member: Analysed) -> None:
+        """Keep a copy that joined with an attribution added or dropped (it says who speaks
+        where its representative does not, or the reverse): a later copy must merge with it too."""
+        if any(d.kind in _ATTRIBUTION_SHIFTS for d in verdict.differences):
+            self._attributed.setdefault(rep, []).append(member)
+
+    def _speaker_clash(self, rep: int, mine: Analysed) -> str | None:
+        """Why ``mine`` may not join ``rep``'s cluster although it merges with the representative:
+        a copy already there with an attribution (added or dropped against the representative)
+        that ``mine`` does not merge with ("Ukraine said" / "Lavrov said" both add a speaker to
+        a bare representative). None when it merges with every such copy."""
+        for other in self._attributed.get(rep, ()):
+            verdict = explain_analysed(other, mine, self.knowledge)
+            if not verdict.merge:
+                return f"{verdict.reason or 'speaker'} (against a copy in the cluster)"
+        return None
 
     def process(
         self,
@@ -1867,9 +1908,14 @@ class Deduper:
                 for s, r in sorted(cands, key=lambda c: (-c[0], c[1])):
                     verdict = explain_analysed(self._features(r), mine, self.knowledge)
                     if verdict.merge:
-                        chosen = (s, r)
-                        summary = verdict.summary()
-                        break
+                        clash = self._speaker_clash(r, mine)
+                        if clash is None:
+                            chosen = (s, r)
+                            summary = verdict.summary()
+                            self._note_member(r, verdict, mine)
+                            break
+                        self.stats.guarded[clash] += 1
+                        continue
                     self.stats.guarded[verdict.reason or "?"] += 1
             if chosen is not None:
                 joins.append(Join(sid, self.rep_ids[chosen[1]], chosen[0], summary))
@@ -2051,15 +2097,17 @@ def run_dedup(
     cores = (os.cpu_count() or 1) > 1
     if after >= 0:
         loaded = 0
-        for rows3, prepared in prepared_batches(
+        for known, prepared in prepared_batches(
             store.clusters.iter_known(after, batch),
-            lambda rows: [t for _, t, _ in rows],
+            lambda rows: [t for _, t, _, _ in rows],
             parallel=cores and total_known >= PARALLEL_MIN,
         ):
-            indexed = [x for _, _, x in rows3]
-            d.add_representatives([(i, t) for i, t, _ in rows3], prepared, indexed)
+            indexed = [x for _, _, x, _ in known]
+            d.add_representatives(
+                [(i, t) for i, t, _, _ in known], prepared, indexed, [r for *_, r in known]
+            )
             result.known += sum(indexed)
-            loaded += len(rows3)
+            loaded += len(known)
             if progress:
                 progress("loading", loaded, total_known)
     total_new = store.clusters.count_new(after)
