@@ -468,6 +468,19 @@ def quoted_other_speaker(s: str, lang: str, rng: random.Random) -> tuple[str, st
     return _quoted(s, lang, rng, others[len(s) % len(others)])
 
 
+def two_speakers(s: str, lang: str, rng: random.Random) -> tuple[str, str, str] | None:
+    """A and B each add another speaker to the same bare sentence, which comes first (the
+    cluster's representative): each is an "attribution added" copy of it, never of each other."""
+    base = s.strip('"“”«» ').rstrip(".!?…:;, ")
+    if len(base.split()) < 6:
+        return None
+    who = rng.choice(SPEAKERS[lang])
+    other = [w for w in SPEAKERS[lang] if w != who][len(s) % (len(SPEAKERS[lang]) - 1)]
+    if lang == "en":
+        return f"{base}, {who} said.", f"{base}, {other} said.", f"{base}."
+    return f"{base}, a déclaré {who}.", f"{base}, a affirmé {other}.", f"{base}."
+
+
 def attribution_added(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
     pre = rng.choice(
         ["According to Reuters, ", "WASHINGTON (AP) - "]
@@ -549,6 +562,10 @@ NEAR_MISS: dict[str, Rule] = {
     "negation": negation,
     "quoted attribution, another speaker": quoted_other_speaker,
 }
+#: near-misses measured with a third sentence placed first (the bare sentence both add to)
+BRIDGED: dict[str, Callable[[str, str, random.Random], tuple[str, str, str] | None]] = {
+    "two speakers added to a bare sentence": two_speakers,
+}
 BENIGN: dict[str, Rule] = {
     "quotes / typography": typography,
     "number format": number_format,
@@ -562,7 +579,7 @@ BENIGN: dict[str, Rule] = {
 }
 
 
-def make_pairs(sents: list[tuple[str, str]], rule_name: str, seed: int) -> list[tuple[str, str]]:
+def make_pairs(sents: list[tuple[str, str]], rule_name: str, seed: int) -> list[tuple[str, ...]]:
     rng = random.Random(f"{seed}:{rule_name}")
     vocab = sorted(
         {w for _, s in sents for w in s.split() if w.isalpha() and w.islower() and len(w) >= 5}
@@ -574,6 +591,11 @@ def make_pairs(sents: list[tuple[str, str]], rule_name: str, seed: int) -> list[
             got = content_word(s, lang, rng, vocab)
         elif rule_name == "attribution tail (clause after the speaker)":
             got = attribution_tail(s, lang, rng, sents[(i + 7) % len(sents)][1])
+        elif rule_name in BRIDGED:
+            three = BRIDGED[rule_name](s, lang, rng)
+            if three:
+                out.append(three)
+            continue
         else:
             rule = NEAR_MISS.get(rule_name) or BENIGN[rule_name]
             got = rule(s, lang, rng)
@@ -582,18 +604,28 @@ def make_pairs(sents: list[tuple[str, str]], rule_name: str, seed: int) -> list[
     return out
 
 
-ALL_NEAR = [*NEAR_MISS, "content word substituted", "attribution tail (clause after the speaker)"]
+ALL_NEAR = [
+    *NEAR_MISS,
+    "content word substituted",
+    "attribution tail (clause after the speaker)",
+    *BRIDGED,
+]
 
 
 def evaluate(
     pairs: list[tuple[str, str]], al: dict[str, str], threshold: float
 ) -> tuple[int, int, int]:
-    """(pairs, merged with their own A, merged with another sentence)."""
+    """(pairs, merged with their own A, merged with another sentence). A bridged pair (a third
+    text: :data:`BRIDGED`) has its third text clustered before every A."""
     n = len(pairs)
-    texts = [a for a, _ in pairs] + [b for _, b in pairs]
+    bridges = [p[2] for p in pairs if len(p) > 2]
+    k = len(bridges)
+    texts = bridges + [p[0] for p in pairs] + [p[1] for p in pairs]
     reps = cluster_texts(texts, threshold=threshold, aliases=al)
-    own = sum(1 for i in range(n) if reps[n + i] == reps[i])
-    other = sum(1 for i in range(n) if reps[n + i] != reps[i] and reps[n + i] != n + i)
+    own = sum(1 for i in range(n) if reps[k + n + i] == reps[k + i])
+    other = sum(
+        1 for i in range(n) if reps[k + n + i] != reps[k + i] and reps[k + n + i] != k + n + i
+    )
     return n, own, other
 
 
@@ -629,8 +661,8 @@ def accuracy(args: argparse.Namespace) -> None:
                 extra = f", {other} into another" if other else ""
                 cells.append(f"{n}, {own} ({rate:.1%}){extra}")
                 if part == "held-out" and pairs:
-                    ka = [compare_key(a) for a, _ in pairs]
-                    kb = [compare_key(b) for _, b in pairs]
+                    ka = [compare_key(p[0]) for p in pairs]
+                    kb = [compare_key(p[1]) for p in pairs]
                     sc = process.cpdist(ka, kb, scorer=fuzz.ratio, workers=-1)
                     proposed = f"{int((sc >= args.threshold).sum())} of {n}"
             print(f"| {name} | {kind} | {cells[0]} | {cells[1]} | {proposed} |", flush=True)
