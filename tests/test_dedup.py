@@ -703,3 +703,16 @@ def test_speaker_copies_incremental_equals_full() -> None:
     groups = partition(one_go)
     assert not any({"w1:0", "w3:0"} <= g for g in groups)  # Ukraine / Lavrov
     assert any({"w0:0", "w1:0"} <= g for g in groups)  # the first speaker still joins
+
+
+def test_reported_is_an_attribution_verb() -> None:
+    """ "…, Reuters reported." credits an agency as "…, officials said." credits a speaker
+    (new-user review: it was classed as a name); another reporter is still another speaker."""
+    base = "Russia will send more troops to the border next month"
+    assert explain(f"{base}.", f"{base}, Reuters reported.").merge
+    assert explain(
+        f"{base}, Lavrov reported.",
+        f"Lavrov reported that {base}.",
+    ).merge
+    assert not explain(f"{base}, the ministry reported.", f"{base}, the army reported.").merge
+    assert explain(f"{base}.", f"{base}, a rapporté l'AFP.").merge

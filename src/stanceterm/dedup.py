@@ -77,10 +77,11 @@ if TYPE_CHECKING:
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
-ALGO_VERSION = "5"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
+ALGO_VERSION = "6"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
 #                       + 30 x 4 bands for short sentences; 4: typos inside contractions, end
 #                       letters of words as shingles, short sentences up to 20 shingles; 5: a
-#                       copy must also merge with the copies that added or dropped a speaker
+#                       copy must also merge with the copies that added or dropped a speaker;
+#                       6: "reported" / « a rapporté » are attribution verbs
 DEFAULT_THRESHOLD = 90.0
 
 U64 = npt.NDArray[np.uint64]
@@ -177,6 +178,7 @@ _SPEECH = (
     "added",
     "told reporters",
     "stated",
+    "reported",
     "a declare",
     "a dit",
     "a indique",
@@ -186,6 +188,7 @@ _SPEECH = (
     "a souligne",
     "a assure",
     "a estime",
+    "a rapporte",
     "ont declare",
     "ont indique",
     "ont affirme",
@@ -465,8 +468,9 @@ _SPEECH_SEQS = frozenset(
     tuple(s.split())
     for s in (
         "said", "says", "added", "stated", "told reporters", "declared", "announced",
-        "a declare", "a dit", "a indique", "a affirme", "a ajoute", "a precise", "a souligne",
-        "a assure", "a estime", "ont declare", "ont indique", "ont affirme", "ont dit",
+        "reported", "a declare", "a dit", "a indique", "a affirme", "a ajoute", "a precise",
+        "a souligne", "a assure", "a estime", "a rapporte", "ont declare", "ont indique",
+        "ont affirme", "ont dit",
         "declare", "affirme", "indique", "a t il declare", "a t elle declare",
     )
 )  # fmt: skip
