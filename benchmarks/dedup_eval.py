@@ -12,6 +12,7 @@ HELD-OUT). Only the tuning part was looked at while the catalogue was written.
     python benchmarks/dedup_eval.py                 # per-class table, both parts
     python benchmarks/dedup_eval.py --blocking 20000  # blocking recall on typo copies, in full
     python benchmarks/dedup_eval.py --why typos --part tuning --limit 1000  # where copies are lost
+    python benchmarks/dedup_eval.py --blocking-tuning  # the blocking choice, tuning half only
 """
 
 from __future__ import annotations
@@ -467,6 +468,19 @@ def quoted_other_speaker(s: str, lang: str, rng: random.Random) -> tuple[str, st
     return _quoted(s, lang, rng, others[len(s) % len(others)])
 
 
+def two_speakers(s: str, lang: str, rng: random.Random) -> tuple[str, str, str] | None:
+    """A and B each add another speaker to the same bare sentence, which comes first (the
+    cluster's representative): each is an "attribution added" copy of it, never of each other."""
+    base = s.strip('"“”«» ').rstrip(".!?…:;, ")
+    if len(base.split()) < 6:
+        return None
+    who = rng.choice(SPEAKERS[lang])
+    other = [w for w in SPEAKERS[lang] if w != who][len(s) % (len(SPEAKERS[lang]) - 1)]
+    if lang == "en":
+        return f"{base}, {who} said.", f"{base}, {other} said.", f"{base}."
+    return f"{base}, a déclaré {who}.", f"{base}, a affirmé {other}.", f"{base}."
+
+
 def attribution_added(s: str, lang: str, rng: random.Random) -> tuple[str, str] | None:
     pre = rng.choice(
         ["According to Reuters, ", "WASHINGTON (AP) - "]
@@ -548,6 +562,10 @@ NEAR_MISS: dict[str, Rule] = {
     "negation": negation,
     "quoted attribution, another speaker": quoted_other_speaker,
 }
+#: near-misses measured with a third sentence placed first (the bare sentence both add to)
+BRIDGED: dict[str, Callable[[str, str, random.Random], tuple[str, str, str] | None]] = {
+    "two speakers added to a bare sentence": two_speakers,
+}
 BENIGN: dict[str, Rule] = {
     "quotes / typography": typography,
     "number format": number_format,
@@ -561,7 +579,7 @@ BENIGN: dict[str, Rule] = {
 }
 
 
-def make_pairs(sents: list[tuple[str, str]], rule_name: str, seed: int) -> list[tuple[str, str]]:
+def make_pairs(sents: list[tuple[str, str]], rule_name: str, seed: int) -> list[tuple[str, ...]]:
     rng = random.Random(f"{seed}:{rule_name}")
     vocab = sorted(
         {w for _, s in sents for w in s.split() if w.isalpha() and w.islower() and len(w) >= 5}
@@ -573,6 +591,11 @@ def make_pairs(sents: list[tuple[str, str]], rule_name: str, seed: int) -> list[
             got = content_word(s, lang, rng, vocab)
         elif rule_name == "attribution tail (clause after the speaker)":
             got = attribution_tail(s, lang, rng, sents[(i + 7) % len(sents)][1])
+        elif rule_name in BRIDGED:
+            three = BRIDGED[rule_name](s, lang, rng)
+            if three:
+                out.append(three)
+            continue
         else:
             rule = NEAR_MISS.get(rule_name) or BENIGN[rule_name]
             got = rule(s, lang, rng)
@@ -581,18 +604,28 @@ def make_pairs(sents: list[tuple[str, str]], rule_name: str, seed: int) -> list[
     return out
 
 
-ALL_NEAR = [*NEAR_MISS, "content word substituted", "attribution tail (clause after the speaker)"]
+ALL_NEAR = [
+    *NEAR_MISS,
+    "content word substituted",
+    "attribution tail (clause after the speaker)",
+    *BRIDGED,
+]
 
 
 def evaluate(
     pairs: list[tuple[str, str]], al: dict[str, str], threshold: float
 ) -> tuple[int, int, int]:
-    """(pairs, merged with their own A, merged with another sentence)."""
+    """(pairs, merged with their own A, merged with another sentence). A bridged pair (a third
+    text: :data:`BRIDGED`) has its third text clustered before every A."""
     n = len(pairs)
-    texts = [a for a, _ in pairs] + [b for _, b in pairs]
+    bridges = [p[2] for p in pairs if len(p) > 2]
+    k = len(bridges)
+    texts = bridges + [p[0] for p in pairs] + [p[1] for p in pairs]
     reps = cluster_texts(texts, threshold=threshold, aliases=al)
-    own = sum(1 for i in range(n) if reps[n + i] == reps[i])
-    other = sum(1 for i in range(n) if reps[n + i] != reps[i] and reps[n + i] != n + i)
+    own = sum(1 for i in range(n) if reps[k + n + i] == reps[k + i])
+    other = sum(
+        1 for i in range(n) if reps[k + n + i] != reps[k + i] and reps[k + n + i] != k + n + i
+    )
     return n, own, other
 
 
@@ -628,8 +661,8 @@ def accuracy(args: argparse.Namespace) -> None:
                 extra = f", {other} into another" if other else ""
                 cells.append(f"{n}, {own} ({rate:.1%}){extra}")
                 if part == "held-out" and pairs:
-                    ka = [compare_key(a) for a, _ in pairs]
-                    kb = [compare_key(b) for _, b in pairs]
+                    ka = [compare_key(p[0]) for p in pairs]
+                    kb = [compare_key(p[1]) for p in pairs]
                     sc = process.cpdist(ka, kb, scorer=fuzz.ratio, workers=-1)
                     proposed = f"{int((sc >= args.threshold).sum())} of {n}"
             print(f"| {name} | {kind} | {cells[0]} | {cells[1]} | {proposed} |", flush=True)
@@ -662,13 +695,17 @@ def why_missed(args: argparse.Namespace) -> None:
         if reps[n + i] == reps[i]:
             continue
         if fuzz.ratio(compare_key(a), compare_key(b)) < args.threshold:
-            causes["score below threshold"] += 1
+            cause = "score below threshold"
         elif i not in rep_pos:
-            causes["A joined another cluster"] += 1
+            cause = "A joined another cluster"
         elif (n + i, rep_pos[i]) not in d.record_candidates:
-            causes["never proposed (blocking)"] += 1
+            cause = "never proposed (blocking)"
         else:
-            causes["verdict: " + str(explain(a, b, al, dict(d.names)).reason)] += 1
+            v = explain(a, b, al, dict(d.names))
+            cause = "verdict: " + str(v.reason)
+        causes[cause] += 1
+        if args.show:
+            print(f"[{cause}]\n  A: {a}\n  B: {b}")
     print(f"{name}, {args.part} part: {n} pairs, {n - sum(causes.values())} merged; missed:")
     for cause, k in causes.most_common():
         print(f"  {k:5}  {cause}")
@@ -696,6 +733,74 @@ class PreviousBlocker(MinHashBlocker):
         return sorted(content) or sorted(set(key.split())) or [key]
 
 
+class AffixBlocker(MinHashBlocker):
+    """The blocking of the previous round, for a same-run baseline: 3-letter heads and tails of
+    words longer than 3 letters (shorter words whole), 40 x 5 bands, 30 x 4 short bands for at
+    most 16 shingles; no end-letter shingles."""
+
+    def __init__(self) -> None:
+        super().__init__(short=16)
+
+    @staticmethod
+    def shingles(key: str) -> list[str]:
+        from stanceterm.dedup import _STOP
+
+        content: set[str] = set()
+        for w in key.split():
+            if w in _STOP or len(w) <= 1:
+                continue
+            if len(w) <= 3:
+                content.add(w)
+            else:
+                content.update((w[:3] + "<", ">" + w[-3:]))
+        return sorted(content) or sorted(set(key.split())) or [key]
+
+
+def blocking_tuning(args: argparse.Namespace) -> None:
+    """How this round chose its blocking, on the TUNING half only: of the typo copies (three
+    draws of the typo rule per tuning sentence) that score >= threshold against their original,
+    the share the engine's blocking proposes; and what it costs: candidates and main-process CPU
+    on the first 50,000 sentences of ``dedup_speed.py``'s corpus (real news and UD sentences,
+    not the eval pairs)."""
+    import dedup_speed
+
+    part = [x for x in load() if not held_out(x[1])]
+    pairs = []
+    for seed in (101, 102, 103):
+        rng = random.Random(seed)
+        for src, s in part:
+            got = typos(s, src[:2], rng)
+            if got and fuzz.ratio(compare_key(got[0]), compare_key(got[1])) >= args.threshold:
+                pairs.append(got)
+    big, n_real, n_copies = dedup_speed.corpus(50_000)
+    print(f"tuning half of {', '.join(SOURCES.values())}: {len(pairs)} typo pairs scoring >= "
+          f"{args.threshold:g}; cost on 50,000 sentences of dedup_speed.py's corpus ({n_real} real, {n_copies} copies)")  # fmt: skip
+    for label, make in (
+        ("3-letter affixes, short <= 16 shingles (previous round)", AffixBlocker),
+        ("3-letter affixes and end letters, short <= 20 shingles (now)", MinHashBlocker),
+    ):
+        proposed = total = 0
+        for c0 in range(0, len(pairs), 2000):
+            chunk = pairs[c0 : c0 + 2000]
+            texts = [a for a, _ in chunk] + [b for _, b in chunk]
+            d = Deduper(args.threshold, {}, make())
+            d.record_candidates = set()
+            for start in range(0, len(texts), 5000):
+                d.process([(str(i), texts[i]) for i in range(start, min(start + 5000, len(texts)))])
+            rep_pos = {int(sid): r for r, sid in enumerate(d.rep_ids)}
+            for i in range(len(chunk)):
+                if i in rep_pos:
+                    total += 1
+                    proposed += (len(chunk) + i, rep_pos[i]) in d.record_candidates
+        d = Deduper(args.threshold, {}, make())
+        t0 = time.process_time()
+        for start in range(0, len(big), 5000):
+            d.process([(str(i), big[i]) for i in range(start, min(start + 5000, len(big)))])
+        cpu = time.process_time() - t0
+        print(f"{label}: typo pairs proposed {proposed}/{total} = {proposed / max(1, total):.4f}; "
+              f"50k: {d.stats.candidates} candidates, {cpu:.1f}s CPU (this process)", flush=True)  # fmt: skip
+
+
 def blocking(args: argparse.Namespace) -> None:
     """Blocking recall on the engine itself, in full: originals then typo copies, ``n`` in all;
     every pair (representative, later sentence) that exhaustive cdist scores >= threshold on the
@@ -721,7 +826,7 @@ def blocking(args: argparse.Namespace) -> None:
           f"{len(copies)} copies with 1-4 one-letter typos); exhaustive cdist {t_exh:.1f}s: {len(ii)} pairs >= {args.threshold:g}")  # fmt: skip
     for label, blocker in (
         ("4-letter affixes, 40 x 4 (before)", PreviousBlocker()),
-        ("3-letter affixes, 40 x 5 + 30 x 4 short (now)", MinHashBlocker()),
+        ("3-letter affixes and end letters, 40 x 5 + 30 x 4 short (now)", MinHashBlocker()),
     ):
         d = Deduper(args.threshold, aliases(), blocker)
         d.record_candidates = set()
@@ -768,9 +873,17 @@ def main() -> None:
         metavar="CLASS",
         help="where the copies of a benign class are lost (with --part tuning|held-out)",
     )
+    ap.add_argument("--show", action="store_true", help="with --why: print each lost pair")
+    ap.add_argument(
+        "--blocking-tuning",
+        action="store_true",
+        help="the blocking choice on the tuning half: typo-pair recall and 50k cost",
+    )
     args = ap.parse_args()
     if args.why:
         why_missed(args)
+    elif args.blocking_tuning:
+        blocking_tuning(args)
     elif args.blocking:
         blocking(args)
     else:

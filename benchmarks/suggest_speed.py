@@ -15,7 +15,9 @@ suggest_sim.py's held-out part). Targets (issue 18 §4), each measured through t
    (80x24) on the same DB plus 2,000 unlabelled headlines (TRAIN[10000:12000], 50 per article,
    first in the queue), with the model of step 1 beside it; the annotator presses `A` (accept
    the suggestion: done, next) `--presses` times, reading 0.1 s between keys. The clock runs from
-   writing the key to the pty until the terminal shows the next sentence's number. Baseline in
+   writing the key to the pty until the terminal shows the next sentence: its number in the
+   top bar and the start of its text (both, so a frame that paints the bar before the sentence
+   does not stop the clock). Baseline in
    the same run, same DB, same way: `annotate --no-suggest` and `0` (no claim: done, next).
    A press that does not advance within 3 s (A found no suggestion ready) is a miss.
 3. **the model adds < 100 MB RSS to the screen.** VmRSS of the two screen processes after their
@@ -48,6 +50,8 @@ from pathlib import Path
 from _common import SRC, WORK, load, result
 from suggest_sim import CLAIMS
 from suggest_sim import load as load_reuters
+
+from stanceterm.textsafe import visible
 
 ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]|\x1b\][^\x07]*\x07")
 PER_ARTICLE = 50
@@ -145,8 +149,9 @@ class Screen:
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.seen = b""
 
-    def wait_for(self, pattern: bytes, timeout: float) -> bool:
-        """Read the terminal until ``pattern`` shows in the text written since the last call."""
+    def wait_for(self, pattern: bytes, timeout: float, *also: bytes) -> bool:
+        """Read the terminal until ``pattern`` (and each of ``also``) shows in the text written
+        since the last call."""
         end = time.perf_counter() + timeout
         buf = b""
         while time.perf_counter() < end:
@@ -158,7 +163,8 @@ class Screen:
             except OSError:
                 return False
             buf += chunk
-            if pattern in ANSI.sub(b"", buf):
+            text = ANSI.sub(b"", buf)
+            if pattern in text and all(p in text for p in also):
                 self.seen = buf
                 return True
         self.seen = buf
@@ -210,8 +216,22 @@ def stop_trainer(db: Path) -> None:
                 os.kill(int(entry.name), signal.SIGTERM)
 
 
-def session(db: Path, key: str, presses: int, with_suggest: bool) -> tuple[list[float], int, float]:
-    """Press ``key`` ``presses`` times: (key -> next sentence shown, seconds; misses; RSS MB)."""
+def queue_texts(labelled: int) -> list[str]:
+    """The annotator's queue, in order: the headlines of the sentences to annotate."""
+    train, _test = load_reuters()
+    return [e.text for e in train[labelled : labelled + QUEUE]]
+
+
+def opening(text: str) -> bytes:
+    """The first characters of a sentence as the screen shows them (on its first line)."""
+    return visible(text)[:12].encode()
+
+
+def session(
+    db: Path, key: str, presses: int, with_suggest: bool, texts: list[str]
+) -> tuple[list[float], int, float]:
+    """Press ``key`` ``presses`` times: (key -> next sentence shown, seconds; misses; RSS MB).
+    "Shown": the terminal shows the next sentence's number and the start of its text."""
     flags = [] if with_suggest else ["--no-suggest"]
     screen = Screen(db, *flags)
     try:
@@ -225,14 +245,15 @@ def session(db: Path, key: str, presses: int, with_suggest: bool) -> tuple[list[
         for k in range(presses):
             nxt = (k + 1) % PER_ARTICLE + 1
             want = f"sentence {nxt}/{PER_ARTICLE} of this article".encode()
+            text = opening(texts[k + 1])
             t0 = time.perf_counter()
             screen.press(key)
-            if screen.wait_for(want, 3.0):
+            if screen.wait_for(want, 3.0, text):
                 times.append(time.perf_counter() - t0)
             else:  # A found no suggestion ready: say so, go on with `0`
                 misses += 1
                 screen.press("0")
-                if not screen.wait_for(want, 10.0):
+                if not screen.wait_for(want, 10.0, text):
                     raise SystemExit(f"stuck at press {k}: {ANSI.sub(b'', screen.seen)[-500:]!r}")
             screen.drain(0.1)  # the annotator reads the next sentence
         rss, _hwm = screen.rss_mb()
@@ -307,6 +328,7 @@ def main() -> None:
     sug_rss: list[float] = []
     base_rss: list[float] = []
     misses = 0
+    texts = queue_texts(args.labels)
     for _ in range(args.sessions):
         for with_suggest in (False, True):
             copy = WORK / f"suggest_speed_{'on' if with_suggest else 'off'}.db"
@@ -315,7 +337,7 @@ def main() -> None:
             shutil.copyfile(db, copy)  # no connection open in this process: a plain copy
             shutil.copyfile(model, str(copy) + ".suggest-model")
             times, miss, rss = session(
-                copy, "A" if with_suggest else "0", args.presses, with_suggest
+                copy, "A" if with_suggest else "0", args.presses, with_suggest, texts
             )
             (sug if with_suggest else base).append(times)
             (sug_rss if with_suggest else base_rss).append(rss)

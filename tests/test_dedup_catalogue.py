@@ -105,6 +105,17 @@ NEAR_MISSES = [
      "The minister would not say when the talks with the delegation would resume."),
     ("can't cat", "The inspectors can't enter the nuclear plant near the front line this week.",
      "The inspectors cat enter the nuclear plant near the front line this week."),
+    # a contraction is one written word: two known contractions are two words, the "n't" stays
+    ("don't won't", "I don't think the inspectors will enter the nuclear plant this week.",
+     "I won't think the inspectors will enter the nuclear plant this week."),
+    ("he'll he'd", "He'll tell the inspectors to leave the nuclear plant before the vote.",
+     "He'd tell the inspectors to leave the nuclear plant before the vote."),
+    ("don't don's", "I don't know what the inspectors found at the nuclear plant this week.",
+     "I don's know what the inspectors found at the nuclear plant this week."),
+    ("n'est c'est", "Ce n'est pas le rapport que les inspecteurs ont remis au ministre lundi.",
+     "Ce c'est pas le rapport que les inspecteurs ont remis au ministre lundi."),
+    ("name possessive", "The delegation praised Iran's offer at the summit late on Sunday evening.",
+     "The delegation praised Irak's offer at the summit late on Sunday evening."),
 ]  # fmt: skip
 
 #: benign: (class, A, B); every pair must merge (both orders)
@@ -161,6 +172,23 @@ BENIGN_COPIES = [
      "« Nous ne signerons pas cet accord en l'état », a déclaré le ministre."),
     ("typo contraction and words", "I really haven't thought about writing a book on the war in the east.",
      "I really havent thooght abuot writing a book on the war in the east."),
+    # a typo inside a contraction, compared as the written word ("do't" is no word)
+    ("typo in contraction don't", "Being new in town, I don't really know where is cheap and close to the hall.",
+     "Being new in town, I do't really know where is cheap and close to the hall."),
+    ("typo in contraction isn't", "Very good for a midnight meal that isn't fast food.",
+     "Very good for a midnight meal that in't fast food."),
+    ("typo in contraction we're", "As we're getting more of those agreements, I'd like to add a template.",
+     "As wi're getting more of those agreements, I'd like to add a template."),
+    ("typo in contraction we'll", "Once we get the word from the office we'll let you know.",
+     "Once we get the word from the office we'l let you know."),
+    ("typo in contraction that's", "And that's the way the greatest bear market since the Depression worked.",
+     "And tjhat's the way the greatest bear market since the Depression worked."),
+    ("typo in contraction can't", "Does anyone have ideas for restaurants where I can't get lost?",
+     "Does anyone have ideas for restaurants where I cn't get lost?"),
+    ("typo in contraction initial", "Isn't it the best time of the year to visit the old harbour?",
+     "In't it the best time of the year to visit the old harbour?"),
+    ("typo in contraction beside number words", "Twenty five of them don't know where the border is, we'll see.",
+     "Twenty five of them do't know where the border is, we'l see."),
 ]  # fmt: skip
 
 
@@ -203,6 +231,14 @@ EXPECTED_CLASS = {
     "typo other language": "typo",
     "typo contraction": "typo",
     "typo contraction and words": "typo",
+    "typo in contraction don't": "typo",
+    "typo in contraction isn't": "typo",
+    "typo in contraction we're": "typo",
+    "typo in contraction we'll": "typo",
+    "typo in contraction that's": "typo",
+    "typo in contraction can't": "typo",
+    "typo in contraction initial": "typo",
+    "typo in contraction beside number words": "typo",
     "quoted attribution en": "attribution moved",
     "quoted attribution before": "attribution moved",
     "quoted attribution inside": "attribution moved",
@@ -279,7 +315,8 @@ def test_joins_carry_their_difference_summary() -> None:
 def test_short_sentences_with_typos_are_proposed() -> None:
     """Blocking finds most typo copies of short sentences whose every content word has a typo
     (each pair scores >= 90; the whole-word and 4-letter-affix shingles of the old blocking
-    proposed 3 of these 12, UD English sentences the old blocking missed)."""
+    proposed 3 of these 12, UD English sentences the old blocking missed; 3-letter affixes alone
+    8 of 12; with each word's first and last letters too, all but at most one)."""
     pairs = [
         ("The food tasted like rat feces", "The food tatsed like rat fces"),
         ("From the AP comes this story :", "From the AP cmes this stroy :"),
@@ -297,4 +334,36 @@ def test_short_sentences_with_typos_are_proposed() -> None:
     for a, b in pairs:
         assert explain(a, b).merge, format_explanation(explain(a, b))
     found = [a for a, b in pairs if cluster_texts([a, b]) == [0, 0]]
-    assert len(found) >= 8, found
+    assert len(found) >= 11, found
+
+
+def test_contraction_typo_when_the_corpus_capitalises_its_parts() -> None:
+    """Short words written with a capital elsewhere in the corpus ("In", "That", in titles) are
+    not names that forbid a typo inside a lower-case contraction; two known names still are."""
+    others = [
+        'She starred in "Live In Concert" and "All That Jazz" last year.',
+        'The band recorded "Back In Black" and "That Girl" in one week.',
+    ]
+    a = "Very good for a midnight meal that isn't fast food."
+    b = "Very good for a midnight meal that in't fast food."
+    assert cluster_texts([*others, a, b])[-2:] == [2, 2]
+    c = "And that's the way the greatest bear market since the Depression worked."
+    d = "And tjhat's the way the greatest bear market since the Depression worked."
+    assert cluster_texts([*others, c, d])[-2:] == [2, 2]
+    # a possessive of two known names stays apart
+    e = "The delegation praised Balmoral's offer at the summit late on Sunday evening."
+    f = "The delegation praised Balmorel's offer at the summit late on Sunday evening."
+    assert not explain(e, f, names={"balmoral": 3, "balmorel": 2}).merge
+
+
+def test_contraction_typo_is_explained_as_the_written_word() -> None:
+    e = explain(
+        "Once we get the word from the office we'll let you know, don't worry.",
+        "Once we get the word from the office we'l let you know, do't worry.",
+    )
+    assert e.merge
+    assert [(d.kind, d.a, d.b) for d in e.differences] == [
+        ("typo", "we'll", "we'l"),
+        ("typo", "don't", "do't"),
+    ]
+    assert '"don\'t" -> "do\'t"' in format_explanation(e)

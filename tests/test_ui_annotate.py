@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import OptionList
 
 from stanceterm.store import Annotation, Stance, Store
 from stanceterm.store.corpus import Corpus
@@ -492,9 +493,23 @@ async def test_cluster_members_and_split_by_keyboard(db: Store) -> None:
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ClusterDialog)
-        await pilot.press("down", "s")  # "s" is no longer the split key
+        dialog = app.screen
+        # the highlight starts on the first copy, never on the representative
+        assert dialog.query_one(OptionList).highlighted == 1
+        await pilot.press("s")  # "s" is no longer the split key
         await pilot.pause()
         assert isinstance(app.screen, ClusterDialog)
+        # a split is for good: the first key asks, the second splits, esc or a move keeps it
+        await pilot.press("v")
+        await pilot.pause()
+        assert app.screen is dialog
+        ask = str(dialog.query_one("#cluster-title").visual)  # type: ignore[attr-defined]
+        assert "for good" in ask and "v again" in ask, ask
+        await pilot.press("up", "down", "v")  # moving disarms: this v asks again
+        await pilot.pause()
+        assert app.screen is dialog
+        s = db.corpus.sentence(B1)
+        assert s is not None and s.cluster_id == "c1"  # nothing split yet
         await pilot.press("v")  # split the copy out
         await settle(app, pilot)
         assert isinstance(app.screen, AnnotateScreen)

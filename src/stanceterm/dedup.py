@@ -40,6 +40,12 @@ differ only for loose groups where A~B and B~C but not A~C. Sentences split out 
 (``cluster_splits``) are never clustered again.
 
 This module never imports Textual and holds no SQL (see :mod:`stanceterm.store`).
+
+Size: one pipeline whose parts share private tables and types (the normaliser's tables feed the
+match key, the alignment and the blocking's shingles; the verdict's closed catalogue is read by
+the clustering and by ``--explain``). Split, each part would import the others' internals; the
+sections below (normalisation, attribution, gazetteer, explained verdict, blocking, preparing
+batches, clustering, against the store) keep it readable in one file.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -71,8 +77,11 @@ if TYPE_CHECKING:
     from stanceterm.store import Store
 
 #: Version of the algorithm: a stored run made by another version is redone in full.
-ALGO_VERSION = "3"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
-#                       + 30 x 4 bands for short sentences
+ALGO_VERSION = "6"  # 2: explained verdict, affix shingles; 3: 3-letter affixes, 40 x 5 bands
+#                       + 30 x 4 bands for short sentences; 4: typos inside contractions, end
+#                       letters of words as shingles, short sentences up to 20 shingles; 5: a
+#                       copy must also merge with the copies that added or dropped a speaker;
+#                       6: "reported" / « a rapporté » are attribution verbs
 DEFAULT_THRESHOLD = 90.0
 
 U64 = npt.NDArray[np.uint64]
@@ -169,6 +178,7 @@ _SPEECH = (
     "added",
     "told reporters",
     "stated",
+    "reported",
     "a declare",
     "a dit",
     "a indique",
@@ -178,6 +188,7 @@ _SPEECH = (
     "a souligne",
     "a assure",
     "a estime",
+    "a rapporte",
     "ont declare",
     "ont indique",
     "ont affirme",
@@ -333,6 +344,9 @@ BENIGN = frozenset(
     }
 )
 
+#: the verdict kinds after which a copy speaks otherwise than its representative
+_ATTRIBUTION_SHIFTS = frozenset({"attribution added", "attribution dropped"})
+
 _NUMBER_WORDS = {
     # English (not "one": also a pronoun)
     "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -454,8 +468,9 @@ _SPEECH_SEQS = frozenset(
     tuple(s.split())
     for s in (
         "said", "says", "added", "stated", "told reporters", "declared", "announced",
-        "a declare", "a dit", "a indique", "a affirme", "a ajoute", "a precise", "a souligne",
-        "a assure", "a estime", "ont declare", "ont indique", "ont affirme", "ont dit",
+        "reported", "a declare", "a dit", "a indique", "a affirme", "a ajoute", "a precise",
+        "a souligne", "a assure", "a estime", "a rapporte", "ont declare", "ont indique",
+        "ont affirme", "ont dit",
         "declare", "affirme", "indique", "a t il declare", "a t elle declare",
     )
 )  # fmt: skip
@@ -527,6 +542,8 @@ class Tok:
     cap: bool  # written with a capital
     before: bool  # punctuation (or the sentence start) just before
     after: bool  # punctuation (or the sentence end) just after
+    host: str = ""  # canon of the word this one is glued to by an apostrophe before ("we" 'll)
+    clitic: str = ""  # canon of the word glued to this one by an apostrophe after (don 't)
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,8 +577,13 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         for i in range(n)
     ]
     out: list[Tok] = []
-    i = 0
+    # the spans each token was made from (first, last): a table entry or "twenty five" joins
+    # several, a table entry may also give several tokens of one span
+    made: list[tuple[int, int]] = []
+    i = i0 = 0
     while i < n:
+        made.extend([(i0, i - 1)] * (len(out) - len(made)))
+        i0 = i
         w, s, _e = spans[i]
         before = i == 0 or gap[i - 1]
         # the closed table, longest first
@@ -610,7 +632,28 @@ def _analyse_folded(text: str, folded: str) -> Analysed:
         else:
             out.append(Tok(w, lw, "", w[:1].isupper(), before, after))
         i += 1
-    return Analysed(text, tuple(out))
+    made.extend([(i0, i - 1)] * (len(out) - len(made)))
+    if "'" not in folded:
+        return Analysed(text, tuple(out))
+    return Analysed(text, _glue(out, made, spans, folded))
+
+
+def _glue(
+    out: list[Tok], made: list[tuple[int, int]], spans: list[tuple[str, int, int]], folded: str
+) -> tuple[Tok, ...]:
+    """Mark the words written as one with an apostrophe ("don't", "we'll", "that's"): each
+    side knows the other (:attr:`Tok.host`, :attr:`Tok.clitic`), for typos inside contractions.
+    ``made``: the spans each token was made from."""
+    res = list(out)
+    for t in range(len(out) - 1):
+        last, first = made[t][1], made[t + 1][0]
+        if first != last + 1:
+            continue  # two tokens of one table entry
+        e, s2 = spans[last][2], spans[first][1]
+        if s2 == e + 1 and folded[e] == "'":
+            res[t] = replace(res[t], clitic=out[t + 1].canon)
+            res[t + 1] = replace(res[t + 1], host=out[t].canon)
+    return tuple(res)
 
 
 _LEXICON: frozenset[str] | None = None
@@ -828,6 +871,60 @@ def _is_typo(x: Tok, y: Tok, k: Knowledge, lang: Callable[[], str | None]) -> bo
     return rare is not None and rare not in FACT_WORDS and k.names.get(rare, 0) < 2
 
 
+#: English enclitics written after an apostrophe: "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"
+_ENCLITICS = frozenset(["t", "s", "re", "ve", "ll", "d", "m"])
+
+
+def _written(t: Tok) -> str:
+    return (t.host + "'" if t.host else "") + t.canon + ("'" + t.clitic if t.clitic else "")
+
+
+def _shown(t: Tok) -> str:
+    """A word with the contraction it is part of, as written ("do't")."""
+    return (t.host + "'" if t.host else "") + t.raw + ("'" + t.clitic if t.clitic else "")
+
+
+def _contraction_typo(x: Tok, y: Tok, k: Knowledge) -> bool:
+    """A typo inside an English contraction, compared as the written word: "don't" / "do't",
+    "isn't" / "in't", "we'll" / "we'l", "that's" / "tjhat's" (the parts alone are too short, or
+    known words: "do", "in").
+
+    The rest of the contraction is equal on both sides; the written words are one edit apart
+    (OSA), at least 4 characters, and not both known ("don't" / "won't" are two words); the
+    enclitic is English ("t", "s", "re", "ve", "ll", "d", "m"), never swapped for another
+    ("he'll" / "he'd"), and the "t" of "n't" stays. A capitalised word never takes an "'s"
+    here (a name's possessive: "Iran's" / "Irak's" follow the name rule), the two misspelt
+    parts are not two known names of the corpus, and no part is a word of the gazetteer.
+    """
+    if x.host != y.host or x.clitic != y.clitic or not (x.host or x.clitic):
+        return False
+    a, b = x.canon, y.canon
+    if a[:1] == "#" or b[:1] == "#" or _DIGIT.search(a) or _DIGIT.search(b):
+        return False
+    if x.via or y.via:
+        return False
+    if x.clitic:  # the host is misspelt: the enclitic is shared
+        last_a = last_b = x.clitic
+    else:  # the enclitic itself is misspelt ("we'll" / "we'l")
+        last_a, last_b = a, b
+        if a in _ENCLITICS and b in _ENCLITICS:
+            return False
+    if last_a not in _ENCLITICS and last_b not in _ENCLITICS:
+        return False
+    if (last_a == "t") != (last_b == "t"):
+        return False
+    if (x.cap or y.cap) and "s" in (last_a, last_b):
+        return False
+    if k.names.get(a, 0) >= 2 and k.names.get(b, 0) >= 2:
+        return False  # two known names
+    if k.gazetteer is not None and any(w in k.gazetteer.words for w in (a, b, x.host, x.clitic)):
+        return False
+    wa, wb = _written(x), _written(y)
+    if min(len(wa), len(wb)) < 4 or OSA.distance(wa, wb) > 1:
+        return False
+    return not (k.known(wa) and k.known(wb))
+
+
 def _token_kind(t: Tok, k: Knowledge, initial: bool) -> str:
     if t.canon in _NEGATION_WORDS:
         return "negation"
@@ -1005,7 +1102,7 @@ def _pair_kind(
 ) -> str | None:
     if x.canon in in_b and y.canon in in_a:
         return None  # a word that is also on the other side moved: no typo
-    if _is_typo(x, y, k, lang):
+    if _is_typo(x, y, k, lang) or _contraction_typo(x, y, k):
         return "typo"
     ax = k.actor([x.canon])
     if ax is not None and ax == k.actor([y.canon]):
@@ -1059,7 +1156,12 @@ def _explain_block(
             if kind is not None:
                 rest = walk(i + 1, j + 1)
                 if rest is not None:
-                    got = [Difference(kind, ta[i].raw, tb[j].raw), *rest]
+                    x, y = ta[i], tb[j]
+                    if kind == "typo" and (x.host or x.clitic) and x.canon != y.canon:
+                        # shown as the written words ("don't" / "do't")
+                        got = [Difference(kind, _shown(x), _shown(y)), *rest]
+                    else:
+                        got = [Difference(kind, x.raw, y.raw), *rest]
         for p, q in ((2, 1), (1, 2), (2, 2)):
             if got is not None:
                 break
@@ -1293,7 +1395,8 @@ class MinHashBlocker:
     """Band keys of a MinHash over the match key's content words.
 
     ``bands`` keys per sentence, each from ``rows`` MinHash values, then ``short_bands`` keys of
-    ``short_rows`` values for short sentences (at most ``short`` shingles; 0 for longer ones, a
+    ``short_rows`` values for short sentences (at most ``short`` shingles, about seven content
+    words; 0 for longer ones, a
     key that never matches): a one-letter typo changes a larger share of a short sentence's
     words, so it needs looser bands, while long sentences keep the tight ones (few random
     candidates). Seeds are fixed and words are hashed with CRC-32, so a sentence's keys are the
@@ -1307,7 +1410,7 @@ class MinHashBlocker:
         seed: int = 20261201,
         short_bands: int = 30,
         short_rows: int = 4,
-        short: int = 16,
+        short: int = 20,
     ) -> None:
         self.bands = bands
         self.rows = rows
@@ -1339,8 +1442,10 @@ class MinHashBlocker:
     @staticmethod
     def shingles(key: str) -> list[str]:
         """What a sentence is sketched by: the first and last three letters of its content words
-        (whole when shorter; all words if none, the whole key if it has no words). A one-letter
-        typo inside a word leaves its head or its tail intact."""
+        (whole when shorter; all words if none, the whole key if it has no words), and each
+        longer word's first and last letter. A one-letter typo inside a word leaves its head or
+        its tail intact, and a typo inside a word (not at its ends) leaves its two end letters:
+        a five-letter word with a typo in its middle letter ("stroy", "cmes") keeps only those."""
         words = key.split()
         content: set[str] = set()
         for w in words:
@@ -1351,6 +1456,7 @@ class MinHashBlocker:
             else:
                 content.add(w[:3] + "<")
                 content.add(">" + w[-3:])
+                content.add(w[0] + "~" + w[-1])
         if content:
             return sorted(content)
         return sorted(set(words)) or [key]
@@ -1667,6 +1773,10 @@ class Deduper:
         #: when a set, every (new sentence number, representative number) the blocking proposed
         #: is added to it (benchmarks measure blocking recall on the engine itself)
         self.record_candidates: set[tuple[int, int]] | None = None
+        #: representative number -> the copies that joined it with an attribution added or
+        #: dropped (:meth:`_speaker_clash`); representative id -> number, for loading them
+        self._attributed: dict[int, list[Analysed]] = {}
+        self._rep_number: dict[str, int] = {}
 
     def _cache_features(self, rep: int, got: Analysed) -> None:
         if len(self._rep_features) >= 200_000:  # bounded memory: recomputed when needed
@@ -1685,22 +1795,55 @@ class Deduper:
         rows: Sequence[tuple[str, str]],
         prepared: Prepared | None = None,
         indexed: Sequence[bool] | None = None,
+        representatives: Sequence[str | None] | None = None,
     ) -> None:
         """(sentence id, text) of the sentences of earlier runs, in ``seq`` order: every one
         counts for the corpus's known names; those ``indexed`` (default: all), the
-        representatives and singletons, are what new sentences are compared against."""
+        representatives and singletons, are what new sentences are compared against.
+        ``representatives``: for each sentence in a cluster, its representative's id (its own
+        for the representative); the copies that carry another attribution than their
+        representative are kept (:meth:`_speaker_clash`), as a run over all would."""
         prepared = prepared or prepare([t for _, t in rows])
         for p in prepared:
             self.names.update(p[2])
         keep = range(len(rows)) if indexed is None else [i for i, x in enumerate(indexed) if x]
         start = len(self.rep_ids)
         for i in keep:
+            if representatives is not None and representatives[i] == rows[i][0]:
+                self._rep_number[rows[i][0]] = len(self.rep_ids)  # a cluster's representative
             self.rep_ids.append(rows[i][0])
             self.rep_keys.append(prepared[i][0])
             self.rep_texts.append(rows[i][1])
         if len(keep):
             bands = self.blocker.keys_for([prepared[i] for i in keep])
             self.index.add(bands, range(start, start + len(keep)))
+        if representatives is None:
+            return
+        for i, rep_id in enumerate(representatives):
+            # a representative comes before its copies (it is the earliest copy)
+            r = None if rep_id is None or rep_id == rows[i][0] else self._rep_number.get(rep_id)
+            if r is None:
+                continue
+            mine = prepared[i][1] or analyse(rows[i][1])
+            verdict = explain_analysed(self._features(r), mine, self.knowledge)
+            self._note_member(r, verdict, mine)
+
+    def _note_member(self, rep: int, verdict: Explanation, member: Analysed) -> None:
+        """Keep a copy that joined with an attribution added or dropped (it says who speaks
+        where its representative does not, or the reverse): a later copy must merge with it too."""
+        if any(d.kind in _ATTRIBUTION_SHIFTS for d in verdict.differences):
+            self._attributed.setdefault(rep, []).append(member)
+
+    def _speaker_clash(self, rep: int, mine: Analysed) -> str | None:
+        """Why ``mine`` may not join ``rep``'s cluster although it merges with the representative:
+        a copy already there with an attribution (added or dropped against the representative)
+        that ``mine`` does not merge with ("Ukraine said" / "Lavrov said" both add a speaker to
+        a bare representative). None when it merges with every such copy."""
+        for other in self._attributed.get(rep, ()):
+            verdict = explain_analysed(other, mine, self.knowledge)
+            if not verdict.merge:
+                return f"{verdict.reason or 'speaker'} (against a copy in the cluster)"
+        return None
 
     def process(
         self,
@@ -1769,9 +1912,14 @@ class Deduper:
                 for s, r in sorted(cands, key=lambda c: (-c[0], c[1])):
                     verdict = explain_analysed(self._features(r), mine, self.knowledge)
                     if verdict.merge:
-                        chosen = (s, r)
-                        summary = verdict.summary()
-                        break
+                        clash = self._speaker_clash(r, mine)
+                        if clash is None:
+                            chosen = (s, r)
+                            summary = verdict.summary()
+                            self._note_member(r, verdict, mine)
+                            break
+                        self.stats.guarded[clash] += 1
+                        continue
                     self.stats.guarded[verdict.reason or "?"] += 1
             if chosen is not None:
                 joins.append(Join(sid, self.rep_ids[chosen[1]], chosen[0], summary))
@@ -1953,15 +2101,17 @@ def run_dedup(
     cores = (os.cpu_count() or 1) > 1
     if after >= 0:
         loaded = 0
-        for rows3, prepared in prepared_batches(
+        for known, prepared in prepared_batches(
             store.clusters.iter_known(after, batch),
-            lambda rows: [t for _, t, _ in rows],
+            lambda rows: [t for _, t, _, _ in rows],
             parallel=cores and total_known >= PARALLEL_MIN,
         ):
-            indexed = [x for _, _, x in rows3]
-            d.add_representatives([(i, t) for i, t, _ in rows3], prepared, indexed)
+            indexed = [x for _, _, x, _ in known]
+            d.add_representatives(
+                [(i, t) for i, t, _, _ in known], prepared, indexed, [r for *_, r in known]
+            )
             result.known += sum(indexed)
-            loaded += len(rows3)
+            loaded += len(known)
             if progress:
                 progress("loading", loaded, total_known)
     total_new = store.clusters.count_new(after)

@@ -168,21 +168,30 @@ class Clusters:
         with self._db.read() as c:
             return int(c.execute(f"SELECT count(*) {_KNOWN}", (-1, last_seq)).fetchone()[0])
 
-    def iter_known(self, last_seq: int, batch: int) -> Iterator[list[tuple[str, str, bool]]]:
-        """(id, text, indexed) batches, in seq order, of every sentence up to ``last_seq``;
-        ``indexed``: a representative or singleton never split out (the index new sentences are
-        compared against); the others only count for the corpus's known names."""
+    def iter_known(
+        self, last_seq: int, batch: int
+    ) -> Iterator[list[tuple[str, str, bool, str | None]]]:
+        """(id, text, indexed, representative) batches, in seq order, of every sentence up to
+        ``last_seq``; ``indexed``: a representative or singleton never split out (the index new
+        sentences are compared against); the others only count for the corpus's known names.
+        ``representative``: for a sentence in a cluster (not split out), its representative's id
+        (its own for the representative)."""
         after = -1
         while True:
             with self._db.read() as c:
                 rows = c.execute(
-                    f"SELECT s.seq, s.id, s.text, {_IS_KNOWN} {_KNOWN} ORDER BY s.seq LIMIT ?",
+                    f"SELECT s.seq, s.id, s.text, {_IS_KNOWN}, CASE WHEN s.id NOT IN "
+                    "(SELECT sentence_id FROM cluster_splits) THEN k.representative_id END "
+                    f"{_KNOWN} ORDER BY s.seq LIMIT ?",
                     (after, last_seq, batch),
                 ).fetchall()
             if not rows:
                 return
             after = int(rows[-1][0])
-            yield [(str(r[1]), str(r[2]), bool(r[3])) for r in rows]
+            yield [
+                (str(r[1]), str(r[2]), bool(r[3]), None if r[4] is None else str(r[4]))
+                for r in rows
+            ]
 
     def count_new(self, after_seq: int) -> int:
         with self._db.read() as c:

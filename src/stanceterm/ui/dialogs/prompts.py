@@ -184,6 +184,8 @@ class ClusterDialog(ModalScreen[str | None]):
         self.describe = describe
         #: how each member differs from the representative ("" for the representative itself)
         self.differences: list[str | None] = [None] * len(self.members)
+        #: the member a first split key asked about: a second press splits it (for good)
+        self._armed: int | None = None
 
     def _prompt(self, i: int) -> Text:
         sentence, title = self.members[i]
@@ -202,13 +204,7 @@ class ClusterDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(
-                Text(
-                    f"{len(self.members)} copies of this sentence (s: split the highlighted one "
-                    "out of the cluster, esc: close)",
-                    style="bold",
-                )
-            )
+            yield Static(self._title(), id="cluster-title")
             options = [Option(self._prompt(i), id=f"m{i}") for i in range(len(self.members))]
             yield OptionList(*options, id="cluster-members", compact=True)
             with Horizontal(classes="buttons"):
@@ -230,11 +226,48 @@ class ClusterDialog(ModalScreen[str | None]):
         for i in range(1, len(self.members)):
             options.replace_option_prompt_at_index(i, self._prompt(i))
 
+    def _split_key(self) -> str:
+        """The key bound to ``split`` now (the user's keymap may move it)."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action == "split":
+                return active.binding.key_display or key
+        return "s"
+
+    def _title(self) -> Text:
+        key = self._split_key() if self.is_mounted else "s"
+        if self._armed is None:
+            return Text(
+                f"{len(self.members)} copies of this sentence ({key}: split the highlighted one "
+                "out of the cluster, esc: close)",
+                style="bold",
+            )
+        sentence, title = self.members[self._armed]
+        return Text.assemble(
+            ("Split ", "bold"),
+            (visible(title or sentence.article_id), "bold italic"),
+            (
+                " out of the cluster for good? Its labels from the representative are withdrawn "
+                f"and it is never merged again. {key} again: split; esc or a move: keep it",
+                "bold",
+            ),
+        )
+
+    def _arm(self, index: int | None) -> None:
+        if index != self._armed:
+            self._armed = index
+            self.query_one("#cluster-title", Static).update(self._title())
+
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
-        options.highlighted = 0
+        # on the first copy: a stray split key must not take the representative out
+        options.highlighted = 1 if len(self.members) > 1 else 0
         options.focus()
+        self.query_one("#cluster-title", Static).update(self._title())
         self._describe_copies()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index != self._armed:
+            self._arm(None)
 
     def action_move(self, step: int) -> None:
         options = self.query_one(OptionList)
@@ -242,9 +275,14 @@ class ClusterDialog(ModalScreen[str | None]):
         options.highlighted = max(0, min(len(self.members) - 1, current + step))
 
     def action_split(self) -> None:
+        """A split is for good: the first press asks, a second one on the same copy splits."""
         index = self.query_one(OptionList).highlighted
-        if index is not None:
-            self.dismiss(self.members[index][0].id)
+        if index is None:
+            return
+        if self._armed != index:
+            self._arm(index)
+            return
+        self.dismiss(self.members[index][0].id)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -11,6 +11,7 @@ in :mod:`stanceterm.ui.widgets.label_editor`, the writes in :mod:`stanceterm.ui.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from stanceterm.store import Annotation, Article, Sentence, Stance, Store
 from stanceterm.suggest import (
@@ -42,7 +43,9 @@ from stanceterm.ui.progress_model import Progress, TeamProgress
 from stanceterm.ui.screens.help import HelpScreen
 from stanceterm.ui.text import one_line, visible
 from stanceterm.ui.widgets.claim_bar import ClaimBar
+from stanceterm.ui.widgets.footer import KeyFooter
 from stanceterm.ui.widgets.label_editor import LabelEditor, allowed, with_stance
+from stanceterm.ui.widgets.line import Line
 from stanceterm.ui.widgets.progress import ProgressLine
 from stanceterm.ui.widgets.sentence_view import (
     CONTEXT_AFTER,
@@ -175,6 +178,7 @@ class AnnotateScreen(Screen[None]):
         self._suggest_again: int | None = None
         self._suggest_until = -1  # compute more once the screen reaches this seq
         self._suggest_until_pos = -1  # ... or this place of the uncertain walk
+        self._model_frozen = False  # the heap frozen again once the model is loaded
         #: sentences whose suggestions the annotator took with ``A`` in this session
         self._applied: set[str] = set()
         #: claim -> actor id -> uses (the picker's boost), counted in the background
@@ -235,10 +239,10 @@ class AnnotateScreen(Screen[None]):
         schema = self.stance_app.schema
         with Horizontal(id="body"):
             with Vertical(id="main"):
-                yield Static(id="topbar")
-                yield Static(id="article")
+                yield Line(id="topbar")
+                yield Line(id="article")
                 yield SentenceView(id="sentence")
-                yield Static(id="status")
+                yield Line(id="status")
                 yield LabelEditor(
                     schema,
                     self.stance_app.keymap_overrides,
@@ -251,7 +255,7 @@ class AnnotateScreen(Screen[None]):
                 yield TeamLine(id="team-line")
             with VerticalScroll(id="guidelines", can_focus=False):
                 yield Static(self._guidelines_text())
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(compact=True, show_command_palette=False)
 
     def _guidelines_text(self) -> Text:
         schema = self.stance_app.schema
@@ -275,7 +279,7 @@ class AnnotateScreen(Screen[None]):
         self.query_one("#guidelines").display = False
         self.query_one("#team-table").display = False
         self.query_one("#others").display = self.show_others
-        self.query_one("#topbar", Static).update(
+        self.query_one("#topbar", Line).show_text(
             Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
         )
         # Resume: search from the remembered lower bound (checked in the background below), so
@@ -326,6 +330,7 @@ class AnnotateScreen(Screen[None]):
         self._verify_resume(self._resume_seq, self._lowered)
         self._poll_team()
         self.set_interval(self.team_refresh, self._poll_team)
+        self._freeze_heap()
         if self.suggestions is not None:
             # startup (issue 17): the first worker loads numpy and the model, and holds the GIL
             # while it does; it starts after the first paint, not from on_mount's load()
@@ -333,6 +338,13 @@ class AnnotateScreen(Screen[None]):
             self.set_interval(SUGGEST_REFRESH_S, self._refresh_suggestions)
             if self.order == "uncertain":
                 self._order_worker()
+
+    def _freeze_heap(self) -> None:
+        """Move every object alive now (the app, its widgets and stylesheet, the store; later
+        numpy and the claim model) out of the garbage collector's generations: its full
+        collections then walk only what the session made since. Before, one of them paused a
+        keypress for about 0.1 s every few dozen keys (issue 18: keypress p95)."""
+        gc.freeze()
 
     def on_unmount(self) -> None:
         self._closing = True
@@ -396,10 +408,10 @@ class AnnotateScreen(Screen[None]):
         prev, nxt = self.store.corpus.context(sentence, CONTEXT_BEFORE, CONTEXT_AFTER)
         self.query_one(SentenceView).show(prev, sentence.text, nxt)
         n = self.article.n_sentences if self.article else 0
-        self.query_one("#article", Static).update(article_line(self.article))
+        self.query_one("#article", Line).show_text(article_line(self.article))
         top = Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
         top.append(f"  ·  sentence {sentence.idx + 1}/{n} of this article", style="dim")
-        self.query_one("#topbar", Static).update(top)
+        self.query_one("#topbar", Line).show_text(top)
         self._show_labels(keep=None)
         self._show_others()
         self._want_suggestions()
@@ -429,7 +441,7 @@ class AnnotateScreen(Screen[None]):
         ann, app = self.ann, self.stance_app
         t = Text(no_wrap=True, overflow="ellipsis")
         if ann is None or self.sentence is None:
-            self.query_one("#status", Static).update(t)
+            self.query_one("#status", Line).show_text(t)
             return
         status = ann.status if self.stored else "new"
         style = {"done": "bold green", "flagged": "bold yellow", "skipped": "bold magenta"}
@@ -457,7 +469,7 @@ class AnnotateScreen(Screen[None]):
             t.append("  ⚠ NOT SAVED", style="bold reverse")
         elif app.writer.saving(self.sentence.id):
             t.append("  saving…", style="bold yellow")
-        self.query_one("#status", Static).update(t)
+        self.query_one("#status", Line).show_text(t)
 
     def _show_others(self) -> None:
         if not self.show_others or self.sentence is None:
@@ -518,15 +530,26 @@ class AnnotateScreen(Screen[None]):
         *,
         keep: int | None = None,
         t0: float | None = None,
+        show: bool = True,
     ) -> None:
-        """Show ``ann`` now and queue it for the store."""
+        """Show ``ann`` now (unless not ``show``: the caller shows another sentence at once) and
+        queue it for the store."""
         self._acted = True
         ann = self._with_provenance(ann)
         self.ann, self.stored = ann, True
         self.stance_app.save(ann, action, done=self._committed, t0=t0)
-        self._show_labels(keep)
+        if show:
+            self._show_labels(keep)
         # a write still waiting (another process holds the lock) is shown as "saving…"
         self.set_timer(SAVING_AFTER_S + 0.05, self._show_status)
+
+    def _finish(self, ann: Annotation, action: str, t0: float) -> None:
+        """Save ``ann`` and go on to the next sentence not done. Its labels are painted once,
+        for the sentence shown next (or for this one, when every sentence is done): painting
+        them here first would restyle the claim bar twice per key (issue 18: key latency)."""
+        self._set(ann, action, t0=t0, show=False)
+        if not self._advance():
+            self._show_labels(keep=None)
 
     def _labels_changed(
         self, claims: tuple[str, ...], stances: tuple[Stance, ...], action: str, t0: float
@@ -750,7 +773,7 @@ class AnnotateScreen(Screen[None]):
                 self._team_reader = None
             return
         if isinstance(result, str):
-            self.query_one(TeamLine).update(Text(f"team: cannot read progress: {result}"))
+            self.query_one(TeamLine).show_text(Text(f"team: cannot read progress: {result}"))
             return
         progress, total = result
         if total is not None:
@@ -897,6 +920,9 @@ class AnnotateScreen(Screen[None]):
 
     def _suggested(self, result: int | str, walked: bool = False) -> None:
         self._suggest_running = False
+        if not self._model_frozen:  # numpy and the model are loaded now: out of the collector
+            self._model_frozen = True
+            self._freeze_heap()
         if self._closing:
             if self._suggest_reader is not None:
                 self._suggest_reader.close()
@@ -1000,10 +1026,9 @@ class AnnotateScreen(Screen[None]):
             )
             return
         self._applied.add(self.sentence.id)
-        self._set(
-            replace(self.ann, status="done", claims=claims, stances=stances), "suggestion", t0=t0
+        self._finish(
+            replace(self.ann, status="done", claims=claims, stances=stances), "suggestion", t0
         )
-        self._advance()
 
     # ---------------------------------------------------------------- navigation
 
@@ -1057,12 +1082,14 @@ class AnnotateScreen(Screen[None]):
     def action_next_undone(self) -> None:
         self._go(self._next_undone(), "Every sentence is done.")
 
-    def _advance(self) -> None:
+    def _advance(self) -> bool:
+        """Show the next sentence not done; False (and say so) when there is none."""
         nxt = self._next_undone()
         if nxt is None:
             self.notify("Every sentence is done. 🎉", timeout=5)
-            return
+            return False
         self.load(nxt)
+        return True
 
     def action_search(self) -> None:
         def found(query: str | None) -> None:
@@ -1143,8 +1170,7 @@ class AnnotateScreen(Screen[None]):
         t0 = time.perf_counter()
         if self.ann is None:
             return
-        self._set(replace(self.ann, status="done", claims=(), stances=()), "no_claim", t0=t0)
-        self._advance()
+        self._finish(replace(self.ann, status="done", claims=(), stances=()), "no_claim", t0)
 
     def action_accept(self) -> None:
         t0 = time.perf_counter()
@@ -1162,22 +1188,19 @@ class AnnotateScreen(Screen[None]):
                 timeout=4,
             )
             return
-        self._set(replace(self.ann, status="done"), "done", t0=t0)
-        self._advance()
+        self._finish(replace(self.ann, status="done"), "done", t0)
 
     def action_skip(self) -> None:
         t0 = time.perf_counter()
         if self.ann is None:
             return
-        self._set(replace(self.ann, status="skipped"), "skip", t0=t0)
-        self._advance()
+        self._finish(replace(self.ann, status="skipped"), "skip", t0)
 
     def action_flag(self) -> None:
         t0 = time.perf_counter()
         if self.ann is None:
             return
-        self._set(replace(self.ann, status="flagged"), "flag", t0=t0)
-        self._advance()
+        self._finish(replace(self.ann, status="flagged"), "flag", t0)
 
     def action_note(self) -> None:
         if self.ann is None:

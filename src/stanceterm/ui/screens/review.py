@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from stanceterm.adjudicate import (
     Disagreement,
@@ -39,6 +39,7 @@ from stanceterm.ui.dialogs.prompts import NoteDialog
 from stanceterm.ui.keymap import stance_key_map
 from stanceterm.ui.screens.help import HelpScreen
 from stanceterm.ui.text import visible
+from stanceterm.ui.widgets.footer import KeyFooter
 from stanceterm.ui.widgets.review_versions import gold_text, versions_table
 from stanceterm.ui.widgets.sentence_view import SentenceView, article_line
 from stanceterm.ui.writer import GoldWrites, Job, WritesChanged
@@ -100,7 +101,7 @@ class ReviewScreen(Screen[None]):
             yield Static(id="versions-table")
         yield Static(id="gold")
         yield Static(id="review-progress")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._canonical = self.store.actors.canonical()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -31,6 +32,7 @@ class ClaimBar(Horizontal):
         self.schema = schema
         self._on: set[str] = set()
         self._suggested: dict[str, float] = {}
+        self._buttons: dict[str, ClaimButton] = {}  # button id -> button, found once
 
     def compose(self) -> ComposeResult:
         for claim in sorted(self.schema.claims, key=lambda c: c.key):
@@ -53,17 +55,22 @@ class ClaimBar(Horizontal):
         self._on = set(claims)
         if suggested is not None:
             self._suggested = dict(suggested)
+        if not self._buttons:
+            self._buttons = {b.id or "": b for b in self.query(ClaimButton)}
         for claim in self.schema.claims:
             on = claim.id in self._on
             prob = self._suggested.get(claim.id)
-            button = self.query_one(f"#claim-{claim.id}", ClaimButton)
+            button = self._buttons[f"claim-{claim.id}"]
             button.set_class(on, "-on")
             label = self._label(claim.key, claim.id, on=on, prob=prob)
-            if label.plain != str(button.label):
+            shown = str(button.label)
+            if label.plain != shown:
                 button.label = label
                 # a label that grows (a ◌ mark computed after the sentence was shown) needs a
-                # new layout: a button's width is measured then, not when its label changes
-                button.refresh(layout=True)
+                # new layout: a button's width is measured then, not when its label changes.
+                # One of the same width (another probability) is only repainted.
+                if cell_len(label.plain) != cell_len(shown):
+                    button.refresh(layout=True)
             button.set_class(prob is not None, "-suggested")
 
     @property

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import Static
 
 from stanceterm.ui.progress_model import Progress
+from stanceterm.ui.widgets.line import Line
 
 
-class ProgressLine(Static):
+class ProgressLine(Line):
     def show(self, p: Progress, claim_ids: Sequence[str], failed: int) -> None:
-        self.update(progress_text(p, claim_ids, failed))
+        self.show_text(progress_text(p, claim_ids, failed))
 
 
 def progress_text(p: Progress, claim_ids: Sequence[str], failed: int) -> Text:

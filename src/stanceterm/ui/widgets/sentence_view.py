@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -52,12 +54,22 @@ class SentenceView(VerticalScroll, can_focus=False):
         yield Static(id="current-sentence")
         yield Static(id="next-sentence", classes="context")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: the text each part shows (part id -> text): a part whose text is the same is left
+        self._shown: dict[str, str] = {}
+
     def show(self, prev: list[str], text: str, nxt: list[str]) -> None:
-        self.query_one("#prev-sentence", Static).update(data(_tail(" ".join(prev))))
-        self.query_one("#current-sentence", Static).update(data(text))
-        self.query_one("#next-sentence", Static).update(data(" ".join(nxt)))
-        self.query_one("#prev-sentence").display = bool(prev)
-        self.query_one("#next-sentence").display = bool(nxt)
+        for part, shown, present in (
+            ("prev-sentence", _tail(" ".join(prev)), bool(prev)),
+            ("current-sentence", text, True),
+            ("next-sentence", " ".join(nxt), bool(nxt)),
+        ):
+            widget = self.query_one(f"#{part}", Static)
+            if self._shown.get(part) != shown:
+                self._shown[part] = shown
+                widget.update(data(shown))
+            widget.display = present
         self.scroll_home(animate=False)
 
     @property

@@ -23,6 +23,9 @@ class StanceTable(DataTable[Text], inherit_bindings=False):
         Binding("escape", "leave", "back", show=False),
     ]
 
+    #: the rows shown (None: not shown yet)
+    _rows: list[tuple[str, str, str]] | None = None
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = False
@@ -31,7 +34,17 @@ class StanceTable(DataTable[Text], inherit_bindings=False):
 
     def show_rows(self, rows: Sequence[tuple[str, str, str]], keep: int | None = None) -> None:
         """Replace the rows; ``keep`` is the row to highlight (clamped). The columns are made
-        again too, so their widths fit these rows, not the widest ever shown."""
+        again too, so their widths fit these rows, not the widest ever shown. The same rows as
+        shown are not made again (the next sentence has none, most often): only the highlight
+        moves, so showing a sentence costs no table rebuild (issue 18: keypress latency)."""
+        rows = list(rows)
+        if rows == self._rows:
+            if rows:
+                row = min(max(keep if keep is not None else len(rows) - 1, 0), len(rows) - 1)
+                if row != self.cursor_row:
+                    self.move_cursor(row=row, animate=False)
+            return
+        self._rows = rows
         self.clear(columns=True)
         self.add_columns("claim", "actor", "stance")
         for claim, actor, stance in rows:

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from stanceterm.ui.progress_model import Member, TeamProgress
 from stanceterm.ui.text import visible
+from stanceterm.ui.widgets.line import Line
 
 
 def _queue(m: Member) -> str:
@@ -31,7 +32,7 @@ def _ago(seconds: float | None) -> str:
     return f"{seconds / 86400:.0f} d ago"
 
 
-class TeamLine(Static):
+class TeamLine(Line):
     """« team ● bob 120/500 2.1/min · carol 80/500 » on one line (the others, not me)."""
 
     def show(self, team: TeamProgress, me: str, toggle_key: str) -> None:
@@ -51,7 +52,7 @@ class TeamLine(Static):
             if m.rate is not None:
                 t.append(f" {m.rate:.1f}/min", style="dim")
         t.append(f"  ({toggle_key}: table)", style="dim")
-        self.update(t)
+        self.show_text(t)
 
 
 class TeamTable(Static):
