@@ -749,3 +749,15 @@ def test_apply_matches_pysbd_text_apply(bits: list[str], which: int) -> None:
 def test_letter_list_check_matches_its_regex(bits: list[str]) -> None:
     text = "".join(bits)
     assert segment._may_letter_list(text) == bool(segment._MAY_LETTER_LIST.search(text))
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize(
+    "paragraph", ["M. Kim (a) b) etc.", "Voir a) le texte b) la note.", "Options: a. yes b. no."]
+)
+def test_a_one_sentence_paragraph_with_a_list_goes_to_pysbd(paragraph: str, lang: str) -> None:
+    """A paragraph the fast path would keep whole still goes through the list check: pysbd
+    cuts lettered lists ("(a) b)") even in one line (found by the generated-text test)."""
+    assert segment.split_sentences(paragraph, lang) == segment.split_sentences_pysbd(
+        paragraph, lang
+    )
