@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from stanceterm.export import Filters, LabelsError, export, import_labels
-from stanceterm.schema import AnnotationRecord, GoldRecord, SentenceRecord
+from stanceterm.records import AnnotationRecord, GoldRecord, SentenceRecord
 from stanceterm.store import Annotation, Gold, Stance, Store
 
 

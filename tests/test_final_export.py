@@ -18,7 +18,8 @@ import pytest
 from conftest import add_article, assert_clean_error, run
 
 from stanceterm.dedup import run_dedup
-from stanceterm.schema import FinalRecord, load_schema
+from stanceterm.records import FinalRecord
+from stanceterm.schema import load_schema
 from stanceterm.store import Annotation, Gold, Stance, Store
 
 A = [

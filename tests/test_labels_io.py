@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from stanceterm.export import _fast_fields, _model_fields
-from stanceterm.schema import AnnotationRecord
+from stanceterm.records import AnnotationRecord
 from tests.conftest import DEMO, run
 
 # --------------------------------------------------------------------------- the fast reader

@@ -21,7 +21,7 @@ from stanceterm.adjudicate import (
     versions_for,
 )
 from stanceterm.export import export
-from stanceterm.schema import GoldRecord
+from stanceterm.records import GoldRecord
 from stanceterm.store import Annotation, Stance, Store
 from tests.conftest import run
 

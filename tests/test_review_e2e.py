@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from stanceterm.schema import GoldRecord
+from stanceterm.records import GoldRecord
 from stanceterm.store import Store
 from stanceterm.ui.review_app import ReviewApp
 from tests.conftest import DEMO, run, run_async, settle

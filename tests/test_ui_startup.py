@@ -1,10 +1,11 @@
 """Cold start of the annotation screen (issue 17): what runs before the first paint.
 
 - The real CLI (`python -m stanceterm annotate`, in a pseudo-terminal) must not import numpy,
-  rapidfuzz, pysbd, scikit-learn or scipy before its first screen is painted, even with a
-  suggestion model beside the DB (the model's numpy is loaded after the first paint).
-- The SQL work before the first paint must not grow with the DB: counted in SQLite virtual
-  machine steps on the screen's connection, for the same situation at two sizes.
+  rapidfuzz, pysbd, scikit-learn, scipy or pydantic before its first screen is painted, even
+  with a suggestion model beside the DB (the model's numpy is loaded after the first paint).
+- What runs "after the first paint" waits until the whole first screen is on the terminal.
+- The SQL work before the first paint must not grow with the DB (sentences, actors): counted in
+  SQLite virtual machine steps on the screen's connection, for the same situation at two sizes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import pty
+import re
 import select
 import signal
 import sqlite3
@@ -28,10 +30,11 @@ from stanceterm import suggest, suggest_trainer
 from stanceterm.schema import load_schema
 from stanceterm.segment import match_key
 from stanceterm.store import Annotation, ImportCounts, NewArticle, Store
+from stanceterm.store.actors import add_actor_row
 from stanceterm.ui.app import AnnotateApp
 from tests.conftest import ROOT, make_db, run_async, settle, suggest_corpus
 
-HEAVY = ("numpy", "rapidfuzz", "pysbd", "sklearn", "scipy")
+HEAVY = ("numpy", "rapidfuzz", "pysbd", "sklearn", "scipy", "pydantic")
 
 # Runs the real CLI entry point; logs every import of a heavy package (from any thread) and the
 # first paint, in the order they happen, then leaves at once at the first paint.
@@ -49,6 +52,7 @@ class Spy:
             log("import " + name + " in " + threading.current_thread().name)
         return None
 sys.meta_path.insert(0, Spy())
+import gc
 import stanceterm.cli
 from stanceterm.ui.screens.annotate import AnnotateScreen
 def painted(self):
@@ -56,11 +60,15 @@ def painted(self):
     LOG.close()
     os._exit(0)
 AnnotateScreen._first_screen = painted
+gc.callbacks.append(lambda phase, info: phase == "start" and log("gc collection"))
 stanceterm.cli.main(sys.argv[2:])
 """
 
 
-def _run_in_pty(argv: list[str], log: Path, timeout: float = 60) -> str:
+def _run_in_pty(
+    argv: list[str], log: Path, timeout: float = 60, until: str = "PAINT", linger: float = 0.0
+) -> str:
+    """The terminal's output until ``until`` is in ``log`` (then ``linger`` seconds more)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm-256color"}
     env.pop("STANCETERM_DB", None)
     pid, fd = pty.fork()
@@ -70,8 +78,10 @@ def _run_in_pty(argv: list[str], log: Path, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            if log.exists() and "PAINT" in log.read_text():
-                break
+            if log.exists() and until in log.read_text():
+                if linger <= 0:
+                    break
+                deadline, linger = time.monotonic() + linger, 0.0
             ready, _, _ = select.select([fd], [], [], 0.05)
             if ready:
                 try:
@@ -104,6 +114,83 @@ def test_no_heavy_module_is_imported_before_the_first_paint(tmp_path: Path) -> N
     assert "PAINT" in lines, f"no first paint; terminal said: {out[-2000:]!r}"
     before = lines[: lines.index("PAINT")]
     assert before == [], f"imported before the first paint: {before}"
+
+
+# The real CLI again; the trainer's start is the screen's "after the first paint" hook. It logs,
+# then blocks the UI thread for a while (so nothing painted after it can reach the terminal), and
+# leaves.
+_HOOK_WRAPPER = """
+import os, sys, time
+from stanceterm import suggest_trainer
+def hook(*args, **kwargs):
+    import gc
+    with open(sys.argv[1], "a") as fh:
+        fh.write("HOOK\\n" + ("GC on\\n" if gc.isenabled() else "GC off\\n"))
+    time.sleep(1.0)
+    os._exit(0)
+suggest_trainer.start_trainer = hook
+from textual.drivers.linux_driver import LinuxDriver
+write = LinuxDriver.write
+import re
+ANSI = re.compile(r"\\x1b\\[[0-?]*[ -/]*[@-~]|\\x1b[()][0-9A-B]|\\x1b[=>]|\\x1b\\][^\\x07]*\\x07")
+def spy(self, data):
+    plain = ANSI.sub("", data)
+    if "cosmodrome" in plain:  # the first sentence: one line per write that shows it
+        with open(sys.argv[1], "a") as fh:
+            fh.write("SENTENCE with top bar\\n" if "stanceterm · ann" in plain else "SENTENCE\\n")
+    return write(self, data)
+LinuxDriver.write = spy
+import stanceterm.cli
+stanceterm.cli.main(sys.argv[2:])
+"""
+
+
+def test_other_commands_run_with_the_garbage_collector_on(tmp_path: Path) -> None:
+    """The CLI pauses Python's cyclic garbage collector while it starts (start-up makes many
+    objects and no garbage worth a collection); every command but the annotation screen, which
+    ends the pause at its first frame, runs with it on again, and so does the caller after
+    ``main``."""
+    db_path = tmp_path / "t.db"
+    make_db(db_path).close()
+    code = (
+        "import gc\n"
+        "from stanceterm.cli import cli, main\n"
+        "seen = []\n"
+        "@cli.command('gc-probe')\n"
+        "def probe():\n"
+        "    seen.append(gc.isenabled())\n"
+        "try:\n"
+        f"    main(['--db', {str(db_path)!r}, 'gc-probe'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert seen == [True] and gc.isenabled(), (seen, gc.isenabled())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_whole_first_screen_is_on_the_terminal_before_the_background_work(
+    tmp_path: Path,
+) -> None:
+    """What runs "after the first paint" (the trainer's start, the counts, the suggestions
+    worker that loads numpy) waits until the first frame is really on the terminal: the top bar
+    and the sentence are there when the hook runs, and came in one update. (Textual's start-up
+    batch drops the first full frame; the work used to start before any frame and delay it,
+    and the top bar came in a later update than the sentence.)"""
+    db_path = tmp_path / "t.db"
+    make_db(db_path).close()
+    log = tmp_path / "hook.log"
+    argv = ["-c", _HOOK_WRAPPER, str(log), "--db", str(db_path), "annotate", "--annotator", "ann"]
+    out = _run_in_pty(argv, log, until="HOOK", linger=0.5)
+    lines = log.read_text().splitlines() if log.exists() else []
+    assert "HOOK" in lines, out[-2000:]
+    assert "GC on" in lines, lines  # the start-up pause of the garbage collector is over
+    plain = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]|\x1b\][^\x07]*\x07", "", out)
+    assert "stanceterm · ann" in plain, plain[-2000:]
+    assert "cosmodrome" in plain, plain[-2000:]  # the first sentence
+    # the first update that shows the sentence is the whole screen, top bar included
+    assert lines[0] == "SENTENCE with top bar", lines
 
 
 # --------------------------------------------------------------------------- SQL before paint
@@ -193,6 +280,31 @@ async def test_sql_before_the_first_paint_does_not_grow_with_the_db(tmp_path: Pa
     for case in ("all done", "far undone"):
         small, big = got[(case, 500)], got[(case, 5000)]
         assert big <= 2 * small + 20, f"{case}: {small}k VM steps at 500, {big}k at 5000"
+
+
+@run_async
+async def test_sql_before_the_first_paint_does_not_grow_with_the_actors(tmp_path: Path) -> None:
+    """The screen names actors as it shows them (one lookup each), instead of reading every
+    actor's name before its first paint: a team's gazetteer grows to tens of thousands."""
+    got: dict[int, int] = {}
+    for n in (200, 20000):
+        store = _db(tmp_path / f"actors{n}.db", 500, 0)
+        with store.tx() as c:
+            for i in range(n):
+                add_actor_row(c, f"Acteur numéro {i}", (), created_by=None)
+        steps, app = await _steps_before_paint(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            got[n] = steps[0]
+            # behaviour kept: a stance shows its actor's display name
+            assert app.writer.display_actor("acteur-numero-7") == "Acteur numéro 7"
+            assert app.writer.display_actor("no-such-actor") == "no-such-actor"
+            await app.flush()
+        store.conn.set_progress_handler(None, 0)
+        store.close()
+    assert got[20000] <= 2 * got[200] + 20, (
+        f"{got[200]}k VM steps at 200 actors, {got[20000]}k at 20,000"
+    )
 
 
 def test_the_progress_handler_counts_a_scan() -> None:

@@ -17,7 +17,6 @@ The config file is TOML: ``./stanceterm.toml`` if present, else ``$XDG_CONFIG_HO
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +61,8 @@ def load_settings() -> Settings:
     path = config_path()
     if path is None:
         return Settings()
+    import tomllib  # only with a config file: every command starts here (startup, issue 17)
+
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

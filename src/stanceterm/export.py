@@ -32,15 +32,13 @@ from pydantic import ValidationError
 
 from stanceterm import fileguard
 from stanceterm.actors import alias_key
+from stanceterm.records import AnnotationRecord, SuggestedRecord, describe_error
 from stanceterm.schema import (
     ANNOTATOR_MAX,
     SCHEMA_VERSION,
     STATUSES,
-    AnnotationRecord,
     LabelSchema,
-    SuggestedRecord,
     check_annotator_name,
-    describe_error,
 )
 from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id

@@ -23,7 +23,7 @@ versions, so one annotator who labelled two copies differently disagrees with th
 Each copy of a cluster carries its unit's decision, with ``propagated_from`` naming the
 representative, unless the copy has a gold record of its own.
 
-**Formats.** JSON lines (:class:`~stanceterm.schema.FinalRecord`, loads as-is with
+**Formats.** JSON lines (:class:`~stanceterm.records.FinalRecord`, loads as-is with
 ``pandas.read_json(..., lines=True)`` and ``datasets.load_dataset("json", ...)``); CSV and Parquet
 are flat: one row per stance, a claim without stance and a sentence without claim still give one
 row (empty ``actor``/``stance``, or empty ``claim``). Parquet needs pyarrow
@@ -306,7 +306,7 @@ def _stance_dicts(stances: Sequence[Stance], names: Mapping[str, str]) -> list[d
 
 
 def record(row: FinalRow, names: Mapping[str, str]) -> dict[str, Any]:
-    """The JSON record (:class:`~stanceterm.schema.FinalRecord`) of one row."""
+    """The JSON record (:class:`~stanceterm.records.FinalRecord`) of one row."""
     d = row.decision
     return {
         "schema_version": SCHEMA_VERSION,

@@ -26,7 +26,7 @@ import orjson
 from pydantic import ValidationError
 
 from stanceterm import fileguard, segment
-from stanceterm.schema import ArticleIn, describe_error
+from stanceterm.records import ArticleIn, describe_error
 from stanceterm.store import ImportCounts, NewArticle, Store, StoreError
 from stanceterm.store.models import ChangedArticle
 

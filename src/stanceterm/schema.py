@@ -1,26 +1,40 @@
-"""Pydantic models for every record that crosses a boundary.
+"""The label schema (claim types, stances, actor gazetteer) and the rules every record shares.
 
-* :class:`LabelSchema`: the label schema file (claim types, stances, actor gazetteer).
-* :class:`ArticleIn`: one article of a JSONL import.
-* :class:`AnnotationRecord`, :class:`SentenceRecord`, :class:`GoldRecord`: export lines.
+* :class:`LabelSchema` (with :class:`ClaimType` and :class:`ActorEntry`): the label schema file,
+  as plain dataclasses.
+* :func:`check_annotator_name`: the one rule for annotator names.
+* The pydantic models of the records that cross a boundary (article import lines, export lines)
+  live in :mod:`stanceterm.records`.
 
-Validation errors are turned into one line naming the field by :func:`describe_error`.
+Pydantic stays out of this module's import (startup, issue 17): the annotation screen reads its
+label schema from the DB at every start, and importing pydantic and building the models cost
+more than the rest of the CLI's start-up. A schema is checked by :func:`_fast_schema`, which
+takes only plain JSON that the pydantic model takes unchanged (exact types, every rule of the
+model); anything else (a missing or extra key, a value pydantic would coerce or refuse) goes
+through the pydantic model, built on first use by :func:`label_schema_model`, so its errors stay
+word for word what they were, and the JSON Schema of ``stanceterm schemas`` comes from it.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stanceterm import fileguard
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 #: Version of the exported JSONL records. Readers accept every version up to this one.
 SCHEMA_VERSION = 1
@@ -32,6 +46,7 @@ STATUSES: tuple[str, ...] = ("draft", "done", "skipped", "flagged")
 GoldStatus = Literal["gold", "unresolvable"]
 
 _CLAIM_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_ID_SHAPE = "must be lowercase letters, digits and '_', starting with a letter"
 
 #: The longest annotator name (characters, after stripping).
 ANNOTATOR_MAX = 100
@@ -65,60 +80,72 @@ class SchemaError(ValueError):
     """The label schema file is unusable; the message is one line."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, defer_build=True)
+def _default_stances() -> list[str]:
+    return ["support", "oppose", "neutral"]
 
 
-class ClaimType(_Strict):
+@dataclass(kw_only=True)
+class ClaimType:
+    """One claim type: its id, its key number (1-9) and the texts the guidelines panel shows."""
+
     id: str
-    key: int = Field(ge=1, le=9)
+    key: int
     label: str = ""
     description: str = ""
     guidelines: str = ""
 
-    @field_validator("id")
-    @classmethod
-    def _id_shape(cls, v: str) -> str:
-        if not _CLAIM_ID.match(v):
-            raise ValueError("must be lowercase letters, digits and '_', starting with a letter")
-        return v
+
+@dataclass(kw_only=True)
+class ActorEntry:
+    """An actor of the schema's gazetteer, with its aliases."""
+
+    name: str
+    aliases: list[str] = field(default_factory=list)
 
 
-class ActorEntry(_Strict):
-    name: str = Field(min_length=1)
-    aliases: list[str] = Field(default_factory=list)
+@dataclass(kw_only=True)
+class LabelSchema:
+    """The label schema. Build one with :meth:`model_validate` (or :func:`load_schema`): the
+    constructor trusts its arguments. The ``model_*`` methods are those of the pydantic model
+    this class replaced, with the same results."""
 
-
-class LabelSchema(_Strict):
     name: str = "custom"
     version: int = 1
-    claims: list[ClaimType] = Field(min_length=1, max_length=9)
-    stances: list[str] = Field(default_factory=lambda: ["support", "oppose", "neutral"])
-    actors: list[ActorEntry] = Field(default_factory=list)
-    boilerplate: list[str] = Field(default_factory=list)
+    claims: list[ClaimType]
+    stances: list[str] = field(default_factory=_default_stances)
+    actors: list[ActorEntry] = field(default_factory=list)
+    boilerplate: list[str] = field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique(self) -> LabelSchema:
-        ids = [c.id for c in self.claims]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"claims: duplicate claim id in {ids}")
-        keys = [c.key for c in self.claims]
-        if len(set(keys)) != len(keys):
-            raise ValueError(f"claims: duplicate key number in {keys}")
-        if not self.stances or len(set(self.stances)) != len(self.stances):
-            raise ValueError("stances: must be a non-empty list of distinct names")
-        for stance in self.stances:  # stance names are keys and labels, shown as-is everywhere
-            if not _CLAIM_ID.match(stance):
-                raise ValueError(
-                    f"stances: {stance!r} must be lowercase letters, digits and '_', "
-                    "starting with a letter"
-                )
-        for pattern in self.boilerplate:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"boilerplate: bad regular expression {pattern!r}: {exc}") from exc
-        return self
+    @classmethod
+    def model_validate(cls, data: Any) -> LabelSchema:
+        """Check ``data`` (a dict, as read from JSON) as the pydantic model does; raises
+        pydantic's ``ValidationError`` when it is not a label schema."""
+        fast = _fast_schema(data)
+        if fast is not None:
+            return fast
+        return _from_dump(label_schema_model().model_validate(data).model_dump())
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        return label_schema_model().model_json_schema()
+
+    def model_dump(self, mode: str = "python") -> dict[str, Any]:
+        """The fields as plain dicts and lists, in the model's order (``mode`` as pydantic's:
+        every value here is already JSON)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "claims": [dataclasses.asdict(c) for c in self.claims],
+            "stances": list(self.stances),
+            "actors": [{"name": a.name, "aliases": list(a.aliases)} for a in self.actors],
+            "boilerplate": list(self.boilerplate),
+        }
+
+    def model_copy(
+        self, *, update: dict[str, Any] | None = None, deep: bool = False
+    ) -> LabelSchema:
+        out = copy.deepcopy(self) if deep else copy.copy(self)
+        return dataclasses.replace(out, **update) if update else out
 
     @property
     def claim_ids(self) -> list[str]:
@@ -141,6 +168,152 @@ class LabelSchema(_Strict):
         """Deduplicate and sort claim ids into schema order."""
         order = {c: i for i, c in enumerate(self.claim_ids)}
         return sorted(set(claims), key=lambda c: order.get(c, len(order)))
+
+
+# --------------------------------------------------------------------------- checking a schema
+
+_SCHEMA_KEYS = frozenset(("name", "version", "claims", "stances", "actors", "boilerplate"))
+_CLAIM_KEYS = frozenset(("id", "key", "label", "description", "guidelines"))
+_ACTOR_KEYS = frozenset(("name", "aliases"))
+
+
+def _str_list(value: Any) -> list[str] | None:
+    if type(value) is not list or any(type(x) is not str for x in value):
+        return None
+    return list(value)
+
+
+def _fast_schema(data: Any) -> LabelSchema | None:
+    """``data`` as a :class:`LabelSchema` when it is plain JSON that the pydantic model takes
+    unchanged (exact types, every field and model rule); None for anything else, which
+    :func:`label_schema_model` then accepts, coerces or words the error of."""
+    if type(data) is not dict or not data.keys() <= _SCHEMA_KEYS:
+        return None
+    name, version = data.get("name", "custom"), data.get("version", 1)
+    raw_claims = data.get("claims")
+    if type(name) is not str or type(version) is not int or type(raw_claims) is not list:
+        return None
+    if not 1 <= len(raw_claims) <= 9:
+        return None
+    claims: list[ClaimType] = []
+    for c in raw_claims:
+        if type(c) is not dict or not c.keys() <= _CLAIM_KEYS:
+            return None
+        cid, key = c.get("id"), c.get("key")
+        texts = (c.get("label", ""), c.get("description", ""), c.get("guidelines", ""))
+        if type(cid) is not str or not _CLAIM_ID.match(cid) or type(key) is not int:
+            return None
+        if not 1 <= key <= 9 or any(type(t) is not str for t in texts):
+            return None
+        claims.append(
+            ClaimType(id=cid, key=key, label=texts[0], description=texts[1], guidelines=texts[2])
+        )
+    stances = _str_list(data["stances"]) if "stances" in data else _default_stances()
+    boilerplate = _str_list(data.get("boilerplate", []))
+    raw_actors = data.get("actors", [])
+    if stances is None or boilerplate is None or type(raw_actors) is not list:
+        return None
+    actors: list[ActorEntry] = []
+    for a in raw_actors:
+        if type(a) is not dict or not a.keys() <= _ACTOR_KEYS:
+            return None
+        actor, aliases = a.get("name"), _str_list(a.get("aliases", []))
+        if type(actor) is not str or not actor or aliases is None:
+            return None
+        actors.append(ActorEntry(name=actor, aliases=aliases))
+    schema = LabelSchema(
+        name=name,
+        version=version,
+        claims=claims,
+        stances=stances,
+        actors=actors,
+        boilerplate=boilerplate,
+    )
+    return schema if _model_rule(schema) is None else None
+
+
+def _model_rule(schema: LabelSchema) -> str | None:
+    """The model-wide rules (the pydantic model's ``mode="after"`` validator): the message of
+    the first one broken, or None."""
+    ids = [c.id for c in schema.claims]
+    if len(set(ids)) != len(ids):
+        return f"claims: duplicate claim id in {ids}"
+    keys = [c.key for c in schema.claims]
+    if len(set(keys)) != len(keys):
+        return f"claims: duplicate key number in {keys}"
+    if not schema.stances or len(set(schema.stances)) != len(schema.stances):
+        return "stances: must be a non-empty list of distinct names"
+    for stance in schema.stances:  # stance names are keys and labels, shown as-is everywhere
+        if not _CLAIM_ID.match(stance):
+            return f"stances: {stance!r} {_ID_SHAPE}"
+    for pattern in schema.boilerplate:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return f"boilerplate: bad regular expression {pattern!r}: {exc}"
+    return None
+
+
+def _from_dump(d: dict[str, Any]) -> LabelSchema:
+    """A :class:`LabelSchema` from the pydantic model's ``model_dump()``."""
+    return LabelSchema(
+        name=d["name"],
+        version=d["version"],
+        claims=[ClaimType(**c) for c in d["claims"]],
+        stances=list(d["stances"]),
+        actors=[ActorEntry(name=a["name"], aliases=list(a["aliases"])) for a in d["actors"]],
+        boilerplate=list(d["boilerplate"]),
+    )
+
+
+@functools.cache
+def label_schema_model() -> type[BaseModel]:
+    """The pydantic model of the label schema file (classes ``LabelSchema``, ``ClaimType``,
+    ``ActorEntry``): what :func:`_fast_schema` does not take goes through it, and ``stanceterm
+    schemas`` writes its JSON Schema. Built on first use, so that pydantic is imported only
+    then."""
+    from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+    class _Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, defer_build=True)
+
+    class ClaimType(_Strict):
+        id: str
+        key: int = Field(ge=1, le=9)
+        label: str = ""
+        description: str = ""
+        guidelines: str = ""
+
+        @field_validator("id")
+        @classmethod
+        def _id_shape(cls, v: str) -> str:
+            if not _CLAIM_ID.match(v):
+                raise ValueError(_ID_SHAPE)
+            return v
+
+    class ActorEntry(_Strict):
+        name: str = Field(min_length=1)
+        aliases: list[str] = Field(default_factory=list)
+
+    class LabelSchema(_Strict):
+        name: str = "custom"
+        version: int = 1
+        claims: list[ClaimType] = Field(min_length=1, max_length=9)
+        stances: list[str] = Field(default_factory=_default_stances)
+        actors: list[ActorEntry] = Field(default_factory=list)
+        boilerplate: list[str] = Field(default_factory=list)
+
+        @model_validator(mode="after")
+        def _unique(self) -> LabelSchema:
+            broken = _model_rule(_from_dump(self.model_dump()))
+            if broken is not None:
+                raise ValueError(broken)
+            return self
+
+    for model in (ClaimType, ActorEntry, LabelSchema):  # their names in the JSON Schema
+        model.__qualname__ = model.__name__
+    LabelSchema.model_rebuild(_types_namespace={"ClaimType": ClaimType, "ActorEntry": ActorEntry})
+    return LabelSchema
 
 
 def describe_error(exc: ValidationError) -> str:
@@ -166,6 +339,11 @@ def load_schema_text(text: str | bytes, origin: str) -> LabelSchema:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise SchemaError(f"{origin}: not valid JSON: {exc}") from None
+    fast = _fast_schema(data)
+    if fast is not None:
+        return fast
+    from pydantic import ValidationError
+
     try:
         return LabelSchema.model_validate(data)
     except ValidationError as exc:
@@ -181,217 +359,3 @@ def load_schema(path: Path | None = None) -> LabelSchema:
     except OSError as exc:
         raise SchemaError(f"{path}: cannot read label schema: {exc.strerror}") from None
     return load_schema_text(raw, str(path))
-
-
-# --------------------------------------------------------------------------- import records
-
-
-class ArticleIn(BaseModel):
-    """One article of a JSONL import (``text`` required, the rest optional)."""
-
-    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
-
-    text: str
-    id: str | None = None
-    title: str | None = None
-    source: str | None = None
-    url: str | None = None
-    published: str | None = None
-    lang: str | None = None
-
-    @field_validator("text")
-    @classmethod
-    def _non_empty(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("is empty")
-        return v
-
-    @field_validator("id")
-    @classmethod
-    def _id_ok(cls, v: str | None) -> str | None:
-        if v is not None and (not v.strip() or len(v) > 200):
-            raise ValueError("must be 1-200 characters")
-        return v
-
-    @field_validator("lang")
-    @classmethod
-    def _lang_ok(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        v = v.strip().lower()
-        if not re.fullmatch(r"[a-z]{2,3}([-_][a-z0-9]+)?", v):
-            raise ValueError("must be a language code such as 'fr' or 'en'")
-        return v[:2]
-
-
-# --------------------------------------------------------------------------- export records
-
-
-class StanceRecord(_Strict):
-    claim: str
-    actor: str = Field(min_length=1)
-    stance: str
-    actor_id: str | None = None
-
-
-class SuggestedRecord(_Strict):
-    """Provenance of a label: the claim suggestion shown when it was made (issue 18)."""
-
-    claims: list[str] = Field(default_factory=list)
-    #: the model that made it (``tfidf-lr:...`` or ``plugin:module:function``)
-    model: str = Field(min_length=1, max_length=500)
-    #: the label's claims equal the suggestion, taken with the accept-suggestions key
-    accepted: bool
-    #: the annotator took the suggestion (``A``); False: shown, but the claims were typed
-    applied: bool = False
-
-
-class AnnotationRecord(_Strict):
-    """One line of ``export --kind annotations``: the state of one (sentence, annotator)."""
-
-    schema_version: int = SCHEMA_VERSION
-    sentence_id: str
-    #: Optional on import (hand-written label files): checked against the DB when given.
-    article_id: str | None = None
-    #: Optional on import; export always writes it.
-    text: str | None = None
-    annotator: str = Field(min_length=1, max_length=ANNOTATOR_MAX)
-    status: AnyStatus
-    claims: list[str] = Field(default_factory=list)
-    stances: list[StanceRecord] = Field(default_factory=list)
-    propagated_from: str | None = None
-    note: str | None = None
-    #: provenance: the suggestion shown when the label was made; null: none shown (typed)
-    suggested: SuggestedRecord | None = None
-    #: Optional on import: a record without them is stamped at import time, unless its labels
-    #: equal the stored ones (so importing the same file twice still changes nothing).
-    created_at: str | None = None
-    updated_at: str | None = None
-
-    @field_validator("annotator")
-    @classmethod
-    def _annotator(cls, v: str) -> str:
-        return check_annotator_name(v)
-
-    @field_validator("schema_version")
-    @classmethod
-    def _readable(cls, v: int) -> int:
-        if v < 1 or v > SCHEMA_VERSION:
-            raise ValueError(
-                f"unsupported schema_version {v} (this stanceterm reads 1..{SCHEMA_VERSION})"
-            )
-        return v
-
-
-class SentenceAnnotation(_Strict):
-    annotator: str
-    status: AnyStatus
-    claims: list[str]
-    stances: list[StanceRecord]
-    propagated_from: str | None = None
-    note: str | None = None
-    updated_at: str
-
-
-class SentenceRecord(_Strict):
-    """One line of ``export --kind sentences``."""
-
-    schema_version: int = SCHEMA_VERSION
-    sentence_id: str
-    article_id: str
-    index: int
-    text: str
-    cluster_id: str | None = None
-    annotations: list[SentenceAnnotation]
-
-
-# --- hour2 (issue 15 §6): the record of ``export --kind final``
-FinalSource = Literal["adjudicated", "agreed", "single"]
-
-
-class FinalRecord(_Strict):
-    """One line of ``export --kind final``: the label a lead ships for one sentence.
-
-    ``source`` says where the labels come from: ``adjudicated`` (a gold decision; ``adjudicator``
-    names who made it), ``agreed`` (every annotator with a ``done`` label gave these labels, and
-    there were at least ``--min-annotators`` of them) or ``single`` (one annotator's ``done``
-    label, only with ``--allow-single``). ``annotators`` are the annotators whose labels the
-    record comes from. ``propagated_from``: null for a decision made on this sentence; the
-    representative's id on a copy of a dedup cluster (a cluster is one unit).
-    """
-
-    schema_version: int = SCHEMA_VERSION
-    sentence_id: str
-    article_id: str
-    text: str
-    claims: list[str]
-    stances: list[StanceRecord]
-    source: FinalSource
-    annotators: list[str]
-    adjudicator: str | None = None
-    propagated_from: str | None = None
-    decided_at: str | None = None
-
-
-# --- end hour2
-
-
-class GoldSource(_Strict):
-    """One annotator's version of the sentence when the gold decision was made.
-
-    ``updated_at`` identifies the version (the time of the annotator's last change to it) and
-    ``note`` is the annotator's note; both are absent from records written before they existed.
-    """
-
-    annotator: str
-    status: AnyStatus
-    claims: list[str]
-    stances: list[StanceRecord]
-    note: str | None = None
-    updated_at: str | None = None
-
-
-class GoldRecord(_Strict):
-    """One line of ``export --kind gold``: the adjudicated labels of one sentence.
-
-    ``status`` is ``gold`` (the labels are the decision) or ``unresolvable`` (no labels: the
-    adjudicator could not decide). ``chosen_from`` names the annotator whose version the gold
-    labels equal (accepted as is), else it is null (edited, or unresolvable). ``sources`` are the
-    annotators' versions the decision was made from. ``propagated_from``: null for a decision
-    made on this sentence; the representative's id on a copy of a dedup cluster, which carries
-    the decision made on its representative (a cluster is one unit).
-    """
-
-    schema_version: int = SCHEMA_VERSION
-    sentence_id: str
-    article_id: str
-    text: str
-    status: GoldStatus
-    claims: list[str]
-    stances: list[StanceRecord]
-    adjudicator: str
-    chosen_from: str | None = None
-    sources: list[GoldSource]
-    note: str | None = None
-    decided_at: str
-    propagated_from: str | None = None
-
-
-#: The models whose JSON Schema is written to schemas/ by ``stanceterm schemas``.
-EXPORTED_MODELS: dict[str, type[BaseModel]] = {
-    "labels": LabelSchema,
-    "article": ArticleIn,
-    "annotation": AnnotationRecord,
-    "sentence": SentenceRecord,
-    "gold": GoldRecord,
-    "final": FinalRecord,
-}
-
-
-def json_schemas() -> dict[str, str]:
-    """File name → JSON text of each generated JSON Schema."""
-    out: dict[str, str] = {}
-    for name, model in EXPORTED_MODELS.items():
-        schema = model.model_json_schema()
-        out[f"{name}.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-    return out

@@ -30,7 +30,7 @@ from stanceterm.cli import (
     suggest,
     team,
 )
-from stanceterm.cli.context import AppContext, UserError, fail, pass_app
+from stanceterm.cli.context import AppContext, UserError, fail, pass_app, pause_gc, resume_gc
 from stanceterm.config import ConfigError, load_settings
 from stanceterm.fileguard import ConnectedFileError
 from stanceterm.schema import SchemaError
@@ -61,6 +61,8 @@ def cli(ctx: click.Context, db: str | None, schema: str | None) -> None:
     The whole loop lives in one SQLite file: import articles, annotate, deduplicate,
     export, measure agreement and adjudicate.
     """
+    if ctx.invoked_subcommand not in SCREEN_COMMANDS:
+        resume_gc()
     app = AppContext(db, schema, load_settings())
     ctx.obj = app
     ctx.call_on_close(lambda: [close() for close in app.closers])
@@ -92,10 +94,31 @@ for _command in (
     cli.add_command(_command)
 
 
+#: Commands that end the garbage collector's start-up pause at their first frame (see
+#: :func:`~stanceterm.cli.context.pause_gc`); every other command ends it as it starts.
+SCREEN_COMMANDS = frozenset({"annotate", "demo"})
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user can cause that end as one line. ``LabelsError`` (a bad labels file) is
+    raised only by :mod:`stanceterm.export`, so it is caught only once that module is loaded:
+    importing it here would load pydantic into every command, the annotation screen included
+    (startup, issue 17)."""
+    export = sys.modules.get("stanceterm.export")
+    labels: tuple[type[Exception], ...] = () if export is None else (export.LabelsError,)
+    return (StoreError, SchemaError, ConfigError, ConnectedFileError, *labels)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr, never a traceback."""
-    from stanceterm.export import LabelsError
+    pause_gc()  # until the command starts (the annotation screen: until its first frame)
+    try:
+        _main(argv)
+    finally:
+        resume_gc()
 
+
+def _main(argv: list[str] | None) -> None:
     debug = bool(os.environ.get("STANCETERM_DEBUG"))
     try:
         cli.main(args=argv, prog_name="stanceterm", standalone_mode=False)
@@ -111,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.message = clean(exc.message)  # type: ignore[misc]  # click repr()s only some values
         exc.show()
         sys.exit(exc.exit_code)
-    except (StoreError, SchemaError, ConfigError, LabelsError, ConnectedFileError) as exc:
+    except _user_errors() as exc:
         click.echo(f"error: {clean(exc)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:

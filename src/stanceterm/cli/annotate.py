@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from stanceterm.cli.context import AppContext, fail, pass_app
+from stanceterm.cli.context import AppContext, fail, pass_app, resume_gc
 from stanceterm.cli.corpus import run_import
 from stanceterm.cli.options import annotator_option
 from stanceterm.config import ENV_DB, demo_article_path, resolve_schema
@@ -176,20 +176,29 @@ def _annotate(
         keymap = check_keymap(app.settings.keys, schema.stances)
     except KeymapError as exc:
         fail(f"{app.settings.path}: [keys]: {exc}")
-    result = run(
-        AnnotateApp(
-            store,
-            schema,
-            annotator,
-            show_others=show_others,
-            keymap=keymap,
-            suggestions=suggestions,
-            order=order,
-            nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
-            on_first_screen=after_first_paint,
-        ),
-        app.theme(),
-    )
+
+    def first_frame() -> None:
+        resume_gc()  # the CLI's start-up pause of the garbage collector ends with the first frame
+        if after_first_paint is not None:
+            after_first_paint()
+
+    try:
+        result = run(
+            AnnotateApp(
+                store,
+                schema,
+                annotator,
+                show_others=show_others,
+                keymap=keymap,
+                suggestions=suggestions,
+                order=order,
+                nudge_stances=app.settings.nudge_stances,  # hour (issue 15 §3)
+                on_first_screen=first_frame,
+            ),
+            app.theme(),
+        )
+    finally:
+        resume_gc()
     if result.failed_writes:
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from stanceterm.cli.context import fail
-from stanceterm.schema import json_schemas
 from stanceterm.textsafe import clean
 
 
@@ -20,6 +19,8 @@ from stanceterm.textsafe import clean
 )
 def schemas_cmd(check: bool, folder: str) -> None:
     """Write the JSON Schema of every record type (label schema, article, exports)."""
+    from stanceterm.records import json_schemas  # pydantic: only for this command
+
     target = Path(folder)
     stale = []
     for name, text in json_schemas().items():

@@ -146,6 +146,12 @@ class Actors:
                 ).fetchone()
         return None if row is None else str(row[0])
 
+    def name(self, actor_id: str) -> str | None:
+        """The display name of one actor (None: no such id)."""
+        with self._db.read() as c:
+            row = c.execute("SELECT name FROM actors WHERE id = ?", (actor_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def names(self) -> dict[str, str]:
         """Actor id -> display name."""
         with self._db.read() as c:

@@ -104,7 +104,8 @@ class Writer:
     # ---------------------------------------------------------------- the worker
 
     def start(self) -> None:
-        self.actor_names = self.store.actors.names()
+        # actor names are read as stances show them (display_actor), not all before the first
+        # paint: a team's gazetteer grows to tens of thousands (startup, issue 17)
         self.app.run_worker(
             self._run, thread=True, exclusive=True, group="store-writer", name="store-writer"
         )
@@ -254,7 +255,8 @@ class Writer:
             return real
 
         def finished(real: str) -> None:
-            self.actor_names[real] = self.store.actors.names().get(real, name)
+            stored = self.store.actors.name(real)
+            self.actor_names[real] = name if stored is None else stored
             for sid, (seq, ann) in list(self.pending.items()):
                 self.pending[sid] = (seq, replace_actor(ann, provisional, real))
             done(provisional, real)
@@ -274,7 +276,8 @@ class Writer:
     def display_actor(self, actor_id: str) -> str:
         name = self.actor_names.get(actor_id)
         if name is None:
-            name = self.store.actors.names().get(actor_id, actor_id)
+            stored = self.store.actors.name(actor_id)
+            name = actor_id if stored is None else stored
             self.actor_names[actor_id] = name
         return name
 

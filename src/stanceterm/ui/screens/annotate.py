@@ -302,6 +302,19 @@ class AnnotateScreen(Screen[None]):
         self._acted = False
         self._show_progress()
         self._show_team()
+        self.call_after_refresh(self._paint_first_frame)
+
+    def _paint_first_frame(self) -> None:
+        """Paint the whole screen now, and start what waits for the first paint only once that
+        frame has been written. Textual composes the first screen inside its start-up batch,
+        which drops that frame (its compositor still takes it as shown, so the next updates
+        carry only what changed since), and runs the callbacks queued then straight after the
+        batch, before any frame (startup, issue 17). The background work started there (the
+        trainer process, the counts, the worker that loads numpy) delayed the first frame, and
+        the top bar came only with the footer's later layout. Repainting every child puts the
+        whole screen in the first update after the batch."""
+        for child in self.children:
+            child.refresh()
         self.call_after_refresh(self._first_screen)
 
     def _first_screen(self) -> None:
