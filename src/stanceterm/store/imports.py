@@ -7,6 +7,10 @@ the write lock. Each applied change is an ``import`` event tagged ``origin = 'im
 the run has a row in ``import_runs`` (issue 12 §3 and §5). ``undo-import`` reverts a run and
 removes the actors it created that nothing uses any more, as replicated ``delete`` actor events
 (:func:`drop_unused_actors`; merge applies them with :func:`drop_deleted_actors`).
+
+Size: one run's life in one place. Staging, the SQL plan of a batch (:data:`_PLAN_SQL`), its
+write with the cluster propagation (:data:`_PROPAGATE_SQL`) and the undo share the TEMP tables
+and the plan's columns; split apart, each half would have to know the other's SQL.
 """
 
 from __future__ import annotations
