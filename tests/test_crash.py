@@ -100,19 +100,27 @@ def kill9(proc: subprocess.Popen[bytes]) -> None:
 
 
 def kill_when(
-    proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, timeout: float = 60
-) -> None:
-    """kill -9 ``proc`` as soon as ``ready()``; fails if it finished before getting there."""
+    proc: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    what: str,
+    timeout: float = 60,
+    may_finish: bool = False,
+) -> bool:
+    """kill -9 ``proc`` as soon as ``ready()``; True when it was killed. Fails if it finished
+    before getting there, unless ``may_finish`` (then False: the caller checks the result)."""
     deadline = time.monotonic() + timeout
     while not ready():
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
+            if may_finish and proc.returncode == 0:
+                return False
             pytest.fail(f"the process ended (rc {proc.returncode}) before {what}: {err}")
         if time.monotonic() > deadline:
             kill9(proc)
             pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.005)
+        time.sleep(0.002)
     kill9(proc)
+    return True
 
 
 def committed(db: Path, sql: str) -> int:
@@ -272,7 +280,10 @@ def test_kill_import_of_a_large_jsonl_then_rerun_completes_exactly(
     for part in (0.3, 0.8):  # mid-file: one transaction per file, so nothing of it is kept
         proc = stanceterm("--db", str(db), "import", str(corpus))
         kill_when(
-            proc, lambda p=proc.pid, x=part: read_offset(p, corpus) >= size * x, f"{part:.0%} read"
+            proc,
+            lambda p=proc.pid, x=part: read_offset(p, corpus) >= size * x,
+            f"{part:.0%} read",
+            may_finish=part > 0.5,  # a fast import may be done before the poller sees 80%
         )
         states.append(after_kill(db))
         assert states[-1] in (empty, expected)  # all or nothing (a reader may run ahead)
@@ -285,6 +296,10 @@ def test_kill_import_of_a_large_jsonl_then_rerun_completes_exactly(
 
 
 # --------------------------------------------------------------------------- import-labels
+
+
+#: enough labels that reading the file takes long enough to be killed mid-read
+ANNOTATORS = ("alice", "bob", "carol", "dan", "eve", "fay")
 
 
 def labels_file(ref: Path, path: Path) -> None:
@@ -300,7 +315,7 @@ def labels_file(ref: Path, path: Path) -> None:
     ]
     with path.open("wb") as f:
         for _seq, sid, aid, _idx, text, _cluster in s.corpus.iter_sentence_rows():
-            for annotator in ("alice", "bob"):
+            for annotator in ANNOTATORS:
                 claims = sorted(
                     rng.sample(schema.claim_ids, rng.randint(0, 2)), key=schema.claim_ids.index
                 )
@@ -339,7 +354,7 @@ def test_kill_import_labels_then_rerun_completes_exactly(
     res = import_labels(s, labels, load_schema())
     s.close()
     expected = after_kill(ref)
-    assert res.written == expected["annotations"] == 2 * expected["sentences"]
+    assert res.written == expected["annotations"] == len(ANNOTATORS) * expected["sentences"]
     assert res.actors_created > 0
     unlabelled = after_kill(db)
     size = labels.stat().st_size
@@ -353,7 +368,8 @@ def test_kill_import_labels_then_rerun_completes_exactly(
     # with part of the file and the run marked "applying" (resumable, undoable as a whole)
     partial = after_kill(db)
     if partial not in (unlabelled, expected):
-        assert 0 < partial["annotations"] < expected["annotations"]
+        # every batch may be in (a fast import killed before the run was marked done)
+        assert 0 < partial["annotations"] <= expected["annotations"], (partial, expected)
         hist = subprocess.run(
             [sys.executable, "-m", "stanceterm", "--db", str(db), "history", "--imports"],
             capture_output=True,
