@@ -170,12 +170,35 @@ async def test_order_uncertain_walks_the_least_sure_first(tmp_path: Path) -> Non
         await settle(app, pilot)
         assert s._uncertain == want
         seen = []
-        for _ in PROBES:
+        for i, _ in enumerate(PROBES):
             assert s.sentence is not None
             seen.append(s.sentence.id)
+            # the order is on screen, with the place in the walk (new-user review: it was only
+            # a pop-up at start)
+            top = str(s.query_one("#topbar").visual)  # type: ignore[attr-defined]
+            assert f"least sure first {i + 1}/{len(PROBES)}" in top, top
             await pilot.press("0")
             await settle(app, pilot)
         assert seen == want
+    store.close()
+
+
+@run_async
+async def test_order_uncertain_without_a_model_says_document_order(tmp_path: Path) -> None:
+    store = make_db(tmp_path / "ui.db", [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    live = suggest.LiveSuggestions(str(tmp_path / "ui.db"), schema.fingerprint, schema.claim_ids)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, order="uncertain")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            top = str(s.query_one("#topbar").visual)  # type: ignore[attr-defined]
+            if "document order" in top:
+                break
+        assert "uncertain order: no model yet, document order" in top, top
     store.close()
 
 

@@ -171,6 +171,8 @@ class AnnotateScreen(Screen[None]):
         self.order = order
         self._uncertain: list[str] | None = None
         self._uncertain_pos: dict[str, int] = {}  # sentence id -> its place in that walk
+        #: with --order uncertain and no walk yet: why (shown in the top bar)
+        self._order_note = "ranking the queue…"
         #: the claim model's suggestions (None: off); see :mod:`stanceterm.suggest`
         self.suggestions = suggestions
         self._suggest_reader: Store | None = None
@@ -407,14 +409,28 @@ class AnnotateScreen(Screen[None]):
         )
         prev, nxt = self.store.corpus.context(sentence, CONTEXT_BEFORE, CONTEXT_AFTER)
         self.query_one(SentenceView).show(prev, sentence.text, nxt)
-        n = self.article.n_sentences if self.article else 0
         self.query_one("#article", Line).show_text(article_line(self.article))
-        top = Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
-        top.append(f"  ·  sentence {sentence.idx + 1}/{n} of this article", style="dim")
-        self.query_one("#topbar", Line).show_text(top)
+        self._show_top()
         self._show_labels(keep=None)
         self._show_others()
         self._want_suggestions()
+
+    def _show_top(self) -> None:
+        """The top bar: who annotates, where in the article, and with ``--order uncertain``
+        the order and the place in its walk (or why the walk is not there)."""
+        top = Text.assemble(("stanceterm", "bold"), " · ", (visible(self.annotator), "bold"))
+        sentence = self.sentence
+        if sentence is not None:
+            n = self.article.n_sentences if self.article else 0
+            top.append(f"  ·  sentence {sentence.idx + 1}/{n} of this article", style="dim")
+        if self.order == "uncertain":
+            if self._uncertain is not None:
+                pos = self._uncertain_pos.get(sentence.id) if sentence is not None else None
+                where = "" if pos is None else f" {pos + 1}/{len(self._uncertain)}"
+                top.append(f"  ·  least sure first{where}", style="bold")
+            else:
+                top.append(f"  ·  uncertain order: {self._order_note}", style="dim")
+        self.query_one("#topbar", Line).show_text(top)
 
     def _left_as_draft(self, going_to: Sentence) -> None:
         """Leaving a sentence changed but not accepted says it stays a draft (issue 12 §6)."""
@@ -965,6 +981,12 @@ class AnnotateScreen(Screen[None]):
 
     def _ordered(self, result: list[str] | str) -> None:
         if isinstance(result, str):
+            self._order_note = (
+                "no model yet, document order"
+                if result.startswith("no model yet")
+                else "failed, document order"
+            )
+            self._show_top()
             self.notify(f"Uncertain order: {result}", markup=False, timeout=5)
             return
         self._uncertain = result
@@ -974,6 +996,7 @@ class AnnotateScreen(Screen[None]):
         if not self._acted and result:
             self.jump_to(result[0])
             self._acted = False
+        self._show_top()
         self._want_suggestions()
 
     def _next_uncertain(self) -> Sentence | None:
