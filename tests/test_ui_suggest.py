@@ -450,3 +450,40 @@ async def test_a_never_drops_what_the_annotator_tagged_without_asking(tmp_path: 
         assert ann is not None and ann.claims == shown.claims and ann.status == "done"
         assert s.sentence is not None and s.sentence.id == "p:1"
     store.close()
+
+
+@run_async
+async def test_a_broken_suggester_is_reported_once_and_on_the_status_line(tmp_path: Path) -> None:
+    """A plug-in returning what is not a probability: one warning, not one per key (a stack of
+    pop-ups over the screen, new-user review), and the status line says why there is no ◌."""
+    db = tmp_path / "ui.db"
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    schema = store.label_schema()
+    assert schema is not None
+    plugin = suggest.PluginModel(
+        lambda texts: [{"denial": "high"} for _ in texts], schema.claim_ids, "mysug:bad"
+    )
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids, plugin=plugin)
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    warnings: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        real_notify = app.notify
+
+        def notify(message: str, *args: Any, **kwargs: Any) -> None:
+            if "Suggestions" in message:
+                warnings.append(message)
+            real_notify(message, *args, **kwargs)
+
+        app.notify = notify  # type: ignore[method-assign]
+        s = screen(app)
+        s.notify = notify  # type: ignore[method-assign]
+        await settle(app, pilot)
+        for _ in range(6):
+            await pilot.press("j")
+            await settle(app, pilot)
+            for _ in range(20):
+                await pilot.pause(0.02)
+        assert len(warnings) == 1, warnings
+        assert "not a probability" in warnings[0]
+        assert "◌ off: suggester mysug:bad" in _status(app), _status(app)
+    store.close()

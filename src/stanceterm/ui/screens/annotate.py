@@ -171,6 +171,8 @@ class AnnotateScreen(Screen[None]):
         self.order = order
         self._uncertain: list[str] | None = None
         self._uncertain_pos: dict[str, int] = {}  # sentence id -> its place in that walk
+        #: the last error of the suggestions worker (shown once, then on the status line)
+        self._suggest_error: str | None = None
         #: with --order uncertain and no walk yet: why (shown in the top bar)
         self._order_note = "ranking the queue…"
         #: the claim model's suggestions (None: off); see :mod:`stanceterm.suggest`
@@ -830,6 +832,9 @@ class AnnotateScreen(Screen[None]):
         """What ``A`` would take on this sentence (the claims, or "no claim", which has no ◌
         mark on the claim bar), or why there is no suggestion here; None once it is finished."""
         shown, ann = self.shown(), self.ann
+        if shown is None and self._suggest_error is not None:
+            error = self._suggest_error
+            return f"◌ off: {error if len(error) <= 70 else error[:69] + '…'}"
         if shown is None or ann is None or (self.stored and ann.status != "draft"):
             return None
         if shown.excluded:
@@ -945,11 +950,16 @@ class AnnotateScreen(Screen[None]):
                 self._suggest_reader = None
             return
         if isinstance(result, str):
-            self.notify(f"Suggestions: {result}", severity="warning", markup=False, timeout=4)
+            message = result.removeprefix("SuggestError: ")
+            if message != self._suggest_error:  # once, not on every key (a broken plug-in)
+                self._suggest_error = message
+                self.notify(f"Suggestions: {message}", severity="warning", markup=False, timeout=6)
         elif walked:
             self._suggest_until_pos = max(result - SUGGEST_MARGIN, 0)
+            self._suggest_error = None
         else:
             self._suggest_until = max(result - SUGGEST_MARGIN, 0)
+            self._suggest_error = None
         if self.ann is not None:
             self._show_labels(keep=self.query_one(LabelEditor).highlighted)
         again, self._suggest_again = self._suggest_again, None
