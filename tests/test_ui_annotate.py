@@ -854,3 +854,29 @@ async def test_slash_search_runs_off_the_ui_thread(tmp_path: Path) -> None:
             assert "rmoured" in screen(app).sentence.text  # type: ignore[union-attr]
     assert threads and all(t is not threading.main_thread() for t in threads)
     db.close()
+
+
+@run_async
+async def test_enter_on_an_untouched_sentence_asks_once(db: Store) -> None:
+    """Enter on a sentence never tagged nor saved would save "done, no claim" silently (a stray
+    Enter, or a double press on the sentence before): it asks once, a second Enter does it, and
+    `0` says "no claim" in one key (new-user review)."""
+    app = app_for(db, nudge_stances=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        first = s.sentence
+        assert first is not None and ann(db, first.id) is None
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert s.sentence is first and ann(db, first.id) is None  # asked, nothing saved
+        await pilot.press("enter")
+        await settle(app, pilot)
+        got = ann(db, first.id)
+        assert got is not None and got.status == "done" and got.claims == ()
+        second = s.sentence
+        assert second is not None and second.id != first.id
+        await pilot.press("0")  # the one-key "no claim" never asks
+        await settle(app, pilot)
+        got = ann(db, second.id)
+        assert got is not None and got.status == "done" and got.claims == ()

@@ -1221,6 +1221,19 @@ class AnnotateScreen(Screen[None]):
                 timeout=4,
             )
             return
+        # an Enter on a sentence never tagged nor saved would record "done, no claim" without
+        # a word (a stray Enter, or the second of a double press on the sentence before):
+        # it asks once; `0` says "no claim" in one key (new-user review)
+        untouched = not self.stored and not self.ann.claims and not self.ann.note
+        if untouched and nudge and sid not in self._nudged:
+            self._nudged.add(sid)
+            self.notify(
+                f"nothing tagged: Enter again marks it done with no claim "
+                f"({self.key_for('no_claim')} does that in one key)",
+                markup=False,
+                timeout=4,
+            )
+            return
         self._finish(replace(self.ann, status="done"), "done", t0)
 
     def action_skip(self) -> None:
