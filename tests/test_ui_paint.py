@@ -132,7 +132,8 @@ async def test_the_heap_is_frozen_after_the_first_screen(db: Store) -> None:
 @run_async
 async def test_a_new_probability_of_the_same_width_repaints_without_a_layout(db: Store) -> None:
     """The ◌ mark of the next sentence (another probability, same width) repaints its button;
-    a mark that appears or goes (the button's width changes) still asks for a layout."""
+    the first mark asks for a layout, and from then on every label keeps its width (blank where
+    no mark), so a mark that goes or comes back is a repaint too."""
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -147,7 +148,15 @@ async def test_a_new_probability_of_the_same_width_repaints_without_a_layout(db:
         assert not button._layout_required  # same width: a repaint only
         await pilot.pause()
         bar.set_claims((), {})
-        assert button._layout_required  # the mark goes: narrower
+        assert not button._layout_required  # the mark goes: its place stays, blank
+        assert str(button.label).endswith(" " * 7)
+        await pilot.pause()
+        bar.set_claims((), {claim: 0.91})
+        assert not button._layout_required  # and it comes back in the same width
+        other = bar.query_one(f"#claim-{app.schema.claims[1].id}")
+        assert len(str(other.label)) == len(str(button.label)) - len(claim) + len(
+            app.schema.claims[1].id
+        )
 
 
 @run_async

@@ -33,6 +33,9 @@ class ClaimBar(Horizontal):
         self._on: set[str] = set()
         self._suggested: dict[str, float] = {}
         self._buttons: dict[str, ClaimButton] = {}  # button id -> button, found once
+        #: once a ◌ mark was shown, every label keeps its width (blank where no mark): moving
+        #: on then repaints the bar without a layout (keypress paint, issue 18)
+        self._reserve = False
 
     def compose(self) -> ComposeResult:
         for claim in sorted(self.schema.claims, key=lambda c: c.key):
@@ -44,8 +47,10 @@ class ClaimBar(Horizontal):
             )
 
     @staticmethod
-    def _label(key: int, claim_id: str, *, on: bool, prob: float | None = None) -> Content:
-        mark = "" if prob is None else f" ◌ {prob:.2f}"
+    def _label(
+        key: int, claim_id: str, *, on: bool, prob: float | None = None, reserve: bool = False
+    ) -> Content:
+        mark = f" ◌ {prob:.2f}" if prob is not None else " " * len(" ◌ 0.00") if reserve else ""
         return Content(f"{key} {claim_id} {'●' if on else '○'}{mark}")
 
     def set_claims(
@@ -55,6 +60,7 @@ class ClaimBar(Horizontal):
         self._on = set(claims)
         if suggested is not None:
             self._suggested = dict(suggested)
+            self._reserve = self._reserve or bool(self._suggested)
         if not self._buttons:
             self._buttons = {b.id or "": b for b in self.query(ClaimButton)}
         for claim in self.schema.claims:
@@ -62,7 +68,7 @@ class ClaimBar(Horizontal):
             prob = self._suggested.get(claim.id)
             button = self._buttons[f"claim-{claim.id}"]
             button.set_class(on, "-on")
-            label = self._label(claim.key, claim.id, on=on, prob=prob)
+            label = self._label(claim.key, claim.id, on=on, prob=prob, reserve=self._reserve)
             shown = str(button.label)
             if label.plain != shown:
                 button.label = label
