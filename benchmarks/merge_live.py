@@ -71,6 +71,11 @@ def build(work: Path, labels_wanted: int) -> tuple[Path, Path, int, int, str]:
                     n += 1
         cli(tmp, "import-labels", str(labels))
         cli(tmp, "backup", str(other))  # a clean single file, as a laptop would send it
+    # DBs built by an older stanceterm (the work folder is kept between runs): upgrade them
+    for db in (team, other):
+        cli(db, "upgrade")
+        for bak in work.glob(f"{db.name}.v*.bak"):
+            bak.unlink()
     with sqlite3.connect(f"file:{other}?mode=ro", uri=True) as con:
         n = int(con.execute("SELECT count(*) FROM annotations").fetchone()[0])
     return team, other, n, len(only_there), corpus.note
