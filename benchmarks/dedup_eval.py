@@ -720,17 +720,7 @@ class PreviousBlocker(MinHashBlocker):
 
     @staticmethod
     def shingles(key: str) -> list[str]:
-        from stanceterm.dedup import _STOP
-
-        content: set[str] = set()
-        for w in key.split():
-            if w in _STOP or len(w) <= 1:
-                continue
-            if len(w) <= 5:
-                content.add(w)
-            else:
-                content.update((w[:4] + "<", ">" + w[-4:]))
-        return sorted(content) or sorted(set(key.split())) or [key]
+        return _affix_shingles(key, affix=4, whole_upto=5)
 
 
 class AffixBlocker(MinHashBlocker):
@@ -743,17 +733,23 @@ class AffixBlocker(MinHashBlocker):
 
     @staticmethod
     def shingles(key: str) -> list[str]:
-        from stanceterm.dedup import _STOP
+        return _affix_shingles(key, affix=3, whole_upto=3)
 
-        content: set[str] = set()
-        for w in key.split():
-            if w in _STOP or len(w) <= 1:
-                continue
-            if len(w) <= 3:
-                content.add(w)
-            else:
-                content.update((w[:3] + "<", ">" + w[-3:]))
-        return sorted(content) or sorted(set(key.split())) or [key]
+
+def _affix_shingles(key: str, affix: int, whole_upto: int) -> list[str]:
+    """An earlier round's shingles: each content word up to ``whole_upto`` letters whole, a
+    longer one as its first and last ``affix`` letters."""
+    from stanceterm.dedup import _STOP
+
+    content: set[str] = set()
+    for w in key.split():
+        if w in _STOP or len(w) <= 1:
+            continue
+        if len(w) <= whole_upto:
+            content.add(w)
+        else:
+            content.update((w[:affix] + "<", ">" + w[-affix:]))
+    return sorted(content) or sorted(set(key.split())) or [key]
 
 
 def blocking_tuning(args: argparse.Namespace) -> None:
