@@ -344,8 +344,12 @@ def test_text_key_is_computed_once_per_sentence_not_per_label(tmp_path: Path, mo
     s.close()
 
 
+# NUL is refused by import-labels in any field (its own test): the history form is about the rest
+_NO_NUL = st.characters(exclude_characters="\x00")
 _note = st.one_of(
-    st.none(), st.text(max_size=12), st.sampled_from(['"', "\\", "\x7f", "\x1f\u2028é"])
+    st.none(),
+    st.text(_NO_NUL, max_size=12),
+    st.sampled_from(['"', "\\", "\x7f", "\x1f\u2028é"]),
 )
 
 
@@ -361,7 +365,7 @@ _note = st.one_of(
         st.fixed_dictionaries(
             {
                 "claims": st.lists(st.sampled_from(["arms_deal", 'q"x']), max_size=2),
-                "model": st.text(min_size=1, max_size=6),
+                "model": st.text(_NO_NUL, min_size=1, max_size=6),
                 "accepted": st.booleans(),
                 "applied": st.booleans(),
             }
