@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
 import pytest
 
 from stanceterm.export import Filters, export
@@ -136,6 +137,34 @@ def assert_clean_error(proc: subprocess.CompletedProcess[str], *needles: str) ->
 
 
 # --------------------------------------------------------------------------- demo DBs (merge, crash)
+
+
+def demo_cli_db(tmp_path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The bundled article imported through the CLI into ``tmp_path/t.db``: (the DB path, its
+    sentences as `export --kind sentences` writes them)."""
+    db = str(tmp_path / "t.db")
+    p = run("--db", db, "import", str(DEMO), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = run("--db", db, "export", "--kind", "sentences", "--out", "-", cwd=tmp_path)
+    return db, [orjson.loads(x) for x in out.stdout.splitlines()]
+
+
+def label_record(row: dict[str, Any], annotator: str = "alice", **kw: Any) -> dict[str, Any]:
+    """An import-labels record for a sentence row (done, arms_deal, dated 2026-01-02); ``kw``
+    overrides a field, and a field given as ``...`` is left out."""
+    rec: dict[str, Any] = {
+        "sentence_id": row["sentence_id"],
+        "article_id": row["article_id"],
+        "text": row["text"],
+        "annotator": annotator,
+        "status": "done",
+        "claims": ["arms_deal"],
+        "stances": [],
+        "created_at": "2026-01-01T00:00:00.000000Z",
+        "updated_at": "2026-01-02T00:00:00.000000Z",
+    }
+    rec.update(kw)
+    return {k: v for k, v in rec.items() if v is not ...}
 
 
 def demo_db(path: Path, schema: LabelSchema | None = None) -> Store:

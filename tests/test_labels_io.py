@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from stanceterm.export import _fast_fields, _model_fields
 from stanceterm.records import AnnotationRecord
-from tests.conftest import DEMO, run
+from tests.conftest import demo_cli_db, label_record, run
 
 # --------------------------------------------------------------------------- the fast reader
 
@@ -117,30 +117,6 @@ def test_fast_reader_takes_the_export_shape() -> None:
 # --------------------------------------------------------------------------- helpers (CLI, real DB)
 
 
-def _demo(tmp_path: Path) -> tuple[str, list[dict[str, Any]]]:
-    db = str(tmp_path / "t.db")
-    p = run("--db", db, "import", str(DEMO), cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
-    out = run("--db", db, "export", "--kind", "sentences", "--out", "-", cwd=tmp_path)
-    return db, [orjson.loads(x) for x in out.stdout.splitlines()]
-
-
-def _rec(row: dict[str, Any], annotator: str = "alice", **kw: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "sentence_id": row["sentence_id"],
-        "article_id": row["article_id"],
-        "text": row["text"],
-        "annotator": annotator,
-        "status": "done",
-        "claims": ["arms_deal"],
-        "stances": [],
-        "created_at": "2026-01-01T00:00:00.000000Z",
-        "updated_at": "2026-01-02T00:00:00.000000Z",
-    }
-    rec.update(kw)
-    return rec
-
-
 def _write(path: Path, recs: list[dict[str, Any]]) -> Path:
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
     return path
@@ -170,8 +146,8 @@ def _aliases(db: str) -> set[str]:
 
 
 def test_first_bad_line_is_named_even_when_a_later_line_is_broken(tmp_path: Path) -> None:
-    db, rows = _demo(tmp_path)
-    recs = [_rec(rows[0]), _rec(rows[1], sentence_id="nope:1")]
+    db, rows = demo_cli_db(tmp_path)
+    recs = [label_record(rows[0]), label_record(rows[1], sentence_id="nope:1")]
     f = tmp_path / "l.jsonl"
     f.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs) + b"{broken\n")
     p = run("--db", db, "import-labels", str(f), cwd=tmp_path)
@@ -183,14 +159,14 @@ def test_first_bad_line_is_named_even_when_a_later_line_is_broken(tmp_path: Path
 
 
 def test_future_dated_records_are_warned_about_in_one_line(tmp_path: Path) -> None:
-    db, rows = _demo(tmp_path)
+    db, rows = demo_cli_db(tmp_path)
     ahead = datetime.now(UTC) + timedelta(hours=2)
     near = datetime.now(UTC) + timedelta(seconds=20)  # within the clock-skew tolerance
     recs = [
-        _rec(rows[0], updated_at=_stamp(ahead - timedelta(minutes=5))),
-        _rec(rows[1], updated_at=_stamp(ahead)),
-        _rec(rows[2], updated_at=_stamp(near)),
-        _rec(rows[3]),
+        label_record(rows[0], updated_at=_stamp(ahead - timedelta(minutes=5))),
+        label_record(rows[1], updated_at=_stamp(ahead)),
+        label_record(rows[2], updated_at=_stamp(near)),
+        label_record(rows[3]),
     ]
     p = run("--db", db, "import-labels", str(_write(tmp_path / "f.jsonl", recs)), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
@@ -220,7 +196,7 @@ def test_future_dated_records_are_warned_about_in_one_line(tmp_path: Path) -> No
     finally:
         c.close()
     # within the tolerance: no warning
-    recs = [_rec(rows[4], updated_at=_stamp(near))]
+    recs = [label_record(rows[4], updated_at=_stamp(near))]
     p = run("--db", db, "import-labels", str(_write(tmp_path / "g.jsonl", recs)), cwd=tmp_path)
     assert p.returncode == 0 and "warning:" not in p.stderr, p.stderr
 
@@ -231,13 +207,13 @@ def test_future_dated_records_are_warned_about_in_one_line(tmp_path: Path) -> No
 def test_undo_import_removes_the_actors_it_created_that_nothing_else_uses(
     tmp_path: Path,
 ) -> None:
-    db, rows = _demo(tmp_path)
+    db, rows = demo_cli_db(tmp_path)
     known = _actors(db)
     stance = {"claim": "arms_deal", "stance": "support"}
     recs = [
-        _rec(rows[0], stances=[{**stance, "actor": "Zorg Alpha"}]),
-        _rec(rows[1], stances=[{**stance, "actor": "Zorg Beta"}]),
-        _rec(rows[2], stances=[{**stance, "actor": "la Russie"}]),  # the schema's, not new
+        label_record(rows[0], stances=[{**stance, "actor": "Zorg Alpha"}]),
+        label_record(rows[1], stances=[{**stance, "actor": "Zorg Beta"}]),
+        label_record(rows[2], stances=[{**stance, "actor": "la Russie"}]),  # the schema's, not new
     ]
     f = _write(tmp_path / "a.jsonl", recs)
     p = run("--db", db, "import-labels", str(f), cwd=tmp_path)

@@ -14,31 +14,7 @@ import pytest
 from stanceterm.export import import_labels
 from stanceterm.schema import load_schema
 from stanceterm.store import Store
-from tests.conftest import DEMO, assert_clean_error, run
-
-
-def _db(tmp_path: Path) -> tuple[str, list[dict[str, Any]]]:
-    db = str(tmp_path / "t.db")
-    p = run("--db", db, "import", str(DEMO), cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
-    out = run("--db", db, "export", "--kind", "sentences", "--out", "-", cwd=tmp_path)
-    return db, [orjson.loads(x) for x in out.stdout.splitlines()]
-
-
-def _rec(row: dict[str, Any], annotator: str = "alice", **kw: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "sentence_id": row["sentence_id"],
-        "article_id": row["article_id"],
-        "text": row["text"],
-        "annotator": annotator,
-        "status": "done",
-        "claims": ["arms_deal"],
-        "stances": [],
-        "created_at": "2026-01-01T00:00:00.000000Z",
-        "updated_at": "2026-01-02T00:00:00.000000Z",
-    }
-    rec.update(kw)
-    return {k: v for k, v in rec.items() if v is not ...}
+from tests.conftest import assert_clean_error, demo_cli_db, label_record, run
 
 
 def _write(path: Path, recs: list[dict[str, Any]]) -> Path:
@@ -60,10 +36,13 @@ def _labels(db: str) -> dict[tuple[str, str], tuple[str, str, str]]:
 
 
 def test_text_mismatch_refuses_the_file(tmp_path: Path) -> None:
-    db, rows = _db(tmp_path)
+    db, rows = demo_cli_db(tmp_path)
     f = _write(
         tmp_path / "l.jsonl",
-        [_rec(rows[0]), _rec(rows[1], text=rows[2]["text"])],  # line 2: another sentence's text
+        [
+            label_record(rows[0]),
+            label_record(rows[1], text=rows[2]["text"]),
+        ],  # line 2: another sentence's text
     )
     p = run("--db", db, "import-labels", str(f), cwd=tmp_path)
     assert_clean_error(p, f"{f}:2: sentence {rows[1]['sentence_id']!r}", "text differs")
@@ -72,28 +51,28 @@ def test_text_mismatch_refuses_the_file(tmp_path: Path) -> None:
     import unicodedata
 
     text = unicodedata.normalize("NFD", rows[1]["text"]).replace(" ", "\u00a0", 1) + "\u200b"
-    ok = _write(tmp_path / "ok.jsonl", [_rec(rows[1], text=text)])
+    ok = _write(tmp_path / "ok.jsonl", [label_record(rows[1], text=text)])
     p = run("--db", db, "import-labels", str(ok), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
 
 
 def test_older_record_keeps_newer_db_label_tie_keeps_db_force_overrides(tmp_path: Path) -> None:
-    db, rows = _db(tmp_path)
+    db, rows = demo_cli_db(tmp_path)
     sid0, sid1, sid2 = (rows[i]["sentence_id"] for i in range(3))
     first = _write(
         tmp_path / "a.jsonl",
-        [_rec(rows[0]), _rec(rows[1]), _rec(rows[2])],
+        [label_record(rows[0]), label_record(rows[1]), label_record(rows[2])],
     )
     assert run("--db", db, "import-labels", str(first), cwd=tmp_path).returncode == 0
     older = _write(
         tmp_path / "b.jsonl",
         [
             # older than the DB's label: kept
-            _rec(rows[0], claims=[], updated_at="2026-01-01T12:00:00.000000Z"),
+            label_record(rows[0], claims=[], updated_at="2026-01-01T12:00:00.000000Z"),
             # same time, other labels: a tie keeps the DB's label
-            _rec(rows[1], claims=[], updated_at="2026-01-02T00:00:00.000000Z"),
+            label_record(rows[1], claims=[], updated_at="2026-01-02T00:00:00.000000Z"),
             # newer (another ISO spelling, same instant rules): replaces
-            _rec(rows[2], claims=[], updated_at="2026-01-03T00:00:00+00:00"),
+            label_record(rows[2], claims=[], updated_at="2026-01-03T00:00:00+00:00"),
         ],
     )
     p = run("--db", db, "import-labels", str(older), cwd=tmp_path)
@@ -110,19 +89,21 @@ def test_older_record_keeps_newer_db_label_tie_keeps_db_force_overrides(tmp_path
 
 
 def test_records_without_timestamps_count_as_now(tmp_path: Path) -> None:
-    db, rows = _db(tmp_path)
+    db, rows = demo_cli_db(tmp_path)
     sid = rows[0]["sentence_id"]
     # dated 100 s ahead: within the clock-skew tolerance (120 s), so not clamped to now
     ahead = (datetime.now(UTC) + timedelta(seconds=100)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    first = _write(tmp_path / "a.jsonl", [_rec(rows[0], updated_at=ahead)])
+    first = _write(tmp_path / "a.jsonl", [label_record(rows[0], updated_at=ahead)])
     assert run("--db", db, "import-labels", str(first), cwd=tmp_path).returncode == 0
     # a hand-written file: no timestamps -> "now", older than the DB's label: kept
-    hand = _write(tmp_path / "h.jsonl", [_rec(rows[0], claims=[], created_at=..., updated_at=...)])
+    hand = _write(
+        tmp_path / "h.jsonl", [label_record(rows[0], claims=[], created_at=..., updated_at=...)]
+    )
     p = run("--db", db, "import-labels", str(hand), cwd=tmp_path)
     assert "1 kept as newer" in p.stderr, p.stderr
     assert _labels(db)[(sid, "alice")][1] == '["arms_deal"]'
     hand2 = _write(
-        tmp_path / "h2.jsonl", [_rec(rows[1], claims=[], created_at=..., updated_at=...)]
+        tmp_path / "h2.jsonl", [label_record(rows[1], claims=[], created_at=..., updated_at=...)]
     )
     p = run("--db", db, "import-labels", str(hand2), cwd=tmp_path)
     assert p.returncode == 0 and "Imported 1 label record(s)" in p.stderr, p.stderr
@@ -130,8 +111,8 @@ def test_records_without_timestamps_count_as_now(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["   ", "a\nb", "a\x1bb"])
 def test_annotator_names_one_rule(tmp_path: Path, name: str) -> None:
-    db, rows = _db(tmp_path)
-    f = _write(tmp_path / "l.jsonl", [_rec(rows[0]), _rec(rows[1], annotator=name)])
+    db, rows = demo_cli_db(tmp_path)
+    f = _write(tmp_path / "l.jsonl", [label_record(rows[0]), label_record(rows[1], annotator=name)])
     p = run("--db", db, "import-labels", str(f), cwd=tmp_path)
     assert_clean_error(p, f"{f}:2:", "annotator")
     assert _labels(db) == {}
@@ -143,16 +124,16 @@ def test_annotator_names_one_rule(tmp_path: Path, name: str) -> None:
 
 
 def test_undo_import_reverts_the_whole_run(tmp_path: Path) -> None:
-    db, rows = _db(tmp_path)
+    db, rows = demo_cli_db(tmp_path)
     sid0, sid1 = rows[0]["sentence_id"], rows[1]["sentence_id"]
-    base = _write(tmp_path / "a.jsonl", [_rec(rows[0], claims=[])])
+    base = _write(tmp_path / "a.jsonl", [label_record(rows[0], claims=[])])
     assert run("--db", db, "import-labels", str(base), cwd=tmp_path).returncode == 0
     before = _labels(db)
     f = _write(
         tmp_path / "b.jsonl",
         [
-            _rec(rows[0], updated_at="2026-02-01T00:00:00.000000Z"),
-            _rec(rows[1], annotator="bob"),
+            label_record(rows[0], updated_at="2026-02-01T00:00:00.000000Z"),
+            label_record(rows[1], annotator="bob"),
         ],
     )
     p = run("--db", db, "import-labels", str(f), cwd=tmp_path)
@@ -178,9 +159,9 @@ def test_undo_import_reverts_the_whole_run(tmp_path: Path) -> None:
 
 
 def test_undo_import_keeps_labels_changed_since(tmp_path: Path) -> None:
-    db, rows = _db(tmp_path)
+    db, rows = demo_cli_db(tmp_path)
     sid0 = rows[0]["sentence_id"]
-    f = _write(tmp_path / "b.jsonl", [_rec(rows[0]), _rec(rows[1])])
+    f = _write(tmp_path / "b.jsonl", [label_record(rows[0]), label_record(rows[1])])
     assert run("--db", db, "import-labels", str(f), cwd=tmp_path).returncode == 0
     s = Store.open(db)
     from stanceterm.store import Annotation
@@ -230,7 +211,7 @@ def _file_db(tmp_path: Path) -> tuple[Store, list[tuple[str, str, str]]]:
 def test_validation_runs_before_any_write_transaction(tmp_path: Path) -> None:
     s, rows = _file_db(tmp_path)
     recs = [
-        _rec({"sentence_id": sid, "article_id": aid, "text": text}, annotator=a)
+        label_record({"sentence_id": sid, "article_id": aid, "text": text}, annotator=a)
         for sid, aid, text in rows
         for a in ("alice", "bob")
     ]
@@ -247,7 +228,7 @@ def test_validation_runs_before_any_write_transaction(tmp_path: Path) -> None:
 def test_import_writes_in_short_batches(tmp_path: Path) -> None:
     s, rows = _file_db(tmp_path)
     recs = [
-        _rec({"sentence_id": sid, "article_id": aid, "text": text}, annotator=a)
+        label_record({"sentence_id": sid, "article_id": aid, "text": text}, annotator=a)
         for sid, aid, text in rows
         for a in ("alice", "bob", "carol")
     ]
@@ -264,8 +245,8 @@ def test_undo_import_without_a_run_skips_runs_that_changed_nothing(tmp_path: Pat
     """Importing the same file twice records a second run that wrote nothing; a plain
     `undo-import` undid that empty run ("0 label(s) restored") instead of the one that wrote
     the labels (a new user's report)."""
-    db, rows = _db(tmp_path)
-    f = _write(tmp_path / "a.jsonl", [_rec(rows[0]), _rec(rows[1])])
+    db, rows = demo_cli_db(tmp_path)
+    f = _write(tmp_path / "a.jsonl", [label_record(rows[0]), label_record(rows[1])])
     assert run("--db", db, "import-labels", str(f), cwd=tmp_path).returncode == 0
     p = run("--db", db, "import-labels", str(f), cwd=tmp_path)
     assert p.returncode == 0 and "2 unchanged" in p.stderr, p.stderr
