@@ -35,9 +35,11 @@ import argparse
 import os
 import random
 import statistics
+from itertools import islice
 from pathlib import Path
 
 from _common import SRC, WORK, load, result
+from realtext import halves_of_real
 
 TARGET_RATIO = 3.0
 
@@ -87,16 +89,9 @@ def build_large(n: int, annotators: int, work: Path, seed: int = 0) -> tuple[Pat
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     real = real_sentences()
-    rng = random.Random(17)
     texts = real[:n]
     real_n = len(texts)
-    seen = set(texts)
-    while len(texts) < n:
-        a, b = rng.choice(real), rng.choice(real)
-        t = a[: len(a) // 2] + b[len(b) // 2 :]
-        if t not in seen:
-            seen.add(t)
-            texts.append(t)
+    texts += islice(halves_of_real(real, random.Random(17), set(texts)), n - len(texts))
     store = Store.open(db)
     store.set_label_schema(load_schema())
     per = 50

@@ -29,6 +29,7 @@ import random
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data" / "text"
@@ -255,6 +256,18 @@ def build_db(
     return db, corpus, n
 
 
+def halves_of_real(real: Sequence[str], rng: random.Random, seen: set[str]) -> Iterator[str]:
+    """Endless new sentences beyond the real text, each the first half of one real sentence and
+    the second half of another, never one in ``seen`` (which it extends): the **synthetic-from-
+    real** rule of every 1M benchmark size (say so beside each figure it produces)."""
+    while True:
+        a, b = rng.choice(real), rng.choice(real)
+        t = a[: len(a) // 2] + b[len(b) // 2 :]
+        if t not in seen:
+            seen.add(t)
+            yield t
+
+
 def complete_db(db: Path, sentences: int, out: Path, seed: int = 17) -> tuple[Path, int, int]:
     """A copy of ``db`` (a :func:`build_db` DB holding every real sentence available) completed
     to ``sentences`` sentences, for sizes beyond the real text: each new sentence is the first
@@ -277,21 +290,14 @@ def complete_db(db: Path, sentences: int, out: Path, seed: int = 17) -> tuple[Pa
         Path(str(out) + suffix).unlink(missing_ok=True)
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         con.execute("VACUUM INTO ?", (str(out),))
-    rng = random.Random(seed)
-    seen = set(real)
+    more = halves_of_real(real, random.Random(seed), set(real))
     store = Store.open(out)
     total, per, batch = len(real), 50, 200
     art = 0
     while total < sentences:
         articles = []
         for _ in range(batch):
-            chunk: list[str] = []
-            while len(chunk) < per and total + len(chunk) < sentences:
-                a, b = rng.choice(real), rng.choice(real)
-                t = a[: len(a) // 2] + b[len(b) // 2 :]
-                if t not in seen:
-                    seen.add(t)
-                    chunk.append(t)
+            chunk = list(islice(more, max(0, min(per, sentences - total))))
             if not chunk:
                 break
             articles.append(

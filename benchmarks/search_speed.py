@@ -27,10 +27,11 @@ import random
 import re
 import statistics
 import time
+from itertools import islice
 from pathlib import Path
 
 from _common import WORK, load, result
-from realtext import iter_articles
+from realtext import halves_of_real, iter_articles
 
 _CUT = re.compile(r"(?<=[.!?…»\"”)])\s+(?=[A-Z«\"“À-Ý0-9])")
 
@@ -53,16 +54,9 @@ def build(path: Path, n: int, real: list[str]) -> tuple[int, int]:
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-    rng = random.Random(17)
     texts = real[:n]
     n_real = len(texts)
-    seen = set(texts)
-    while len(texts) < n:
-        a, b = rng.choice(real), rng.choice(real)
-        t = a[: len(a) // 2] + b[len(b) // 2 :]
-        if t not in seen:
-            seen.add(t)
-            texts.append(t)
+    texts += islice(halves_of_real(real, random.Random(17), set(texts)), n - len(texts))
     store = Store.open(path)
     per = 50
 
