@@ -543,16 +543,28 @@ def measure(
     """Alpha (at the field's level) with a unit-bootstrap CI, and percent agreement."""
     data = _coded(fld, annotators)
     res: AgreementResult = alpha_with_ci(data, fld.level, n_boot=n_boot, ci=ci, seed=seed)
+    return _field_result(fld, res, data, bool(fld.units), n_boot)
+
+
+def _field_result(
+    fld: Field | CodedField,
+    res: AgreementResult,
+    data: ReliabilityData,
+    has_units: bool,
+    n_boot: int,
+) -> FieldResult:
+    """A field's :class:`FieldResult` from its alpha and bootstrap (``res``) and its coded data
+    (for percent agreement, when it has units)."""
     return FieldResult(
         field=fld.name,
-        level=fld.level,
+        level=res.level,
         value=res.value,
         ci_low=res.ci_low,
         ci_high=res.ci_high,
         units=res.units,
         annotators=res.annotators,
-        percent_agreement=percent_agreement(data) if fld.units else math.nan,
-        ci=ci,
+        percent_agreement=percent_agreement(data) if has_units else math.nan,
+        ci=res.ci,
         n_boot=n_boot,
         claim=fld.claim,
         actor=fld.actor,
@@ -878,20 +890,7 @@ def _measure_coded(
             list(zip(coded, levels, strict=True)), n_boot=n_boot, ci=ci, seed=seed
         )
     return [
-        FieldResult(
-            field=f.name,
-            level=res.level,
-            value=res.value,
-            ci_low=res.ci_low,
-            ci_high=res.ci_high,
-            units=res.units,
-            annotators=res.annotators,
-            percent_agreement=percent_agreement(c) if f.codes.shape[1] else math.nan,
-            ci=ci,
-            n_boot=n_boot,
-            claim=f.claim,
-            actor=f.actor,
-        )
+        _field_result(f, res, c, bool(f.codes.shape[1]), n_boot)
         for f, c, res in zip(fields, coded, results, strict=True)
     ]
 
