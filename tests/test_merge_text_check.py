@@ -24,6 +24,15 @@ def _article(path: Path, text: str) -> Path:
     return path
 
 
+def _replace_with_v2(db: Path, tmp: Path) -> Path:
+    """`import --replace` of the article's second version (its middle sentence dropped); returns
+    that version's file."""
+    v2 = _article(tmp / "v2.jsonl", V2)
+    p = run("--db", str(db), "import", "--replace", str(v2), cwd=tmp)
+    assert p.returncode == 0, p.stderr
+    return v2
+
+
 def _import_label(db: Path, tmp: Path, sid: str, text: str, claims: list[str]) -> None:
     f = tmp / "one.jsonl"
     rec = {
@@ -66,10 +75,8 @@ def test_old_events_of_a_replaced_sentence_never_land_on_the_sentence_now_at_its
     _import_label(a, tmp_path, "art1:2", "Les sanctions échouent.", [])
     _import_label(a, tmp_path, "art1:1", "Kim a signé l'accord.", ["arms_deal"])
     shutil.copy(a, b)
-    v2 = _article(tmp_path / "v2.jsonl", V2)
     for db in (a, b):  # both laptops replace the article (b later)
-        p = run("--db", str(db), "import", "--replace", str(v2), cwd=tmp_path)
-        assert p.returncode == 0, p.stderr
+        _replace_with_v2(db, tmp_path)
     want = {"Les sanctions échouent.": "[]"}
     assert _labels(a) == want and _labels(b) == want
     p = run("--db", str(a), "merge", str(b), cwd=tmp_path)
@@ -97,9 +104,7 @@ def test_merge_skips_events_about_another_text_with_a_count_and_one_warning(
     )
     _import_label(a, tmp_path, "art1:2", "Les sanctions échouent.", [])
     _import_label(a, tmp_path, "art1:1", "Kim a signé l'accord.", ["arms_deal"])
-    v2 = _article(tmp_path / "v2.jsonl", V2)
-    p = run("--db", str(a), "import", "--replace", str(v2), cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    v2 = _replace_with_v2(a, tmp_path)
     shutil.copy(a, b)
     # b's history has the Kim events under art1:1, and a fresh DB c replays b's events
     c = tmp_path / "c.db"
@@ -128,15 +133,7 @@ def test_undo_after_replace_never_restores_a_label_onto_another_sentence(tmp_pat
     s = Store.open(a)
     s.labels.save(Annotation("art1:1", "alice", "done", ("arms_deal",)))  # on the Kim sentence
     s.close()
-    p = run(
-        "--db",
-        str(a),
-        "import",
-        "--replace",
-        str(_article(tmp_path / "v2.jsonl", V2)),
-        cwd=tmp_path,
-    )
-    assert p.returncode == 0, p.stderr
+    _replace_with_v2(a, tmp_path)
     s = Store.open(a)
     s.labels.undo("alice")
     s.close()
@@ -157,15 +154,7 @@ def test_undo_import_after_replace_leaves_a_label_on_the_new_sentence_at_its_id(
     c = sqlite3.connect(a)
     first_run = c.execute("SELECT id FROM import_runs ORDER BY started_at LIMIT 1").fetchone()[0]
     c.close()
-    p = run(
-        "--db",
-        str(a),
-        "import",
-        "--replace",
-        str(_article(tmp_path / "v2.jsonl", V2)),
-        cwd=tmp_path,
-    )
-    assert p.returncode == 0, p.stderr
+    _replace_with_v2(a, tmp_path)
     _import_label(a, tmp_path, "art1:1", "Les sanctions échouent.", ["arms_deal"])
     assert _labels(a) == {"Les sanctions échouent.": '["arms_deal"]'}
     p = run("--db", str(a), "undo-import", str(first_run), cwd=tmp_path)
