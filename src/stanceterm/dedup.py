@@ -1347,18 +1347,10 @@ def trusted_aliases(store: Store, schema: LabelSchema | None = None) -> dict[str
     return out
 
 
-def explain_sentences(
-    store: Store, sid_a: str, sid_b: str, schema: LabelSchema | None = None
-) -> Explanation:
-    """:func:`explain` on two stored sentences, with the trusted gazetteer
-    (:func:`trusted_aliases`); KeyError names an unknown id."""
-    texts = []
-    for sid in (sid_a, sid_b):
-        s = store.corpus.sentence(sid)
-        if s is None:
-            raise KeyError(sid)
-        texts.append(s.text)
-    return explain(texts[0], texts[1], trusted_aliases(store, schema))
+def last_threshold(store: Store) -> float:
+    """The threshold of the DB's last dedup run, or :data:`DEFAULT_THRESHOLD` if none ran."""
+    last = store.clusters.state().threshold
+    return last if last == last else DEFAULT_THRESHOLD  # NaN: dedup never ran
 
 
 def format_explanation(e: Explanation) -> str:

@@ -77,7 +77,7 @@ def dedup_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from stanceterm.dedup import DEFAULT_THRESHOLD, overlap_rows, run_dedup
+    from stanceterm.dedup import last_threshold, overlap_rows, run_dedup
 
     if ctx.invoked_subcommand is not None:
         return  # `dedup split ID`: the subcommand does the work
@@ -92,8 +92,7 @@ def dedup_cmd(
     store = app.store(create=False)
     app.record_schema()  # seeds the actor gazetteer the fact guard uses
     if threshold is None:
-        last = store.clusters.state().threshold
-        threshold = last if last == last else DEFAULT_THRESHOLD  # nan: never run
+        threshold = last_threshold(store)
     progress = Progress(
         TextColumn("[bold]dedup {task.fields[phase]}"),
         BarColumn(),
@@ -177,22 +176,21 @@ def _explain(app: AppContext, sid_a: str, sid_b: str) -> None:
     from rapidfuzz import fuzz
 
     from stanceterm.dedup import (
-        DEFAULT_THRESHOLD,
         compare_key,
-        explain_sentences,
+        explain,
         format_explanation,
+        last_threshold,
+        trusted_aliases,
     )
 
     store = app.store(create=False)
-    try:
-        expl = explain_sentences(store, sid_a, sid_b, app.schema())
-    except KeyError as exc:
-        fail(f"unknown sentence id: {exc.args[0]}")
     a, b = store.corpus.sentence(sid_a), store.corpus.sentence(sid_b)
-    assert a is not None and b is not None  # explain_sentences found both
-    threshold = store.clusters.state().threshold
-    if threshold != threshold:  # NaN: dedup never ran
-        threshold = DEFAULT_THRESHOLD
+    for sid, found in ((sid_a, a), (sid_b, b)):
+        if found is None:
+            fail(f"unknown sentence id: {sid}")
+    assert a is not None and b is not None
+    expl = explain(a.text, b.text, trusted_aliases(store, app.schema()))
+    threshold = last_threshold(store)
     score = fuzz.ratio(compare_key(a.text), compare_key(b.text))
     if a.cluster_id is not None and a.cluster_id == b.cluster_id:
         shown = [s.id for s in (a, b) if not s.hidden]
