@@ -672,14 +672,15 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
     if not p:
         return []
     easy, easy_last = _EASY["fr" if lang == "fr" else "en"]
-    if easy_last.fullmatch(p) and not (
-        # pysbd cuts a list even inside one line ("M. Kim (a) b) etc."): such a paragraph
-        # takes the list check below
-        (_may_letter_list(p) or _MAY_NUMBER_LIST.search(p)) and _blocked(p)
-    ):
+    one = easy_last.fullmatch(p) is not None
+    # pysbd cuts a list even inside one line ("M. Kim (a) b) etc."): a one-sentence paragraph
+    # that may hold one takes the check below (once)
+    if one and not (_may_letter_list(p) or _MAY_NUMBER_LIST.search(p)):
         return [p]
     if _blocked(p):
         return _split_pysbd_chunk(p, lang)
+    if one:
+        return [p]
     cuts = _cuts(p, lang)
     if not cuts:
         return _split_pysbd_chunk(p, lang)
