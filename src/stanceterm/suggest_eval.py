@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from stanceterm.suggest import CURVE_SIZES, THRESHOLD, Example, SuggestError, suggested
@@ -222,5 +222,4 @@ def store_anchoring(
             (claims, list(suggested(p, threshold)))
             for (_t, claims), p in zip(rows, preds, strict=True)
         ]
-    got = anchoring(assisted, unassisted)
-    return Anchoring(got.with_shown, got.with_equal, got.without_shown, got.without_equal, left_out)
+    return replace(anchoring(assisted, unassisted), left_out=left_out)
