@@ -201,6 +201,14 @@ def _team_db(path: Path, *, overlap: bool = False) -> list[str]:
     return ids
 
 
+def _wait_for_model(db: Path, timeout: float = 120) -> None:
+    """Until the DB's trainer process has written a model (a failure after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while not suggest.model_path(db).exists():
+        assert time.monotonic() < deadline, "the trainer did not train"
+        time.sleep(0.2)
+
+
 def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stanceterm", "--db", str(db), *args],
@@ -385,10 +393,7 @@ def test_start_trainer_spawns_the_dbs_trainer_as_annotate_does(tmp_path: Path) -
     _team_db(db)
     pid = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
     try:
-        deadline = time.monotonic() + 120
-        while not suggest.model_path(db).exists():
-            assert time.monotonic() < deadline, "the trainer did not train"
-            time.sleep(0.2)
+        _wait_for_model(db)
         assert suggest_trainer.trainer_running(db)
         second = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
         deadline = time.monotonic() + 60
@@ -581,10 +586,7 @@ def test_the_trainer_annotate_starts_exits_soon_after_the_last_screen(tmp_path: 
     screen = suggest_trainer.hold_screen_lock(db)  # what `annotate` takes before starting it
     pid = suggest_trainer.start_trainer(db, None, every=5, min_labels=10)
     try:
-        deadline = time.monotonic() + 120
-        while not suggest.model_path(db).exists():
-            assert time.monotonic() < deadline, "the trainer did not train"
-            time.sleep(0.2)
+        _wait_for_model(db)
         time.sleep(suggest_trainer.SCREENS_GRACE + 1)
         done, _status = os.waitpid(pid, os.WNOHANG)
         assert not done, "the trainer exited while a screen was open"
