@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stanceterm import suggest, suggest_trainer
+from stanceterm.schema import LabelSchema
 from stanceterm.store import Store
 from stanceterm.ui.app import AnnotateApp
 from stanceterm.ui.screens.annotate import AnnotateScreen
@@ -47,16 +48,25 @@ def record(store: Store, sid: str, who: str = "alice") -> dict[str, Any] | None:
     return suggest.suggestion_record(ann)
 
 
-@run_async
-async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
-    tmp_path: Path,
-) -> None:
+def _db_with_model(
+    tmp_path: Path, texts: list[str] = PROBES
+) -> tuple[Path, Store, LabelSchema, suggest.ClaimModel]:
+    """A DB of ``texts`` (one article, the default schema) with a claim model trained on the
+    fixed corpus saved beside it: (its path, the store, the schema, the model)."""
     db = tmp_path / "ui.db"
-    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
+    store = make_db(db, [("p", "Probes", "src", "2026-01-01", texts)])
     schema = store.label_schema()
     assert schema is not None
     model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
     suggest_trainer.save_model(model, suggest.model_path(db))
+    return db, store, schema, model
+
+
+@run_async
+async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
+    tmp_path: Path,
+) -> None:
+    db, store, schema, model = _db_with_model(tmp_path)
     seqs = {s.id: s.seq for s in (store.corpus.sentence(f"p:{i}") for i in range(5)) if s}
     store.team.write_assignments({"alice": list(seqs.values()), "bob": [seqs["p:2"]]})
     store.suggest.set_blind(["p:3"], seed=0)
@@ -149,12 +159,7 @@ async def test_suggestions_shown_a_takes_them_provenance_saved_none_on_overlap(
 
 @run_async
 async def test_order_uncertain_walks_the_least_sure_first(tmp_path: Path) -> None:
-    db = tmp_path / "ui.db"
-    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
-    schema = store.label_schema()
-    assert schema is not None
-    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest_trainer.save_model(model, suggest.model_path(db))
+    db, store, schema, model = _db_with_model(tmp_path)
     rows = [(i, f"p:{i}", t) for i, t in enumerate(PROBES)]
     want = suggest.uncertain_order(model, rows)
     assert want != [r[1] for r in rows]  # the test means something: not document order
@@ -218,13 +223,8 @@ async def test_no_suggestion_where_another_annotator_labelled_the_sentence(tmp_p
     suggestion there (p:1, labelled by nobody else, has one)."""
     from stanceterm.store import Annotation
 
-    db = tmp_path / "ui.db"
-    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
-    schema = store.label_schema()
-    assert schema is not None
+    db, store, schema, _model = _db_with_model(tmp_path)
     store.labels.save(Annotation("p:0", "bob", "done", ("arms_deal",)))
-    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest_trainer.save_model(model, suggest.model_path(db))
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
     app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -254,12 +254,7 @@ async def test_the_status_line_says_what_a_accepts(tmp_path: Path) -> None:
     """A new user sees no ◌ mark when the model suggests no claim, and `A` is not in the
     footer: pressing it saved "done, no claim" without a word. The status line says what the
     model suggests and that `A` takes it, and why there is no suggestion on an excluded unit."""
-    db = tmp_path / "ui.db"
-    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
-    schema = store.label_schema()
-    assert schema is not None
-    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest_trainer.save_model(model, suggest.model_path(db))
+    db, store, schema, _model = _db_with_model(tmp_path)
     store.suggest.set_blind(["p:3"], seed=0)
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
     app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
@@ -296,12 +291,7 @@ async def test_order_uncertain_precomputes_along_its_own_walk(tmp_path: Path) ->
     be computed before the annotator gets there (the worker used to compute the next ones in
     document order, so A found "still computing")."""
     texts = [f"{t} ({i})" for i in range(20) for t in PROBES]  # 100 sentences
-    db = tmp_path / "ui.db"
-    store = make_db(db, [("p", "Probes", "src", "2026-01-01", texts)])
-    schema = store.label_schema()
-    assert schema is not None
-    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest_trainer.save_model(model, suggest.model_path(db))
+    db, store, schema, _model = _db_with_model(tmp_path, texts)
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
     app = AnnotateApp(
         store, schema, "alice", suggestions=live, order="uncertain", nudge_stances=False
@@ -331,12 +321,7 @@ async def test_a_mark_that_arrives_later_is_visible(tmp_path: Path) -> None:
     it): the button must grow to show it (it kept its width, so the mark was cut off in a real
     terminal while the label held it)."""
     texts = [PROBES[4]] * 40 + [PROBES[0]]  # p:40 is past the first 30 computed ahead
-    db = tmp_path / "ui.db"
-    store = make_db(db, [("p", "Probes", "src", "2026-01-01", texts)])
-    schema = store.label_schema()
-    assert schema is not None
-    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest_trainer.save_model(model, suggest.model_path(db))
+    db, store, schema, _model = _db_with_model(tmp_path, texts)
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
     app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -358,6 +343,7 @@ async def test_a_mark_that_arrives_later_is_visible(tmp_path: Path) -> None:
 SCREEN_PROBE = r"""
 import asyncio, sys, threading
 from stanceterm import suggest
+from stanceterm.schema import LabelSchema
 from stanceterm.store import Store
 from stanceterm.ui.app import AnnotateApp
 
@@ -398,12 +384,7 @@ def test_the_screen_predicts_off_the_ui_thread_and_never_loads_scikit_learn(
     """In a fresh process, as `annotate --order uncertain` runs it: every prediction (the
     suggestions ahead, the uncertain order) runs in a worker thread, and neither scikit-learn
     nor scipy is ever imported by the screen (cold start, RSS)."""
-    db = tmp_path / "ui.db"
-    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
-    schema = store.label_schema()
-    assert schema is not None
-    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest_trainer.save_model(model, suggest.model_path(db))
+    db, store, _schema, _model = _db_with_model(tmp_path)
     store.close()
     r = subprocess.run(
         [sys.executable, "-c", SCREEN_PROBE, str(db)],
@@ -423,12 +404,7 @@ async def test_a_never_drops_what_the_annotator_tagged_without_asking(tmp_path: 
     """A new user tagged a claim and a stance, then pressed `A` (beside `a`) where the model
     suggested something else: the tags were replaced without a word. Now the first `A` says what
     it would drop and changes nothing; a second `A` on the same sentence replaces them."""
-    db = tmp_path / "ui.db"
-    store = make_db(db, [("p", "Probes", "src", "2026-01-01", PROBES)])
-    schema = store.label_schema()
-    assert schema is not None
-    model = suggest_trainer.train(corpus(), schema.claim_ids, schema.fingerprint, seed=0)
-    suggest_trainer.save_model(model, suggest.model_path(db))
+    db, store, schema, _model = _db_with_model(tmp_path)
     live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
     app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
     async with app.run_test(size=SIZE) as pilot:
