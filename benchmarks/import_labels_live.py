@@ -222,6 +222,22 @@ def bare_load(base: Path, work: Path, labels: Path) -> float:
     return time.perf_counter() - t0
 
 
+def beside_writer(
+    base: Path, db: Path, interval: float, command: list[str]
+) -> tuple[list[float], list[float], float, str, float]:
+    """``db`` made afresh as a backup of ``base``; a writer's save latencies alone on it for 5 s,
+    then beside ``stanceterm COMMAND`` on it: (alone, during, the command's wall s, its output,
+    its CPU s)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    cli(base, "backup", str(db))
+    cpu = [0.0]
+    alone, _, _ = writer_run(db, 5.0, interval, None, cpu)
+    lat, wall, out = writer_run(db, None, interval, command, cpu)
+    assert wall is not None
+    return alone, lat, wall, out, cpu[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--labels", type=int, default=500_000)
@@ -234,21 +250,16 @@ def main() -> None:
     results = []
     for run in range(args.runs):
         db = args.work / f"run{run}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        cli(base, "backup", str(db))
-        cpu = [0.0]
-        alone, _, _ = writer_run(db, 5.0, args.interval, None, cpu)
-        lat, wall, out = writer_run(db, None, args.interval, ["import-labels", str(labels)], cpu)
-        assert wall is not None
+        command = ["import-labels", str(labels)]
+        alone, lat, wall, out, cpu_s = beside_writer(base, db, args.interval, command)
         bare = bare_load(base, args.work, labels)
         results.append(
             {
                 "labels": n,
                 "wall_s": round(wall, 2),
                 "labels_per_s": round(n / wall),
-                "import_cpu_s": round(cpu[0], 1),
-                "labels_per_cpu_s": round(n / cpu[0]) if cpu[0] else None,
+                "import_cpu_s": round(cpu_s, 1),
+                "labels_per_cpu_s": round(n / cpu_s) if cpu_s else None,
                 "bare_wall_s": round(bare, 2),
                 "bare_labels_per_s": round(n / bare),
                 "ratio": round(bare / wall, 3),

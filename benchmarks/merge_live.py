@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import result  # noqa: E402
-from import_labels_live import cli, pct, writer_run  # noqa: E402
+from import_labels_live import beside_writer, cli, pct  # noqa: E402
 
 
 def build(work: Path, labels_wanted: int) -> tuple[Path, Path, int, int, str]:
@@ -93,17 +93,11 @@ def main() -> None:
     runs = []
     for run in range(args.runs):
         db = args.work / f"run{run}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        cli(team, "backup", str(db))
-        cpu = [0.0]
-        alone, _, _ = writer_run(db, 5.0, args.interval, None, cpu)
-        lat, wall, out = writer_run(db, None, args.interval, ["merge", str(other)], cpu)
-        assert wall is not None
+        alone, lat, wall, out, cpu_s = beside_writer(team, db, args.interval, ["merge", str(other)])
         runs.append(
             {
                 "wall_s": round(wall, 2),
-                "merge_cpu_s": round(cpu[0], 1),
+                "merge_cpu_s": round(cpu_s, 1),
                 "labels_per_s": round(n / wall),
                 "alone_p95_ms": round(1000 * pct(alone, 0.95), 1),
                 "saves": len(lat),
