@@ -97,13 +97,14 @@ def runs(n: int, fn: Callable[[], T]) -> tuple[float, float, T]:
     return min(times), statistics.median(times), out
 
 
-def cli_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run ``python -m stanceterm ARGS`` as a user would: (wall s, peak RSS MB, stdout).
+def timed_cmd(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+    """Run ``cmd`` with this checkout's ``src`` first on PYTHONPATH: (wall s, CPU s (user +
+    system), peak RSS MB, stdout), from ``os.wait4`` on the child itself.
 
     The peak RSS is this child's own ``ru_maxrss`` (with the children it waited for, such as
-    import's worker pool), read with ``os.wait4`` on its pid, so it is not the maximum over every
-    child the benchmark ever started (what ``RUSAGE_CHILDREN`` would give)."""
-    cmd = [sys.executable, "-m", "stanceterm", *args]
+    import's worker pool), so it is not the maximum over every child the benchmark ever started
+    (what ``RUSAGE_CHILDREN`` would give). The CPU time goes beside the wall time: on a shared
+    machine the wall time mostly measures the load. A failure raises with stderr's tail."""
     e = dict(os.environ if env is None else env)
     e["PYTHONPATH"] = str(SRC) + os.pathsep + e.get("PYTHONPATH", "")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -117,4 +118,12 @@ def cli_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, 
         if proc.returncode != 0:
             tail = err.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}): {tail}")
-        return wall, usage.ru_maxrss / 1024.0, out.read().decode()
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, cpu, usage.ru_maxrss / 1024.0, out.read().decode()
+
+
+def cli_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``python -m stanceterm ARGS`` as a user would: (wall s, peak RSS MB, stdout); see
+    :func:`timed_cmd`."""
+    wall, _cpu, peak, stdout = timed_cmd([sys.executable, "-m", "stanceterm", *args], env)
+    return wall, peak, stdout

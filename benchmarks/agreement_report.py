@@ -35,40 +35,20 @@ import argparse
 import os
 import random
 import statistics
+import sys
 from itertools import islice
 from pathlib import Path
 
-from _common import SRC, WORK, load, result
+from _common import WORK, load, result, timed_cmd
 from realtext import halves_of_real
 
 TARGET_RATIO = 3.0
 
 
 def cli_run(args: list[str]) -> tuple[float, float, float, str]:
-    """``python -m stanceterm ARGS`` as a user runs it: (wall s, peak RSS MB, CPU s, stdout).
-    CPU (user + system, from ``os.wait4``) is printed beside wall time: on a shared machine the
-    wall time mostly measures the load."""
-    import shlex
-    import subprocess
-    import sys
-    import tempfile
-    import time
-
-    cmd = [sys.executable, "-m", "stanceterm", *args]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
-            err.seek(0)
-            tail = err.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"{shlex.join(cmd)} failed: {tail}")
-        out.seek(0)
-        cpu = usage.ru_utime + usage.ru_stime
-        return wall, usage.ru_maxrss / 1024.0, cpu, out.read().decode()
+    """``python -m stanceterm ARGS`` as a user runs it: (wall s, peak RSS MB, CPU s, stdout)."""
+    wall, cpu, peak, stdout = timed_cmd([sys.executable, "-m", "stanceterm", *args])
+    return wall, peak, cpu, stdout
 
 
 def build_large(n: int, annotators: int, work: Path, seed: int = 0) -> tuple[Path, int, int, int]:

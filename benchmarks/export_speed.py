@@ -43,11 +43,9 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-from _common import SRC, WORK, load, result
+from _common import SRC, WORK, load, result, timed_cmd
 from realtext import build_corpus, make_labels, write_jsonl
 
 RAW = r"""
@@ -128,34 +126,16 @@ def build_db(rows: int, work: Path) -> tuple[Path, str, int]:
     return db, note, n
 
 
-def timed(cmd: list[str]) -> tuple[float, float, float, str]:
-    """Run ``cmd``: (wall s, CPU s (user + system), peak RSS MB, stdout), from ``os.wait4`` on
-    the child itself. The CPU time is printed beside the wall time: on a shared machine the
-    wall time mostly measures the load."""
-    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
-            err.seek(0)
-            raise RuntimeError(f"{cmd} failed: {err.read().decode(errors='replace')[-2000:]}")
-        out.seek(0)
-        cpu = usage.ru_utime + usage.ru_stime
-        return wall, cpu, usage.ru_maxrss / 1024.0, out.read().decode()
-
-
 def stanceterm_export(db: Path, out: str) -> tuple[float, float, float]:
     cmd = [sys.executable, "-m", "stanceterm", "--db", str(db), "export"]
-    wall, cpu, peak, _ = timed([*cmd, "--kind", "annotations", "--out", out])
+    wall, cpu, peak, _ = timed_cmd([*cmd, "--kind", "annotations", "--out", out])
     return wall, cpu, peak
 
 
 def final_export(db: Path, out: str) -> tuple[float, float, float, int]:
     """``export --kind final`` (the dataset to ship): (wall, CPU, peak RSS MB, lines)."""
     cmd = [sys.executable, "-m", "stanceterm", "--db", str(db), "export", "--kind", "final"]
-    wall, cpu, peak, _ = timed([*cmd, "--out", out])
+    wall, cpu, peak, _ = timed_cmd([*cmd, "--out", out])
     with open(out, "rb") as fh:
         lines = sum(1 for _ in fh)
     os.remove(out)
@@ -163,7 +143,7 @@ def final_export(db: Path, out: str) -> tuple[float, float, float, int]:
 
 
 def raw_export(db: str, out: str) -> tuple[float, float, int]:
-    wall, cpu, _, stdout = timed([sys.executable, "-c", RAW, db, out])
+    wall, cpu, _, stdout = timed_cmd([sys.executable, "-c", RAW, db, out])
     return wall, cpu, int(stdout)
 
 
