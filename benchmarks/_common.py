@@ -120,10 +120,3 @@ def timed_cmd(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float,
             raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}): {tail}")
         cpu = usage.ru_utime + usage.ru_stime
         return wall, cpu, usage.ru_maxrss / 1024.0, out.read().decode()
-
-
-def cli_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run ``python -m stanceterm ARGS`` as a user would: (wall s, peak RSS MB, stdout); see
-    :func:`timed_cmd`."""
-    wall, _cpu, peak, stdout = timed_cmd([sys.executable, "-m", "stanceterm", *args], env)
-    return wall, peak, stdout
