@@ -761,3 +761,145 @@ def test_a_one_sentence_paragraph_with_a_list_goes_to_pysbd(paragraph: str, lang
     assert segment.split_sentences(paragraph, lang) == segment.split_sentences_pysbd(
         paragraph, lang
     )
+
+
+# The bits of text every guarded or rewritten pysbd rule reads (session 4: _sub, _GUARDS,
+# _EQUIVALENT, _EQUIVALENT_NO_BACKSLASH, _replace_punctuation)
+RULE_BITS = [
+    *list("aZk9 .,;:'\"“”«»‘’()[]-!?∯∮\r\n\t\\°sI"),
+    "Co.",
+    " KG",
+    "'s",
+    " P∯M",
+    "A∯M",
+    "a∯m",
+    "p∯m",
+    "U∯S",
+    "E.U",
+    " The ",
+    " We ",
+    "...",
+    "....",
+    ". . . ",
+    ".jpg ",
+    " .pdf ",
+    "[12]",
+    "12",
+    "3.",
+    "ǃ",
+    "Yahoo!",
+    "&ᓴ&",
+    "e.g.",
+    "°.",
+    "--",
+    "(iv)",
+    "。",
+    "！",
+    "？",
+    "．",
+    "i.v",
+]
+
+
+def _guarded_patterns() -> list[tuple[str, int]]:
+    from pysbd.lang.english import English
+
+    keys = set(segment._GUARDS)
+    keys |= {(p, 0) for p in segment._EQUIVALENT}
+    keys |= {(p, 0) for p in segment._EQUIVALENT_NO_BACKSLASH}
+    keys |= {(r.pattern, 0) for r in English.DoublePunctuationRules.All}  # literals
+    keys |= {(r.pattern, 0) for r in English.SubSymbolsRules.All}
+    return sorted(keys)
+
+
+# the edge of each guard and equivalent pattern (a mark right after another, a rule anchored at
+# the start, a backslash inside a pair...)
+RULE_TRAPS = [
+    "((a) b)",
+    "[[a] b]",
+    "«« a » b»",
+    "“a “b” c”",
+    '""a" b"',
+    "----",
+    "-- a -- b --",
+    "x∯12 The",
+    "x.[1] A",
+    "Done.12 The",
+    "12. x",
+    "1. x",
+    "1.) x",
+    "A. b",
+    " B. c",
+    "x A., b",
+    "x 5.z",
+    "5.5",
+    "a.b.c",
+    "see .jpg it",
+    "\t.pdf x",
+    "a P∯M∯ The",
+    "x U∯S∯ The",
+    "x I∯ We",
+    "It's Co. KG.",
+    "ab.'s x",
+    "Wow!!! Yes",
+    "What?!? No",
+    "a . . . b",
+    "ab. . . . ",
+    "ab.... The",
+    "ab... The",
+    '"a \\" b" c',
+    "(a\\) b) c",
+    "[a\\] b] c",
+    "'x' y 'z'",
+    "5°. 3",
+    "(iv) The",
+]
+
+
+@pytest.mark.parametrize("rule", _guarded_patterns())
+def test_guarded_sub_matches_re_sub(rule: tuple[str, int]) -> None:
+    """``segment._sub`` (guard, equivalent pattern) finds the same matches as ``re.sub``, on the
+    edge cases and on generated text."""
+    import re
+
+    pattern, flags = rule
+
+    def mark(m: re.Match[str]) -> str:
+        return f"<{m.group()}>"
+
+    def same(text: str) -> None:
+        assert segment._sub(pattern, mark, text, flags) == re.sub(pattern, mark, text, flags=flags)
+
+    for trap in RULE_TRAPS:
+        same(trap)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.sampled_from(RULE_BITS), max_size=12))
+    def generated(bits: list[str]) -> None:
+        same("".join(bits))
+
+    generated()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    bits=st.lists(st.sampled_from(RULE_BITS), max_size=20),
+    match_type=st.sampled_from([None, "single"]),
+)
+def test_replace_punctuation_matches_pysbd(bits: list[str], match_type: str | None) -> None:
+    import re
+
+    from pysbd.punctuation_replacer import replace_punctuation
+
+    m = re.fullmatch(r".*", "".join(bits), flags=re.S)
+    assert m is not None
+    assert segment._replace_punctuation(m, match_type) == replace_punctuation(m, match_type)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bits=st.lists(st.sampled_from(RULE_BITS), max_size=25), lang=st.sampled_from(["fr", "en"]))
+def test_faster_pysbd_matches_pysbd_on_rule_bits(bits: list[str], lang: str) -> None:
+    """The whole sped-up pysbd, on text made of what its guarded rules read."""
+    text = "".join(bits).strip()
+    if text:
+        assert segment._split_pysbd_chunk(text, lang) == segment.split_sentences_pysbd(text, lang)

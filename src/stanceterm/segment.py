@@ -48,12 +48,14 @@ from typing import Any
 import pysbd
 from pysbd.abbreviation_replacer import AbbreviationReplacer
 from pysbd.between_punctuation import BetweenPunctuation
+from pysbd.exclamation_words import ExclamationWords
 from pysbd.lang.common.common import Common
+from pysbd.lang.common.standard import Standard
 from pysbd.lang.english import English
 from pysbd.lang.french import French
 from pysbd.lists_item_replacer import ListItemReplacer
 from pysbd.processor import Processor
-from pysbd.utils import Text
+from pysbd.punctuation_replacer import replace_punctuation
 
 from stanceterm import textkey
 from stanceterm.procs import exit_with_parent
@@ -259,6 +261,9 @@ _ABBR_FOLD = str.maketrans(
 class _FastAbbreviationReplacer(AbbreviationReplacer):  # type: ignore[misc]  # pysbd is untyped
     """pysbd's ``AbbreviationReplacer`` with findalls that cannot match skipped (same result)."""
 
+    text: str
+    lang: Any
+
     def search_for_abbreviations_in_string(self, text: str) -> str:
         if "{" in text:  # pysbd's next-word regex reads a literal "{abbr} ": keep its own path
             return str(super().search_for_abbreviations_in_string(text))
@@ -277,6 +282,46 @@ class _FastAbbreviationReplacer(AbbreviationReplacer):  # type: ignore[misc]  # 
                 # pysbd's char_array is empty here (no "{" in the text)
                 text = self.scan_for_replacements(text, match, ind, [])
         return text
+
+    # perf (issue 17, session 4): pysbd's ``replace`` and two of its passes, through :func:`_sub`
+
+    def replace(self) -> str:
+        lang = self.lang
+        self.text = _apply(
+            self.text,
+            (
+                lang.PossessiveAbbreviationRule,
+                lang.KommanditgesellschaftRule,
+                *lang.SingleLetterAbbreviationRules.All,
+            ),
+        )
+        abbr_handled_text = ""
+        for line in self.text.splitlines(True):
+            abbr_handled_text += self.search_for_abbreviations_in_string(line)
+        self.text = abbr_handled_text
+        self.replace_multi_period_abbreviations()
+        self.text = _apply(self.text, lang.AmPmRules.All)
+        self.text = self.replace_abbreviation_as_sentence_boundary()
+        return self.text
+
+    def replace_multi_period_abbreviations(self) -> None:
+        self.text = _sub(
+            self.lang.MULTI_PERIOD_ABBREVIATION_REGEX, _dots_to_placeholder, self.text, re.I
+        )
+
+    def replace_abbreviation_as_sentence_boundary(self) -> str:
+        self.text = _sub(_starter_regex(type(self)), "\\1.", self.text)
+        return self.text
+
+
+def _dots_to_placeholder(match: re.Match[str]) -> str:
+    return match.group().replace(".", "∯")
+
+
+def _starter_regex(replacer: Any) -> str:
+    """The pattern of pysbd's ``replace_abbreviation_as_sentence_boundary`` for ``replacer``."""
+    starters = "|".join(rf"(?=\s{word}\s)" for word in replacer.SENTENCE_STARTERS)
+    return rf"(U∯S|U\.S|U∯K|E∯U|E\.U|U∯S∯A|U\.S\.A|I|i.v|I.V)∯({starters})"
 
 
 #: a run of characters other than space and period, after a space and before a period
@@ -319,14 +364,22 @@ _FAST_RULES = {"en": _fast_rules(English), "fr": _fast_rules(French)}
 
 
 class _FastProcessor(Processor):  # type: ignore[misc]  # pysbd is untyped
-    """pysbd's ``Processor.process``, with its list pass skipped when it cannot change the text.
+    """pysbd's ``Processor``, with the passes that cannot change the text skipped.
 
     perf (issue 17): ``ListItemReplacer.add_line_break`` runs seven ``findall`` over the chunk
     (lettered, roman and numbered lists), about 15% of pysbd's time on real text. Each of them
     finds nothing unless the text holds a lone letter or a number of the shapes in
     :data:`_MAY_LETTER_LIST` and :data:`_MAY_NUMBER_LIST`; with no match there, and neither of
     the list markers "♨" and "☝" (which the pass replaces), the pass returns the text unchanged.
-    The rest is pysbd's own code, in its order."""
+
+    perf (issue 17, session 4): every other ``re.sub`` of pysbd goes through :func:`_sub`, which
+    skips it when a necessary condition of a match fails (:data:`_GUARDS`: a "(" for the
+    parenthesis rules, "!!" for the continuous-punctuation rule...) and runs a compiled pattern
+    otherwise; five rules run as an equivalent pattern that the regex engine scans faster
+    (:data:`_EQUIVALENT`), and pysbd's ``replace_punctuation`` (17 ``re.sub`` per quoted span) is
+    :func:`_replace_punctuation` (str.replace, same result). About 57 ``re.sub`` calls per chunk
+    found nothing on real text, and were most of pysbd's time. The rest is pysbd's own code, in
+    its order; tests/test_segment.py checks each guard and equivalent pattern on generated text."""
 
     text: str
 
@@ -341,16 +394,36 @@ class _FastProcessor(Processor):  # type: ignore[misc]  # pysbd is untyped
         self.replace_numbers()
         self.replace_continuous_punctuation()
         self.replace_periods_before_numeric_references()
-        self.text = Text(self.text).apply(
-            self.lang.Abbreviation.WithMultiplePeriodsAndEmailRule,
-            self.lang.GeoLocationRule,
-            self.lang.FileFormatRule,
+        self.text = _apply(
+            self.text,
+            (
+                self.lang.Abbreviation.WithMultiplePeriodsAndEmailRule,
+                self.lang.GeoLocationRule,
+                self.lang.FileFormatRule,
+            ),
         )
         return self.split_into_segments()
 
     # perf (issue 17): pysbd's own code below, with ``Text(x).apply(*rules)`` replaced by
-    # :func:`_apply`, which skips a rule whose pattern is a plain string absent from ``x`` (the 17
-    # placeholder restorations run on every sentence, and rarely find anything)
+    # :func:`_apply` and ``re.sub`` by :func:`_sub`
+
+    def replace_numbers(self) -> None:
+        self.text = _apply(self.text, self.lang.Numbers.All)
+
+    def replace_continuous_punctuation(self) -> None:
+        def continuous_puncs_replace(match: re.Match[str]) -> str:
+            return match.group().replace("!", "&ᓴ&").replace("?", "&ᓷ&")
+
+        self.text = _sub(
+            self.lang.CONTINUOUS_PUNCTUATION_REGEX, continuous_puncs_replace, self.text
+        )
+
+    def replace_periods_before_numeric_references(self) -> None:
+        self.text = _sub(self.lang.NUMBERED_REFERENCE_REGEX, r"∯\2\r\7", self.text)
+
+    def check_for_parens_between_quotes(self) -> None:
+        if "(" in self.text:  # in every match of the pattern
+            super().check_for_parens_between_quotes()
 
     def split_into_segments(self) -> Any:
         self.check_for_parens_between_quotes()
@@ -372,12 +445,81 @@ class _FastProcessor(Processor):  # type: ignore[misc]  # pysbd is untyped
         return [_apply(ns, (lang.SubSingleQuoteRule,)) for ns in postprocessed_sents]
 
     def post_process_segments(self, txt: str) -> Any:
-        if len(txt) > 2 and re.search(r"\A[a-zA-Z]*\Z", txt):
+        if len(txt) > 2 and _ALL_ASCII_LETTERS.search(txt):
             return txt
         txt = _apply(txt, self.lang.ReinsertEllipsisRules.All)
-        if re.search(self.lang.QUOTATION_AT_END_OF_SENTENCE_REGEX, txt):
+        if _compiled_rule(self.lang.QUOTATION_AT_END_OF_SENTENCE_REGEX, 0)[0].search(txt):
             return re.split(self.lang.SPLIT_SPACE_QUOTATION_AT_END_OF_SENTENCE_REGEX, txt)
         return txt.replace("\n", "").strip()
+
+    def process_text(self, txt: str) -> Any:
+        lang = self.lang
+        if txt[-1] not in lang.Punctuations:
+            txt += "ȸ"
+        if "!" in txt or "ǃ" in txt:  # in every one of pysbd's exclamation words
+            txt = re.sub(ExclamationWords.EXCLAMATION_REGEX, _replace_punctuation, txt)
+        txt = _between_punctuation(txt)
+        if not re.match(lang.DoublePunctuationRules.DoublePunctuation, txt):
+            txt = _apply(txt, lang.DoublePunctuationRules.All)
+        txt = _apply(txt, (lang.QuestionMarkInQuotationRule, *lang.ExclamationPointRules.All))
+        txt = _sub(ListItemReplacer.ROMAN_NUMERALS_IN_PARENTHESES, r"&✂&\1&⌬&", txt)
+        return self.sentence_boundary_punctuation(txt)
+
+    def sentence_boundary_punctuation(self, txt: str) -> Any:
+        if hasattr(self.lang, "ReplaceColonBetweenNumbersRule"):
+            txt = _apply(txt, (self.lang.ReplaceColonBetweenNumbersRule,))
+        if hasattr(self.lang, "ReplaceNonSentenceBoundaryCommaRule"):
+            txt = _apply(txt, (self.lang.ReplaceNonSentenceBoundaryCommaRule,))
+        if "&ᓴ&" in txt:
+            txt = re.sub(r"&ᓴ&$", "!", txt)
+        rx = _compiled_rule(self.lang.SENTENCE_BOUNDARY_REGEX, 0)[0]
+        return [m.group() for m in rx.finditer(txt)]
+
+
+_ALL_ASCII_LETTERS = re.compile(r"\A[a-zA-Z]*\Z")
+
+
+def _between_punctuation(txt: str) -> str:
+    """pysbd's ``BetweenPunctuation(txt).replace()``: the same substitutions in the same order,
+    each skipped when its opening mark is absent (every match holds it)."""
+    bp = BetweenPunctuation
+    if "'" in txt and not (
+        re.search(bp.WORD_WITH_LEADING_APOSTROPHE, txt) and not re.search(r"'\s", txt)
+    ):
+        txt = re.sub(bp.BETWEEN_SINGLE_QUOTES_REGEX, _replace_single_quoted, txt)
+    if "‘" in txt:
+        txt = re.sub(bp.BETWEEN_SINGLE_QUOTE_SLANTED_REGEX, _replace_punctuation, txt)
+    for mark, pattern in _BETWEEN:
+        if mark in txt:
+            txt = _sub(pattern, _replace_punctuation, txt)
+    return txt
+
+
+_BETWEEN = [
+    ('"', BetweenPunctuation.BETWEEN_DOUBLE_QUOTES_REGEX_2),
+    ("[", BetweenPunctuation.BETWEEN_SQUARE_BRACKETS_REGEX_2),
+    ("(", BetweenPunctuation.BETWEEN_PARENS_REGEX_2),
+    ("«", BetweenPunctuation.BETWEEN_QUOTE_ARROW_REGEX_2),
+    ("--", BetweenPunctuation.BETWEEN_EM_DASHES_REGEX_2),
+    ("“", BetweenPunctuation.BETWEEN_QUOTE_SLANTED_REGEX_2),
+]
+
+
+def _replace_punctuation(match: re.Match[str], match_type: str | None = None) -> str:
+    """pysbd's ``replace_punctuation``: it escapes ( ) [ ] -, turns . 。 ． ！ ! ? ？ (and ' unless
+    ``match_type`` is "single") into placeholders, one ``re.sub`` each, then unescapes. Without a
+    backslash in the match the escaping and unescaping cancel out and each substitution replaces
+    one literal character: the same str.replace calls, in the same order."""
+    text = match.group()
+    if "\\" in text:
+        return str(replace_punctuation(match, match_type))
+    text = text.replace(".", "∯").replace("。", "&ᓰ&").replace("．", "&ᓱ&").replace("！", "&ᓳ&")
+    text = text.replace("!", "&ᓴ&").replace("?", "&ᓷ&").replace("？", "&ᓸ&")
+    return text if match_type == "single" else text.replace("'", "&⎋&")
+
+
+def _replace_single_quoted(match: re.Match[str]) -> str:
+    return _replace_punctuation(match, "single")
 
 
 _REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
@@ -389,14 +531,148 @@ def _plain(pattern: str) -> bool:
     return not _REGEX_SYNTAX.intersection(pattern)
 
 
+_LITERAL = re.compile(r"(?:[^.^$*+?{}\[\]\\|()]|\\[^\w\s])*")
+
+
+def _literal(pattern: str) -> str | None:
+    """The one string ``pattern`` matches when it is a literal (plain characters and escaped
+    punctuation, such as ``\\?!``), else None."""
+    if not _LITERAL.fullmatch(pattern):
+        return None
+    return re.sub(r"\\(.)", r"\1", pattern)
+
+
+def _has(*needles: str) -> Any:
+    """A guard: true when the text holds one of ``needles``."""
+    return lambda t: any(n in t for n in needles)
+
+
+def _hint(pattern: str, flags: int = 0) -> Any:
+    """A guard: true when the text holds a match of ``pattern``, found in every match of the
+    guarded rule (a pattern that starts with a literal, which the regex engine scans fast)."""
+    return re.compile(pattern, flags).search
+
+
+def _char_at(i: int, ch: str) -> Any:
+    return lambda t: t[i : i + 1] == ch
+
+
+_DOTS = r"\.\s\."  # in every match of the two spaced-ellipsis rules
+# perf (issue 17, session 4): for each pysbd pattern (and flags), a necessary condition of a
+# match: when it fails, ``re.sub`` would return the text unchanged. Patterns that are literals
+# need none here (:func:`_literal`). Each entry names what every match holds.
+_GUARDS: dict[tuple[str, int], Any] = {
+    # \.(?=\d), (?<=\d)\.(?=\S): a "."
+    (Common.Numbers.PeriodBeforeNumberRule.pattern, 0): _has("."),
+    (Common.Numbers.NumberAfterPeriodBeforeLetterRule.pattern, 0): _has("."),
+    # (?<=\r\d)\.: a "\r"
+    (Common.Numbers.NewLineNumberPeriodSpaceLetterRule.pattern, 0): _has("\r"),
+    # (?<=^\d)\. and (?<=^\d\d)\.: the "." at index 1, or 2 (^ is the start: no MULTILINE)
+    (Common.Numbers.StartLineNumberPeriodRule.pattern, 0): _char_at(1, "."),
+    (Common.Numbers.StartLineTwoDigitNumberPeriodRule.pattern, 0): _char_at(2, "."),
+    # \.(?='s\s)|\.(?='s$)|\.(?='s\Z): ".'s"; (?<=Co)\.(?=\sKG): "Co."
+    (Common.PossessiveAbbreviationRule.pattern, 0): _has(".'s"),
+    (Common.KommanditgesellschaftRule.pattern, 0): _has("Co."),
+    # (?<=^[A-Z])\.(?=\s): the "." at index 1; (?<=\s[A-Z])\.(?=,?\s): a "."
+    (Common.SingleLetterAbbreviationRules.SingleUpperCaseLetterAtStartOfLineRule.pattern, 0): (
+        _char_at(1, ".")
+    ),
+    (Common.SingleLetterAbbreviationRules.SingleUpperCaseLetterRule.pattern, 0): _has("."),
+    # (?<= P∯M)∯, (?<=A∯M)∯, (?<=p∯m)∯, (?<=a∯m)∯: the lookbehind and the ∯
+    **{
+        (rule.pattern, 0): _has(rule.pattern[4 : rule.pattern.index(")")] + "∯")
+        for rule in Common.AmPmRules.All
+    },
+    # \b[a-z](?:\.[a-z])+[.] under IGNORECASE: a "." then a letter, under the same flag
+    (Common.MULTI_PERIOD_ABBREVIATION_REGEX, re.IGNORECASE): _hint(r"\.[a-z]", re.IGNORECASE),
+    # (?<=\S)(!|\?){3,}(?=...): three of ! and ? in a row hold two
+    (Common.CONTINUOUS_PUNCTUATION_REGEX, 0): _has("!!", "??", "!?", "?!"),
+    # (?<=[^\d\s])(\.|∯)((\[...\])+|((\d{1,3}\s?)?\d{1,3}))(\s)(?=[A-Z]): a "." or "∯", then
+    # a "[" or a digit
+    (Common.NUMBERED_REFERENCE_REGEX, 0): _hint(r"[.∯][\[\d]"),
+    # ([a-zA-Z0-9_])(\.)([a-zA-Z0-9_]): a "." then one of those
+    (Standard.Abbreviation.WithMultiplePeriodsAndEmailRule.pattern, 0): _hint(r"\.[a-zA-Z0-9_]"),
+    # (?<=[a-zA-z]°)\.(?=\s*\d+): "°."; (?<=\s)\.(?=(jpe?g|...)\s): a "."
+    (Standard.GeoLocationRule.pattern, 0): _has("°."),
+    (Standard.FileFormatRule.pattern, 0): _has("."),
+    # the spaced ellipses (\s\.){3}\s and (?<=[a-z])(\.\s){3}\.($|\\n): ".<space>."
+    (Standard.EllipsisRules.ThreeSpaceRule.pattern, 0): _hint(_DOTS),
+    (Standard.EllipsisRules.FourSpaceRule.pattern, 0): _hint(_DOTS),
+    # (?<=\S)\.{3}(?=\.\s[A-Z]): "...."; \.\.\.(?=\s+[A-Z]): "..."
+    (Standard.EllipsisRules.FourConsecutiveRule.pattern, 0): _has("...."),
+    (Standard.EllipsisRules.ThreeConsecutiveRule.pattern, 0): _has("..."),
+    # \?(?=('|")): a "?"; the exclamation rules \!(?=...): a "!"
+    (Standard.QuestionMarkInQuotationRule.pattern, 0): _has("?"),
+    **{(rule.pattern, 0): _has("!") for rule in Standard.ExclamationPointRules.All},
+    # \(((?=[mdclxvi])...)\)(?=\s[A-Z]): a "("
+    (ListItemReplacer.ROMAN_NUMERALS_IN_PARENTHESES, 0): _has("("),
+    # the pairing rules of BetweenPunctuation: their opening mark (and "--")
+    (BetweenPunctuation.BETWEEN_DOUBLE_QUOTES_REGEX_2, 0): _has('"'),
+    (BetweenPunctuation.BETWEEN_SQUARE_BRACKETS_REGEX_2, 0): _has("["),
+    (BetweenPunctuation.BETWEEN_PARENS_REGEX_2, 0): _has("("),
+    (BetweenPunctuation.BETWEEN_QUOTE_ARROW_REGEX_2, 0): _has("«"),
+    (BetweenPunctuation.BETWEEN_EM_DASHES_REGEX_2, 0): _has("--"),
+    (BetweenPunctuation.BETWEEN_QUOTE_SLANTED_REGEX_2, 0): _has("“"),
+    # r"(U∯S|...|I|i.v|I.V)∯(starters)" (abbreviations as a sentence boundary): a "∯"
+    **{
+        (_starter_regex(rules), 0): _has("∯")
+        for rules in (English.AbbreviationReplacer, French.AbbreviationReplacer)
+    },
+}
+# perf (issue 17, session 4): patterns the engine scans slowly (a lookbehind first: tried at
+# every position) and an equivalent that it scans fast:
+# * ``(?<=X)\.`` matches the same "." as ``\.(?<=X\.)`` (the lookbehind reads the same
+#   characters, the match is the "." alone), and a pattern starting with a literal is scanned by
+#   a fast search for that literal;
+# * pysbd's pairing rules imitate an atomic group, ``O(?=(?P<tmp>[^CO\\]+|\\{2}|\\.)*)(?P=tmp)C``.
+#   Without a backslash in the text (:func:`_sub` checks) the group's first pass takes the whole
+#   run up to the next mark, and that is the only candidate: a shorter run is followed by a
+#   character that is not C. So it matches what ``O[^C]+C`` matches (``O[^CO]+C`` for the
+#   parentheses, whose run also stops at a "("). The em-dash rule ``--(?=(?P<tmp>[^--]*))
+#   (?P=tmp)--`` has no backslash branch: it is ``--[^-]*--`` on any text.
+_EQUIVALENT: dict[str, str] = {
+    Common.SingleLetterAbbreviationRules.SingleUpperCaseLetterRule.pattern: (
+        r"\.(?<=\s[A-Z]\.)(?=,?\s)"
+    ),
+    Common.Numbers.NumberAfterPeriodBeforeLetterRule.pattern: r"\.(?<=\d\.)(?=\S)",
+    Standard.FileFormatRule.pattern: "\\." + "(?<=\\s\\.)" + Standard.FileFormatRule.pattern[9:],
+    BetweenPunctuation.BETWEEN_EM_DASHES_REGEX_2: r"--[^-]*--",
+}
+_EQUIVALENT_NO_BACKSLASH: dict[str, str] = {
+    BetweenPunctuation.BETWEEN_DOUBLE_QUOTES_REGEX_2: r'"[^"]+"',
+    BetweenPunctuation.BETWEEN_SQUARE_BRACKETS_REGEX_2: r"\[[^\]]+\]",
+    BetweenPunctuation.BETWEEN_PARENS_REGEX_2: r"\([^()]+\)",
+    BetweenPunctuation.BETWEEN_QUOTE_ARROW_REGEX_2: r"«[^»]+»",
+    BetweenPunctuation.BETWEEN_QUOTE_SLANTED_REGEX_2: r"“[^”]+”",
+}
+
+
+@lru_cache(maxsize=256)
+def _compiled_rule(pattern: str, flags: int) -> tuple[re.Pattern[str], Any, re.Pattern[str]]:
+    """(the compiled pattern or its equivalent, its guard or None, the equivalent to use on text
+    without a backslash)."""
+    rx = re.compile(_EQUIVALENT.get(pattern, pattern), flags)
+    guard = _GUARDS.get((pattern, flags))
+    literal = _literal(pattern) if guard is None and not flags else None
+    if literal:
+        guard = _has(literal)
+    no_backslash = _EQUIVALENT_NO_BACKSLASH.get(pattern)
+    return rx, guard, re.compile(no_backslash, flags) if no_backslash else rx
+
+
+def _sub(pattern: str, repl: Any, text: str, flags: int = 0) -> str:
+    """``re.sub(pattern, repl, text, flags=flags)``, skipped when its guard says no match."""
+    rx, guard, no_backslash = _compiled_rule(pattern, flags)
+    if guard is not None and not guard(text):
+        return text
+    return (rx if "\\" in text else no_backslash).sub(repl, text)
+
+
 def _apply(text: str, rules: Iterable[Any]) -> str:
     """``pysbd.utils.Text(text).apply(*rules)``: the same ``re.sub`` calls in the same order,
-    except those of a plain-string pattern absent from the text (they return it unchanged)."""
+    through :func:`_sub` (skipped where they cannot match)."""
     for rule in rules:
-        pattern = rule.pattern
-        if _plain(pattern) and pattern not in text:
-            continue
-        text = re.sub(pattern, rule.replacement, text)
+        text = _sub(rule.pattern, rule.replacement, text)
     return text
 
 
