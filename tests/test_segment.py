@@ -535,6 +535,11 @@ def test_fast_space_and_quote_helpers_match_the_plain_ones(text: str) -> None:
         'He said -- "no. never" -- today. Then -- left... -- and so. Ok -- "Fine," -- he said.',
         "It was #39;hard #39; today. Venezuela #39;s oil #39;s price. #39;s. The #39;U.S. #39;s.",
         "Il a -- dit-il -- gagné. M. Kim -- le chef -- a dit. Fin -- ou pas ? Oui -- 3.5 %.",
+        # titles match case-insensitively, but only in ASCII: pysbd's abbreviation check is a
+        # substring test on str.lower(), which keeps ſ, İ, ı and the Kelvin sign apart (session 4)
+        "He met \u017ft. Paul.",
+        "The M\u017f. Lee left",
+        "Mr. and \u0130ng. Rossi came. MR. Lee.",
     ],
 )
 @pytest.mark.parametrize("lang", ["fr", "en"])
@@ -903,3 +908,44 @@ def test_faster_pysbd_matches_pysbd_on_rule_bits(bits: list[str], lang: str) -> 
     text = "".join(bits).strip()
     if text:
         assert segment._split_pysbd_chunk(text, lang) == segment.split_sentences_pysbd(text, lang)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    bits=st.lists(
+        st.sampled_from(
+            [
+                *list("aZ9 .?,'\"«»()-"),
+                " ",
+                " ",
+                "said",
+                "The",
+                "Lee",
+                "I",
+                "Mr",
+                "MR",
+                "Gen",
+                "\u017ft",
+                "\u017ft. Paul",
+                "M\u017f. Lee",
+                "\u212a",
+                "\u0130ng",
+                "M.",
+                "U.S.",
+                "...",
+                "…",
+                "123",
+                "3.5",
+                "#39;s",
+            ]
+        ),
+        max_size=25,
+    ),
+    lang=st.sampled_from(["fr", "en"]),
+)
+def test_a_paragraph_with_a_cut_is_never_one_easy_piece(bits: list[str], lang: str) -> None:
+    """split_sentences skips the whole-paragraph match when there is a safe cut (session 4)."""
+    text = "".join(bits).strip()
+    if segment._cuts(text, lang):
+        assert segment._EASY[lang][1].fullmatch(text) is None
+    assert segment.split_sentences(text, lang) == segment.split_sentences_pysbd(text, lang)

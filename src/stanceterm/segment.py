@@ -43,7 +43,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 import pysbd
 from pysbd.abbreviation_replacer import AbbreviationReplacer
@@ -542,26 +542,36 @@ def _literal(pattern: str) -> str | None:
     return re.sub(r"\\(.)", r"\1", pattern)
 
 
-def _has(*needles: str) -> Any:
-    """A guard: true when the text holds one of ``needles``."""
-    return lambda t: any(n in t for n in needles)
+class _Guard(NamedTuple):
+    """A necessary condition of a match of one pattern: the text holds one of ``needles`` (when
+    there are any) and passes ``check`` (when there is one). Every match holds one of ``chars``."""
+
+    needles: tuple[str, ...]
+    check: Any
+    chars: str
 
 
-def _hint(pattern: str, flags: int = 0) -> Any:
-    """A guard: true when the text holds a match of ``pattern``, found in every match of the
-    guarded rule (a pattern that starts with a literal, which the regex engine scans fast)."""
-    return re.compile(pattern, flags).search
+def _has(*needles: str) -> _Guard:
+    """A guard: the text holds one of ``needles``."""
+    return _Guard(needles, None, "".join(n[0] for n in needles))
 
 
-def _char_at(i: int, ch: str) -> Any:
-    return lambda t: t[i : i + 1] == ch
+def _hint(pattern: str, chars: str, flags: int = 0) -> _Guard:
+    """A guard: the text holds a match of ``pattern``, found in every match of the guarded rule (a
+    pattern that starts with one of ``chars``, which the regex engine scans fast)."""
+    return _Guard((), re.compile(pattern, flags).search, chars)
+
+
+def _char_at(i: int, ch: str) -> _Guard:
+    """A guard: ``ch`` at index ``i`` of the text."""
+    return _Guard((), lambda t: t[i : i + 1] == ch, ch)
 
 
 _DOTS = r"\.\s\."  # in every match of the two spaced-ellipsis rules
 # perf (issue 17, session 4): for each pysbd pattern (and flags), a necessary condition of a
 # match: when it fails, ``re.sub`` would return the text unchanged. Patterns that are literals
 # need none here (:func:`_literal`). Each entry names what every match holds.
-_GUARDS: dict[tuple[str, int], Any] = {
+_GUARDS: dict[tuple[str, int], _Guard] = {
     # \.(?=\d), (?<=\d)\.(?=\S): a "."
     (Common.Numbers.PeriodBeforeNumberRule.pattern, 0): _has("."),
     (Common.Numbers.NumberAfterPeriodBeforeLetterRule.pattern, 0): _has("."),
@@ -584,20 +594,22 @@ _GUARDS: dict[tuple[str, int], Any] = {
         for rule in Common.AmPmRules.All
     },
     # \b[a-z](?:\.[a-z])+[.] under IGNORECASE: a "." then a letter, under the same flag
-    (Common.MULTI_PERIOD_ABBREVIATION_REGEX, re.IGNORECASE): _hint(r"\.[a-z]", re.IGNORECASE),
+    (Common.MULTI_PERIOD_ABBREVIATION_REGEX, re.IGNORECASE): _hint(r"\.[a-z]", ".", re.IGNORECASE),
     # (?<=\S)(!|\?){3,}(?=...): three of ! and ? in a row hold two
     (Common.CONTINUOUS_PUNCTUATION_REGEX, 0): _has("!!", "??", "!?", "?!"),
     # (?<=[^\d\s])(\.|∯)((\[...\])+|((\d{1,3}\s?)?\d{1,3}))(\s)(?=[A-Z]): a "." or "∯", then
     # a "[" or a digit
-    (Common.NUMBERED_REFERENCE_REGEX, 0): _hint(r"[.∯][\[\d]"),
+    (Common.NUMBERED_REFERENCE_REGEX, 0): _hint(r"[.∯][\[\d]", ".∯"),
     # ([a-zA-Z0-9_])(\.)([a-zA-Z0-9_]): a "." then one of those
-    (Standard.Abbreviation.WithMultiplePeriodsAndEmailRule.pattern, 0): _hint(r"\.[a-zA-Z0-9_]"),
+    (Standard.Abbreviation.WithMultiplePeriodsAndEmailRule.pattern, 0): _hint(
+        r"\.[a-zA-Z0-9_]", "."
+    ),
     # (?<=[a-zA-z]°)\.(?=\s*\d+): "°."; (?<=\s)\.(?=(jpe?g|...)\s): a "."
     (Standard.GeoLocationRule.pattern, 0): _has("°."),
     (Standard.FileFormatRule.pattern, 0): _has("."),
     # the spaced ellipses (\s\.){3}\s and (?<=[a-z])(\.\s){3}\.($|\\n): ".<space>."
-    (Standard.EllipsisRules.ThreeSpaceRule.pattern, 0): _hint(_DOTS),
-    (Standard.EllipsisRules.FourSpaceRule.pattern, 0): _hint(_DOTS),
+    (Standard.EllipsisRules.ThreeSpaceRule.pattern, 0): _hint(_DOTS, "."),
+    (Standard.EllipsisRules.FourSpaceRule.pattern, 0): _hint(_DOTS, "."),
     # (?<=\S)\.{3}(?=\.\s[A-Z]): "...."; \.\.\.(?=\s+[A-Z]): "..."
     (Standard.EllipsisRules.FourConsecutiveRule.pattern, 0): _has("...."),
     (Standard.EllipsisRules.ThreeConsecutiveRule.pattern, 0): _has("..."),
@@ -647,30 +659,64 @@ _EQUIVALENT_NO_BACKSLASH: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=256)
-def _compiled_rule(pattern: str, flags: int) -> tuple[re.Pattern[str], Any, re.Pattern[str]]:
-    """(the compiled pattern or its equivalent, its guard or None, the equivalent to use on text
-    without a backslash)."""
-    rx = re.compile(_EQUIVALENT.get(pattern, pattern), flags)
-    guard = _GUARDS.get((pattern, flags))
-    literal = _literal(pattern) if guard is None and not flags else None
-    if literal:
-        guard = _has(literal)
-    no_backslash = _EQUIVALENT_NO_BACKSLASH.get(pattern)
-    return rx, guard, re.compile(no_backslash, flags) if no_backslash else rx
+class _Rule(NamedTuple):
+    rx: re.Pattern[str]  # the pattern, or its equivalent
+    no_backslash: re.Pattern[str]  # the same, or its equivalent on text without a backslash
+    guard: _Guard | None
+
+
+_RULES: dict[tuple[str, int], _Rule] = {}
+
+
+def _compiled_rule(pattern: str, flags: int) -> _Rule:
+    rule = _RULES.get((pattern, flags))
+    if rule is None:
+        rx = re.compile(_EQUIVALENT.get(pattern, pattern), flags)
+        guard = _GUARDS.get((pattern, flags))
+        literal = _literal(pattern) if guard is None and not flags else None
+        if literal:
+            guard = _has(literal)
+        no_backslash = _EQUIVALENT_NO_BACKSLASH.get(pattern)
+        nb = re.compile(no_backslash, flags) if no_backslash else rx
+        rule = _RULES[(pattern, flags)] = _Rule(rx, nb, guard)
+    return rule
 
 
 def _sub(pattern: str, repl: Any, text: str, flags: int = 0) -> str:
     """``re.sub(pattern, repl, text, flags=flags)``, skipped when its guard says no match."""
-    rx, guard, no_backslash = _compiled_rule(pattern, flags)
-    if guard is not None and not guard(text):
-        return text
+    rx, no_backslash, guard = _RULES.get((pattern, flags)) or _compiled_rule(pattern, flags)
+    if guard is not None:
+        if guard.needles:
+            for needle in guard.needles:
+                if needle in text:
+                    break
+            else:
+                return text
+        if guard.check is not None and not guard.check(text):
+            return text
     return (rx if "\\" in text else no_backslash).sub(repl, text)
 
 
-def _apply(text: str, rules: Iterable[Any]) -> str:
+@lru_cache(maxsize=64)
+def _trigger(rules: tuple[Any, ...]) -> re.Pattern[str] | None:
+    """One character class holding, for each rule, characters one of which every match holds:
+    text without any of them is left unchanged by every rule (each leaves it as it was, so the
+    next sees it as it was), and one search skips them all. None when a rule has no guard."""
+    chars = []
+    for rule in rules:
+        guard = _compiled_rule(rule.pattern, 0).guard
+        if guard is None:
+            return None
+        chars.append(guard.chars)
+    return re.compile("[" + re.escape("".join(sorted(set("".join(chars))))) + "]")
+
+
+def _apply(text: str, rules: Sequence[Any]) -> str:
     """``pysbd.utils.Text(text).apply(*rules)``: the same ``re.sub`` calls in the same order,
     through :func:`_sub` (skipped where they cannot match)."""
+    trigger = _trigger(rules if type(rules) is tuple else tuple(rules))
+    if trigger is not None and trigger.search(text) is None:
+        return text
     for rule in rules:
         text = _sub(rule.pattern, rule.replacement, text)
     return text
@@ -728,7 +774,9 @@ def _cut_matches(p: str) -> Iterator[tuple[int, str]]:
 def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     rules = French if lang == "fr" else English
     titles = ["[A-HJ-UW-Z]"] + [
-        f"(?i:{re.escape(a)})"
+        # ASCII case-insensitive (session 4): pysbd's abbreviation check is a substring test on
+        # str.lower(), which keeps ſ, İ, ı and the Kelvin sign apart from s, i and k
+        f"(?ai:{re.escape(a)})"
         for a in sorted(rules.Abbreviation.PREPOSITIVE_ABBREVIATIONS)
         if len(a) > 1  # "v" could meet pysbd's "I.V" rule
     ]
@@ -948,7 +996,16 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
     if not p:
         return []
     easy, easy_last = _EASY["fr" if lang == "fr" else "en"]
-    one = easy_last.fullmatch(p) is not None
+    cuts = _cuts(p, lang)
+    # perf (issue 17, session 4): a paragraph with a safe cut is never one easy piece, so the
+    # match (a third of the fast path's time, when it failed) is skipped. At a cut, ``token.``
+    # or ``token?`` then a space sits outside every span pysbd pairs. An easy piece holds a "."
+    # or "?" before a space only at its end, in « » quotes (a span: no cut there), or as a
+    # title's period: a single capital (a token has two letters or more), a prepositive
+    # abbreviation (matched ASCII case-insensitively, so its ``str.lower()`` is in
+    # :func:`_abbreviations`: no cut) or a dotted one (a token holds no "."); "..." comes before
+    # a lower-case word, a cut before a capital. tests/test_segment.py checks it on generated text.
+    one = not cuts and easy_last.fullmatch(p) is not None
     # pysbd cuts a list even inside one line ("M. Kim (a) b) etc."): a one-sentence paragraph
     # that may hold one takes the check below (once)
     if one and not (_may_letter_list(p) or _MAY_NUMBER_LIST.search(p)):
@@ -957,7 +1014,6 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
         return _split_pysbd_chunk(p, lang)
     if one:
         return [p]
-    cuts = _cuts(p, lang)
     if not cuts:
         return _split_pysbd_chunk(p, lang)
     starts = [0, *(c + 1 for c in cuts)]
