@@ -949,3 +949,57 @@ def test_a_paragraph_with_a_cut_is_never_one_easy_piece(bits: list[str], lang: s
     if segment._cuts(text, lang):
         assert segment._EASY[lang][1].fullmatch(text) is None
     assert segment.split_sentences(text, lang) == segment.split_sentences_pysbd(text, lang)
+
+
+def _match_key_plain(text: str) -> str:
+    """match_key as it was before session 4 (every step on every text): the reference."""
+    import unicodedata
+
+    from stanceterm import textkey
+
+    text = textkey._ZERO_WIDTH.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+        text = text.translate(textkey._bmp_marks())
+        if max(text, default=" ") > "\uffff":
+            text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        text = textkey._unify_quotes(text)
+    else:
+        text = textkey._unify_quotes(text.casefold())
+    text = textkey._SPACE_RUNS.sub(" ", text).strip()
+    return textkey._QUOTE_SPACES.sub('"', text)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *list("aZé É'\"`«»“”’‘–—…\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2009\u202f\u3000"),
+                "\u200b",
+                "\ufeff",
+                "  ",
+                "ß",
+                "ﬁ",
+                "\U0001d400",
+                "e\u0301",
+                "\u0130",
+                "x",
+                ".",
+            ]
+        ),
+        max_size=25,
+    )
+)
+def test_match_key_skips_only_steps_that_change_nothing(bits: list[str]) -> None:
+    text = "".join(bits)
+    assert segment.match_key(text) == _match_key_plain(text)
+
+
+def test_every_space_run_character_but_the_space_is_unprintable() -> None:
+    """match_key skips _SPACE_RUNS on printable text without "  ": sound only if this holds."""
+    from stanceterm import textkey
+
+    chars = [chr(c) for c in range(0x110000)]
+    spaces = [ch for ch in chars if textkey._SPACE_RUNS.fullmatch(" " + ch) or ch.isspace()]
+    assert spaces and all(not ch.isprintable() for ch in spaces if ch != " ")
