@@ -1003,3 +1003,72 @@ def test_every_space_run_character_but_the_space_is_unprintable() -> None:
     chars = [chr(c) for c in range(0x110000)]
     spaces = [ch for ch in chars if textkey._SPACE_RUNS.fullmatch(" " + ch) or ch.isspace()]
     assert spaces and all(not ch.isprintable() for ch in spaces if ch != " ")
+
+
+# Pieces with no sentence punctuation but their end (session 4): the fast path keeps them whole
+PLAIN_PIECES = [
+    ("Prediction Unit Helps Forecast Wildfires (AP)", "en"),
+    ("Drew Out of Braves' Lineup After Injury (AP)", "en"),
+    ("race / ancestry / skin color;", "en"),
+    ("From the AP comes this story :", "en"),
+    ("#argument, #systemanalysis #cognitivebias #advice", "en"),
+    ("Time Warner's profits beat analysts' expectations. Shares fell on Monday.", "en"),
+    ("Frontpage of Hydrodynamica (1738)", "en"),
+    ("Les chercheurs y découvrent l'« oasis de vie » ici. Le film sort en mai.", "fr"),
+    ("Il s'agit -comme l'ont dit les groupes- d'une bonne idée. Elle est adoptée.", "fr"),
+]
+
+
+@pytest.mark.parametrize(("paragraph", "lang"), PLAIN_PIECES)
+def test_pieces_without_inner_punctuation_take_the_fast_path(paragraph: str, lang: str) -> None:
+    calls: list[str] = []
+    real = segment._split_pysbd_chunk
+
+    def spy(chunk: str, lang: str) -> list[str]:
+        calls.append(chunk)
+        return real(chunk, lang)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(segment, "_split_pysbd_chunk", spy)
+        fast = segment.split_sentences(paragraph, lang)
+    assert fast == segment.split_sentences_pysbd(paragraph, lang)
+    assert calls == []
+
+
+PLAIN_BITS = [
+    *list("aZé9 ,;:'’\"“”«»()-#/+=@*&|<>~…%$"),
+    " ",
+    " ",
+    ".",
+    "?",
+    "!",
+    " ?",
+    "said",
+    "The",
+    "Lee",
+    "I",
+    "Mr.",
+    "Corp.",
+    "(AP)",
+    "(iv)",
+    "(a)",
+    "1)",
+    "'Hi'",
+    '"Hi"',
+    '"no,"',
+    '-" The',
+    "-' We",
+    "- The",
+    "ǃKung",
+    "Yahoo!",
+    "3.5",
+    "e.g.",
+]
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bits=st.lists(st.sampled_from(PLAIN_BITS), max_size=30), lang=st.sampled_from(["fr", "en"]))
+def test_fast_path_matches_pysbd_on_plain_pieces(bits: list[str], lang: str) -> None:
+    p = segment.normalize("".join(bits))
+    if p:
+        _same(p, lang)

@@ -318,6 +318,7 @@ def _dots_to_placeholder(match: re.Match[str]) -> str:
     return match.group().replace(".", "∯")
 
 
+@lru_cache(maxsize=8)
 def _starter_regex(replacer: Any) -> str:
     """The pattern of pysbd's ``replace_abbreviation_as_sentence_boundary`` for ``replacer``."""
     starters = "|".join(rf"(?=\s{word}\s)" for word in replacer.SENTENCE_STARTERS)
@@ -990,6 +991,35 @@ def _cuts(p: str, lang: str) -> list[int]:
     return kept
 
 
+#: pysbd's sentence punctuation (``Standard.Punctuations``)
+_SENTENCE_PUNCT = re.compile(r"[。．.！!?？]")
+#: what pysbd's ``QUOTATION_AT_END_OF_SENTENCE_REGEX`` can still find in such a piece
+_DASH_QUOTE = re.compile(r"-[\"'“”]\s[A-Z]")
+
+
+def _plain_piece(p: str, start: int, end: int) -> bool:
+    """True when pysbd keeps ``p[start:end]``, a piece between safe cuts of a paragraph that is not
+    :func:`_blocked`, as one sentence because of what it lacks (perf, issue 17, session 4).
+
+    The piece holds no sentence punctuation (. ! ? and their full-width forms) except one final
+    "." or "?", does not open with ( ' " or “, and holds no dash, quote, space and capital.
+    Then, in pysbd (0.3.4): without punctuation, ``check_for_punctuation`` keeps the text whole.
+    Every abbreviation, number, ellipsis, list-period and numbered-reference rule replaces a
+    period followed by something, and the only period ends the text. The pairing rules only mask
+    punctuation inside a pair, and no pair can hold the last character; the quote they mask
+    ("'" as "&⎋&") comes back at the end. ``SENTENCE_BOUNDARY_REGEX`` then matches the whole text
+    from its first character (``\\S.*?`` up to the one mark), since no pair alternative (a
+    parenthesis, quote or bracket first) can start there; the lists and the parentheses between
+    quotes are ruled out by :func:`_blocked`, placeholders and backslashes too. Post-processing
+    splits only at punctuation, then a quote, a space and a capital: a "-" is the only such
+    punctuation left, and :data:`_DASH_QUOTE` rules it out."""
+    if p[start] in "('\"“":
+        return False
+    if _SENTENCE_PUNCT.search(p, start, end - 1) is not None or p[end - 1] in "!。．！？":
+        return False
+    return _DASH_QUOTE.search(p, start, end) is None
+
+
 def split_sentences(paragraph: str, lang: str) -> list[str]:
     """pysbd's sentences of one paragraph (normalised, one line), through the fast path."""
     p = paragraph.strip()
@@ -1015,7 +1045,7 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
     if one:
         return [p]
     if not cuts:
-        return _split_pysbd_chunk(p, lang)
+        return [p] if _plain_piece(p, 0, len(p)) else _split_pysbd_chunk(p, lang)
     starts = [0, *(c + 1 for c in cuts)]
     ends = [*cuts, len(p)]
     out: list[str] = []
@@ -1026,7 +1056,9 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
         if hard_from >= 0 and end - hard_from > MAX_CHUNK:
             out += _split_pysbd_chunk(p[hard_from : start - 1], lang)
             hard_from = -1
-        if (easy_last if i == last else easy).fullmatch(p, start, end):
+        if (easy_last if i == last else easy).fullmatch(p, start, end) or _plain_piece(
+            p, start, end
+        ):
             if hard_from >= 0:
                 out += _split_pysbd_chunk(p[hard_from : start - 1], lang)
                 hard_from = -1
