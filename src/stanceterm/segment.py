@@ -263,6 +263,7 @@ class _FastAbbreviationReplacer(AbbreviationReplacer):  # type: ignore[misc]  # 
 
     text: str
     lang: Any
+    STARTER_REGEX: str
 
     def search_for_abbreviations_in_string(self, text: str) -> str:
         if "{" in text:  # pysbd's next-word regex reads a literal "{abbr} ": keep its own path
@@ -310,7 +311,7 @@ class _FastAbbreviationReplacer(AbbreviationReplacer):  # type: ignore[misc]  # 
         )
 
     def replace_abbreviation_as_sentence_boundary(self) -> str:
-        self.text = _sub(_starter_regex(type(self)), "\\1.", self.text)
+        self.text = _sub(self.STARTER_REGEX, "\\1.", self.text)
         return self.text
 
 
@@ -318,7 +319,6 @@ def _dots_to_placeholder(match: re.Match[str]) -> str:
     return match.group().replace(".", "∯")
 
 
-@lru_cache(maxsize=8)
 def _starter_regex(replacer: Any) -> str:
     """The pattern of pysbd's ``replace_abbreviation_as_sentence_boundary`` for ``replacer``."""
     starters = "|".join(rf"(?=\s{word}\s)" for word in replacer.SENTENCE_STARTERS)
@@ -356,7 +356,10 @@ def _fast_rules(rules: Any) -> type:
     replacer = type(
         "AbbreviationReplacer",
         (_FastAbbreviationReplacer, rules.AbbreviationReplacer),
-        {"SENTENCE_STARTERS": rules.AbbreviationReplacer.SENTENCE_STARTERS},
+        {
+            "SENTENCE_STARTERS": rules.AbbreviationReplacer.SENTENCE_STARTERS,
+            "STARTER_REGEX": _starter_regex(rules.AbbreviationReplacer),
+        },
     )
     return type(rules.__name__, (rules,), {"AbbreviationReplacer": replacer})
 
