@@ -1072,3 +1072,72 @@ def test_fast_path_matches_pysbd_on_plain_pieces(bits: list[str], lang: str) -> 
     p = segment.normalize("".join(bits))
     if p:
         _same(p, lang)
+
+
+# Cuts before a lower-case word (session 4): pysbd splits after a plain word there too; only
+# abbreviations (and tokens it may fold into one) keep the period
+LOWER_CUT_BITS = [
+    "said.",
+    "bac.",
+    "first",
+    "the",
+    "là",
+    "été",
+    "euh",
+    "co.",
+    "Co.",
+    "corp.",
+    "etc.",
+    "e.g.",
+    "no.",
+    "p.",
+    "fig.",
+    "vs.",
+    "tél.",
+    "\u017ft.",
+    "\u212ay.",
+    "\u0130ng.",
+    "a.",
+    "b.",
+    "i.",
+    "ii.",
+    "1.",
+    "2.",
+    "123.",
+    "3",
+    "I",
+    "I'm",
+    "(a)",
+    "U.S.",
+    "...",
+    "?",
+    "donc",
+    "Il",
+]
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bits=st.lists(st.sampled_from(LOWER_CUT_BITS), max_size=30), lang=st.sampled_from(["fr", "en"])
+)
+def test_fast_path_matches_pysbd_before_lower_case_words(bits: list[str], lang: str) -> None:
+    p = segment.normalize(" ".join(bits))
+    if p:
+        _same(p, lang)
+
+
+def test_transcripts_without_capitals_take_the_fast_path() -> None:
+    paragraph = "l'année de mon bac. cette année-là, je passais mon bac. faut savoir que non."
+    calls: list[str] = []
+    real = segment._split_pysbd_chunk
+
+    def spy(chunk: str, lang: str) -> list[str]:
+        calls.append(chunk)
+        return real(chunk, lang)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(segment, "_split_pysbd_chunk", spy)
+        fast = segment.split_sentences(paragraph, "fr")
+    assert fast == segment.split_sentences_pysbd(paragraph, "fr")
+    assert len(fast) == 3
+    assert calls == []

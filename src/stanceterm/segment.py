@@ -4,11 +4,13 @@ Segmentation gives exactly pysbd's sentences, faster:
 
 * **Fast path.** A paragraph is cut at *safe boundaries*: ``word. Next`` where ``word`` is a plain
   word of two letters or more that no pysbd rule treats as an abbreviation, ``Next`` starts with a
-  capital followed by a lower-case letter, and the cut lies outside every span that pysbd pairs up
-  (quotes « » “ ” " ‘ ’, parentheses, brackets, ``--`` dashes). pysbd always splits there and its
-  rules on one side never look at the other. Pieces that are plain words, commas, apostrophes and
-  hyphens ending in one period are sentences as they are; the other ("hard") pieces — abbreviations
-  (M., Mr., Dr., St., U.S.), initials, numbers (3.5), ellipses, quotes... — go to pysbd.
+  capital (not a lone "I") or a lower-case letter, and the cut lies outside every span that pysbd
+  pairs up (quotes « » “ ” " ‘ ’, parentheses, brackets, ``--`` dashes). pysbd always splits there
+  and its rules on one side never look at the other. Pieces that are plain words, commas,
+  apostrophes and hyphens ending in one period are sentences as they are, and so are pieces with
+  no sentence punctuation but their end (:func:`_plain_piece`); the other ("hard") pieces —
+  abbreviations (M., Mr., Dr., St., U.S.), initials, numbers (3.5), ellipses, quotes... — go to
+  pysbd.
 * **Linear cost.** pysbd is quadratic in the length of what it is given, so consecutive hard
   pieces go to it in chunks of at most :data:`MAX_CHUNK` characters, cut at safe boundaries.
 * **Fallback.** A paragraph with constructs whose pysbd handling is not local (numbered or lettered
@@ -740,17 +742,19 @@ _L = r"[^\W\d_]"  # a letter
 _UPPER = "A-ZÀ-ÖØ-ÞŒ"
 _LOWER = "a-zà-öø-ÿœ"
 # a plain token (letters, inner apostrophes or hyphens; or a number of 3+ digits) after a space or
-# at the start, a period or a question mark, one space, then a capital (not a lone "I")
+# at the start, a period or a question mark, one space, then a capital (not a lone "I") or a
+# lower-case letter (session 4: pysbd reads ". x" as no boundary only after an abbreviation, whose
+# token _cuts drops, and after a lone capital or a dotted "U.S", which are no tokens here)
 _CUT = re.compile(
     rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}})(?:\.| ?\?) "
     # perf (issue 17): or a straight quote opening the next sentence (said. "We...)
-    rf"(?=\"?[{_UPPER}])(?!\"?I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
+    rf"(?=\"?[{_UPPER}]|[{_LOWER}])(?!\"?I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
 )
 # perf (issue 17): the same cuts, found from the punctuation: _CUT starts with a lookbehind, so
 # the regex engine tries it at every position. A match of _CUT is a token (no whitespace inside)
 # after a whitespace or the start, then "." or "?" (or " ?"), a space and the lookaheads; so
 # each "." or "?" that the lookaheads accept is checked by reading back to the whitespace.
-_CUT_END = re.compile(rf"[.?] (?=\"?[{_UPPER}])(?!\"?I(?:[\s'’]|$))")
+_CUT_END = re.compile(rf"[.?] (?=\"?[{_UPPER}]|[{_LOWER}])(?!\"?I(?:[\s'’]|$))")
 _CUT_TOKEN = re.compile(rf"{_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}")
 
 
@@ -968,10 +972,18 @@ def _spans(p: str) -> list[tuple[int, int]]:
     return out
 
 
+#: characters that re.IGNORECASE matches with an ASCII letter of an abbreviation but that
+#: str.lower() keeps apart (İ, ı, ſ, Kelvin sign): pysbd's abbreviation pass may still take a
+#: token holding one for an abbreviation, so it is never cut after (session 4)
+_ODD_FOLD = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
 def _cuts(p: str, lang: str) -> list[int]:
     """Safe boundaries of ``p``: offsets of the space after a sentence-final period."""
     abbr = _abbreviations(lang)
-    cuts = [c for c, word in _cut_matches(p) if word.lower() not in abbr]
+    cuts = [
+        c for c, word in _cut_matches(p) if word.lower() not in abbr and not _ODD_FOLD.search(word)
+    ]
     if not cuts:
         return cuts
     spans = _spans(p)
