@@ -208,6 +208,8 @@ def test_the_index_stores_no_positions(tmp_path: Path) -> None:
     """v16: positions cost an import a third of the index's time, and the search needs none."""
     s = Store.open(tmp_path / "s.db")
     assert "detail=none" in _fts_sql(s).replace(" ", "")
+    tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master")}
+    assert "sentences_fts_docsize" not in tables  # columnsize=0: no token counts either
     s.close()
 
 

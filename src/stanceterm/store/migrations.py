@@ -470,7 +470,8 @@ DROP INDEX IF EXISTS annotation_events_sentence;
 """
 
 #: v16 (import speed, issue 17): ``sentences_fts`` is rebuilt with ``detail=none``: the trigram
-#: index keeps which sentences hold a trigram, not where. Writing positions was a third of what
+#: index keeps which sentences hold a trigram, not where (and ``columnsize=0``: no per-sentence
+#: token count, which only ranking reads). Writing positions was a third of what
 #: the index cost an import (1.3 of 1.8 CPU-s of the commit at 72k real sentences went to the
 #: index; detail=none takes that to about 0.85), and the `/` search does not need them: it asks
 #: for the substring with GLOB, which FTS5 answers from the trigrams and SQLite checks on the
@@ -485,7 +486,8 @@ DROP TRIGGER IF EXISTS sentences_fts_del;
 DROP TRIGGER IF EXISTS sentences_fts_upd;
 DROP TABLE IF EXISTS sentences_fts;
 CREATE VIRTUAL TABLE sentences_fts USING fts5(
-    norm, content='sentences', content_rowid='seq', tokenize='trigram', detail=none
+    norm, content='sentences', content_rowid='seq', tokenize='trigram', detail=none,
+    columnsize=0
 );
 UPDATE meta SET value = (SELECT COALESCE(MAX(seq), 0) FROM sentences) WHERE key = 'fts_end';
 UPDATE meta SET value = '0' WHERE key = 'fts_done';
