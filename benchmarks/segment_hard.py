@@ -22,6 +22,7 @@ import re
 import sys
 import time
 from collections import defaultdict
+from typing import Any
 
 from _common import SRC
 from realtext import iter_articles
@@ -29,20 +30,19 @@ from realtext import iter_articles
 _INNER_DOT = re.compile(r"(?<!\S)(\S+?)\.(?= )")
 
 
-def _reason(seg: object, chunk: str, paragraph: str, lang: str) -> str:
-    s = seg
+def _reason(s: Any, chunk: str, paragraph: str, lang: str) -> str:
     if chunk == paragraph:
         checks = [
-            ("placeholder or backslash", lambda p: s._PLACEHOLDER_CHARS.search(p)),  # type: ignore[attr-defined]
-            ("quote not after a word", lambda p: s._QUOTE_NOT_AFTER_WORD.search(p)),  # type: ignore[attr-defined]
-            ("parentheses between quotes", lambda p: s._PARENS_BETWEEN_QUOTES.search(p)),  # type: ignore[attr-defined]
-            ("numbered reference", lambda p: s._NUMBERED_REFERENCE.search(p)),  # type: ignore[attr-defined]
-            ("unbalanced pair", s._unbalanced),  # type: ignore[attr-defined]
+            ("placeholder or backslash", lambda p: s._PLACEHOLDER_CHARS.search(p)),
+            ("quote not after a word", lambda p: s._QUOTE_NOT_AFTER_WORD.search(p)),
+            ("parentheses between quotes", lambda p: s._PARENS_BETWEEN_QUOTES.search(p)),
+            ("numbered reference", lambda p: s._NUMBERED_REFERENCE.search(p)),
+            ("unbalanced pair", s._unbalanced),
         ]
         for name, check in checks:
             if check(chunk):
                 return f"blocked: {name}"
-        return "blocked: list" if s._blocked(chunk) else "whole: no safe cut"  # type: ignore[attr-defined]
+        return "blocked: list" if s._blocked(chunk) else "whole: no safe cut"
     body = chunk[:-1]
     if '"' in chunk:
         return "run: dq+punct" if re.search(r'[.!?,]"|"[^"]*[.!?][^"]*"', chunk) else "run: dq"
@@ -57,7 +57,7 @@ def _reason(seg: object, chunk: str, paragraph: str, lang: str) -> str:
     m = _INNER_DOT.search(body)
     if m:
         tok = m.group(1).strip("(\"'").lower()
-        if tok in s._abbreviations(lang):  # type: ignore[attr-defined]
+        if tok in s._abbreviations(lang):
             return "run: abbr"
         return "run: initial" if re.fullmatch(r"[a-z]", tok) else "run: dot after a token"
     if "(" in chunk:

@@ -1141,3 +1141,77 @@ def test_transcripts_without_capitals_take_the_fast_path() -> None:
     assert fast == segment.split_sentences_pysbd(paragraph, "fr")
     assert len(fast) == 3
     assert calls == []
+
+
+# Cuts after numbers with a separator, a unit or a percent sign (session 4)
+NUMBER_BITS = [
+    "10.9bn.",
+    "1.2%.",
+    "8.5.",
+    "12.75.",
+    "1,000.",
+    "4%.",
+    "2.1.",
+    "1.2.3.",
+    "3,5.",
+    "5:38.",
+    "1.",
+    "2.",
+    "12.",
+    "(3)",
+    "[4]",
+    "1)",
+    "No.",
+    "p.",
+    "The",
+    "sales",
+    "rose",
+    "Its",
+    "a.",
+    "b.",
+    "i.",
+    "dollars",
+    "%",
+    "3 %.",
+    "e.g.",
+    "U.S.",
+    ".5",
+    "x.5",
+]
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bits=st.lists(st.sampled_from(NUMBER_BITS), max_size=30),
+    lang=st.sampled_from(["fr", "en"]),
+    glue=st.sampled_from([" ", " ", ""]),
+)
+def test_fast_path_matches_pysbd_after_numbers(bits: list[str], lang: str, glue: str) -> None:
+    p = segment.normalize(glue.join(bits))
+    if p:
+        want = [(m.end() - 1, m.group(1)) for m in segment._CUT.finditer(p)]
+        assert list(segment._cut_matches(p)) == want
+        _same(p, lang)
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "TimeWarner said sales rose to dollars 11.1bn from dollars 10.9bn. Its profits rose.",
+        "Pernod shares in Paris slipped 1.2%. Pernod said it was seeking acquisitions.",
+        "In the year to March 2004, the Indian economy grew by 8.5%. Exports rose by 4%. Fine.",
+    ],
+)
+def test_numbers_before_a_cut_take_the_fast_path(paragraph: str) -> None:
+    calls: list[str] = []
+    real = segment._split_pysbd_chunk
+
+    def spy(chunk: str, lang: str) -> list[str]:
+        calls.append(chunk)
+        return real(chunk, lang)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(segment, "_split_pysbd_chunk", spy)
+        fast = segment.split_sentences(paragraph, "en")
+    assert fast == segment.split_sentences_pysbd(paragraph, "en")
+    assert calls == []

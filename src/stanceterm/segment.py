@@ -741,12 +741,19 @@ def _split_pysbd_chunk(chunk: str, lang: str) -> list[str]:
 _L = r"[^\W\d_]"  # a letter
 _UPPER = "A-ZÀ-ÖØ-ÞŒ"
 _LOWER = "a-zà-öø-ÿœ"
+# perf (issue 17, session 4): a number with a decimal or grouping separator, then an optional unit
+# or a percent sign (10.9bn, 1.2%, 8.5, 1,000), or a number and a percent sign (4%). pysbd's
+# number rules only replace a period followed by a digit or a non-space, or after a lone
+# number at the start of a line; its list and reference rules need a lone number of one or two
+# digits after a space or a period before digits; its abbreviations start after a space: none
+# reads a period after such a token and before a space.
+_NUMBER_TOKEN = r"\d+(?:[.,]\d+)+(?:[a-zA-Z]+|%)?|\d+%"
 # a plain token (letters, inner apostrophes or hyphens; or a number of 3+ digits) after a space or
 # at the start, a period or a question mark, one space, then a capital (not a lone "I") or a
 # lower-case letter (session 4: pysbd reads ". x" as no boundary only after an abbreviation, whose
 # token _cuts drops, and after a lone capital or a dotted "U.S", which are no tokens here)
 _CUT = re.compile(
-    rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}})(?:\.| ?\?) "
+    rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}|{_NUMBER_TOKEN})(?:\.| ?\?) "
     # perf (issue 17): or a straight quote opening the next sentence (said. "We...)
     rf"(?=\"?[{_UPPER}]|[{_LOWER}])(?!\"?I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
 )
@@ -755,7 +762,7 @@ _CUT = re.compile(
 # after a whitespace or the start, then "." or "?" (or " ?"), a space and the lookaheads; so
 # each "." or "?" that the lookaheads accept is checked by reading back to the whitespace.
 _CUT_END = re.compile(rf"[.?] (?=\"?[{_UPPER}]|[{_LOWER}])(?!\"?I(?:[\s'’]|$))")
-_CUT_TOKEN = re.compile(rf"{_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}")
+_CUT_TOKEN = re.compile(rf"{_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}|{_NUMBER_TOKEN}")
 
 
 def _cut_matches(p: str) -> Iterator[tuple[int, str]]:
@@ -777,8 +784,9 @@ def _cut_matches(p: str) -> Iterator[tuple[int, str]]:
 # them and never splits after »), titles before a name — a single capital other than I and V
 # (M. Kim, John F. Kirby) or one of the language's prepositive abbreviations (Mr., Dr., St.) —
 # and, in English, dotted abbreviations before a lower-case word (U.S. officials); then a final
-# period or question mark after a word or a number of 3+ digits (optional for the paragraph's last
-# piece).
+# period or question mark after a word, a number of 3+ digits, a decimal (8.5) or a number and a
+# percent sign (1.2%) (optional for the paragraph's last piece). pysbd's number rules turn the
+# inner period of 8.5 into a placeholder and never read a period that ends the piece.
 def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     rules = French if lang == "fr" else English
     titles = ["[A-HJ-UW-Z]"] + [
@@ -812,7 +820,11 @@ def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
         # none that it would split at, while _spans keeps cuts out of such pairs
         rf"|(?<=\d),(?=\d\d\d)| [-–—] | -- |(?<=[^\W_])[/&](?=[^\W_])| & )"
     )
-    body = rf"(?:{title} )?{first}(?:{sep}{word})*(?:(?<={_L})|(?<=\d\d\d)|(?<=[»\"]))"
+    # the end of a piece may follow a decimal (8.5, 12.75) or a percent sign after a digit (1.2%)
+    body = (
+        rf"(?:{title} )?{first}(?:{sep}{word})*%?"
+        rf"(?:(?<={_L})|(?<=\d\d\d)|(?<=[»\"])|(?<=\d[.,]\d)|(?<=\d[.,]\d\d)|(?<=\d%))"
+    )
     end = r"(?:\.| ?\?)"
     return re.compile(rf"{body}{end}"), re.compile(rf"{body}{end}?")
 
