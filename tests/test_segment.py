@@ -1215,3 +1215,68 @@ def test_numbers_before_a_cut_take_the_fast_path(paragraph: str) -> None:
         fast = segment.split_sentences(paragraph, "en")
     assert fast == segment.split_sentences_pysbd(paragraph, "en")
     assert calls == []
+
+
+# Cuts after a closing parenthesis or bracket (session 4)
+CLOSER_BITS = [
+    "(2001).",
+    "2010).",
+    "[7].",
+    "[21]",
+    "(a).",
+    "(b).",
+    "(i).",
+    "(ii).",
+    "(1).",
+    "(2).",
+    "1).",
+    "a).",
+    "Inc).",
+    "(Corp).",
+    "(U.S.).",
+    "(AP)",
+    "(EN)",
+    "(really?).",
+    "(",
+    ")",
+    "The",
+    "On",
+    "we",
+    "said",
+    "Avignon",
+    "I",
+    '"We',
+    "x.[12]",
+]
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bits=st.lists(st.sampled_from(CLOSER_BITS), max_size=30), lang=st.sampled_from(["fr", "en"]))
+def test_fast_path_matches_pysbd_after_closing_marks(bits: list[str], lang: str) -> None:
+    p = segment.normalize(" ".join(bits))
+    if p:
+        want = [(m.end() - 1, m.group(1)) for m in segment._CUT.finditer(p)]
+        assert list(segment._cut_matches(p)) == want
+        _same(p, lang)
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "lang"),
+    [
+        ("L'Abime de Vladimir Holan à Avignon (2001). On retrouve ici une touche.", "fr"),
+        ("It drives economic growth [7]. Argentine politics are the result.", "en"),
+    ],
+)
+def test_closing_marks_before_a_cut_take_the_fast_path(paragraph: str, lang: str) -> None:
+    calls: list[str] = []
+    real = segment._split_pysbd_chunk
+
+    def spy(chunk: str, lang: str) -> list[str]:
+        calls.append(chunk)
+        return real(chunk, lang)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(segment, "_split_pysbd_chunk", spy)
+        fast = segment.split_sentences(paragraph, lang)
+    assert fast == segment.split_sentences_pysbd(paragraph, lang)
+    assert calls == []

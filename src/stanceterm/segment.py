@@ -747,13 +747,17 @@ _LOWER = "a-zà-öø-ÿœ"
 # number at the start of a line; its list and reference rules need a lone number of one or two
 # digits after a space or a period before digits; its abbreviations start after a space: none
 # reads a period after such a token and before a space.
-_NUMBER_TOKEN = r"\d+(?:[.,]\d+)+(?:[a-zA-Z]+|%)?|\d+%"
+_OTHER_TOKEN = r"\d+(?:[.,]\d+)+(?:[a-zA-Z]+|%)?|\d+%"
+# perf (issue 17, session 4): or a word or number closing parentheses or brackets ((2001). On,
+# Avignon). Il, [7]. We). The period follows the closing mark, which no abbreviation, number,
+# list or reference rule of pysbd reads before a period; the pair itself is a span (no cut inside)
+_OTHER_TOKEN += r"|\(?[\w'’-]+\)|\[?[\w'’-]+\]"
 # a plain token (letters, inner apostrophes or hyphens; or a number of 3+ digits) after a space or
 # at the start, a period or a question mark, one space, then a capital (not a lone "I") or a
 # lower-case letter (session 4: pysbd reads ". x" as no boundary only after an abbreviation, whose
 # token _cuts drops, and after a lone capital or a dotted "U.S", which are no tokens here)
 _CUT = re.compile(
-    rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}|{_NUMBER_TOKEN})(?:\.| ?\?) "
+    rf"(?<!\S)({_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}|{_OTHER_TOKEN})(?:\.| ?\?) "
     # perf (issue 17): or a straight quote opening the next sentence (said. "We...)
     rf"(?=\"?[{_UPPER}]|[{_LOWER}])(?!\"?I(?:[\s'’]|$))"  # pysbd keeps "abbr. I'm" together
 )
@@ -762,7 +766,7 @@ _CUT = re.compile(
 # after a whitespace or the start, then "." or "?" (or " ?"), a space and the lookaheads; so
 # each "." or "?" that the lookaheads accept is checked by reading back to the whitespace.
 _CUT_END = re.compile(rf"[.?] (?=\"?[{_UPPER}]|[{_LOWER}])(?!\"?I(?:[\s'’]|$))")
-_CUT_TOKEN = re.compile(rf"{_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}|{_NUMBER_TOKEN}")
+_CUT_TOKEN = re.compile(rf"{_L}{{2,}}(?:['’-]{_L}+)*|{_L}(?:['’-]{_L}+)+|\d{{3,}}|{_OTHER_TOKEN}")
 
 
 def _cut_matches(p: str) -> Iterator[tuple[int, str]]:
