@@ -316,23 +316,30 @@ class Corpus:
     ) -> Sentence | None:
         """First visible sentence after ``after_seq`` whose normalised text contains the query,
         wrapping around to the start. The query goes through ``textkey.match_key`` too (it is
-        idempotent), so "etats" and "États" both find "États"."""
+        idempotent), so "etats" and "États" both find "États".
 
-        norm_query = match_key(norm_query)
-        if not norm_query:
+        Quote marks do not count: match_key glues a quote to the words beside it (« sa
+        « réfutation » de » is stored as ``sa"refutation"de``), so the query's words are matched
+        in order with a space or a quote between each two ("sa réfutation de" and "sa
+        « réfutation » de" find it, and find the same words written without quotes)."""
+
+        words = [w for w in match_key(norm_query).replace('"', " ").split(" ") if w]
+        if not words:
             return None
+        # GLOB (norm is case-folded already): the query's own *, ? and [ are written as
+        # one-character classes, [*] [?] [[], so they match themselves
+        pattern = "*" + '[ "]'.join(_GLOB_SPECIAL.sub(r"[\g<0>]", w) for w in words) + "*"
+        longest = max(len(run) for w in words for run in _GLOB_SPECIAL.split(w))
         source, where, params = self._queue_filter(annotator)
-        if len(norm_query) >= 3 and self._db.search_index_ready():
-            # perf: the FTS5 trigram index (migrations v9, v16) finds the substring; candidates
-            # come in seq order from the index, and the first one in the annotator's queue wins.
+        if longest >= 3 and self._db.search_index_ready():
+            # perf: the FTS5 trigram index (migrations v9, v16) finds the candidates; they come
+            # in seq order from the index, and the first one in the annotator's queue wins.
             # The index holds no positions (v16, detail=none): it gives the sentences holding
-            # every trigram of the query, and SQLite checks the GLOB on each one's text. The
-            # query's own *, ? and [ are written as one-character classes, [*] [?] [[], so they
-            # match themselves (FTS5 skips a class when it takes trigrams from the pattern).
+            # every trigram of the pattern's literal runs (FTS5 skips the classes), and SQLite
+            # checks the GLOB on each one's text.
             # Early termination: the index yields rowids in order from the bound, LIMIT 1 stops at
             # the first one in the queue (nothing counts the matches); the wrap-around reads only
             # the part before the start, so a miss reads each doclist once, not one and a half.
-            pattern = "*" + _GLOB_SPECIAL.sub(r"[\g<0>]", norm_query) + "*"
             sql = (
                 f"SELECT s.seq FROM sentences_fts f CROSS JOIN {source} "
                 "WHERE f.norm GLOB ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
@@ -343,12 +350,10 @@ class Corpus:
                 if row is None and after_seq >= 0:
                     row = c.execute(sql, [pattern, -1, after_seq, *params]).fetchone()
             return None if row is None else self.sentence_at(int(row[0]))
-        # under 3 characters (no trigram) or while the index is being built: a scan
-        pattern = (
-            "%" + norm_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        # no run of 3 plain characters (no trigram to ask for) or while the index is being
+        # built: a scan, same pattern
         sql = (
-            f"SELECT s.seq FROM {source} WHERE {where} AND s.norm LIKE ? ESCAPE '\\' "
+            f"SELECT s.seq FROM {source} WHERE {where} AND s.norm GLOB ? "
             "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
         )
         with self._db.read() as c:
