@@ -16,6 +16,7 @@ import orjson
 
 from stanceterm.store.base import Handle, require_tx
 from stanceterm.store.labels import current, record_event
+from stanceterm.store.migrations import SEARCH_KEY
 from stanceterm.store.models import (
     SENTENCE_COLS,
     Article,
@@ -81,6 +82,8 @@ def _stage_rows(c: sqlite3.Connection, articles: Iterable[NewArticle]) -> int:
 _MAX_SEQ = 2**63 - 1
 #: the characters GLOB reads as wildcards or a class: a search query writes each as a class
 _GLOB_SPECIAL = re.compile(r"[*?\[]")
+#: the search key of sentence ``s`` (what the index holds: :data:`migrations.SEARCH_KEY`)
+_SEARCH_KEY = SEARCH_KEY.format(row="s")
 
 
 def _has_assignments(c: sqlite3.Connection, annotator: str) -> bool:
@@ -319,24 +322,25 @@ class Corpus:
         idempotent), so "etats" and "États" both find "États".
 
         Quote marks do not count: match_key glues a quote to the words beside it (« sa
-        « réfutation » de » is stored as ``sa"refutation"de``), so the query's words are matched
-        in order with a space or a quote between each two ("sa réfutation de" and "sa
-        « réfutation » de" find it, and find the same words written without quotes)."""
+        « réfutation » de » is stored as ``sa"refutation"de``), so the search compares the norm
+        with its quote marks as spaces (the index holds that key, migration v16) against the
+        query's words: "sa réfutation de" and "sa « réfutation » de" find it, and find the same
+        words written without quotes."""
 
-        words = [w for w in match_key(norm_query).replace('"', " ").split(" ") if w]
-        if not words:
+        key = " ".join(match_key(norm_query).replace('"', " ").split())
+        if not key:
             return None
         # GLOB (norm is case-folded already): the query's own *, ? and [ are written as
         # one-character classes, [*] [?] [[], so they match themselves
-        pattern = "*" + '[ "]'.join(_GLOB_SPECIAL.sub(r"[\g<0>]", w) for w in words) + "*"
-        longest = max(len(run) for w in words for run in _GLOB_SPECIAL.split(w))
+        pattern = "*" + _GLOB_SPECIAL.sub(r"[\g<0>]", key) + "*"
+        longest = max(map(len, _GLOB_SPECIAL.split(key)))
         source, where, params = self._queue_filter(annotator)
         if longest >= 3 and self._db.search_index_ready():
             # perf: the FTS5 trigram index (migrations v9, v16) finds the candidates; they come
             # in seq order from the index, and the first one in the annotator's queue wins.
             # The index holds no positions (v16, detail=none): it gives the sentences holding
             # every trigram of the pattern's literal runs (FTS5 skips the classes), and SQLite
-            # checks the GLOB on each one's text.
+            # checks the GLOB on each one's key.
             # Early termination: the index yields rowids in order from the bound, LIMIT 1 stops at
             # the first one in the queue (nothing counts the matches); the wrap-around reads only
             # the part before the start, so a miss reads each doclist once, not one and a half.
@@ -351,9 +355,9 @@ class Corpus:
                     row = c.execute(sql, [pattern, -1, after_seq, *params]).fetchone()
             return None if row is None else self.sentence_at(int(row[0]))
         # no run of 3 plain characters (no trigram to ask for) or while the index is being
-        # built: a scan, same pattern
+        # built: a scan of the same key, same pattern
         sql = (
-            f"SELECT s.seq FROM {source} WHERE {where} AND s.norm GLOB ? "
+            f"SELECT s.seq FROM {source} WHERE {where} AND {_SEARCH_KEY} GLOB ? "
             "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
         )
         with self._db.read() as c:

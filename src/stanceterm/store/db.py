@@ -318,7 +318,8 @@ class Store:
 
     # ---------------------------------------------------------------- perf: search index build
     def build_search_index(self, batch: int | None = None) -> int:
-        """Index the sentences that migration v9 found in the DB into ``sentences_fts``, in
+        """Index the sentences that migration v9 (v16) found in the DB into ``sentences_fts``
+        (their search key, the view ``sentences_search``), in
         short write transactions of ``batch`` sentences (resumable: progress is ``meta.fts_done``,
         committed with each batch). Returns the number of sentences indexed; 0 once complete."""
         size = batch or migrations.FTS_BATCH
@@ -342,7 +343,7 @@ class Store:
                 hi = end if hi is None else int(hi)
                 cur = c.execute(
                     "INSERT INTO sentences_fts(rowid, norm) "
-                    "SELECT seq, norm FROM sentences WHERE seq > ? AND seq <= ?",
+                    "SELECT seq, norm FROM sentences_search WHERE seq > ? AND seq <= ?",
                     (done, hi),
                 )
                 indexed += max(cur.rowcount, 0)
