@@ -37,6 +37,7 @@ snapshots and the background checkpoints of long jobs. Moving any of it out woul
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import threading
 import time
@@ -303,7 +304,8 @@ class Store:
             raise StoreError(
                 f"{self.path}: database schema v{version} is older than this stanceterm's "
                 f"v{migrations.LATEST_VERSION}; close every screen on it, then run "
-                "`stanceterm upgrade` (it backs the DB up first)"
+                f"`stanceterm --db {shlex.quote(str(self.path))} upgrade` (it backs the DB up "
+                "first)"
             )
         if version == 0:
             self._create_all()
