@@ -46,6 +46,10 @@ def run_import(
     if skipped_note:
         click.echo(f"warning: {clean(skipped_note)}", err=True)
     # --- end hour
+    if not any(p.exists() for p in files):  # a typo in every name: leave no empty DB behind
+        for p in files:
+            click.echo(f"error: {clean(p)}: no such file", err=True)
+        return 1
     schema = app.record_schema()
     store = app.store()
     total = ImportCounts()
