@@ -836,6 +836,11 @@ def _easy_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
 _EASY = {lang: _easy_patterns(lang) for lang in ("fr", "en")}
 # paragraph-level constructs whose pysbd handling is not local: the whole paragraph goes to pysbd
 _PLACEHOLDERS = "∯∮ȸȹ☉☈☇☄♨☝✂⌬ᓴᓷᓰᓱᓳᓸ⎋ƪ☏♟♝♬♭「（\\\r\n"
+# session 4: and the characters that re.IGNORECASE matches with an ASCII letter while str.lower()
+# keeps them apart (İ ı ſ and the Kelvin sign). pysbd looks for each abbreviation as a substring
+# of the whole lower-cased line before its case-insensitive search, so "st" in "first" lets it
+# take "ſt." for an abbreviation anywhere in the line, and a chunk without "first" would not
+_PLACEHOLDERS += "\u0130\u0131\u017f\u212a"
 _BLOCKERS = re.compile(
     "|".join(
         [
