@@ -23,8 +23,8 @@ from stanceterm.store.models import (
     ChangedArticle,
     ImportCounts,
     NewArticle,
+    ReplaceRefused,
     Sentence,
-    StoreError,
     now,
     sentence_from_row,
 )
@@ -414,14 +414,30 @@ def replace_article_in(
             carried[f"{aid}:{idx}"] = (cluster, hidden)
     gone = [str(r[0]) for r in old if str(r[0]) not in mapping]
     for sid in gone:
-        for table, col, what in (
-            ("gold", "sentence_id", "a gold decision"),
-            ("clusters", "representative_id", "the representative of a dedup cluster"),
+        for table, col, what, way_out in (
+            (
+                "gold",
+                "sentence_id",
+                "a gold decision",
+                "if it may go, its adjudicator undoes it in `stanceterm review` (u undoes their "
+                "decisions, latest first)",
+            ),
+            (
+                "clusters",
+                "representative_id",
+                "the representative of a dedup cluster",
+                f"`stanceterm dedup split {sid}` takes it out of the cluster (the labels it "
+                "passed to its copies go with it: the copies are then annotated on their own)",
+            ),
         ):
             if c.execute(f"SELECT 1 FROM {table} WHERE {col} = ?", (sid,)).fetchone():
-                raise StoreError(
+                origin = c.execute(
+                    "SELECT origin FROM temp.stage_articles WHERE seq = ?", (aseq,)
+                ).fetchone()
+                raise ReplaceRefused(
                     f"article {aid!r}: sentence {sid!r}, which the new text drops or changes, "
-                    f"is {what}; resolve it first"
+                    f"is {what}; {way_out}, then import again",
+                    None if origin is None else origin[0],
                 )
     # labels on sentences that go: out of the current state, kept in the history
     text_of = {str(r[0]): str(r[1]) for r in old}
