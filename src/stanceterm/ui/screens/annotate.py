@@ -24,6 +24,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -189,6 +190,8 @@ class AnnotateScreen(Screen[None]):
         self._actor_counts: dict[str, dict[str, int]] = {}
         self._counts_at = -ACTOR_COUNTS_EVERY_S
         self._nudged: set[str] = set()  # hour (issue 15 §3): sentences already nudged
+        #: toasts about the sentence on screen (the nudges): they go when the sentence changes
+        self._sentence_toasts: list[Notification] = []
         self._a_warned: set[str] = set()  # sentences where A said what it would drop
         self.show_others = show_others
         self.on_first_screen = on_first_screen
@@ -391,6 +394,8 @@ class AnnotateScreen(Screen[None]):
 
     def load(self, sentence: Sentence) -> None:
         """Show ``sentence`` with this annotator's labels (pending ones if not yet committed)."""
+        if self.sentence is None or self.sentence.id != sentence.id:
+            self._dismiss_sentence_toasts()
         self._left_as_draft(sentence)
         app = self.stance_app
         if self.sentence is not None:
@@ -416,6 +421,20 @@ class AnnotateScreen(Screen[None]):
         self._show_labels(keep=None)
         self._show_others()
         self._want_suggestions()
+
+    def _notify_sentence(self, message: str, timeout: float) -> None:
+        """A toast about the sentence on screen (plain text): it goes when the sentence changes,
+        not at its timeout, so it never stays over the next sentence's bars."""
+        toast = Notification(message, "", "information", timeout, markup=False)
+        self._sentence_toasts.append(toast)
+        self.app.post_message(Notify(toast))
+
+    def _dismiss_sentence_toasts(self) -> None:
+        toasts, self._sentence_toasts = self._sentence_toasts, []
+        for toast in toasts:
+            # the Notify message went to the app before any later key, so the toast is there
+            # (or gone already at its timeout, then this does nothing)
+            self.app._unnotify(toast)
 
     def _show_top(self) -> None:
         """The top bar: who annotates, where in the article, and with ``--order uncertain``
@@ -1035,10 +1054,10 @@ class AnnotateScreen(Screen[None]):
             return
         if shown is None:
             why = "no model yet" if self.suggestions.model is None else "still computing"
-            self.notify(f"No suggestion for this sentence ({why}).", timeout=3)
+            self._notify_sentence(f"No suggestion for this sentence ({why}).", 3)
             return
         if shown.excluded:
-            self.notify(f"No suggestions here: {shown.excluded}.", timeout=4)
+            self._notify_sentence(f"No suggestions here: {shown.excluded}.", 4)
             return
         claims = tuple(shown.claims)
         stances = tuple(s for s in self.ann.stances if s.claim in claims)
@@ -1215,10 +1234,8 @@ class AnnotateScreen(Screen[None]):
         nudge = getattr(self.app, "nudge_stances", True)  # AnnotateApp(nudge_stances=...)
         if bare and nudge and sid not in self._nudged:
             self._nudged.add(sid)
-            self.notify(
-                f"no stance on {', '.join(bare)}: a adds one; Enter again marks it done",
-                markup=False,
-                timeout=4,
+            self._notify_sentence(
+                f"no stance on {', '.join(bare)}: a adds one; Enter again marks it done", 4
             )
             return
         # an Enter on a sentence never tagged nor saved would record "done, no claim" without
@@ -1227,11 +1244,10 @@ class AnnotateScreen(Screen[None]):
         untouched = not self.stored and not self.ann.claims and not self.ann.note
         if untouched and nudge and sid not in self._nudged:
             self._nudged.add(sid)
-            self.notify(
+            self._notify_sentence(
                 f"nothing tagged: Enter again marks it done with no claim "
                 f"({self.key_for('no_claim')} does that in one key)",
-                markup=False,
-                timeout=4,
+                4,
             )
             return
         self._finish(replace(self.ann, status="done"), "done", t0)
