@@ -181,6 +181,8 @@ class AnnotateScreen(Screen[None]):
         self._suggest_reader: Store | None = None
         self._suggest_running = False
         self._suggest_again: int | None = None
+        self._suggest_checked = False  # has the worker looked for a model once?
+        self._model_file: bool | None = None  # was there a model file before that?
         self._suggest_until = -1  # compute more once the screen reaches this seq
         self._suggest_until_pos = -1  # ... or this place of the uncertain walk
         self._model_frozen = False  # the heap frozen again once the model is loaded
@@ -470,7 +472,13 @@ class AnnotateScreen(Screen[None]):
         ann = self.ann
         if ann is None:
             return
-        self.query_one(LabelEditor).show(ann.claims, ann.stances, keep, self._suggested_marks())
+        self.query_one(LabelEditor).show(
+            ann.claims,
+            ann.stances,
+            keep,
+            self._suggested_marks(),
+            pending=self._suggestion_pending(),
+        )
         self._show_status()
         self.refresh_bindings()
 
@@ -847,6 +855,26 @@ class AnnotateScreen(Screen[None]):
             return {}
         return {c: shown.probs[c] for c in shown.claims}
 
+    def _suggestion_pending(self) -> bool:
+        """Is the suggestion for the unfinished sentence on screen still being computed? (The
+        worker is busy elsewhere after fast moves, or loading the model; with no model file,
+        or once the worker has looked and found no model, nothing is pending.)"""
+        live, ann = self.suggestions, self.ann
+        if live is None or ann is None or self._suggest_error is not None:
+            return False
+        if self.stored and ann.status != "draft":
+            return False
+        if live.model is None and (self._suggest_checked or not self._model_file_exists()):
+            return False
+        return self.shown() is None
+
+    def _model_file_exists(self) -> bool:
+        """Before the worker's first look: is there a model file (a stat, not the DB) to load?"""
+        if self._model_file is None:
+            path = self.suggestions.path if self.suggestions is not None else None
+            self._model_file = path is not None and path.exists()
+        return self._model_file
+
     def _suggestion_hint(self) -> str | None:
         """What ``A`` would take on this sentence (the claims, or "no claim", which has no ◌
         mark on the claim bar), or why there is no suggestion here; None once it is finished."""
@@ -854,6 +882,8 @@ class AnnotateScreen(Screen[None]):
         if shown is None and self._suggest_error is not None:
             error = self._suggest_error
             return f"◌ off: {error if len(error) <= 70 else error[:69] + '…'}"
+        if self._suggestion_pending():
+            return "◌ … (suggestions coming)"
         if shown is None or ann is None or (self.stored and ann.status != "draft"):
             return None
         if shown.excluded:
@@ -973,12 +1003,13 @@ class AnnotateScreen(Screen[None]):
             if message != self._suggest_error:  # once, not on every key (a broken plug-in)
                 self._suggest_error = message
                 self.notify(f"Suggestions: {message}", severity="warning", markup=False, timeout=6)
-        elif walked:
-            self._suggest_until_pos = max(result - SUGGEST_MARGIN, 0)
-            self._suggest_error = None
         else:
-            self._suggest_until = max(result - SUGGEST_MARGIN, 0)
+            self._suggest_checked = True
             self._suggest_error = None
+            if walked:
+                self._suggest_until_pos = max(result - SUGGEST_MARGIN, 0)
+            else:
+                self._suggest_until = max(result - SUGGEST_MARGIN, 0)
         if self.ann is not None:
             self._show_labels(keep=self.query_one(LabelEditor).highlighted)
         again, self._suggest_again = self._suggest_again, None
