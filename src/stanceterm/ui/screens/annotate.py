@@ -56,6 +56,7 @@ from stanceterm.ui.widgets.sentence_view import (
 )
 from stanceterm.ui.widgets.team import TeamLine, TeamTable
 from stanceterm.ui.writer import SAVING_AFTER_S, Job, WritesChanged, replace_actor
+from stanceterm.wording import count
 
 #: Actions that change labels: greyed out while an undo is being applied.
 LABEL_ACTIONS = frozenset(
@@ -1052,7 +1053,9 @@ class AnnotateScreen(Screen[None]):
         self._uncertain = result
         self._uncertain_pos = {sid: i for i, sid in enumerate(result)}
         self._suggest_until_pos = -1  # a new walk: compute ahead along it
-        self.notify(f"Uncertain order: {len(result)} sentence(s), least sure first.", timeout=3)
+        self.notify(
+            f"Uncertain order: {count(len(result), 'sentence')}, least sure first.", timeout=3
+        )
         if not self._acted and result:
             self.jump_to(result[0])
             self._acted = False
@@ -1099,7 +1102,7 @@ class AnnotateScreen(Screen[None]):
             # never replace what the annotator tagged without asking (A sits beside a)
             self._a_warned.add(sid)
             what = ", ".join(dropped) if dropped else "no claim"
-            stance_note = f" and {lost} stance(s)" if lost else ""
+            stance_note = f" and {count(lost, 'stance')}" if lost else ""
             wanted = ", ".join(claims) if claims else "no claim"
             self.notify(
                 f"A would drop {what}{stance_note} you tagged (suggested: {wanted}). "
@@ -1239,7 +1242,7 @@ class AnnotateScreen(Screen[None]):
             if gone > 0:  # hour (issue 15 §3): removing a claim removes its stances; say so
                 removed = ", ".join(c for c in self.ann.claims if c not in labels[0])
                 self.notify(
-                    f"removed claim {removed} and its {gone} stance(s); u brings them back",
+                    f"removed claim {removed} and its {count(gone, 'stance')}; u brings them back",
                     markup=False,
                     timeout=4,
                 )
@@ -1409,7 +1412,7 @@ class AnnotateScreen(Screen[None]):
 
             def done(withdrawn: int) -> None:
                 self.notify(
-                    f"Split out of its cluster; {withdrawn} propagated label(s) withdrawn.",
+                    f"Split out of its cluster; {count(withdrawn, 'propagated label')} withdrawn.",
                     timeout=4,
                 )
                 self.jump_to(sentence.id)
