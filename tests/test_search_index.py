@@ -79,7 +79,7 @@ def test_search_uses_the_index_and_answers_like_a_scan(tmp_path: Path) -> None:
         after = rng.choice([-1, *seqs])
         hit = s.corpus.search(q, after)
         assert (None if hit is None else hit.id) == _scan(s, q, after), (q, after)
-    assert any("MATCH" in x for x in seen), "the index was never used"
+    assert any("sentences_fts" in x for x in seen), "the index was never used"
     long_only = [q for q in queries if len(match_key(q)) >= 3]
     seen.clear()
     for q in long_only:
@@ -94,7 +94,7 @@ def test_short_queries_scan(tmp_path: Path) -> None:
     seen = _traced(s)
     hit = s.corpus.search("ÇA", -1)  # 2 characters: no trigram, a scan
     assert hit is not None and hit.id == _scan(s, "ÇA", -1) == "a:1"  # « implication »
-    assert any("LIKE" in x for x in seen) and not any("MATCH" in x for x in seen)
+    assert any("LIKE" in x for x in seen) and not any("sentences_fts" in x for x in seen)
     s.close()
 
 
@@ -134,7 +134,7 @@ def test_upgrade_builds_the_index_in_batches_resumably(
     seen = _traced(s)
     hit = s.corpus.search("washington", -1)  # still answers, by a scan
     assert hit is not None and hit.id == "a:2"
-    assert not any("MATCH" in x for x in seen)
+    assert not any("sentences_fts" in x for x in seen)
     # a sentence written meanwhile is indexed by the trigger, and not twice by the build
     add_article(s, "c", ["Washington again."])
     seen.clear()
@@ -145,13 +145,13 @@ def test_upgrade_builds_the_index_in_batches_resumably(
     with s.tx() as c:
         c.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('integrity-check')")
         n = c.execute(
-            "SELECT count(*) FROM sentences_fts WHERE sentences_fts MATCH '\"washington\"'"
+            "SELECT count(*) FROM sentences_fts WHERE norm GLOB '*washington*'"
         ).fetchone()[0]
     assert n == 3
     seen.clear()
     hit = s.corpus.search("washington", s.corpus.sentence("b:2").seq)  # type: ignore[union-attr]
     assert hit is not None and hit.id == "c:0"
-    assert any("MATCH" in x for x in seen)
+    assert any("sentences_fts" in x for x in seen)
     s.close()
     with sqlite3.connect(p) as c:
         done, end = (
@@ -159,3 +159,87 @@ def test_upgrade_builds_the_index_in_batches_resumably(
             for k in ("fts_done", "fts_end")
         )
     assert done == end
+
+
+def _fts_sql(store: Store) -> str:
+    return str(
+        store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'sentences_fts'").fetchone()[
+            0
+        ]
+    )
+
+
+def test_glob_and_like_characters_are_plain_text_in_a_search(tmp_path: Path) -> None:
+    """The index is asked with a pattern: the query's own *, ?, [, ], %, _ and \\ are text."""
+    s = Store.open(tmp_path / "s.db")
+    texts = [
+        "Le taux [sic] est de 5*3 ou 15? oui_non 100% sûr \\ fin.",
+        "Le taux sic est de 513 ou 15 oui non 100 sûr fin.",
+        "[a-z] and [!x] and a^b and {x}.",
+    ]
+    add_article(s, "a", texts)
+    add_article(s, "b", list(reversed(texts)))
+    seen = _traced(s)
+    for q in [
+        "[sic]",
+        "5*3",
+        "15? ",
+        "oui_non",
+        "100%",
+        "\\ fin",
+        "[a-z]",
+        "[!x]",
+        "sic] est",
+        "5*",
+        "*3 o",
+        "x] and",
+        "a^b",
+        "{x}",
+        "ic]",
+    ]:
+        for after in (-1, 1, 3, 5):
+            hit = s.corpus.search(q, after)
+            assert (None if hit is None else hit.id) == _scan(s, q, after), (q, after)
+    assert any("sentences_fts" in x for x in seen), "the index was never used"
+    s.close()
+
+
+def test_the_index_stores_no_positions(tmp_path: Path) -> None:
+    """v16: positions cost an import a third of the index's time, and the search needs none."""
+    s = Store.open(tmp_path / "s.db")
+    assert "detail=none" in _fts_sql(s).replace(" ", "")
+    tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master")}
+    assert "sentences_fts_docsize" not in tables  # columnsize=0: no token counts either
+    s.close()
+
+
+def test_upgrade_from_v15_rebuilds_the_index_without_positions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = tmp_path / "v15.db"
+    before = [m for m in MIGRATIONS if m[0] <= 15]
+    with monkeypatch.context() as mp:
+        mp.setattr(store_mod, "MIGRATIONS", before)
+        mp.setattr(store_mod, "LATEST_VERSION", 15)
+        s = Store.open(p)
+        add_article(s, "a", TEXTS)
+        assert s.search_index_ready() and "detail" not in _fts_sql(s)
+        s.close()
+    # interrupted right after the migration: the old index is gone, the search scans
+    with monkeypatch.context() as mp:
+        mp.setattr(Store, "build_search_index", lambda self, batch=None: 0)
+        s = Store.open(p, migrate=True)
+    assert s.schema_version() >= 16 and not s.search_index_ready()
+    assert "detail=none" in _fts_sql(s).replace(" ", "")
+    hit = s.corpus.search("washington", -1)
+    assert hit is not None and hit.id == "a:2"
+    add_article(s, "c", ["Washington again."])  # indexed by the trigger, not twice by the build
+    assert s.build_search_index(batch=4) == len(TEXTS)
+    assert s.search_index_ready()
+    with s.tx() as c:
+        c.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('integrity-check')")
+    seen = _traced(s)
+    hit = s.corpus.search("washington", s.corpus.sentence("a:2").seq)  # type: ignore[union-attr]
+    assert hit is not None and hit.id == "c:0"
+    assert any("sentences_fts" in x for x in seen)
+    s.close()

@@ -7,6 +7,7 @@ else every visible one) is defined here once (:func:`queue_filter`) and shared w
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -78,6 +79,8 @@ def _stage_rows(c: sqlite3.Connection, articles: Iterable[NewArticle]) -> int:
 
 #: Above every sequence number (SQLite's largest integer).
 _MAX_SEQ = 2**63 - 1
+#: the characters GLOB reads as wildcards or a class: a search query writes each as a class
+_GLOB_SPECIAL = re.compile(r"[*?\[]")
 
 
 def _has_assignments(c: sqlite3.Connection, annotator: str) -> bool:
@@ -320,15 +323,19 @@ class Corpus:
             return None
         source, where, params = self._queue_filter(annotator)
         if len(norm_query) >= 3 and self._db.search_index_ready():
-            # perf: the FTS5 trigram index (migration v9) finds the substring; candidates come
-            # in seq order from the index, and the first one in the annotator's queue wins
+            # perf: the FTS5 trigram index (migrations v9, v16) finds the substring; candidates
+            # come in seq order from the index, and the first one in the annotator's queue wins.
+            # The index holds no positions (v16, detail=none): it gives the sentences holding
+            # every trigram of the query, and SQLite checks the GLOB on each one's text. The
+            # query's own *, ? and [ are written as one-character classes, [*] [?] [[], so they
+            # match themselves (FTS5 skips a class when it takes trigrams from the pattern).
             # Early termination: the index yields rowids in order from the bound, LIMIT 1 stops at
             # the first one in the queue (nothing counts the matches); the wrap-around reads only
             # the part before the start, so a miss reads each doclist once, not one and a half.
-            pattern = '"' + norm_query.replace('"', '""') + '"'
+            pattern = "*" + _GLOB_SPECIAL.sub(r"[\g<0>]", norm_query) + "*"
             sql = (
                 f"SELECT s.seq FROM sentences_fts f CROSS JOIN {source} "
-                "WHERE sentences_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
+                "WHERE f.norm GLOB ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
                 f"AND {where} ORDER BY f.rowid LIMIT 1"
             )
             with self._db.read() as c:
