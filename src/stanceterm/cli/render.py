@@ -373,7 +373,7 @@ def agreement_footer(report: AgreementReport, disagreements_file: str | None) ->
         f"{count(len(report.annotators), 'annotator')} from {clean(report.source)}; counted: "
         f"{', '.join(report.counted_statuses)} labels "
         f"({missing} and unseen sentences are missing data; propagated copies left out); "
-        f"units labelled by at least {report.min_annotators} annotators."
+        f"units labelled by at least {count(report.min_annotators, 'annotator')}."
         + (
             ""
             if n_disagree is None
