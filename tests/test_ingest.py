@@ -8,7 +8,7 @@ import pytest
 
 from stanceterm.ingest import import_file
 from stanceterm.store import Store
-from tests.conftest import DEMO
+from tests.conftest import DEMO, assert_clean_error, run
 
 
 def _write_jsonl(path: Path, records: list[object]) -> Path:
@@ -203,3 +203,12 @@ def test_the_html_reader_does_not_rely_on_an_extra_that_old_pips_miss() -> None:
     deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
     names = {re.split(r"[<>=!\[ ;]", d, maxsplit=1)[0].lower().replace("-", "_") for d in deps}
     assert "lxml_html_clean" in names
+
+
+def test_importing_only_missing_files_creates_no_db(tmp_path: Path) -> None:
+    """A typo in the file name left an empty DB behind, which later "no such database" hints
+    then listed (new-user review)."""
+    p = run("--db", "fresh.db", "import", "missing.jsonl", "gone.txt", cwd=tmp_path)
+    assert_clean_error(p, "missing.jsonl: no such file")
+    assert "gone.txt: no such file" in p.stderr
+    assert not list(tmp_path.iterdir()), list(tmp_path.iterdir())

@@ -4,6 +4,7 @@ kept in sync by triggers, built in batches when a DB is upgraded, and run off th
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -49,15 +50,16 @@ def _traced(store: Store) -> list[str]:
 
 
 def _scan(store: Store, query: str, after: int) -> str | None:
-    """Today's semantics, written out: the first visible sentence after ``after`` (wrapping)
-    whose norm contains match_key(query)."""
-    q = match_key(query)
+    """The search's meaning, written out: the first visible sentence after ``after`` (wrapping)
+    whose norm, quote marks read as spaces, holds match_key(query) read the same way (spaces
+    collapsed, ends stripped)."""
+    q = " ".join(match_key(query).replace('"', " ").split())
     if not q:
         return None
     rows = store.conn.execute("SELECT seq, id, norm FROM sentences ORDER BY seq").fetchall()
     for lo in (after, -1):
         for seq, sid, norm in rows:
-            if seq > lo and q in norm:
+            if seq > lo and q in norm.replace('"', " "):
                 return str(sid)
     return None
 
@@ -80,11 +82,13 @@ def test_search_uses_the_index_and_answers_like_a_scan(tmp_path: Path) -> None:
         hit = s.corpus.search(q, after)
         assert (None if hit is None else hit.id) == _scan(s, q, after), (q, after)
     assert any("sentences_fts" in x for x in seen), "the index was never used"
-    long_only = [q for q in queries if len(match_key(q)) >= 3]
+    # a run of 3 characters other than quotes, spaces and GLOB's * ? [ gives a trigram to ask for
+    long_only = [q for q in queries if re.search(r'[^"\s*?\[]{3}', match_key(q))]
     seen.clear()
     for q in long_only:
         s.corpus.search(q, -1)
-    assert not any("LIKE" in x for x in seen), "a query of 3+ characters scanned"
+    scans = [x for x in seen if " GLOB " in x and "sentences_fts" not in x]
+    assert not scans, "a query of 3+ characters scanned"
     s.close()
 
 
@@ -94,7 +98,7 @@ def test_short_queries_scan(tmp_path: Path) -> None:
     seen = _traced(s)
     hit = s.corpus.search("ÇA", -1)  # 2 characters: no trigram, a scan
     assert hit is not None and hit.id == _scan(s, "ÇA", -1) == "a:1"  # « implication »
-    assert any("LIKE" in x for x in seen) and not any("sentences_fts" in x for x in seen)
+    assert any(" GLOB " in x for x in seen) and not any("sentences_fts" in x for x in seen)
     s.close()
 
 
@@ -242,4 +246,34 @@ def test_upgrade_from_v15_rebuilds_the_index_without_positions(
     hit = s.corpus.search("washington", s.corpus.sentence("a:2").seq)  # type: ignore[union-attr]
     assert hit is not None and hit.id == "c:0"
     assert any("sentences_fts" in x for x in seen)
+    s.close()
+
+
+@pytest.mark.parametrize("ready", [True, False], ids=["index", "scan"])
+def test_search_ignores_quote_marks_between_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ready: bool
+) -> None:
+    """match_key glues quote marks to the words beside them (sa « réfutation » de -> sa"refutation"de),
+    so a query typed without them found nothing (new-user review); with them, the same text
+    without quotes was missed. Either way is the same sentence to a reader."""
+    s = Store.open(tmp_path / "s.db")
+    add_article(s, "a", ["Johnson défendait sa « réfutation » de Berkeley.", "Rien ici."])
+    add_article(s, "b", ["Il a parlé d’une “victoire” claire.", "Une victoire claire, dit-il."])
+    if not ready:
+        monkeypatch.setattr(Store, "search_index_ready", lambda self: False)
+    for q, want in [
+        ("sa réfutation de", "a:0"),
+        ("réfutation de", "a:0"),
+        ("sa « réfutation » de", "a:0"),
+        ("d'une victoire claire", "b:0"),
+        ("une “victoire” claire", "b:0"),
+        ('"victoire" claire', "b:0"),
+    ]:
+        hit = s.corpus.search(q, -1)
+        assert hit is not None and hit.id == want, q
+    hit = s.corpus.search(
+        "une « victoire » claire, dit", -1
+    )  # quotes in the query, none in the text
+    assert hit is not None and hit.id == "b:1"
+    assert s.corpus.search("sa refutation berkeley", -1) is None  # words still in order, adjacent
     s.close()

@@ -420,3 +420,20 @@ def _assigned(store: Store, annotator: str) -> list[str]:
                 "SELECT sentence_id FROM assignments WHERE annotator = ? ORDER BY seq", (annotator,)
             )
         ]
+
+
+def test_annotate_refuses_a_name_that_differs_from_a_known_one_only_in_case(
+    tmp_path: Path,
+) -> None:
+    """`annotate --annotator Alice` after `assign --annotators alice,bob` opened every sentence
+    for a new, third annotator, silently (new-user review): names are case-sensitive, and a
+    case slip splits one annotator's work in two in the agreement figures."""
+    db = str(tmp_path / "t.db")
+    assert run("--db", db, "import", str(DEMO), cwd=tmp_path).returncode == 0
+    assert run("--db", db, "assign", "--annotators", "alice,bob", cwd=tmp_path).returncode == 0
+    p = run("--db", db, "annotate", "--annotator", "Alice", cwd=tmp_path)
+    assert_clean_error(p, "--annotator alice")
+    assert "'Alice'" in p.stderr and "case" in p.stderr
+    s = Store.open(db, read_only=True)
+    assert "Alice" not in s.labels.annotators()
+    s.close()

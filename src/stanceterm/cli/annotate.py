@@ -7,9 +7,10 @@ start without loading Textual.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +20,9 @@ from stanceterm.cli.options import annotator_option
 from stanceterm.config import ENV_DB, demo_article_path, resolve_schema
 from stanceterm.textsafe import clean
 from stanceterm.wording import count, verb
+
+if TYPE_CHECKING:
+    from stanceterm.store import Store
 
 DEMO_DB = "stanceterm-demo.db"
 
@@ -157,6 +161,22 @@ def _live_suggestions(
     return live, start_trainer
 
 
+def _refuse_case_twin(store: Store, annotator: str) -> None:
+    """A new name that differs from a known annotator's only in case is a slip (Alice for
+    alice): it would open every sentence for a third annotator and split one person's work in
+    two in the agreement figures. Names stay case-sensitive; this one is refused."""
+    known = set(store.labels.annotators()) | set(store.team.assigned_loads())
+    if annotator in known:
+        return
+    twins = sorted(k for k in known if k.casefold() == annotator.casefold())
+    if twins:
+        fail(
+            f"annotator {clean(repr(annotator))} is new in {clean(store.path)}, and "
+            f"{clean(repr(twins[0]))} is not: names are case-sensitive, so this would be another "
+            f"annotator; pass --annotator {clean(shlex.quote(twins[0]))}"
+        )
+
+
 def _annotate(
     app: AppContext,
     annotator: str,
@@ -170,6 +190,7 @@ def _annotate(
     from stanceterm.ui.keymap import KeymapError, check_keymap
 
     store = app.store(create=False)
+    _refuse_case_twin(store, annotator)
     schema = app.record_schema()
     if store.corpus.first(annotator) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")

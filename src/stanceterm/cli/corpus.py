@@ -47,6 +47,10 @@ def run_import(
     if skipped_note:
         click.echo(f"warning: {clean(skipped_note)}", err=True)
     # --- end hour
+    if not any(p.exists() for p in files):  # a typo in every name: leave no empty DB behind
+        for p in files:
+            click.echo(f"error: {clean(p)}: no such file", err=True)
+        return 1
     schema = app.record_schema()
     store = app.store()
     total = ImportCounts()
@@ -418,14 +422,52 @@ def upgrade_cmd(app: AppContext) -> None:
     """
     from stanceterm.store.maintenance import upgrade
 
-    old, new, bak = upgrade(app.db_path)
-    if bak is None:
-        click.echo(f"{clean(app.db_path)}: already at schema v{new}; nothing to do", err=True)
-        return
-    click.echo(
-        f"Upgraded {clean(app.db_path)} from schema v{old} to v{new}; backup: {clean(bak)}",
-        err=True,
-    )
+    path = app.db_path
+    if not path.exists():
+        app.store(create=False)  # "no such database": names the DBs found in the folder
+    try:
+        done = upgrade(path)
+    except KeyboardInterrupt:
+        click.echo(_interrupted_upgrade(path), err=True)
+        sys.exit(130)
+    if done.backup is not None:
+        click.echo(
+            f"Upgraded {clean(path)} from schema v{done.old} to v{done.new}; backup: "
+            f"{clean(done.backup)}",
+            err=True,
+        )
+    elif done.indexed:
+        click.echo(
+            f"{clean(path)}: already at schema v{done.new}; completed its search index "
+            f"({done.indexed} sentences an interrupted upgrade had left out)",
+            err=True,
+        )
+    else:
+        click.echo(f"{clean(path)}: already at schema v{done.new}; nothing to do", err=True)
+
+
+def _interrupted_upgrade(path: Path) -> str:
+    """One line saying where an interrupted upgrade left the DB, and what to run."""
+    import shlex
+
+    from stanceterm.store import StoreError
+    from stanceterm.store.maintenance import upgrade_state
+    from stanceterm.store.migrations import LATEST_VERSION
+
+    again = f"`stanceterm --db {shlex.quote(str(path))} upgrade`"
+    try:
+        version, todo = upgrade_state(path)
+    except StoreError:
+        return f"interrupted: {clean(path)} may be mid-migration; run {again} again"
+    if version < LATEST_VERSION:
+        return f"interrupted: {clean(path)} is still at schema v{version}; run {again} again"
+    if todo:
+        return (
+            f"interrupted: {clean(path)} is at schema v{version}, its search index is missing "
+            f"{todo} sentences (searches read every sentence meanwhile); run {again} again, or "
+            "any command, to complete it"
+        )
+    return f"interrupted after the upgrade finished: {clean(path)} is at schema v{version}"
 
 
 @click.command("backup")
@@ -439,7 +481,7 @@ def backup_cmd(app: AppContext, out: str) -> None:
     """
     from stanceterm.store.maintenance import backup
 
-    store = app.store(create=False)
+    store = app.store(create=False, read_only=True)  # any version: the copy before an upgrade
     size = backup(store, out)
     click.echo(f"Backed up {clean(store.path)} to {clean(out)} ({size} bytes)", err=True)
 

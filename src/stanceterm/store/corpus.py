@@ -16,6 +16,7 @@ import orjson
 
 from stanceterm.store.base import Handle, require_tx
 from stanceterm.store.labels import current, record_event
+from stanceterm.store.migrations import SEARCH_KEY
 from stanceterm.store.models import (
     SENTENCE_COLS,
     Article,
@@ -81,6 +82,8 @@ def _stage_rows(c: sqlite3.Connection, articles: Iterable[NewArticle]) -> int:
 _MAX_SEQ = 2**63 - 1
 #: the characters GLOB reads as wildcards or a class: a search query writes each as a class
 _GLOB_SPECIAL = re.compile(r"[*?\[]")
+#: the search key of sentence ``s`` (what the index holds: :data:`migrations.SEARCH_KEY`)
+_SEARCH_KEY = SEARCH_KEY.format(row="s")
 
 
 def _has_assignments(c: sqlite3.Connection, annotator: str) -> bool:
@@ -316,23 +319,31 @@ class Corpus:
     ) -> Sentence | None:
         """First visible sentence after ``after_seq`` whose normalised text contains the query,
         wrapping around to the start. The query goes through ``textkey.match_key`` too (it is
-        idempotent), so "etats" and "États" both find "États"."""
+        idempotent), so "etats" and "États" both find "États".
 
-        norm_query = match_key(norm_query)
-        if not norm_query:
+        Quote marks do not count: match_key glues a quote to the words beside it (« sa
+        « réfutation » de » is stored as ``sa"refutation"de``), so the search compares the norm
+        with its quote marks as spaces (the index holds that key, migration v16) against the
+        query's words: "sa réfutation de" and "sa « réfutation » de" find it, and find the same
+        words written without quotes."""
+
+        key = " ".join(match_key(norm_query).replace('"', " ").split())
+        if not key:
             return None
+        # GLOB (norm is case-folded already): the query's own *, ? and [ are written as
+        # one-character classes, [*] [?] [[], so they match themselves
+        pattern = "*" + _GLOB_SPECIAL.sub(r"[\g<0>]", key) + "*"
+        longest = max(map(len, _GLOB_SPECIAL.split(key)))
         source, where, params = self._queue_filter(annotator)
-        if len(norm_query) >= 3 and self._db.search_index_ready():
-            # perf: the FTS5 trigram index (migrations v9, v16) finds the substring; candidates
-            # come in seq order from the index, and the first one in the annotator's queue wins.
+        if longest >= 3 and self._db.search_index_ready():
+            # perf: the FTS5 trigram index (migrations v9, v16) finds the candidates; they come
+            # in seq order from the index, and the first one in the annotator's queue wins.
             # The index holds no positions (v16, detail=none): it gives the sentences holding
-            # every trigram of the query, and SQLite checks the GLOB on each one's text. The
-            # query's own *, ? and [ are written as one-character classes, [*] [?] [[], so they
-            # match themselves (FTS5 skips a class when it takes trigrams from the pattern).
+            # every trigram of the pattern's literal runs (FTS5 skips the classes), and SQLite
+            # checks the GLOB on each one's key.
             # Early termination: the index yields rowids in order from the bound, LIMIT 1 stops at
             # the first one in the queue (nothing counts the matches); the wrap-around reads only
             # the part before the start, so a miss reads each doclist once, not one and a half.
-            pattern = "*" + _GLOB_SPECIAL.sub(r"[\g<0>]", norm_query) + "*"
             sql = (
                 f"SELECT s.seq FROM sentences_fts f CROSS JOIN {source} "
                 "WHERE f.norm GLOB ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
@@ -343,12 +354,10 @@ class Corpus:
                 if row is None and after_seq >= 0:
                     row = c.execute(sql, [pattern, -1, after_seq, *params]).fetchone()
             return None if row is None else self.sentence_at(int(row[0]))
-        # under 3 characters (no trigram) or while the index is being built: a scan
-        pattern = (
-            "%" + norm_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        # no run of 3 plain characters (no trigram to ask for) or while the index is being
+        # built: a scan of the same key, same pattern
         sql = (
-            f"SELECT s.seq FROM {source} WHERE {where} AND s.norm LIKE ? ESCAPE '\\' "
+            f"SELECT s.seq FROM {source} WHERE {where} AND {_SEARCH_KEY} GLOB ? "
             "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
         )
         with self._db.read() as c:
