@@ -77,9 +77,9 @@ def test_changed_article_is_refused_then_replaced_keeping_unchanged_labels(tmp_p
     # the dropped label is listed and kept in the history
     assert "Kim a signé l'accord." in p.stderr and "alice" in p.stderr, p.stderr
     # one consistent summary (a new user saw "no article ... (empty file?)" and "Imported 0
-    # article(s), 4 sentence(s)" for a replaced article)
+    # articles, 4 sentences" for a replaced article)
     assert "empty file" not in p.stderr and "warning" not in p.stderr, p.stderr
-    assert "replaced 1 article(s)" in p.stderr, p.stderr
+    assert "replaced 1 article" in p.stderr, p.stderr
     c = sqlite3.connect(db)
     texts = [r[0] for r in c.execute("SELECT text FROM sentences ORDER BY idx")]
     assert texts == [
@@ -97,7 +97,7 @@ def test_changed_article_is_refused_then_replaced_keeping_unchanged_labels(tmp_p
     c.close()
     # the same file again changes nothing
     p = run("--db", str(db), "import", "--replace", str(v2), cwd=tmp_path)
-    assert p.returncode == 0 and "Imported 0 article(s)" in p.stderr, p.stderr
+    assert p.returncode == 0 and "Imported 0 articles," in p.stderr, p.stderr
 
 
 def test_replace_refused_by_a_dedup_cluster_names_the_line_and_the_way_out(

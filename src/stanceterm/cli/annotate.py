@@ -19,6 +19,7 @@ from stanceterm.cli.corpus import run_import
 from stanceterm.cli.options import annotator_option
 from stanceterm.config import ENV_DB, demo_article_path, resolve_schema
 from stanceterm.textsafe import clean
+from stanceterm.wording import count, verb
 
 if TYPE_CHECKING:
     from stanceterm.store import Store
@@ -52,8 +53,8 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
         sys.exit(code)
     counts = store.counts()
     click.echo(
-        f"Demo article in {clean(store.path)}: {counts['articles']} article(s), "
-        f"{counts['sentences']} sentence(s).",
+        f"Demo article in {clean(store.path)}: {count(counts['articles'], 'article')}, "
+        f"{count(counts['sentences'], 'sentence')}.",
         err=True,
     )
     name = app.annotator(annotator) or "demo"
@@ -223,7 +224,8 @@ def _annotate(
     if result.failed_writes:
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)
-        fail(f"{result.failed_writes} sentence(s) have changes that could not be saved")
+        n = result.failed_writes
+        fail(f"{count(n, 'sentence')} {verb(n, 'has', 'have')} changes that could not be saved")
 
 
 # --------------------------------------------------------------------------- review
@@ -272,4 +274,4 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
     if result.failed_writes:
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)
-        fail(f"{result.failed_writes} gold decision(s) could not be saved")
+        fail(f"{count(result.failed_writes, 'gold decision')} could not be saved")
