@@ -277,3 +277,30 @@ def test_search_ignores_quote_marks_between_words(
     assert hit is not None and hit.id == "b:1"
     assert s.corpus.search("sa refutation berkeley", -1) is None  # words still in order, adjacent
     s.close()
+
+
+def test_search_copies_finds_text_only_a_hidden_copy_holds(tmp_path: Path) -> None:
+    """After dedup, "1000 containers" lives only in a hidden wire copy ("1,000" in the
+    representative): the search said no sentence contains it (new-user review). The store
+    says which copy holds it and which visible sentence stands for it."""
+    from tests.conftest import run
+
+    db = tmp_path / "d.db"
+    s = Store.open(db)
+    add_article(s, "afp", ["Kim signed a deal for 1,000 containers of shells, Seoul said."])
+    add_article(s, "reuters", ["Kim signed a deal for 1000 containers of shells, Seoul said."])
+    s.close()
+    assert run("--db", str(db), "dedup", cwd=tmp_path).returncode == 0
+    s = Store.open(db)
+    hidden = [r[0] for r in s.conn.execute("SELECT id FROM sentences WHERE hidden = 1")]
+    assert len(hidden) == 1
+    copy = s.corpus.sentence(hidden[0])
+    assert copy is not None
+    query = "for 1000 containers" if "1000" in copy.text else "for 1,000 containers"
+    assert s.corpus.search(query, -1) is None
+    found = s.corpus.search_copies(query, -1)
+    assert found is not None
+    copy_id, rep = found
+    assert copy_id == copy.id and rep.id != copy.id and rep.id in ("afp:0", "reuters:0")
+    assert s.corpus.search_copies("nothing like this", -1) is None
+    s.close()

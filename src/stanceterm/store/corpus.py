@@ -23,8 +23,8 @@ from stanceterm.store.models import (
     ChangedArticle,
     ImportCounts,
     NewArticle,
+    ReplaceRefused,
     Sentence,
-    StoreError,
     now,
     sentence_from_row,
 )
@@ -326,7 +326,31 @@ class Corpus:
         with its quote marks as spaces (the index holds that key, migration v16) against the
         query's words: "sa réfutation de" and "sa « réfutation » de" find it, and find the same
         words written without quotes."""
+        source, where, params = self._queue_filter(annotator)
+        seq = self._first_match(norm_query, after_seq, source, where, params)
+        return None if seq is None else self.sentence_at(seq)
 
+    def search_copies(self, norm_query: str, after_seq: int) -> tuple[str, Sentence] | None:
+        """When :meth:`search` finds nothing: the first hidden dedup copy after ``after_seq``
+        (wrapping) whose text matches, as (its id, its cluster's representative), so the screen
+        can say where the text is instead of "no sentence contains it" (new-user review)."""
+        seq = self._first_match(norm_query, after_seq, "sentences s", "s.hidden = 1", [])
+        if seq is None:
+            return None
+        with self._db.read() as c:
+            row = c.execute(
+                "SELECT s.id, k.representative_id FROM sentences s "
+                "JOIN clusters k ON k.id = s.cluster_id WHERE s.seq = ?",
+                (seq,),
+            ).fetchone()
+        rep = None if row is None else self.sentence(str(row[1]))
+        return None if rep is None else (str(row[0]), rep)
+
+    def _first_match(
+        self, norm_query: str, after_seq: int, source: str, where: str, params: list[Any]
+    ) -> int | None:
+        """The seq of the first sentence of ``source`` (``where``) after ``after_seq``,
+        wrapping, whose search key holds the query's (see :meth:`search`)."""
         key = " ".join(match_key(norm_query).replace('"', " ").split())
         if not key:
             return None
@@ -334,7 +358,6 @@ class Corpus:
         # one-character classes, [*] [?] [[], so they match themselves
         pattern = "*" + _GLOB_SPECIAL.sub(r"[\g<0>]", key) + "*"
         longest = max(map(len, _GLOB_SPECIAL.split(key)))
-        source, where, params = self._queue_filter(annotator)
         if longest >= 3 and self._db.search_index_ready():
             # perf: the FTS5 trigram index (migrations v9, v16) finds the candidates; they come
             # in seq order from the index, and the first one in the annotator's queue wins.
@@ -349,22 +372,20 @@ class Corpus:
                 "WHERE f.norm GLOB ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
                 f"AND {where} ORDER BY f.rowid LIMIT 1"
             )
-            with self._db.read() as c:
-                row = c.execute(sql, [pattern, after_seq, _MAX_SEQ, *params]).fetchone()
-                if row is None and after_seq >= 0:
-                    row = c.execute(sql, [pattern, -1, after_seq, *params]).fetchone()
-            return None if row is None else self.sentence_at(int(row[0]))
-        # no run of 3 plain characters (no trigram to ask for) or while the index is being
-        # built: a scan of the same key, same pattern
-        sql = (
-            f"SELECT s.seq FROM {source} WHERE {where} AND {_SEARCH_KEY} GLOB ? "
-            "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
-        )
+            args = [[pattern, after_seq, _MAX_SEQ, *params], [pattern, -1, after_seq, *params]]
+        else:
+            # no run of 3 plain characters (no trigram to ask for) or while the index is being
+            # built: a scan of the same key, same pattern
+            sql = (
+                f"SELECT s.seq FROM {source} WHERE {where} AND {_SEARCH_KEY} GLOB ? "
+                "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
+            )
+            args = [[*params, pattern, after_seq, _MAX_SEQ], [*params, pattern, -1, after_seq]]
         with self._db.read() as c:
-            row = c.execute(sql, [*params, pattern, after_seq, _MAX_SEQ]).fetchone()
+            row = c.execute(sql, args[0]).fetchone()
             if row is None and after_seq >= 0:
-                row = c.execute(sql, [*params, pattern, -1, after_seq]).fetchone()
-        return None if row is None else self.sentence_at(int(row[0]))
+                row = c.execute(sql, args[1]).fetchone()
+        return None if row is None else int(row[0])
 
 
 # --- safeimport: replacing a changed article (issue 12 §6) -----------------------------------
@@ -414,14 +435,30 @@ def replace_article_in(
             carried[f"{aid}:{idx}"] = (cluster, hidden)
     gone = [str(r[0]) for r in old if str(r[0]) not in mapping]
     for sid in gone:
-        for table, col, what in (
-            ("gold", "sentence_id", "a gold decision"),
-            ("clusters", "representative_id", "the representative of a dedup cluster"),
+        for table, col, what, way_out in (
+            (
+                "gold",
+                "sentence_id",
+                "a gold decision",
+                "if it may go, its adjudicator undoes it in `stanceterm review` (u undoes their "
+                "decisions, latest first)",
+            ),
+            (
+                "clusters",
+                "representative_id",
+                "the representative of a dedup cluster",
+                f"`stanceterm dedup split {sid}` takes it out of the cluster (the labels it "
+                "passed to its copies go with it: the copies are then annotated on their own)",
+            ),
         ):
             if c.execute(f"SELECT 1 FROM {table} WHERE {col} = ?", (sid,)).fetchone():
-                raise StoreError(
+                origin = c.execute(
+                    "SELECT origin FROM temp.stage_articles WHERE seq = ?", (aseq,)
+                ).fetchone()
+                raise ReplaceRefused(
                     f"article {aid!r}: sentence {sid!r}, which the new text drops or changes, "
-                    f"is {what}; resolve it first"
+                    f"is {what}; {way_out}, then import again",
+                    None if origin is None else origin[0],
                 )
     # labels on sentences that go: out of the current state, kept in the history
     text_of = {str(r[0]): str(r[1]) for r in old}
