@@ -74,15 +74,25 @@ def _bmp_marks() -> dict[int, None]:
 
 def match_key(text: str) -> str:
     """Normalised form for matching and search: accents folded (NFKD, combining marks dropped),
-    casefold, unified quotes, dashes and spaces. ``match_key("États")`` is ``"etats"``."""
-    text = _ZERO_WIDTH.sub("", text)
-    if not text.isascii():
+    casefold, unified quotes, dashes and spaces. ``match_key("États")`` is ``"etats"``.
+
+    perf (issue 17, session 4): each step is skipped where it cannot change the text. The
+    zero-width characters, and every quote and dash that ``_unify_quotes`` maps except "`", are
+    outside ASCII; a run that ``_SPACE_RUNS`` replaces holds two spaces or a whitespace other
+    than " ", and every such character is unprintable (``str.isprintable``); ``_QUOTE_SPACES``
+    needs a '"'. tests/test_segment.py checks the result against the plain steps."""
+    if text.isascii():
+        text = text.casefold()
+        if "`" in text:
+            text = text.replace("`", "'")
+    else:
+        text = _ZERO_WIDTH.sub("", text)
         text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
         text = text.translate(_bmp_marks())
         if max(text, default=" ") > "\uffff":
             text = "".join(ch for ch in text if not unicodedata.combining(ch))
         text = _unify_quotes(text)
-    else:
-        text = _unify_quotes(text.casefold())
-    text = _SPACE_RUNS.sub(" ", text).strip()
-    return _QUOTE_SPACES.sub('"', text)
+    if "  " in text or not text.isprintable():
+        text = _SPACE_RUNS.sub(" ", text)
+    text = text.strip()
+    return _QUOTE_SPACES.sub('"', text) if '"' in text else text
