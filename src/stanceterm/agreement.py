@@ -1163,9 +1163,25 @@ def _dense_ids(key: IntArray) -> tuple[IntArray, int]:
     return inverse.ravel().astype(np.int64, copy=False), int(distinct.size)
 
 
-def _fill(group: _Group, weights: FloatArray, row: int, drawn: npt.NDArray[np.int64]) -> None:
-    """One resample's weights: how many of its draws fell on each type."""
-    weights[row] = np.bincount(np.take(group.joint, drawn), minlength=group.n_types)
+_scratch = threading.local()
+
+
+def _fill(
+    group: _Group,
+    weights: FloatArray,
+    row: int,
+    drawn: npt.NDArray[np.int64],
+    buf: npt.NDArray[np.int32] | None = None,
+) -> None:
+    """One resample's weights: how many of its draws fell on each type. The types of the draws
+    go to ``buf``, or to a buffer kept by the worker thread: no fresh pages to fault in for
+    every resample."""
+    if buf is None:
+        buf = getattr(_scratch, "types", None)
+        if buf is None or buf.shape != drawn.shape:
+            buf = _scratch.types = np.empty(drawn.shape, dtype=np.int32)
+    np.take(group.joint, drawn, out=buf)
+    weights[row] = np.bincount(buf, minlength=group.n_types)
 
 
 def _field_block(group: _Group, k: int, weights: FloatArray, out: FloatArray, start: int) -> None:
@@ -1176,10 +1192,11 @@ def _field_block(group: _Group, k: int, weights: FloatArray, out: FloatArray, st
 def _bootstrap_serial(group: _Group, n: int, seed: int | None, out: list[FloatArray]) -> None:
     width = group.width
     weights = np.empty((width, group.n_types), dtype=np.float64)
+    buf = np.empty(group.n_units, dtype=np.int32)
     row = 0
     for idx in _index_blocks(group.n_units, n, seed):
         for drawn in idx:
-            _fill(group, weights, row % width, drawn)
+            _fill(group, weights, row % width, drawn, buf)
             row += 1
             if row % width == 0 or row == n:
                 start = (row - 1) // width * width
@@ -1199,7 +1216,7 @@ class _Threaded:
     use several cores. Memory stays bounded: at most ``draw_slots`` blocks of drawn indices and
     ``block_slots`` blocks of weights are alive at once."""
 
-    def __init__(self, threads: int, draw_slots: int = 3, block_slots: int = 2) -> None:
+    def __init__(self, threads: int, draw_slots: int = 2, block_slots: int = 2) -> None:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bootstrap")
         self.draws = threading.Semaphore(draw_slots)
         self.blocks = threading.Semaphore(block_slots)
@@ -1316,10 +1333,13 @@ def _bootstrap_many(
     on ``(units, n, seed)`` (:func:`_index_blocks`), so each field gets exactly the resamples a
     call of its own would draw, and the weights are built once instead of once per field.
     ``threads > 1`` runs the counting and the fields on worker threads (:class:`_Threaded`),
-    with the same results bit for bit.
+    with the same results bit for bit. A list ``boots`` is emptied once the fields are grouped
+    (the per-unit data is no longer needed, and the caller keeps no other reference).
     """
     out = [np.full(n, np.nan) for _ in boots]
     groups = _groups(boots, n)
+    if isinstance(boots, list):
+        boots.clear()  # the groups hold the fields per type: free the per-unit terms
     if threads > 1 and groups:
         _Threaded(threads).run(groups, n, seed, out)
     else:
@@ -1474,22 +1494,24 @@ def alphas_with_ci(
     results do not depend on it, bit for bit."""
     _check_boot_args(n_boot, ci)
     prepared = []
+    boots: list[_Boot | None] = []
     for data, level in items:
         codes, domain = _encode(data, level)
         value, boot, keep = _prepare(codes, domain, level)
         annotators = int((codes[:, keep] >= 0).any(axis=1).sum())
-        prepared.append((value, boot, keep, annotators, level))
-    boots = [p[1] for p in prepared]
+        prepared.append((value, keep.size, annotators, level))
+        boots.append(boot)
+        del codes, boot, keep
     samples = _bootstrap_many(boots, n_boot, seed, _threads(threads, boots, n_boot))
     out = []
-    for (value, _, keep, annotators, level), drawn in zip(prepared, samples, strict=True):
+    for (value, units, annotators, level), drawn in zip(prepared, samples, strict=True):
         low, high = _percentile_ci(drawn, ci)
         out.append(
             AgreementResult(
                 value=value,
                 ci_low=low,
                 ci_high=high,
-                units=int(keep.size),
+                units=int(units),
                 annotators=annotators,
                 level=level,
                 ci=ci,
