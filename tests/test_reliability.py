@@ -719,3 +719,58 @@ def test_a_suggestion_on_a_cluster_copy_marks_the_cluster_unit(store: Store, sch
     only = report(store, schema, n_boot=10, unassisted_only=True)
     assert (only.suggestion_units, only.units_with_suggestions) == (2, 0)
     assert only.results[0].units == 2
+
+
+def test_agreement_rows_without_a_sort_are_the_sorted_rows(store: Store) -> None:
+    """The agreement read walks the sentences in seq order when no sentence is clustered (no
+    sort of the labels): the rows and their order are those of the general query (units in
+    seq order, annotators sorted), whatever order the sentences' ids or the labels' saving
+    follow, with the annotator filter too; once dedup clusters sentences, the general query
+    (a cluster is one unit) is used again."""
+    from stanceterm.dedup import run_dedup
+
+    sent = (
+        "The State Department said more than 1,000 containers of munitions had been shipped to "
+        "Russia, Matthew Miller said."
+    )
+    add_article(store, "zz", ["Zed first.", sent, "Zed third."])  # ids sort after "aa"
+    add_article(store, "aa", ["Aa first.", "Aa second."])
+    add_article(store, "mm", [sent.replace(", Matthew Miller said.", ", said Matthew Miller.")])
+    saves = [
+        ("aa:1", "carol", "done", ("denial",)),
+        ("zz:2", "bob", "done", ()),
+        ("zz:0", "carol", "skipped", ()),
+        ("aa:0", "alice", "done", ("arms_deal",)),
+        ("zz:1", "carol", "done", ("arms_deal",)),
+        ("zz:0", "alice", "done", ("denial",)),
+        ("mm:0", "bob", "done", ("arms_deal",)),
+        ("zz:1", "alice", "done", ()),
+        ("aa:1", "bob", "done", ("denial",)),
+        ("zz:0", "bob", "done", ("denial",)),
+        ("mm:0", "alice", "flagged", ()),
+    ]
+    for sid, who, status, claims in saves:
+        store.labels.save(Annotation(sid, who, status, claims))
+
+    def general(statuses: tuple[str, ...], annotators: tuple[str, ...] = ()) -> list[Any]:
+        rows = store.labels.iter_reliability_rows(statuses=statuses, annotators=annotators)
+        return [(r[0], r[2], r[4], r[5]) for r in rows]
+
+    def batches(statuses: tuple[str, ...], annotators: tuple[str, ...] = ()) -> list[Any]:
+        got = store.labels.reliability_batches(statuses=statuses, annotators=annotators, batch=3)
+        return [tuple(r) for b in got for r in b]
+
+    for statuses, who in [
+        (("done",), ()),
+        (("done", "flagged"), ()),
+        (("done",), ("bob", "carol")),
+    ]:
+        want = general(statuses, who)
+        assert batches(statuses, who) == want
+    units = [r[0] for r in general(("done",))]
+    assert units[:4] == ["zz:0", "zz:0", "zz:1", "zz:1"]  # seq order, not id order
+    run_dedup(store)
+    assert store.corpus.sentence("mm:0").cluster_id is not None  # type: ignore[union-attr]
+    clustered = batches(("done",))
+    assert clustered == general(("done",))
+    assert "mm:0" not in {r[0] for r in clustered}  # the copy counts as its cluster's unit
