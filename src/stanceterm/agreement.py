@@ -1,7 +1,8 @@
 """Inter-annotator agreement: Krippendorff's alpha, Cohen's and Fleiss' kappa, MASI, bootstrap CIs.
 
 Pure functions on plain data. Nothing here touches the database, the UI or the CLI, so the module
-works the same in tests, benchmarks and notebooks. numpy is the only dependency.
+works the same in tests, benchmarks and notebooks. numpy is the dependency; scipy's sparse
+matrices are imported (lazily) only by the bootstrap of set-valued fields with many values.
 
 Size: over 600 lines on purpose: one coefficient family (alpha at every level, the kappas, MASI
 and the bootstrap) sharing the same reliability-data checks and coincidence matrices.
@@ -30,7 +31,10 @@ Bootstrap: a resample is a vector of unit weights (how often each unit was drawn
 term of alpha is a weighted sum over units. The draws come in blocks from
 ``numpy.random.default_rng(seed)``; fields with the same number of pairable units share each
 block (:func:`alphas_with_ci`), and units alike in every such field are one *type* whose weight is
-the number of draws of its units, so the work per resample follows the types, not the units.
+the number of draws of its units (``np.take`` of the draws' types, then ``np.bincount``), so the
+work per resample follows the types, not the units. Large bootstraps (:func:`bootstrap_threads`)
+count the draws and compute the fields on worker threads while the calling thread draws, with
+the serial path's blocks and results, bit for bit (:class:`_Threaded`).
 """
 
 from __future__ import annotations
@@ -118,8 +122,10 @@ _SPARSE_SET_VALUES = 2_000
 # _SPARSE_BLOCK (value, element, value) triples.
 _SPARSE_MAX_PAIRS = 20_000_000
 _SPARSE_BLOCK = 1_000_000
-# Below this many unit draws in all, the bootstrap runs without worker threads.
-_THREADS_MIN_DRAWS: Final = 20_000_000
+# Below this many unit draws in all, the bootstrap runs without worker threads: 30k units x 1000
+# resamples take about a second on one core, and the threads' second blocks of weights and
+# draws would cost more memory (~70 MB there) than the time they save.
+_THREADS_MIN_DRAWS = 200_000_000
 # Resample weights held at once: this many types x resamples (float64), or 32 resamples.
 _BOOT_WEIGHT_ELEMENTS: Final = 2_000_000
 # Integer-valued numeric data spanning fewer values than this is coded with a lookup table.
