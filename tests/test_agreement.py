@@ -831,6 +831,11 @@ def test_bootstrap_threads_only_when_it_pays(monkeypatch: pytest.MonkeyPatch) ->
     assert agreement.bootstrap_threads(1000 * 30_000) == 1  # 30k sentences: one thread
     assert agreement.bootstrap_threads(1000) == 1
     monkeypatch.setattr(agreement.os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
+    monkeypatch.delenv("STANCETERM_JOBS", raising=False)
+    assert agreement.bootstrap_threads(1000 * 1_000_000) == 2
+    monkeypatch.setenv("STANCETERM_JOBS", "1")
+    assert agreement.bootstrap_threads(1000 * 1_000_000) == 1
+    monkeypatch.setenv("STANCETERM_JOBS", "junk")
     assert agreement.bootstrap_threads(1000 * 1_000_000) == 2
     monkeypatch.setattr(agreement.os, "sched_getaffinity", lambda _: {0})
     assert agreement.bootstrap_threads(1000 * 1_000_000) == 1

@@ -806,3 +806,47 @@ def test_building_a_label_table_pauses_the_collector_and_restores_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_report_with_bootstrap_threads_is_the_single_thread_report(
+    store: Store, schema: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stanceterm agreement` on worker threads (what a 1M-sentence DB gets) reports exactly
+    the figures of one thread (STANCETERM_JOBS=1): every alpha, interval and count, for each
+    --by, the sparse actor sets included."""
+    from stanceterm import agreement as agr
+
+    rng = random.Random(4)
+    add_article(store, "big", [f"Sentence number {i} here." for i in range(150)])
+    ids = [r[1] for r in store.corpus.iter_sentence_rows()]
+    actors = [store.actors.add(f"Actor {k}") for k in range(12)]
+    claims = schema.claim_ids
+    for sid in ids:
+        base = rng.sample(claims, rng.randrange(0, 3))
+        for who in ("alice", "bob", "carol"):
+            if rng.random() < 0.15:
+                continue
+            mine = tuple(c for c in base if rng.random() < 0.85)
+            stances = tuple(
+                Stance(c, rng.choice(actors), rng.choice(["support", "oppose"])) for c in mine
+            )
+            store.labels.save(Annotation(sid, who, "done", mine, stances))
+    monkeypatch.setattr(agr, "_THREADS_MIN_DRAWS", 0)
+    monkeypatch.setattr(agr, "_SPARSE_SET_VALUES", 3)  # the actor sets take the sparse path
+    monkeypatch.setattr(agr.os, "sched_getaffinity", lambda _: {0, 1})
+    calls: list[int] = []
+    real = agr._bootstrap_many
+
+    def spy(boots: Any, n: int, seed: Any, threads: int = 1) -> Any:
+        calls.append(threads)
+        return real(boots, n, seed, threads)
+
+    monkeypatch.setattr(agr, "_bootstrap_many", spy)
+    for by in (None, "claim", "actor"):
+        monkeypatch.delenv("STANCETERM_JOBS", raising=False)
+        threaded = report(store, schema, by=by, n_boot=120, seed=5)
+        monkeypatch.setenv("STANCETERM_JOBS", "1")
+        single = report(store, schema, by=by, n_boot=120, seed=5)
+        assert calls[-2:] == [2, 1]
+        assert [r.as_json() for r in threaded.results] == [r.as_json() for r in single.results]
+        assert any(r.field == "actors" for r in threaded.results) or by is not None

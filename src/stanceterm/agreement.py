@@ -1314,14 +1314,18 @@ def _both(first: Callable[[], None], then: Callable[[], None]) -> None:
 def bootstrap_threads(draws: int) -> int:
     """Worker threads that pay for a bootstrap of ``draws`` unit draws in all: up to 2 (the
     drawing thread stays busy too) when the machine has 2 cores or more, 1 (no thread at all)
-    below ``_THREADS_MIN_DRAWS``, where starting the threads costs more than it saves."""
+    below ``_THREADS_MIN_DRAWS``, where starting the threads costs more than it saves. The
+    environment variable ``STANCETERM_JOBS`` (the import's worker count) caps it:
+    ``STANCETERM_JOBS=1`` runs every bootstrap on the calling thread."""
     if draws < _THREADS_MIN_DRAWS:
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(2, cores))
+    env = os.environ.get("STANCETERM_JOBS", "").strip()
+    cap = int(env) if env.isdigit() and int(env) > 0 else 2
+    return max(1, min(2, cores, cap))
 
 
 def _threads(threads: int | None, boots: Sequence[_Boot | None], n: int) -> int:
