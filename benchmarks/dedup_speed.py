@@ -211,6 +211,8 @@ def main() -> None:
             t0 = time.perf_counter()
             build_db(db, texts)
             print(f"# built {db.name} in {time.perf_counter() - t0:.0f}s (not timed)", flush=True)
+        else:
+            _common.upgrade_cached(db)
         source = f"{SOURCE}:{n_real}_real,{n_copies}_copies,{n - n_real - n_copies}_from_real"
         walls, cpus, rss = [], [], []
         r: dict[str, float] = {}

@@ -45,7 +45,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import SRC, WORK, load, result, timed_cmd
+from _common import SRC, WORK, load, result, timed_cmd, upgrade_cached
 from realtext import build_corpus, make_labels, write_jsonl
 
 RAW = r"""
@@ -82,7 +82,7 @@ def build_db(rows: int, work: Path) -> tuple[Path, str, int]:
     done = db.with_suffix(".done")
     if db.exists() and done.exists():
         info = json.loads(done.read_text())
-        return db, info["note"], info["records"]
+        return upgrade_cached(db), info["note"], info["records"]
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     corpus = build_corpus(max(1, rows // 4))

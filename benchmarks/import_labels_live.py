@@ -129,9 +129,7 @@ def build(work: Path, labels_wanted: int) -> tuple[Path, Path, int, str]:
         realtext.write_jsonl(corpus, src)
         cli(base, "import", "-q", str(src))
     # a base DB built by an older stanceterm (the work folder is kept between runs): upgrade it
-    cli(base, "upgrade")
-    for bak in work.glob(f"{base.name}.v*.bak"):
-        bak.unlink()
+    _common.upgrade_cached(base)
     labels = work / f"real-{labels_wanted}.export.jsonl"
     n = 0
     if not labels.exists():

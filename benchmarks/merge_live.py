@@ -31,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import result  # noqa: E402
+from _common import result, upgrade_cached  # noqa: E402
 from import_labels_live import beside_writer, cli, pct  # noqa: E402
 
 
@@ -73,9 +73,7 @@ def build(work: Path, labels_wanted: int) -> tuple[Path, Path, int, int, str]:
         cli(tmp, "backup", str(other))  # a clean single file, as a laptop would send it
     # DBs built by an older stanceterm (the work folder is kept between runs): upgrade them
     for db in (team, other):
-        cli(db, "upgrade")
-        for bak in work.glob(f"{db.name}.v*.bak"):
-            bak.unlink()
+        upgrade_cached(db)
     with sqlite3.connect(f"file:{other}?mode=ro", uri=True) as con:
         n = int(con.execute("SELECT count(*) FROM annotations").fetchone()[0])
     return team, other, n, len(only_there), corpus.note

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from _common import upgrade_cached
+
 DATA = Path(__file__).resolve().parent / "data" / "text"
 SOURCES: tuple[str, ...] = (
     "bbc",
@@ -232,7 +234,7 @@ def build_db(
     db = work / f"real-{sentences}-{annotators}-{seed}.db"
     done = db.with_suffix(".labels")
     if db.exists() and done.exists():
-        return db, corpus, int(done.read_text())
+        return upgrade_cached(db), corpus, int(done.read_text())
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     src = work / f"real-{sentences}.jsonl"
@@ -285,7 +287,7 @@ def complete_db(db: Path, sentences: int, out: Path, seed: int = 17) -> tuple[Pa
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         real = [str(r[0]) for r in con.execute("SELECT text FROM sentences ORDER BY seq")]
     if out.exists() and done.exists():
-        return out, len(real), int(done.read_text())
+        return upgrade_cached(out), len(real), int(done.read_text())
     for suffix in ("", "-wal", "-shm"):
         Path(str(out) + suffix).unlink(missing_ok=True)
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:

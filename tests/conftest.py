@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -279,6 +282,40 @@ class Tui:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True, env=TUI_ENV)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_in_pty(
+    argv: list[str], log: Path, timeout: float = 60, until: str = "PAINT", linger: float = 0.0
+) -> str:
+    """The terminal's output until ``until`` is in ``log`` (then ``linger`` seconds more)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm-256color"}
+    env.pop("STANCETERM_DB", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI in a terminal
+        os.execve(sys.executable, [sys.executable, *argv], env)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if log.exists() and until in log.read_text():
+                if linger <= 0:
+                    break
+                deadline, linger = time.monotonic() + linger, 0.0
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return out.decode(errors="replace")
 
 
 # --------------------------------------------------------------------------- the UI under pilot

@@ -46,7 +46,7 @@ def test_actors_merge_rewrites_labels_not_newer_and_undo_puts_them_back(tmp_path
     before = _labels(db)
     p = run("--db", str(db), "actors", "merge", "Vladimir Poutine", "le Kremlin", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert "1 label(s) rewritten" in p.stderr
+    assert "1 label rewritten" in p.stderr
     after = _labels(db)
     assert after[(S(0), "alice")][0] == ["vladimir-poutine"]
     assert after[(S(0), "alice")][1] == before[(S(0), "alice")][1]  # updated_at unchanged

@@ -77,9 +77,9 @@ def test_changed_article_is_refused_then_replaced_keeping_unchanged_labels(tmp_p
     # the dropped label is listed and kept in the history
     assert "Kim a signé l'accord." in p.stderr and "alice" in p.stderr, p.stderr
     # one consistent summary (a new user saw "no article ... (empty file?)" and "Imported 0
-    # article(s), 4 sentence(s)" for a replaced article)
+    # articles, 4 sentences" for a replaced article)
     assert "empty file" not in p.stderr and "warning" not in p.stderr, p.stderr
-    assert "replaced 1 article(s)" in p.stderr, p.stderr
+    assert "replaced 1 article" in p.stderr, p.stderr
     c = sqlite3.connect(db)
     texts = [r[0] for r in c.execute("SELECT text FROM sentences ORDER BY idx")]
     assert texts == [
@@ -97,4 +97,37 @@ def test_changed_article_is_refused_then_replaced_keeping_unchanged_labels(tmp_p
     c.close()
     # the same file again changes nothing
     p = run("--db", str(db), "import", "--replace", str(v2), cwd=tmp_path)
-    assert p.returncode == 0 and "Imported 0 article(s)" in p.stderr, p.stderr
+    assert p.returncode == 0 and "Imported 0 articles," in p.stderr, p.stderr
+
+
+def test_replace_refused_by_a_dedup_cluster_names_the_line_and_the_way_out(
+    tmp_path: Path,
+) -> None:
+    """The refusal said "resolve it first", with no line and no way to do so (new-user
+    review): it names file:line and the command."""
+    db = tmp_path / "t.db"
+    src = tmp_path / "a.jsonl"
+    copy = "Kim a signé l'accord portant sur 1000 conteneurs."
+    src.write_bytes(
+        orjson.dumps({"id": "other", "lang": "fr", "text": "Rien. " + copy})
+        + b"\n"
+        + orjson.dumps({"id": "art1", "lang": "fr", "text": "Moscou nie tout. " + copy})
+        + b"\n"
+    )
+    assert run("--db", str(db), "import", str(src), cwd=tmp_path).returncode == 0
+    assert run("--db", str(db), "dedup", cwd=tmp_path).returncode == 0
+    c = sqlite3.connect(db)
+    rep = c.execute("SELECT representative_id FROM clusters").fetchone()[0]
+    c.close()
+    aid = rep.split(":")[0]
+    line = 1 if aid == "other" else 2
+    fixed = tmp_path / "fixed.jsonl"
+    first = "Rien. " if aid == "other" else "Moscou nie tout. "
+    fixed.write_bytes(
+        b"\n" * (line - 1)
+        + orjson.dumps({"id": aid, "lang": "fr", "text": first + copy.replace("1000", "2000")})
+        + b"\n"
+    )
+    p = run("--db", str(db), "import", "--replace", str(fixed), cwd=tmp_path)
+    assert_clean_error(p, f"{fixed}:{line}:")
+    assert f"stanceterm dedup split {rep}" in p.stderr, p.stderr

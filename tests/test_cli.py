@@ -16,9 +16,9 @@ def test_import_export_import_labels_round_trip(tmp_path: Path) -> None:
     db = str(tmp_path / "t.db")
     p = run("--db", db, "import", str(DEMO), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert "Imported 1 article(s)" in p.stderr
+    assert "Imported 1 article," in p.stderr
     again = run("--db", db, "import", str(DEMO), cwd=tmp_path)
-    assert "Imported 0 article(s)" in again.stderr and "skipped 1 article(s)" in again.stderr
+    assert "Imported 0 articles," in again.stderr and "skipped 1 article already" in again.stderr
     out = run("--db", db, "export", "--kind", "sentences", "--out", "-", cwd=tmp_path)
     rows = [orjson.loads(x) for x in out.stdout.splitlines()]
     assert rows and rows[0]["index"] == 0 and rows[0]["annotations"] == []
@@ -75,7 +75,7 @@ def test_bad_file_among_good_ones(tmp_path: Path) -> None:
     db = str(tmp_path / "t.db")
     p = run("--db", db, "import", str(good), str(bad), cwd=tmp_path)
     assert_clean_error(p, f"{bad}:2: broken JSON")
-    assert "Imported 1 article(s)" in p.stderr
+    assert "Imported 1 article," in p.stderr
     assert p.returncode == 1
 
 

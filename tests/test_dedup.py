@@ -469,7 +469,7 @@ def test_cli_dedup_split_and_articles(tmp_path: Path) -> None:
     p = cli("--db", "t.db", "dedup", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "dedup (full: first run), threshold 90" in p.stderr
-    assert "Now 4 cluster(s), 8 copy(ies) hidden" in p.stderr
+    assert "Now 4 clusters, 8 copies hidden" in p.stderr
     p = cli("--db", "t.db", "dedup", "--json", "--articles", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
@@ -601,7 +601,7 @@ def test_cli_dedup_split_subcommand_and_old_option(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "a.jsonl", ARTICLES)
     assert cli("--db", "t.db", "import", "a.jsonl", cwd=tmp_path).returncode == 0
     p = cli("--db", "t.db", "dedup", cwd=tmp_path)
-    assert p.returncode == 0 and "Now 4 cluster(s)" in p.stderr, p.stderr
+    assert p.returncode == 0 and "Now 4 clusters" in p.stderr, p.stderr
     p = cli("--db", "t.db", "dedup", "split", "reuters:0", "--annotator", "lea", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "Split reuters:0 out of c:afp:0" in p.stderr and "never be merged again" in p.stderr

@@ -235,7 +235,7 @@ def test_cli_import_labels_propagate_to_hidden_copies(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(a) for a in arts) + "\n")
     assert run("--db", "t.db", "import", "a.jsonl", cwd=tmp_path).returncode == 0
     p = run("--db", "t.db", "dedup", cwd=tmp_path)
-    assert p.returncode == 0 and "2 copy(ies) hidden" in p.stderr, p.stderr
+    assert p.returncode == 0 and "2 copies hidden" in p.stderr, p.stderr
     with Store.open(tmp_path / "t.db") as s:  # bob labelled the ap copy himself, earlier
         s.labels.save(Annotation("ap:0", "bob", "done", ("denial",), ()))
     recs = [
@@ -260,7 +260,7 @@ def test_cli_import_labels_propagate_to_hidden_copies(tmp_path: Path) -> None:
     assert rows[("ap:0", "bob")]["propagated_from"] is None  # his own label stays
     assert rows[("ap:0", "bob")]["claims"] == ["denial"]
     p = run("--db", "t.db", "dedup", cwd=tmp_path)
-    assert "0 label(s) propagated" in p.stderr, p.stderr  # nothing was left for dedup to do
+    assert "0 labels propagated" in p.stderr, p.stderr  # nothing was left for dedup to do
     p = run("--db", "t.db", "undo-import", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     p = run("--db", "t.db", "export", "--kind", "annotations", "--out", "-", cwd=tmp_path)

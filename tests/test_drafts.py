@@ -59,21 +59,21 @@ def test_export_says_how_many_drafts_it_left_out(tmp_path: Path) -> None:
     db, _ = team_db(tmp_path)
     p = run(db, "export", "--out", "-")
     assert len(p.stdout.splitlines()) == 2  # alice's done, bob's skipped
-    assert "3 draft(s)" in p.stderr and "--status draft" in p.stderr, p.stderr
+    assert "3 drafts" in p.stderr and "--status draft" in p.stderr, p.stderr
     p = run(db, "export", "--out", "-", "--annotator", "alice")
-    assert "2 draft(s)" in p.stderr, p.stderr
+    assert "2 drafts" in p.stderr, p.stderr
     p = run(db, "export", "--out", "-", "--status", "draft")
     assert len(p.stdout.splitlines()) == 3
     assert "left out" not in p.stderr, p.stderr
     p = run(db, "export", "--kind", "sentences", "--out", "-")
-    assert "3 draft(s)" in p.stderr, p.stderr
+    assert "3 drafts" in p.stderr, p.stderr
 
 
 def test_stats_says_how_many_drafts_and_how_to_export_them(tmp_path: Path) -> None:
     db, _ = team_db(tmp_path)
     p = run(db, "stats")
     said = p.stdout + p.stderr
-    assert "3 draft(s)" in said and "--status draft" in said, said
+    assert "3 drafts" in said and "--status draft" in said, said
 
 
 def test_a_skipped_sentence_exports_no_claims_and_no_stances(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def test_cli_with_spaces_and_non_ascii_everywhere(tmp_path: Path) -> None:
     # one real process (the names go through argv and the file system encoding), then in-process
     p = run("--db", str(db), "import", str(base / "articles à lire"), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert "Imported 2 article(s)" in p.stderr and str(db) in p.stderr
+    assert "Imported 2 articles," in p.stderr and str(db) in p.stderr
     s = Store.open(db)
     first = s.corpus.first()
     assert first is not None

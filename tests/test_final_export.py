@@ -104,7 +104,7 @@ def test_final_export_picks_gold_then_agreement_and_counts_the_rest(tmp_path: Pa
     assert "not annotated: 1" in proc.stderr
     # what to do next: review holds the disagreements and flags, not the sentences with too few
     assert "review` to decide the 2 disagreeing or flagged" in proc.stderr
-    assert "2 sentence(s) have fewer than 2 annotators" in proc.stderr
+    assert "2 sentences have fewer than 2 annotators" in proc.stderr
     assert "--allow-single" in proc.stderr
 
 

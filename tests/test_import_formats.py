@@ -83,7 +83,7 @@ def test_html_page_main_text_and_metadata(tmp_path: Path) -> None:
     ):
         assert junk not in joined
     again = run("--db", "t.db", "import", str(PAGE), cwd=tmp_path)  # same page: nothing new
-    assert again.returncode == 0 and "Imported 0 article(s)" in again.stderr
+    assert again.returncode == 0 and "Imported 0 articles," in again.stderr
 
 
 def test_html_without_article_text_is_refused(tmp_path: Path) -> None:

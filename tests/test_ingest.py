@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -7,7 +8,7 @@ import pytest
 
 from stanceterm.ingest import import_file
 from stanceterm.store import Store
-from tests.conftest import DEMO
+from tests.conftest import DEMO, assert_clean_error, run
 
 
 def _write_jsonl(path: Path, records: list[object]) -> Path:
@@ -187,3 +188,27 @@ def test_import_locks_nothing_while_reading_and_is_still_all_or_nothing(tmp_path
     res = import_file(main, _write_jsonl(tmp_path / "dup.jsonl", twice))
     assert (res.counts.articles_added, res.counts.articles_skipped) == (2, 2)
     assert main.corpus.article("z1") is not None and main.corpus.article("z3") is None
+
+
+def test_the_html_reader_does_not_rely_on_an_extra_that_old_pips_miss() -> None:
+    """jusText (trafilatura's) asks for ``lxml[html_clean]``; lxml 6 spells that extra
+    ``html-clean``, and the pip that ``python3 -m venv`` bundles (23.x) does not match the two
+    spellings: the README's install then lacks ``lxml_html_clean`` and every .html import died
+    with an internal error. The package must ask for it by name."""
+    import tomllib
+
+    from stanceterm import __file__ as pkg
+
+    pyproject = Path(pkg).resolve().parents[2] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    names = {re.split(r"[<>=!\[ ;]", d, maxsplit=1)[0].lower().replace("-", "_") for d in deps}
+    assert "lxml_html_clean" in names
+
+
+def test_importing_only_missing_files_creates_no_db(tmp_path: Path) -> None:
+    """A typo in the file name left an empty DB behind, which later "no such database" hints
+    then listed (new-user review)."""
+    p = run("--db", "fresh.db", "import", "missing.jsonl", "gone.txt", cwd=tmp_path)
+    assert_clean_error(p, "missing.jsonl: no such file")
+    assert "gone.txt: no such file" in p.stderr
+    assert not list(tmp_path.iterdir()), list(tmp_path.iterdir())

@@ -265,7 +265,7 @@ def test_refusals_leave_everything_untouched(tmp_path: Path) -> None:
         merge_databases(team, [tmp_path / "other.db"])
     with pytest.raises(StoreError, match="not a stanceterm database"):
         merge_databases(team, [junk])
-    with pytest.raises(MergeConflict, match=r"1 labelled sentence\(s\) do not match"):
+    with pytest.raises(MergeConflict, match=r"1 labelled sentence does not match"):
         merge_databases(team, [tmp_path / "seg.db"])
     with pytest.raises(MergeConflict, match="this database itself"):
         merge_databases(team, [tmp_path / "team.db"])

@@ -114,7 +114,7 @@ def test_merge_skips_events_about_another_text_with_a_count_and_one_warning(
     assert _labels(c) == {"Les sanctions échouent.": "[]"}
     warnings = [x for x in p.stderr.splitlines() if "another text" in x]
     assert len(warnings) == 1, p.stderr
-    assert "b.db" in warnings[0] and "2 label event(s)" in warnings[0], warnings
+    assert "b.db" in warnings[0] and "2 label events" in warnings[0], warnings
 
 
 def test_undo_after_replace_never_restores_a_label_onto_another_sentence(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ async def test_two_annotators_review_and_gold_export(tmp_path: Path) -> None:
     out = tmp_path / "gold.jsonl"
     proc = run("--db", "round.db", "export", "--kind", "gold", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "Wrote 2 gold line(s)" in proc.stderr
+    assert "Wrote 2 lines (gold)" in proc.stderr
     rows = [GoldRecord.model_validate(orjson.loads(x)) for x in out.read_bytes().splitlines()]
     sat, den = rows
     assert (sat.sentence_id, sat.status, sat.claims, sat.chosen_from) == (

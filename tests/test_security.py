@@ -213,7 +213,7 @@ def test_import_summary_and_errors_are_inert(tmp_path: Path, evil_setup: tuple[P
     folder, db = evil_setup
     p = run_raw("--db", str(db), "import", str(folder), cwd=tmp_path)
     assert p.returncode == 1  # the bad file is refused, the good one imported
-    assert_inert(p, "Imported 1 article(s)", "[bold red]x[link=mailto:a]y")
+    assert_inert(p, "Imported 1 article,", "[bold red]x[link=mailto:a]y")
     err = p.stderr.decode()
     assert any(ln.startswith("error: ") and ":2: broken JSON" in ln for ln in err.splitlines())
     empty = folder / f"empty {EVIL_FILE}.jsonl"
@@ -255,14 +255,14 @@ def test_export_and_import_labels_messages_are_inert(
     out = tmp_path / f"out {EVIL_FILE}.jsonl"
     p = run_in("--db", str(db), "export", "--out", str(out), cwd=tmp_path)
     assert p.returncode == 0 and out.is_file()
-    assert_inert(p, "Wrote 2 annotations line(s)")
+    assert_inert(p, "Wrote 2 lines (annotations)")
     # the file itself keeps the data exactly (JSON escapes the controls, markup stays text)
     recs = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     assert {r["annotator"] for r in recs} == {EVIL_NAME, "bob"}
     assert [s["actor"] for r in recs for s in r["stances"]] == [EVIL]
     p = run_in("--db", str(db), "import-labels", str(out), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert_inert(p, "Imported 0 label record(s) (2 unchanged")
+    assert_inert(p, "Imported 0 label records (2 unchanged")
     bad = tmp_path / f"labels {EVIL_FILE}.jsonl"
     bad.write_bytes(out.read_bytes() + b"[1]\n")
     p = run_in("--db", str(db), "import-labels", str(bad), cwd=tmp_path)

@@ -80,7 +80,7 @@ def test_upgrade_from_every_older_version(tmp_path: Path) -> None:
             store_mod.LATEST_VERSION = saved_latest
         if old[-1][0] < LATEST_VERSION:
             # never migrated implicitly: the user is sent to `stanceterm upgrade`
-            with pytest.raises(StoreError, match="stanceterm upgrade"):
+            with pytest.raises(StoreError, match=r"`stanceterm --db .* upgrade`"):
                 Store.open(p)
         from stanceterm.store.maintenance import upgrade
 

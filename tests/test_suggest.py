@@ -222,7 +222,7 @@ def test_cli_train_status_evaluate_and_blind_sample(tmp_path: Path) -> None:
     db = tmp_path / "team.db"
     _team_db(db)
     r = _cli(db, "suggest", "--train")
-    assert r.returncode == 1 and "20 training label(s)" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "20 training labels" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "team.db.suggest-model").exists()
     r = _cli(db, "suggest", "--train", "--min-labels", "10")
     assert r.returncode == 0, r.stderr
@@ -238,7 +238,7 @@ def test_cli_train_status_evaluate_and_blind_sample(tmp_path: Path) -> None:
     assert ev["labels"] == 20 and {c["claim"] for c in ev["claims"]} == set(CLAIMS)
     assert ev["curve"][-1]["labels"] == 15
     r = _cli(db, "suggest", "--blind-sample", "0.25", "--seed", "1")
-    assert r.returncode == 0 and "5 unit(s) marked blind" in r.stdout
+    assert r.returncode == 0 and "5 units marked blind" in r.stdout
     r = _cli(db, "suggest", "--blind-sample", "2")
     assert r.returncode != 0 and "Traceback" not in r.stderr
 
@@ -308,7 +308,7 @@ def test_agreement_reports_assisted_units_and_unassisted_only(tmp_path: Path) ->
     claims_field = next(f for f in out["fields"] if f["field"] == "claims")
     assert claims_field["units"] == 5
     r = _cli(db, "agreement", "--bootstrap", "10")
-    assert "3 of the 8 unit(s) had a label made with claim suggestions shown" in r.stderr
+    assert "3 of the 8 units had a label made with claim suggestions shown" in r.stderr
 
 
 def test_numpy_prediction_equals_scikit_learn() -> None:

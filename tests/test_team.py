@@ -115,7 +115,7 @@ def test_assign_refuses_a_db_that_has_assignments_unless_replace_or_extend(fille
     """The refusal rule lives in the core (team.assign), not in the command."""
     first = assign(filled, ["alice", "bob"], 2, seed=1)
     assert first is not None and first.written == 10 and first.annotators == ["alice", "bob"]
-    with pytest.raises(AssignmentError, match=r"already has 10 assignment\(s\); pass --replace"):
+    with pytest.raises(AssignmentError, match=r"already has 10 assignments; pass --replace"):
         assign(filled, ["alice", "bob"], 1)
     assert filled.team.assignment_count() == 10  # refused: nothing written
     again = assign(filled, ["carol"], 1, replace=True)
@@ -375,9 +375,9 @@ def test_cli_assign_annotators_stats(tmp_path: Path) -> None:
     p = run("--db", db, "assign", "--annotators", "alice,bob,carol", "--overlap", "2", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "alice" in p.stdout and "27" in p.stdout and "28" in p.stdout
-    assert "41 sentence(s)" in p.stderr
+    assert "41 sentences" in p.stderr
     again = run("--db", db, "assign", "--annotators", "alice,bob", cwd=tmp_path)
-    assert_clean_error(again, "already has 82 assignment(s)", "--replace")
+    assert_clean_error(again, "already has 82 assignments", "--replace")
     p = run(
         "--db", db, "assign", "--annotators", "alice,bob", "--overlap", "2",
         "--overlap-sample", "0.2", "--seed", "7", "--replace", cwd=tmp_path,
@@ -405,7 +405,7 @@ def test_cli_assign_annotators_stats(tmp_path: Path) -> None:
     assert ann.returncode == 0 and "alice" in ann.stdout and "carol" in ann.stdout
     stats = run("--db", db, "stats", cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
-    assert "α claims" in stats.stdout and "4 shared sentence(s)" in stats.stdout
+    assert "α claims" in stats.stdout and "4 shared sentences" in stats.stdout
     bad = run(
         "--db", db, "assign", "--annotators", "alice", "--overlap", "2", "--replace", cwd=tmp_path
     )
@@ -420,3 +420,20 @@ def _assigned(store: Store, annotator: str) -> list[str]:
                 "SELECT sentence_id FROM assignments WHERE annotator = ? ORDER BY seq", (annotator,)
             )
         ]
+
+
+def test_annotate_refuses_a_name_that_differs_from_a_known_one_only_in_case(
+    tmp_path: Path,
+) -> None:
+    """`annotate --annotator Alice` after `assign --annotators alice,bob` opened every sentence
+    for a new, third annotator, silently (new-user review): names are case-sensitive, and a
+    case slip splits one annotator's work in two in the agreement figures."""
+    db = str(tmp_path / "t.db")
+    assert run("--db", db, "import", str(DEMO), cwd=tmp_path).returncode == 0
+    assert run("--db", db, "assign", "--annotators", "alice,bob", cwd=tmp_path).returncode == 0
+    p = run("--db", db, "annotate", "--annotator", "Alice", cwd=tmp_path)
+    assert_clean_error(p, "--annotator alice")
+    assert "'Alice'" in p.stderr and "case" in p.stderr
+    s = Store.open(db, read_only=True)
+    assert "Alice" not in s.labels.annotators()
+    s.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets._toast import Toast
 
 from stanceterm.config import ConfigError, load_settings
 from stanceterm.store import Stance, Store
@@ -113,6 +114,38 @@ async def test_enter_on_a_claim_without_stance_nudges_once(db: Store) -> None:
         await settle(app, pilot)
         assert current(app) == A1
         assert db.labels.get(A0, "alice").status == "done"  # type: ignore[union-attr]
+
+
+def toasts(app: StanceApp) -> list[str]:
+    """The messages of the toasts on screen (the toast rack's widgets)."""
+    return [str(t._notification.message) for t in app.screen.query(Toast)]
+
+
+@run_async
+async def test_the_nudge_goes_away_when_the_sentence_changes(db: Store) -> None:
+    """The nudge is about one sentence: it stayed over the bars for its whole timeout after the
+    user moved on (by j, or by the second Enter); it goes when the sentence changes."""
+    app = app_for(db)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1", "enter")
+        await settle(app, pilot)
+        assert any("no stance on arms_deal" in m for m in toasts(app)), toasts(app)
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert current(app) == A1
+        assert not any("no stance" in m for m in messages(app)), messages(app)
+        assert not any("no stance" in m for m in toasts(app)), toasts(app)
+        # a toast about something else stays; the nudge of A1 goes with the second Enter
+        app.notify("unrelated", timeout=30)
+        await pilot.press("2", "enter")
+        await settle(app, pilot)
+        assert any("no stance on" in m for m in toasts(app)), toasts(app)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert current(app) == "art-a:2"
+        assert not any("no stance" in m for m in messages(app)), messages(app)
+        assert "unrelated" in messages(app)
 
 
 @run_async

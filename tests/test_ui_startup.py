@@ -11,16 +11,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import pty
 import re
-import select
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +27,7 @@ from stanceterm.segment import match_key
 from stanceterm.store import Annotation, ImportCounts, NewArticle, Store
 from stanceterm.store.actors import add_actor_row
 from stanceterm.ui.app import AnnotateApp
-from tests.conftest import ROOT, make_db, run_async, settle, suggest_corpus
+from tests.conftest import ROOT, make_db, run_async, run_in_pty, settle, suggest_corpus
 
 HEAVY = ("numpy", "rapidfuzz", "pysbd", "sklearn", "scipy", "pydantic")
 
@@ -65,40 +60,6 @@ stanceterm.cli.main(sys.argv[2:])
 """
 
 
-def _run_in_pty(
-    argv: list[str], log: Path, timeout: float = 60, until: str = "PAINT", linger: float = 0.0
-) -> str:
-    """The terminal's output until ``until`` is in ``log`` (then ``linger`` seconds more)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm-256color"}
-    env.pop("STANCETERM_DB", None)
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the CLI in a terminal
-        os.execve(sys.executable, [sys.executable, *argv], env)
-    out = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if log.exists() and until in log.read_text():
-                if linger <= 0:
-                    break
-                deadline, linger = time.monotonic() + linger, 0.0
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
-    return out.decode(errors="replace")
-
-
 def test_no_heavy_module_is_imported_before_the_first_paint(tmp_path: Path) -> None:
     db_path = tmp_path / "t.db"
     make_db(db_path).close()
@@ -109,7 +70,7 @@ def test_no_heavy_module_is_imported_before_the_first_paint(tmp_path: Path) -> N
     log = tmp_path / "imports.log"
     wrapper = _WRAPPER.format(heavy=HEAVY)
     argv = ["-c", wrapper, str(log), "--db", str(db_path), "annotate", "--annotator", "alice"]
-    out = _run_in_pty(argv, log)
+    out = run_in_pty(argv, log)
     lines = log.read_text().splitlines() if log.exists() else []
     assert "PAINT" in lines, f"no first paint; terminal said: {out[-2000:]!r}"
     before = lines[: lines.index("PAINT")]
@@ -182,7 +143,7 @@ def test_the_whole_first_screen_is_on_the_terminal_before_the_background_work(
     make_db(db_path).close()
     log = tmp_path / "hook.log"
     argv = ["-c", _HOOK_WRAPPER, str(log), "--db", str(db_path), "annotate", "--annotator", "ann"]
-    out = _run_in_pty(argv, log, until="HOOK", linger=0.5)
+    out = run_in_pty(argv, log, until="HOOK", linger=0.5)
     lines = log.read_text().splitlines() if log.exists() else []
     assert "HOOK" in lines, out[-2000:]
     assert "GC on" in lines, lines  # the start-up pause of the garbage collector is over

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -462,4 +463,48 @@ async def test_a_broken_suggester_is_reported_once_and_on_the_status_line(tmp_pa
         assert len(warnings) == 1, warnings
         assert "not a probability" in warnings[0]
         assert "◌ off: suggester mysug:bad" in _status(app), _status(app)
+    store.close()
+
+
+@run_async
+async def test_while_suggestions_are_computed_the_marks_say_so(tmp_path: Path) -> None:
+    """Fast `j` presses past what was computed ahead: the worker is still busy, and the claim
+    bar's ◌ marks and the status line were blank for a second or two, as if the model had
+    nothing to say. They show a pending mark (◌ …) until the suggestion arrives, then fill in."""
+    texts = [PROBES[4]] * 40 + [PROBES[0]]  # p:40 is past the first 30 computed ahead
+    db, store, schema, _model = _db_with_model(tmp_path, texts)
+    live = suggest.LiveSuggestions(str(db), schema.fingerprint, schema.claim_ids)
+    gate = threading.Event()
+    gate.set()
+    compute = live.compute
+
+    def slow(*args: Any, **kwargs: Any) -> int:
+        gate.wait(30)
+        return compute(*args, **kwargs)
+
+    live.compute = slow  # type: ignore[method-assign]
+    app = AnnotateApp(store, schema, "alice", suggestions=live, nudge_stances=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = screen(app)
+        await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        assert "◌ A:" in _status(app)
+        gate.clear()  # the next computation is slow
+        s.jump_to("p:40")
+        for _ in range(10):
+            await pilot.pause(0.02)
+        assert live.get("p:40") is None and s._suggest_running
+        label = str(app.screen.query_one("#claim-arms_deal").label)  # type: ignore[attr-defined]
+        assert "◌ …" in label, label
+        assert "◌ …" in _status(app), _status(app)
+        gate.set()
+        shown = await suggestions_ready(app, pilot)
+        await settle(app, pilot)
+        assert shown.claims == ("arms_deal",)
+        label = str(app.screen.query_one("#claim-arms_deal").label)  # type: ignore[attr-defined]
+        assert "◌ 0." in label and "…" not in label, label
+        assert "◌ A: arms_deal" in _status(app), _status(app)
+        other = str(app.screen.query_one("#claim-denial").label)  # type: ignore[attr-defined]
+        assert "…" not in other, other
     store.close()

@@ -53,7 +53,7 @@ def test_old_db_is_never_migrated_implicitly(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     old_db(db)
     p = run("--db", str(db), "stats", cwd=tmp_path)
-    assert_clean_error(p, "stanceterm upgrade")
+    assert_clean_error(p, f"`stanceterm --db {db} upgrade`")
     assert len([ln for ln in p.stderr.splitlines() if ln.strip()]) == 1, p.stderr
     assert version_of(db) == 4
     # a brand-new DB is still created at the current version
@@ -209,3 +209,109 @@ def test_both_lock_probes_name_the_holding_process(tmp_path: Path) -> None:
         holder.wait(10)
     assert maintenance._lockers_from_getlk(names) is None
     assert maintenance.held_by_others(db) is None
+
+
+def test_backup_copies_a_db_that_needs_an_upgrade(tmp_path: Path) -> None:
+    """The README says: back up with `stanceterm backup`, never cp. The moment a user most wants
+    a copy is before an upgrade, and backup refused an older DB (new-user review)."""
+    db = tmp_path / "old.db"
+    old_db(db, version=LATEST_VERSION - 1)
+    p = run("--db", str(db), "backup", str(tmp_path / "copy.db"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert version_of(db) == version_of(tmp_path / "copy.db") == LATEST_VERSION - 1
+    c = sqlite3.connect(tmp_path / "copy.db")
+    assert c.execute("SELECT text FROM sentences").fetchall() == [("Oui.",)]
+    c.close()
+
+
+def test_the_upgrade_hint_names_the_db_it_was_given(tmp_path: Path) -> None:
+    """`--db team.db stats` on an old DB said "run `stanceterm upgrade`", which in that folder
+    opens ./stanceterm.db (new-user review): the hint carries the --db."""
+    (tmp_path / "data").mkdir()
+    db = tmp_path / "data" / "team one.db"
+    old_db(db)
+    p = run("--db", str(db), "stats", cwd=tmp_path)
+    assert_clean_error(p, "stanceterm --db")
+    assert f"`stanceterm --db '{db}' upgrade`" in p.stderr, p.stderr
+    # and upgrade without a DB names the ones it finds, as every other command does
+    p = run("upgrade", cwd=tmp_path / "data")
+    assert_clean_error(p, "found team one.db")
+
+
+def test_upgrade_completes_a_search_index_an_interruption_left_half_built(tmp_path: Path) -> None:
+    """Ctrl-C or kill -9 during `upgrade` can leave the schema current and the search index
+    part-built; `upgrade` again said "nothing to do" and left it so (new-user review)."""
+    db = tmp_path / "s.db"
+    s = Store.open(db)
+    with s.tx() as c:
+        c.execute(
+            "INSERT INTO articles VALUES ('a', 'T', NULL, NULL, NULL, 'fr', 'h', 2, NULL, 'x')"
+        )
+        for i, t in enumerate(["Une phrase ici.", "Une autre là."]):
+            c.execute(
+                "INSERT INTO sentences(id, article_id, idx, text, norm) VALUES (?, 'a', ?, ?, ?)",
+                (f"a:{i}", i, t, t.lower()),
+            )
+        # as an interrupted upgrade leaves it: the rows are still to index
+        c.execute("INSERT INTO sentences_fts(sentences_fts) VALUES ('delete-all')")
+        c.execute("UPDATE meta SET value = '0' WHERE key = 'fts_done'")
+        c.execute("UPDATE meta SET value = (SELECT MAX(seq) FROM sentences) WHERE key = 'fts_end'")
+    assert not s.search_index_ready()
+    s.close()
+    p = run("--db", str(db), "upgrade", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "search index" in p.stderr and "2 sentences" in p.stderr, p.stderr
+    s = Store.open(db, read_only=True)
+    assert s.search_index_ready()
+    s.close()
+
+
+def test_ctrl_c_during_upgrade_says_where_the_db_is_and_upgrade_finishes_it(
+    tmp_path: Path,
+) -> None:
+    """A real `stanceterm upgrade` process gets SIGINT while it works (backup, migration or the
+    search index): it said only "aborted" (new-user review). It now says the schema version it
+    left and what to run; running that finishes the job."""
+    import os
+    import signal
+
+    db = tmp_path / "big.db"
+    old_db(db, version=LATEST_VERSION - 1)
+    c = sqlite3.connect(db)
+    with c:
+        c.executemany(
+            "INSERT INTO sentences(id, article_id, idx, text, norm) VALUES (?, 'a1', ?, ?, ?)",
+            (
+                (f"a1:{i}", i, f"Phrase numéro {i} du « test »", f'phrase numero {i} du"test"')
+                for i in range(1, 120_000)
+            ),
+        )
+    c.close()
+    env = {k: v for k, v in os.environ.items() if k != "STANCETERM_DB"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stanceterm", "--db", str(db), "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    # inside upgrade: its backup (a temporary file, then DB.vN-TIME.bak) has begun
+    while not [
+        p for p in tmp_path.iterdir() if p.name not in {"big.db", "big.db-wal", "big.db-shm"}
+    ]:
+        assert proc.poll() is None and time.monotonic() < deadline, "upgrade ended before SIGINT"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert proc.returncode == 130, err
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), err
+    assert "schema v" in lines[0] and f"`stanceterm --db {db} upgrade`" in lines[0], err
+    again = run("--db", str(db), "upgrade", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    s = Store.open(db, read_only=True)
+    assert s.schema_version() == LATEST_VERSION and s.search_index_ready()
+    hit = s.corpus.search("numero 119998 du test", -1)
+    assert hit is not None and hit.id == "a1:119998"
+    s.close()

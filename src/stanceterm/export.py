@@ -44,6 +44,7 @@ from stanceterm.store import Store, now
 from stanceterm.store.actors import free_actor_id
 from stanceterm.store.models import SKEW_TOLERANCE_S, text_key
 from stanceterm.textkey import normalize
+from stanceterm.wording import count, verb
 
 Kind = Literal["annotations", "sentences", "gold"]
 KINDS: tuple[str, ...] = ("annotations", "sentences", "gold")
@@ -258,10 +259,12 @@ def annotation_lines(
     counts.drafts_left_out = drafts
 
 
-DRAFTS_HINT = (
-    "{n} draft(s) left out (labels changed but not accepted with Enter); "
-    "add --status draft to export them"
-)
+def drafts_hint(n: int) -> str:
+    """What an export says about the drafts it left out."""
+    return (
+        f"{count(n, 'draft')} left out (labels changed but not accepted with Enter); "
+        f"add --status draft to export {verb(n, 'it', 'them')}"
+    )
 
 
 def sentence_lines(

@@ -45,6 +45,7 @@ from stanceterm.adjudicate import Version, iter_review_items
 from stanceterm.export import atomic_output
 from stanceterm.schema import SCHEMA_VERSION
 from stanceterm.store import Stance, Store
+from stanceterm.wording import count, noun, verb
 
 FORMATS: Final[tuple[str, ...]] = ("jsonl", "csv", "parquet")
 #: The columns of the flat formats (CSV, Parquet): one row per stance.
@@ -127,13 +128,14 @@ class FinalCounts:
         if decide:
             out.append(
                 f"Run `stanceterm review` to decide the {decide} disagreeing or flagged "
-                "sentence(s), then export again."
+                f"{noun(decide, 'sentence')}, then export again."
             )
         few = self.left_out.get(REASON_TOO_FEW, 0)
         if few:
             out.append(
-                f"{few} sentence(s) have fewer than {self.min_annotators} annotators: have "
-                "another annotator label them, decide them in `stanceterm review --all`, or "
+                f"{count(few, 'sentence')} {verb(few, 'has', 'have')} fewer than "
+                f"{count(self.min_annotators, 'annotator')}: have another annotator label "
+                f"{verb(few, 'it', 'them')}, decide them in `stanceterm review --all`, or "
                 "ship one annotator's label with --allow-single."
             )
         return out

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from stanceterm import fileguard, segment
 from stanceterm.records import ArticleIn, describe_error
 from stanceterm.store import ImportCounts, NewArticle, Store, StoreError
-from stanceterm.store.models import ChangedArticle
+from stanceterm.store.models import ChangedArticle, ReplaceRefused
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_TXT_BYTES = 64 * 1024 * 1024
@@ -379,7 +379,12 @@ def import_file(
         where = f"{path}:{line}" if line.isdigit() else str(path)
         result.error = f"{where}: {exc}; re-import with --replace to update it"
         return result
-    except StoreError as exc:  # --replace refused (a gold decision or cluster on a sentence)
+    except ReplaceRefused as exc:  # --replace refused (a gold decision or cluster on a sentence)
+        line = (exc.origin or "").rpartition(":")[2]
+        where = f"{path}:{line}" if line.isdigit() else str(path)
+        result.error = f"{where}: {exc}"
+        return result
+    except StoreError as exc:
         result.error = f"{path}: {exc}"
         return result
     except IngestError as exc:

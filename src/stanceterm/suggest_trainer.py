@@ -37,6 +37,7 @@ from stanceterm.suggest import (
     screens_path,
     store_examples,
 )
+from stanceterm.wording import count
 
 if TYPE_CHECKING:
     from stanceterm.schema import LabelSchema
@@ -165,7 +166,7 @@ def train_store(
     examples = store_examples(store, schema)
     if len(examples) < min_labels:
         raise SuggestError(
-            f"{len(examples)} training label(s); a model needs --min-labels {min_labels}"
+            f"{count(len(examples), 'training label')}; a model needs --min-labels {min_labels}"
         )
     model = train(examples, schema.claim_ids, schema.fingerprint, seed=seed)
     path = db_model_path(store)

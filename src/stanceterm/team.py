@@ -24,6 +24,7 @@ from pathlib import Path
 
 from stanceterm.schema import check_annotator_name
 from stanceterm.store import MergeConflict, MergeCounts, Store, StoreError
+from stanceterm.wording import count
 
 #: A pause of this many seconds or more between two changes ends an annotation session.
 SESSION_GAP_SECONDS = 600.0
@@ -200,7 +201,7 @@ def assign(
     existing = store.team.assignment_count()
     if existing and not (replace or extend):
         raise AssignmentError(
-            f"{store.path}: already has {existing} assignment(s); pass --replace to plan again "
+            f"{store.path}: already has {count(existing, 'assignment')}; pass --replace to plan again "
             "from scratch (labels are kept) or --extend to assign only the sentences nobody has"
         )
     seqs = store.team.unit_seqs(unassigned_only=extend)

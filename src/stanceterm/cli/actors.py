@@ -15,6 +15,7 @@ from stanceterm.cli.options import annotator_option, json_option
 from stanceterm.cli.render import out_console
 from stanceterm.store.actors import ActorOpError, ActorOps
 from stanceterm.textsafe import clean
+from stanceterm.wording import count
 
 
 @click.group("actors")
@@ -95,7 +96,7 @@ def merge_cmd(app: AppContext, keep: str, gone: str, annotator: str | None) -> N
         _uid, n = ops.merge(keep, gone, _who(app, annotator))
     except err as exc:
         fail(str(exc))
-    click.echo(f"Merged {clean(gone)} into {clean(keep)}: {n} label(s) rewritten.", err=True)
+    click.echo(f"Merged {clean(gone)} into {clean(keep)}: {count(n, 'label')} rewritten.", err=True)
 
 
 @actors_cmd.command("alias")

@@ -7,9 +7,10 @@ start without loading Textual.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +19,10 @@ from stanceterm.cli.corpus import run_import
 from stanceterm.cli.options import annotator_option
 from stanceterm.config import ENV_DB, demo_article_path, resolve_schema
 from stanceterm.textsafe import clean
+from stanceterm.wording import count, verb
+
+if TYPE_CHECKING:
+    from stanceterm.store import Store
 
 DEMO_DB = "stanceterm-demo.db"
 
@@ -48,8 +53,8 @@ def demo_cmd(app: AppContext, annotator: str, no_ui: bool) -> None:
         sys.exit(code)
     counts = store.counts()
     click.echo(
-        f"Demo article in {clean(store.path)}: {counts['articles']} article(s), "
-        f"{counts['sentences']} sentence(s).",
+        f"Demo article in {clean(store.path)}: {count(counts['articles'], 'article')}, "
+        f"{count(counts['sentences'], 'sentence')}.",
         err=True,
     )
     name = app.annotator(annotator) or "demo"
@@ -156,6 +161,22 @@ def _live_suggestions(
     return live, start_trainer
 
 
+def _refuse_case_twin(store: Store, annotator: str) -> None:
+    """A new name that differs from a known annotator's only in case is a slip (Alice for
+    alice): it would open every sentence for a third annotator and split one person's work in
+    two in the agreement figures. Names stay case-sensitive; this one is refused."""
+    known = set(store.labels.annotators()) | set(store.team.assigned_loads())
+    if annotator in known:
+        return
+    twins = sorted(k for k in known if k.casefold() == annotator.casefold())
+    if twins:
+        fail(
+            f"annotator {clean(repr(annotator))} is new in {clean(store.path)}, and "
+            f"{clean(repr(twins[0]))} is not: names are case-sensitive, so this would be another "
+            f"annotator; pass --annotator {clean(shlex.quote(twins[0]))}"
+        )
+
+
 def _annotate(
     app: AppContext,
     annotator: str,
@@ -169,6 +190,7 @@ def _annotate(
     from stanceterm.ui.keymap import KeymapError, check_keymap
 
     store = app.store(create=False)
+    _refuse_case_twin(store, annotator)
     schema = app.record_schema()
     if store.corpus.first(annotator) is None:
         fail(f"{store.path}: no sentences to annotate; run `stanceterm import FILES` first")
@@ -202,7 +224,8 @@ def _annotate(
     if result.failed_writes:
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)
-        fail(f"{result.failed_writes} sentence(s) have changes that could not be saved")
+        n = result.failed_writes
+        fail(f"{count(n, 'sentence')} {verb(n, 'has', 'have')} changes that could not be saved")
 
 
 # --------------------------------------------------------------------------- review
@@ -251,4 +274,4 @@ def review_cmd(app: AppContext, annotator: str | None, include_all: bool) -> Non
     if result.failed_writes:
         for line in result.errors:
             click.echo(f"error: {clean(line)}", err=True)
-        fail(f"{result.failed_writes} gold decision(s) could not be saved")
+        fail(f"{count(result.failed_writes, 'gold decision')} could not be saved")

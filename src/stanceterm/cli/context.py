@@ -80,7 +80,9 @@ class AppContext:
     def db_path(self) -> Path:
         return resolve_db(self.db_flag, self.settings)
 
-    def store(self, create: bool = True) -> Store:
+    def store(self, create: bool = True, *, read_only: bool = False) -> Store:
+        """The DB, opened once per command. ``read_only`` (for commands that only read, of any
+        schema version: ``backup``) opens it without migrating checks or writes."""
         if self._store is None:
             # --- hour (issue 15 §5): "no such database" names the stanceterm DBs in the folder
             path = self.db_path
@@ -90,7 +92,7 @@ class AppContext:
 
                 raise StoreError(missing_db_message(path, stanceterm_databases(path.parent)))
             # --- end hour
-            self._store = Store.open(path, create=create)
+            self._store = Store.open(path, create=create, read_only=read_only)
             self.closers.append(self._store.close)
             _warn_network_fs(self.db_path)
         return self._store

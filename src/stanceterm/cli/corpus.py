@@ -14,6 +14,7 @@ from stanceterm.cli.context import AppContext, fail, pass_app
 from stanceterm.cli.options import annotators_filter_option
 from stanceterm.cli.render import alpha_text, duration, err_console, out_console
 from stanceterm.textsafe import clean
+from stanceterm.wording import count, verb
 
 # --------------------------------------------------------------------------- import
 
@@ -46,6 +47,10 @@ def run_import(
     if skipped_note:
         click.echo(f"warning: {clean(skipped_note)}", err=True)
     # --- end hour
+    if not any(p.exists() for p in files):  # a typo in every name: leave no empty DB behind
+        for p in files:
+            click.echo(f"error: {clean(p)}: no such file", err=True)
+        return 1
     schema = app.record_schema()
     store = app.store()
     total = ImportCounts()
@@ -97,22 +102,24 @@ def run_import(
             # --- end safeimport
     if not quiet or failed:
         click.echo(
-            f"Imported {total.articles_added} article(s)"
+            f"Imported {count(total.articles_added, 'article')}"
             + (
-                f", replaced {total.articles_replaced} article(s)"
+                f", replaced {count(total.articles_replaced, 'article')}"
                 if total.articles_replaced
                 else ""
             )
-            + f", {total.sentences_added} sentence(s); "
-            f"skipped {total.articles_skipped} article(s) already present "
-            f"({total.sentences_skipped} sentence(s)); {failed} file(s) refused. DB: {clean(store.path)}",
+            + f", {count(total.sentences_added, 'sentence')}; "
+            f"skipped {count(total.articles_skipped, 'article')} already present "
+            f"({count(total.sentences_skipped, 'sentence')}); "
+            f"{count(failed, 'file')} refused. DB: {clean(store.path)}",
             err=True,
         )
     # --- safeimport (issue 12 §6)
     if total.articles_replaced:
         click.echo(
-            f"Replaced {total.articles_replaced} changed article(s); "
-            f"{len(total.dropped_labels)} label(s) on changed sentences left the current labels "
+            f"Replaced {count(total.articles_replaced, 'changed article')}; "
+            f"{count(len(total.dropped_labels), 'label')} on changed sentences left the "
+            "current labels "
             + ("(kept in the history):" if total.dropped_labels else "(kept in the history)."),
             err=True,
         )
@@ -258,7 +265,7 @@ def export_cmd(
     if fmt != "jsonl":
         fail(f"--format {fmt} is for --kind final only; {kind} is written as JSON lines")
     # --- end hour2
-    from stanceterm.export import DRAFTS_HINT, ExportCounts, Filters, default_out_path, export
+    from stanceterm.export import ExportCounts, Filters, default_out_path, drafts_hint, export
 
     store = app.store(create=False)
     target = out or str(default_out_path("gold-history" if history else kind))
@@ -266,10 +273,10 @@ def export_cmd(
     counts = ExportCounts()
     n = export(store, "gold-history" if history else kind, target, filters, counts)
     where = "stdout" if target == "-" else target
-    click.echo(f"Wrote {n} {kind} line(s) to {clean(where)}", err=True)
+    click.echo(f"Wrote {count(n, 'line')} ({kind}) to {clean(where)}", err=True)
     # drafts are never silently missing from an export (issue 12 §6); counted in the same pass
     if counts.drafts_left_out:
-        click.echo(DRAFTS_HINT.format(n=counts.drafts_left_out), err=True)
+        click.echo(drafts_hint(counts.drafts_left_out), err=True)
 
 
 # --- hour2 (issue 15 §6): export --kind final
@@ -306,7 +313,7 @@ def run_final_export(
     except FinalError as exc:
         fail(str(exc))
     where = "stdout" if target == "-" else target
-    click.echo(f"Wrote {counts.lines} final sentence(s) to {clean(where)}", err=True)
+    click.echo(f"Wrote {count(counts.lines, 'final sentence')} to {clean(where)}", err=True)
     click.echo(counts.summary(), err=True)
     for hint in counts.hints():
         click.echo(hint, err=True)
@@ -350,7 +357,8 @@ def import_labels_cmd(app: AppContext, file: str, force: bool) -> None:
     )
     if result.future_records:
         click.echo(
-            f"warning: {clean(path)}: {result.future_records} record(s) dated in the future, the "
+            f"warning: {clean(path)}: {count(result.future_records, 'record')} dated in the "
+            "future, the "
             f"latest {result.future_latest}, {result.future_ahead_s / 60:.0f} min in the future: "
             "the clock of the machine that wrote them looks skewed. Their dates were clamped to "
             "now, so later edits and undo are not outranked by them.",
@@ -358,8 +366,8 @@ def import_labels_cmd(app: AppContext, file: str, force: bool) -> None:
         )
     resumed = " (resumed an interrupted run)" if result.resumed else ""
     click.echo(
-        f"Imported {result.written} label record(s) ({result.unchanged} unchanged{kept}, "
-        f"{result.actors_created} new actor(s)) from {clean(path)}; run {result.run_id}{resumed} "
+        f"Imported {count(result.written, 'label record')} ({result.unchanged} unchanged{kept}, "
+        f"{count(result.actors_created, 'new actor')}) from {clean(path)}; run {result.run_id}{resumed} "
         f"(undo: stanceterm undo-import {result.run_id})",
         err=True,
     )
@@ -380,7 +388,7 @@ def history_cmd(app: AppContext, imports: bool) -> None:
         return
     for r in runs:
         click.echo(
-            f"{r['id']}  {r['status']:<8}  {r['started_at'][:19]}  {r['records']} record(s): "
+            f"{r['id']}  {r['status']:<8}  {r['started_at'][:19]}  {count(r['records'], 'record')}: "
             f"{r['written']} written, {r['unchanged']} unchanged, {r['kept_newer']} kept as "
             f"newer  {clean(r['file'])}"
         )
@@ -395,9 +403,9 @@ def undo_import_cmd(app: AppContext, run_id: str | None) -> None:
     store = app.store(create=False)
     done, restored, changed = store.imports.undo(run_id)
     click.echo(
-        f"Undid import run {done}: {restored} label(s) restored, {changed} changed since the "
-        f"import and kept; {store.imports.removed_actors} actor(s) it created removed (those "
-        "nothing else uses)",
+        f"Undid import run {done}: {count(restored, 'label')} restored, {changed} changed since "
+        f"the import and kept; {count(store.imports.removed_actors, 'actor')} it created "
+        "removed (those nothing else uses)",
         err=True,
     )
 
@@ -414,14 +422,52 @@ def upgrade_cmd(app: AppContext) -> None:
     """
     from stanceterm.store.maintenance import upgrade
 
-    old, new, bak = upgrade(app.db_path)
-    if bak is None:
-        click.echo(f"{clean(app.db_path)}: already at schema v{new}; nothing to do", err=True)
-        return
-    click.echo(
-        f"Upgraded {clean(app.db_path)} from schema v{old} to v{new}; backup: {clean(bak)}",
-        err=True,
-    )
+    path = app.db_path
+    if not path.exists():
+        app.store(create=False)  # "no such database": names the DBs found in the folder
+    try:
+        done = upgrade(path)
+    except KeyboardInterrupt:
+        click.echo(_interrupted_upgrade(path), err=True)
+        sys.exit(130)
+    if done.backup is not None:
+        click.echo(
+            f"Upgraded {clean(path)} from schema v{done.old} to v{done.new}; backup: "
+            f"{clean(done.backup)}",
+            err=True,
+        )
+    elif done.indexed:
+        click.echo(
+            f"{clean(path)}: already at schema v{done.new}; completed its search index "
+            f"({count(done.indexed, 'sentence')} an interrupted upgrade had left out)",
+            err=True,
+        )
+    else:
+        click.echo(f"{clean(path)}: already at schema v{done.new}; nothing to do", err=True)
+
+
+def _interrupted_upgrade(path: Path) -> str:
+    """One line saying where an interrupted upgrade left the DB, and what to run."""
+    import shlex
+
+    from stanceterm.store import StoreError
+    from stanceterm.store.maintenance import upgrade_state
+    from stanceterm.store.migrations import LATEST_VERSION
+
+    again = f"`stanceterm --db {shlex.quote(str(path))} upgrade`"
+    try:
+        version, todo = upgrade_state(path)
+    except StoreError:
+        return f"interrupted: {clean(path)} may be mid-migration; run {again} again"
+    if version < LATEST_VERSION:
+        return f"interrupted: {clean(path)} is still at schema v{version}; run {again} again"
+    if todo:
+        return (
+            f"interrupted: {clean(path)} is at schema v{version}, its search index is missing "
+            f"{count(todo, 'sentence')} (searches read every sentence meanwhile); run {again} again, or "
+            "any command, to complete it"
+        )
+    return f"interrupted after the upgrade finished: {clean(path)} is at schema v{version}"
 
 
 @click.command("backup")
@@ -435,7 +481,7 @@ def backup_cmd(app: AppContext, out: str) -> None:
     """
     from stanceterm.store.maintenance import backup
 
-    store = app.store(create=False)
+    store = app.store(create=False, read_only=True)  # any version: the copy before an upgrade
     size = backup(store, out)
     click.echo(f"Backed up {clean(store.path)} to {clean(out)} ({size} bytes)", err=True)
 
@@ -498,14 +544,14 @@ def stats_cmd(app: AppContext) -> None:
         )
     out_console.print(table)
     click.echo(
-        f"All annotators: α claims = {alpha_text(overall.alpha)} on {overall.units} shared "
-        "sentence(s)."
+        f"All annotators: α claims = {alpha_text(overall.alpha)} on "
+        f"{count(overall.units, 'shared sentence')}."
     )
     drafts = sum(by.get("draft", 0) for by in per.values())
     if drafts:
         click.echo(
-            f"{drafts} draft(s): labels changed but not accepted with Enter; they are not "
-            "finished, and `stanceterm export` leaves them out unless given --status draft."
+            f"{count(drafts, 'draft')}: labels changed but not accepted with Enter; "
+            f"{verb(drafts, 'it is', 'they are')} not finished, and `stanceterm export` leaves them out unless given --status draft."
         )
     click.echo(
         "skip, flag: skipped, flagged. prop: labels propagated to duplicate sentences. "

@@ -10,6 +10,7 @@ from stanceterm.cli.context import AppContext, fail, pass_app
 from stanceterm.cli.options import annotator_option, json_option
 from stanceterm.cli.render import article_pairs_table, err_console, out_console
 from stanceterm.textsafe import clean
+from stanceterm.wording import count
 
 
 @click.group("dedup", invoke_without_command=True)
@@ -120,10 +121,11 @@ def dedup_cmd(
     guarded = ", ".join(f"{k} {v}" for k, v in sorted(result.guarded.items())) or "none"
     click.echo(
         f"dedup ({result.mode}: {result.reason}), threshold {result.threshold:g}: "
-        f"{result.checked} sentence(s) checked against {result.known} known; "
-        f"{result.joined} joined a cluster ({result.new_clusters} new cluster(s)); "
-        f"{result.propagated} label(s) propagated; near-misses kept apart: {guarded}. "
-        f"Now {result.clusters} cluster(s), {result.hidden} copy(ies) hidden from the "
+        f"{count(result.checked, 'sentence')} checked against {result.known} known; "
+        f"{result.joined} joined a cluster ({count(result.new_clusters, 'new cluster')}); "
+        f"{count(result.propagated, 'label')} propagated; near-misses kept apart: {guarded}. "
+        f"Now {count(result.clusters, 'cluster')}, {count(result.hidden, 'copy', 'copies')} "
+        "hidden from the "
         f"annotation queue. {result.seconds:.1f}s",
         err=True,
     )
@@ -165,8 +167,8 @@ def _split(app: AppContext, split_id: str, annotator: str | None, as_json: bool)
         click.echo(f"{clean(split_id)} was in no cluster; it will never be merged.", err=True)
     else:
         click.echo(
-            f"Split {clean(split_id)} out of {clean(cluster)}; {withdrawn} propagated label(s) "
-            "withdrawn. It will never be merged again.",
+            f"Split {clean(split_id)} out of {clean(cluster)}; "
+            f"{count(withdrawn, 'propagated label')} withdrawn. It will never be merged again.",
             err=True,
         )
 

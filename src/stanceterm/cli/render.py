@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stanceterm.textsafe import clean
+from stanceterm.wording import count, verb
 
 if TYPE_CHECKING:
     from stanceterm.reliability import AgreementReport, FieldResult, PairKappa
@@ -369,18 +370,20 @@ def agreement_footer(report: AgreementReport, disagreements_file: str | None) ->
     missing = "skipped, draft" + ("" if report.include_flagged else ", flagged")
     n_disagree = None if report.disagreements is None else len(report.disagreements)
     return (
-        f"{len(report.annotators)} annotator(s) from {clean(report.source)}; counted: "
+        f"{count(len(report.annotators), 'annotator')} from {clean(report.source)}; counted: "
         f"{', '.join(report.counted_statuses)} labels "
         f"({missing} and unseen sentences are missing data; propagated copies left out); "
-        f"units labelled by at least {report.min_annotators} annotators."
+        f"units labelled by at least {count(report.min_annotators, 'annotator')}."
         + (
             ""
             if n_disagree is None
-            else f" Wrote {n_disagree} disagreement(s) to "
+            else f" Wrote {count(n_disagree, 'disagreement')} to "
             f"{'stdout' if disagreements_file == '-' else clean(disagreements_file or '')}."
         )
-        + f" Suggestions: {report.units_with_suggestions} of the {report.suggestion_units} "
-        "unit(s) had a label made with claim suggestions shown"
+        + f" Suggestions: {report.units_with_suggestions} of the "
+        f"{count(report.suggestion_units, 'unit')} "
+        f"{verb(report.units_with_suggestions, 'has', 'had')} a label made with claim "
+        "suggestions shown"
         + (
             " (--unassisted-only: units with suggestions left out)."
             if report.unassisted_only

@@ -16,6 +16,7 @@ from rich.text import Text
 from stanceterm.cli.context import AppContext, fail, pass_app
 from stanceterm.cli.render import out_console
 from stanceterm.textsafe import clean
+from stanceterm.wording import count
 
 
 def _pct(x: float | None) -> str:
@@ -103,7 +104,9 @@ def suggest_cmd(
             n = sg.mark_blind(store, blind_sample, seed)
             out["blind_units"] = n
             if not as_json:
-                click.echo(f"{n} unit(s) marked blind (no suggestions for anyone; seed {seed})")
+                click.echo(
+                    f"{count(n, 'unit')} marked blind (no suggestions for anyone; seed {seed})"
+                )
         if do_train:
             model = tr.train_store(store, schema, min_labels=min_labels, seed=seed)
             out["model"] = model.model_id

@@ -12,6 +12,7 @@ from stanceterm.cli.context import AppContext, fail, pass_app
 from stanceterm.cli.options import seed_option
 from stanceterm.cli.render import merge_table, out_console
 from stanceterm.textsafe import clean
+from stanceterm.wording import count, verb
 
 
 @click.command("annotators")
@@ -133,8 +134,9 @@ def assign_cmd(
     if overlap_sample is not None:
         how = f"{plan.shared} of them to {overlap} annotators, the rest to one"
     click.echo(
-        f"Assigned {plan.units} sentence(s) ({how}; {written} queue entries) to "
-        f"{len(annotators)} annotator(s), seed {seed}.",
+        f"Assigned {count(plan.units, 'sentence')} ({how}; "
+        f"{count(written, 'queue entry', 'queue entries')}) to "
+        f"{count(len(annotators), 'annotator')}, seed {seed}.",
         err=True,
     )
 
@@ -174,13 +176,14 @@ def merge_cmd(app: AppContext, others: tuple[str, ...]) -> None:
         stale = counts.events_other_text + counts.gold_events_other_text
         if stale:
             gold = (
-                f" and {counts.gold_events_other_text} gold event(s)"
+                f" and {count(counts.gold_events_other_text, 'gold event')}"
                 if counts.gold_events_other_text
                 else ""
             )
             click.echo(
-                f"warning: {clean(str(path))}: {counts.events_other_text} label event(s){gold} "
-                "were about another text of their sentence (its article was replaced with "
+                f"warning: {clean(str(path))}: "
+                f"{count(counts.events_other_text, 'label event')}{gold} "
+                f"{verb(stale, 'was', 'were')} about another text of their sentence (its article was replaced with "
                 "`import --replace` since); skipped, so no label lands on another statement",
                 err=True,
             )

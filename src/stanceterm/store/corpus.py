@@ -7,6 +7,7 @@ else every visible one) is defined here once (:func:`queue_filter`) and shared w
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -15,14 +16,15 @@ import orjson
 
 from stanceterm.store.base import Handle, require_tx
 from stanceterm.store.labels import current, record_event
+from stanceterm.store.migrations import SEARCH_KEY
 from stanceterm.store.models import (
     SENTENCE_COLS,
     Article,
     ChangedArticle,
     ImportCounts,
     NewArticle,
+    ReplaceRefused,
     Sentence,
-    StoreError,
     now,
     sentence_from_row,
 )
@@ -78,6 +80,10 @@ def _stage_rows(c: sqlite3.Connection, articles: Iterable[NewArticle]) -> int:
 
 #: Above every sequence number (SQLite's largest integer).
 _MAX_SEQ = 2**63 - 1
+#: the characters GLOB reads as wildcards or a class: a search query writes each as a class
+_GLOB_SPECIAL = re.compile(r"[*?\[]")
+#: the search key of sentence ``s`` (what the index holds: :data:`migrations.SEARCH_KEY`)
+_SEARCH_KEY = SEARCH_KEY.format(row="s")
 
 
 def _has_assignments(c: sqlite3.Connection, annotator: str) -> bool:
@@ -313,42 +319,73 @@ class Corpus:
     ) -> Sentence | None:
         """First visible sentence after ``after_seq`` whose normalised text contains the query,
         wrapping around to the start. The query goes through ``textkey.match_key`` too (it is
-        idempotent), so "etats" and "États" both find "États"."""
+        idempotent), so "etats" and "États" both find "États".
 
-        norm_query = match_key(norm_query)
-        if not norm_query:
-            return None
+        Quote marks do not count: match_key glues a quote to the words beside it (« sa
+        « réfutation » de » is stored as ``sa"refutation"de``), so the search compares the norm
+        with its quote marks as spaces (the index holds that key, migration v16) against the
+        query's words: "sa réfutation de" and "sa « réfutation » de" find it, and find the same
+        words written without quotes."""
         source, where, params = self._queue_filter(annotator)
-        if len(norm_query) >= 3 and self._db.search_index_ready():
-            # perf: the FTS5 trigram index (migration v9) finds the substring; candidates come
-            # in seq order from the index, and the first one in the annotator's queue wins
+        seq = self._first_match(norm_query, after_seq, source, where, params)
+        return None if seq is None else self.sentence_at(seq)
+
+    def search_copies(self, norm_query: str, after_seq: int) -> tuple[str, Sentence] | None:
+        """When :meth:`search` finds nothing: the first hidden dedup copy after ``after_seq``
+        (wrapping) whose text matches, as (its id, its cluster's representative), so the screen
+        can say where the text is instead of "no sentence contains it" (new-user review)."""
+        seq = self._first_match(norm_query, after_seq, "sentences s", "s.hidden = 1", [])
+        if seq is None:
+            return None
+        with self._db.read() as c:
+            row = c.execute(
+                "SELECT s.id, k.representative_id FROM sentences s "
+                "JOIN clusters k ON k.id = s.cluster_id WHERE s.seq = ?",
+                (seq,),
+            ).fetchone()
+        rep = None if row is None else self.sentence(str(row[1]))
+        return None if rep is None else (str(row[0]), rep)
+
+    def _first_match(
+        self, norm_query: str, after_seq: int, source: str, where: str, params: list[Any]
+    ) -> int | None:
+        """The seq of the first sentence of ``source`` (``where``) after ``after_seq``,
+        wrapping, whose search key holds the query's (see :meth:`search`)."""
+        key = " ".join(match_key(norm_query).replace('"', " ").split())
+        if not key:
+            return None
+        # GLOB (norm is case-folded already): the query's own *, ? and [ are written as
+        # one-character classes, [*] [?] [[], so they match themselves
+        pattern = "*" + _GLOB_SPECIAL.sub(r"[\g<0>]", key) + "*"
+        longest = max(map(len, _GLOB_SPECIAL.split(key)))
+        if longest >= 3 and self._db.search_index_ready():
+            # perf: the FTS5 trigram index (migrations v9, v16) finds the candidates; they come
+            # in seq order from the index, and the first one in the annotator's queue wins.
+            # The index holds no positions (v16, detail=none): it gives the sentences holding
+            # every trigram of the pattern's literal runs (FTS5 skips the classes), and SQLite
+            # checks the GLOB on each one's key.
             # Early termination: the index yields rowids in order from the bound, LIMIT 1 stops at
             # the first one in the queue (nothing counts the matches); the wrap-around reads only
             # the part before the start, so a miss reads each doclist once, not one and a half.
-            pattern = '"' + norm_query.replace('"', '""') + '"'
             sql = (
                 f"SELECT s.seq FROM sentences_fts f CROSS JOIN {source} "
-                "WHERE sentences_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
+                "WHERE f.norm GLOB ? AND f.rowid > ? AND f.rowid <= ? AND s.seq = f.rowid "
                 f"AND {where} ORDER BY f.rowid LIMIT 1"
             )
-            with self._db.read() as c:
-                row = c.execute(sql, [pattern, after_seq, _MAX_SEQ, *params]).fetchone()
-                if row is None and after_seq >= 0:
-                    row = c.execute(sql, [pattern, -1, after_seq, *params]).fetchone()
-            return None if row is None else self.sentence_at(int(row[0]))
-        # under 3 characters (no trigram) or while the index is being built: a scan
-        pattern = (
-            "%" + norm_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        sql = (
-            f"SELECT s.seq FROM {source} WHERE {where} AND s.norm LIKE ? ESCAPE '\\' "
-            "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
-        )
+            args = [[pattern, after_seq, _MAX_SEQ, *params], [pattern, -1, after_seq, *params]]
+        else:
+            # no run of 3 plain characters (no trigram to ask for) or while the index is being
+            # built: a scan of the same key, same pattern
+            sql = (
+                f"SELECT s.seq FROM {source} WHERE {where} AND {_SEARCH_KEY} GLOB ? "
+                "AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT 1"
+            )
+            args = [[*params, pattern, after_seq, _MAX_SEQ], [*params, pattern, -1, after_seq]]
         with self._db.read() as c:
-            row = c.execute(sql, [*params, pattern, after_seq, _MAX_SEQ]).fetchone()
+            row = c.execute(sql, args[0]).fetchone()
             if row is None and after_seq >= 0:
-                row = c.execute(sql, [*params, pattern, -1, after_seq]).fetchone()
-        return None if row is None else self.sentence_at(int(row[0]))
+                row = c.execute(sql, args[1]).fetchone()
+        return None if row is None else int(row[0])
 
 
 # --- safeimport: replacing a changed article (issue 12 §6) -----------------------------------
@@ -398,14 +435,30 @@ def replace_article_in(
             carried[f"{aid}:{idx}"] = (cluster, hidden)
     gone = [str(r[0]) for r in old if str(r[0]) not in mapping]
     for sid in gone:
-        for table, col, what in (
-            ("gold", "sentence_id", "a gold decision"),
-            ("clusters", "representative_id", "the representative of a dedup cluster"),
+        for table, col, what, way_out in (
+            (
+                "gold",
+                "sentence_id",
+                "a gold decision",
+                "if it may go, its adjudicator undoes it in `stanceterm review` (u undoes their "
+                "decisions, latest first)",
+            ),
+            (
+                "clusters",
+                "representative_id",
+                "the representative of a dedup cluster",
+                f"`stanceterm dedup split {sid}` takes it out of the cluster (the labels it "
+                "passed to its copies go with it: the copies are then annotated on their own)",
+            ),
         ):
             if c.execute(f"SELECT 1 FROM {table} WHERE {col} = ?", (sid,)).fetchone():
-                raise StoreError(
+                origin = c.execute(
+                    "SELECT origin FROM temp.stage_articles WHERE seq = ?", (aseq,)
+                ).fetchone()
+                raise ReplaceRefused(
                     f"article {aid!r}: sentence {sid!r}, which the new text drops or changes, "
-                    f"is {what}; resolve it first"
+                    f"is {what}; {way_out}, then import again",
+                    None if origin is None else origin[0],
                 )
     # labels on sentences that go: out of the current state, kept in the history
     text_of = {str(r[0]): str(r[1]) for r in old}

@@ -37,6 +37,7 @@ snapshots and the background checkpoints of long jobs. Moving any of it out woul
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import threading
 import time
@@ -303,7 +304,8 @@ class Store:
             raise StoreError(
                 f"{self.path}: database schema v{version} is older than this stanceterm's "
                 f"v{migrations.LATEST_VERSION}; close every screen on it, then run "
-                "`stanceterm upgrade` (it backs the DB up first)"
+                f"`stanceterm --db {shlex.quote(str(self.path))} upgrade` (it backs the DB up "
+                "first)"
             )
         if version == 0:
             self._create_all()
@@ -318,7 +320,8 @@ class Store:
 
     # ---------------------------------------------------------------- perf: search index build
     def build_search_index(self, batch: int | None = None) -> int:
-        """Index the sentences that migration v9 found in the DB into ``sentences_fts``, in
+        """Index the sentences that migration v9 (v16) found in the DB into ``sentences_fts``
+        (their search key, the view ``sentences_search``), in
         short write transactions of ``batch`` sentences (resumable: progress is ``meta.fts_done``,
         committed with each batch). Returns the number of sentences indexed; 0 once complete."""
         size = batch or migrations.FTS_BATCH
@@ -342,7 +345,7 @@ class Store:
                 hi = end if hi is None else int(hi)
                 cur = c.execute(
                     "INSERT INTO sentences_fts(rowid, norm) "
-                    "SELECT seq, norm FROM sentences WHERE seq > ? AND seq <= ?",
+                    "SELECT seq, norm FROM sentences_search WHERE seq > ? AND seq <= ?",
                     (done, hi),
                 )
                 indexed += max(cur.rowcount, 0)

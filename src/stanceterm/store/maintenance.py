@@ -9,9 +9,11 @@ holds the DB and taking a backup. :func:`backup` copies a live DB through SQLite
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote
 
 from stanceterm import fileguard
@@ -152,11 +154,46 @@ def backup(store: Store, out: str | os.PathLike[str]) -> int:
     return target.stat().st_size
 
 
-def upgrade(path: str | os.PathLike[str]) -> tuple[int, int, Path | None]:
+class Upgraded(NamedTuple):
+    """What :func:`upgrade` did."""
+
+    old: int  #: schema version before
+    new: int  #: schema version after
+    backup: Path | None  #: the backup taken first; None when no migration ran
+    #: on a DB already current, the sentences its search index lacked and got (an interrupted
+    #: upgrade leaves some); 0 after a migration, which fills the index itself
+    indexed: int
+
+
+def _unindexed(c: sqlite3.Connection) -> int:
+    """Sentences the search index still lacks (``meta.fts_end - fts_done``; 0 before v9)."""
+    row = c.execute(
+        "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end') - "
+        "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done')"
+    ).fetchone()
+    return max(0, int(row[0])) if row and row[0] is not None else 0
+
+
+def upgrade_state(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(schema version, sentences the search index lacks) of the DB at ``path``, read-only."""
+    p = Path(path)
+    try:
+        ro = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
+        try:
+            version = int(ro.execute("PRAGMA user_version").fetchone()[0])
+            return version, _unindexed(ro) if version >= 9 else 0
+        finally:
+            ro.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{p}: cannot read: {exc}") from None
+
+
+def upgrade(path: str | os.PathLike[str]) -> Upgraded:
     """Migrate an existing DB to the current version, safely: refuses while another process
     holds it (screens, a server, another command), takes a backup first (``DB.vN-TIME.bak``,
-    through the backup API) and then runs the migrations. Returns (old version, new version,
-    backup path or None when there was nothing to do)."""
+    through the backup API) and then runs the migrations, then fills the search index in short
+    batches. A DB already current whose search index an interrupted upgrade left part-built gets
+    it completed (no backup: nothing else changes)."""
     p = Path(path)
     if not p.is_file():
         raise StoreError(f"{p}: no such database")
@@ -165,15 +202,13 @@ def upgrade(path: str | os.PathLike[str]) -> tuple[int, int, Path | None]:
     if pid is not None:
         raise StoreError(
             f"{p}: in use by another process (pid {pid}); close every screen, server and "
-            "command on it, then run `stanceterm upgrade` again"
+            f"command on it, then run `stanceterm --db {shlex.quote(str(p))} upgrade` again"
         )
-    ro = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
-    try:
-        old = int(ro.execute("PRAGMA user_version").fetchone()[0])
-    finally:
-        ro.close()
+    old, todo = upgrade_state(p)
     if old >= migrations.LATEST_VERSION:
-        return old, old, None
+        if todo:
+            Store.open(p, create=False).close()  # opening fills the index (build_search_index)
+        return Upgraded(old, old, None, todo)
     stamp = now().replace(":", "").replace("-", "")[:15]
     bak = p.with_name(f"{p.name}.v{old}-{stamp}.bak")
     src = Store.open(p, create=False, read_only=True)
@@ -186,4 +221,4 @@ def upgrade(path: str | os.PathLike[str]) -> tuple[int, int, Path | None]:
         new = store.schema_version()
     finally:
         store.close()
-    return old, new, bak
+    return Upgraded(old, new, bak, 0)

@@ -54,6 +54,7 @@ from stanceterm.store.models import (
     gold_json,
     text_key,
 )
+from stanceterm.wording import count, verb
 
 #: Records (label keys, gold sentences) applied per write transaction.
 BATCH = 200
@@ -300,7 +301,8 @@ def _merge_check_sentences(c: sqlite3.Connection, o: sqlite3.Connection, where: 
                     example = f"{sid} {state}"
     if bad:
         raise MergeConflict(
-            f"{where}: {bad} labelled sentence(s) do not match this database (e.g. {example}): "
+            f"{where}: {count(bad, 'labelled sentence')} {verb(bad, 'does', 'do')} not match "
+            f"this database (e.g. {example}): "
             "the articles were imported under other ids or split into sentences differently; "
             "nothing merged"
         )

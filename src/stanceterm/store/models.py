@@ -191,6 +191,15 @@ class ChangedArticle(StoreError):
         self.origin = origin
 
 
+class ReplaceRefused(StoreError):
+    """``import --replace`` would drop or change a sentence that something else stands on (a
+    gold decision, a dedup cluster); ``origin``: the article's ``file:line``."""
+
+    def __init__(self, message: str, origin: str | None) -> None:
+        super().__init__(message)
+        self.origin = origin
+
+
 @dataclass(frozen=True, slots=True)
 class NewArticle:
     id: str

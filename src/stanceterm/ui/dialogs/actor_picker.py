@@ -27,6 +27,7 @@ from stanceterm.actors import (
     near_duplicates,
 )
 from stanceterm.ui.text import visible
+from stanceterm.wording import noun
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +255,7 @@ class ActorPicker(ModalScreen[ActorChoice | None]):
         if near and self._confirm != c.name:
             self._confirm = c.name
             self._warn(
-                f"⚠ « {visible(c.name)} » is close to known actor(s): "
+                f"⚠ « {visible(c.name)} » is close to known {noun(len(near), 'actor')}: "
                 f"{', '.join(visible(n) for n in near[:3])}. Enter again to create it anyway, "
                 "or pick the known one."
             )

@@ -24,6 +24,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -55,6 +56,7 @@ from stanceterm.ui.widgets.sentence_view import (
 )
 from stanceterm.ui.widgets.team import TeamLine, TeamTable
 from stanceterm.ui.writer import SAVING_AFTER_S, Job, WritesChanged, replace_actor
+from stanceterm.wording import count
 
 #: Actions that change labels: greyed out while an undo is being applied.
 LABEL_ACTIONS = frozenset(
@@ -180,6 +182,8 @@ class AnnotateScreen(Screen[None]):
         self._suggest_reader: Store | None = None
         self._suggest_running = False
         self._suggest_again: int | None = None
+        self._suggest_checked = False  # has the worker looked for a model once?
+        self._model_file: bool | None = None  # was there a model file before that?
         self._suggest_until = -1  # compute more once the screen reaches this seq
         self._suggest_until_pos = -1  # ... or this place of the uncertain walk
         self._model_frozen = False  # the heap frozen again once the model is loaded
@@ -189,6 +193,8 @@ class AnnotateScreen(Screen[None]):
         self._actor_counts: dict[str, dict[str, int]] = {}
         self._counts_at = -ACTOR_COUNTS_EVERY_S
         self._nudged: set[str] = set()  # hour (issue 15 §3): sentences already nudged
+        #: toasts about the sentence on screen (the nudges): they go when the sentence changes
+        self._sentence_toasts: list[Notification] = []
         self._a_warned: set[str] = set()  # sentences where A said what it would drop
         self.show_others = show_others
         self.on_first_screen = on_first_screen
@@ -391,6 +397,8 @@ class AnnotateScreen(Screen[None]):
 
     def load(self, sentence: Sentence) -> None:
         """Show ``sentence`` with this annotator's labels (pending ones if not yet committed)."""
+        if self.sentence is None or self.sentence.id != sentence.id:
+            self._dismiss_sentence_toasts()
         self._left_as_draft(sentence)
         app = self.stance_app
         if self.sentence is not None:
@@ -416,6 +424,20 @@ class AnnotateScreen(Screen[None]):
         self._show_labels(keep=None)
         self._show_others()
         self._want_suggestions()
+
+    def _notify_sentence(self, message: str, timeout: float) -> None:
+        """A toast about the sentence on screen (plain text): it goes when the sentence changes,
+        not at its timeout, so it never stays over the next sentence's bars."""
+        toast = Notification(message, "", "information", timeout, markup=False)
+        self._sentence_toasts.append(toast)
+        self.app.post_message(Notify(toast))
+
+    def _dismiss_sentence_toasts(self) -> None:
+        toasts, self._sentence_toasts = self._sentence_toasts, []
+        for toast in toasts:
+            # the Notify message went to the app before any later key, so the toast is there
+            # (or gone already at its timeout, then this does nothing)
+            self.app._unnotify(toast)
 
     def _show_top(self) -> None:
         """The top bar: who annotates, where in the article, and with ``--order uncertain``
@@ -451,7 +473,13 @@ class AnnotateScreen(Screen[None]):
         ann = self.ann
         if ann is None:
             return
-        self.query_one(LabelEditor).show(ann.claims, ann.stances, keep, self._suggested_marks())
+        self.query_one(LabelEditor).show(
+            ann.claims,
+            ann.stances,
+            keep,
+            self._suggested_marks(),
+            pending=self._suggestion_pending(),
+        )
         self._show_status()
         self.refresh_bindings()
 
@@ -828,6 +856,26 @@ class AnnotateScreen(Screen[None]):
             return {}
         return {c: shown.probs[c] for c in shown.claims}
 
+    def _suggestion_pending(self) -> bool:
+        """Is the suggestion for the unfinished sentence on screen still being computed? (The
+        worker is busy elsewhere after fast moves, or loading the model; with no model file,
+        or once the worker has looked and found no model, nothing is pending.)"""
+        live, ann = self.suggestions, self.ann
+        if live is None or ann is None or self._suggest_error is not None:
+            return False
+        if self.stored and ann.status != "draft":
+            return False
+        if live.model is None and (self._suggest_checked or not self._model_file_exists()):
+            return False
+        return self.shown() is None
+
+    def _model_file_exists(self) -> bool:
+        """Before the worker's first look: is there a model file (a stat, not the DB) to load?"""
+        if self._model_file is None:
+            path = self.suggestions.path if self.suggestions is not None else None
+            self._model_file = path is not None and path.exists()
+        return self._model_file
+
     def _suggestion_hint(self) -> str | None:
         """What ``A`` would take on this sentence (the claims, or "no claim", which has no ◌
         mark on the claim bar), or why there is no suggestion here; None once it is finished."""
@@ -835,6 +883,8 @@ class AnnotateScreen(Screen[None]):
         if shown is None and self._suggest_error is not None:
             error = self._suggest_error
             return f"◌ off: {error if len(error) <= 70 else error[:69] + '…'}"
+        if self._suggestion_pending():
+            return "◌ … (suggestions coming)"
         if shown is None or ann is None or (self.stored and ann.status != "draft"):
             return None
         if shown.excluded:
@@ -954,12 +1004,13 @@ class AnnotateScreen(Screen[None]):
             if message != self._suggest_error:  # once, not on every key (a broken plug-in)
                 self._suggest_error = message
                 self.notify(f"Suggestions: {message}", severity="warning", markup=False, timeout=6)
-        elif walked:
-            self._suggest_until_pos = max(result - SUGGEST_MARGIN, 0)
-            self._suggest_error = None
         else:
-            self._suggest_until = max(result - SUGGEST_MARGIN, 0)
+            self._suggest_checked = True
             self._suggest_error = None
+            if walked:
+                self._suggest_until_pos = max(result - SUGGEST_MARGIN, 0)
+            else:
+                self._suggest_until = max(result - SUGGEST_MARGIN, 0)
         if self.ann is not None:
             self._show_labels(keep=self.query_one(LabelEditor).highlighted)
         again, self._suggest_again = self._suggest_again, None
@@ -1002,7 +1053,9 @@ class AnnotateScreen(Screen[None]):
         self._uncertain = result
         self._uncertain_pos = {sid: i for i, sid in enumerate(result)}
         self._suggest_until_pos = -1  # a new walk: compute ahead along it
-        self.notify(f"Uncertain order: {len(result)} sentence(s), least sure first.", timeout=3)
+        self.notify(
+            f"Uncertain order: {count(len(result), 'sentence')}, least sure first.", timeout=3
+        )
         if not self._acted and result:
             self.jump_to(result[0])
             self._acted = False
@@ -1035,10 +1088,10 @@ class AnnotateScreen(Screen[None]):
             return
         if shown is None:
             why = "no model yet" if self.suggestions.model is None else "still computing"
-            self.notify(f"No suggestion for this sentence ({why}).", timeout=3)
+            self._notify_sentence(f"No suggestion for this sentence ({why}).", 3)
             return
         if shown.excluded:
-            self.notify(f"No suggestions here: {shown.excluded}.", timeout=4)
+            self._notify_sentence(f"No suggestions here: {shown.excluded}.", 4)
             return
         claims = tuple(shown.claims)
         stances = tuple(s for s in self.ann.stances if s.claim in claims)
@@ -1049,7 +1102,7 @@ class AnnotateScreen(Screen[None]):
             # never replace what the annotator tagged without asking (A sits beside a)
             self._a_warned.add(sid)
             what = ", ".join(dropped) if dropped else "no claim"
-            stance_note = f" and {lost} stance(s)" if lost else ""
+            stance_note = f" and {count(lost, 'stance')}" if lost else ""
             wanted = ", ".join(claims) if claims else "no claim"
             self.notify(
                 f"A would drop {what}{stance_note} you tagged (suggested: {wanted}). "
@@ -1189,7 +1242,7 @@ class AnnotateScreen(Screen[None]):
             if gone > 0:  # hour (issue 15 §3): removing a claim removes its stances; say so
                 removed = ", ".join(c for c in self.ann.claims if c not in labels[0])
                 self.notify(
-                    f"removed claim {removed} and its {gone} stance(s); u brings them back",
+                    f"removed claim {removed} and its {count(gone, 'stance')}; u brings them back",
                     markup=False,
                     timeout=4,
                 )
@@ -1215,10 +1268,8 @@ class AnnotateScreen(Screen[None]):
         nudge = getattr(self.app, "nudge_stances", True)  # AnnotateApp(nudge_stances=...)
         if bare and nudge and sid not in self._nudged:
             self._nudged.add(sid)
-            self.notify(
-                f"no stance on {', '.join(bare)}: a adds one; Enter again marks it done",
-                markup=False,
-                timeout=4,
+            self._notify_sentence(
+                f"no stance on {', '.join(bare)}: a adds one; Enter again marks it done", 4
             )
             return
         # an Enter on a sentence never tagged nor saved would record "done, no claim" without
@@ -1227,11 +1278,10 @@ class AnnotateScreen(Screen[None]):
         untouched = not self.stored and not self.ann.claims and not self.ann.note
         if untouched and nudge and sid not in self._nudged:
             self._nudged.add(sid)
-            self.notify(
+            self._notify_sentence(
                 f"nothing tagged: Enter again marks it done with no claim "
                 f"({self.key_for('no_claim')} does that in one key)",
-                markup=False,
-                timeout=4,
+                4,
             )
             return
         self._finish(replace(self.ann, status="done"), "done", t0)
@@ -1362,7 +1412,7 @@ class AnnotateScreen(Screen[None]):
 
             def done(withdrawn: int) -> None:
                 self.notify(
-                    f"Split out of its cluster; {withdrawn} propagated label(s) withdrawn.",
+                    f"Split out of its cluster; {count(withdrawn, 'propagated label')} withdrawn.",
                     timeout=4,
                 )
                 self.jump_to(sentence.id)

@@ -68,6 +68,8 @@ class ReviewScreen(Screen[None]):
         #: sentence id -> (job seq, optimistic gold or None) of decisions not yet committed
         self.pending: dict[str, tuple[int, Gold | None]] = {}
         self.undo_in_flight = 0
+        #: copy id -> text of the copies (same dedup cluster) that the versions shown sit on
+        self.copies: dict[str, str] = {}
         self._canonical: dict[str, str] = {}
         self._articles: dict[str, Article | None] = {}
         self._gold_writes: GoldWrites | None = None
@@ -129,6 +131,7 @@ class ReviewScreen(Screen[None]):
         self.article = self._articles[sentence.article_id]
         self.versions = versions_for(self.store, sentence.id, self._canonical)
         self.disputed = disagreement(self.versions)
+        self.copies = self._copy_texts(sentence.id)
         pending = self.pending.get(sentence.id)
         self.gold = pending[1] if pending is not None else self.store.gold.get(sentence.id)
         prev, nxt = self.store.corpus.context(sentence)
@@ -140,6 +143,18 @@ class ReviewScreen(Screen[None]):
         self._show_gold()
         self._show_progress()
         self.refresh_bindings()
+
+    def _copy_texts(self, sentence_id: str) -> dict[str, str]:
+        """The text of every copy that a version sits on (labels written on a cluster member
+        before dedup joined it to the sentence shown)."""
+        out: dict[str, str] = {}
+        for v in self.versions:
+            sid = v.sentence_id
+            if sid and sid != sentence_id and sid not in out:
+                copy = self.store.corpus.sentence(sid)
+                if copy is not None:
+                    out[sid] = copy.text
+        return out
 
     def _show_top(self) -> None:
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -159,7 +174,9 @@ class ReviewScreen(Screen[None]):
         gold = self.gold
         chosen = gold.chosen_from if gold is not None and gold.status == "gold" else None
         self.query_one("#versions-table", Static).update(
-            versions_table(self.versions, self.disputed, self.review_app.display_actor, chosen)
+            versions_table(
+                self.versions, self.disputed, self.review_app.display_actor, chosen, self.copies
+            )
         )
 
     def _show_gold(self) -> None:
@@ -418,6 +435,9 @@ class ReviewScreen(Screen[None]):
         return {
             "sentence": self.sentence.id if self.sentence else None,
             "versions": [v.annotator for v in self.versions],
+            "copies": {
+                v.annotator: v.sentence_id for v in self.versions if v.sentence_id in self.copies
+            },
             "disputed_claims": sorted(self.disputed.claims),
             "disputed_stances": sorted((s.claim, s.actor, s.stance) for s in self.disputed.stances),
             "gold": None if self.gold is None else self.gold.status,

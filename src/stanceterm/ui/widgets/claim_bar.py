@@ -1,5 +1,6 @@
 """The claim bar: one clickable toggle per claim type, with its key number, on (●) or off (○),
-and a suggested claim's mark (◌ and the model's probability): a suggestion, never ticked."""
+and a suggested claim's mark (◌ and the model's probability): a suggestion, never ticked. While
+the sentence's suggestion is still being computed every claim shows a pending mark (◌ …)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from textual.message import Message
 from textual.widgets import Button
 
 from stanceterm.schema import LabelSchema
+
+#: the mark of every claim while the sentence's suggestion is being computed
+PENDING = " ◌ …"
 
 
 class ClaimButton(Button, can_focus=False):
@@ -48,19 +52,35 @@ class ClaimBar(Horizontal):
 
     @staticmethod
     def _label(
-        key: int, claim_id: str, *, on: bool, prob: float | None = None, reserve: bool = False
+        key: int,
+        claim_id: str,
+        *,
+        on: bool,
+        prob: float | None = None,
+        reserve: bool = False,
+        pending: bool = False,
     ) -> Content:
-        mark = f" ◌ {prob:.2f}" if prob is not None else " " * len(" ◌ 0.00") if reserve else ""
+        if prob is not None:
+            mark = f" ◌ {prob:.2f}"
+        elif pending:  # as wide as a probability: the bar is not laid out again when it comes
+            mark = PENDING.ljust(len(" ◌ 0.00"))
+        else:
+            mark = " " * len(" ◌ 0.00") if reserve else ""
         return Content(f"{key} {claim_id} {'●' if on else '○'}{mark}")
 
     def set_claims(
-        self, claims: Iterable[str], suggested: Mapping[str, float] | None = None
+        self,
+        claims: Iterable[str],
+        suggested: Mapping[str, float] | None = None,
+        *,
+        pending: bool = False,
     ) -> None:
-        """Show the ticked claims and, if given, the suggested ones (claim -> probability)."""
+        """Show the ticked claims and, if given, the suggested ones (claim -> probability);
+        ``pending``: the suggestion is still being computed (a ◌ … mark on every claim)."""
         self._on = set(claims)
         if suggested is not None:
             self._suggested = dict(suggested)
-            self._reserve = self._reserve or bool(self._suggested)
+            self._reserve = self._reserve or bool(self._suggested) or pending
         if not self._buttons:
             self._buttons = {b.id or "": b for b in self.query(ClaimButton)}
         for claim in self.schema.claims:
@@ -68,7 +88,9 @@ class ClaimBar(Horizontal):
             prob = self._suggested.get(claim.id)
             button = self._buttons[f"claim-{claim.id}"]
             button.set_class(on, "-on")
-            label = self._label(claim.key, claim.id, on=on, prob=prob, reserve=self._reserve)
+            label = self._label(
+                claim.key, claim.id, on=on, prob=prob, reserve=self._reserve, pending=pending
+            )
             shown = str(button.label)
             if label.plain != shown:
                 button.label = label

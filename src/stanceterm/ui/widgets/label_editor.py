@@ -64,10 +64,13 @@ class LabelEditor(Vertical):
         stances: tuple[Stance, ...],
         keep: int | None,
         suggested: Mapping[str, float] | None = None,
+        *,
+        pending: bool = False,
     ) -> None:
         """Show these labels; ``keep`` is the stance row to highlight (None: the last one);
-        ``suggested``: the suggested claims' marks (claim -> probability; None keeps them)."""
-        self.query_one(ClaimBar).set_claims(claims, suggested)
+        ``suggested``: the suggested claims' marks (claim -> probability; None keeps them);
+        ``pending``: the suggestion is still being computed."""
+        self.query_one(ClaimBar).set_claims(claims, suggested, pending=pending)
         self.show_stances(stances, keep)
 
     def show_stances(self, stances: tuple[Stance, ...], keep: int | None) -> None:

@@ -1,9 +1,14 @@
 """The annotators' versions of a sentence, numbered 1..n, with the disagreement highlighted, and
-the gold decision in one or two lines. Everything that comes from the data is literal text."""
+the gold decision in one or two lines. Everything that comes from the data is literal text.
+
+A version written on a copy of the sentence (a member of its dedup cluster, labelled before dedup
+joined them) shows the copy's own text under its labels, marked as a copy of the representative
+shown above: that text is what the annotator read, and it may differ from the representative's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -54,9 +59,10 @@ def versions_table(
     disputed: Disagreement,
     name: Callable[[str], str],
     chosen: str | None = None,
+    copies: Mapping[str, str] | None = None,
 ) -> RenderableType:
     """One row per annotator: key number, name (✓ when the gold is their version), status,
-    labels."""
+    labels. ``copies`` maps the id of each copy that a version sits on to the copy's text."""
     if not versions:
         return Text("No annotator has labels for this sentence any more.", style="italic")
     table = Table(box=None, show_header=False, expand=True, padding=(0, 1, 0, 0))
@@ -73,12 +79,24 @@ def versions_table(
         if v.note:
             labels.append("\nnote: ", style="dim")
             labels.append(visible(v.note), style="dim italic")
+        if copies and v.sentence_id in copies:
+            labels.append_text(copy_text(v.sentence_id, copies[v.sentence_id]))
         who = Text(visible(v.annotator))
         if chosen is not None and v.annotator == chosen:
             who.append(" ✓", style="bold green")
         table.add_row(Text(str(i) if i <= 9 else "·"), who, status, labels)
     legend = Text("≠ red: not shared by every annotator", style="dim")
     return Group(table, legend) if disputed else table
+
+
+def copy_text(sentence_id: str, text: str) -> Text:
+    """The line under a version labelled on a copy: which copy, and the text it holds."""
+    t = Text()
+    t.append(f"\n⧉ labelled on a copy ({visible(sentence_id)}) of the sentence above:", "yellow")
+    t.append("\n« ")
+    t.append(visible(text), style="italic")
+    t.append(" »")
+    return t
 
 
 def gold_text(
