@@ -291,16 +291,19 @@ async def test_navigation_g_search(db: Store) -> None:
         await pilot.press(*"ARMOURED", "enter")
         await searched(app, pilot)
         assert current(app) == B1
+        await pilot.press("escape")  # the prompt stays open until Esc
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press(*"ÉTATS-unis", "enter")  # case folded; wraps around
         await searched(app, pilot)
         assert current(app) == A1
-        await pilot.press("slash")
+        await pilot.press("escape", "slash")
         await pilot.pause()
         await pilot.press(*"zzz", "enter")
         await searched(app, pilot)
         assert current(app) == A1
+        status = str(app.screen.query_one("#search-status").render())
+        assert "No sentence contains « zzz »" in status, status
 
 
 @run_async
@@ -880,3 +883,69 @@ async def test_enter_on_an_untouched_sentence_asks_once(db: Store) -> None:
         await settle(app, pilot)
         got = ann(db, second.id)
         assert got is not None and got.status == "done" and got.claims == ()
+
+
+@run_async
+async def test_search_enter_steps_through_matches_and_n_repeats(db: Store) -> None:
+    """The prompt said "Enter: next match", but Enter closed it, and the next two Enters marked
+    the sentence done with no claim (new-user review). Enter now steps through the matches
+    with the prompt open, Esc closes it, and n goes on to the next match of the last search."""
+    app = app_for(db, nudge_stances=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert current(app) == A0
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"sanctions", "enter")
+        await searched(app, pilot)
+        assert current(app) == A2
+        await pilot.press("enter")
+        await searched(app, pilot)
+        assert current(app) == B0
+        await pilot.press("enter")
+        await searched(app, pilot)
+        assert current(app) == A2
+        status = str(app.screen.query_one("#search-status").render())
+        assert "wrapped" in status, status
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("n")
+        await searched(app, pilot)
+        assert current(app) == B0
+        assert all(ann(db, sid) is None for sid in (A0, A2, B0))
+
+
+@run_async
+async def test_search_says_when_the_text_is_only_in_a_hidden_copy(tmp_path: Path) -> None:
+    """After dedup, text only a wire copy holds ("1000" for the AFP's "1,000") gave "no sentence
+    contains it" (new-user review): the screen goes to the sentence that stands for the copy and
+    says so."""
+    from stanceterm.dedup import run_dedup
+
+    articles = [
+        ("afp", "AFP", "AFP", "2023-09-14", ["Kim a signé un accord sur 1,000 conteneurs d'obus."]),
+        (
+            "reu",
+            "Reuters",
+            "Reuters",
+            "2023-09-14",
+            ["Kim a signé un accord sur 1000 conteneurs d'obus."],
+        ),
+        ("z", "Autre", "AFP", "2023-09-15", ["Rien à voir ici."]),
+    ]
+    db = make_db(tmp_path / "copies.db", articles)
+    run_dedup(db)
+    hidden = [r[0] for r in db.conn.execute("SELECT id FROM sentences WHERE hidden = 1")]
+    assert len(hidden) == 1
+    query = "sur 1000 conteneurs" if hidden[0].startswith("reu") else "sur 1,000 conteneurs"
+    app = app_for(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*query, "enter")
+        await searched(app, pilot)
+        status = str(app.screen.query_one("#search-status").render())
+        assert f"only in {hidden[0]}" in status, status
+        assert current(app) != hidden[0] and current(app).split(":")[0] in ("afp", "reu")
+    db.close()

@@ -164,6 +164,14 @@ ANNOTATE: list[BindingType] = [
         id="search",
         tooltip="search sentences by text",
     ),
+    Binding(
+        "n",
+        "search_next",
+        "next match",
+        show=False,
+        id="search_next",
+        tooltip="next sentence matching the last / search",
+    ),
     *claim_bindings(),
     Binding(
         "0",

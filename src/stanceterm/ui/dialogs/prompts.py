@@ -145,24 +145,44 @@ class NoteDialog(ModalScreen[str | None]):
 
 
 class SearchDialog(ModalScreen[str | None]):
-    """Search sentences by text (accent-, case- and quote-insensitive)."""
+    """Search sentences by text (accent-, case- and quote-insensitive), as a find bar: Enter goes
+    to the next match and the prompt stays open (the screen behind moves), so Enter again goes to
+    the one after; Esc closes it and returns the last query (``n`` then repeats it).
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+    ``search(query)`` starts a search; its answer comes back through :meth:`show_result`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "close")]
+
+    def __init__(self, search: Callable[[str], None], query: str = "") -> None:
+        super().__init__()
+        self._search = search
+        self._query = query
+        self._searched = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog small"):
-            yield Static(Text("Search sentences (Enter: next match)", style="bold"))
-            yield Input(placeholder="text to find…", id="search-query", compact=True)
+            yield Static(
+                Text("Search sentences (Enter: next match · Esc: close, then n)", style="bold")
+            )
+            yield Input(self._query, placeholder="text to find…", id="search-query", compact=True)
+            yield Static("", id="search-status")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value)
+        if event.value.strip():
+            self._searched = event.value
+            self.query_one("#search-status", Static).update(Text("searching…", style="dim"))
+            self._search(event.value)
+
+    def show_result(self, message: str) -> None:
+        """What the last search found (the screen behind has moved to it)."""
+        self.query_one("#search-status", Static).update(data(message))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.dismiss(self._searched or None)
 
 
 class ClusterDialog(ModalScreen[str | None]):

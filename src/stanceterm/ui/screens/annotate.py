@@ -230,6 +230,9 @@ class AnnotateScreen(Screen[None]):
         #: the `/` search's reader connection (opened by the first search), and its lock
         self._search_reader: Store | None = None
         self._search_lock = threading.Lock()
+        #: the `/` prompt while open, and the last query searched (``n`` repeats it)
+        self._search_dialog: SearchDialog | None = None
+        self._last_query = ""
 
     @property
     def stance_app(self) -> StoreApp:
@@ -1178,13 +1181,25 @@ class AnnotateScreen(Screen[None]):
         return True
 
     def action_search(self) -> None:
-        def found(query: str | None) -> None:
-            if not query or not query.strip():
-                return
-            after = self.sentence.seq if self.sentence else -1
-            self._search_worker(query, after)
+        def closed(query: str | None) -> None:
+            self._search_dialog = None
+            if query and query.strip():
+                self._last_query = query
 
-        self.app.push_screen(SearchDialog(), found)
+        self._search_dialog = SearchDialog(self._run_search, self._last_query)
+        self.app.push_screen(self._search_dialog, closed)
+
+    def action_search_next(self) -> None:
+        """``n``: the next match of the last `/` search, from this sentence."""
+        if not self._last_query:
+            self.notify("No search yet: / searches.", timeout=3)
+            return
+        self._run_search(self._last_query)
+
+    def _run_search(self, query: str) -> None:
+        self._last_query = query
+        after = self.sentence.seq if self.sentence else -1
+        self._search_worker(query, after)
 
     @work(thread=True, group="search", exclusive=True, exit_on_error=False)
     def _search_worker(self, query: str, after: int) -> None:
@@ -1196,7 +1211,10 @@ class AnnotateScreen(Screen[None]):
                 if self._search_reader is None and not self._closing:
                     self._search_reader = self.store.open_reader()
                 reader = self._search_reader
-                hit = (reader or self.store).corpus.search(query, after, self.annotator)
+                corpus = (reader or self.store).corpus
+                hit = corpus.search(query, after, self.annotator)
+                # not in the queue: maybe in a hidden dedup copy (new-user review)
+                copy = corpus.search_copies(query, after) if hit is None else None
         except Exception as exc:  # a locked or vanished DB: say so, keep the screen
             with contextlib.suppress(RuntimeError):
                 self.app.call_from_thread(
@@ -1207,7 +1225,7 @@ class AnnotateScreen(Screen[None]):
             if self._closing:
                 self._close_search_reader()
         with contextlib.suppress(RuntimeError):  # the app has exited
-            self.app.call_from_thread(self._search_done, query, hit)
+            self.app.call_from_thread(self._search_done, query, after, hit, copy)
 
     def _close_search_reader(self, wait: bool = True) -> None:
         if not self._search_lock.acquire(blocking=wait):
@@ -1219,11 +1237,30 @@ class AnnotateScreen(Screen[None]):
         if reader is not None:
             reader.close()
 
-    def _search_done(self, query: str, hit: Sentence | None) -> None:
-        if hit is None:
-            self.notify(f"No sentence contains « {query} ».", markup=False, timeout=3)
-        else:
+    def _search_done(
+        self,
+        query: str,
+        after: int,
+        hit: Sentence | None,
+        copy: tuple[str, Sentence] | None,
+    ) -> None:
+        if hit is not None:
             self.load(hit)
+            where = f"sentence {hit.idx + 1} of {hit.article_id}"
+            message = where + (" (wrapped to the start)" if hit.seq <= after else "")
+        elif copy is not None:
+            copy_id, rep = copy
+            self.load(rep)
+            message = (
+                f"« {query} » is only in {copy_id}, a dedup copy of this sentence: "
+                "labels given here reach it too"
+            )
+        else:
+            message = f"No sentence contains « {query} »."
+        if self._search_dialog is not None and self._search_dialog.is_attached:
+            self._search_dialog.show_result(message)
+        elif hit is None or hit.seq <= after:  # n, with the prompt closed: misses and wraps
+            self.notify(message, markup=False, timeout=5)
 
     def jump_to(self, sentence_id: str) -> None:
         sentence = self.store.corpus.sentence(sentence_id)
