@@ -673,7 +673,6 @@ def test_fields_sharing_resample_weights_get_their_own_results(
     assert alphas_with_ci(items, n_boot=150, seed=11) == together
     assert alphas_with_ci(items, n_boot=150, seed=12) != together
     monkeypatch.setattr(agr, "_SPARSE_SET_VALUES", 0)  # the masi field through the sparse path
-    monkeypatch.setattr(agr, "_SPARSE_DENSE_VALUES", 2)  # most of its values "rare"
     sparse = alphas_with_ci(items, n_boot=150, seed=11)
     assert sparse[1].value == pytest.approx(together[1].value, abs=1e-12)
     assert (sparse[1].ci_low, sparse[1].ci_high) == pytest.approx(
@@ -753,3 +752,90 @@ def test_lists_of_numbers_compare_by_float_value() -> None:
     assert alpha([[np.float32(0.25), 3, 2], [0.25, np.int8(3), 2]]) == 1.0
     assert math.isnan(alpha([[math.nan, math.nan], [math.nan, math.nan]]))
     assert math.isnan(alpha([[1.0, math.nan], [math.nan, 2.0]]))
+
+
+def _threaded_fixture(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Level]]:
+    """Fields of two unit counts (two groups), dense and sparse, with blocks small enough that
+    resamples span several weight blocks and draw blocks straddle them."""
+    from stanceterm import agreement as agr
+
+    monkeypatch.setattr(agr, "_BOOT_BLOCK_ELEMENTS", 3 * 400)  # draws: 3 resamples at a time
+    monkeypatch.setattr(agr, "_BOOT_WEIGHT_ELEMENTS", 1)  # weights: 32 resamples at a time
+    monkeypatch.setattr(agr, "_SPARSE_SET_VALUES", 4)  # the actor-like sets: sparse path
+    rng = np.random.default_rng(21)
+    nominal = simulated(400, seed=8)
+    nominal[:, :] = np.where(np.isnan(nominal).any(axis=0), 2.0, nominal)
+    names = [f"a{i}" for i in range(40)]
+    sets = [
+        [
+            frozenset(rng.choice(names, size=int(rng.integers(0, 3)), replace=False))
+            for _ in range(400)
+        ]
+        for _ in range(3)
+    ]
+    sets[1] = [v if rng.random() < 0.7 else sets[0][u] for u, v in enumerate(sets[1])]
+    return [
+        (nominal, "nominal"),
+        (sets, "masi"),
+        (sets, "jaccard"),
+        (simulated(150, seed=9), "ordinal"),
+        (nominal, "interval"),
+    ]
+
+
+def test_threaded_bootstrap_is_the_serial_one_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker threads count the draws and compute the fields on the same blocks as the serial
+    path: every resampled alpha is the serial one exactly (not to a tolerance), for any number
+    of threads, and the same seed gives the same samples again."""
+    items = _threaded_fixture(monkeypatch)
+    prepared = [agreement._prepare(*agreement._encode(d, lv), lv)[1] for d, lv in items]
+    n = 101  # not a multiple of the 32-resample blocks nor of the 3-resample draw blocks
+    serial = agreement._bootstrap_many(prepared, n, 7, threads=1)
+    for threads in (2, 3):
+        again = [agreement._prepare(*agreement._encode(d, lv), lv)[1] for d, lv in items]
+        threaded = agreement._bootstrap_many(again, n, 7, threads=threads)
+        for a, b in zip(serial, threaded, strict=True):
+            assert np.array_equal(a, b, equal_nan=True)
+    assert all(np.isfinite(s).all() for s in serial)
+    assert alphas_with_ci(items, n_boot=n, seed=7, threads=2) == alphas_with_ci(
+        items, n_boot=n, seed=7, threads=1
+    )
+
+
+def test_threaded_bootstrap_equals_recomputing_each_resample(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The threaded fast path (per-type weights, sparse set products) gives, resample by
+    resample, alpha recomputed from scratch on the resampled units (same seed, same draws)."""
+    items = _threaded_fixture(monkeypatch)
+    for data, level in items:
+        fast = bootstrap_samples(data, level, n=70, seed=3, threads=2)
+        slow = bootstrap_samples(data, lambda d, lv=level: alpha(d, lv), n=70, seed=3)
+        np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12)
+
+
+def test_threaded_bootstrap_reports_a_worker_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error on a worker thread stops the bootstrap and is raised in the caller (no hang,
+    no silently missing resamples)."""
+    items = _threaded_fixture(monkeypatch)
+
+    def broken(*args: Any) -> None:
+        raise ValueError("broken field block")
+
+    monkeypatch.setattr(agreement, "_field_block", broken)
+    with pytest.raises(ValueError, match="broken field block"):
+        alphas_with_ci(items, n_boot=200, seed=1, threads=2)
+
+
+def test_bootstrap_threads_only_when_it_pays(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert agreement.bootstrap_threads(1000 * 30_000) == 1  # 30k sentences: one thread
+    assert agreement.bootstrap_threads(1000) == 1
+    monkeypatch.setattr(agreement.os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
+    monkeypatch.delenv("STANCETERM_JOBS", raising=False)
+    assert agreement.bootstrap_threads(1000 * 1_000_000) == 2
+    monkeypatch.setenv("STANCETERM_JOBS", "1")
+    assert agreement.bootstrap_threads(1000 * 1_000_000) == 1
+    monkeypatch.setenv("STANCETERM_JOBS", "junk")
+    assert agreement.bootstrap_threads(1000 * 1_000_000) == 2
+    monkeypatch.setattr(agreement.os, "sched_getaffinity", lambda _: {0})
+    assert agreement.bootstrap_threads(1000 * 1_000_000) == 1

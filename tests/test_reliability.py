@@ -719,3 +719,134 @@ def test_a_suggestion_on_a_cluster_copy_marks_the_cluster_unit(store: Store, sch
     only = report(store, schema, n_boot=10, unassisted_only=True)
     assert (only.suggestion_units, only.units_with_suggestions) == (2, 0)
     assert only.results[0].units == 2
+
+
+def test_agreement_rows_without_a_sort_are_the_sorted_rows(store: Store) -> None:
+    """The agreement read walks the sentences in seq order when no sentence is clustered (no
+    sort of the labels): the rows and their order are those of the general query (units in
+    seq order, annotators sorted), whatever order the sentences' ids or the labels' saving
+    follow, with the annotator filter too; once dedup clusters sentences, the general query
+    (a cluster is one unit) is used again."""
+    from stanceterm.dedup import run_dedup
+
+    sent = (
+        "The State Department said more than 1,000 containers of munitions had been shipped to "
+        "Russia, Matthew Miller said."
+    )
+    add_article(store, "zz", ["Zed first.", sent, "Zed third."])  # ids sort after "aa"
+    add_article(store, "aa", ["Aa first.", "Aa second."])
+    add_article(store, "mm", [sent.replace(", Matthew Miller said.", ", said Matthew Miller.")])
+    saves = [
+        ("aa:1", "carol", "done", ("denial",)),
+        ("zz:2", "bob", "done", ()),
+        ("zz:0", "carol", "skipped", ()),
+        ("aa:0", "alice", "done", ("arms_deal",)),
+        ("zz:1", "carol", "done", ("arms_deal",)),
+        ("zz:0", "alice", "done", ("denial",)),
+        ("mm:0", "bob", "done", ("arms_deal",)),
+        ("zz:1", "alice", "done", ()),
+        ("aa:1", "bob", "done", ("denial",)),
+        ("zz:0", "bob", "done", ("denial",)),
+        ("mm:0", "alice", "flagged", ()),
+    ]
+    for sid, who, status, claims in saves:
+        store.labels.save(Annotation(sid, who, status, claims))
+
+    def general(statuses: tuple[str, ...], annotators: tuple[str, ...] = ()) -> list[Any]:
+        rows = store.labels.iter_reliability_rows(statuses=statuses, annotators=annotators)
+        return [(r[0], r[2], r[4], r[5]) for r in rows]
+
+    def batches(statuses: tuple[str, ...], annotators: tuple[str, ...] = ()) -> list[Any]:
+        got = store.labels.reliability_batches(statuses=statuses, annotators=annotators, batch=3)
+        return [tuple(r) for b in got for r in b]
+
+    for statuses, who in [
+        (("done",), ()),
+        (("done", "flagged"), ()),
+        (("done",), ("bob", "carol")),
+    ]:
+        want = general(statuses, who)
+        assert batches(statuses, who) == want
+    units = [r[0] for r in general(("done",))]
+    assert units[:4] == ["zz:0", "zz:0", "zz:1", "zz:1"]  # seq order, not id order
+    run_dedup(store)
+    assert store.corpus.sentence("mm:0").cluster_id is not None  # type: ignore[union-attr]
+    clustered = batches(("done",))
+    assert clustered == general(("done",))
+    assert "mm:0" not in {r[0] for r in clustered}  # the copy counts as its cluster's unit
+
+
+def test_building_a_label_table_pauses_the_collector_and_restores_it() -> None:
+    """build_table runs without cyclic GC (full collections over the growing heap cost 2 s of
+    9 at 1M x 3) and leaves the collector as it found it, also when parsing fails."""
+    import gc
+
+    from stanceterm.labelcodes import build_table
+
+    seen: list[bool] = []
+
+    def claims(raw: Any) -> tuple[str, ...]:
+        seen.append(gc.isenabled())
+        if raw == "bad":
+            raise ValueError("bad claims")
+        return tuple(orjson.loads(raw))
+
+    rows = [("s1", "alice", '["x"]', "[]"), ("s1", "bob", "[]", "[]")]
+    assert gc.isenabled()
+    table = build_table([rows], claims, lambda raw: ())
+    assert table.unit_ids == ["s1"] and table.annotators == ["alice", "bob"]
+    assert seen and not any(seen)
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="bad claims"):
+        build_table([[("s1", "alice", "bad", "[]")]], claims, lambda raw: ())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build_table([rows], claims, lambda raw: ())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_report_with_bootstrap_threads_is_the_single_thread_report(
+    store: Store, schema: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stanceterm agreement` on worker threads (what a 1M-sentence DB gets) reports exactly
+    the figures of one thread (STANCETERM_JOBS=1): every alpha, interval and count, for each
+    --by, the sparse actor sets included."""
+    from stanceterm import agreement as agr
+
+    rng = random.Random(4)
+    add_article(store, "big", [f"Sentence number {i} here." for i in range(150)])
+    ids = [r[1] for r in store.corpus.iter_sentence_rows()]
+    actors = [store.actors.add(f"Actor {k}") for k in range(12)]
+    claims = schema.claim_ids
+    for sid in ids:
+        base = rng.sample(claims, rng.randrange(0, 3))
+        for who in ("alice", "bob", "carol"):
+            if rng.random() < 0.15:
+                continue
+            mine = tuple(c for c in base if rng.random() < 0.85)
+            stances = tuple(
+                Stance(c, rng.choice(actors), rng.choice(["support", "oppose"])) for c in mine
+            )
+            store.labels.save(Annotation(sid, who, "done", mine, stances))
+    monkeypatch.setattr(agr, "_THREADS_MIN_DRAWS", 0)
+    monkeypatch.setattr(agr, "_SPARSE_SET_VALUES", 3)  # the actor sets take the sparse path
+    monkeypatch.setattr(agr.os, "sched_getaffinity", lambda _: {0, 1})
+    calls: list[int] = []
+    real = agr._bootstrap_many
+
+    def spy(boots: Any, n: int, seed: Any, threads: int = 1) -> Any:
+        calls.append(threads)
+        return real(boots, n, seed, threads)
+
+    monkeypatch.setattr(agr, "_bootstrap_many", spy)
+    for by in (None, "claim", "actor"):
+        monkeypatch.delenv("STANCETERM_JOBS", raising=False)
+        threaded = report(store, schema, by=by, n_boot=120, seed=5)
+        monkeypatch.setenv("STANCETERM_JOBS", "1")
+        single = report(store, schema, by=by, n_boot=120, seed=5)
+        assert calls[-2:] == [2, 1]
+        assert [r.as_json() for r in threaded.results] == [r.as_json() for r in single.results]
+        assert any(r.field == "actors" for r in threaded.results) or by is not None

@@ -1,7 +1,8 @@
 """Inter-annotator agreement: Krippendorff's alpha, Cohen's and Fleiss' kappa, MASI, bootstrap CIs.
 
 Pure functions on plain data. Nothing here touches the database, the UI or the CLI, so the module
-works the same in tests, benchmarks and notebooks. numpy is the only dependency.
+works the same in tests, benchmarks and notebooks. numpy is the dependency; scipy's sparse
+matrices are imported (lazily) only by the bootstrap of set-valued fields with many values.
 
 Size: over 600 lines on purpose: one coefficient family (alpha at every level, the kappas, MASI
 and the bootstrap) sharing the same reliability-data checks and coincidence matrices.
@@ -30,18 +31,25 @@ Bootstrap: a resample is a vector of unit weights (how often each unit was drawn
 term of alpha is a weighted sum over units. The draws come in blocks from
 ``numpy.random.default_rng(seed)``; fields with the same number of pairable units share each
 block (:func:`alphas_with_ci`), and units alike in every such field are one *type* whose weight is
-the number of draws of its units, so the work per resample follows the types, not the units.
+the number of draws of its units (``np.take`` of the draws' types, then ``np.bincount``), so the
+work per resample follows the types, not the units. Large bootstraps (:func:`bootstrap_threads`)
+count the draws and compute the fields on worker threads while the calling thread draws, with
+the serial path's blocks and results, bit for bit (:class:`_Threaded`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
+import threading
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from numbers import Real
 from typing import Any, Final, Literal, TypeAlias, get_args
 
@@ -60,6 +68,7 @@ __all__ = [
     "alphas_with_ci",
     "bootstrap_ci",
     "bootstrap_samples",
+    "bootstrap_threads",
     "cohen_kappa",
     "coincidence_matrix",
     "fleiss_kappa",
@@ -113,10 +122,12 @@ _SPARSE_SET_VALUES = 2_000
 # _SPARSE_BLOCK (value, element, value) triples.
 _SPARSE_MAX_PAIRS = 20_000_000
 _SPARSE_BLOCK = 1_000_000
+# Below this many unit draws in all, the bootstrap runs without worker threads: 30k units x 1000
+# resamples take about a second on one core, and the threads' second blocks of weights and
+# draws would cost more memory (~70 MB there) than the time they save.
+_THREADS_MIN_DRAWS = 200_000_000
 # Resample weights held at once: this many types x resamples (float64), or 32 resamples.
 _BOOT_WEIGHT_ELEMENTS: Final = 2_000_000
-# The sparse bootstrap sums this many of the most frequent set values as dense columns.
-_SPARSE_DENSE_VALUES = 32
 # Integer-valued numeric data spanning fewer values than this is coded with a lookup table.
 _LUT_MAX_SPAN: Final = 1 << 16
 
@@ -670,6 +681,9 @@ class _SparseSets:
     pair_b: IntArray
     pair_sim: FloatArray
     n_values: int
+    #: each unit's values in sorted order, -1 (missing) first: annotators x units (not kept by
+    #: :meth:`_SparseBoot.restrict`, which needs no signature)
+    sorted_values: IntArray | None = None
 
     @property
     def n_units(self) -> int:
@@ -728,7 +742,9 @@ def _sparse_sets(codes: IntArray, domain: Domain, level: str) -> tuple[_SparseSe
     )
     present_sub = sub >= 0
     value_units = np.broadcast_to(np.arange(keep.size), sub.shape)[present_sub]
-    sparse = _SparseSets(sub[present_sub], value_units, per_unit, pa, pb, ps, n_values)
+    sparse = _SparseSets(
+        sub[present_sub], value_units, per_unit, pa, pb, ps, n_values, np.sort(sub, axis=0)
+    )
     return sparse, keep
 
 
@@ -791,52 +807,57 @@ class _SparseBoot:
     """:meth:`_SparseSets.alpha` of blocks of unit resamples, given the weights unit-major
     (``wt``: units x resamples).
 
-    ``n_c(w) = sum_u w_u M[u, :]`` (``M``: units x values, one entry per pairable value) is
-    split in two: the ``_SPARSE_DENSE_VALUES`` most frequent values (the empty set, the usual
-    single actors ...) are dense columns summed by one matrix product together with the
-    observed term; the rest are few per value and summed by gathering the units' weight rows
-    (contiguous in this layout) and adding them up per value (``np.add.reduceat``). Only the
-    values x resamples marginals are held, never a units x values matrix."""
+    Two sparse products (scipy's CSR times a dense block, one pass over the nonzeros, no
+    temporaries): the marginals ``n_c(w) = M^T w`` (``M``: units x values, one entry per
+    pairable value), and the close-pairs term ``sum_{a<b} sim_ab n_a n_b = n . (S n)`` with
+    ``S`` the upper triangle of the similarities of the values that share an element. Only the
+    values x resamples marginals are held, never a units x values or values x values dense
+    matrix."""
 
     def __init__(self, sp: _SparseSets) -> None:
         self.sp = sp
         self.n_units = sp.n_units
         self._ready = False
 
-    def _prepare(self) -> None:
-        """The dense and rare parts, built on first use (after :meth:`restrict`: per type)."""
+    def prepare(self) -> None:
+        """The sparse matrices (after :meth:`restrict`: per type). Called once, before any
+        :meth:`block` (the threaded bootstrap calls it before it starts its workers)."""
+        if self._ready:
+            return
+        from scipy.sparse import csr_matrix  # only the sparse set bootstrap needs scipy
+
         sp = self.sp
-        freq = np.bincount(sp.value_codes, minlength=sp.n_values)
-        top = np.argsort(-freq, kind="stable")[: min(_SPARSE_DENSE_VALUES, sp.n_values)]
-        dense_col = np.full(sp.n_values, -1, dtype=np.int64)
-        dense_col[top] = np.arange(top.size)
-        col = dense_col[sp.value_codes]
-        is_dense = col >= 0
-        width = top.size + 1
-        flat = sp.value_units[is_dense] * width + col[is_dense]
-        mat = np.bincount(flat, minlength=self.n_units * width).reshape(self.n_units, width)
-        dense_t = np.ascontiguousarray(mat.T, dtype=np.float64)  # (top + 1, units)
-        dense_t[-1] = sp.per_unit
-        self.dense_t = dense_t
-        self.top = top
-        rare = np.flatnonzero(~is_dense)
-        order = np.argsort(sp.value_codes[rare], kind="stable")
-        self.rare_units = sp.value_units[rare][order]
-        rare_codes = sp.value_codes[rare][order]
-        self.rare_values, self.rare_starts = np.unique(rare_codes, return_index=True)
+        ones = np.ones(sp.value_codes.size, dtype=np.float64)
+        self.members = csr_matrix(  # values x units; duplicate entries are summed
+            (ones, (sp.value_codes, sp.value_units)), shape=(sp.n_values, self.n_units)
+        )
+        self.close = csr_matrix(
+            (sp.pair_sim, (sp.pair_a, sp.pair_b)), shape=(sp.n_values, sp.n_values)
+        )
         self._ready = True
 
-    def signature(self) -> IntArray:
-        """Units with the same multiset of values (hence the same per-unit term) share an id."""
+    def signature(self) -> tuple[IntArray, int]:
+        """Units with the same multiset of values (hence the same per-unit term) share a key
+        (``0 <= key < bound``)."""
         sp = self.sp
-        order = np.lexsort((sp.value_codes, sp.value_units))
-        units, codes = sp.value_units[order], sp.value_codes[order]
-        per = np.bincount(units, minlength=self.n_units)
-        width = int(per.max()) if per.size else 0
-        rows = np.full((self.n_units, max(width, 1)), -1, dtype=np.int64)
-        starts = np.concatenate(([0], np.cumsum(per)[:-1]))
-        rows[units, np.arange(units.size) - starts[units]] = codes
-        return np.unique(rows, axis=0, return_inverse=True)[1].ravel()
+        rows = sp.sorted_values
+        if rows is None:  # only a restricted field lacks them
+            order = np.lexsort((sp.value_codes, sp.value_units))
+            units, codes = sp.value_units[order], sp.value_codes[order]
+            per = np.bincount(units, minlength=self.n_units)
+            width = max(int(per.max()) if per.size else 0, 1)
+            rows = np.full((width, self.n_units), -1, dtype=np.int64)
+            starts = np.concatenate(([0], np.cumsum(per)[:-1]))
+            rows[np.arange(units.size) - starts[units], units] = codes
+        base = sp.n_values + 1
+        if rows.shape[0] * math.log2(base) < 62:  # one exact integer key per row
+            key = np.zeros(self.n_units, dtype=np.int64)
+            for row in rows:
+                key *= base
+                key += row + 1
+            return key, base ** rows.shape[0]
+        inverse = np.unique(rows, axis=1, return_inverse=True)[1].ravel()
+        return inverse, int(inverse.max()) + 1 if inverse.size else 1
 
     def restrict(self, reps: IntArray) -> _SparseBoot:
         """The same field on the units ``reps`` only (one unit per type)."""
@@ -859,31 +880,20 @@ class _SparseBoot:
 
     def block(self, wt: FloatArray) -> FloatArray:
         """Alphas of the resamples whose weights are ``wt`` (units x resamples), a few columns
-        at a time (the values x resamples marginals stay within ``_BOOT_BLOCK_ELEMENTS``)."""
-        if not self._ready:
-            self._prepare()
-        cols = max(1, _BOOT_BLOCK_ELEMENTS // max(self.sp.n_values, self.rare_units.size, 1))
+        at a time (the values x resamples marginals stay within 4 x ``_BOOT_BLOCK_ELEMENTS``)."""
+        self.prepare()
+        cols = max(1, 4 * _BOOT_BLOCK_ELEMENTS // max(self.sp.n_values, 1))
         out = np.empty(wt.shape[1], dtype=np.float64)
         for c in range(0, wt.shape[1], cols):
             out[c : c + cols] = self._block(wt[:, c : c + cols])
         return out
 
     def _block(self, wt: FloatArray) -> FloatArray:
-        sp = self.sp
-        b = wt.shape[1]
-        sums = self.dense_t @ wt  # (top + 1, b)
-        n_c = np.zeros((sp.n_values, b), dtype=np.float64)
-        n_c[self.top] = sums[:-1]
-        if self.rare_units.size:
-            n_c[self.rare_values] = np.add.reduceat(wt[self.rare_units], self.rare_starts, axis=0)
+        n_c = np.asarray(self.members @ wt)  # (values, b)
         total = n_c.sum(axis=0)
-        close = np.zeros(b, dtype=np.float64)
-        step = max(1, _BOOT_BLOCK_ELEMENTS // b)  # bounds the (pairs, b) products
-        for lo in range(0, sp.pair_a.size, step):
-            a, bb = sp.pair_a[lo : lo + step], sp.pair_b[lo : lo + step]
-            close += (n_c[a] * n_c[bb] * sp.pair_sim[lo : lo + step, None]).sum(axis=0)
+        close = np.einsum("vb,vb->b", n_c, np.asarray(self.close @ n_c))
         expected = total * total - np.einsum("vb,vb->b", n_c, n_c) - 2.0 * close
-        return _alpha_from(sums[-1], expected, total)
+        return _alpha_from(self.sp.per_unit @ wt, expected, total)
 
 
 # --------------------------------------------------------------------------------------------
@@ -996,16 +1006,6 @@ def _index_blocks(n_units: int, n: int, seed: int | None) -> Iterator[npt.NDArra
         done += b
 
 
-def _weights(idx: npt.NDArray[np.int64], n_units: int) -> FloatArray:
-    """How many times each unit is drawn, per resample, unit-major: ``(n_units, b)``, so that a
-    unit's weights are contiguous (``idx`` is reused)."""
-    b = idx.shape[0]
-    idx *= b
-    idx += np.arange(b, dtype=np.int64)[:, None]
-    counts = np.bincount(idx.ravel(), minlength=b * n_units).reshape(n_units, b)
-    return counts.astype(np.float64)
-
-
 class _DenseBoot:
     """Alpha of blocks of unit resamples, from per-unit quantities computed once.
 
@@ -1024,8 +1024,11 @@ class _DenseBoot:
         self.n_units = counts.shape[0]
         self._ready = False
 
-    def _prepare(self) -> None:
-        """The per-unit terms, built on first use (after :meth:`restrict`: per type)."""
+    def prepare(self) -> None:
+        """The per-unit terms (after :meth:`restrict`: per type). Called once, before any
+        :meth:`block` (the threaded bootstrap calls it before it starts its workers)."""
+        if self._ready:
+            return
         counts, level = self.counts, self.level
         n_cat = counts.shape[1]
         inv = 1.0 / (counts.sum(axis=1) - 1.0)
@@ -1049,14 +1052,15 @@ class _DenseBoot:
             )
         self._ready = True
 
-    def signature(self) -> IntArray:
-        """Units with the same count row (hence the same per-unit terms) share an id."""
+    def signature(self) -> tuple[IntArray, int]:
+        """Units with the same count row (hence the same per-unit terms) share a key
+        (``0 <= key < bound``)."""
         counts = self.counts
-        base = float(counts.sum(axis=1).max()) + 1.0 if counts.size else 1.0
+        base = int(counts.sum(axis=1).max()) + 1 if counts.size else 1
         if counts.shape[1] * math.log2(base) >= 52:  # the row key would not be exact
-            return np.arange(self.n_units, dtype=np.int64)
-        key = counts @ (base ** np.arange(counts.shape[1], dtype=np.float64))
-        return np.unique(key, return_inverse=True)[1].ravel()
+            return np.arange(self.n_units, dtype=np.int64), max(self.n_units, 1)
+        key = counts @ (float(base) ** np.arange(counts.shape[1], dtype=np.float64))
+        return key.astype(np.int64), base ** counts.shape[1]
 
     def restrict(self, reps: IntArray) -> _DenseBoot:
         """The same field on the units ``reps`` only (one unit per type)."""
@@ -1064,8 +1068,7 @@ class _DenseBoot:
 
     def block(self, wt: FloatArray) -> FloatArray:
         """Alphas of the resamples whose unit-major weights are ``wt`` (units x resamples)."""
-        if not self._ready:
-            self._prepare()
+        self.prepare()
         counts = self.counts
         if self.both_t is not None:
             sums = self.both_t @ wt  # one pass over the weights: marginals and observed term
@@ -1110,54 +1113,248 @@ def _prepare(codes: IntArray, domain: Domain, level: str) -> tuple[float, _Boot 
     return value, (_DenseBoot(counts, level, domain) if counts.shape[0] else None), keep
 
 
-def _bootstrap_many(boots: Sequence[_Boot | None], n: int, seed: int | None) -> list[FloatArray]:
+@dataclass
+class _Group:
+    """Fields with the same number of pairable units, resampled together (the same draws).
+
+    Units that are alike in every field of the group (same count rows, same value sets: most
+    sentences have no claim) are one *type*: every sum over units is a sum over types weighted
+    by how often a type's units were drawn, so the work per resample is per type (the draws
+    themselves are unchanged). ``joint`` is the type of each unit; ``boots`` the fields
+    restricted to one unit per type; resamples are handled ``width`` at a time."""
+
+    members: list[int]
+    boots: list[_Boot]
+    joint: npt.NDArray[np.int32]
+    n_types: int
+    n_units: int
+    width: int
+
+
+def _groups(boots: Sequence[_Boot | None], n: int) -> list[_Group]:
+    """The fields grouped by their number of pairable units, each group typed (:class:`_Group`)."""
+    by_units: dict[int, list[int]] = {}
+    for i, boot in enumerate(boots):
+        if boot is not None:
+            by_units.setdefault(boot.n_units, []).append(i)
+    out = []
+    for n_units, members in by_units.items():
+        group = [boots[i] for i in members]
+        joint = np.zeros(n_units, dtype=np.int64)
+        bound = 1  # 0 <= joint < bound: one key per combination of the fields' keys
+        for boot in group:
+            assert boot is not None
+            key, size = boot.signature()
+            if bound * size >= 1 << 62:  # renumber the keys densely before they overflow
+                joint, bound = _dense_ids(joint)
+                if bound * size >= 1 << 62:
+                    key, size = _dense_ids(key)
+            joint = joint * size + key
+            bound *= size
+        joint = _dense_ids(joint)[0]
+        n_types = int(joint.max()) + 1 if joint.size else 0
+        reps = np.full(n_types, -1, dtype=np.int64)
+        reps[joint[::-1]] = np.arange(n_units - 1, -1, -1)  # the first unit of each type
+        typed = [b.restrict(reps) for b in group if b is not None]
+        for b in typed:
+            b.prepare()
+        width = min(n, max(32, _BOOT_WEIGHT_ELEMENTS // max(n_types, 1)))
+        out.append(_Group(members, typed, joint.astype(np.int32), n_types, n_units, width))
+    return out
+
+
+def _dense_ids(key: IntArray) -> tuple[IntArray, int]:
+    """``key`` renumbered 0, 1, ... in sorted order, and how many distinct keys there are."""
+    distinct, inverse = np.unique(key, return_inverse=True)
+    return inverse.ravel().astype(np.int64, copy=False), int(distinct.size)
+
+
+_scratch = threading.local()
+
+
+def _fill(
+    group: _Group,
+    weights: FloatArray,
+    row: int,
+    drawn: npt.NDArray[np.int64],
+    buf: npt.NDArray[np.int32] | None = None,
+) -> None:
+    """One resample's weights: how many of its draws fell on each type. The types of the draws
+    go to ``buf``, or to a buffer kept by the worker thread: no fresh pages to fault in for
+    every resample."""
+    if buf is None:
+        buf = getattr(_scratch, "types", None)
+        if buf is None or buf.shape != drawn.shape:
+            buf = _scratch.types = np.empty(drawn.shape, dtype=np.int32)
+    np.take(group.joint, drawn, out=buf)
+    weights[row] = np.bincount(buf, minlength=group.n_types)
+
+
+def _field_block(group: _Group, k: int, weights: FloatArray, out: FloatArray, start: int) -> None:
+    """Alpha of field ``k`` of the group on a block of resamples (``weights``: resamples x types)."""
+    out[start : start + weights.shape[0]] = group.boots[k].block(weights.T)
+
+
+def _bootstrap_serial(group: _Group, n: int, seed: int | None, out: list[FloatArray]) -> None:
+    width = group.width
+    weights = np.empty((width, group.n_types), dtype=np.float64)
+    buf = np.empty(group.n_units, dtype=np.int32)
+    row = 0
+    for idx in _index_blocks(group.n_units, n, seed):
+        for drawn in idx:
+            _fill(group, weights, row % width, drawn, buf)
+            row += 1
+            if row % width == 0 or row == n:
+                start = (row - 1) // width * width
+                for k, i in enumerate(group.members):
+                    _field_block(group, k, weights[: row - start], out[i], start)
+
+
+class _Threaded:
+    """The bootstrap of the groups on worker threads; the calling thread draws.
+
+    The draws stay in one sequence (one ``default_rng(seed)`` per group, block after block, as
+    :func:`_index_blocks` gives them), so the resamples are those of the serial path. The workers
+    count the draws of each resample (``np.take`` + ``np.bincount``) into its block of weights,
+    and when a block is complete compute each field's alphas on it, exactly as the serial path
+    does on the same block: the results are bit for bit the serial ones. numpy's RNG,
+    ``take``, ``bincount``, BLAS and scipy's sparse products release the GIL, so the threads
+    use several cores. Memory stays bounded: at most ``draw_slots`` blocks of drawn indices and
+    ``block_slots`` blocks of weights are alive at once."""
+
+    def __init__(self, threads: int, draw_slots: int = 2, block_slots: int = 2) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bootstrap")
+        self.draws = threading.Semaphore(draw_slots)
+        self.blocks = threading.Semaphore(block_slots)
+        self.block_slots = block_slots
+        self.lock = threading.Lock()
+        self.errors: list[BaseException] = []
+
+    def _acquire(self, sem: threading.Semaphore) -> None:
+        while not sem.acquire(timeout=0.05):
+            if self.errors:
+                raise self.errors[0]
+
+    def _task(self, fn: Callable[[], None], done: Callable[[], None]) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # reported by the drawing thread
+            with self.lock:
+                self.errors.append(exc)
+        finally:
+            done()
+
+    def _countdown(self, count: int, then: Callable[[], None]) -> Callable[[], None]:
+        left = [count]
+
+        def done() -> None:
+            with self.lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                then()
+
+        return done
+
+    def run(
+        self, groups: Sequence[_Group], n: int, seed: int | None, out: list[FloatArray]
+    ) -> None:
+        try:
+            for group in groups:
+                self._group(group, n, seed, out)
+            for _ in range(self.block_slots):  # every block's fields are done
+                self._acquire(self.blocks)
+        finally:
+            self.pool.shutdown(wait=True)
+        if self.errors:
+            raise self.errors[0]
+
+    def _fields(
+        self, group: _Group, weights: FloatArray, start: int, out: list[FloatArray]
+    ) -> None:
+        release = self._countdown(len(group.members), self.blocks.release)
+        for k, i in enumerate(group.members):
+            self.pool.submit(
+                self._task, partial(_field_block, group, k, weights, out[i], start), release
+            )
+
+    def _group(self, group: _Group, n: int, seed: int | None, out: list[FloatArray]) -> None:
+        width = group.width
+        row = 0
+        weights = np.empty((0, group.n_types))
+        block_done = _noop
+        for idx in _index_blocks(group.n_units, n, seed):
+            self._acquire(self.draws)
+            drawn_done = self._countdown(idx.shape[0], self.draws.release)
+            for drawn in idx:
+                if row % width == 0:
+                    self._acquire(self.blocks)
+                    size = min(width, n - row)
+                    weights = np.empty((size, group.n_types), dtype=np.float64)
+                    block_done = self._countdown(
+                        size, partial(self._fields, group, weights, row, out)
+                    )
+                self.pool.submit(
+                    self._task,
+                    partial(_fill, group, weights, row % width, drawn),
+                    partial(_both, block_done, drawn_done),
+                )
+                row += 1
+
+
+def _noop() -> None:
+    pass
+
+
+def _both(first: Callable[[], None], then: Callable[[], None]) -> None:
+    first()
+    then()
+
+
+def bootstrap_threads(draws: int) -> int:
+    """Worker threads that pay for a bootstrap of ``draws`` unit draws in all: up to 2 (the
+    drawing thread stays busy too) when the machine has 2 cores or more, 1 (no thread at all)
+    below ``_THREADS_MIN_DRAWS``, where starting the threads costs more than it saves. The
+    environment variable ``STANCETERM_JOBS`` (the import's worker count) caps it:
+    ``STANCETERM_JOBS=1`` runs every bootstrap on the calling thread."""
+    if draws < _THREADS_MIN_DRAWS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    env = os.environ.get("STANCETERM_JOBS", "").strip()
+    cap = int(env) if env.isdigit() and int(env) > 0 else 2
+    return max(1, min(2, cores, cap))
+
+
+def _threads(threads: int | None, boots: Sequence[_Boot | None], n: int) -> int:
+    if threads is not None:
+        return max(1, threads)
+    return bootstrap_threads(n * sum({b.n_units for b in boots if b is not None}))
+
+
+def _bootstrap_many(
+    boots: Sequence[_Boot | None], n: int, seed: int | None, threads: int = 1
+) -> list[FloatArray]:
     """The resampled alphas of several fields, drawing each block of resamples once.
 
     Fields with the same number of pairable units share the weight blocks: the draws depend only
     on ``(units, n, seed)`` (:func:`_index_blocks`), so each field gets exactly the resamples a
     call of its own would draw, and the weights are built once instead of once per field.
+    ``threads > 1`` runs the counting and the fields on worker threads (:class:`_Threaded`),
+    with the same results bit for bit. A list ``boots`` is emptied once the fields are grouped
+    (the per-unit data is no longer needed, and the caller keeps no other reference).
     """
     out = [np.full(n, np.nan) for _ in boots]
-    groups: dict[int, list[int]] = {}
-    for i, boot in enumerate(boots):
-        if boot is not None:
-            groups.setdefault(boot.n_units, []).append(i)
-    for n_units, members in groups.items():
-        # Units that are alike in every field of the group (same count rows, same value sets:
-        # most sentences have no claim) are one *type*: every sum over units is a sum over types
-        # weighted by how often a type's units were drawn, so the work per resample is per type
-        # (the draws themselves are unchanged).
-        group = [boots[i] for i in members]
-        joint = np.zeros(n_units, dtype=np.int64)
-        for boot in group:
-            assert boot is not None
-            sig = boot.signature()
-            _, joint = np.unique(joint * (int(sig.max()) + 1) + sig, return_inverse=True)
-            joint = joint.ravel()
-        n_types = int(joint.max()) + 1 if joint.size else 0
-        reps = np.full(n_types, -1, dtype=np.int64)
-        reps[joint[::-1]] = np.arange(n_units - 1, -1, -1)  # the first unit of each type
-        typed = [b.restrict(reps) for b in group if b is not None]
-        # weights of up to `width` resamples at once (types x resamples), filled from the draw
-        # blocks in order: a field's per-type matrices are read once per weight block
-        width = min(n, max(32, _BOOT_WEIGHT_ELEMENTS // max(n_types, 1)))
-        wt = np.empty((n_types, width), dtype=np.float64)
-        filled = done = 0
-        for idx in _index_blocks(n_units, n, seed):
-            at = 0
-            while at < idx.shape[0]:
-                take = min(idx.shape[0] - at, width - filled)
-                wt[:, filled : filled + take] = _weights(joint[idx[at : at + take]], n_types)
-                filled += take
-                at += take
-                if filled == width:
-                    for i, boot in zip(members, typed, strict=True):
-                        out[i][done : done + filled] = boot.block(wt)
-                    done += filled
-                    filled = 0
-        if filled:
-            for i, boot in zip(members, typed, strict=True):
-                out[i][done : done + filled] = boot.block(wt[:, :filled])
+    groups = _groups(boots, n)
+    if isinstance(boots, list):
+        boots.clear()  # the groups hold the fields per type: free the per-unit terms
+    if threads > 1 and groups:
+        _Threaded(threads).run(groups, n, seed, out)
+    else:
+        for group in groups:
+            _bootstrap_serial(group, n, seed, out)
     return out
 
 
@@ -1194,6 +1391,7 @@ def bootstrap_samples(
     statistic: Level | Statistic = "nominal",
     n: int = 1000,
     seed: int | None = 0,
+    threads: int | None = 1,
 ) -> FloatArray:
     """The statistic on ``n`` bootstrap resamples of the pairable units (NaNs included).
 
@@ -1205,6 +1403,9 @@ def bootstrap_samples(
     The fast path never rebuilds a resample: per-unit coincidences are computed once and each
     resample is a weighted sum of them (weights = ``np.bincount`` of the drawn indices).
 
+    ``threads`` (fast path only): worker threads for the resamples, ``None`` for as many as
+    pay (:func:`bootstrap_threads`); the results are the same bit for bit whatever the number.
+
     This is the plain unit (cluster) bootstrap. It is not the procedure of Krippendorff's and
     Hayes' SPSS/SAS macro, which resamples pairs of values; intervals can differ slightly.
     """
@@ -1212,7 +1413,7 @@ def bootstrap_samples(
     if isinstance(statistic, str):
         codes, domain = _encode(reliability_data, statistic)
         _, boot, _ = _prepare(codes, domain, statistic)
-        return _bootstrap_many([boot], n, seed)[0]
+        return _bootstrap_many([boot], n, seed, _threads(threads, [boot], n))[0]
     data = _object_matrix(reliability_data)
     if data.dtype.kind in "fc":
         present = ~np.isnan(data)
@@ -1292,28 +1493,35 @@ def alphas_with_ci(
     n_boot: int = 1000,
     ci: float = 0.95,
     seed: int | None = 0,
+    threads: int | None = None,
 ) -> list[AgreementResult]:
     """:func:`alpha_with_ci` of several fields at once: each result is exactly what
     :func:`alpha_with_ci` gives for that field alone (same seed, same resamples), but fields
     with the same number of pairable units (for example the claim fields of one set of
-    sentences) share each block of drawn resample weights instead of drawing it again."""
+    sentences) share each block of drawn resample weights instead of drawing it again.
+
+    ``threads``: worker threads for the bootstrap (``None``: :func:`bootstrap_threads`); the
+    results do not depend on it, bit for bit."""
     _check_boot_args(n_boot, ci)
     prepared = []
+    boots: list[_Boot | None] = []
     for data, level in items:
         codes, domain = _encode(data, level)
         value, boot, keep = _prepare(codes, domain, level)
         annotators = int((codes[:, keep] >= 0).any(axis=1).sum())
-        prepared.append((value, boot, keep, annotators, level))
-    samples = _bootstrap_many([p[1] for p in prepared], n_boot, seed)
+        prepared.append((value, keep.size, annotators, level))
+        boots.append(boot)
+        del codes, boot, keep
+    samples = _bootstrap_many(boots, n_boot, seed, _threads(threads, boots, n_boot))
     out = []
-    for (value, _, keep, annotators, level), drawn in zip(prepared, samples, strict=True):
+    for (value, units, annotators, level), drawn in zip(prepared, samples, strict=True):
         low, high = _percentile_ci(drawn, ci)
         out.append(
             AgreementResult(
                 value=value,
                 ci_low=low,
                 ci_high=high,
-                units=int(keep.size),
+                units=int(units),
                 annotators=annotators,
                 level=level,
                 ci=ci,
