@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -391,3 +392,45 @@ def test_review_command_passes_the_keymap(
     )
     assert result.exit_code == 0, result.output
     assert seen["keymap"] == {"stance_support": "p"}
+
+
+async def _reviewed_everything(app: ReviewApp) -> None:
+    """Let the screen's check of out-of-date decisions (a thread after the first frame) land."""
+    for _ in range(500):
+        if screen(app).stale_checked:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the check of out-of-date decisions never finished")
+
+
+@run_async
+async def test_a_decision_whose_labels_changed_since_is_not_counted_as_reviewed(db: Store) -> None:
+    """bob changed his label after carol's decision: the screen showed "⚠ labels changed since"
+    on that sentence, but counted it reviewed ("3/3 reviewed · 0 left"), so nobody went back to
+    it (new-user review). It now counts as left, and g goes to it."""
+    from stanceterm.adjudicate import accept_version, versions_for
+
+    pid = db.actors.resolve("Poutine")
+    for sid in (A0, A2, B0):  # as the screen records them: every version, with its time
+        db.gold.set(accept_version(sid, versions_for(db, sid), 0, "carol"))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await _reviewed_everything(app)
+        await settle(app, pilot)
+        progress = text_of(app, "#review-progress")
+        assert "3/3 reviewed" in progress and "changed" not in progress, progress
+    db.labels.save(
+        Annotation(A0, "bob", "done", ("arms_deal",), (Stance("arms_deal", pid, "neutral"),))
+    )
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await _reviewed_everything(app)
+        await settle(app, pilot)
+        progress = text_of(app, "#review-progress")
+        assert "2/3 reviewed" in progress and "1 left" in progress, progress
+        assert "1 changed since its decision" in progress, progress
+        await pilot.press("j", "g")
+        await settle(app, pilot)
+        assert current(app) == A0

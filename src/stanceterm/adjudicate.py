@@ -333,7 +333,11 @@ def unresolvable_gold(
 
 
 def stale_sources(gold: Gold, versions: Sequence[Version]) -> bool:
-    """True when an annotator changed (or added, or withdrew) a version after the decision."""
+    """True when an annotator changed (or added, or withdrew) a version after the decision. A
+    record that kept no versions (made outside the review screen) has nothing to compare: not
+    stale."""
+    if not gold.sources:
+        return False
     then = {
         (str(s.get("annotator")), s.get("updated_at")) for s in gold.sources if isinstance(s, dict)
     }

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any, ClassVar, cast
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -43,6 +44,7 @@ from stanceterm.ui.widgets.footer import KeyFooter
 from stanceterm.ui.widgets.review_versions import gold_text, versions_table
 from stanceterm.ui.widgets.sentence_view import SentenceView, article_line
 from stanceterm.ui.writer import GoldWrites, Job, WritesChanged
+from stanceterm.wording import count, noun
 
 #: Actions that change gold: greyed out while an undo is being applied.
 DECISIONS = frozenset({"accept", "edit", "unresolvable", "note", "undo"})
@@ -68,6 +70,12 @@ class ReviewScreen(Screen[None]):
         #: sentence id -> (job seq, optimistic gold or None) of decisions not yet committed
         self.pending: dict[str, tuple[int, Gold | None]] = {}
         self.undo_in_flight = 0
+        #: decisions whose annotators' versions changed since they were made: not reviewed
+        #: (found by a thread after the first frame; ``stale_checked`` once it has answered)
+        self.stale: set[str] = set()
+        self.stale_checked = False
+        #: sentences decided or undone on this screen (the stale check leaves them alone)
+        self._touched: set[str] = set()
         #: copy id -> text of the copies (same dedup cluster) that the versions shown sit on
         self.copies: dict[str, str] = {}
         self._canonical: dict[str, str] = {}
@@ -117,6 +125,41 @@ class ReviewScreen(Screen[None]):
         else:
             self.load(start)
         self._show_progress()
+        self._check_stale(list(self.decided))
+
+    @work(thread=True, group="stale", exit_on_error=False)
+    def _check_stale(self, ids: list[str]) -> None:
+        """Which decisions are out of date: an annotator changed, added or withdrew a version
+        after it (the ⚠ the gold line shows). They count as not reviewed, and g goes to them
+        (new-user review: "3/3 reviewed · 0 left" with a changed one among them). On a reader
+        of its own, off the UI thread: one read per decision."""
+        stale: set[str] = set()
+        reader = self.store.open_reader()  # None in memory: the screen's own (it locks)
+        db = reader or self.store
+        try:
+            canon = db.actors.canonical()
+            for sid in ids:
+                gold = db.gold.get(sid)
+                if gold is not None and stale_sources(gold, versions_for(db, sid, canon)):
+                    stale.add(sid)
+        finally:
+            if reader is not None:
+                reader.close()
+        self.app.call_from_thread(self._stale_found, stale)
+
+    def _stale_found(self, stale: set[str]) -> None:
+        self.stale = stale - self._touched
+        for sid in self.stale:
+            self.decided.pop(sid, None)
+        self.stale_checked = True
+        self._show_progress()
+        n = len(self.stale)
+        if n:
+            self.notify(
+                f"{count(n, 'decision')} out of date: the labels changed since "
+                f"{noun(n, 'it was', 'they were')} made. g goes to the next one.",
+                timeout=6,
+            )
 
     # ---------------------------------------------------------------- state → widgets
 
@@ -197,6 +240,12 @@ class ReviewScreen(Screen[None]):
         t.append(f"gold {done - unresolvable} · unresolvable {unresolvable}")
         t.append(" │ ")
         t.append(f"{total - done} left")
+        changed = len(self.stale.difference(self.decided))
+        if changed:
+            t.append(
+                f" · {changed} changed since {noun(changed, 'its', 'their')} decision",
+                style="bold yellow",
+            )
         failed = len(self.review_app.unsaved)
         if failed:
             t.append(f"  ⚠ {failed} NOT SAVED", style="bold reverse")
@@ -245,6 +294,7 @@ class ReviewScreen(Screen[None]):
         job = app.submit(Job(run, "gold", sid, done))
         self.pending[sid] = (job.seq, gold)
         self.decided[sid] = gold.status
+        self._touched.add(sid)
         self.gold = gold
         self._show_versions()
         self._show_gold()
@@ -337,6 +387,7 @@ class ReviewScreen(Screen[None]):
                 self.notify("Nothing to undo.", timeout=3)
             else:
                 sid, restored = result
+                self._touched.add(sid)
                 self.pending.pop(sid, None)
                 app.unsaved.pop(sid, None)
                 if restored is None:
