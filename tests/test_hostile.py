@@ -373,3 +373,41 @@ def test_import_labels_arbitrary_bytes(tmp_path: Path, data: bytes) -> None:
         assert store.counts()["annotations"] == 0
         return
     assert res.written == 0 and store.counts()["annotations"] == 0  # only blank lines
+
+
+@pytest.mark.parametrize("field", ["note", "model", "text"])
+def test_a_lone_surrogate_escape_is_one_line_naming_the_line(tmp_path: Path, field: str) -> None:
+    """JSON can spell a lone UTF-16 surrogate ("\\ud800"), which is no text (SQLite and orjson
+    cannot write it). A guard, green when written: both readers already refuse it as broken JSON
+    on one line naming the line (the history-form test's strategy made such strings itself)."""
+    from tests.conftest import assert_clean_error, run
+
+    db = tmp_path / "s.db"
+    assert run("--db", str(db), "import", str(DEMO), cwd=tmp_path).returncode == 0
+    out = run("--db", str(db), "export", "--kind", "sentences", "--out", "-", cwd=tmp_path)
+    sid, text = (lambda r: (r["sentence_id"], r["text"]))(orjson.loads(out.stdout.splitlines()[0]))
+    if field == "text":
+        f = tmp_path / "a.jsonl"
+        f.write_text('{"id": "ok", "text": "Un texte."}\n{"id": "x", "text": "Oui \\ud800 non."}\n')
+        p = run("--db", str(db), "import", str(f), cwd=tmp_path)
+        assert_clean_error(p, f"{f}:2:")
+        assert "surrogate" in p.stderr
+        assert "ok" not in Store.open(db, read_only=True).corpus.article_ids()
+        return
+    rec = {"sentence_id": sid, "text": text, "annotator": "alice", "status": "done",
+           "claims": ["arms_deal"], "stances": [], "note": "fine"}  # fmt: skip
+    line = json.dumps(rec)
+    if field == "note":
+        line = line.replace('"fine"', '"bad \\ud800"')
+    else:
+        line = (
+            line[:-1]
+            + ', "suggested": {"claims": [], "model": "m\\udc00", "accepted": false, "applied": false}}'
+        )
+    f = tmp_path / "labels.jsonl"
+    f.write_text(
+        json.dumps({**rec, "sentence_id": sid}).replace("alice", "bob") + "\n" + line + "\n"
+    )
+    p = run("--db", str(db), "import-labels", str(f), cwd=tmp_path)
+    assert_clean_error(p, f"{f}:2:")
+    assert "surrogate" in p.stderr

@@ -321,7 +321,9 @@ def test_text_key_is_computed_once_per_sentence_not_per_label(tmp_path: Path, mo
 
 
 # NUL is refused by import-labels in any field (its own test): the history form is about the rest
-_NO_NUL = st.characters(exclude_characters="\x00")
+# and no lone surrogate: no JSON file can hold one (orjson refuses "\ud800" as broken JSON, a
+# guard in test_hostile), and the test itself could not write the record
+_NO_NUL = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
 _note = st.one_of(
     st.none(),
     st.text(_NO_NUL, max_size=12),
