@@ -39,7 +39,7 @@ import sys
 from itertools import islice
 from pathlib import Path
 
-from _common import WORK, load, result, timed_cmd
+from _common import WORK, load, result, timed_cmd, upgrade_cached
 from realtext import halves_of_real
 
 TARGET_RATIO = 3.0
@@ -65,7 +65,7 @@ def build_large(n: int, annotators: int, work: Path, seed: int = 0) -> tuple[Pat
     done = db.with_suffix(".done")
     if db.exists() and done.exists():
         real_n, n_labels, n_actors = (int(x) for x in done.read_text().split())
-        return db, real_n, n_labels, n_actors
+        return upgrade_cached(db), real_n, n_labels, n_actors
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     real = real_sentences()
