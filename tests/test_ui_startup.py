@@ -210,8 +210,12 @@ async def _steps_before_paint(store: Store) -> tuple[int, Any]:
 
 
 def _current(app: AnnotateApp) -> str | None:
-    sentence = getattr(app.screen, "sentence", None)
-    return None if sentence is None else str(sentence.id)
+    """The sentence of the annotate screen, under any prompt open over it."""
+    for screen in reversed(app.screen_stack):
+        sentence = getattr(screen, "sentence", None)
+        if sentence is not None:
+            return str(sentence.id)
+    return None
 
 
 @run_async
@@ -334,6 +338,7 @@ async def test_searches_share_one_reader_connection(tmp_path: Path) -> None:
                     break
                 await pilot.pause(0.01)
             assert _current(app) == want
+            await pilot.press("escape")  # the prompt stays open until Esc
         searches = opened[before:]
         assert len(searches) == 1, f"{len(searches)} connections for 2 searches"
         await app.flush()

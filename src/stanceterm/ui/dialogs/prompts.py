@@ -161,9 +161,7 @@ class SearchDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog small"):
-            yield Static(
-                Text("Search sentences (Enter: next match · Esc: close, then n)", style="bold")
-            )
+            yield Static(Text("Search · Enter: next match · Esc: close", style="bold"))
             yield Input(self._query, placeholder="text to find…", id="search-query", compact=True)
             yield Static("", id="search-status")
 

@@ -1247,7 +1247,10 @@ class AnnotateScreen(Screen[None]):
         if hit is not None:
             self.load(hit)
             where = f"sentence {hit.idx + 1} of {hit.article_id}"
-            message = where + (" (wrapped to the start)" if hit.seq <= after else "")
+            if hit.seq == after:
+                message = where + " (the only match)"
+            else:
+                message = where + (" (wrapped to the start)" if hit.seq < after else "")
         elif copy is not None:
             copy_id, rep = copy
             self.load(rep)
