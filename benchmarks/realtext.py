@@ -27,7 +27,7 @@ import json
 import lzma
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -256,6 +256,23 @@ def build_db(
     )
     done.write_text(str(n))
     return db, corpus, n
+
+
+def unique_paragraphs(
+    split: str, normalize: Callable[[str], str], max_chars: int = 20_000
+) -> Iterator[tuple[str, str]]:
+    """(paragraph, lang) of every distinct line of the titles and texts of ``split`` (all,
+    heldout, tune), through ``normalize`` (``stanceterm.segment.normalize``), skipping blank ones
+    and those over ``max_chars``: what the segmentation benchmarks and checks walk."""
+    seen: set[tuple[str, str]] = set()
+    for art in iter_articles(split):
+        lang = "fr" if art["lang"] == "fr" else "en"
+        for line in "\n".join([art["title"], art["text"]]).splitlines():
+            p = normalize(line)
+            if not p or (p, lang) in seen or len(p) > max_chars:
+                continue
+            seen.add((p, lang))
+            yield p, lang
 
 
 def halves_of_real(real: Sequence[str], rng: random.Random, seen: set[str]) -> Iterator[str]:

@@ -21,7 +21,7 @@ import sys
 import time
 
 from _common import SRC
-from realtext import iter_articles
+from realtext import unique_paragraphs
 
 
 def main() -> None:
@@ -33,26 +33,19 @@ def main() -> None:
 
     n = bad = bad_pysbd = 0
     t0 = time.perf_counter()
-    seen: set[tuple[str, str]] = set()
-    for art in iter_articles(args.split):
-        lang = "fr" if art["lang"] == "fr" else "en"
-        for line in "\n".join([art["title"], art["text"]]).splitlines():
-            p = segment.normalize(line)
-            if not p or (p, lang) in seen or len(p) > 20_000:
-                continue
-            seen.add((p, lang))
-            n += 1
-            fast = segment.split_sentences(p, lang)
-            pure = segment.split_sentences_pysbd(p, lang)
-            if fast != pure:
-                bad += 1
-                if bad <= 10:
-                    print(f"DIFF ({lang}) {p[:300]!r}\n  fast: {fast}\n  pysbd: {pure}")
-            faster = segment._split_pysbd_chunk(p, lang)
-            if faster != pure:
-                bad_pysbd += 1
-                if bad_pysbd <= 10:
-                    print(f"DIFF sped-up pysbd ({lang}) {p[:300]!r}\n  {faster}\n  {pure}")
+    for p, lang in unique_paragraphs(args.split, segment.normalize):
+        n += 1
+        fast = segment.split_sentences(p, lang)
+        pure = segment.split_sentences_pysbd(p, lang)
+        if fast != pure:
+            bad += 1
+            if bad <= 10:
+                print(f"DIFF ({lang}) {p[:300]!r}\n  fast: {fast}\n  pysbd: {pure}")
+        faster = segment._split_pysbd_chunk(p, lang)
+        if faster != pure:
+            bad_pysbd += 1
+            if bad_pysbd <= 10:
+                print(f"DIFF sped-up pysbd ({lang}) {p[:300]!r}\n  {faster}\n  {pure}")
     took = time.perf_counter() - t0
     print(
         f"split {args.split}: {n} paragraphs, {bad} differences (fast path), "

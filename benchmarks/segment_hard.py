@@ -25,7 +25,7 @@ from collections import defaultdict
 from typing import Any
 
 from _common import SRC
-from realtext import iter_articles
+from realtext import unique_paragraphs
 
 _INNER_DOT = re.compile(r"(?<!\S)(\S+?)\.(?= )")
 
@@ -97,16 +97,9 @@ def main() -> None:
     segment._split_pysbd_chunk = timed  # type: ignore[assignment]
     n = 0
     t0 = time.process_time()
-    seen: set[tuple[str, str]] = set()
-    for art in iter_articles(args.split):
-        lang = "fr" if art["lang"] == "fr" else "en"
-        for line in "\n".join([art["title"], art["text"]]).splitlines():
-            p = segment.normalize(line)
-            if not p or (p, lang) in seen or len(p) > 20_000:
-                continue
-            seen.add((p, lang))
-            current[0] = p
-            n += len(segment.split_sentences(p, lang))
+    for p, lang in unique_paragraphs(args.split, segment.normalize):
+        current[0] = p
+        n += len(segment.split_sentences(p, lang))
     total = time.process_time() - t0
     hard = sum(v[1] for v in stats.values())
     sent = sum(int(v[2]) for v in stats.values())

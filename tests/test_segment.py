@@ -37,6 +37,21 @@ def _same(paragraph: str, lang: str) -> None:
 # --------------------------------------------------------------------------- fast path == pysbd
 
 
+def _split_spied(paragraph: str, lang: str) -> tuple[list[str], list[str]]:
+    """``split_sentences(paragraph, lang)`` and the chunks it handed to pysbd."""
+    calls: list[str] = []
+    real = segment._split_pysbd_chunk
+
+    def spy(chunk: str, lang: str) -> list[str]:
+        calls.append(chunk)
+        return real(chunk, lang)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(segment, "_split_pysbd_chunk", spy)
+        fast = segment.split_sentences(paragraph, lang)
+    return fast, calls
+
+
 def test_fast_path_matches_pysbd_on_bundled_article() -> None:
     for p in _paragraphs(DEMO.read_text(encoding="utf-8")):
         _same(p, "fr")
@@ -126,16 +141,7 @@ def test_faster_pysbd_matches_pysbd_on_real_text(split: str, step: int) -> None:
 def test_fast_path_takes_numbers_dashes_and_slashes(paragraph: str, lang: str) -> None:
     """Digit grouping, spaced dashes, word/word and & stay on the fast path (pysbd never splits
     there), and the sentences are pysbd's."""
-    calls: list[str] = []
-    real = segment._split_pysbd_chunk
-
-    def spy(chunk: str, lang: str) -> list[str]:
-        calls.append(chunk)
-        return real(chunk, lang)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(segment, "_split_pysbd_chunk", spy)
-        fast = segment.split_sentences(paragraph, lang)
+    fast, calls = _split_spied(paragraph, lang)
     assert calls == []
     assert fast == segment.split_sentences_pysbd(paragraph, lang)
 
@@ -1027,16 +1033,7 @@ PLAIN_PIECES = [
 
 @pytest.mark.parametrize(("paragraph", "lang"), PLAIN_PIECES)
 def test_pieces_without_inner_punctuation_take_the_fast_path(paragraph: str, lang: str) -> None:
-    calls: list[str] = []
-    real = segment._split_pysbd_chunk
-
-    def spy(chunk: str, lang: str) -> list[str]:
-        calls.append(chunk)
-        return real(chunk, lang)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(segment, "_split_pysbd_chunk", spy)
-        fast = segment.split_sentences(paragraph, lang)
+    fast, calls = _split_spied(paragraph, lang)
     assert fast == segment.split_sentences_pysbd(paragraph, lang)
     assert calls == []
 
@@ -1134,16 +1131,7 @@ def test_fast_path_matches_pysbd_before_lower_case_words(bits: list[str], lang: 
 
 def test_transcripts_without_capitals_take_the_fast_path() -> None:
     paragraph = "l'année de mon bac. cette année-là, je passais mon bac. faut savoir que non."
-    calls: list[str] = []
-    real = segment._split_pysbd_chunk
-
-    def spy(chunk: str, lang: str) -> list[str]:
-        calls.append(chunk)
-        return real(chunk, lang)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(segment, "_split_pysbd_chunk", spy)
-        fast = segment.split_sentences(paragraph, "fr")
+    fast, calls = _split_spied(paragraph, "fr")
     assert fast == segment.split_sentences_pysbd(paragraph, "fr")
     assert len(fast) == 3
     assert calls == []
@@ -1209,16 +1197,7 @@ def test_fast_path_matches_pysbd_after_numbers(bits: list[str], lang: str, glue:
     ],
 )
 def test_numbers_before_a_cut_take_the_fast_path(paragraph: str) -> None:
-    calls: list[str] = []
-    real = segment._split_pysbd_chunk
-
-    def spy(chunk: str, lang: str) -> list[str]:
-        calls.append(chunk)
-        return real(chunk, lang)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(segment, "_split_pysbd_chunk", spy)
-        fast = segment.split_sentences(paragraph, "en")
+    fast, calls = _split_spied(paragraph, "en")
     assert fast == segment.split_sentences_pysbd(paragraph, "en")
     assert calls == []
 
@@ -1274,15 +1253,6 @@ def test_fast_path_matches_pysbd_after_closing_marks(bits: list[str], lang: str)
     ],
 )
 def test_closing_marks_before_a_cut_take_the_fast_path(paragraph: str, lang: str) -> None:
-    calls: list[str] = []
-    real = segment._split_pysbd_chunk
-
-    def spy(chunk: str, lang: str) -> list[str]:
-        calls.append(chunk)
-        return real(chunk, lang)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(segment, "_split_pysbd_chunk", spy)
-        fast = segment.split_sentences(paragraph, lang)
+    fast, calls = _split_spied(paragraph, lang)
     assert fast == segment.split_sentences_pysbd(paragraph, lang)
     assert calls == []

@@ -394,11 +394,14 @@ def test_review_command_passes_the_keymap(
     assert seen["keymap"] == {"stance_support": "p"}
 
 
-async def _reviewed_everything(app: ReviewApp) -> None:
-    """Let the screen's check of out-of-date decisions (a thread after the first frame) land."""
+async def _checked(app: ReviewApp, pilot: Any) -> str:
+    """The progress line once the screen's check of out-of-date decisions (a thread after the
+    first frame) has landed."""
+    await settle(app, pilot)
     for _ in range(500):
         if screen(app).stale_checked:
-            return
+            await settle(app, pilot)
+            return text_of(app, "#review-progress")
         await asyncio.sleep(0.01)
     raise AssertionError("the check of out-of-date decisions never finished")
 
@@ -415,20 +418,14 @@ async def test_a_decision_whose_labels_changed_since_is_not_counted_as_reviewed(
         db.gold.set(accept_version(sid, versions_for(db, sid), 0, "carol"))
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await _reviewed_everything(app)
-        await settle(app, pilot)
-        progress = text_of(app, "#review-progress")
+        progress = await _checked(app, pilot)
         assert "3/3 reviewed" in progress and "changed" not in progress, progress
     db.labels.save(
         Annotation(A0, "bob", "done", ("arms_deal",), (Stance("arms_deal", pid, "neutral"),))
     )
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await _reviewed_everything(app)
-        await settle(app, pilot)
-        progress = text_of(app, "#review-progress")
+        progress = await _checked(app, pilot)
         assert "2/3 reviewed" in progress and "1 left" in progress, progress
         assert "1 changed since its decision" in progress, progress
         await pilot.press("j", "g")
