@@ -354,11 +354,8 @@ class Store:
     def search_index_ready(self) -> bool:
         """True when every sentence is in ``sentences_fts`` (False before migration v9)."""
         with self.read() as c:
-            row = c.execute(
-                "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done') >= "
-                "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end')"
-            ).fetchone()
-        return bool(row and row[0])
+            lag = search_index_lag(c)
+        return lag is not None and lag <= 0
 
     # ---------------------------------------------------------------- end perf
 
@@ -649,6 +646,16 @@ def stanceterm_databases(folder: Path, limit: int = 50) -> list[Path]:
 
 
 # --- end hour
+
+
+def search_index_lag(c: sqlite3.Connection) -> int | None:
+    """``meta.fts_end - fts_done``: how many seqs the search index build has still to cover
+    (0 or less once complete; None before migration v9, which has no index)."""
+    row = c.execute(
+        "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end') - "
+        "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done')"
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def check_foreign_file(p: Path) -> None:

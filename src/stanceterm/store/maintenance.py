@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from stanceterm import fileguard
 from stanceterm.store import migrations
-from stanceterm.store.db import Store, check_foreign_file
+from stanceterm.store.db import Store, check_foreign_file, search_index_lag
 from stanceterm.store.models import StoreError, now
 
 #: Filesystem types on which SQLite's WAL does not work (no shared memory across hosts).
@@ -165,15 +165,6 @@ class Upgraded(NamedTuple):
     indexed: int
 
 
-def _unindexed(c: sqlite3.Connection) -> int:
-    """Sentences the search index still lacks (``meta.fts_end - fts_done``; 0 before v9)."""
-    row = c.execute(
-        "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_end') - "
-        "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_done')"
-    ).fetchone()
-    return max(0, int(row[0])) if row and row[0] is not None else 0
-
-
 def upgrade_state(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(schema version, sentences the search index lacks) of the DB at ``path``, read-only."""
     p = Path(path)
@@ -181,7 +172,8 @@ def upgrade_state(path: str | os.PathLike[str]) -> tuple[int, int]:
         ro = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
         try:
             version = int(ro.execute("PRAGMA user_version").fetchone()[0])
-            return version, _unindexed(ro) if version >= 9 else 0
+            lag = search_index_lag(ro) if version >= 9 else None
+            return version, max(0, lag or 0)
         finally:
             ro.close()
     except sqlite3.Error as exc:
