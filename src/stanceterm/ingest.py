@@ -374,15 +374,13 @@ def import_file(
         store.corpus.stage_articles(counted(_articles(reader(path), path, boilerplate, jobs)))
         with store.tx():
             store.corpus.commit_staged(counts, replace=replace)
-    except ChangedArticle as exc:  # safeimport (issue 12 §6)
+    except (ChangedArticle, ReplaceRefused) as exc:  # safeimport (issue 12 §6): name the line
+        # ChangedArticle: an id already imported with another text; ReplaceRefused: --replace
+        # would drop a sentence a gold decision or a dedup cluster stands on
         line = (exc.origin or "").rpartition(":")[2]
         where = f"{path}:{line}" if line.isdigit() else str(path)
-        result.error = f"{where}: {exc}; re-import with --replace to update it"
-        return result
-    except ReplaceRefused as exc:  # --replace refused (a gold decision or cluster on a sentence)
-        line = (exc.origin or "").rpartition(":")[2]
-        where = f"{path}:{line}" if line.isdigit() else str(path)
-        result.error = f"{where}: {exc}"
+        hint = "; re-import with --replace to update it" if isinstance(exc, ChangedArticle) else ""
+        result.error = f"{where}: {exc}{hint}"
         return result
     except StoreError as exc:
         result.error = f"{path}: {exc}"

@@ -45,6 +45,12 @@ def _clear_stage(c: sqlite3.Connection) -> None:
         c.execute(f"DELETE FROM temp.{table}")
 
 
+def _stage_origin(c: sqlite3.Connection, aseq: int) -> str | None:
+    """``file:line`` of staged article ``aseq`` (what a refusal names)."""
+    row = c.execute("SELECT origin FROM temp.stage_articles WHERE seq = ?", (aseq,)).fetchone()
+    return None if row is None else row[0]
+
+
 def _stage_rows(c: sqlite3.Connection, articles: Iterable[NewArticle]) -> int:
     """Write articles and their sentences to the TEMP staging tables, in the caller's
     transaction. Returns the number staged."""
@@ -165,9 +171,7 @@ class Corpus:
                 row = c.execute("SELECT content_hash FROM articles WHERE id = ?", (aid,)).fetchone()
                 if row is not None and row[0] != chash:
                     if not replace:
-                        origin = c.execute(
-                            "SELECT origin FROM temp.stage_articles WHERE seq = ?", (aseq,)
-                        ).fetchone()[0]
+                        origin = _stage_origin(c, aseq)
                         _clear_stage(c)
                         raise ChangedArticle(aid, origin)
                     replace_article_in(c, aid, aseq, stamp, counts)
@@ -452,13 +456,10 @@ def replace_article_in(
             ),
         ):
             if c.execute(f"SELECT 1 FROM {table} WHERE {col} = ?", (sid,)).fetchone():
-                origin = c.execute(
-                    "SELECT origin FROM temp.stage_articles WHERE seq = ?", (aseq,)
-                ).fetchone()
                 raise ReplaceRefused(
                     f"article {aid!r}: sentence {sid!r}, which the new text drops or changes, "
                     f"is {what}; {way_out}, then import again",
-                    None if origin is None else origin[0],
+                    _stage_origin(c, aseq),
                 )
     # labels on sentences that go: out of the current state, kept in the history
     text_of = {str(r[0]): str(r[1]) for r in old}
