@@ -144,10 +144,10 @@ class NoteDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class SearchDialog(ModalScreen[str | None]):
+class SearchDialog(ModalScreen[None]):
     """Search sentences by text (accent-, case- and quote-insensitive), as a find bar: Enter goes
     to the next match and the prompt stays open (the screen behind moves), so Enter again goes to
-    the one after; Esc closes it and returns the last query (``n`` then repeats it).
+    the one after; Esc closes it (``n`` then repeats the last search).
 
     ``search(query)`` starts a search; its answer comes back through :meth:`show_result`."""
 
@@ -157,7 +157,6 @@ class SearchDialog(ModalScreen[str | None]):
         super().__init__()
         self._search = search
         self._query = query
-        self._searched = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog small"):
@@ -171,7 +170,6 @@ class SearchDialog(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.value.strip():
-            self._searched = event.value
             self.query_one("#search-status", Static).update(Text("searching…", style="dim"))
             self._search(event.value)
 
@@ -180,7 +178,7 @@ class SearchDialog(ModalScreen[str | None]):
         self.query_one("#search-status", Static).update(data(message))
 
     def action_cancel(self) -> None:
-        self.dismiss(self._searched or None)
+        self.dismiss()
 
 
 class ClusterDialog(ModalScreen[str | None]):

@@ -230,8 +230,7 @@ class AnnotateScreen(Screen[None]):
         #: the `/` search's reader connection (opened by the first search), and its lock
         self._search_reader: Store | None = None
         self._search_lock = threading.Lock()
-        #: the `/` prompt while open, and the last query searched (``n`` repeats it)
-        self._search_dialog: SearchDialog | None = None
+        #: the last query searched (``n`` repeats it; the `/` prompt opens on it)
         self._last_query = ""
 
     @property
@@ -1181,13 +1180,7 @@ class AnnotateScreen(Screen[None]):
         return True
 
     def action_search(self) -> None:
-        def closed(query: str | None) -> None:
-            self._search_dialog = None
-            if query and query.strip():
-                self._last_query = query
-
-        self._search_dialog = SearchDialog(self._run_search, self._last_query)
-        self.app.push_screen(self._search_dialog, closed)
+        self.app.push_screen(SearchDialog(self._run_search, self._last_query))
 
     def action_search_next(self) -> None:
         """``n``: the next match of the last `/` search, from this sentence."""
@@ -1260,8 +1253,8 @@ class AnnotateScreen(Screen[None]):
             )
         else:
             message = f"No sentence contains « {query} »."
-        if self._search_dialog is not None and self._search_dialog.is_attached:
-            self._search_dialog.show_result(message)
+        if isinstance(self.app.screen, SearchDialog):  # the prompt is still open
+            self.app.screen.show_result(message)
         elif hit is None or hit.seq <= after:  # n, with the prompt closed: misses and wraps
             self.notify(message, markup=False, timeout=5)
 
