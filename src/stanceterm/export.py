@@ -12,7 +12,6 @@ order and actor rendering; each writer and each reading step is a short function
 from __future__ import annotations
 
 import functools
-import gc
 import hashlib
 import os
 import re
@@ -32,6 +31,7 @@ from pydantic import ValidationError
 
 from stanceterm import fileguard
 from stanceterm.actors import alias_key
+from stanceterm.procs import gc_paused
 from stanceterm.records import AnnotationRecord, SuggestedRecord, describe_error
 from stanceterm.schema import (
     ANNOTATOR_MAX,
@@ -945,20 +945,6 @@ class _Planner:
         return out
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while reading a labels file: reading makes no cycles, but
-    the collector would walk the growing duplicate-key map again and again (a quarter of the
-    reader's time at 500k records)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def import_labels(
     store: Store,
     path: Path,
@@ -1013,7 +999,9 @@ def import_labels(
             chunk: list[tuple[int, Fields]] = []
             failed: LabelsError | None = None
             try:
-                with _gc_paused():
+                # reading makes no cycles, but the collector walked the growing duplicate-key
+                # map again and again: a quarter of the reader's time at 500k records
+                with gc_paused():
                     for item in _label_fields(path):
                         chunk.append(item)
                         if len(chunk) >= CHECK_CHUNK:
