@@ -528,15 +528,6 @@ def _replace_single_quoted(match: re.Match[str]) -> str:
     return _replace_punctuation(match, "single")
 
 
-_REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
-
-
-@lru_cache(maxsize=512)
-def _plain(pattern: str) -> bool:
-    """True when ``pattern`` has no regex syntax: it matches itself and nothing else."""
-    return not _REGEX_SYNTAX.intersection(pattern)
-
-
 _LITERAL = re.compile(r"(?:[^.^$*+?{}\[\]\\|()]|\\[^\w\s])*")
 
 
