@@ -56,6 +56,8 @@ from typing import Any, Final, Literal, TypeAlias, get_args
 import numpy as np
 import numpy.typing as npt
 
+from stanceterm.procs import jobs_env
+
 __all__ = [
     "LEVELS",
     "AgreementResult",
@@ -1323,9 +1325,7 @@ def bootstrap_threads(draws: int) -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    env = os.environ.get("STANCETERM_JOBS", "").strip()
-    cap = int(env) if env.isdigit() and int(env) > 0 else 2
-    return max(1, min(2, cores, cap))
+    return max(1, min(2, cores, jobs_env() or 2))
 
 
 def _threads(threads: int | None, boots: Sequence[_Boot | None], n: int) -> int:

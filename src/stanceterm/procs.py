@@ -10,7 +10,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["exit_with_parent", "gc_paused"]
+__all__ = ["exit_with_parent", "gc_paused", "jobs_env"]
+
+
+def jobs_env() -> int | None:
+    """The worker count the user set in ``STANCETERM_JOBS`` (a positive integer), else None."""
+    env = os.environ.get("STANCETERM_JOBS", "").strip()
+    return int(env) if env.isdigit() and int(env) > 0 else None
 
 
 @contextmanager

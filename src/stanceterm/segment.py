@@ -60,7 +60,7 @@ from pysbd.processor import Processor
 from pysbd.punctuation_replacer import replace_punctuation
 
 from stanceterm import textkey
-from stanceterm.procs import exit_with_parent
+from stanceterm.procs import exit_with_parent, jobs_env
 
 # The normalised forms live in textkey (no pysbd); re-exported here, where they used to live.
 normalize = textkey.normalize
@@ -1132,10 +1132,8 @@ def _segment_batch(
 
 def default_jobs() -> int:
     """Worker processes: env ``STANCETERM_JOBS``, else 2 (at most the CPU count)."""
-    env = os.environ.get("STANCETERM_JOBS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(DEFAULT_JOBS, os.cpu_count() or 1))
+    env = jobs_env()
+    return env if env is not None else max(1, min(DEFAULT_JOBS, os.cpu_count() or 1))
 
 
 def _batches(
